@@ -1,0 +1,167 @@
+// asicmon-collect: polls miners (summary+stats+pools) and normalises each
+// reply into a record. `--target ... --once --json` polls the given miners
+// once, all at once, and prints one JSON record per target on stdout.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "asicmon/config.h"
+#include "asicmon/log.h"
+#include "asicmon/miner_api.h"
+#include "asicmon/record.h"
+
+namespace {
+
+using asicmon::Status;
+
+struct CollectConfig {
+  std::vector<std::string> targets;
+  bool once = false;
+  bool json = false;
+  double poll_timeout_s = 5;      // POLL_TIMEOUT
+  double connect_timeout_s = 3;   // CONNECT_TIMEOUT
+  int64_t max_reply_bytes = 1 << 20;  // MAX_REPLY_BYTES
+  int64_t max_in_flight = 512;    // MAX_IN_FLIGHT
+  std::string producer_id;        // PRODUCER_ID; default collect-<host>-<pid>
+  std::string log_level = "info";  // LOG_LEVEL
+};
+
+Status LoadEnv(CollectConfig& c) {
+  for (Status s : {asicmon::EnvDouble("POLL_TIMEOUT", c.poll_timeout_s, 0.05, 600),
+                   asicmon::EnvDouble("CONNECT_TIMEOUT", c.connect_timeout_s, 0.05, 600),
+                   asicmon::EnvInt("MAX_REPLY_BYTES", c.max_reply_bytes, 1024, 1 << 30),
+                   asicmon::EnvInt("MAX_IN_FLIGHT", c.max_in_flight, 1, 100000),
+                   asicmon::EnvString("PRODUCER_ID", c.producer_id),
+                   asicmon::EnvString("LOG_LEVEL", c.log_level)}) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+std::string DefaultProducerId() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  return "collect-" + std::string(host) + "-" + std::to_string(getpid());
+}
+
+// A line for people: the fields an operator looks at first.
+std::string HumanLine(const asicmon::Record& r) {
+  char buf[512];
+  std::string line = r.ip + ":" + std::to_string(r.port) + "  " + std::string(ToString(r.status));
+  if (r.status != asicmon::MinerStatus::kOk || !r.error.empty()) line += " (" + r.error + ")";
+  if (!r.model.empty()) line += "  " + r.model;
+  if (r.hashrate) {
+    std::snprintf(buf, sizeof buf, "  %.3f TH/s", *r.hashrate / 1e12);
+    line += buf;
+  }
+  if (r.temp_max) {
+    std::snprintf(buf, sizeof buf, "  %.0f C", *r.temp_max);
+    line += buf;
+  }
+  if (!r.worker.empty()) line += "  " + r.worker;
+  return line;
+}
+
+int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& endpoints) {
+  asicmon::ExchangeOptions options;
+  options.deadline = std::chrono::milliseconds(static_cast<int64_t>(c.poll_timeout_s * 1000));
+  options.connect_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(c.connect_timeout_s * 1000));
+  options.max_reply_bytes = static_cast<size_t>(c.max_reply_bytes);
+  auto client = asicmon::MinerClient::Create(options);
+  if (!client.ok()) {
+    spdlog::error("cannot start the miner client: {}", client.status().ToString());
+    return 1;
+  }
+  const std::string request = asicmon::BuildRequest(asicmon::kPollCommand);
+  std::vector<asicmon::Record> records(endpoints.size());
+  size_t next = 0;
+  uint64_t seq = 0;
+  // Keep at most max_in_flight exchanges open: each holds a file descriptor.
+  auto start_more = [&](auto& self) -> void {
+    while (next < endpoints.size() && (*client)->in_flight() < static_cast<size_t>(c.max_in_flight)) {
+      const size_t i = next++;
+      (*client)->Start(endpoints[i], request, [&, i](asicmon::ExchangeResult&& r) {
+        records[i] = asicmon::RecordFromExchange(endpoints[i], std::move(r));
+        records[i].producer_id = c.producer_id;
+        records[i].seq = ++seq;
+        self(self);
+      });
+    }
+  };
+  start_more(start_more);
+  (*client)->RunUntilIdle();
+
+  for (const asicmon::Record& r : records) {
+    if (r.status != asicmon::MinerStatus::kOk) {
+      spdlog::warn("miner={}:{} status={} error=\"{}\"", r.ip, r.port, ToString(r.status),
+                   asicmon::SafeForLog(r.error));
+    }
+    const std::string line = c.json ? asicmon::RecordToJsonLine(r) : HumanLine(r);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CollectConfig c;
+  Status env = LoadEnv(c);
+
+  CLI::App app{"asicmon-collect: poll miners over the CGMiner/BMMiner API (TCP 4028) and "
+               "normalise their replies into records.\nSettings come from env vars; flags override."};
+  app.add_option("--target", c.targets, "Miner to poll, IP[:PORT] (port 4028 by default); repeatable")
+      ->type_name("IP[:PORT]");
+  app.add_flag("--once", c.once, "Poll each --target once, print the records, exit 0");
+  app.add_flag("--json", c.json, "Print one flat JSON record per line (else a line for people)");
+  app.add_option("--timeout", c.poll_timeout_s,
+                 "Seconds a poll may take, connect included (env POLL_TIMEOUT)")
+      ->capture_default_str()->check(CLI::Range(0.05, 600.0));
+  app.add_option("--connect-timeout", c.connect_timeout_s, "Seconds to connect (env CONNECT_TIMEOUT)")
+      ->capture_default_str()->check(CLI::Range(0.05, 600.0));
+  app.add_option("--max-reply-bytes", c.max_reply_bytes,
+                 "Longer replies are too_large (env MAX_REPLY_BYTES)")
+      ->capture_default_str()->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
+  app.add_option("--max-in-flight", c.max_in_flight,
+                 "Exchanges open at once; each holds a file descriptor (env MAX_IN_FLIGHT)")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  app.add_option("--producer-id", c.producer_id, "Producer id stamped on records (env PRODUCER_ID)");
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off (env LOG_LEVEL)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (Status s = asicmon::InitLogging("collect", c.log_level); !s.ok()) {
+    std::fprintf(stderr, "asicmon-collect: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (!env.ok()) {
+    spdlog::error("bad configuration: {}", env.message());
+    return 2;
+  }
+  if (!c.once) {
+    spdlog::error("only the one-shot mode exists in this build: use --target IP --once [--json]");
+    return 2;
+  }
+  if (c.targets.empty()) {
+    spdlog::error("--once needs at least one --target IP[:PORT]");
+    return 2;
+  }
+  std::vector<asicmon::MinerEndpoint> endpoints;
+  for (const std::string& t : c.targets) {
+    auto ep = asicmon::ParseEndpoint(t);
+    if (!ep.ok()) {
+      spdlog::error("bad --target: {}", ep.status().message());
+      return 2;
+    }
+    endpoints.push_back(*ep);
+  }
+  if (c.producer_id.empty()) c.producer_id = DefaultProducerId();
+  return RunOnce(c, endpoints);
+}

@@ -1,0 +1,39 @@
+// Raw miner replies -> the normalised Record, per firmware family.
+// Family facts are data (a table of models: algorithm, unit of the "GHS"
+// labels, boards, chips per board), not a class tree; a model not in the table
+// gets its family's defaults.
+//
+// Thread-safety: pure functions over immutable tables.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "asicmon/record.h"
+
+namespace asicmon {
+
+// What the model table knows of one model.
+struct ModelInfo {
+  std::string_view type_prefix;     // matched against the miner's "Type" (case-insensitive prefix)
+  std::string_view algorithm;       // "sha256d", "scrypt", "x11", ...
+  double ghs_label_unit = 1e9;      // H/s per unit of values labelled "GHS" (L3+: MH/s, so 1e6)
+  int boards = 0;                   // hash boards a healthy unit has (0: unknown)
+  int chips_per_board = 0;          // chips per healthy board (0: unknown)
+};
+
+// The model table entry for a "Type" string, nullptr when unknown.
+const ModelInfo* FindModel(std::string_view type);
+
+// Fills `record`'s identity and measurement fields (model, firmware,
+// firmware_build, algorithm, worker, hashrates, uptime, shares, temperatures,
+// fans, boards, pools, power) from `reply`, which is either a multi-command
+// reply ({"summary":[...],"stats":[...],"pools":[...]}) or a single-command
+// reply (it carries its own STATUS). Envelope fields, ip, port, ts and poll_ms
+// are left alone. Sets status: ok when any part carried usable data, else
+// api_error or auth_error with the miner's message; partial failures are
+// described in `error` while status stays ok. Never throws, whatever the JSON.
+void NormaliseReply(const nlohmann::json& reply, Record& record);
+
+}  // namespace asicmon

@@ -1,0 +1,136 @@
+#include "asicmon/record.h"
+
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+namespace asicmon {
+namespace {
+
+constexpr std::array<std::string_view, kMinerStatusCount> kStatusWords = {
+    "ok", "timeout", "refused", "reset", "parse_error", "too_large", "auth_error", "api_error"};
+
+template <typename T>
+nlohmann::json OrNull(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+// Caps for hostile bytes: no record has anywhere near these many elements.
+msgpack::unpack_limit DecodeLimits() {
+  return msgpack::unpack_limit(/*array=*/4096, /*map=*/256, /*str=*/64 * 1024, /*bin=*/64 * 1024,
+                               /*ext=*/1024, /*depth=*/8);
+}
+
+}  // namespace
+
+std::string_view ToString(MinerStatus status) {
+  const auto index = static_cast<size_t>(status);
+  return index < kStatusWords.size() ? kStatusWords[index] : std::string_view("unknown");
+}
+
+std::optional<MinerStatus> ParseMinerStatus(std::string_view word) {
+  for (size_t i = 0; i < kStatusWords.size(); ++i) {
+    if (kStatusWords[i] == word) return static_cast<MinerStatus>(i);
+  }
+  return std::nullopt;
+}
+
+void EncodeRecord(const Record& record, std::string& out) {
+  struct StringWriter {
+    std::string* s;
+    void write(const char* data, size_t n) { s->append(data, n); }
+  } writer{&out};
+  msgpack::pack(writer, record);
+}
+
+std::string EncodeRecord(const Record& record) {
+  std::string out;
+  out.reserve(512);
+  EncodeRecord(record, out);
+  return out;
+}
+
+Result<Record> DecodeRecord(std::string_view bytes) {
+  if (bytes.size() > kMaxRecordBytes) {
+    return Status::ParseError("record of " + std::to_string(bytes.size()) + " bytes exceeds the cap");
+  }
+  try {
+    msgpack::object_handle handle =
+        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, DecodeLimits());
+    const msgpack::object& obj = handle.get();
+    if (obj.type != msgpack::type::ARRAY || obj.via.array.size == 0) {
+      return Status::ParseError("record is not a msgpack array");
+    }
+    const msgpack::object& version = obj.via.array.ptr[0];
+    if (version.type != msgpack::type::POSITIVE_INTEGER || version.via.u64 == 0) {
+      return Status::ParseError("record has no schema version");
+    }
+    Record record;
+    obj.convert(record);
+    return record;
+  } catch (const std::exception& e) {
+    // msgpack throws on truncated input, wrong types and exceeded limits alike.
+    return Status::ParseError(std::string("bad msgpack record: ") + e.what());
+  }
+}
+
+nlohmann::json RecordToJson(const Record& r) {
+  nlohmann::json boards = nlohmann::json::array();
+  for (const BoardStats& b : r.boards) {
+    boards.push_back({{"index", b.index},
+                      {"hashrate", OrNull(b.hashrate)},
+                      {"hashrate_expected", OrNull(b.hashrate_expected)},
+                      {"temp_board", OrNull(b.temp_board)},
+                      {"temp_chip", OrNull(b.temp_chip)},
+                      {"chips", OrNull(b.chips)},
+                      {"chips_ok", OrNull(b.chips_ok)},
+                      {"chips_failed", OrNull(b.chips_failed)},
+                      {"freq_mhz", OrNull(b.freq_mhz)},
+                      {"hw_errors", OrNull(b.hw_errors)}});
+  }
+  nlohmann::json pools = nlohmann::json::array();
+  for (const PoolInfo& p : r.pools) {
+    pools.push_back({{"index", p.index},
+                     {"url", p.url},
+                     {"user", p.user},
+                     {"status", p.status},
+                     {"priority", OrNull(p.priority)},
+                     {"accepted", OrNull(p.accepted)},
+                     {"rejected", OrNull(p.rejected)},
+                     {"stale", OrNull(p.stale)},
+                     {"active", p.active}});
+  }
+  return {{"schema_version", r.schema_version},
+          {"producer_id", r.producer_id},
+          {"seq", r.seq},
+          {"ts", r.ts},
+          {"ip", r.ip},
+          {"port", r.port},
+          {"status", ToString(r.status)},
+          {"error", r.error},
+          {"model", r.model},
+          {"firmware", r.firmware},
+          {"firmware_build", r.firmware_build},
+          {"algorithm", r.algorithm},
+          {"worker", r.worker},
+          {"hashrate", OrNull(r.hashrate)},
+          {"hashrate_avg", OrNull(r.hashrate_avg)},
+          {"hashrate_expected", OrNull(r.hashrate_expected)},
+          {"uptime_s", OrNull(r.uptime_s)},
+          {"accepted", OrNull(r.accepted)},
+          {"rejected", OrNull(r.rejected)},
+          {"hw_errors", OrNull(r.hw_errors)},
+          {"temp_max", OrNull(r.temp_max)},
+          {"fans", r.fans},
+          {"boards", std::move(boards)},
+          {"pools", std::move(pools)},
+          {"power_w", OrNull(r.power_w)},
+          {"poll_ms", OrNull(r.poll_ms)}};
+}
+
+std::string RecordToJsonLine(const Record& record) {
+  // Miner-supplied text may hold invalid UTF-8; replace it rather than throw.
+  return RecordToJson(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace asicmon

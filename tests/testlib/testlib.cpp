@@ -1,0 +1,138 @@
+#include "testlib.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace asicmon::testing {
+
+std::string ReadFixture(const std::string& name) {
+  std::ifstream in(std::string(ASICMON_TEST_DATA_DIR) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing fixture " << name;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string BinPath(const std::string& name) { return std::string(ASICMON_BIN_DIR) + "/" + name; }
+
+Subprocess::Subprocess(std::vector<std::string> argv, bool capture_stderr) {
+  int out_pipe[2];
+  int err_pipe[2] = {-1, -1};
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  if (capture_stderr && pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    if (capture_stderr) dup2(err_pipe[1], STDERR_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  out_fd_ = out_pipe[0];
+  if (capture_stderr) {
+    close(err_pipe[1]);
+    err_fd_ = err_pipe[0];
+  }
+}
+
+Subprocess::~Subprocess() {
+  if (!exited_ && pid_ > 0) {
+    kill(pid_, SIGTERM);
+    if (Wait(std::chrono::milliseconds(3000)) < 0) {
+      kill(pid_, SIGKILL);
+      Wait(std::chrono::milliseconds(3000));
+    }
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+bool Subprocess::ReadSome(int fd, std::string& into, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return true;
+  char buf[65536];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n <= 0) return false;  // EOF
+  into.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+std::string Subprocess::ReadAllStdout(std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (!ReadSome(out_fd_, out_, std::max(left, std::chrono::milliseconds(1)))) break;
+  }
+  return out_;
+}
+
+bool Subprocess::WaitForStdout(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (out_.find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    if (!ReadSome(out_fd_, out_, std::chrono::milliseconds(50))) return out_.find(needle) != std::string::npos;
+  }
+  return true;
+}
+
+const std::string& Subprocess::stderr_text() {
+  if (err_fd_ >= 0) {
+    while (ReadSome(err_fd_, err_, std::chrono::milliseconds(0)) && !err_.empty()) {
+      pollfd p{err_fd_, POLLIN, 0};
+      if (poll(&p, 1, 0) <= 0) break;
+    }
+  }
+  return err_;
+}
+
+int Subprocess::Wait(std::chrono::milliseconds timeout) {
+  if (exited_) return exit_code_;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    if (std::chrono::steady_clock::now() >= end) return -1;
+    // Keep draining stdout so a chatty child never blocks on a full pipe.
+    ReadSome(out_fd_, out_, std::chrono::milliseconds(10));
+  }
+}
+
+void Subprocess::Signal(int sig) {
+  if (!exited_ && pid_ > 0) kill(pid_, sig);
+}
+
+bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  while (std::chrono::steady_clock::now() < end) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (up) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace asicmon::testing

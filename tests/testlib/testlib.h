@@ -1,0 +1,73 @@
+// Helpers shared by asicmon's tests: fixture files, Status assertions, and
+// real child processes for integration tests.
+//
+// Loopback address plan (ctest -j2 runs tests side by side, so no two test
+// programs may share an address): each test program takes its own 127.X.0.0/16
+// with X from this list, and says so in a kLoopback constant.
+//   127.31 miner_api_test   127.32 collect_fakefarm_test   127.33 fake_miner_test
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "asicmon/status.h"
+
+#define EXPECT_OK(expr)                                  \
+  do {                                                   \
+    const auto& asicmon_s_ = (expr);                     \
+    EXPECT_TRUE(asicmon_s_.ok()) << asicmon_s_.status().ToString(); \
+  } while (0)
+#define ASSERT_OK(expr)                                  \
+  do {                                                   \
+    const auto& asicmon_s_ = (expr);                     \
+    ASSERT_TRUE(asicmon_s_.ok()) << asicmon_s_.status().ToString(); \
+  } while (0)
+
+namespace asicmon::testing {
+
+// The bytes of tests/data/<name>; fails the test when missing.
+std::string ReadFixture(const std::string& name);
+
+// Path of a built executable, e.g. BinPath("asicmon-collect").
+std::string BinPath(const std::string& name);
+
+// A child process with stdout (and optionally stderr) captured. Killed
+// (SIGTERM, then SIGKILL) when destroyed.
+class Subprocess {
+ public:
+  explicit Subprocess(std::vector<std::string> argv, bool capture_stderr = false);
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Reads stdout until EOF or timeout; returns what was read.
+  std::string ReadAllStdout(std::chrono::milliseconds timeout);
+  // Reads stdout until `needle` appears or timeout; true when found.
+  bool WaitForStdout(const std::string& needle, std::chrono::milliseconds timeout);
+  const std::string& stdout_text() const { return out_; }
+  const std::string& stderr_text();
+  // Waits for exit; returns the exit code, 128+signal, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout);
+  void Signal(int sig);
+
+ private:
+  bool ReadSome(int fd, std::string& into, std::chrono::milliseconds timeout);
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string out_;
+  std::string err_;
+  bool exited_ = false;
+  int exit_code_ = -1;
+};
+
+// Waits until a TCP connect to ip:port succeeds (a server is up).
+bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
+
+}  // namespace asicmon::testing

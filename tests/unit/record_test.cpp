@@ -1,0 +1,175 @@
+// The record schema: msgpack round trips, compatibility across versions, JSON form.
+#include "asicmon/record.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testlib.h"
+
+namespace asicmon {
+namespace {
+
+Record SampleRecord() {
+  Record r;
+  r.producer_id = "collect-a-1";
+  r.seq = 42;
+  r.ts = 1700000000.25;
+  r.ip = "127.20.0.7";
+  r.port = 4028;
+  r.status = MinerStatus::kOk;
+  r.model = "Antminer S19 Pro";
+  r.firmware = "BMMiner 1.0.0";
+  r.firmware_build = "49.0.1.3";
+  r.algorithm = "sha256d";
+  r.worker = "farm.w0007";
+  r.hashrate = 110.5e12;
+  r.hashrate_avg = 109.9e12;
+  r.hashrate_expected = 111.8e12;
+  r.uptime_s = 321734;
+  r.accepted = 1000;
+  r.rejected = 3;
+  r.hw_errors = 2708;
+  r.temp_max = 71.5;
+  r.fans = {6000, 5880, 6120, 0};
+  r.boards = {BoardStats{1, 36.8e12, 37.2e12, 66, 71, 114, 114, 0, 525, 880},
+              BoardStats{2, std::nullopt, std::nullopt, std::nullopt, std::nullopt, 114, 100, 14,
+                         std::nullopt, std::nullopt}};
+  r.pools = {PoolInfo{0, "stratum+tcp://pool-a:3333", "farm.w0007", "Alive", 0, 1000, 3, 1, true}};
+  r.power_w = 3250;
+  r.poll_ms = 12.5;
+  return r;
+}
+
+TEST(Record, StatusWordsRoundTrip) {
+  for (int i = 0; i < kMinerStatusCount; ++i) {
+    const auto s = static_cast<MinerStatus>(i);
+    EXPECT_EQ(ParseMinerStatus(ToString(s)), s);
+  }
+  EXPECT_EQ(ToString(MinerStatus::kParseError), "parse_error");
+  EXPECT_EQ(ToString(static_cast<MinerStatus>(200)), "unknown");
+  EXPECT_FALSE(ParseMinerStatus("fine").has_value());
+}
+
+TEST(Record, MsgpackRoundTripKeepsEveryField) {
+  const Record r = SampleRecord();
+  const std::string bytes = EncodeRecord(r);
+  Result<Record> back = DecodeRecord(bytes);
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, r);
+}
+
+TEST(Record, NotReportedStaysNotReported) {
+  Record r;
+  r.ip = "127.0.0.1";
+  r.status = MinerStatus::kTimeout;
+  r.error = "no complete reply within 5 s";
+  Result<Record> back = DecodeRecord(EncodeRecord(r));
+  ASSERT_OK(back);
+  EXPECT_FALSE(back->hashrate.has_value());
+  EXPECT_FALSE(back->temp_max.has_value());
+  EXPECT_EQ(back->status, MinerStatus::kTimeout);
+}
+
+TEST(Record, IsAnArrayLedByTheVersion) {
+  const std::string bytes = EncodeRecord(SampleRecord());
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  ASSERT_EQ(h.get().type, msgpack::type::ARRAY);
+  EXPECT_EQ(h.get().via.array.ptr[0].as<uint32_t>(), kRecordSchemaVersion);
+}
+
+// A newer writer appends fields; this reader must ignore them.
+TEST(Record, OlderReaderIgnoresAppendedFields) {
+  const Record r = SampleRecord();
+  msgpack::object_handle h;
+  const std::string bytes = EncodeRecord(r);
+  h = msgpack::unpack(bytes.data(), bytes.size());
+  msgpack::sbuffer newer;
+  msgpack::packer<msgpack::sbuffer> pk(newer);
+  const auto& arr = h.get().via.array;
+  pk.pack_array(arr.size + 3);
+  pk.pack_uint32(2);  // a future schema version
+  for (uint32_t i = 1; i < arr.size; ++i) pk.pack(arr.ptr[i]);
+  pk.pack(std::string("a future field"));
+  pk.pack(1.5);
+  pk.pack_map(0);
+  Result<Record> back = DecodeRecord(std::string_view(newer.data(), newer.size()));
+  ASSERT_OK(back);
+  Record expected = r;
+  expected.schema_version = 2;
+  EXPECT_EQ(*back, expected);
+}
+
+// An older writer sent fewer fields; the rest keep their defaults.
+TEST(Record, NewerReaderDefaultsMissingTail) {
+  msgpack::sbuffer older;
+  msgpack::packer<msgpack::sbuffer> pk(older);
+  pk.pack_array(6);
+  pk.pack_uint32(1);
+  pk.pack(std::string("p"));
+  pk.pack_uint64(9);
+  pk.pack(1700000000.0);
+  pk.pack(std::string("127.0.0.9"));
+  pk.pack_uint16(4029);
+  Result<Record> back = DecodeRecord(std::string_view(older.data(), older.size()));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->ip, "127.0.0.9");
+  EXPECT_EQ(back->port, 4029);
+  EXPECT_EQ(back->seq, 9u);
+  EXPECT_EQ(back->status, MinerStatus::kOk);
+  EXPECT_TRUE(back->boards.empty());
+}
+
+TEST(Record, HostileBytesAreErrorsNotCrashes) {
+  const std::string good = EncodeRecord(SampleRecord());
+  std::vector<std::string> bad = {
+      "", std::string("\xc1"), std::string("\x93\x01\x02"),  // too short but an array: ip wrong type
+      std::string("\x81\xa1x\x01"),                          // a map
+      std::string("\x91\xa1x"),                              // version is a string
+      std::string("\x91\x00"),                               // version 0
+      std::string("\xdd\xff\xff\xff\xff"),                   // 4 G-element array
+      std::string("\xdb\xff\xff\xff\xff"),                   // 4 GB string
+      good.substr(0, good.size() / 2),                       // cut short
+  };
+  std::string deep;
+  for (int i = 0; i < 100; ++i) deep.push_back('\x91');
+  deep.push_back('\x01');
+  bad.push_back(deep);
+  for (const std::string& b : bad) {
+    Result<Record> r = DecodeRecord(b);
+    EXPECT_FALSE(r.ok()) << "accepted " << b.size() << " bytes";
+  }
+  // Field of the wrong type deep inside (boards is a string).
+  msgpack::sbuffer wrong;
+  msgpack::packer<msgpack::sbuffer> pk(wrong);
+  pk.pack_array(23);
+  pk.pack_uint32(1);
+  for (int i = 1; i < 22; ++i) pk.pack_nil();
+  pk.pack(std::string("not boards"));
+  EXPECT_FALSE(DecodeRecord(std::string_view(wrong.data(), wrong.size())).ok());
+}
+
+TEST(Record, JsonIsFlatWithNestedArraysAndNulls) {
+  Record r = SampleRecord();
+  r.power_w.reset();
+  nlohmann::json j = nlohmann::json::parse(RecordToJsonLine(r));
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["ip"], "127.20.0.7");
+  EXPECT_DOUBLE_EQ(j["hashrate"].get<double>(), 110.5e12);
+  EXPECT_TRUE(j["power_w"].is_null());
+  EXPECT_EQ(j["fans"].size(), 4u);
+  EXPECT_EQ(j["boards"][1]["chips_failed"], 14);
+  EXPECT_TRUE(j["boards"][1]["hashrate"].is_null());
+  EXPECT_EQ(j["pools"][0]["active"], true);
+  EXPECT_EQ(j["schema_version"], kRecordSchemaVersion);
+}
+
+TEST(Record, JsonSurvivesInvalidUtf8FromMiners) {
+  Record r;
+  r.model = "S9\xff";
+  const std::string line = RecordToJsonLine(r);
+  EXPECT_TRUE(nlohmann::json::accept(line));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace asicmon
