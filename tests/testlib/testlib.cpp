@@ -60,21 +60,22 @@ Subprocess::~Subprocess() {
   if (err_fd_ >= 0) close(err_fd_);
 }
 
-bool Subprocess::ReadSome(int fd, std::string& into, std::chrono::milliseconds timeout) {
+Subprocess::ReadResult Subprocess::ReadSome(int fd, std::string& into,
+                                            std::chrono::milliseconds timeout) {
   pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return true;
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return ReadResult::kTimeout;
   char buf[65536];
   ssize_t n = read(fd, buf, sizeof buf);
-  if (n <= 0) return false;  // EOF
+  if (n <= 0) return ReadResult::kEof;
   into.append(buf, static_cast<size_t>(n));
-  return true;
+  return ReadResult::kData;
 }
 
 std::string Subprocess::ReadAllStdout(std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-    if (!ReadSome(out_fd_, out_, std::max(left, std::chrono::milliseconds(1)))) break;
+    if (ReadSome(out_fd_, out_, std::max(left, std::chrono::milliseconds(1))) == ReadResult::kEof) break;
   }
   return out_;
 }
@@ -83,16 +84,16 @@ bool Subprocess::WaitForStdout(const std::string& needle, std::chrono::milliseco
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (out_.find(needle) == std::string::npos) {
     if (std::chrono::steady_clock::now() >= end) return false;
-    if (!ReadSome(out_fd_, out_, std::chrono::milliseconds(50))) return out_.find(needle) != std::string::npos;
+    if (ReadSome(out_fd_, out_, std::chrono::milliseconds(50)) == ReadResult::kEof) {
+      return out_.find(needle) != std::string::npos;
+    }
   }
   return true;
 }
 
 const std::string& Subprocess::stderr_text() {
   if (err_fd_ >= 0) {
-    while (ReadSome(err_fd_, err_, std::chrono::milliseconds(0)) && !err_.empty()) {
-      pollfd p{err_fd_, POLLIN, 0};
-      if (poll(&p, 1, 0) <= 0) break;
+    while (ReadSome(err_fd_, err_, std::chrono::milliseconds(exited_ ? 100 : 0)) == ReadResult::kData) {
     }
   }
   return err_;

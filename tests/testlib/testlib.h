@@ -51,13 +51,15 @@ class Subprocess {
   // Reads stdout until `needle` appears or timeout; true when found.
   bool WaitForStdout(const std::string& needle, std::chrono::milliseconds timeout);
   const std::string& stdout_text() const { return out_; }
+  // What the child wrote on stderr so far (with capture_stderr).
   const std::string& stderr_text();
   // Waits for exit; returns the exit code, 128+signal, or -1 on timeout.
   int Wait(std::chrono::milliseconds timeout);
   void Signal(int sig);
 
  private:
-  bool ReadSome(int fd, std::string& into, std::chrono::milliseconds timeout);
+  enum class ReadResult { kData, kTimeout, kEof };
+  static ReadResult ReadSome(int fd, std::string& into, std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package asicmon's build, tests and run need.
+# Idempotent: packages already present are left as they are. Needs root (or sudo).
+# Nothing is fetched from anywhere but the Debian archive (and, later, the npm registry).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  cppzmq-dev libzmq3-dev            # the bus
+  libmsgpack-cxx-dev libboost-dev   # records on the bus (msgpack-c's CMake config wants Boost)
+  libsqlitecpp-dev libsqlite3-dev   # the embedded store
+  libcurl4-openssl-dev              # push
+  libpistache-dev                   # control's REST API
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev         # tests
+  clang libclang-rt-14-dev          # fuzzing (libFuzzer) and sanitizer runtimes
+  supervisor                        # runs the pipeline
+  iproute2 procps netcat-openbsd    # tests and scripts: namespaces, process checks, probing
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds asicmon and runs its tests: the README's test command.
+#   scripts/test.sh            Release build in build/, all tests
+#   scripts/test.sh asan       ASan+UBSan build in build-asan/, all tests
+# Installs missing Debian packages first (scripts/deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+flavour="${1:-release}"
+case "$flavour" in
+  release) dir=build;      flags=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DASICMON_SANITIZE=ON) ;;
+  *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
+esac
+
+scripts/deps.sh
+generator=()
+# A new build directory gets Ninja when there is one; an existing one keeps its generator.
+if [ ! -f "$dir/CMakeCache.txt" ] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
+cmake -S . -B "$dir" "${generator[@]}" "${flags[@]}"
+cmake --build "$dir" -j"$(nproc)"
+
+# Sanitizers: fail on the first report, and keep leak checks on.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+ctest --test-dir "$dir" -j2 --output-on-failure --timeout 600
