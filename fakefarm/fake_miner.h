@@ -1,0 +1,154 @@
+// One simulated Bitmain Antminer's CGMiner/BMMiner API, apart from any socket:
+// request bytes in, reply bytes out, in the layouts real firmware sends
+// (copied from the captures in tests/data, quirks included), with state that
+// privileged commands really change.
+//
+// Thread-safety: a FakeMiner is a plain value; use one from one thread at a time.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace asicmon::fakefarm {
+
+enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus };
+
+// What the simulator knows of one model.
+struct ModelSpec {
+  ModelId id;
+  std::string_view key;     // CLI name: "s9", "s17pro", ...
+  std::string_view name;    // the firmware's "Type": "Antminer S9"
+  double hashrate_nominal;  // H/s of a healthy unit
+  int boards;               // hash boards (chains)
+  int chips_per_board;
+  int first_chain;      // number the firmware gives the first chain (S9: 6)
+  bool nul_terminated;  // the reply is followed by one NUL byte
+};
+
+inline constexpr int kMaxBoards = 4;
+
+std::span<const ModelSpec> AllModels();
+const ModelSpec& GetModel(ModelId id);
+// nullptr when `key` names no model.
+const ModelSpec* FindModel(std::string_view key);
+
+struct FakeMinerSpec {
+  ModelId model = ModelId::kS9;
+  int index = 0;                 // 0-based; the worker is farm.w<index + 1>
+  uint64_t seed = 1;             // with index, drives every pseudo-random value
+  bool deny_privileged = false;  // read-only API, as stock firmware ships
+  bool dead_board = false;       // one hash board reports no chips and no hashrate
+  double uptime_s = 3600;        // Elapsed at construction
+};
+
+// A privileged command the miner received, for the action log.
+enum class ActionResult { kOk, kDenied, kError };
+std::string_view ToString(ActionResult result);  // "ok", "denied", "error"
+struct PrivilegedAction {
+  std::string command;
+  std::string parameter;
+  ActionResult result = ActionResult::kOk;
+};
+
+// Request commands this miner treats as privileged.
+bool IsPrivilegedCommand(std::string_view command);
+
+class FakeMiner {
+ public:
+  FakeMiner(const FakeMinerSpec& spec, double now);
+
+  // Appends to `out` the reply to `request` (JSON or "command|parameter"
+  // text, trailing NULs and newlines ignored) at unix time `now`, including
+  // the trailing NUL of the models that send one. Privileged commands, allowed
+  // or not, are appended to `actions` when given. Never throws for any input.
+  void Handle(std::string_view request, double now, fmt::memory_buffer& out,
+              std::vector<PrivilegedAction>* actions = nullptr);
+  std::string Handle(std::string_view request, double now);
+
+  const FakeMinerSpec& spec() const { return spec_; }
+  const ModelSpec& model() const { return *model_; }
+  std::string_view worker() const;  // the user of the pool in use
+  int pool_count() const { return static_cast<int>(pools_.size()); }
+  // Chain number of the dead board as the firmware numbers it, -1 when none.
+  int dead_chain() const;
+
+ private:
+  struct Pool {
+    std::string url;
+    std::string user;
+    std::string pass;
+    int priority = 0;
+    bool enabled = true;
+    int64_t accepted = 0;  // shares credited while this pool was in use
+  };
+  // Telemetry of one moment, shared by all parts of one multi-command reply.
+  struct Snapshot {
+    int64_t when = 0;
+    int64_t elapsed = 0;
+    double rate_5s = 0;  // H/s
+    double rate_av = 0;
+    double rate_ideal = 0;
+    std::array<double, kMaxBoards> board_rate{};  // H/s, 0 for the dead board
+    std::array<double, kMaxBoards> board_ideal{};
+    std::array<int, kMaxBoards> temp_pcb{};  // °C
+    std::array<int, kMaxBoards> temp_chip{};
+    std::array<int64_t, kMaxBoards> board_hw{};
+    std::array<int, 4> fans{};
+    int64_t accepted = 0;
+    int64_t rejected = 0;
+    int64_t hw_errors = 0;
+    int64_t getworks = 0;
+    int64_t discarded = 0;
+  };
+  class Writer;
+
+  void Command(Writer& w, std::string_view command, const std::string* parameter,
+               std::vector<PrivilegedAction>* actions);
+  void Privileged(Writer& w, std::string_view command, const std::string* parameter,
+                  std::vector<PrivilegedAction>* actions);
+  ActionResult RunPrivileged(Writer& w, std::string_view command, const std::string* parameter);
+  void WriteStatus(Writer& w, char severity, int code, std::string_view msg);
+  void WriteSummary(Writer& w);
+  void WriteStats(Writer& w);
+  void WriteStatsS9(Writer& w);
+  void WriteStatsS17(Writer& w);
+  void WriteStatsS19(Writer& w);
+  void WriteStatsL3(Writer& w);
+  void WritePools(Writer& w);
+  void WriteVersion(Writer& w);
+  void WriteDevs(Writer& w);
+  void WriteVersionFields(Writer& w, bool with_api);
+  void AppendChipStatus(Writer& w, int board);
+
+  int DeadBoard() const;  // 0-based board index, -1 when none
+  const Snapshot& Snap();
+  double Uniform();  // [0, 1)
+  int ActivePool() const;
+  void SettleShares();  // credits the shares found so far to the pool in use
+  std::string_view Description() const;
+
+  FakeMinerSpec spec_;
+  const ModelSpec* model_;
+  double start_time_;  // unix time of the last (re)start
+  double now_ = 0;     // time of the request being answered
+  uint64_t rng_;
+  double av_offset_;  // this unit's steady deviation from nominal
+  double temp_phase_;
+  std::string miner_id_;  // S17/S19 "miner_id", 16 hex digits
+  int64_t settled_accepted_ = 0;
+  std::vector<Pool> pools_;
+  Snapshot snap_;
+  bool snap_valid_ = false;
+  // Reused across requests so answering does not allocate.
+  std::string command_;
+  std::string parameter_;
+  fmt::memory_buffer scratch_;
+};
+
+}  // namespace asicmon::fakefarm

@@ -1,0 +1,154 @@
+// The fake farm: N FakeMiners, each listening on its own loopback address,
+// served by one thread with non-blocking sockets and one epoll set, with the
+// faults real miners show (slow, silent, reset, garbage, cut-off, huge,
+// flapping, dead board) assigned to chosen miners.
+//
+// Thread-safety: a FarmServer belongs to the thread that runs it.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asicmon/status.h"
+#include "fake_miner.h"
+
+namespace asicmon::fakefarm {
+
+enum class Fault : uint8_t {
+  kNone,
+  kSlow,       // answers correctly after --slow-ms
+  kSilent,     // reads, never answers, holds the connection until the client closes
+  kReset,      // reads the request, then RST
+  kGarbage,    // a few hundred non-JSON bytes, then FIN
+  kBroken,     // the first half of a normal reply, then FIN
+  kHuge,       // --huge-bytes of a JSON reply that never ends, then FIN
+  kFlapping,   // listening socket closed and reopened every --flap-period-s
+  kDeadBoard,  // healthy replies except one hash board is dead
+};
+inline constexpr int kFaultCount = 9;
+std::string_view ToString(Fault fault);  // "none", "slow", ..., "deadboard"
+std::optional<Fault> ParseFault(std::string_view word);
+
+// A share of the miners: an exact count, a percentage, or all of them.
+struct Share {
+  int count = 0;
+  double percent = 0;
+  bool is_percent = false;
+  // How many of `total` miners this is (percentages rounded to nearest).
+  int Of(int total) const;
+};
+
+struct FaultRequest {
+  Fault fault = Fault::kNone;
+  Share share;
+};
+// "KIND=N" or "KIND=P%".
+Result<FaultRequest> ParseFaultRequest(std::string_view text);
+// "none", "all", "N" or "P%".
+Result<Share> ParseDenyRequest(std::string_view text);
+// "all" or a comma-separated list of model keys; assigned round-robin.
+Result<std::vector<ModelId>> ParseModels(std::string_view text);
+
+struct FarmOptions {
+  std::string base = "127.20.0.1";
+  int count = 1;
+  uint16_t port = 4028;
+  std::vector<ModelId> models;  // round-robin; empty means all
+  uint64_t seed = 1;
+  std::vector<FaultRequest> faults;
+  int slow_ms = 2500;
+  size_t huge_bytes = 8 << 20;
+  double flap_period_s = 10;
+  Share deny;
+  std::string action_log;  // path; empty for none
+};
+
+// One miner of the farm, as planned before any socket exists.
+struct MinerPlan {
+  uint32_t ip = 0;  // host byte order
+  std::string ip_text;
+  uint16_t port = 4028;
+  Fault fault = Fault::kNone;
+  FakeMinerSpec spec;
+};
+
+// Addresses, models and, from a seeded shuffle, faults (at most one per
+// miner) and read-only APIs. InvalidArgument when the options cannot be met:
+// a base outside 127.0.0.0/8, a range that would leave it, more faults than
+// miners.
+Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options);
+
+// {"ip":...,"port":...,"model":...,"worker":...,"fault":...,
+//  "hashrate_nominal":H/s,"boards":N,"deny_privileged":bool,"dead_board":chain|null}
+std::string ManifestLine(const MinerPlan& plan);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit. InvalidArgument, saying
+// what to raise, when the hard limit is below `needed`.
+Status RaiseFileLimit(uint64_t needed);
+
+// Open files a farm of `miners` needs before it can take connections.
+uint64_t FilesNeeded(int miners);
+
+class FarmServer {
+ public:
+  // Binds and listens on every miner's address. IoError naming the address
+  // when one cannot be bound.
+  static Result<std::unique_ptr<FarmServer>> Create(const FarmOptions& options,
+                                                    std::vector<MinerPlan> plans);
+  ~FarmServer();
+  FarmServer(const FarmServer&) = delete;
+  FarmServer& operator=(const FarmServer&) = delete;
+
+  // Serves until `stop_fd` becomes readable (or forever when -1).
+  Status Run(int stop_fd);
+
+  // "served N exchanges in T s (ok A, slow B, ...)".
+  std::string Summary() const;
+  uint64_t exchanges() const;
+
+ private:
+  struct Miner;
+  struct Conn;
+  struct Timer;
+
+  explicit FarmServer(const FarmOptions& options);
+  Status Listen(uint32_t miner);
+  void Unlisten(uint32_t miner);
+  void OnAccept(uint32_t miner);
+  void OnReadable(uint32_t slot);
+  // True once `c.in` holds a whole request (its length in c.request_end).
+  static bool ScanRequest(Conn& c);
+  void OnWritable(uint32_t slot);
+  void Respond(uint32_t slot);
+  void StartWriting(uint32_t slot);
+  void Finish(uint32_t slot);
+  void CloseConn(uint32_t slot, bool reset);
+  void FireTimers(int64_t now_ms);
+  void Flap(uint32_t miner, int64_t now_ms);
+  void LogActions(const Miner& miner);
+  void BuildHugeReply();
+
+  FarmOptions options_;
+  int epoll_fd_ = -1;
+  int spare_fd_ = -1;  // given up to accept() and close() when out of files
+  std::vector<Miner> miners_;
+  std::vector<Conn> conns_;
+  std::vector<uint32_t> free_conns_;
+  std::vector<Timer> timers_;  // a min-heap on deadline
+  std::FILE* action_log_ = nullptr;
+  std::string huge_reply_;    // shared by every huge reply
+  fmt::memory_buffer reply_;  // the reply being built
+  std::vector<PrivilegedAction> actions_;
+  uint64_t served_[kFaultCount] = {};
+  uint64_t refused_accepts_ = 0;
+  int64_t started_ms_ = 0;
+};
+
+}  // namespace asicmon::fakefarm

@@ -1,0 +1,186 @@
+// asicmon-fakefarm: serves N simulated Antminers, one per loopback address,
+// from one single-threaded process. Data (the manifest with `-`, the READY
+// line) goes to stdout; logs go to stderr.
+//
+// Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 failure, 2 bad configuration.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "asicmon/log.h"
+#include "asicmon/shutdown.h"
+#include "farm_server.h"
+
+namespace {
+
+using asicmon::fakefarm::FarmOptions;
+using asicmon::fakefarm::FarmServer;
+
+constexpr const char* kFooter =
+    R"(Fault kinds (--fault KIND=N or KIND=P%, repeatable; a miner has at most one;
+which miners is a seeded shuffle, so the same --seed gives the same farm):
+  slow       answers correctly, but only after --slow-ms
+  silent     accepts and reads, never answers, holds the connection until the client closes
+  reset      reads the request, then closes with RST (the client sees ECONNRESET)
+  garbage    answers a few hundred random non-JSON bytes, then closes
+  broken     answers the first half of a normal reply, then closes normally
+  huge       answers --huge-bytes of a JSON stats reply that never ends, then closes
+  flapping   listening socket closed and reopened every --flap-period-s (refused while down)
+  deadboard  healthy replies except one hash board: no chips, no hashrate
+
+Protocol: {"command":"summary+stats+pools"}, {"command":"addpool","parameter":"url,user,pass"}
+or "command|parameter" text; one reply per connection, then the miner closes. Read commands:
+summary, stats, pools, version, devs. Privileged commands, which change the miner's state:
+restart, addpool, switchpool, removepool, enablepool, disablepool. The S9 and L3+ end their
+replies with a NUL byte; their stats carry the `}{` quirk of the real firmware.
+
+Output: with --manifest -, one JSON line per miner on stdout; then "READY <count>" once every
+miner listens. Each privileged command is logged on stderr and, with --action-log, appended
+to that file as {"ts","ip","port","command","parameter","result":"ok"|"denied"|"error"}.)";
+
+int RunFarm(int argc, char** argv) {
+  FarmOptions options;
+  std::string models = "all";
+  std::vector<std::string> faults;
+  std::string deny = "none";
+  std::string manifest;
+  std::string log_level = "info";
+  int port = options.port;
+
+  CLI::App app{
+      "asicmon-fakefarm: simulated Antminer farm speaking the CGMiner/BMMiner API, one "
+      "miner per loopback address, all in one single-threaded process"};
+  app.footer(kFooter);
+  app.add_option("--base", options.base,
+                 "Address of the first miner; miner i is at base+i "
+                 "(must stay inside 127.0.0.0/8)")
+      ->capture_default_str();
+  app.add_option("--count", options.count, "Number of miners")
+      ->required()
+      ->check(CLI::Range(1, 1 << 24));
+  app.add_option("--port", port, "TCP port every miner listens on")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--models", models,
+                 "Models, assigned round-robin: a comma-separated list of "
+                 "s9, s17pro, s19pro, s19jpro, l3plus, or all")
+      ->capture_default_str();
+  app.add_option("--seed", options.seed,
+                 "Seed of every pseudo-random choice (faults, "
+                 "read-only miners, telemetry)")
+      ->capture_default_str();
+  app.add_option("--fault", faults,
+                 "KIND=N or KIND=P%: give that fault to N miners or P% of "
+                 "them (kinds below); repeatable");
+  app.add_option("--slow-ms", options.slow_ms, "Delay of the slow fault's replies, ms")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 600'000));
+  app.add_option("--huge-bytes", options.huge_bytes, "Size of the huge fault's reply, bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 31));
+  app.add_option("--flap-period-s", options.flap_period_s,
+                 "Time a flapping miner stays up, "
+                 "then down, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 86400.0));
+  app.add_option("--deny-privileged", deny,
+                 "Miners whose API is read-only (they answer "
+                 "privileged commands with Code 45 \"Access denied\"): none, all, N or P%")
+      ->capture_default_str();
+  app.add_option("--action-log", options.action_log,
+                 "Append every privileged command received "
+                 "to FILE as a JSON line, flushed at once");
+  app.add_option("--manifest", manifest,
+                 "Write one JSON line per miner to FILE, or to stdout "
+                 "before the READY line with -");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (asicmon::Status s = asicmon::InitLogging("fakefarm", log_level); !s.ok()) {
+    std::fprintf(stderr, "asicmon-fakefarm: %s\n", s.message().c_str());
+    return 2;
+  }
+  auto config_error = [](const asicmon::Status& s) {
+    spdlog::error("{}", s.message());
+    return 2;
+  };
+  options.port = static_cast<uint16_t>(port);
+  auto parsed_models = asicmon::fakefarm::ParseModels(models);
+  if (!parsed_models.ok()) return config_error(parsed_models.status());
+  options.models = *parsed_models;
+  for (const std::string& f : faults) {
+    auto request = asicmon::fakefarm::ParseFaultRequest(f);
+    if (!request.ok()) return config_error(request.status());
+    options.faults.push_back(*request);
+  }
+  auto parsed_deny = asicmon::fakefarm::ParseDenyRequest(deny);
+  if (!parsed_deny.ok()) return config_error(parsed_deny.status());
+  options.deny = *parsed_deny;
+  auto plans = asicmon::fakefarm::PlanFarm(options);
+  if (!plans.ok()) return config_error(plans.status());
+
+  if (asicmon::Status s =
+          asicmon::fakefarm::RaiseFileLimit(asicmon::fakefarm::FilesNeeded(options.count));
+      !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  auto shutdown = asicmon::ShutdownSignal::Install();
+  if (!shutdown.ok()) {
+    spdlog::error("{}", shutdown.status().message());
+    return 1;
+  }
+
+  if (!manifest.empty()) {
+    std::string lines;
+    for (const auto& plan : *plans) lines += asicmon::fakefarm::ManifestLine(plan) + "\n";
+    if (manifest == "-") {
+      std::fwrite(lines.data(), 1, lines.size(), stdout);
+    } else {
+      std::ofstream out(manifest, std::ios::binary | std::ios::trunc);
+      out << lines;
+      if (!out.flush()) {
+        spdlog::error("--manifest {}: cannot write", manifest);
+        return 1;
+      }
+    }
+  }
+
+  auto server = FarmServer::Create(options, std::move(*plans));
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
+    return 1;
+  }
+  spdlog::info("{} miners listening from {} on port {}", options.count, options.base, options.port);
+  std::printf("READY %d\n", options.count);
+  std::fflush(stdout);
+
+  asicmon::Status run = (*server)->Run((*shutdown)->fd());
+  spdlog::info("{}", (*server)->Summary());
+  if (!run.ok()) {
+    spdlog::error("{}", run.message());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return RunFarm(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "asicmon-fakefarm: fatal: %s\n", e.what());
+    return 1;
+  }
+}
