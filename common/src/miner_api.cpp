@@ -177,6 +177,7 @@ void MinerClient::Finish(Exchange& ex, MinerStatus status, std::string error) {
   result.error = std::move(error);
   result.reply = std::move(ex.reply);
   result.elapsed_ms = MillisSince(ex.started);
+  result.connected = ex.connected;
   ++counters_.completed[static_cast<size_t>(status)];
   completed_.emplace_back(std::move(ex.done), std::move(result));
   ex.done = nullptr;

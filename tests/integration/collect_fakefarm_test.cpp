@@ -144,7 +144,9 @@ TEST(CollectFakefarm, EveryFaultEndsInItsStatusByTheDeadline) {
       // Up or down depending on its phase; either way an honest status.
       EXPECT_TRUE(r["status"] == "ok" || r["status"] == "refused") << r["status"];
     }
-    if (r["status"] != "ok") EXPECT_FALSE(r["error"].get<std::string>().empty());
+    if (r["status"] != "ok") {
+      EXPECT_FALSE(r["error"].get<std::string>().empty());
+    }
   }
   EXPECT_EQ(faults_seen.size(), 9u);
   // All at once, not one after another: the silent miner's 3 s bound the run.

@@ -56,6 +56,7 @@ struct ExchangeResult {
   std::string error;
   std::string reply;
   double elapsed_ms = 0;
+  bool connected = false;  // the TCP connection was made (something listens there)
 };
 
 // Counters since the client was made; for logs and /metrics.
