@@ -1,0 +1,601 @@
+// The SQLite store: round trips of whole records, latest state, schema
+// creation and migration guards, bad files and paths, retention and
+// downsampling, inventory, and two connections on one file.
+#include "asicmon/store_db.h"
+
+#include <unistd.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "testlib.h"
+
+namespace asicmon {
+namespace {
+
+namespace fs = std::filesystem;
+
+// testlib's ASSERT_OK takes a Result; this one a Status.
+#define ASSERT_STATUS_OK(expr)                                       \
+  do {                                                               \
+    const Status asicmon_status_ = (expr);                           \
+    ASSERT_TRUE(asicmon_status_.ok()) << asicmon_status_.ToString(); \
+  } while (0)
+
+Record FullRecord(const std::string& ip, double ts, uint64_t seq) {
+  Record r;
+  r.producer_id = "collect-test-1";
+  r.seq = seq;
+  r.ts = ts;
+  r.ip = ip;
+  r.model = "Antminer S19 Pro";
+  r.firmware = "BMMiner 1.0.0";
+  r.firmware_build = "49.0.1.3";
+  r.algorithm = "sha256d";
+  r.worker = "farm.w1";
+  r.hashrate = 110.2e12 + static_cast<double>(seq);
+  r.hashrate_avg = 109.8e12;
+  r.hashrate_expected = 111.8e12;
+  r.uptime_s = 321734;
+  r.accepted = 18234;
+  r.rejected = 12;
+  r.hw_errors = 2708;
+  r.temp_max = 78.5;
+  r.fans = {6000, 5880, 0, 6120};
+  for (int b = 1; b <= 3; ++b) {
+    r.boards.push_back({b, 36.7e12, 37.2e12, 62.0 + b, 75.0 + b, 114, 113, 1, 525.0, 880});
+  }
+  r.boards[2].temp_chip = std::nullopt;
+  for (int p = 0; p < 3; ++p) {
+    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example:3333", "farm.w1",
+                       "Alive", p, p == 0 ? 18234 : 0, p == 0 ? 12 : 0, std::nullopt, p == 0});
+  }
+  r.power_w = 3250;
+  r.poll_ms = 14.2;
+  return r;
+}
+
+// A failed poll: nothing measured, every optional unset, no identity.
+Record TimeoutRecord(const std::string& ip, double ts, uint64_t seq) {
+  Record r;
+  r.producer_id = "collect-test-1";
+  r.seq = seq;
+  r.ts = ts;
+  r.ip = ip;
+  r.port = 4029;
+  r.status = MinerStatus::kTimeout;
+  r.error = "no reply within 5 s";
+  return r;
+}
+
+class StoreDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // ctest runs test programs (and gtest_discover_tests each test) in
+    // parallel: one directory per test and process.
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(::testing::TempDir()) /
+           ("asicmon_store_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    options_.path = (dir_ / "sub" / "asicmon.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<StoreDb> MustOpen() {
+    Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return db.ok() ? std::move(db).value() : nullptr;
+  }
+
+  fs::path dir_;
+  StoreOptions options_;
+};
+
+TEST_F(StoreDbTest, RoundTripOfWholeRecords) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const std::vector<Record> batch = {FullRecord("10.0.0.1", 1000.5, 1),
+                                     TimeoutRecord("10.0.0.2", 1001.25, 2),
+                                     FullRecord("10.0.0.1", 1030.5, 3)};
+  ASSERT_STATUS_OK(db->WriteBatch(batch));
+
+  Result<std::vector<Record>> latest = db->Latest({});
+  ASSERT_OK(latest);
+  ASSERT_EQ(latest->size(), 2u);
+  EXPECT_EQ((*latest)[0], batch[2]);
+  EXPECT_EQ((*latest)[1], batch[1]);
+
+  Result<std::vector<Record>> history = db->History("10.0.0.1", 0, 2000, 100);
+  ASSERT_OK(history);
+  EXPECT_EQ(*history, (std::vector<Record>{batch[0], batch[2]}));
+  history = db->History("10.0.0.1", 1000.5, 1000.5, 100);  // both ends inclusive
+  ASSERT_OK(history);
+  EXPECT_EQ(*history, std::vector<Record>{batch[0]});
+  history = db->History("10.0.0.1", 0, 2000, 1);
+  ASSERT_OK(history);
+  EXPECT_EQ(*history, std::vector<Record>{batch[0]});
+
+  Result<std::vector<Record>> by_seq = db->RecordsBySeq("collect-test-1", 2, 3);
+  ASSERT_OK(by_seq);
+  EXPECT_EQ(*by_seq, (std::vector<Record>{batch[1], batch[2]}));
+  by_seq = db->RecordsBySeq("someone-else", 1, 3);
+  ASSERT_OK(by_seq);
+  EXPECT_TRUE(by_seq->empty());
+
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 3);
+}
+
+TEST_F(StoreDbTest, NotReportedIsNullNotZero) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{TimeoutRecord("10.0.0.2", 1000, 1)}));
+  db.reset();
+  SQLite::Database raw(options_.path);
+  SQLite::Statement q(raw,
+                      "SELECT status, model IS NULL, worker IS NULL, hashrate IS NULL, "
+                      "hashrate_avg IS NULL, temp_max IS NULL, uptime_s IS NULL FROM records");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getString(), "timeout");
+  for (int i = 1; i <= 6; ++i) EXPECT_EQ(q.getColumn(i).getInt(), 1) << "column " << i;
+}
+
+TEST_F(StoreDbTest, LatestHoldsNewestPerMiner) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  // One batch, one miner several times, out of order.
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1),
+                                                      FullRecord("10.0.0.1", 300, 2),
+                                                      FullRecord("10.0.0.1", 200, 3)}));
+  auto latest_ts = [&]() {
+    Result<std::vector<Record>> latest = db->Latest({});
+    EXPECT_TRUE(latest.ok() && latest->size() == 1u);
+    return latest.ok() && !latest->empty() ? (*latest)[0].ts : -1;
+  };
+  EXPECT_EQ(latest_ts(), 300);
+  // A late record from an earlier poll does not replace newer state.
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 250, 4)}));
+  EXPECT_EQ(latest_ts(), 300);
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 400, 5)}));
+  EXPECT_EQ(latest_ts(), 400);
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 5);
+}
+
+TEST_F(StoreDbTest, LatestFiltersAndPages) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  std::vector<Record> batch;
+  for (int i = 1; i <= 12; ++i) {
+    batch.push_back(FullRecord("10.0.0." + std::to_string(i), 100, static_cast<uint64_t>(i)));
+  }
+  batch[4].model = "Antminer L3+";
+  batch[5].worker = "farm.w2";
+  batch[6] = TimeoutRecord("10.0.0.7", 100, 7);
+  ASSERT_STATUS_OK(db->WriteBatch(batch));
+
+  auto ips = [&](const LatestFilter& filter) {
+    std::vector<std::string> out;
+    Result<std::vector<Record>> latest = db->Latest(filter);
+    EXPECT_TRUE(latest.ok()) << latest.status().ToString();
+    if (!latest.ok()) return out;
+    for (const Record& r : *latest) out.push_back(r.ip);
+    return out;
+  };
+  // Numeric address order: .2 before .10.
+  std::vector<std::string> all = ips({});
+  ASSERT_EQ(all.size(), 12u);
+  EXPECT_EQ(all[1], "10.0.0.2");
+  EXPECT_EQ(all[9], "10.0.0.10");
+  LatestFilter filter;
+  filter.limit = 3;
+  filter.offset = 9;
+  EXPECT_EQ(ips(filter), (std::vector<std::string>{"10.0.0.10", "10.0.0.11", "10.0.0.12"}));
+  filter = {};
+  filter.status = MinerStatus::kTimeout;
+  EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.7"});
+  filter.status = MinerStatus::kRefused;
+  EXPECT_TRUE(ips(filter).empty());
+  filter = {};
+  filter.model = "Antminer L3+";
+  EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.5"});
+  filter.model = "";
+  EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.7"});
+  filter = {};
+  filter.worker = "farm.w2";
+  EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.6"});
+  filter.status = MinerStatus::kOk;
+  EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.6"});
+}
+
+TEST_F(StoreDbTest, CreatesThenReopens) {
+  ASSERT_FALSE(fs::exists(fs::path(options_.path).parent_path()));
+  {
+    auto db = MustOpen();
+    ASSERT_TRUE(db);
+    ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1)}));
+  }
+  {
+    SQLite::Database raw(options_.path);
+    EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), kStoreSchemaVersion);
+    EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "wal");
+    for (const char* table : {"records", "miners", "records_hourly", "inventory", "meta"}) {
+      EXPECT_TRUE(raw.tableExists(table)) << table;
+    }
+  }
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 1);
+  Result<std::vector<Record>> latest = db->Latest({});
+  ASSERT_OK(latest);
+  EXPECT_EQ(*latest, std::vector<Record>{FullRecord("10.0.0.1", 100, 1)});
+}
+
+TEST_F(StoreDbTest, MigratesAnEmptyFile) {
+  fs::create_directories(fs::path(options_.path).parent_path());
+  std::ofstream(options_.path).close();  // zero bytes: a new database to SQLite
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 0);
+}
+
+TEST_F(StoreDbTest, RefusesNewerSchema) {
+  ASSERT_TRUE(MustOpen());
+  {
+    SQLite::Database raw(options_.path, SQLite::OPEN_READWRITE);
+    raw.exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion + 1));
+  }
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(db.status().message().find("schema version 2 is newer than this build's 1"),
+            std::string::npos)
+      << db.status().ToString();
+}
+
+TEST_F(StoreDbTest, RefusesAnotherApplicationsDatabase) {
+  fs::create_directories(fs::path(options_.path).parent_path());
+  {
+    SQLite::Database raw(options_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY)");
+  }
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.status().message().find("not an asicmon database"), std::string::npos)
+      << db.status().ToString();
+}
+
+TEST_F(StoreDbTest, CorruptFileIsAnError) {
+  fs::create_directories(fs::path(options_.path).parent_path());
+  {
+    std::ofstream out(options_.path, std::ios::binary);
+    for (uint32_t i = 0; i < 8192; ++i) out.put(static_cast<char>((i * 7919 + 13) & 0xff));
+  }
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kIoError);
+  EXPECT_NE(db.status().message().find(options_.path), std::string::npos);
+  EXPECT_NE(db.status().message().find("damaged or not a database"), std::string::npos)
+      << db.status().ToString();
+}
+
+TEST_F(StoreDbTest, CorruptPagesAreErrors) {
+  {
+    auto db = MustOpen();
+    ASSERT_TRUE(db);
+    std::vector<Record> batch;
+    for (int i = 0; i < 2000; ++i) {
+      batch.push_back(FullRecord("10.0." + std::to_string(i % 50) + ".1", 1000.0 + i,
+                                 static_cast<uint64_t>(i + 1)));
+    }
+    ASSERT_STATUS_OK(db->WriteBatch(batch));
+  }  // the last connection to close copies the WAL into the file
+  {
+    // Keep the header and schema pages; scribble over the rest.
+    std::fstream file(options_.path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(4096 * 8);
+    for (uint32_t i = 0; i < 4096 * 200; ++i) file.put(static_cast<char>((i * 7919 + 13) & 0xff));
+  }
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  if (!db.ok()) {
+    EXPECT_EQ(db.status().code(), Status::Code::kIoError) << db.status().ToString();
+    return;
+  }
+  std::vector<Status> statuses = {
+      (*db)->Latest({}).status(), (*db)->History("10.0.7.1", 0, 1e12, 1000).status(),
+      (*db)->RecordsBySeq("collect-test-1", 1, 2000).status(),
+      (*db)->WriteBatch(std::vector<Record>{FullRecord("10.0.7.1", 5000, 5000)}),
+      (*db)->Maintain(1e12).status()};
+  int io_errors = 0;
+  std::string all;
+  for (const Status& s : statuses) {
+    io_errors += s.code() == Status::Code::kIoError ? 1 : 0;
+    all += s.ToString() + "\n";
+  }
+  EXPECT_GT(io_errors, 0) << all;
+}
+
+TEST_F(StoreDbTest, UnwritablePathIsAnError) {
+  // Root ignores permission bits, so make the parent a regular file.
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "file").put('x');
+  options_.path = (dir_ / "file" / "asicmon.db").string();
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kIoError);
+  EXPECT_NE(db.status().message().find("cannot create directory"), std::string::npos)
+      << db.status().ToString();
+
+  // A directory where the file should be.
+  options_.path = dir_.string();
+  db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kIoError) << db.status().ToString();
+}
+
+TEST_F(StoreDbTest, RejectsBadOptions) {
+  options_.raw_hours = 24 * 31;
+  options_.retention_days = 30;
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(StoreDbTest, MaintainFoldsOldRowsAndDropsPastRetention) {
+  options_.raw_hours = 48;
+  options_.retention_days = 30;
+  options_.maintain_chunk_rows = 7;  // many chunks, and hours split between them
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const double now = 1'700'000'000;                                     // 22:13:20 UTC
+  const double hour0 = std::floor((now - 100 * 3600) / 3600) * 3600;    // an hour well past raw
+  const double ancient = std::floor((now - 40 * 86400) / 3600) * 3600;  // past retention
+
+  std::vector<Record> batch;
+  uint64_t seq = 0;
+  // Hour 0: 120 polls at 30 s, hashrate 100..219, temp 60..; two timeouts.
+  for (int i = 0; i < 120; ++i) {
+    Record r = FullRecord("10.0.0.1", hour0 + 30 * i, ++seq);
+    r.hashrate = 100.0 + i;
+    r.temp_max = 60.0 + (i % 10);
+    if (i == 50 || i == 51) r = TimeoutRecord("10.0.0.1", hour0 + 30 * i, seq);
+    if (i == 119) r.worker = "farm.last";
+    batch.push_back(r);
+  }
+  // Hour 1: 3 polls, written in reverse so "last" must go by ts.
+  for (int i = 2; i >= 0; --i) {
+    Record r = FullRecord("10.0.0.1", hour0 + 3600 + 30 * i, ++seq);
+    r.model = "model-" + std::to_string(i);
+    batch.push_back(r);
+  }
+  batch.push_back(FullRecord("10.0.0.1", ancient + 10, ++seq));
+  // Recent: stays raw.
+  batch.push_back(FullRecord("10.0.0.1", now - 3600, ++seq));
+  batch.push_back(FullRecord("10.0.0.2", now - 47 * 3600, ++seq));
+  ASSERT_STATUS_OK(db->WriteBatch(batch));
+
+  // A budget of one chunk leaves work.
+  Result<MaintainStats> stats = db->Maintain(now, 1);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->rows_folded, 7);
+  EXPECT_TRUE(stats->more);
+
+  stats = db->Maintain(now);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->rows_folded, 120 + 3 + 1 - 7);
+  EXPECT_EQ(stats->hourly_rows_dropped, 1);  // the ancient hour
+  EXPECT_FALSE(stats->more);
+
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 2);
+  Result<std::vector<Record>> raw = db->History("10.0.0.1", 0, now, 1000);
+  ASSERT_OK(raw);
+  ASSERT_EQ(raw->size(), 1u);
+  EXPECT_EQ((*raw)[0].ts, now - 3600);
+
+  Result<std::vector<HourlyRow>> hourly = db->Hourly("10.0.0.1", 0, now, 100);
+  ASSERT_OK(hourly);
+  ASSERT_EQ(hourly->size(), 3u);  // by hour, then port: hour0:4028, hour0:4029, hour1:4028
+  const HourlyRow& h0 = (*hourly)[0];
+  EXPECT_EQ(h0.hour, static_cast<int64_t>(hour0));
+  EXPECT_EQ(h0.port, 4028);  // timeouts came from :4029
+  EXPECT_EQ(h0.polls, 118);
+  EXPECT_EQ(h0.polls_ok, 118);
+  EXPECT_EQ(h0.hashrate_min, 100.0);
+  EXPECT_EQ(h0.hashrate_max, 219.0);
+  // Mean of 100..219 without 150 and 151.
+  EXPECT_NEAR(*h0.hashrate_avg, (120 * 159.5 - 150 - 151) / 118.0, 1e-9);
+  EXPECT_EQ(h0.temp_max, 69.0);
+  EXPECT_EQ(h0.worker, "farm.last");
+  const HourlyRow& h1 = (*hourly)[2];
+  EXPECT_EQ(h1.hour, static_cast<int64_t>(hour0) + 3600);
+  EXPECT_EQ(h1.polls, 3);
+  EXPECT_EQ(h1.model, "model-2");
+
+  Result<std::vector<HourlyRow>> timeouts = db->Hourly("10.0.0.1", hour0, hour0, 100);
+  ASSERT_OK(timeouts);
+  ASSERT_EQ(timeouts->size(), 2u);  // ports 4028 and 4029
+  EXPECT_EQ((*timeouts)[1].port, 4029);
+  EXPECT_EQ((*timeouts)[1].polls, 2);
+  EXPECT_EQ((*timeouts)[1].polls_ok, 0);
+  EXPECT_FALSE((*timeouts)[1].hashrate_avg.has_value());
+  EXPECT_FALSE((*timeouts)[1].temp_max.has_value());
+
+  // A late row for a folded hour merges into its aggregate.
+  Record late = FullRecord("10.0.0.1", hour0 + 3600 + 5, ++seq);
+  late.hashrate = 1000;
+  late.model = "late-model";
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{late}));
+  ASSERT_OK(db->Maintain(now));
+  hourly = db->Hourly("10.0.0.1", hour0 + 3600, hour0 + 3600, 100);
+  ASSERT_OK(hourly);
+  ASSERT_EQ(hourly->size(), 1u);
+  EXPECT_EQ((*hourly)[0].polls, 4);
+  EXPECT_EQ((*hourly)[0].hashrate_min, 1000);
+  EXPECT_EQ((*hourly)[0].model, "model-2");  // still the hour's last poll
+  const double first3 = 110.2e12 * 3 + static_cast<double>(121 + 122 + 123);
+  EXPECT_NEAR(*(*hourly)[0].hashrate_avg, (first3 + 1000) / 4, 1e3);
+
+  // The latest of 10.0.0.1:4029 has been folded away; Latest still has it.
+  const std::vector<Record> want_latest = {batch[batch.size() - 2], batch[51],
+                                           batch[batch.size() - 1]};
+  Result<std::vector<Record>> latest = db->Latest({});
+  ASSERT_OK(latest);
+  EXPECT_EQ(*latest, want_latest);
+
+  // 40 days on, everything is past retention; the latest state remains.
+  stats = db->Maintain(now + 40 * 86400);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->rows_folded, 2);
+  EXPECT_EQ(stats->hourly_rows_dropped, 5);
+  hourly = db->Hourly("10.0.0.1", 0, now + 40 * 86400, 100);
+  ASSERT_OK(hourly);
+  EXPECT_TRUE(hourly->empty());
+  count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 0);
+  latest = db->Latest({});
+  ASSERT_OK(latest);
+  EXPECT_EQ(*latest, want_latest);
+
+  // A new poll replaces the kept copy.
+  Record back = FullRecord("10.0.0.1", now + 40 * 86400, ++seq);
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{back}));
+  latest = db->Latest({});
+  ASSERT_OK(latest);
+  ASSERT_EQ(latest->size(), 3u);
+  EXPECT_EQ((*latest)[0], back);
+}
+
+TEST_F(StoreDbTest, InventoryKeepsFirstSeen) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  auto entry = [](double ts, InventoryChange change, std::string model) {
+    InventoryEntry e;
+    e.producer_id = "discover-1";
+    e.ts = ts;
+    e.change = change;
+    e.ip = "10.0.0.9";
+    e.identified = true;
+    e.model = std::move(model);
+    e.firmware = "BMMiner 2.0.0";
+    e.worker = "farm.w9";
+    return e;
+  };
+  ASSERT_STATUS_OK(db->UpsertInventory(std::vector<InventoryEntry>{
+      entry(100, InventoryChange::kFound, "S9"), entry(200, InventoryChange::kChanged, "S19"),
+      entry(300, InventoryChange::kGone, "")}));
+  Result<std::vector<InventoryRow>> inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  ASSERT_EQ(inventory->size(), 1u);
+  InventoryRow want{"10.0.0.9", 4028, 100, 200, true, "S19", "BMMiner 2.0.0", "farm.w9", true};
+  EXPECT_EQ((*inventory)[0], want);
+
+  // An old entry arriving late moves first_seen back, not the identity.
+  ASSERT_STATUS_OK(
+      db->UpsertInventory(std::vector<InventoryEntry>{entry(50, InventoryChange::kFound, "S7")}));
+  inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  want.first_seen = 50;
+  EXPECT_EQ((*inventory)[0], want);
+
+  // Back again.
+  ASSERT_STATUS_OK(
+      db->UpsertInventory(std::vector<InventoryEntry>{entry(400, InventoryChange::kFound, "S19")}));
+  inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  want.last_seen = 400;
+  want.gone = false;
+  EXPECT_EQ((*inventory)[0], want);
+
+  // Gone before ever found: no last_seen.
+  InventoryEntry gone = entry(500, InventoryChange::kGone, "");
+  gone.ip = "10.0.0.10";
+  gone.identified = false;
+  ASSERT_STATUS_OK(db->UpsertInventory(std::vector<InventoryEntry>{gone}));
+  inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  ASSERT_EQ(inventory->size(), 2u);
+  EXPECT_EQ((*inventory)[1].ip, "10.0.0.10");
+  EXPECT_FALSE((*inventory)[1].last_seen.has_value());
+  EXPECT_TRUE((*inventory)[1].gone);
+}
+
+TEST_F(StoreDbTest, TwoConnectionsReadWhileWriting) {
+  auto writer = MustOpen();
+  auto reader = MustOpen();  // as control opens the store's file
+  ASSERT_TRUE(writer && reader);
+  constexpr int kBatches = 40;
+  constexpr int kBatchSize = 250;
+  std::atomic<bool> done = false;
+  std::vector<std::string> reader_errors;
+  // Each connection stays on its thread; the reader also writes now and
+  // then (as control may), so both take turns at the write lock.
+  std::thread read_thread([&] {
+    LatestFilter page;
+    page.limit = 50;
+    for (int reads = 0; !done || reads == 0; ++reads) {
+      Result<std::vector<Record>> latest = reader->Latest(page);
+      Result<std::vector<Record>> history = reader->History("10.0.1.7", 0, 1e12, 100);
+      Result<int64_t> count = reader->CountRecords();
+      InventoryEntry entry;
+      entry.ts = reads;
+      entry.ip = "10.9.9.9";
+      const Status upsert = reads % 10 == 0
+                                ? reader->UpsertInventory(std::vector<InventoryEntry>{entry})
+                                : Status::Ok();
+      for (const Status& s : {latest.status(), history.status(), count.status(), upsert}) {
+        if (!s.ok()) reader_errors.push_back(s.ToString());
+      }
+    }
+  });
+  uint64_t seq = 0;
+  std::vector<std::string> writer_errors;
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < kBatchSize; ++i) {
+      batch.push_back(FullRecord("10.0." + std::to_string(i / 100) + "." + std::to_string(i % 100),
+                                 1000.0 + 30 * b, ++seq));
+    }
+    if (Status s = writer->WriteBatch(batch); !s.ok()) writer_errors.push_back(s.ToString());
+  }
+  done = true;
+  read_thread.join();
+  EXPECT_TRUE(writer_errors.empty()) << writer_errors.front();
+  EXPECT_TRUE(reader_errors.empty()) << reader_errors.front();
+  Result<int64_t> count = reader->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, kBatches * kBatchSize);
+  Result<std::vector<InventoryRow>> inventory = reader->Inventory();
+  ASSERT_OK(inventory);
+  EXPECT_EQ(inventory->size(), 1u);
+}
+
+TEST(StoreOptions, FromEnvironment) {
+  setenv("ASICMON_DB", "/var/lib/asicmon/farm.db", 1);
+  setenv("RETENTION_DAYS", "90", 1);
+  StoreOptions options;
+  ASSERT_STATUS_OK(LoadStoreOptions(options));
+  EXPECT_EQ(options.path, "/var/lib/asicmon/farm.db");
+  EXPECT_EQ(options.retention_days, 90);
+  setenv("RETENTION_DAYS", "0", 1);
+  EXPECT_FALSE(LoadStoreOptions(options).ok());
+  unsetenv("ASICMON_DB");
+  unsetenv("RETENTION_DAYS");
+}
+
+}  // namespace
+}  // namespace asicmon
