@@ -1,18 +1,21 @@
 // asicmon-collect: polls miners (summary+stats+pools) and normalises each
-// reply into a record. `--target ... --once --json` polls the given miners
-// once, all at once, and prints one JSON record per target on stdout.
-#include <unistd.h>
-
+// reply into a record.
+//   worker mode (default): pulls poll jobs from discover, pushes records to store.
+//   `--target ... --once --json`: polls the given miners once, all at once,
+//   and prints one JSON record per target on stdout.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "asicmon/bus.h"
 #include "asicmon/config.h"
 #include "asicmon/log.h"
 #include "asicmon/miner_api.h"
 #include "asicmon/record.h"
+#include "asicmon/shutdown.h"
+#include "worker.h"
 
 namespace {
 
@@ -28,6 +31,7 @@ struct CollectConfig {
   int64_t max_in_flight = 512;    // MAX_IN_FLIGHT
   std::string producer_id;        // PRODUCER_ID; default collect-<host>-<pid>
   std::string log_level = "info";  // LOG_LEVEL
+  int64_t stats_interval_s = 60;   // STATS_INTERVAL
 };
 
 Status LoadEnv(CollectConfig& c) {
@@ -36,16 +40,11 @@ Status LoadEnv(CollectConfig& c) {
                    asicmon::EnvInt("MAX_REPLY_BYTES", c.max_reply_bytes, 1024, 1 << 30),
                    asicmon::EnvInt("MAX_IN_FLIGHT", c.max_in_flight, 1, 100000),
                    asicmon::EnvString("PRODUCER_ID", c.producer_id),
-                   asicmon::EnvString("LOG_LEVEL", c.log_level)}) {
+                   asicmon::EnvString("LOG_LEVEL", c.log_level),
+                   asicmon::EnvInt("STATS_INTERVAL", c.stats_interval_s, 1, 86400)}) {
     if (!s.ok()) return s;
   }
   return Status::Ok();
-}
-
-std::string DefaultProducerId() {
-  char host[256] = "host";
-  gethostname(host, sizeof host - 1);
-  return "collect-" + std::string(host) + "-" + std::to_string(getpid());
 }
 
 // A line for people: the fields an operator looks at first.
@@ -66,12 +65,46 @@ std::string HumanLine(const asicmon::Record& r) {
   return line;
 }
 
-int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& endpoints) {
+asicmon::ExchangeOptions ExchangeOptionsOf(const CollectConfig& c) {
   asicmon::ExchangeOptions options;
   options.deadline = std::chrono::milliseconds(static_cast<int64_t>(c.poll_timeout_s * 1000));
   options.connect_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(c.connect_timeout_s * 1000));
   options.max_reply_bytes = static_cast<size_t>(c.max_reply_bytes);
+  return options;
+}
+
+int RunWorker(const CollectConfig& c) {
+  asicmon::WorkerOptions options;
+  if (Status s = asicmon::bus::LoadEndpoints(options.endpoints); !s.ok()) {
+    spdlog::error("bad configuration: {}", s.message());
+    return 2;
+  }
+  options.exchange = ExchangeOptionsOf(c);
+  options.max_in_flight = static_cast<size_t>(c.max_in_flight);
+  options.stats_interval = std::chrono::seconds(c.stats_interval_s);
+  options.producer_id = c.producer_id;
+  auto shutdown = asicmon::ShutdownSignal::Install();
+  if (!shutdown.ok()) {
+    spdlog::error("{}", shutdown.status().ToString());
+    return 1;
+  }
+  auto worker = asicmon::CollectWorker::Create(options);
+  if (!worker.ok()) {
+    spdlog::error("cannot start: {}", worker.status().ToString());
+    return 1;
+  }
+  Status s = (*worker)->Run(**shutdown);
+  if (!s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& endpoints) {
+  const asicmon::ExchangeOptions options = ExchangeOptionsOf(c);
   auto client = asicmon::MinerClient::Create(options);
   if (!client.ok()) {
     spdlog::error("cannot start the miner client: {}", client.status().ToString());
@@ -135,6 +168,11 @@ int main(int argc, char** argv) {
   app.add_option("--producer-id", c.producer_id, "Producer id stamped on records (env PRODUCER_ID)");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off (env LOG_LEVEL)")
       ->capture_default_str();
+  app.add_option("--stats-interval", c.stats_interval_s,
+                 "Seconds between counter lines in the log (env STATS_INTERVAL)")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.footer("Worker mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
+             "ASICMON_JOBS / ASICMON_INGEST.");
   CLI11_PARSE(app, argc, argv);
 
   if (Status s = asicmon::InitLogging("collect", c.log_level); !s.ok()) {
@@ -145,9 +183,13 @@ int main(int argc, char** argv) {
     spdlog::error("bad configuration: {}", env.message());
     return 2;
   }
+  if (c.producer_id.empty()) c.producer_id = asicmon::bus::DefaultProducerId("collect");
   if (!c.once) {
-    spdlog::error("only the one-shot mode exists in this build: use --target IP --once [--json]");
-    return 2;
+    if (!c.targets.empty()) {
+      spdlog::error("--target goes with --once; in worker mode discover hands out the miners");
+      return 2;
+    }
+    return RunWorker(c);
   }
   if (c.targets.empty()) {
     spdlog::error("--once needs at least one --target IP[:PORT]");
@@ -162,6 +204,5 @@ int main(int argc, char** argv) {
     }
     endpoints.push_back(*ep);
   }
-  if (c.producer_id.empty()) c.producer_id = DefaultProducerId();
   return RunOnce(c, endpoints);
 }

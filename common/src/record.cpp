@@ -35,13 +35,47 @@ std::optional<MinerStatus> ParseMinerStatus(std::string_view word) {
   return std::nullopt;
 }
 
-void EncodeRecord(const Record& record, std::string& out) {
+namespace {
+
+// Decodes one versioned msgpack array into T. Hostile input is a ParseError.
+template <typename T>
+Result<T> DecodeVersioned(std::string_view bytes, const char* what) {
+  if (bytes.size() > kMaxRecordBytes) {
+    return Status::ParseError(std::string(what) + " of " + std::to_string(bytes.size()) +
+                              " bytes exceeds the cap");
+  }
+  try {
+    msgpack::object_handle handle =
+        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, DecodeLimits());
+    const msgpack::object& obj = handle.get();
+    if (obj.type != msgpack::type::ARRAY || obj.via.array.size == 0) {
+      return Status::ParseError(std::string(what) + " is not a msgpack array");
+    }
+    const msgpack::object& version = obj.via.array.ptr[0];
+    if (version.type != msgpack::type::POSITIVE_INTEGER || version.via.u64 == 0) {
+      return Status::ParseError(std::string(what) + " has no schema version");
+    }
+    T value;
+    obj.convert(value);
+    return value;
+  } catch (const std::exception& e) {
+    // msgpack throws on truncated input, wrong types and exceeded limits alike.
+    return Status::ParseError(std::string("bad msgpack ") + what + ": " + e.what());
+  }
+}
+
+template <typename T>
+void Encode(const T& value, std::string& out) {
   struct StringWriter {
     std::string* s;
     void write(const char* data, size_t n) { s->append(data, n); }
   } writer{&out};
-  msgpack::pack(writer, record);
+  msgpack::pack(writer, value);
 }
+
+}  // namespace
+
+void EncodeRecord(const Record& record, std::string& out) { Encode(record, out); }
 
 std::string EncodeRecord(const Record& record) {
   std::string out;
@@ -50,28 +84,34 @@ std::string EncodeRecord(const Record& record) {
   return out;
 }
 
-Result<Record> DecodeRecord(std::string_view bytes) {
-  if (bytes.size() > kMaxRecordBytes) {
-    return Status::ParseError("record of " + std::to_string(bytes.size()) + " bytes exceeds the cap");
+Result<Record> DecodeRecord(std::string_view bytes) { return DecodeVersioned<Record>(bytes, "record"); }
+
+std::string_view ToString(InventoryChange change) {
+  switch (change) {
+    case InventoryChange::kFound: return "found";
+    case InventoryChange::kChanged: return "changed";
+    case InventoryChange::kGone: return "gone";
   }
-  try {
-    msgpack::object_handle handle =
-        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, DecodeLimits());
-    const msgpack::object& obj = handle.get();
-    if (obj.type != msgpack::type::ARRAY || obj.via.array.size == 0) {
-      return Status::ParseError("record is not a msgpack array");
-    }
-    const msgpack::object& version = obj.via.array.ptr[0];
-    if (version.type != msgpack::type::POSITIVE_INTEGER || version.via.u64 == 0) {
-      return Status::ParseError("record has no schema version");
-    }
-    Record record;
-    obj.convert(record);
-    return record;
-  } catch (const std::exception& e) {
-    // msgpack throws on truncated input, wrong types and exceeded limits alike.
-    return Status::ParseError(std::string("bad msgpack record: ") + e.what());
-  }
+  return "unknown";
+}
+
+void EncodeInventory(const InventoryEntry& entry, std::string& out) { Encode(entry, out); }
+
+Result<InventoryEntry> DecodeInventory(std::string_view bytes) {
+  return DecodeVersioned<InventoryEntry>(bytes, "inventory entry");
+}
+
+void EncodePollJob(const PollJob& job, std::string& out) { Encode(job, out); }
+
+Result<PollJob> DecodePollJob(std::string_view bytes) {
+  return DecodeVersioned<PollJob>(bytes, "poll job");
+}
+
+nlohmann::json InventoryToJson(const InventoryEntry& e) {
+  return {{"schema_version", e.schema_version}, {"producer_id", e.producer_id}, {"seq", e.seq},
+          {"ts", e.ts}, {"change", ToString(e.change)}, {"ip", e.ip}, {"port", e.port},
+          {"identified", e.identified}, {"model", e.model}, {"firmware", e.firmware},
+          {"worker", e.worker}};
 }
 
 nlohmann::json RecordToJson(const Record& r) {

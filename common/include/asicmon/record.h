@@ -122,6 +122,50 @@ struct Record {
                  poll_ms)
 };
 
+// What discover knows of one miner, published (topic "inventory") whenever
+// it changes: found, gone, or a changed identity. Same wire rules as Record.
+enum class InventoryChange : uint8_t {
+  kFound = 0,    // a new miner answered on its API port
+  kChanged = 1,  // model, firmware or worker differ from before
+  kGone = 2,     // no longer answers a sweep
+};
+inline constexpr int kInventoryChangeCount = 3;
+std::string_view ToString(InventoryChange change);  // "found", "changed", "gone"
+
+struct InventoryEntry {
+  uint32_t schema_version = kRecordSchemaVersion;
+  std::string producer_id;
+  uint64_t seq = 0;
+  double ts = 0;
+  InventoryChange change = InventoryChange::kFound;
+  std::string ip;
+  uint16_t port = 4028;
+  bool identified = false;  // false: the port accepts but no valid reply came (a hung miner)
+  std::string model;
+  std::string firmware;
+  std::string worker;
+
+  bool operator==(const InventoryEntry&) const = default;
+  MSGPACK_DEFINE(schema_version, producer_id, seq, ts, change, ip, port, identified, model,
+                 firmware, worker)
+};
+
+// One poll to make, from discover's scheduler to a collect worker (PUSH/PULL).
+struct PollJob {
+  uint32_t schema_version = kRecordSchemaVersion;
+  std::string producer_id;  // the discover instance
+  uint64_t seq = 0;
+  double ts = 0;            // when it was issued
+  std::string ip;
+  uint16_t port = 4028;
+  double expires_ts = 0;    // a job still queued after this is stale: the next interval's replaces it
+
+  bool operator==(const PollJob&) const = default;
+  MSGPACK_DEFINE(schema_version, producer_id, seq, ts, ip, port, expires_ts)
+};
+void EncodePollJob(const PollJob& job, std::string& out);
+Result<PollJob> DecodePollJob(std::string_view bytes);
+
 // Appends the msgpack form of `record` to `out`.
 void EncodeRecord(const Record& record, std::string& out);
 std::string EncodeRecord(const Record& record);
@@ -132,6 +176,10 @@ std::string EncodeRecord(const Record& record);
 inline constexpr size_t kMaxRecordBytes = 1 << 20;
 Result<Record> DecodeRecord(std::string_view bytes);
 
+void EncodeInventory(const InventoryEntry& entry, std::string& out);
+Result<InventoryEntry> DecodeInventory(std::string_view bytes);
+nlohmann::json InventoryToJson(const InventoryEntry& entry);
+
 // The flat JSON form: schema fields at the top level, status as its word,
 // fans/boards/pools as nested arrays, null for "not reported".
 nlohmann::json RecordToJson(const Record& record);
@@ -140,3 +188,4 @@ std::string RecordToJsonLine(const Record& record);  // one line, no trailing ne
 }  // namespace asicmon
 
 MSGPACK_ADD_ENUM(asicmon::MinerStatus);
+MSGPACK_ADD_ENUM(asicmon::InventoryChange);

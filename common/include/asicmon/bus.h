@@ -1,0 +1,113 @@
+// The ZeroMQ bus: endpoints, socket setup with explicit high-water marks and
+// bounded linger, two-frame messages (topic, msgpack body), and the
+// producer-id + sequence bookkeeping every consumer uses to count what it missed.
+//
+// Topology (one well-known address per hop; stable ends bind):
+//   jobs     discover binds PUSH   -> collectors connect PULL   (poll jobs)
+//   ingest   store binds PULL      <- collectors, discover, control connect PUSH
+//   publish  store binds PUB       -> push, control, tap, discover connect SUB
+// Topics on publish (first frame): "record", "inventory", "event"; on jobs: "job".
+//
+// Thread-safety: zmq sockets belong to one thread; the helpers here are
+// plain functions over a socket the caller owns. SeqTracker and Sequencer are
+// not synchronised.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <zmq.hpp>
+
+#include "asicmon/status.h"
+
+namespace asicmon::bus {
+
+inline constexpr std::string_view kTopicRecord = "record";
+inline constexpr std::string_view kTopicInventory = "inventory";
+inline constexpr std::string_view kTopicEvent = "event";
+inline constexpr std::string_view kTopicJob = "job";
+
+// Bodies larger than this are refused on receipt (a record is ~300 bytes).
+inline constexpr size_t kMaxBodyBytes = 1 << 20;
+
+struct Endpoints {
+  std::string jobs;     // Default: ipc://$ASICMON_RUN_DIR/jobs.sock
+  std::string ingest;   // Default: ipc://$ASICMON_RUN_DIR/ingest.sock
+  std::string publish;  // Default: ipc://$ASICMON_RUN_DIR/publish.sock
+};
+
+// Fills endpoints from ASICMON_RUN_DIR (default "run") and the overrides
+// ASICMON_JOBS, ASICMON_INGEST, ASICMON_PUBLISH (any zmq endpoint, e.g. tcp://).
+Status LoadEndpoints(Endpoints& endpoints);
+
+struct SocketOptions {
+  // Messages queued per peer before the socket's mark is reached. What
+  // happens then depends on the type: PUB drops (consumers see seq gaps),
+  // PUSH refuses the send (our senders use dontwait and count it).
+  int sndhwm = 1000;
+  int rcvhwm = 1000;
+  // How long close waits to deliver what is queued. Bounded so a stage
+  // always exits promptly on SIGTERM. Default: 1000 ms.
+  int linger_ms = 1000;
+  // PUSH/SUB that connect: queue only to peers that are really connected,
+  // so nothing piles up for a peer that is gone.
+  bool immediate = false;
+};
+
+// A socket of `type`, options set, bound (Bind) or connected (Connect) to
+// `endpoint`. ipc:// directories are created. Errors as Status; zmq's
+// exceptions never escape.
+Result<zmq::socket_t> Bind(zmq::context_t& context, zmq::socket_type type,
+                           const std::string& endpoint, const SocketOptions& options);
+Result<zmq::socket_t> Connect(zmq::context_t& context, zmq::socket_type type,
+                              const std::string& endpoint, const SocketOptions& options);
+
+// Sends [topic][body] without blocking. false when the socket is at its
+// high-water mark (or has no peer, for PUSH): nothing was sent.
+bool TrySend(zmq::socket_t& socket, std::string_view topic, std::string_view body);
+
+struct Message {
+  std::string topic;
+  std::string body;
+};
+
+// Receives one message without blocking: nullopt when nothing waits; a
+// ParseError when what arrived is not [known topic][body within the cap]
+// (the whole multipart message is consumed either way).
+Result<std::optional<Message>> TryReceive(zmq::socket_t& socket);
+
+// Stamps producer id and sequence numbers on what a process sends.
+class Sequencer {
+ public:
+  explicit Sequencer(std::string producer_id) : producer_id_(std::move(producer_id)) {}
+  const std::string& producer_id() const { return producer_id_; }
+  uint64_t Next() { return ++last_; }
+  uint64_t last() const { return last_; }
+
+ private:
+  std::string producer_id_;
+  uint64_t last_ = 0;
+};
+
+// Counts messages missed per producer from their sequence numbers.
+class SeqTracker {
+ public:
+  // How many messages of `producer` were missed just before `seq` (0 when
+  // none). A seq at or below the last seen is a restarted producer or a
+  // duplicate: not a gap.
+  uint64_t Observe(const std::string& producer, uint64_t seq);
+  uint64_t missed() const { return missed_; }
+  size_t producers() const { return last_.size(); }
+
+ private:
+  std::unordered_map<std::string, uint64_t> last_;
+  uint64_t missed_ = 0;
+};
+
+// A default producer id: "<stage>-<hostname>-<pid>".
+std::string DefaultProducerId(std::string_view stage);
+
+}  // namespace asicmon::bus

@@ -1,0 +1,141 @@
+#include "asicmon/bus.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+
+#include "asicmon/config.h"
+
+namespace asicmon::bus {
+namespace {
+
+constexpr std::array<std::string_view, 4> kKnownTopics = {kTopicRecord, kTopicInventory, kTopicEvent,
+                                                          kTopicJob};
+
+Status PrepareIpcDir(const std::string& endpoint) {
+  constexpr std::string_view kIpc = "ipc://";
+  if (endpoint.rfind(kIpc, 0) != 0) return Status::Ok();
+  const std::filesystem::path dir = std::filesystem::path(endpoint.substr(kIpc.size())).parent_path();
+  if (dir.empty()) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create " + dir.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+Result<zmq::socket_t> Open(zmq::context_t& context, zmq::socket_type type,
+                           const std::string& endpoint, const SocketOptions& options, bool bind) {
+  if (Status s = PrepareIpcDir(endpoint); !s.ok()) return s;
+  try {
+    zmq::socket_t socket(context, type);
+    socket.set(zmq::sockopt::linger, options.linger_ms);
+    socket.set(zmq::sockopt::sndhwm, options.sndhwm);
+    socket.set(zmq::sockopt::rcvhwm, options.rcvhwm);
+    if (options.immediate) socket.set(zmq::sockopt::immediate, 1);
+    if (bind) {
+      socket.bind(endpoint);
+    } else {
+      socket.connect(endpoint);
+    }
+    return socket;
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string(bind ? "bind " : "connect ") + endpoint + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Status LoadEndpoints(Endpoints& endpoints) {
+  std::string run_dir = "run";
+  if (Status s = EnvString("ASICMON_RUN_DIR", run_dir); !s.ok()) return s;
+  if (run_dir.empty()) run_dir = ".";
+  endpoints.jobs = "ipc://" + run_dir + "/jobs.sock";
+  endpoints.ingest = "ipc://" + run_dir + "/ingest.sock";
+  endpoints.publish = "ipc://" + run_dir + "/publish.sock";
+  for (Status s : {EnvString("ASICMON_JOBS", endpoints.jobs), EnvString("ASICMON_INGEST", endpoints.ingest),
+                   EnvString("ASICMON_PUBLISH", endpoints.publish)}) {
+    if (!s.ok()) return s;
+  }
+  for (const std::string* e : {&endpoints.jobs, &endpoints.ingest, &endpoints.publish}) {
+    if (e->find("://") == std::string::npos) {
+      return Status::InvalidArgument("'" + *e + "' is not a zmq endpoint (ipc://path or tcp://host:port)");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<zmq::socket_t> Bind(zmq::context_t& context, zmq::socket_type type,
+                           const std::string& endpoint, const SocketOptions& options) {
+  return Open(context, type, endpoint, options, true);
+}
+
+Result<zmq::socket_t> Connect(zmq::context_t& context, zmq::socket_type type,
+                              const std::string& endpoint, const SocketOptions& options) {
+  return Open(context, type, endpoint, options, false);
+}
+
+bool TrySend(zmq::socket_t& socket, std::string_view topic, std::string_view body) {
+  try {
+    // A multipart message is queued whole or not at all, so only the first
+    // frame can meet the high-water mark.
+    if (!socket.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;
+    }
+    socket.send(zmq::buffer(body), zmq::send_flags::dontwait);
+    return true;
+  } catch (const zmq::error_t&) {
+    return false;  // ETERM while shutting down
+  }
+}
+
+Result<std::optional<Message>> TryReceive(zmq::socket_t& socket) {
+  try {
+    zmq::message_t first;
+    if (!socket.recv(first, zmq::recv_flags::dontwait)) return std::optional<Message>();
+    Message message{first.to_string(), {}};
+    int frames = 1;
+    bool oversized = false;
+    while (first.more()) {
+      zmq::message_t next;
+      (void)socket.recv(next, zmq::recv_flags::none);  // the rest of a multipart is already here
+      ++frames;
+      if (frames == 2) {
+        if (next.size() > kMaxBodyBytes) {
+          oversized = true;
+        } else {
+          message.body = next.to_string();
+        }
+      }
+      first.swap(next);
+    }
+    if (frames != 2) {
+      return Status::ParseError("bus message of " + std::to_string(frames) + " frames (expected 2)");
+    }
+    if (oversized) return Status::ParseError("bus message body over the cap");
+    bool known = false;
+    for (std::string_view t : kKnownTopics) known = known || t == message.topic;
+    if (!known) return Status::ParseError("unknown topic '" + message.topic.substr(0, 32) + "'");
+    return std::optional<Message>(std::move(message));
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string("recv: ") + e.what());
+  }
+}
+
+uint64_t SeqTracker::Observe(const std::string& producer, uint64_t seq) {
+  auto [it, inserted] = last_.try_emplace(producer, seq);
+  if (inserted) return 0;  // a producer's first message: what came before is not ours to know
+  uint64_t gap = 0;
+  if (seq > it->second + 1) gap = seq - it->second - 1;
+  it->second = seq;
+  missed_ += gap;
+  return gap;
+}
+
+std::string DefaultProducerId(std::string_view stage) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+  return std::string(stage) + "-" + host + "-" + std::to_string(getpid());
+}
+
+}  // namespace asicmon::bus
