@@ -239,8 +239,15 @@ class Repairer {
         ++stats_.control_bytes_escaped;
         ++pos_;
       } else if (c < 0x80) {
-        out_.push_back(static_cast<char>(c));
-        ++pos_;
+        // Copy the run of plain ASCII in one go: most of a reply is this.
+        size_t end = pos_ + 1;
+        while (end < raw_.size()) {
+          const auto b = static_cast<unsigned char>(raw_[end]);
+          if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+          ++end;
+        }
+        out_.append(raw_.data() + pos_, end - pos_);
+        pos_ = end;
       } else if (size_t len = Utf8SequenceLength(raw_, pos_); len > 0) {
         out_.append(raw_.substr(pos_, len));
         pos_ += len;
