@@ -82,11 +82,17 @@ std::string Subprocess::ReadAllStdout(std::chrono::milliseconds timeout) {
 
 bool Subprocess::WaitForStdout(const std::string& needle, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
-  while (out_.find(needle) == std::string::npos) {
+  // Search only what is new (plus a needle's length of overlap): a child
+  // printing megabytes would otherwise make each wait quadratic.
+  size_t from = 0;
+  auto found = [&] {
+    if (out_.find(needle, from) != std::string::npos) return true;
+    from = out_.size() >= needle.size() ? out_.size() - needle.size() + 1 : 0;
+    return false;
+  };
+  while (!found()) {
     if (std::chrono::steady_clock::now() >= end) return false;
-    if (ReadSome(out_fd_, out_, std::chrono::milliseconds(50)) == ReadResult::kEof) {
-      return out_.find(needle) != std::string::npos;
-    }
+    if (ReadSome(out_fd_, out_, std::chrono::milliseconds(50)) == ReadResult::kEof) return found();
   }
   return true;
 }

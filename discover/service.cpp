@@ -1,0 +1,305 @@
+#include "service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "asicmon/log.h"
+#include "asicmon/record.h"
+#include "asicmon/targets.h"
+
+namespace asicmon::discover {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::chrono::seconds kProgressLogEvery{5};
+// Records taken per loop turn, so a flood cannot starve the scheduler.
+constexpr int kMaxRecordsPerTurn = 10000;
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double Seconds(milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
+
+std::string Identity(const KnownMiner& m) {
+  return "model=\"" + SafeForLog(m.model) + "\" firmware=\"" + SafeForLog(m.firmware) +
+         "\" worker=\"" + SafeForLog(m.worker) + "\"";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOptions& options) {
+  std::unique_ptr<DiscoverService> service(new DiscoverService(options));
+  DiscoverService* self = service.get();
+  Result<std::unique_ptr<Scanner>> scanner =
+      Scanner::Create(options.scanner, options.addresses,
+                      [self](ProbeOutcome&& outcome) { self->OnOutcome(std::move(outcome)); });
+  if (!scanner.ok()) return scanner.status();
+  service->scanner_ = std::move(*scanner);
+
+  // jobs: a worker's share waits here up to the mark; past it TrySend fails
+  // and the scheduler counts the miner as behind rather than queueing more.
+  bus::SocketOptions jobs_options;
+  jobs_options.sndhwm = 1000;
+  Result<zmq::socket_t> jobs =
+      bus::Bind(service->context_, zmq::socket_type::push, options.endpoints.jobs, jobs_options);
+  if (!jobs.ok()) return jobs.status();
+  service->jobs_ = std::move(*jobs);
+
+  // ingest: entries wait for store up to the mark, then in backlog_ (bounded).
+  bus::SocketOptions ingest_options;
+  ingest_options.sndhwm = 10000;
+  Result<zmq::socket_t> ingest = bus::Connect(service->context_, zmq::socket_type::push,
+                                              options.endpoints.ingest, ingest_options);
+  if (!ingest.ok()) return ingest.status();
+  service->ingest_ = std::move(*ingest);
+
+  // publish: only records, to match them with the jobs that asked for them.
+  bus::SocketOptions publish_options;
+  publish_options.rcvhwm = 20000;
+  Result<zmq::socket_t> publish = bus::Connect(service->context_, zmq::socket_type::sub,
+                                               options.endpoints.publish, publish_options);
+  if (!publish.ok()) return publish.status();
+  try {
+    publish->set(zmq::sockopt::subscribe, bus::kTopicRecord);
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string("subscribe: ") + e.what());
+  }
+  service->publish_ = std::move(*publish);
+  return service;
+}
+
+DiscoverService::DiscoverService(const ServiceOptions& options)
+    : options_(options),
+      inventory_(options.gone_after_sweeps),
+      scheduler_(options.scan_interval, Clock::now()),
+      context_(1),
+      inventory_seq_(options.producer_id),
+      job_seq_(options.producer_id) {}
+
+void DiscoverService::StartSweep() {
+  sweep_started_ = Clock::now();
+  inventory_.BeginSweep();
+  scanner_->Begin();
+  spdlog::debug("sweep {} started over {} addresses", counters_.sweeps + 1,
+                options_.addresses.size());
+}
+
+void DiscoverService::OnOutcome(ProbeOutcome&& outcome) {
+  const MinerKey key = KeyOf(outcome.address, outcome.port);
+  const std::string where = Ipv4ToString(outcome.address) + ":" + std::to_string(outcome.port);
+  if (outcome.kind == ProbeOutcome::Kind::kForeign) {
+    ++counters_.foreign;
+    // Logged once at info: a web server does not turn into a miner between sweeps.
+    const auto level =
+        foreign_logged_.insert(key).second ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(level, "{} speaks another protocol (\"{}\"): not a miner, skipped", where,
+                outcome.detail);
+    return;
+  }
+  const std::optional<InventoryChange> change = inventory_.Observe(outcome);
+  if (!change) return;
+  const KnownMiner& miner = *inventory_.Find(key);
+  if (*change == InventoryChange::kFound) {
+    scheduler_.Add(key, Clock::now());
+    if (miner.identified) {
+      spdlog::debug("found {} {}", where, Identity(miner));
+    } else {
+      spdlog::info("found {}: accepts but gives no valid reply ({}); listed unidentified", where,
+                   SafeForLog(outcome.detail));
+    }
+  } else {
+    spdlog::info("{} changed identity: now {}", where, Identity(miner));
+  }
+  Publish(miner, *change);
+}
+
+void DiscoverService::OnSweepDone() {
+  ++counters_.sweeps;
+  const std::vector<KnownMiner> gone = inventory_.EndSweep();
+  for (const KnownMiner& m : gone) {
+    scheduler_.Remove(KeyOf(m.address, m.port));
+    spdlog::info("{}:{} gone: missing from {} consecutive sweeps, no longer polled", m.ip, m.port,
+                 options_.gone_after_sweeps);
+    Publish(m, InventoryChange::kGone);
+  }
+  const SweepProgress& p = scanner_->progress();
+  spdlog::info(
+      "sweep {} done in {:.2f} s: {} addresses, {} miners answered ({} unidentified), {} other "
+      "services; inventory {} miners ({} unidentified), {} gone",
+      counters_.sweeps, scanner_->elapsed_s(), p.total, p.found(), p.unidentified, p.foreign,
+      inventory_.size(), inventory_.unidentified(), gone.size());
+}
+
+void DiscoverService::Publish(const KnownMiner& miner, InventoryChange change) {
+  InventoryEntry entry = EntryFor(miner, change);
+  entry.producer_id = inventory_seq_.producer_id();
+  entry.seq = inventory_seq_.Next();
+  entry.ts = UnixNow();
+  std::string body;
+  EncodeInventory(entry, body);
+  backlog_.push_back(std::move(body));
+  switch (change) {
+    case InventoryChange::kFound:
+      ++counters_.found;
+      break;
+    case InventoryChange::kChanged:
+      ++counters_.changed;
+      break;
+    case InventoryChange::kGone:
+      ++counters_.gone;
+      break;
+  }
+  if (backlog_.size() > options_.backlog_max) {
+    backlog_.pop_front();
+    ++counters_.inventory_dropped;
+    if (!dropping_logged_) {
+      spdlog::error(
+          "store is not taking inventory entries: backlog full at {}, dropping the "
+          "oldest (counted)",
+          options_.backlog_max);
+      dropping_logged_ = true;
+    }
+  }
+}
+
+void DiscoverService::FlushBacklog() {
+  while (!backlog_.empty() && bus::TrySend(ingest_, bus::kTopicInventory, backlog_.front())) {
+    backlog_.pop_front();
+    ++counters_.inventory_sent;
+  }
+  if (backlog_.empty()) dropping_logged_ = false;
+}
+
+bool DiscoverService::SendJob(MinerKey key) {
+  const KnownMiner* miner = inventory_.Find(key);
+  if (miner == nullptr) return false;
+  PollJob job;
+  job.producer_id = job_seq_.producer_id();
+  job.seq = job_seq_.last() + 1;  // taken only once sent, so workers see no false gaps
+  job.ts = UnixNow();
+  job.ip = miner->ip;
+  job.port = miner->port;
+  job.expires_ts = job.ts + Seconds(options_.scan_interval);
+  job_body_.clear();
+  EncodePollJob(job, job_body_);
+  if (!bus::TrySend(jobs_, bus::kTopicJob, job_body_)) return false;
+  job_seq_.Next();
+  return true;
+}
+
+void DiscoverService::TakeRecords() {
+  for (int i = 0; i < kMaxRecordsPerTurn; ++i) {
+    Result<std::optional<bus::Message>> message = bus::TryReceive(publish_);
+    if (!message.ok()) {
+      ++counters_.bad_messages;
+      spdlog::warn("bad message on publish socket: {}", message.status().message());
+      continue;
+    }
+    if (!message->has_value()) return;
+    if ((*message)->topic != bus::kTopicRecord) continue;
+    Result<Record> record = DecodeRecord((*message)->body);
+    Result<uint32_t> address = record.ok() ? ParseIpv4(record->ip) : record.status();
+    if (!address.ok()) {
+      ++counters_.bad_messages;
+      spdlog::warn("undecodable record on publish socket: {}", address.status().message());
+      continue;
+    }
+    ++counters_.records;
+    record_seqs_.Observe(record->producer_id, record->seq);
+    scheduler_.OnRecord(KeyOf(*address, record->port));
+  }
+}
+
+void DiscoverService::LogProgress() {
+  const SweepProgress& p = scanner_->progress();
+  spdlog::info("sweep {} in progress: {}/{} addresses, {} found, {:.0f} s", counters_.sweeps + 1,
+               p.done, p.total, p.found(), scanner_->elapsed_s());
+}
+
+void DiscoverService::LogCounters() {
+  const SchedulerCounters& s = scheduler_.counters();
+  spdlog::info(
+      "counters sweeps={} miners={} unidentified={} found={} changed={} gone={} foreign={} "
+      "jobs_sent={} jobs_behind={} jobs_lost={} records={} records_matched={} record_gaps={} "
+      "inventory_sent={} inventory_backlog={} inventory_dropped={} bad_messages={}",
+      counters_.sweeps, inventory_.size(), inventory_.unidentified(), counters_.found,
+      counters_.changed, counters_.gone, counters_.foreign, s.jobs_sent, s.jobs_behind, s.jobs_lost,
+      counters_.records, s.records_matched, record_seqs_.missed(), counters_.inventory_sent,
+      backlog_.size(), counters_.inventory_dropped, counters_.bad_messages);
+}
+
+Status DiscoverService::Run(const ShutdownSignal& shutdown) {
+  spdlog::info(
+      "discover {}: sweeping {} addresses on port {} every {} s ({} probes at once); one poll "
+      "job per miner every {} s on {}; inventory to {}; records from {}",
+      inventory_seq_.producer_id(), options_.addresses.size(), options_.scanner.port,
+      Seconds(options_.sweep_interval), options_.scanner.max_in_flight,
+      Seconds(options_.scan_interval), options_.endpoints.jobs, options_.endpoints.ingest,
+      options_.endpoints.publish);
+  StartSweep();
+  auto next_progress = sweep_started_ + kProgressLogEvery;
+  auto next_stats = Clock::now() + options_.stats_interval;
+  while (!shutdown.requested()) {
+    const auto now = Clock::now();
+    // Entries waiting for store: try again soon rather than after a whole wait.
+    milliseconds wait = backlog_.empty() ? milliseconds(500) : milliseconds(20);
+    wait = scheduler_.NextDueIn(now, wait);
+    if (!scanner_->active()) {
+      const auto until_sweep =
+          std::chrono::ceil<milliseconds>(sweep_started_ + options_.sweep_interval - now);
+      wait = std::clamp(until_sweep, milliseconds(0), wait);
+    }
+    wait = scanner_->NextDeadlineIn(wait);
+    std::vector<zmq::pollitem_t> items = {
+        {nullptr, shutdown.fd(), ZMQ_POLLIN, 0},
+        {nullptr, scanner_->fd(), ZMQ_POLLIN, 0},
+        {publish_.handle(), 0, ZMQ_POLLIN, 0},
+    };
+    try {
+      zmq::poll(items, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
+    }
+    if (scanner_->Poll(milliseconds(0))) OnSweepDone();
+    TakeRecords();
+    scheduler_.IssueDue(Clock::now(), [this](MinerKey key) { return SendJob(key); });
+    FlushBacklog();
+
+    const auto after = Clock::now();
+    if (!scanner_->active() && after >= sweep_started_ + options_.sweep_interval) {
+      StartSweep();
+      next_progress = sweep_started_ + kProgressLogEvery;
+    }
+    if (scanner_->active() && after >= next_progress) {
+      LogProgress();
+      next_progress = after + kProgressLogEvery;
+    }
+    if (after >= next_stats) {
+      LogCounters();
+      next_stats = after + options_.stats_interval;
+    }
+  }
+
+  spdlog::info("shutting down on signal {}", shutdown.signal_number());
+  // Hand store what it has not taken yet, within a bound.
+  const auto flush_until = Clock::now() + std::chrono::seconds(1);
+  FlushBacklog();
+  while (!backlog_.empty() && Clock::now() < flush_until) {
+    std::this_thread::sleep_for(milliseconds(20));
+    FlushBacklog();
+  }
+  if (!backlog_.empty()) {
+    counters_.inventory_dropped += backlog_.size();
+    spdlog::error("store did not take {} inventory entries before exit: dropped (counted)",
+                  backlog_.size());
+  }
+  LogCounters();
+  return Status::Ok();
+}
+
+}  // namespace asicmon::discover
