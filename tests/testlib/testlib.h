@@ -19,15 +19,24 @@
 
 #include "asicmon/status.h"
 
-#define EXPECT_OK(expr)                                  \
-  do {                                                   \
-    const auto& asicmon_s_ = (expr);                     \
-    EXPECT_TRUE(asicmon_s_.ok()) << asicmon_s_.status().ToString(); \
+namespace asicmon::testing {
+// The Status of a Status or of a Result<T>, so one macro serves both.
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) { return r.status(); }
+}  // namespace asicmon::testing
+
+#define EXPECT_OK(expr)                                                         \
+  do {                                                                          \
+    const auto& asicmon_s_ = (expr);                                            \
+    EXPECT_TRUE(::asicmon::testing::StatusOf(asicmon_s_).ok())                  \
+        << ::asicmon::testing::StatusOf(asicmon_s_).ToString();                 \
   } while (0)
-#define ASSERT_OK(expr)                                  \
-  do {                                                   \
-    const auto& asicmon_s_ = (expr);                     \
-    ASSERT_TRUE(asicmon_s_.ok()) << asicmon_s_.status().ToString(); \
+#define ASSERT_OK(expr)                                                         \
+  do {                                                                          \
+    const auto& asicmon_s_ = (expr);                                            \
+    ASSERT_TRUE(::asicmon::testing::StatusOf(asicmon_s_).ok())                  \
+        << ::asicmon::testing::StatusOf(asicmon_s_).ToString();                 \
   } while (0)
 
 namespace asicmon::testing {

@@ -480,6 +480,20 @@ TEST_F(StoreDbTest, MaintainFoldsOldRowsAndDropsPastRetention) {
   EXPECT_EQ((*latest)[0], back);
 }
 
+// Regression: with a budget of one chunk and nothing to fold, Maintain
+// used to report more work forever (the drop phase never ran), so a store
+// calling it "while more" spun and held the write lock.
+TEST_F(StoreDbTest, MaintainWithOneChunkBudgetFinishes) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const double now = 1764000000;
+  ASSERT_OK(db->WriteBatch(std::vector<Record>{TimeoutRecord("10.0.0.1", now - 10, 1)}));
+  Result<MaintainStats> stats = db->Maintain(now, 1);
+  ASSERT_OK(stats);
+  EXPECT_FALSE(stats->more);
+  EXPECT_EQ(stats->rows_folded, 0);
+}
+
 TEST_F(StoreDbTest, InventoryKeepsFirstSeen) {
   auto db = MustOpen();
   ASSERT_TRUE(db);

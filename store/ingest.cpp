@@ -1,0 +1,403 @@
+#include "ingest.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "asicmon/log.h"
+
+namespace asicmon {
+namespace {
+
+using namespace std::chrono_literals;
+
+// ingest (PULL, bound): messages queued per connected producer. Past it
+// that producer's PUSH refuses sends (collect keeps them in its own bounded,
+// counted backlog). Kept modest on purpose: a queue here is memory of this
+// process (~5 MB per producer at ~500 bytes a record) and is lost if it
+// crashes, while the producers' backlogs survive a store restart. 10,000 is
+// still 0.2 s of this store's write rate, plenty to ride out a batch commit.
+constexpr int kIngestRcvHwm = 10000;
+// publish (PUB, bound): messages queued per subscriber. Past it PUB drops
+// that subscriber's messages (it never blocks the store); subscribers see
+// the drop as seq gaps and count it. 100,000 is minutes of a 10,000-miner
+// farm, so a subscriber that pauses or reconnects loses nothing; it costs
+// up to ~50 MB per stalled subscriber.
+constexpr int kPublishSndHwm = 100000;
+// A refused batch is retried after 100 ms, doubling up to 10 s.
+constexpr std::chrono::milliseconds kFirstBackoff = 100ms;
+constexpr std::chrono::milliseconds kMaxBackoff = 10s;
+// Repeated warnings of one kind: at most one line per this interval.
+constexpr std::chrono::seconds kLogEvery{10};
+// Maintain's budget per call: a chunk (~0.1 s holding the write lock) of
+// folding and one of dropping. With 1, a call spent on folding never
+// reaches the drop phase and the pass reports `more` for ever.
+constexpr int64_t kMaintainChunks = 2;
+// Between the calls of one retention pass: lets other writers in.
+constexpr std::chrono::milliseconds kMaintainPause = 20ms;
+// On shutdown, intake ends once nothing arrived for this long.
+constexpr std::chrono::milliseconds kDrainQuiet = 100ms;
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double Ms(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::string Suppressed(uint64_t n) {
+  return n == 0 ? std::string() : " (" + std::to_string(n) + " more since the last report)";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
+  std::unique_ptr<Ingest> ingest(new Ingest(options));
+  if (options.enable_db) {
+    Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options.db);
+    if (!db.ok()) return db.status();
+    ingest->db_ = std::move(*db);
+  }
+  bus::SocketOptions in_options;
+  in_options.rcvhwm = kIngestRcvHwm;
+  Result<zmq::socket_t> in =
+      bus::Bind(ingest->context_, zmq::socket_type::pull, options.endpoints.ingest, in_options);
+  if (!in.ok()) return in.status();
+  ingest->ingest_ = std::move(*in);
+
+  bus::SocketOptions out_options;
+  out_options.sndhwm = kPublishSndHwm;
+  Result<zmq::socket_t> out =
+      bus::Bind(ingest->context_, zmq::socket_type::pub, options.endpoints.publish, out_options);
+  if (!out.ok()) return out.status();
+  ingest->publish_ = std::move(*out);
+  return ingest;
+}
+
+Ingest::Ingest(const IngestOptions& options) : options_(options), context_(1) {
+  batch_.reserve(options_.batch_max);
+  batch_records_.reserve(options_.batch_max);
+}
+
+bool Ingest::Gate(const std::string& kind, uint64_t& suppressed) {
+  const auto now = Clock::now();
+  auto [it, first] = gates_.try_emplace(kind);
+  LogGate& gate = it->second;
+  if (!first && now - gate.last < kLogEvery) {
+    ++gate.suppressed;
+    return false;
+  }
+  suppressed = gate.suppressed;
+  gate.suppressed = 0;
+  gate.last = now;
+  return true;
+}
+
+void Ingest::CountBad(const std::string& kind, const std::string& why) {
+  ++counters_.bad_messages;
+  uint64_t suppressed = 0;
+  if (Gate("bad " + kind, suppressed)) {
+    spdlog::warn("bad message on ingest ({}), skipped: {}{}", kind, SafeForLog(why),
+                 Suppressed(suppressed));
+  }
+}
+
+void Ingest::ObserveSeq(bus::SeqTracker& tracker, std::string_view topic,
+                        const std::string& producer, uint64_t seq) {
+  const uint64_t missed = tracker.Observe(producer, seq);
+  if (missed == 0) return;
+  counters_.seq_gaps += missed;
+  uint64_t suppressed = 0;
+  if (Gate("gap", suppressed)) {
+    spdlog::warn("seq gap: {} {} messages of producer {} never reached ingest (seq {}..{}){}",
+                 missed, topic, SafeForLog(producer), seq - missed, seq - 1,
+                 Suppressed(suppressed));
+  }
+}
+
+void Ingest::Accept(bus::Message&& message) {
+  if (message.topic == bus::kTopicRecord) {
+    Result<Record> record = DecodeRecord(message.body);
+    if (!record.ok()) return CountBad("record", record.status().message());
+    // SQLite stores NaN as NULL, which the schema refuses: the whole batch
+    // would fail on every retry.
+    if (!std::isfinite(record->ts)) return CountBad("record", "ts is not a finite number");
+    ++counters_.records_in;
+    ObserveSeq(record_seq_, message.topic, record->producer_id, record->seq);
+    batch_records_.push_back(std::move(*record));
+  } else if (message.topic == bus::kTopicInventory) {
+    Result<InventoryEntry> entry = DecodeInventory(message.body);
+    if (!entry.ok()) return CountBad("inventory", entry.status().message());
+    if (!std::isfinite(entry->ts)) return CountBad("inventory", "ts is not a finite number");
+    ++counters_.inventory_in;
+    ObserveSeq(inventory_seq_, message.topic, entry->producer_id, entry->seq);
+    batch_inventory_.push_back(std::move(*entry));
+  } else if (message.topic == bus::kTopicEvent) {
+    ++counters_.events_in;  // relayed as they are; nothing of them is stored yet
+  } else {
+    return CountBad("topic", "topic '" + message.topic + "' does not belong on ingest");
+  }
+  if (batch_.empty()) batch_first_ = Clock::now();
+  batch_.push_back(std::move(message));
+}
+
+Result<size_t> Ingest::Take() {
+  // Bounded by what was received, not by what was kept, so a flood of
+  // garbage cannot hold the loop.
+  const size_t room = options_.batch_max - std::min(batch_.size(), options_.batch_max);
+  size_t taken = 0;
+  while (taken < room) {
+    Result<std::optional<bus::Message>> message = bus::TryReceive(ingest_);
+    if (!message.ok()) {
+      if (message.status().code() != Status::Code::kParseError) return message.status();
+      ++taken;
+      CountBad("framing", message.status().message());
+      continue;
+    }
+    if (!message->has_value()) break;
+    ++taken;
+    Accept(std::move(**message));
+  }
+  return taken;
+}
+
+bool Ingest::FlushDue(Clock::time_point now) const {
+  if (batch_.empty()) return false;
+  if (retrying_) return now >= retry_at_;
+  return !db_ || batch_.size() >= options_.batch_max || now - batch_first_ >= options_.batch_wait;
+}
+
+bool Ingest::Flush(Clock::time_point now) {
+  const auto start = Clock::now();
+  if (db_) {
+    Status s;
+    if (!records_committed_) {
+      s = db_->WriteBatch(batch_records_);
+      records_committed_ = s.ok();
+    }
+    if (s.ok() && !inventory_committed_) {
+      s = db_->UpsertInventory(batch_inventory_);
+      inventory_committed_ = s.ok();
+    }
+    if (!s.ok()) {
+      ++counters_.db_errors;
+      backoff_ = retrying_ ? std::min(backoff_ * 2, kMaxBackoff) : kFirstBackoff;
+      retrying_ = true;
+      retry_at_ = now + backoff_;
+      uint64_t suppressed = 0;
+      if (Gate("db", suppressed)) {
+        spdlog::error(
+            "database refused a batch ({} records, {} inventory entries): {}; keeping it, retrying "
+            "in {} ms, ingest paused (producers hold what follows){}",
+            records_committed_ ? 0 : batch_records_.size(), batch_inventory_.size(), s.ToString(),
+            backoff_.count(), Suppressed(suppressed));
+      }
+      return false;
+    }
+    if (retrying_) spdlog::info("database accepts writes again; ingest resumed");
+    counters_.stored += batch_records_.size();
+    counters_.inventory_stored += batch_inventory_.size();
+  }
+  const auto committed = Clock::now();
+  Publish();
+  const auto published = Clock::now();
+  ++counters_.batches;
+  ++timed_batches_;
+  commit_ms_sum_ += Ms(committed - start);
+  commit_ms_max_ = std::max(commit_ms_max_, Ms(committed - start));
+  age_ms_max_ = std::max(age_ms_max_, Ms(published - batch_first_));
+
+  batch_.clear();
+  batch_records_.clear();
+  batch_inventory_.clear();
+  records_committed_ = false;
+  inventory_committed_ = false;
+  retrying_ = false;
+  return true;
+}
+
+void Ingest::Publish() {
+  for (const bus::Message& m : batch_) {
+    if (bus::TrySend(publish_, m.topic, m.body)) {
+      ++counters_.published;
+      continue;
+    }
+    ++counters_.publish_failed;
+    uint64_t suppressed = 0;
+    if (Gate("publish", suppressed)) {
+      spdlog::error("publish socket refused a {} message: not published{}", m.topic,
+                    Suppressed(suppressed));
+    }
+  }
+}
+
+void Ingest::MaybeMaintain(Clock::time_point now) {
+  if (!db_ || retrying_ || now < next_maintain_) return;
+  if (!maintain_more_) pass_start_ = now;
+  Result<MaintainStats> stats = db_->Maintain(UnixNow(), kMaintainChunks);
+  if (!stats.ok()) {
+    ++counters_.db_errors;
+    maintain_more_ = false;
+    maintain_folded_ = maintain_dropped_ = 0;
+    next_maintain_ = pass_start_ + options_.maintain_interval;
+    uint64_t suppressed = 0;
+    if (Gate("maintain", suppressed)) {
+      spdlog::error("retention pass failed, next one in {} s: {}{}",
+                    options_.maintain_interval.count(), stats.status().ToString(),
+                    Suppressed(suppressed));
+    }
+    return;
+  }
+  maintain_more_ = stats->more;
+  maintain_folded_ += stats->rows_folded;
+  maintain_dropped_ += stats->hourly_rows_dropped;
+  if (maintain_more_) {
+    next_maintain_ = Clock::now() + kMaintainPause;
+    return;
+  }
+  next_maintain_ = pass_start_ + options_.maintain_interval;
+  if (maintain_folded_ > 0 || maintain_dropped_ > 0) {
+    spdlog::info("retention: folded {} raw rows into hourly aggregates, dropped {} aggregates",
+                 maintain_folded_, maintain_dropped_);
+    maintain_folded_ = maintain_dropped_ = 0;
+  }
+}
+
+void Ingest::LogStats(Clock::time_point now) {
+  const double seconds = std::chrono::duration<double>(now - last_stats_).count();
+  const double rate =
+      seconds > 0 ? static_cast<double>(counters_.records_in - records_in_at_last_stats_) / seconds
+                  : 0;
+  const IngestCounters& c = counters_;
+  spdlog::info(
+      "stats records_in={} ({:.0f}/s) inventory_in={} events_in={} bad_messages={} seq_gaps={} "
+      "producers={} stored={} inventory_stored={} published={} publish_failed={} db_errors={} "
+      "batches={} batch_commit_ms_avg={:.1f} batch_commit_ms_max={:.1f} batch_age_ms_max={:.1f} "
+      "pending={}{}",
+      c.records_in, rate, c.inventory_in, c.events_in, c.bad_messages, c.seq_gaps,
+      record_seq_.producers() + inventory_seq_.producers(), c.stored, c.inventory_stored,
+      c.published, c.publish_failed, c.db_errors, c.batches,
+      timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0,
+      commit_ms_max_, age_ms_max_, batch_.size(), retrying_ ? " retrying" : "");
+  commit_ms_sum_ = commit_ms_max_ = age_ms_max_ = 0;
+  timed_batches_ = 0;
+  records_in_at_last_stats_ = counters_.records_in;
+  last_stats_ = now;
+}
+
+Status Ingest::Run(const ShutdownSignal& shutdown) {
+  if (db_) {
+    spdlog::info("pulling from {}, writing {}, publishing on {}", options_.endpoints.ingest,
+                 options_.db.path, options_.endpoints.publish);
+  } else {
+    spdlog::warn(
+        "ENABLE_DB=false, relay only: nothing is stored, no database opened; "
+        "pulling from {}, publishing on {}",
+        options_.endpoints.ingest, options_.endpoints.publish);
+  }
+  last_stats_ = Clock::now();
+  auto next_stats = last_stats_ + options_.stats_interval;
+  next_maintain_ = last_stats_;  // catch up on retention right away after downtime
+  Status failure;
+  while (!shutdown.requested()) {
+    auto now = Clock::now();
+    const bool take = !retrying_ && batch_.size() < options_.batch_max;
+    auto wake = next_stats;
+    if (!batch_.empty()) {
+      wake = std::min(wake, retrying_ ? retry_at_ : batch_first_ + options_.batch_wait);
+    }
+    if (db_ && !retrying_) wake = std::min(wake, next_maintain_);
+    const auto timeout =
+        std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration(0)));
+    std::vector<zmq::pollitem_t> items = {
+        {nullptr, shutdown.fd(), ZMQ_POLLIN, 0},
+        {ingest_.handle(), 0, static_cast<short>(take ? ZMQ_POLLIN : 0), 0},
+    };
+    try {
+      zmq::poll(items, timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) {
+        failure = Status::IoError(std::string("poll: ") + e.what());
+        break;
+      }
+    }
+    if (take) {
+      Result<size_t> taken = Take();
+      if (!taken.ok()) {
+        failure = taken.status();
+        break;
+      }
+    }
+    now = Clock::now();
+    if (FlushDue(now)) Flush(now);
+    MaybeMaintain(Clock::now());
+    if (now >= next_stats) {
+      LogStats(now);
+      next_stats = now + options_.stats_interval;
+    }
+  }
+  if (!failure.ok()) spdlog::error("ingest loop failed: {}", failure.ToString());
+  Status drained = Drain(shutdown);
+  return failure.ok() ? drained : failure;
+}
+
+Status Ingest::Drain(const ShutdownSignal& shutdown) {
+  spdlog::info("shutting down (signal {}): storing and publishing what producers already sent",
+               shutdown.signal_number());
+  const auto give_up = Clock::now() + options_.shutdown_grace;
+  bool quiet = false;
+  while (Clock::now() < give_up) {
+    if (retrying_) {
+      // Still refused: one more attempt per backoff step until the grace ends.
+      if (!Flush(Clock::now())) {
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(kFirstBackoff, give_up - Clock::now()));
+      }
+      continue;
+    }
+    if (quiet && batch_.empty()) break;
+    // What producers sent just before the signal may still be on its way
+    // through zmq's I/O thread: done only once nothing came for a while.
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(
+        std::min<Clock::duration>(kDrainQuiet, give_up - Clock::now()));
+    zmq::pollitem_t item = {ingest_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, wait);
+    } catch (const zmq::error_t&) {
+      // EINTR (another signal): go round.
+    }
+    Result<size_t> taken = Take();
+    if (!taken.ok()) {
+      spdlog::error("{}", taken.status().ToString());
+      break;
+    }
+    quiet = *taken == 0;
+    if (!batch_.empty() && (quiet || batch_.size() >= options_.batch_max)) Flush(Clock::now());
+  }
+  if (!batch_.empty() && !retrying_) Flush(Clock::now());
+  // Stop intake: from here on producers keep what they send in their own queues.
+  ingest_.close();
+  if (!quiet && !retrying_) {
+    spdlog::warn(
+        "intake stopped after {} ms with producers still sending: what reached this "
+        "socket since is lost with it",
+        options_.shutdown_grace.count());
+  }
+  Status status;
+  if (!batch_.empty()) {
+    status = Status::Unavailable(std::to_string(batch_.size()) + " messages (" +
+                                 std::to_string(batch_records_.size()) + " records, " +
+                                 std::to_string(batch_inventory_.size()) +
+                                 " inventory entries) could not be stored before exit: lost");
+    spdlog::error("{}", status.message());
+  }
+  LogStats(Clock::now());
+  publish_.close();  // waits up to its linger for subscribers to take what is queued
+  db_.reset();
+  return status;
+}
+
+}  // namespace asicmon

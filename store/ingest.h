@@ -1,0 +1,153 @@
+// The store's ingest loop: pulls records, inventory entries and events from
+// every producer, writes them to SQLite in batches, then republishes each
+// message as it came (same topic, same bytes) on the publish socket, so a
+// subscriber never sees a record that is not in the database.
+//
+// Nothing is dropped without a count and a log line: undecodable input is
+// bad_messages, records a producer sent that never arrived are seq_gaps, a
+// batch the database refuses is kept and retried (ingest paused meanwhile,
+// so the producers' queues hold what follows), and whatever is still
+// unstored at exit is reported as lost.
+//
+// Thread-safety: Run() owns the calling thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "asicmon/bus.h"
+#include "asicmon/record.h"
+#include "asicmon/shutdown.h"
+#include "asicmon/store_db.h"
+
+namespace asicmon {
+
+struct IngestOptions {
+  bus::Endpoints endpoints;
+  // Write to the database; false relays only (no file is opened).
+  bool enable_db = true;
+  StoreOptions db;
+  // A batch is written once it holds this many messages... Default: 2000.
+  size_t batch_max = 2000;
+  // ...or this long after its first message arrived. Default: 100 ms.
+  std::chrono::milliseconds batch_wait{100};
+  // How often retention (Maintain) starts a pass; a pass runs one chunk
+  // between batches until done, so ingest never waits long. Default: 60 s.
+  std::chrono::seconds maintain_interval{60};
+  // Seconds between counter lines in the log. Default: 60.
+  std::chrono::seconds stats_interval{60};
+  // On shutdown, how long to keep draining what producers already queued
+  // and retrying a refused batch before giving up on it. Default: 1.5 s.
+  std::chrono::milliseconds shutdown_grace{1500};
+};
+
+struct IngestCounters {
+  uint64_t records_in = 0;
+  uint64_t inventory_in = 0;
+  uint64_t events_in = 0;
+  uint64_t bad_messages = 0;      // bad framing, wrong topic, undecodable body
+  uint64_t seq_gaps = 0;          // messages producers sent that never arrived
+  uint64_t stored = 0;            // records committed
+  uint64_t inventory_stored = 0;  // inventory entries committed
+  uint64_t published = 0;         // messages handed to the publish socket
+  uint64_t publish_failed = 0;    // the socket refused one (only while closing)
+  uint64_t db_errors = 0;         // failed writes (retried) and failed Maintain calls
+  uint64_t batches = 0;
+};
+
+class Ingest {
+ public:
+  // Binds the sockets and opens the database (unless enable_db is false).
+  static Result<std::unique_ptr<Ingest>> Create(const IngestOptions& options);
+
+  // Runs until `shutdown` fires; then stops intake, stores and publishes
+  // what it holds (bounded by shutdown_grace) and closes. Not OK when
+  // messages were left unstored or the loop failed.
+  Status Run(const ShutdownSignal& shutdown);
+  const IngestCounters& counters() const { return counters_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Ingest(const IngestOptions& options);
+  // Takes up to batch_max - pending messages; returns how many arrived.
+  Result<size_t> Take();
+  void Accept(bus::Message&& message);
+  // Counts and (rate limited) logs one undecodable message.
+  void CountBad(const std::string& kind, const std::string& why);
+  // Counts and logs the messages a producer sent that never arrived.
+  void ObserveSeq(bus::SeqTracker& tracker, std::string_view topic, const std::string& producer,
+                  uint64_t seq);
+  bool FlushDue(Clock::time_point now) const;
+  // Writes the batch (the parts not yet committed) and publishes it. On a
+  // database error keeps it, schedules a retry and returns false.
+  bool Flush(Clock::time_point now);
+  void Publish();
+  // One retention chunk when a pass is due or unfinished.
+  void MaybeMaintain(Clock::time_point now);
+  void LogStats(Clock::time_point now);
+  // The shutdown path: take what producers already queued, store and
+  // publish it within shutdown_grace, close.
+  Status Drain(const ShutdownSignal& shutdown);
+
+  IngestOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t ingest_;
+  zmq::socket_t publish_;
+  std::unique_ptr<StoreDb> db_;
+
+  // Taken and not yet published, in arrival order; the decoded records and
+  // inventory entries of the same messages beside it.
+  std::vector<bus::Message> batch_;
+  std::vector<Record> batch_records_;
+  std::vector<InventoryEntry> batch_inventory_;
+  Clock::time_point batch_first_;
+  // A batch may fail between its two transactions: what is committed is
+  // not written again on retry.
+  bool records_committed_ = false;
+  bool inventory_committed_ = false;
+  // Set while the database refuses the batch: ingest pauses until retry_at_.
+  bool retrying_ = false;
+  Clock::time_point retry_at_;
+  std::chrono::milliseconds backoff_{0};
+
+  bus::SeqTracker record_seq_;
+  bus::SeqTracker inventory_seq_;
+
+  // A retention pass runs in short calls until Maintain says it is done.
+  Clock::time_point pass_start_;
+  Clock::time_point next_maintain_;  // the next call
+  bool maintain_more_ = false;
+
+  int64_t maintain_folded_ = 0;  // rows of the current pass
+  int64_t maintain_dropped_ = 0;
+
+  // Warnings of one kind are rate limited: when it last logged, and how
+  // many were held back since.
+  struct LogGate {
+    Clock::time_point last;
+    uint64_t suppressed = 0;
+  };
+  // True when a warning of `kind` may be logged now; `suppressed` says how
+  // many were held back before it.
+  bool Gate(const std::string& kind, uint64_t& suppressed);
+  std::unordered_map<std::string, LogGate> gates_;
+
+  IngestCounters counters_;
+  // Batch timing since the last stats line: commit time and age (first
+  // message in -> published).
+  double commit_ms_sum_ = 0;
+  double commit_ms_max_ = 0;
+  double age_ms_max_ = 0;
+  uint64_t timed_batches_ = 0;
+  uint64_t records_in_at_last_stats_ = 0;
+  Clock::time_point last_stats_;
+};
+
+}  // namespace asicmon
