@@ -173,7 +173,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{86400}));
   app.footer("Worker mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
              "ASICMON_JOBS / ASICMON_INGEST.");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; every bad flag is bad configuration
+  }
 
   if (Status s = asicmon::InitLogging("collect", c.log_level); !s.ok()) {
     std::fprintf(stderr, "asicmon-collect: %s\n", s.ToString().c_str());

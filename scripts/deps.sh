@@ -15,7 +15,7 @@ packages=(
   libgtest-dev libgmock-dev         # tests
   clang libclang-rt-14-dev          # fuzzing (libFuzzer) and sanitizer runtimes
   supervisor                        # runs the pipeline
-  iproute2 procps netcat-openbsd    # tests and scripts: namespaces, process checks, probing
+  iproute2 procps bc                # tests, scripts and benches: namespaces, /proc, arithmetic
 )
 
 missing=()

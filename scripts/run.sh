@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the whole asicmon pipeline in the foreground under supervisord; Ctrl-C stops everything.
+# From a fresh clone it installs the Debian packages and builds first (once).
+#
+#   scripts/run.sh                      demo: a fake farm on 127.20.0.0/24, watched by the pipeline
+#   SUBNET=10.1.0.0/22 scripts/run.sh   watch a real network
+#
+# Everything else comes from the environment (see README: SCAN_INTERVAL, ENABLE_DB, ASICMON_DB, ...).
+# Logs: run/*.log. Watch the bus: build/bin/asicmon-tap | jq
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+export ASICMON_BIN="${ASICMON_BIN:-$root/build/bin}"
+needed=(asicmon-store asicmon-collect asicmon-discover)
+missing=0
+for exe in "${needed[@]}"; do [ -x "$ASICMON_BIN/$exe" ] || missing=1; done
+if [ $missing -eq 1 ]; then
+  echo "run: building asicmon first (one time)"
+  scripts/deps.sh
+  generator=()
+  if [ ! -f build/CMakeCache.txt ] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
+  cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DASICMON_BUILD_TESTS=OFF
+  cmake --build build -j"$(nproc)"
+fi
+command -v supervisord >/dev/null || scripts/deps.sh
+
+export ASICMON_RUN_DIR="${ASICMON_RUN_DIR:-$root/run}"
+export ASICMON_DB="${ASICMON_DB:-$root/data/asicmon.db}"
+mkdir -p "$ASICMON_RUN_DIR" "$(dirname "$ASICMON_DB")"
+
+farm_pid=""
+cleanup() {
+  if [ -n "$farm_pid" ]; then kill "$farm_pid" 2>/dev/null || true; wait "$farm_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+if [ -z "${SUBNET:-}" ]; then
+  echo "run: SUBNET is not set, so this is the DEMO: a fake farm of 50 miners on 127.20.0.1-50"
+  echo "run: (a few slow, one silent, one dead board). Set SUBNET to watch a real network."
+  "$ASICMON_BIN/asicmon-fakefarm" --base 127.20.0.1 --count 50 --fault slow=3 --fault silent=1 \
+    --fault deadboard=1 --fault flapping=1 --action-log "$ASICMON_RUN_DIR/fakefarm-actions.jsonl" \
+    2>"$ASICMON_RUN_DIR/fakefarm.log" >"$ASICMON_RUN_DIR/fakefarm.out" &
+  farm_pid=$!
+  for _ in $(seq 1 100); do grep -q READY "$ASICMON_RUN_DIR/fakefarm.out" 2>/dev/null && break; sleep 0.1; done
+  export SUBNET=127.20.0.0/24
+  export SCAN_INTERVAL="${SCAN_INTERVAL:-10}"
+  export SWEEP_INTERVAL="${SWEEP_INTERVAL:-60}"
+fi
+
+echo "run: watching $SUBNET every ${SCAN_INTERVAL:-30} s; database $ASICMON_DB; logs in $ASICMON_RUN_DIR"
+echo "run: see records with: $ASICMON_BIN/asicmon-tap --topic record"
+supervisord -n -c "$root/supervisord.conf" &
+sup_pid=$!
+trap 'kill -TERM $sup_pid 2>/dev/null || true' INT TERM
+wait $sup_pid || true
+wait $sup_pid 2>/dev/null || true
