@@ -15,6 +15,7 @@
 #include "asicmon/miner_api.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
+#include "asicmon/stage.h"
 #include "worker.h"
 
 namespace {
@@ -30,8 +31,7 @@ struct CollectConfig {
   int64_t max_reply_bytes = 1 << 20;  // MAX_REPLY_BYTES
   int64_t max_in_flight = 512;    // MAX_IN_FLIGHT
   std::string producer_id;        // PRODUCER_ID; default collect-<host>-<pid>
-  std::string log_level = "info";  // LOG_LEVEL
-  int64_t stats_interval_s = 60;   // STATS_INTERVAL
+  asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
 };
 
 Status LoadEnv(CollectConfig& c) {
@@ -40,8 +40,7 @@ Status LoadEnv(CollectConfig& c) {
                    asicmon::EnvInt("MAX_REPLY_BYTES", c.max_reply_bytes, 1024, 1 << 30),
                    asicmon::EnvInt("MAX_IN_FLIGHT", c.max_in_flight, 1, 100000),
                    asicmon::EnvString("PRODUCER_ID", c.producer_id),
-                   asicmon::EnvString("LOG_LEVEL", c.log_level),
-                   asicmon::EnvInt("STATS_INTERVAL", c.stats_interval_s, 1, 86400)}) {
+                   asicmon::LoadStageEnv(c.stage)}) {
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -82,7 +81,7 @@ int RunWorker(const CollectConfig& c) {
   }
   options.exchange = ExchangeOptionsOf(c);
   options.max_in_flight = static_cast<size_t>(c.max_in_flight);
-  options.stats_interval = std::chrono::seconds(c.stats_interval_s);
+  options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
   options.producer_id = c.producer_id;
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {
@@ -166,26 +165,11 @@ int main(int argc, char** argv) {
                  "Exchanges open at once; each holds a file descriptor (env MAX_IN_FLIGHT)")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
   app.add_option("--producer-id", c.producer_id, "Producer id stamped on records (env PRODUCER_ID)");
-  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off (env LOG_LEVEL)")
-      ->capture_default_str();
-  app.add_option("--stats-interval", c.stats_interval_s,
-                 "Seconds between counter lines in the log (env STATS_INTERVAL)")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  asicmon::AddStageFlags(app, c.stage);
   app.footer("Worker mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
              "ASICMON_JOBS / ASICMON_INGEST.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; every bad flag is bad configuration
-  }
-
-  if (Status s = asicmon::InitLogging("collect", c.log_level); !s.ok()) {
-    std::fprintf(stderr, "asicmon-collect: %s\n", s.ToString().c_str());
-    return 2;
-  }
-  if (!env.ok()) {
-    spdlog::error("bad configuration: {}", env.message());
-    return 2;
+  if (auto exit_code = asicmon::StartStage(app, argc, argv, "collect", c.stage, env)) {
+    return *exit_code;
   }
   if (c.producer_id.empty()) c.producer_id = asicmon::bus::DefaultProducerId("collect");
   if (!c.once) {

@@ -19,6 +19,7 @@
 #include "asicmon/config.h"
 #include "asicmon/log.h"
 #include "asicmon/shutdown.h"
+#include "asicmon/stage.h"
 #include "asicmon/targets.h"
 #include "scanner.h"
 #include "service.h"
@@ -47,8 +48,7 @@ struct DiscoverConfig {
   double scan_interval_s = 30;     // SCAN_INTERVAL
   double sweep_interval_s = 300;   // SWEEP_INTERVAL
   std::string producer_id;         // PRODUCER_ID; default discover-<host>-<pid>
-  std::string log_level = "info";  // LOG_LEVEL
-  int64_t stats_interval_s = 60;   // STATS_INTERVAL
+  asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
 };
 
 Status LoadEnv(DiscoverConfig& c) {
@@ -62,8 +62,7 @@ Status LoadEnv(DiscoverConfig& c) {
                    asicmon::EnvDouble("SCAN_INTERVAL", c.scan_interval_s, 0.1, 86400),
                    asicmon::EnvDouble("SWEEP_INTERVAL", c.sweep_interval_s, 0.1, 7 * 86400),
                    asicmon::EnvString("PRODUCER_ID", c.producer_id),
-                   asicmon::EnvString("LOG_LEVEL", c.log_level),
-                   asicmon::EnvInt("STATS_INTERVAL", c.stats_interval_s, 1, 86400)}) {
+                   asicmon::LoadStageEnv(c.stage)}) {
     if (!s.ok()) return s;
   }
   if (!subnet.empty()) c.subnets = {subnet};
@@ -221,7 +220,7 @@ int RunService(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
   options.addresses = std::move(addresses);
   options.scan_interval = Millis(c.scan_interval_s);
   options.sweep_interval = Millis(c.sweep_interval_s);
-  options.stats_interval = std::chrono::seconds(c.stats_interval_s);
+  options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
   options.producer_id = c.producer_id;
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {
@@ -287,30 +286,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   app.add_option("--producer-id", c.producer_id,
                  "Producer id stamped on jobs and inventory entries (env PRODUCER_ID)");
-  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off (env LOG_LEVEL)")
-      ->capture_default_str();
-  app.add_option("--stats-interval", c.stats_interval_s,
-                 "Seconds between counter lines in the log (env STATS_INTERVAL)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  asicmon::AddStageFlags(app, c.stage);
   app.footer(
       "Service mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
       "ASICMON_JOBS / ASICMON_INGEST / ASICMON_PUBLISH.\nA miner missing from 3 "
       "consecutive sweeps is gone; until then it is polled.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help exits 0; any malformed flag is bad configuration, exit 2 like the rest.
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-
-  if (Status s = asicmon::InitLogging("discover", c.log_level); !s.ok()) {
-    std::fprintf(stderr, "asicmon-discover: %s\n", s.ToString().c_str());
-    return 2;
-  }
-  if (!env.ok()) {
-    spdlog::error("bad configuration: {}", env.message());
-    return 2;
+  if (auto exit_code = asicmon::StartStage(app, argc, argv, "discover", c.stage, env)) {
+    return *exit_code;
   }
   if (c.json && !c.once) {
     spdlog::error("--json goes with --once");

@@ -14,6 +14,7 @@
 
 #include "asicmon/log.h"
 #include "asicmon/shutdown.h"
+#include "asicmon/stage.h"
 #include "farm_server.h"
 
 namespace {
@@ -49,7 +50,7 @@ int RunFarm(int argc, char** argv) {
   std::vector<std::string> faults;
   std::string deny = "none";
   std::string manifest;
-  std::string log_level = "info";
+  asicmon::StageFlags stage;
   int port = options.port;
 
   CLI::App app{
@@ -98,17 +99,10 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--manifest", manifest,
                  "Write one JSON line per miner to FILE, or to stdout "
                  "before the READY line with -");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-
-  if (asicmon::Status s = asicmon::InitLogging("fakefarm", log_level); !s.ok()) {
-    std::fprintf(stderr, "asicmon-fakefarm: %s\n", s.message().c_str());
-    return 2;
+  const asicmon::Status env = asicmon::LoadStageEnv(stage);
+  asicmon::AddStageFlags(app, stage, /*with_stats=*/false);
+  if (auto exit_code = asicmon::StartStage(app, argc, argv, "fakefarm", stage, env)) {
+    return *exit_code;
   }
   auto config_error = [](const asicmon::Status& s) {
     spdlog::error("{}", s.message());

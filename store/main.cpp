@@ -11,6 +11,7 @@
 #include "asicmon/config.h"
 #include "asicmon/log.h"
 #include "asicmon/shutdown.h"
+#include "asicmon/stage.h"
 #include "asicmon/store_db.h"
 #include "ingest.h"
 
@@ -25,8 +26,7 @@ struct StoreConfig {
   int64_t batch_max = 2000;          // BATCH_MAX
   double batch_wait_s = 0.1;         // BATCH_WAIT
   int64_t maintain_interval_s = 60;  // MAINTAIN_INTERVAL
-  std::string log_level = "info";    // LOG_LEVEL
-  int64_t stats_interval_s = 60;     // STATS_INTERVAL
+  asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
 };
 
 Status LoadEnv(StoreConfig& c) {
@@ -36,8 +36,7 @@ Status LoadEnv(StoreConfig& c) {
                    asicmon::EnvInt("BATCH_MAX", c.batch_max, 1, 100000),
                    asicmon::EnvDouble("BATCH_WAIT", c.batch_wait_s, 0.001, 60),
                    asicmon::EnvInt("MAINTAIN_INTERVAL", c.maintain_interval_s, 1, 86400),
-                   asicmon::EnvString("LOG_LEVEL", c.log_level),
-                   asicmon::EnvInt("STATS_INTERVAL", c.stats_interval_s, 1, 86400)}) {
+                   asicmon::LoadStageEnv(c.stage)}) {
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -83,29 +82,12 @@ int main(int argc, char** argv) {
                  "Seconds between retention passes (env MAINTAIN_INTERVAL)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
-  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off (env LOG_LEVEL)")
-      ->capture_default_str();
-  app.add_option("--stats-interval", c.stats_interval_s,
-                 "Seconds between counter lines in the log (env STATS_INTERVAL)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  asicmon::AddStageFlags(app, c.stage);
   app.footer(
       "Endpoints from ASICMON_RUN_DIR (default run/: ipc://run/ingest.sock, "
       "ipc://run/publish.sock) or ASICMON_INGEST / ASICMON_PUBLISH.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help is 0; any bad flag is a bad configuration.
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-
-  if (Status s = asicmon::InitLogging("store", c.log_level); !s.ok()) {
-    std::fprintf(stderr, "asicmon-store: %s\n", s.ToString().c_str());
-    return 2;
-  }
-  if (!env.ok()) {
-    spdlog::error("bad configuration: {}", env.message());
-    return 2;
+  if (auto exit_code = asicmon::StartStage(app, argc, argv, "store", c.stage, env)) {
+    return *exit_code;
   }
   if (c.db.raw_hours > c.db.retention_days * 24) {
     spdlog::error("bad configuration: raw hours ({}) must not pass retention ({} days)",
@@ -124,7 +106,7 @@ int main(int argc, char** argv) {
   options.batch_max = static_cast<size_t>(c.batch_max);
   options.batch_wait = std::chrono::milliseconds(static_cast<int64_t>(c.batch_wait_s * 1000));
   options.maintain_interval = std::chrono::seconds(c.maintain_interval_s);
-  options.stats_interval = std::chrono::seconds(c.stats_interval_s);
+  options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
 
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {

@@ -19,6 +19,7 @@
 #include "asicmon/log.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
+#include "asicmon/stage.h"
 
 namespace {
 
@@ -38,7 +39,7 @@ struct TapConfig {
   std::vector<std::string> topics;
   std::string endpoint;            // default: store's publish endpoint
   int64_t count = 0;               // 0: until stopped
-  std::string log_level = "info";  // LOG_LEVEL
+  asicmon::StageFlags stage;  // LOG_LEVEL
 };
 
 // `object` (a JSON object's text) with "topic" as its first key.
@@ -196,7 +197,7 @@ int Run(const TapConfig& c) {
 
 int main(int argc, char** argv) {
   TapConfig c;
-  Status env = asicmon::EnvString("LOG_LEVEL", c.log_level);
+  Status env = asicmon::LoadStageEnv(c.stage);
 
   CLI::App app{
       "asicmon-tap: print what store publishes as JSON lines on stdout (one object per "
@@ -209,22 +210,9 @@ int main(int argc, char** argv) {
   app.add_option("--count", c.count,
                  "Exit after printing this many messages (0: run until stopped)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off (env LOG_LEVEL)")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help is 0; any bad flag is a bad configuration.
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-
-  if (Status s = asicmon::InitLogging("tap", c.log_level); !s.ok()) {
-    std::fprintf(stderr, "asicmon-tap: %s\n", s.ToString().c_str());
-    return 2;
-  }
-  if (!env.ok()) {
-    spdlog::error("bad configuration: {}", env.message());
-    return 2;
+  asicmon::AddStageFlags(app, c.stage, /*with_stats=*/false);
+  if (auto exit_code = asicmon::StartStage(app, argc, argv, "tap", c.stage, env)) {
+    return *exit_code;
   }
   if (c.topics.empty()) c.topics = {"record", "inventory", "event"};
   if (c.endpoint.empty()) {

@@ -49,10 +49,11 @@ Result<zmq::socket_t> Open(zmq::context_t& context, zmq::socket_type type,
 Status LoadEndpoints(Endpoints& endpoints) {
   std::string run_dir = "run";
   if (Status s = EnvString("ASICMON_RUN_DIR", run_dir); !s.ok()) return s;
-  if (run_dir.empty()) run_dir = ".";
-  endpoints.jobs = "ipc://" + run_dir + "/jobs.sock";
-  endpoints.ingest = "ipc://" + run_dir + "/ingest.sock";
-  endpoints.publish = "ipc://" + run_dir + "/publish.sock";
+  std::string base = "ipc://";
+  base += run_dir.empty() ? std::string_view(".") : std::string_view(run_dir);
+  endpoints.jobs = base + "/jobs.sock";
+  endpoints.ingest = base + "/ingest.sock";
+  endpoints.publish = base + "/publish.sock";
   for (Status s : {EnvString("ASICMON_JOBS", endpoints.jobs), EnvString("ASICMON_INGEST", endpoints.ingest),
                    EnvString("ASICMON_PUBLISH", endpoints.publish)}) {
     if (!s.ok()) return s;

@@ -69,7 +69,7 @@ Result<MinerEndpoint> ParseEndpoint(std::string_view text) {
   in_addr addr{};
   const std::string host_str(host);
   if (inet_pton(AF_INET, host_str.c_str(), &addr) != 1) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is not an IPv4 address[:port]");
+    return Status::InvalidArgument(Quoted(text) + " is not an IPv4 address[:port]");
   }
   ep.ip = host_str;
   return ep;

@@ -50,7 +50,7 @@ Span HostsOf(uint32_t base, unsigned prefix) {
 
 // One spec (no commas) to the address span it names.
 Result<Span> ParseSpec(std::string_view spec) {
-  const std::string quoted = "'" + std::string(spec) + "'";
+  const std::string quoted = Quoted(spec);
   if (size_t slash = spec.find('/'); slash != std::string_view::npos) {
     Result<uint32_t> base = ParseIpv4(spec.substr(0, slash));
     Result<unsigned> prefix = ParseNumber(spec.substr(slash + 1), 32);
@@ -114,11 +114,11 @@ Result<std::vector<Span>> ParseSpecs(const std::vector<std::string>& specs) {
 
 Result<uint32_t> ParseIpv4(std::string_view text) {
   const std::vector<std::string_view> octets = Split(Trim(text), '.');
-  if (octets.size() != 4) return Status::InvalidArgument("'" + std::string(text) + "' is not IPv4");
+  if (octets.size() != 4) return Status::InvalidArgument(Quoted(text) + " is not IPv4");
   uint32_t v = 0;
   for (std::string_view o : octets) {
     Result<unsigned> n = ParseNumber(o, 255);
-    if (!n.ok()) return Status::InvalidArgument("'" + std::string(text) + "' is not IPv4");
+    if (!n.ok()) return Status::InvalidArgument(Quoted(text) + " is not IPv4");
     v = v << 8 | *n;
   }
   return v;

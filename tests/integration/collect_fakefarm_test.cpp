@@ -24,27 +24,8 @@ using asicmon::testing::Subprocess;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// A running fakefarm and the manifest it printed (ip -> miner).
-struct Farm {
-  std::unique_ptr<Subprocess> process;
-  std::map<std::string, json> miners;
-};
-
-Farm StartFarm(std::vector<std::string> args) {
-  Farm farm;
-  args.insert(args.begin(), BinPath("asicmon-fakefarm"));
-  args.push_back("--manifest");
-  args.push_back("-");
-  farm.process = std::make_unique<Subprocess>(args);
-  EXPECT_TRUE(farm.process->WaitForStdout("READY", 30s)) << "fakefarm never became ready";
-  std::istringstream lines(farm.process->stdout_text());
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line.rfind("READY", 0) == 0) continue;
-    json m = json::parse(line);
-    farm.miners[m["ip"].get<std::string>()] = m;
-  }
-  return farm;
-}
+using Farm = asicmon::testing::FakeFarm;
+using asicmon::testing::StartFakeFarm;
 
 // Runs collect over every miner of the farm; returns ip -> record.
 std::map<std::string, json> CollectOnce(const Farm& farm, std::vector<std::string> extra = {}) {
@@ -72,7 +53,7 @@ std::map<std::string, json> CollectOnce(const Farm& farm, std::vector<std::strin
 }
 
 TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
-  Farm farm = StartFarm({"--base", "127.32.0.1", "--count", "10", "--models", "all", "--seed", "7"});
+  Farm farm = StartFakeFarm({"--base", "127.32.0.1", "--count", "10", "--models", "all", "--seed", "7"});
   ASSERT_EQ(farm.miners.size(), 10u);
   std::set<std::string> models;
   std::map<std::string, json> records = CollectOnce(farm);
@@ -100,7 +81,7 @@ TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
 }
 
 TEST(CollectFakefarm, EveryFaultEndsInItsStatusByTheDeadline) {
-  Farm farm = StartFarm({"--base", "127.32.1.1", "--count", "9", "--models", "all", "--seed", "3",
+  Farm farm = StartFakeFarm({"--base", "127.32.1.1", "--count", "9", "--models", "all", "--seed", "3",
                          "--fault", "slow=1", "--fault", "silent=1", "--fault", "reset=1",
                          "--fault", "garbage=1", "--fault", "broken=1", "--fault", "huge=1",
                          "--fault", "deadboard=1", "--fault", "flapping=1", "--slow-ms", "1500",
@@ -154,7 +135,7 @@ TEST(CollectFakefarm, EveryFaultEndsInItsStatusByTheDeadline) {
 }
 
 TEST(CollectFakefarm, FlappingMinerIsRefusedWhileDownAndOkWhileUp) {
-  Farm farm = StartFarm({"--base", "127.32.2.1", "--count", "1", "--fault", "flapping=1",
+  Farm farm = StartFakeFarm({"--base", "127.32.2.1", "--count", "1", "--fault", "flapping=1",
                          "--flap-period-s", "1"});
   ASSERT_EQ(farm.miners.size(), 1u);
   const MinerEndpoint ep{farm.miners.begin()->first, 4028};
@@ -173,7 +154,7 @@ TEST(CollectFakefarm, FlappingMinerIsRefusedWhileDownAndOkWhileUp) {
 TEST(CollectFakefarm, PrivilegedCommandsChangeTheRightMinerOnly) {
   const std::string log_path = ::testing::TempDir() + "/fakefarm-actions-" + std::to_string(getpid()) + ".jsonl";
   std::remove(log_path.c_str());
-  Farm farm = StartFarm({"--base", "127.32.3.1", "--count", "3", "--action-log", log_path});
+  Farm farm = StartFakeFarm({"--base", "127.32.3.1", "--count", "3", "--action-log", log_path});
   ASSERT_EQ(farm.miners.size(), 3u);
   const MinerEndpoint target{"127.32.3.2", 4028};
   ExchangeOptions options;
@@ -219,7 +200,7 @@ TEST(CollectFakefarm, PrivilegedCommandsChangeTheRightMinerOnly) {
 }
 
 TEST(CollectFakefarm, ReadOnlyFirmwareDeniesPrivilegedCommands) {
-  Farm farm = StartFarm({"--base", "127.32.4.1", "--count", "1", "--deny-privileged", "all"});
+  Farm farm = StartFakeFarm({"--base", "127.32.4.1", "--count", "1", "--deny-privileged", "all"});
   const MinerEndpoint ep{"127.32.4.1", 4028};
   CommandResult r = RunCommand(ep, "restart", "", ExchangeOptions{});
   EXPECT_EQ(r.status, MinerStatus::kAuthError);

@@ -34,27 +34,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A running fakefarm and the manifest it printed (ip -> miner).
-struct Farm {
-  std::unique_ptr<Subprocess> process;
-  std::map<std::string, json> miners;
-};
-
-Farm StartFarm(std::vector<std::string> args) {
-  Farm farm;
-  args.insert(args.begin(), BinPath("asicmon-fakefarm"));
-  args.push_back("--manifest");
-  args.push_back("-");
-  farm.process = std::make_unique<Subprocess>(args);
-  EXPECT_TRUE(farm.process->WaitForStdout("READY", 30s)) << "fakefarm never became ready";
-  std::istringstream lines(farm.process->stdout_text());
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line.rfind("READY", 0) == 0) continue;
-    json m = json::parse(line);
-    farm.miners[m["ip"].get<std::string>()] = m;
-  }
-  return farm;
-}
+using Farm = asicmon::testing::FakeFarm;
+using asicmon::testing::StartFakeFarm;
 
 // argv for discover with ASICMON_RUN_DIR (and `env`, NAME=VALUE) set for it
 // alone; SUBNET never leaks in from the test's own environment.
@@ -137,7 +118,7 @@ int64_t Counter(const std::string& log, const std::string& name) {
 }
 
 TEST(Discover, OnceFindsEveryMinerWithItsIdentity) {
-  Farm farm = StartFarm({"--base", "127.34.1.10", "--count", "20", "--models", "all", "--seed", "5",
+  Farm farm = StartFakeFarm({"--base", "127.34.1.10", "--count", "20", "--models", "all", "--seed", "5",
                          "--fault", "silent=1", "--fault", "garbage=1"});
   ASSERT_EQ(farm.miners.size(), 20u);
   OnceResult r = RunOnce({"--subnet", "127.34.1.0/24", "--timeout", "1.5"});
@@ -169,7 +150,7 @@ TEST(Discover, OnceFindsEveryMinerWithItsIdentity) {
 }
 
 TEST(Discover, OnceHonoursExcludesPortAndTheHumanFormat) {
-  Farm farm = StartFarm({"--base", "127.34.2.1", "--count", "4", "--port", "4029"});
+  Farm farm = StartFakeFarm({"--base", "127.34.2.1", "--count", "4", "--port", "4029"});
   ASSERT_EQ(farm.miners.size(), 4u);
   OnceResult r =
       RunOnce({"--subnet", "127.34.2.1-127.34.2.8", "--exclude", "127.34.2.2", "--port", "4029"});
@@ -243,7 +224,7 @@ TEST(Discover, OtherProtocolsAreSkipped) {
     n = write(fd, reply.data(), reply.size());
     close(fd);
   });
-  Farm farm = StartFarm({"--base", "127.34.4.1", "--count", "2"});
+  Farm farm = StartFakeFarm({"--base", "127.34.4.1", "--count", "2"});
   OnceResult r = RunOnce({"--subnet", "127.34.4.0/29"});
   shutdown(listener, SHUT_RDWR);
   server.join();
@@ -278,7 +259,7 @@ struct FakePipeline {
 };
 
 TEST(Discover, ServiceHandsOutSpreadJobsAndPublishesTheInventory) {
-  Farm farm = StartFarm({"--base", "127.34.5.1", "--count", "10", "--seed", "2"});
+  Farm farm = StartFakeFarm({"--base", "127.34.5.1", "--count", "10", "--seed", "2"});
   ASSERT_EQ(farm.miners.size(), 10u);
   RunDir run_dir("sched");
   FakePipeline pipeline(run_dir.path());
@@ -350,7 +331,7 @@ TEST(Discover, ServiceHandsOutSpreadJobsAndPublishesTheInventory) {
 }
 
 TEST(Discover, JobsWithoutRecordsAreCountedLostAndBehindWhenNoWorker) {
-  Farm farm = StartFarm({"--base", "127.35.1.1", "--count", "4", "--seed", "3"});
+  Farm farm = StartFakeFarm({"--base", "127.35.1.1", "--count", "4", "--seed", "3"});
   ASSERT_EQ(farm.miners.size(), 4u);
   RunDir run_dir("lost");
   FakePipeline pipeline(run_dir.path());
@@ -405,7 +386,7 @@ TEST(Discover, JobsWithoutRecordsAreCountedLostAndBehindWhenNoWorker) {
 }
 
 TEST(Discover, MinerMissingFromThreeSweepsIsGone) {
-  Farm farm = StartFarm({"--base", "127.35.2.1", "--count", "3"});
+  Farm farm = StartFakeFarm({"--base", "127.35.2.1", "--count", "3"});
   ASSERT_EQ(farm.miners.size(), 3u);
   RunDir run_dir("gone");
   FakePipeline pipeline(run_dir.path());

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -72,18 +71,11 @@ class PipelineTest : public ::testing::Test {
 };
 
 TEST_F(PipelineTest, EveryMinerStoredWithTheRightStatusAndSurvivesACollectorDeath) {
-  Subprocess farm({BinPath("asicmon-fakefarm"), "--base", "127.36.0.1", "--count", "30",
-                   "--seed", "11", "--fault", "slow=2", "--fault", "silent=1", "--fault",
-                   "garbage=1", "--fault", "reset=1", "--fault", "deadboard=1", "--slow-ms",
-                   "1100", "--manifest", "-"});
-  ASSERT_TRUE(farm.WaitForStdout("READY", 30s));
-  std::map<std::string, json> manifest;
-  std::istringstream lines(farm.stdout_text());
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("READY", 0) == 0 || line.empty()) continue;
-    json m = json::parse(line);
-    manifest[m["ip"].get<std::string>()] = m;
-  }
+  asicmon::testing::FakeFarm farm = asicmon::testing::StartFakeFarm(
+      {"--base", "127.36.0.1", "--count", "30", "--seed", "11", "--fault", "slow=2", "--fault",
+       "silent=1", "--fault", "garbage=1", "--fault", "reset=1", "--fault", "deadboard=1",
+       "--slow-ms", "1100"});
+  const std::map<std::string, json>& manifest = farm.miners;
   ASSERT_EQ(manifest.size(), 30u);
 
   // Started in an unusual order on purpose: every stage reconnects on its own.

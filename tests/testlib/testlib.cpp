@@ -126,6 +126,23 @@ void Subprocess::Signal(int sig) {
   if (!exited_ && pid_ > 0) kill(pid_, sig);
 }
 
+FakeFarm StartFakeFarm(std::vector<std::string> args) {
+  FakeFarm farm;
+  args.insert(args.begin(), BinPath("asicmon-fakefarm"));
+  args.push_back("--manifest");
+  args.push_back("-");
+  farm.process = std::make_unique<Subprocess>(args);
+  EXPECT_TRUE(farm.process->WaitForStdout("READY", std::chrono::seconds(30)))
+      << "fakefarm never became ready";
+  std::istringstream lines(farm.process->stdout_text());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.rfind("READY", 0) == 0) continue;
+    nlohmann::json m = nlohmann::json::parse(line);
+    farm.miners[m["ip"].get<std::string>()] = m;
+  }
+  return farm;
+}
+
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   sockaddr_in addr{};

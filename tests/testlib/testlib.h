@@ -12,10 +12,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "asicmon/status.h"
 
@@ -79,6 +82,15 @@ class Subprocess {
   bool exited_ = false;
   int exit_code_ = -1;
 };
+
+// A running asicmon-fakefarm and the manifest it printed: ip -> that miner's
+// manifest line (model, worker, fault, nominal hashrate in H/s, ...).
+struct FakeFarm {
+  std::unique_ptr<Subprocess> process;
+  std::map<std::string, nlohmann::json> miners;
+};
+// Starts asicmon-fakefarm with `args` (plus --manifest -) and waits for READY.
+FakeFarm StartFakeFarm(std::vector<std::string> args);
 
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);

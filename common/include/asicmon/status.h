@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -33,6 +34,17 @@ class Status {
   Code code_ = Code::kOk;
   std::string message_;
 };
+
+// 'text', quoted for an error message. (Built by appending: GCC 12 warns
+// falsely about "'" + std::string(text), GCC PR 105329.)
+inline std::string Quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('\'');
+  out.append(text);
+  out.push_back('\'');
+  return out;
+}
 
 // A value or the Status that says why there is none. REQUIRES: a Result built
 // from a Status holds a non-OK one.

@@ -1,0 +1,45 @@
+#include "asicmon/stage.h"
+
+#include <cstdio>
+
+#include "asicmon/config.h"
+#include "asicmon/log.h"
+
+namespace asicmon {
+
+Status LoadStageEnv(StageFlags& flags) {
+  if (Status s = EnvString("LOG_LEVEL", flags.log_level); !s.ok()) return s;
+  return EnvInt("STATS_INTERVAL", flags.stats_interval_s, 1, 86400);
+}
+
+void AddStageFlags(CLI::App& app, StageFlags& flags, bool with_stats) {
+  app.add_option("--log-level", flags.log_level,
+                 "trace, debug, info, warn, error, off (env LOG_LEVEL)")
+      ->capture_default_str();
+  if (with_stats) {
+    app.add_option("--stats-interval", flags.stats_interval_s,
+                   "Seconds between counter lines in the log (env STATS_INTERVAL)")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  }
+}
+
+std::optional<int> StartStage(CLI::App& app, int argc, char** argv, const std::string& name,
+                              const StageFlags& flags, const Status& env) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; any malformed flag is bad configuration
+  }
+  if (Status s = InitLogging(name, flags.log_level); !s.ok()) {
+    std::fprintf(stderr, "asicmon-%s: %s\n", name.c_str(), s.ToString().c_str());
+    return 2;
+  }
+  if (!env.ok()) {
+    spdlog::error("bad configuration: {}", env.message());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace asicmon
