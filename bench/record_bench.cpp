@@ -127,7 +127,7 @@ int main() {
   });
   const double full = Measure("repair+parse+normalise (S9 reply)", kN / 30, [&](int) {
     asicmon::Record r;
-    asicmon::NormaliseReply(*asicmon::ParseMinerJson(reply), r);
+    asicmon::NormaliseRawReply(reply, r);
     sink += r.boards.size();
   });
   std::printf("S9 reply: %zu bytes\n", reply.size());

@@ -11,7 +11,7 @@ packages=(
   libsqlitecpp-dev libsqlite3-dev   # the embedded store
   libcurl4-openssl-dev              # push
   libpistache-dev                   # control's REST API
-  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev         # tests
   clang libclang-rt-14-dev          # fuzzing (libFuzzer) and sanitizer runtimes
   supervisor                        # runs the pipeline

@@ -61,6 +61,18 @@ bool IsNonFinite(std::string_view token) {
   return lower == "inf" || lower == "infinity" || lower == "nan";
 }
 
+// An integer literal outside int64 (negative) or uint64 (positive), which
+// simdjson rejects rather than rounds.
+bool IsWideInteger(std::string_view number) {
+  const bool negative = !number.empty() && number[0] == '-';
+  if (negative) number.remove_prefix(1);
+  for (char c : number) {
+    if (c < '0' || c > '9') return false;
+  }
+  const std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+  return number.size() > limit.size() || (number.size() == limit.size() && number > limit);
+}
+
 class Repairer {
  public:
   Repairer(std::string_view raw, RepairStats& stats) : raw_(raw), stats_(stats) {
@@ -210,7 +222,14 @@ class Repairer {
       ++stats_.nonfinite_nulled;
     } else if (token[0] == '-' || token[0] == '+' || (token[0] >= '0' && token[0] <= '9')) {
       // A leading '+' is not JSON; some firmware prints it on signed fields.
-      out_.append(token[0] == '+' ? token.substr(1) : token);
+      const std::string_view number = token[0] == '+' ? token.substr(1) : token;
+      out_.append(number);
+      // Difficulty counters outgrow 64 bits on some firmware; as a double they
+      // keep their magnitude instead of failing the whole reply.
+      if (IsWideInteger(number)) {
+        out_.append(".0");
+        ++stats_.wide_integers_widened;
+      }
     } else {
       pos_ = start;
       return Error("unknown word '" + std::string(token.substr(0, 32)) + "'");
@@ -312,13 +331,27 @@ Result<std::string> RepairMinerJson(std::string_view raw, RepairStats* stats) {
   return Repairer(raw, stats ? *stats : local).Run();
 }
 
-Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats) {
+std::optional<simdjson::dom::element> MemberOf(simdjson::dom::element obj, std::string_view key) {
+  simdjson::dom::object o;
+  simdjson::dom::element value;
+  if (obj.get(o) != simdjson::SUCCESS || o.at_key(key).get(value) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+Result<simdjson::dom::element> MinerJsonParser::Parse(std::string_view raw, RepairStats* stats) {
   Result<std::string> text = RepairMinerJson(raw, stats);
   if (!text.ok()) return text.status();
-  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    // The tokenizer passes number-shaped tokens through; nlohmann judges them.
-    return Status::ParseError("reply is not valid JSON after repair (malformed number?)");
+  text_ = std::move(*text);
+  // simdjson reads in SIMD blocks past the end: room for them saves it a copy.
+  text_.reserve(text_.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::dom::element doc;
+  if (const simdjson::error_code error =
+          parser_.parse(text_.data(), text_.size(), /*realloc_if_needed=*/false).get(doc)) {
+    // The tokenizer passes number-shaped tokens through; simdjson judges them.
+    return Status::ParseError(std::string("reply is not valid JSON after repair: ") +
+                              simdjson::error_message(error));
   }
   return doc;
 }

@@ -325,14 +325,15 @@ CommandResult InterpretCommandReply(ExchangeResult&& exchange) {
   out.status = exchange.status;
   out.error = std::move(exchange.error);
   if (out.status != MinerStatus::kOk) return out;
-  Result<nlohmann::json> doc = ParseMinerJson(exchange.reply);
+  MinerJsonParser parser;
+  Result<simdjson::dom::element> doc = parser.Parse(exchange.reply);
   if (!doc.ok()) {
     out.status = MinerStatus::kParseError;
     out.error = doc.status().message();
     return out;
   }
-  out.reply = std::move(*doc);
-  const ReplyStatus status = CheckReplyStatus(out.reply);
+  out.reply_json = parser.text();
+  const ReplyStatus status = CheckReplyStatus(*doc);
   if (status.kind == ReplyStatus::Kind::kDenied) {
     out.status = MinerStatus::kAuthError;
     out.error = status.msg;
@@ -357,13 +358,7 @@ Record RecordFromExchange(const MinerEndpoint& endpoint, ExchangeResult&& exchan
   record.status = exchange.status;
   record.error = std::move(exchange.error);
   if (record.status != MinerStatus::kOk) return record;
-  Result<nlohmann::json> doc = ParseMinerJson(exchange.reply);
-  if (!doc.ok()) {
-    record.status = MinerStatus::kParseError;
-    record.error = doc.status().message();
-    return record;
-  }
-  NormaliseReply(*doc, record);
+  NormaliseRawReply(exchange.reply, record);
   return record;
 }
 

@@ -14,12 +14,14 @@
 #include <system_error>
 #include <vector>
 
+#include "asicmon/json_repair.h"
 #include "asicmon/protocol.h"
 
 namespace asicmon {
 namespace {
 
-using nlohmann::json;
+using simdjson::dom::element;
+using Node = std::optional<element>;  // nullopt: the member is absent
 
 constexpr double kMega = 1e6;
 constexpr double kGiga = 1e9;
@@ -117,60 +119,72 @@ std::optional<double> ParseNumber(std::string_view s) {
 
 // ---- JSON access that never throws -----------------------------------------
 
-const json* Member(const json& obj, std::string_view key) {
-  if (!obj.is_object()) return nullptr;
-  const auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
+std::optional<std::string_view> AsText(element value) {
+  std::string_view text;
+  if (value.get(text) != simdjson::SUCCESS) return std::nullopt;
+  return text;
 }
 
 // Numbers and numeric strings ("504.56"); "", "inf", "nan", null and other
 // types are "not reported".
-std::optional<double> AsNumber(const json& value) {
-  if (value.is_number()) {
-    const double d = value.get<double>();
+std::optional<double> AsNumber(element value) {
+  double d = 0;
+  if (value.get(d) == simdjson::SUCCESS) {  // integers convert too
     return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;
   }
-  if (value.is_string()) return ParseNumber(value.get_ref<const std::string&>());
+  if (const std::optional<std::string_view> text = AsText(value)) return ParseNumber(*text);
   return std::nullopt;
 }
 
-std::optional<double> OptNumber(const json& obj, std::string_view key) {
-  const json* v = Member(obj, key);
+std::optional<double> OptNumber(element obj, std::string_view key) {
+  const Node v = MemberOf(obj, key);
   return v ? AsNumber(*v) : std::nullopt;
 }
 
-std::optional<int64_t> OptInt(const json& obj, std::string_view key) {
+std::optional<int64_t> OptInt(element obj, std::string_view key) {
   const std::optional<double> d = OptNumber(obj, key);
   if (!d || std::fabs(*d) > 9e18) return std::nullopt;
   return static_cast<int64_t>(std::llround(*d));
 }
 
-std::optional<int32_t> OptInt32(const json& obj, std::string_view key) {
+std::optional<int32_t> OptInt32(element obj, std::string_view key) {
   const std::optional<double> d = OptNumber(obj, key);
   if (!d || std::fabs(*d) > std::numeric_limits<int32_t>::max()) return std::nullopt;
   return static_cast<int32_t>(std::lround(*d));
 }
 
-std::string OptString(const json& obj, std::string_view key) {
-  const json* v = Member(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
+std::string OptString(element obj, std::string_view key) {
+  const Node v = MemberOf(obj, key);
+  const std::optional<std::string_view> text = v ? AsText(*v) : std::nullopt;
+  return text ? std::string(*text) : std::string();
 }
 
-bool IsTrue(const json& obj, std::string_view key) {
-  const json* v = Member(obj, key);
+bool IsTrue(element obj, std::string_view key) {
+  const Node v = MemberOf(obj, key);
   if (!v) return false;
-  if (v->is_boolean()) return v->get<bool>();
-  return v->is_string() && EqualsNoCase(v->get_ref<const std::string&>(), "true");
+  bool b = false;
+  if (v->get(b) == simdjson::SUCCESS) return b;
+  const std::optional<std::string_view> text = AsText(*v);
+  return text && EqualsNoCase(*text, "true");
 }
 
 // Elements of an array that are objects; nothing for anything else.
-std::vector<const json*> Objects(const json* array) {
-  std::vector<const json*> out;
-  if (array == nullptr || !array->is_array()) return out;
-  for (const json& element : *array) {
-    if (element.is_object()) out.push_back(&element);
+std::vector<element> Objects(const Node& array) {
+  std::vector<element> out;
+  simdjson::dom::array list;
+  if (!array || array->get(list) != simdjson::SUCCESS) return out;
+  for (element e : list) {
+    if (e.is_object()) out.push_back(e);
   }
   return out;
+}
+
+// Calls fn(key, value) for each member of `obj`; nothing when it is not an object.
+template <typename Fn>
+void ForEachMember(element obj, Fn fn) {
+  simdjson::dom::object o;
+  if (obj.get(o) != simdjson::SUCCESS) return;
+  for (const simdjson::dom::key_value_pair member : o) fn(member.key, member.value);
 }
 
 // ---- Values with units and ranges --------------------------------------------
@@ -205,14 +219,14 @@ std::optional<double> MaxTempOfList(std::string_view list) {
   return hottest;
 }
 
-std::optional<double> TempField(const json& obj, std::string_view key) {
-  const json* v = Member(obj, key);
+std::optional<double> TempField(element obj, std::string_view key) {
+  const Node v = MemberOf(obj, key);
   if (!v) return std::nullopt;
-  if (v->is_string()) return MaxTempOfList(v->get_ref<const std::string&>());
+  if (const std::optional<std::string_view> list = AsText(*v)) return MaxTempOfList(*list);
   return ValidTemp(AsNumber(*v));
 }
 
-std::optional<double> FreqField(const json& obj, std::string_view key) {
+std::optional<double> FreqField(element obj, std::string_view key) {
   const std::optional<double> f = OptNumber(obj, key);
   if (!f || *f <= 0 || *f > kMaxFreqMhz) return std::nullopt;
   return f;
@@ -263,8 +277,8 @@ constexpr RateKey kExpectedRateKeys[] = {{"total_rateideal", Unit::kGhsLabel},
                                          {"Factory GHS", Unit::kGhs},
                                          {"Nominal MHS", Unit::kMhs}};
 
-std::optional<double> FirstRate(const json* obj, std::span<const RateKey> keys, double ghs_unit) {
-  if (obj == nullptr) return std::nullopt;
+std::optional<double> FirstRate(const Node& obj, std::span<const RateKey> keys, double ghs_unit) {
+  if (!obj) return std::nullopt;
   for (const RateKey& k : keys) {
     const double unit = k.unit == Unit::kMhs ? kMega : k.unit == Unit::kGhs ? kGiga : ghs_unit;
     if (std::optional<double> rate = Rate(OptNumber(*obj, k.key), unit)) return rate;
@@ -290,21 +304,21 @@ std::vector<int32_t> Fans(const std::vector<double>& readings, int64_t declared)
 
 // What the record is made from, whichever command carried it.
 struct Sections {
-  const json* version = nullptr;          // VERSION[0]
-  const json* summary = nullptr;          // SUMMARY[0]
-  const json* stats = nullptr;            // STATS
-  const json* pools = nullptr;            // POOLS
-  const json* devs = nullptr;             // DEVS (devs and edevs)
-  const json* fans = nullptr;             // FANS (Braiins OS)
-  const json* temps = nullptr;            // TEMPS (Braiins OS)
-  const json* devdetails = nullptr;       // DEVDETAILS
-  const json* status_msg = nullptr;       // Whatsminer "status": its Msg is an object of facts
+  Node version;                          // VERSION[0]
+  Node summary;                          // SUMMARY[0]
+  Node stats;                            // STATS
+  Node pools;                            // POOLS
+  Node devs;                             // DEVS (devs and edevs)
+  Node fans;                             // FANS (Braiins OS)
+  Node temps;                            // TEMPS (Braiins OS)
+  Node devdetails;                       // DEVDETAILS
+  Node status_msg;                       // Whatsminer "status": its Msg is an object of facts
   std::vector<std::string> descriptions;  // "cgminer 4.9.2", "btminer", ...
 };
 
 struct SectionSlot {
   std::string_view key;
-  const json* Sections::*slot;
+  Node Sections::*slot;
   bool first_element;  // the section is one object in an array
 };
 constexpr SectionSlot kSectionSlots[] = {
@@ -320,31 +334,34 @@ struct Failure {
 };
 
 // Takes the sections of one successful command reply; true when it carried any.
-bool TakeSections(const json& part, Sections& sections) {
+bool TakeSections(element part, Sections& sections) {
   bool used = false;
   for (const SectionSlot& s : kSectionSlots) {
-    const json* v = Member(part, s.key);
-    if (v == nullptr || !v->is_array() || v->empty()) continue;
-    if (s.first_element && !(*v)[0].is_object()) continue;
-    if (sections.*s.slot == nullptr) sections.*s.slot = s.first_element ? &(*v)[0] : v;
+    const Node v = MemberOf(part, s.key);
+    simdjson::dom::array list;
+    element first;
+    if (!v || v->get(list) != simdjson::SUCCESS || list.at(0).get(first) != simdjson::SUCCESS) {
+      continue;  // absent, not an array, or empty
+    }
+    if (s.first_element && !first.is_object()) continue;
+    if (!(sections.*s.slot)) sections.*s.slot = s.first_element ? first : *v;
     used = true;
   }
-  if (const json* msg = Member(part, "Msg"); msg != nullptr && msg->is_object()) {
-    if (sections.status_msg == nullptr) sections.status_msg = msg;
+  if (const Node msg = MemberOf(part, "Msg"); msg && msg->is_object()) {
+    if (!sections.status_msg) sections.status_msg = msg;
     used = true;
   }
-  const json* status = Member(part, "STATUS");
-  const json* block =
-      status != nullptr && status->is_array() && !status->empty() ? &(*status)[0] : &part;
-  if (std::string d = OptString(*block, "Description"); !d.empty()) {
+  const std::vector<element> status = Objects(MemberOf(part, "STATUS"));
+  const element block = status.empty() ? part : status.front();
+  if (std::string d = OptString(block, "Description"); !d.empty()) {
     sections.descriptions.push_back(std::move(d));
   }
   return used;
 }
 
 // Walks a single- or multi-command reply; true when some part carried data.
-bool CollectReply(const json& reply, Sections& sections, std::vector<Failure>& failures) {
-  auto take = [&](std::string command, const json& part) {
+bool CollectReply(element reply, Sections& sections, std::vector<Failure>& failures) {
+  auto take = [&](std::string command, element part) {
     ReplyStatus status = CheckReplyStatus(part);
     if (!status.ok()) {
       failures.push_back({std::move(command), std::move(status)});
@@ -352,17 +369,17 @@ bool CollectReply(const json& reply, Sections& sections, std::vector<Failure>& f
     }
     return TakeSections(part, sections);
   };
-  if (reply.contains("STATUS")) return take({}, reply);
+  if (MemberOf(reply, "STATUS")) return take({}, reply);
   bool usable = false;
-  for (const auto& [command, value] : reply.items()) {
-    if (!value.is_array() && !value.is_object()) continue;  // "id":1 and such
-    const json* part = ReplyPart(reply, command);
-    if (part == nullptr) {
-      failures.push_back({command, {ReplyStatus::Kind::kError, -1, "empty reply"}});
-    } else if (take(command, *part)) {
+  ForEachMember(reply, [&](std::string_view command, element value) {
+    if (!value.is_array() && !value.is_object()) return;  // "id":1 and such
+    const Node part = ReplyPart(reply, command);
+    if (!part) {
+      failures.push_back({std::string(command), {ReplyStatus::Kind::kError, -1, "empty reply"}});
+    } else if (take(std::string(command), *part)) {
       usable = true;
     }
-  }
+  });
   return usable;
 }
 
@@ -454,21 +471,20 @@ std::vector<double> AvalonNumbers(std::string_view mm, std::string_view key) {
 // The "MM ID<n>" strings of every Avalon module in STATS.
 std::vector<std::string_view> AvalonModules(const Sections& s) {
   std::vector<std::string_view> out;
-  for (const json* e : Objects(s.stats)) {
-    for (const auto& [key, value] : e->items()) {
-      if (StartsWithNoCase(key, "MM ID") && key.size() > 5 && IsDigit(key[5]) &&
-          value.is_string()) {
-        out.push_back(value.get_ref<const std::string&>());
+  for (element e : Objects(s.stats)) {
+    ForEachMember(e, [&](std::string_view key, element value) {
+      if (StartsWithNoCase(key, "MM ID") && key.size() > 5 && IsDigit(key[5])) {
+        if (const std::optional<std::string_view> mm = AsText(value)) out.push_back(*mm);
       }
-    }
+    });
   }
   return out;
 }
 
-bool IsWhatsminerBoard(const json& e) {
+bool IsWhatsminerBoard(element e) {
   const std::string id = OptString(e, "ID");
   return id.size() > 2 && id.compare(0, 2, "SM") == 0 && IsDigit(id[2]) &&
-         Member(e, "chip_num") != nullptr;
+         MemberOf(e, "chip_num").has_value();
 }
 
 bool LooksLikeWhatsminer(const Sections& s, const Identity& id) {
@@ -476,26 +492,26 @@ bool LooksLikeWhatsminer(const Sections& s, const Identity& id) {
   for (const std::string& d : s.descriptions) {
     if (StartsWithNoCase(d, "btminer") || StartsWithNoCase(d, "whatsminer")) return true;
   }
-  if (s.summary && (Member(*s.summary, "Fan Speed In") || Member(*s.summary, "Firmware Version"))) {
+  if (s.summary && (MemberOf(*s.summary, "Fan Speed In") || MemberOf(*s.summary, "Firmware Version"))) {
     return true;
   }
   if (s.status_msg &&
-      (Member(*s.status_msg, "btmineroff") || Member(*s.status_msg, "Firmware Version"))) {
+      (MemberOf(*s.status_msg, "btmineroff") || MemberOf(*s.status_msg, "Firmware Version"))) {
     return true;
   }
-  for (const json* e : Objects(s.stats)) {
-    if (IsWhatsminerBoard(*e)) return true;
+  for (element e : Objects(s.stats)) {
+    if (IsWhatsminerBoard(e)) return true;
   }
-  for (const json* e : Objects(s.devs)) {
-    if (Member(*e, "PCB SN")) return true;
+  for (element e : Objects(s.devs)) {
+    if (MemberOf(e, "PCB SN")) return true;
   }
   return false;
 }
 
 // Whatsminer writes its build as "'20200917.22.REL'", quotes included.
 std::string WhatsminerBuild(const Sections& s) {
-  for (const json* obj : {s.summary, s.status_msg}) {
-    if (obj == nullptr) continue;
+  for (const Node& obj : {s.summary, s.status_msg}) {
+    if (!obj) continue;
     const std::string text = OptString(*obj, "Firmware Version");
     std::string_view build = Trim(text);
     while (!build.empty() && (build.front() == '\'' || build.front() == '"'))
@@ -509,27 +525,26 @@ std::string WhatsminerBuild(const Sections& s) {
 Identity ReadIdentity(const Sections& s) {
   Identity id;
   // VERSION names the miner; S9/L3+ stats repeat it in their first STATS entry.
-  std::vector<const json*> sources;
-  if (s.version) sources.push_back(s.version);
-  for (const json* e : Objects(s.stats)) sources.push_back(e);
+  std::vector<element> sources;
+  if (s.version) sources.push_back(*s.version);
+  for (element e : Objects(s.stats)) sources.push_back(e);
 
-  for (const json* src : sources) {
+  for (element src : sources) {
     if (!id.model.empty()) break;
-    const std::string type = OptString(*src, "Type");
+    const std::string type = OptString(src, "Type");
     id.model = Trim(std::string_view(type).substr(0, type.find_first_of("\r\n")));  // "S9\nV1.3.58"
   }
-  for (const json* src : sources) {
+  for (element src : sources) {
     const Software* software = nullptr;
     std::string version;
-    for (const auto& [key, value] : src->items()) {
-      if ((software = FindSoftware(key)) != nullptr) {
-        version = value.is_string() ? value.get<std::string>() : std::string();
-        break;
+    ForEachMember(src, [&](std::string_view key, element value) {
+      if (software == nullptr && (software = FindSoftware(key)) != nullptr) {
+        version = AsText(value).value_or("");
       }
-    }
+    });
     if (software == nullptr) continue;
-    const std::string miner(Trim(OptString(*src, "Miner")));
-    const std::string compiled(Trim(OptString(*src, "CompileTime")));
+    const std::string miner(Trim(OptString(src, "Miner")));
+    const std::string compiled(Trim(OptString(src, "CompileTime")));
     if (!miner.empty() && !compiled.empty()) {
       id.firmware_build = miner + " (" + compiled + ")";
     } else if (!miner.empty() || !compiled.empty()) {
@@ -569,8 +584,8 @@ Identity ReadIdentity(const Sections& s) {
     id.model = id.braiins_plus ? "Braiins OS+" : "Braiins OS";
   } else if (LooksLikeWhatsminer(s, id)) {
     // devdetails "Model" is "M20S.V10" or "M31SV20": the variant after '.' or 'V' goes.
-    const std::vector<const json*> details = Objects(s.devdetails);
-    const std::string text = details.empty() ? "" : OptString(*details.front(), "Model");
+    const std::vector<element> details = Objects(s.devdetails);
+    const std::string text = details.empty() ? "" : OptString(details.front(), "Model");
     const std::string_view model = Trim(std::string_view(text).substr(0, text.find_first_of(".V")));
     const bool named = model.size() >= 2 && model[0] == 'M' && IsDigit(model[1]);
     id.model = named ? "Whatsminer " + std::string(model) : "Whatsminer";
@@ -611,12 +626,11 @@ BoardStats& BoardAt(Boards& boards, int32_t index) {
 }
 
 // The N of every "chain_acnN" / "chain_acsN" key, ascending.
-std::vector<int32_t> ChainIndices(const json& stats) {
+std::vector<int32_t> ChainIndices(element stats) {
   std::vector<int32_t> out;
-  for (const auto& [key, value] : stats.items()) {
+  ForEachMember(stats, [&](std::string_view key, element) {
     for (std::string_view prefix : {"chain_acn", "chain_acs"}) {
-      const std::string_view digits =
-          std::string_view(key).substr(std::min(key.size(), prefix.size()));
+      const std::string_view digits = key.substr(std::min(key.size(), prefix.size()));
       if (!key.starts_with(prefix) || digits.empty() || digits.size() > 9 ||
           !std::all_of(digits.begin(), digits.end(), IsDigit)) {
         continue;
@@ -625,7 +639,7 @@ std::vector<int32_t> ChainIndices(const json& stats) {
       std::from_chars(digits.data(), digits.data() + digits.size(), n);
       out.push_back(n);
     }
-  }
+  });
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -638,7 +652,7 @@ std::optional<int32_t> CountOf(std::string_view acs, char state) {
 
 // Antminer chains, one per populated chain N; returns the watts vnish reports
 // as chain_consumptionN when every populated chain has it.
-std::optional<double> AntminerChains(const json& stats, double ghs_unit, Boards& boards) {
+std::optional<double> AntminerChains(element stats, double ghs_unit, Boards& boards) {
   double watts = 0;
   bool all_have_watts = true;
   for (int32_t index : ChainIndices(stats)) {
@@ -672,32 +686,32 @@ std::optional<double> AntminerChains(const json& stats, double ghs_unit, Boards&
 
 // Whatsminer's older firmware: one STATS entry per board, "ID":"SM0".
 void WhatsminerStatsBoards(const Sections& s, Boards& boards) {
-  for (const json* e : Objects(s.stats)) {
-    if (!IsWhatsminerBoard(*e)) continue;
-    const std::string id = OptString(*e, "ID");
+  for (element e : Objects(s.stats)) {
+    if (!IsWhatsminerBoard(e)) continue;
+    const std::string id = OptString(e, "ID");
     int32_t fallback = 0;
     std::from_chars(id.data() + 2, id.data() + id.size(), fallback);
-    BoardStats& b = BoardAt(boards, OptInt32(*e, "slot").value_or(fallback));
-    Fill(b.chips, OptInt32(*e, "chip_num"));
-    Fill(b.chips_ok, OptInt32(*e, "ok_chips"));
-    Fill(b.chips_failed, OptInt32(*e, "err_chips"));
-    Fill(b.freq_mhz, FreqField(*e, "freqs_avg"));
-    Fill(b.temp_board, MaxOf(TempField(*e, "temp_now_max"), TempField(*e, "temp_1")));
+    BoardStats& b = BoardAt(boards, OptInt32(e, "slot").value_or(fallback));
+    Fill(b.chips, OptInt32(e, "chip_num"));
+    Fill(b.chips_ok, OptInt32(e, "ok_chips"));
+    Fill(b.chips_failed, OptInt32(e, "err_chips"));
+    Fill(b.freq_mhz, FreqField(e, "freqs_avg"));
+    Fill(b.temp_board, MaxOf(TempField(e, "temp_now_max"), TempField(e, "temp_1")));
   }
 }
 
 // devs/edevs (Whatsminer, bOS+) and temps (bOS+). They only add boards when
 // STATS gave none, as a devs list may number them apart from STATS' chains.
 void DeviceBoards(const Sections& s, bool may_add, Boards& boards) {
-  auto board = [&](const json& e, size_t position, std::string_view id_key) -> BoardStats* {
+  auto board = [&](element e, size_t position, std::string_view id_key) -> BoardStats* {
     const int32_t index =
         OptInt32(e, "ID").value_or(OptInt32(e, id_key).value_or(static_cast<int32_t>(position)));
     if (!may_add && boards.find(index) == boards.end()) return nullptr;
     return &BoardAt(boards, index);
   };
-  const std::vector<const json*> devs = Objects(s.devs);
+  const std::vector<element> devs = Objects(s.devs);
   for (size_t i = 0; i < devs.size(); ++i) {
-    const json& e = *devs[i];
+    const element e = devs[i];
     BoardStats* b = board(e, i, "ASC");
     if (b == nullptr) continue;
     Fill(b->hashrate, Rate(OptNumber(e, "MHS 5s"), kMega));
@@ -708,12 +722,12 @@ void DeviceBoards(const Sections& s, bool may_add, Boards& boards) {
     Fill(b->freq_mhz, FreqField(e, "Chip Frequency"));
     Fill(b->hw_errors, OptInt(e, "Hardware Errors"));
   }
-  const std::vector<const json*> temps = Objects(s.temps);
+  const std::vector<element> temps = Objects(s.temps);
   for (size_t i = 0; i < temps.size(); ++i) {
-    BoardStats* b = board(*temps[i], i, "TEMP");
+    BoardStats* b = board(temps[i], i, "TEMP");
     if (b == nullptr) continue;
-    Fill(b->temp_board, TempField(*temps[i], "Board"));
-    Fill(b->temp_chip, TempField(*temps[i], "Chip"));
+    Fill(b->temp_board, TempField(temps[i], "Board"));
+    Fill(b->temp_chip, TempField(temps[i], "Chip"));
   }
 }
 
@@ -734,26 +748,26 @@ void AvalonBoards(const std::vector<std::string_view>& modules, bool may_add, Bo
 
 // ---- Fans ---------------------------------------------------------------------
 
-std::vector<int32_t> ReadFans(const Sections& s, const json* antminer,
+std::vector<int32_t> ReadFans(const Sections& s, const Node& antminer,
                               const std::vector<std::string_view>& avalon) {
-  if (antminer != nullptr) {
+  if (antminer) {
     std::map<int32_t, double> by_number;  // "fan5", "fan6": in fan order
-    for (const auto& [key, value] : antminer->items()) {
-      const std::string_view digits = std::string_view(key).substr(std::min<size_t>(key.size(), 3));
+    ForEachMember(*antminer, [&](std::string_view key, element value) {
+      const std::string_view digits = key.substr(std::min<size_t>(key.size(), 3));
       if (!key.starts_with("fan") || digits.empty() || digits.size() > 3 ||
           !std::all_of(digits.begin(), digits.end(), IsDigit)) {
-        continue;
+        return;
       }
       int32_t n = 0;
       std::from_chars(digits.data(), digits.data() + digits.size(), n);
       if (std::optional<double> rpm = AsNumber(value)) by_number[n] = *rpm;
-    }
+    });
     std::vector<double> readings;
     for (const auto& [n, rpm] : by_number) readings.push_back(rpm);
     std::vector<int32_t> fans = Fans(readings, OptInt(*antminer, "fan_num").value_or(0));
     if (!fans.empty()) return fans;
   }
-  if (s.summary != nullptr) {  // Whatsminer: one fan in, one out
+  if (s.summary) {  // Whatsminer: one fan in, one out
     std::vector<double> readings;
     for (std::string_view key : {"Fan Speed In", "Fan Speed Out"}) {
       if (std::optional<double> rpm = OptNumber(*s.summary, key)) readings.push_back(*rpm);
@@ -763,8 +777,8 @@ std::vector<int32_t> ReadFans(const Sections& s, const json* antminer,
   }
   {  // bOS+ lists every fan header, the unused ones at 0 rpm
     std::vector<double> readings;
-    for (const json* e : Objects(s.fans)) {
-      if (std::optional<double> rpm = OptNumber(*e, "RPM")) readings.push_back(*rpm);
+    for (element e : Objects(s.fans)) {
+      if (std::optional<double> rpm = OptNumber(e, "RPM")) readings.push_back(*rpm);
     }
     std::vector<int32_t> fans = Fans(readings, 0);
     if (!fans.empty()) return fans;
@@ -786,15 +800,15 @@ std::vector<int32_t> ReadFans(const Sections& s, const json* antminer,
 // which cgminer keeps up to backup pools too, as on the S17 Pro), else of the
 // "Alive" ones, the first by Priority.
 void ReadPools(const Sections& s, Record& out) {
-  const std::vector<const json*> elements = Objects(s.pools);
+  const std::vector<element> elements = Objects(s.pools);
   bool any_stratum_active = false;
-  for (const json* e : elements) {
-    any_stratum_active = any_stratum_active || IsTrue(*e, "Stratum Active");
+  for (element e : elements) {
+    any_stratum_active = any_stratum_active || IsTrue(e, "Stratum Active");
   }
 
   std::optional<size_t> active;
   for (size_t i = 0; i < elements.size(); ++i) {
-    const json& e = *elements[i];
+    const element e = elements[i];
     PoolInfo p;
     p.index = OptInt32(e, "POOL").value_or(static_cast<int32_t>(i));
     p.url = OptString(e, "URL");
@@ -822,11 +836,11 @@ void ReadPools(const Sections& s, Record& out) {
 
 // The STATS entry of an Antminer (or cgminer-alike) that carries the miner's
 // figures: chain_acnN, "GHS 5s".
-const json* AntminerStats(const Sections& s) {
-  for (const json* e : Objects(s.stats)) {
-    if (Member(*e, "GHS 5s") || Member(*e, "GHS av") || !ChainIndices(*e).empty()) return e;
+Node AntminerStats(const Sections& s) {
+  for (element e : Objects(s.stats)) {
+    if (MemberOf(e, "GHS 5s") || MemberOf(e, "GHS av") || !ChainIndices(e).empty()) return e;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // A field summed over boards or pools; nullopt when any lacks it, since a
@@ -844,13 +858,13 @@ auto SumOver(const std::vector<Item>& items, Get get) -> decltype(get(items.fron
 }
 
 void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
-  const json* antminer = AntminerStats(s);
+  const Node antminer = AntminerStats(s);
   const std::vector<std::string_view> avalon = AvalonModules(s);
 
   // "rate_unit" (S17, S19, T15) says what the "GHS" labels hold, overriding the table.
   double ghs_unit = info.ghs_label_unit;
-  for (const json* obj : {antminer, s.summary}) {
-    if (obj == nullptr) continue;
+  for (const Node& obj : {antminer, s.summary}) {
+    if (!obj) continue;
     if (std::optional<double> unit = RateUnit(OptString(*obj, "rate_unit"))) {
       ghs_unit = *unit;
       break;
@@ -859,14 +873,14 @@ void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
 
   Boards boards;
   std::optional<double> chain_watts;
-  if (antminer != nullptr) chain_watts = AntminerChains(*antminer, ghs_unit, boards);
+  if (antminer) chain_watts = AntminerChains(*antminer, ghs_unit, boards);
   WhatsminerStatsBoards(s, boards);
   const bool may_add = boards.empty();
   DeviceBoards(s, may_add, boards);
   AvalonBoards(avalon, may_add, boards);
   for (const auto& entry : boards) out.boards.push_back(entry.second);
 
-  for (const json* src : {s.summary, antminer}) {
+  for (const Node& src : {s.summary, antminer}) {
     Fill(out.hashrate, FirstRate(src, kShortRateKeys, ghs_unit));
     Fill(out.hashrate_avg, FirstRate(src, kAvgRateKeys, ghs_unit));
     Fill(out.hashrate_expected, Nominal(FirstRate(src, kExpectedRateKeys, ghs_unit)));
@@ -874,14 +888,14 @@ void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
   Fill(out.hashrate, SumOver(out.boards, [](const BoardStats& b) { return b.hashrate; }));
   Fill(out.hashrate_expected,
        SumOver(out.boards, [](const BoardStats& b) { return b.hashrate_expected; }));
-  if (s.status_msg != nullptr && IsTrue(*s.status_msg, "btmineroff")) {
+  if (s.status_msg && IsTrue(*s.status_msg, "btmineroff")) {
     Fill(out.hashrate, std::optional<double>(0));  // mining software off: hashing at 0, known
   }
 
-  if (s.summary != nullptr) out.uptime_s = OptInt(*s.summary, "Elapsed");
-  for (const json* e : Objects(s.stats)) Fill(out.uptime_s, OptInt(*e, "Elapsed"));
+  if (s.summary) out.uptime_s = OptInt(*s.summary, "Elapsed");
+  for (element e : Objects(s.stats)) Fill(out.uptime_s, OptInt(e, "Elapsed"));
 
-  if (s.summary != nullptr) {
+  if (s.summary) {
     out.accepted = OptInt(*s.summary, "Accepted");
     out.rejected = OptInt(*s.summary, "Rejected");
     out.hw_errors = OptInt(*s.summary, "Hardware Errors");
@@ -897,7 +911,7 @@ void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
     chip_max = MaxOf(chip_max, b.temp_chip);
     board_max = MaxOf(board_max, b.temp_board);
   }
-  if (s.summary != nullptr) {
+  if (s.summary) {
     chip_max = MaxOf(chip_max, TempField(*s.summary, "Chip Temp Max"));
     board_max = MaxOf(board_max, TempField(*s.summary, "Temperature"));
   }
@@ -909,7 +923,7 @@ void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
 
   out.fans = ReadFans(s, antminer, avalon);
 
-  if (s.summary != nullptr) {
+  if (s.summary) {
     for (std::string_view key : {"Power", "Power_RT"}) {
       const std::optional<double> w = OptNumber(*s.summary, key);
       if (w && *w > 0) {
@@ -925,14 +939,16 @@ void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
 
 const ModelInfo* FindModel(std::string_view type) { return LongestPrefix(kModels, type); }
 
-void NormaliseReply(const nlohmann::json& reply, Record& record) {
+void NormaliseReply(simdjson::dom::element reply, Record& record) {
   Sections sections;
   std::vector<Failure> failures;
   bool usable = false;
+  simdjson::dom::array documents;
   if (reply.is_object()) {
     usable = CollectReply(reply, sections, failures);
-  } else if (reply.is_array()) {  // documents glued together, as the repair returns them
-    for (const json& doc : reply) {
+  } else if (reply.get(documents) == simdjson::SUCCESS) {
+    // documents glued together, as the repair returns them
+    for (element doc : documents) {
       if (doc.is_object() && CollectReply(doc, sections, failures)) usable = true;
     }
   }
@@ -980,6 +996,17 @@ void NormaliseReply(const nlohmann::json& reply, Record& record) {
   record.boards = std::move(out.boards);
   record.pools = std::move(out.pools);
   record.power_w = out.power_w;
+}
+
+void NormaliseRawReply(std::string_view raw, Record& record) {
+  thread_local MinerJsonParser parser;
+  Result<simdjson::dom::element> doc = parser.Parse(raw);
+  if (!doc.ok()) {
+    record.status = MinerStatus::kParseError;
+    record.error = doc.status().message();
+    return;
+  }
+  NormaliseReply(*doc, record);
 }
 
 }  // namespace asicmon

@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include <nlohmann/json.hpp>
+
+#include "asicmon/json_repair.h"
+
 namespace asicmon {
 namespace {
+
+using simdjson::dom::element;
 
 bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
@@ -13,10 +19,11 @@ bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
   return it != haystack.end();
 }
 
-std::string MsgText(const nlohmann::json& msg) {
-  if (msg.is_string()) return msg.get<std::string>();
+std::string MsgText(element msg) {
+  std::string_view text;
+  if (msg.get(text) == simdjson::SUCCESS) return std::string(text);
   if (msg.is_null()) return {};
-  return msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return simdjson::minify(msg);
 }
 
 std::string UpperCase(std::string_view s) {
@@ -33,29 +40,35 @@ std::string BuildRequest(std::string_view command, std::string_view parameter) {
   return request.dump();
 }
 
-ReplyStatus CheckReplyStatus(const nlohmann::json& reply) {
+ReplyStatus CheckReplyStatus(element reply) {
   ReplyStatus result;
-  if (!reply.is_object()) return result;
-  auto it = reply.find("STATUS");
-  if (it == reply.end()) return result;
+  const std::optional<element> status = MemberOf(reply, "STATUS");
+  if (!status) return result;
 
   // CGMiner: "STATUS":[{"STATUS":"S","Code":..,"Msg":..}]. Whatsminer: "STATUS":"E"
   // with Code and Msg beside it in the reply itself.
-  const nlohmann::json* block = &reply;
-  std::string letter;
-  if (it->is_array() && !it->empty() && (*it)[0].is_object()) {
-    block = &(*it)[0];
-    auto s = block->find("STATUS");
-    if (s != block->end() && s->is_string()) letter = s->get<std::string>();
-  } else if (it->is_string()) {
-    letter = it->get<std::string>();
-  } else {
+  element block = reply;
+  std::string_view letter;
+  simdjson::dom::array list;
+  if (status->get(list) == simdjson::SUCCESS) {
+    element first;
+    if (list.at(0).get(first) != simdjson::SUCCESS || !first.is_object()) return result;
+    block = first;
+    std::string_view text;
+    if (const std::optional<element> s = MemberOf(block, "STATUS");
+        s && s->get(text) == simdjson::SUCCESS) {
+      letter = text;
+    }
+  } else if (status->get(letter) != simdjson::SUCCESS) {
     return result;
   }
-  if (auto code = block->find("Code"); code != block->end() && code->is_number_integer()) {
-    result.code = code->get<int>();
+  if (const std::optional<element> code = MemberOf(block, "Code")) {
+    int64_t n = 0;
+    if (code->get(n) == simdjson::SUCCESS && n >= INT32_MIN && n <= INT32_MAX) {
+      result.code = static_cast<int>(n);
+    }
   }
-  if (auto msg = block->find("Msg"); msg != block->end()) result.msg = MsgText(*msg);
+  if (const std::optional<element> msg = MemberOf(block, "Msg")) result.msg = MsgText(*msg);
 
   if (letter == "S" || letter == "I") {
     result.kind = ReplyStatus::Kind::kOk;
@@ -63,24 +76,29 @@ ReplyStatus CheckReplyStatus(const nlohmann::json& reply) {
     result.kind = ReplyStatus::Kind::kDenied;
   } else {
     result.kind = ReplyStatus::Kind::kError;
-    if (result.msg.empty()) result.msg = "STATUS \"" + letter + "\"";
+    if (result.msg.empty()) result.msg = "STATUS \"" + std::string(letter) + "\"";
   }
   return result;
 }
 
-const nlohmann::json* ReplyPart(const nlohmann::json& reply, std::string_view command) {
-  if (!reply.is_object()) return nullptr;
-  if (reply.contains("STATUS")) {
+std::optional<element> ReplyPart(element reply, std::string_view command) {
+  if (!reply.is_object()) return std::nullopt;
+  if (MemberOf(reply, "STATUS")) {
     // A single-command reply: it answers `command` when it carries that section,
     // or when it is an error reply (which carries no section at all).
-    if (reply.contains(UpperCase(command))) return &reply;
+    if (MemberOf(reply, UpperCase(command))) return reply;
     const ReplyStatus status = CheckReplyStatus(reply);
-    return status.ok() ? nullptr : &reply;
+    return status.ok() ? std::nullopt : std::optional<element>(reply);
   }
-  auto it = reply.find(std::string(command));
-  if (it == reply.end()) return nullptr;
-  if (it->is_array()) return it->empty() ? nullptr : &(*it)[0];
-  return it->is_object() ? &*it : nullptr;
+  const std::optional<element> part = MemberOf(reply, command);
+  if (!part) return std::nullopt;
+  simdjson::dom::array list;
+  if (part->get(list) == simdjson::SUCCESS) {
+    element first;
+    if (list.at(0).get(first) != simdjson::SUCCESS) return std::nullopt;
+    return first;
+  }
+  return part->is_object() ? part : std::nullopt;
 }
 
 }  // namespace asicmon

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "asicmon/normalise.h"
+
 namespace asicmon::testing {
 
 std::string ReadFixture(const std::string& name) {
@@ -157,6 +159,20 @@ bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::millisecon
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats) {
+  Result<std::string> text = RepairMinerJson(raw, stats);
+  if (!text.ok()) return text.status();
+  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::ParseError("not valid JSON after repair");
+  return doc;
+}
+
+Record NormaliseJson(const nlohmann::json& reply) {
+  Record record;
+  NormaliseRawReply(reply.dump(), record);
+  return record;
 }
 
 }  // namespace asicmon::testing

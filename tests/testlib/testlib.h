@@ -20,6 +20,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "asicmon/json_repair.h"
+#include "asicmon/record.h"
 #include "asicmon/status.h"
 
 namespace asicmon::testing {
@@ -94,5 +96,11 @@ FakeFarm StartFakeFarm(std::vector<std::string> args);
 
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
+
+// A miner reply repaired, then parsed as nlohmann::json for tests to inspect.
+Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats = nullptr);
+
+// NormaliseRawReply over `reply` written out as JSON text.
+Record NormaliseJson(const nlohmann::json& reply);
 
 }  // namespace asicmon::testing

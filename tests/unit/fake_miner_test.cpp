@@ -48,6 +48,8 @@ FakeMinerSpec Spec(ModelId model, int index = 6) {
   return spec;
 }
 
+using testing::ParseMinerJson;
+
 nlohmann::json MustParse(const std::string& raw) {
   auto parsed = ParseMinerJson(raw);
   EXPECT_TRUE(parsed.ok()) << parsed.status().ToString() << "\n" << raw.substr(0, 400);
@@ -179,9 +181,8 @@ TEST(FakeMinerNormaliseTest, ModelHashrateAndWorkerAsNominal) {
   for (const ModelSpec& model : AllModels()) {
     SCOPED_TRACE(model.key);
     FakeMiner miner(Spec(model.id), kNow);
-    const nlohmann::json reply = MustParse(miner.Handle(kPoll, kNow + 60));
     Record record;
-    NormaliseReply(reply, record);
+    NormaliseRawReply(miner.Handle(kPoll, kNow + 60), record);
     EXPECT_EQ(record.status, MinerStatus::kOk) << record.error;
     EXPECT_EQ(record.model, model.name);
     EXPECT_EQ(record.worker, "farm.w0007");
@@ -205,9 +206,8 @@ TEST(FakeMinerNormaliseTest, DeadBoardReportsNoHashrateOnOneBoard) {
     spec.dead_board = true;
     FakeMiner miner(spec, kNow);
     ASSERT_GE(miner.dead_chain(), model.first_chain);
-    const nlohmann::json reply = MustParse(miner.Handle(kPoll, kNow));
     Record record;
-    NormaliseReply(reply, record);
+    NormaliseRawReply(miner.Handle(kPoll, kNow), record);
     EXPECT_EQ(record.status, MinerStatus::kOk) << record.error;
     ASSERT_TRUE(record.hashrate.has_value());
     const double alive = model.hashrate_nominal * (model.boards - 1) / model.boards;
@@ -275,7 +275,7 @@ TEST(FakeMinerStateTest, AddpoolAddsAPoolThatSwitchpoolMakesActive) {
   EXPECT_GT(pools[3]["Accepted"].get<int64_t>(), 0);  // shares found since the switch
 
   Record record;
-  NormaliseReply(MustParse(miner.Handle(kPoll, kNow + 200)), record);
+  NormaliseRawReply(miner.Handle(kPoll, kNow + 200), record);
   EXPECT_EQ(record.worker, "farm.new");
 }
 

@@ -8,6 +8,7 @@
 namespace asicmon {
 namespace {
 
+using asicmon::testing::ParseMinerJson;
 using asicmon::testing::ReadFixture;
 
 std::string Repaired(std::string_view raw, RepairStats* stats = nullptr) {
@@ -80,9 +81,8 @@ TEST(JsonRepair, RawControlBytesInsideStringsEscaped) {
 
 TEST(JsonRepair, TrailingNulAndStrayBytesDropped) {
   RepairStats stats;
-  std::string raw = "{\"a\":1}";
-  raw.push_back('\0');
-  raw.insert(1, "\x01");
+  // A stray control byte after the brace and the NUL terminator cgminer sends.
+  const std::string raw("{\x01\"a\":1}\0", 9);
   EXPECT_EQ(Repaired(raw, &stats), "{\"a\":1}");
   EXPECT_EQ(stats.stray_bytes_dropped, 2);
 }
@@ -136,14 +136,48 @@ TEST(JsonRepair, GarbageIsAnErrorNotACrash) {
                           std::string("<html>"), std::string("}"), std::string("{]"),
                           std::string("{\"a\" 1}"), std::string("{1:2}"), std::string("[\"a\":1]"),
                           std::string("{\"a\":1:2}"), std::string("\xFF\xFE"), std::string("@")}) {
-    Result<nlohmann::json> r = ParseMinerJson(raw);
+    MinerJsonParser parser;
+    Result<simdjson::dom::element> r = parser.Parse(raw);
     EXPECT_FALSE(r.ok()) << "accepted: " << raw;
   }
 }
 
 TEST(JsonRepair, MalformedNumberCaughtByParser) {
-  Result<nlohmann::json> r = ParseMinerJson(R"({"a":1.2.3})");
-  EXPECT_FALSE(r.ok());
+  MinerJsonParser parser;
+  Result<simdjson::dom::element> r = parser.Parse(R"({"a":1.2.3})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kParseError);
+}
+
+// One parser serves reply after reply (a collect worker keeps one per thread):
+// a failed parse in between leaves it usable, and each document is its own.
+TEST(JsonRepair, ParserIsReusedAcrossReplies) {
+  MinerJsonParser parser;
+  Result<simdjson::dom::element> big = parser.Parse(ReadFixture("antminer-s9-stats.json"));
+  ASSERT_OK(big);
+  EXPECT_TRUE(MemberOf(*big, "STATS").has_value());
+  EXPECT_FALSE(parser.Parse(R"({"a":)").ok());
+  Result<simdjson::dom::element> small = parser.Parse(R"({"a":nan})");
+  ASSERT_OK(small);
+  EXPECT_EQ(parser.text(), R"({"a":null})");
+  EXPECT_TRUE(MemberOf(*small, "a")->is_null());
+  EXPECT_FALSE(MemberOf(*small, "STATS").has_value());
+  EXPECT_FALSE(MemberOf(*small, "a").has_value() && MemberOf(*small, "a")->is_object());
+}
+
+// Counters past 2^64 are not an error: the value is kept as a double.
+TEST(JsonRepair, IntegersBeyond64BitsStillParse) {
+  MinerJsonParser parser;
+  RepairStats stats;
+  Result<simdjson::dom::element> doc =
+      parser.Parse(R"({"Best Share":123456789012345678901234567890,"Diff":18446744073709551615,)"
+                   R"("Low":-9223372036854775809})",
+                   &stats);
+  ASSERT_OK(doc);
+  EXPECT_EQ(stats.wide_integers_widened, 2);  // uint64 max still fits as an integer
+  double value = 0;
+  ASSERT_EQ(MemberOf(*doc, "Best Share")->get(value), simdjson::SUCCESS);
+  EXPECT_NEAR(value, 1.2345678901234568e29, 1e15);
 }
 
 TEST(JsonRepair, DeepNestingBounded) {
@@ -176,7 +210,8 @@ TEST(JsonRepair, EveryRealFixtureParses) {
         "whatsminer-m31s-multicommand-error.json", "whatsminer-m31s-pools.json",
         "whatsminer-m31s-status-sleeping.json", "whatsminer-m31s-summary.json"}) {
     SCOPED_TRACE(name);
-    Result<nlohmann::json> doc = ParseMinerJson(ReadFixture(name));
+    MinerJsonParser parser;
+    Result<simdjson::dom::element> doc = parser.Parse(ReadFixture(name));
     ASSERT_OK(doc);
     EXPECT_TRUE(doc->is_object());
   }

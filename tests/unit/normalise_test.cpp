@@ -18,6 +18,7 @@ namespace asicmon {
 namespace {
 
 using nlohmann::json;
+using testing::ParseMinerJson;
 using Ints = std::vector<int32_t>;
 
 // A fixture repaired and parsed; null (and a failure) when it does not parse.
@@ -35,11 +36,7 @@ json Multi(const std::vector<std::pair<std::string, std::string>>& parts) {
   return reply;
 }
 
-Record Normalise(const json& reply) {
-  Record record;
-  NormaliseReply(reply, record);
-  return record;
-}
+Record Normalise(const json& reply) { return testing::NormaliseJson(reply); }
 
 // Equal within 1e-6 relative (exactly for 0).
 ::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
@@ -1012,7 +1009,7 @@ TEST(NormaliseRules, LeavesTheEnvelopeAlone) {
   r.port = 4029;
   r.poll_ms = 12.5;
   r.fans = {1, 2, 3};  // a stale value is replaced, not appended to
-  NormaliseReply(Fixture("antminer-s9-stats.json"), r);
+  NormaliseRawReply(testing::ReadFixture("antminer-s9-stats.json"), r);
   EXPECT_EQ(r.producer_id, "collect-1");
   EXPECT_EQ(r.seq, 7u);
   EXPECT_EQ(r.ts, 1700000000.5);
@@ -1044,7 +1041,7 @@ TEST(NormaliseRules, GarbageShapesNeverThrow) {
   };
   for (const json& reply : no_data) {
     Record r;
-    EXPECT_NO_THROW(NormaliseReply(reply, r)) << reply.dump().substr(0, 200);
+    EXPECT_NO_THROW(NormaliseRawReply(reply.dump(), r)) << reply.dump().substr(0, 200);
     EXPECT_NE(r.status, MinerStatus::kOk) << reply.dump().substr(0, 200);
     EXPECT_FALSE(r.error.empty());
     EXPECT_EQ(r.hashrate, std::nullopt);
@@ -1082,7 +1079,7 @@ TEST(NormaliseRules, GarbageShapesNeverThrow) {
   };
   for (const json& reply : odd_sections) {
     Record r;
-    EXPECT_NO_THROW(NormaliseReply(reply, r)) << reply.dump().substr(0, 200);
+    EXPECT_NO_THROW(NormaliseRawReply(reply.dump(), r)) << reply.dump().substr(0, 200);
     EXPECT_EQ(r.status, MinerStatus::kOk);
     EXPECT_EQ(r.hashrate, std::nullopt);
     EXPECT_EQ(r.hashrate_avg, std::nullopt);

@@ -13,13 +13,18 @@
 // Not repaired: a reply cut short (unterminated string, unclosed object or
 // array). That is a parse error: missing brackets or values are never invented.
 //
-// Thread-safety: pure functions.
+// Parsing is simdjson's DOM: a poll reply of ~7 KB parses in a few µs, where a
+// tree of std::map nodes took ~100 µs and capped a collect worker's poll rate.
+//
+// Thread-safety: RepairMinerJson is a pure function; a MinerJsonParser belongs
+// to one thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "asicmon/status.h"
 
@@ -35,9 +40,11 @@ struct RepairStats {
   int invalid_utf8_replaced = 0;  // bytes that are not UTF-8, as U+FFFD
   int stray_bytes_dropped = 0;    // NULs and junk between tokens or at the end
   int documents_merged = 0;       // extra top-level documents folded into an array
+  int wide_integers_widened = 0;  // integers beyond 64 bits written as doubles
   int total() const {
     return commas_inserted + trailing_commas_removed + nonfinite_nulled + escapes_fixed +
-           control_bytes_escaped + invalid_utf8_replaced + stray_bytes_dropped + documents_merged;
+           control_bytes_escaped + invalid_utf8_replaced + stray_bytes_dropped + documents_merged +
+           wide_integers_widened;
   }
 };
 
@@ -45,7 +52,21 @@ struct RepairStats {
 // which byte offset.
 Result<std::string> RepairMinerJson(std::string_view raw, RepairStats* stats = nullptr);
 
-// RepairMinerJson, then parse. Never throws.
-Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats = nullptr);
+// obj[key] when `obj` is an object that has `key`; nullopt otherwise.
+std::optional<simdjson::dom::element> MemberOf(simdjson::dom::element obj, std::string_view key);
+
+// Repairs and parses miner replies, reusing its buffers from one reply to the next.
+class MinerJsonParser {
+ public:
+  // The document of `raw` after repair, or a ParseError. The element (and
+  // text()) stay valid until the next Parse on this parser. Never throws.
+  Result<simdjson::dom::element> Parse(std::string_view raw, RepairStats* stats = nullptr);
+  // The strict JSON text of the last successful Parse.
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  simdjson::dom::parser parser_;
+};
 
 }  // namespace asicmon

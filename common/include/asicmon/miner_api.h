@@ -19,7 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "asicmon/protocol.h"
 #include "asicmon/record.h"
@@ -129,11 +128,12 @@ ExchangeResult ExchangeOnce(const MinerEndpoint& endpoint, std::string request,
 
 // The outcome of a command: the transport and the STATUS block together.
 // status is auth_error for "Access denied", api_error for other error
-// STATUS, parse_error for an unreadable reply; reply holds the parsed JSON.
+// STATUS, parse_error for an unreadable reply; reply_json holds the reply as
+// strict JSON text (after repair) whenever it could be parsed.
 struct CommandResult {
   MinerStatus status = MinerStatus::kOk;
   std::string error;
-  nlohmann::json reply;
+  std::string reply_json;
 };
 CommandResult InterpretCommandReply(ExchangeResult&& exchange);
 

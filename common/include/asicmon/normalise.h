@@ -8,7 +8,7 @@
 
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "asicmon/record.h"
 
@@ -34,6 +34,10 @@ const ModelInfo* FindModel(std::string_view type);
 // are left alone. Sets status: ok when any part carried usable data, else
 // api_error or auth_error with the miner's message; partial failures are
 // described in `error` while status stays ok. Never throws, whatever the JSON.
-void NormaliseReply(const nlohmann::json& reply, Record& record);
+void NormaliseReply(simdjson::dom::element reply, Record& record);
+
+// Repairs, parses and normalises the bytes of a reply (with a parser kept per
+// thread); a reply that cannot be parsed sets status parse_error and says why.
+void NormaliseRawReply(std::string_view raw, Record& record);
 
 }  // namespace asicmon

@@ -5,10 +5,12 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace asicmon {
 
@@ -27,12 +29,13 @@ struct ReplyStatus {
   std::string msg;   // the miner's Msg, as text
   bool ok() const { return kind == Kind::kOk; }
 };
-ReplyStatus CheckReplyStatus(const nlohmann::json& reply);
+ReplyStatus CheckReplyStatus(simdjson::dom::element reply);
 
 // The part of a multi-command reply for `command` ("stats"): the first element
 // of reply[command] when it is an array, else the value itself. When `reply`
 // is a single-command reply (it has its own STATUS), it is returned for any
-// command whose section (e.g. "STATS" for "stats") it carries. nullptr when absent.
-const nlohmann::json* ReplyPart(const nlohmann::json& reply, std::string_view command);
+// command whose section (e.g. "STATS" for "stats") it carries. nullopt when absent.
+std::optional<simdjson::dom::element> ReplyPart(simdjson::dom::element reply,
+                                                std::string_view command);
 
 }  // namespace asicmon
