@@ -4,11 +4,12 @@
 // same for the hourly aggregates Maintain folds them into, and the time of
 // the API's queries. Figures only; nothing passes or fails.
 //
-// Usage: store_bench [--polls N] [--hours N] [--db PATH] [--keep]
+// Usage: store_bench [--polls N] [--hours N] [--cache-mib N] [--db PATH] [--keep]
 //   --polls  30 s polls of every miner written at full rate (default 40:
 //            400,000 records)
 //   --hours  hours of one poll per miner folded hour by hour, for the
 //            aggregates' steady-state size (default 24)
+//   --cache-mib  SQLite page cache of the writer (default: StoreOptions')
 //   --db     database file, replaced (default a fresh one under /tmp)
 //   --keep   leave the database for a look with sqlite3
 #include <sys/resource.h>
@@ -158,19 +159,22 @@ int main(int argc, char** argv) {
   int hours = 24;
   std::string path = "/tmp/asicmon_store_bench_" + std::to_string(getpid()) + "/asicmon.db";
   bool keep = false;
+  int64_t cache_mib = asicmon::StoreOptions{}.cache_kib / 1024;
   bool own_dir = true;  // the default directory is the bench's to remove
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--polls") == 0 && i + 1 < argc) {
       polls = std::max(10, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--hours") == 0 && i + 1 < argc) {
       hours = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--cache-mib") == 0 && i + 1 < argc) {
+      cache_mib = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
       path = argv[++i];
       own_dir = false;
     } else if (std::strcmp(argv[i], "--keep") == 0) {
       keep = true;
     } else {
-      std::fprintf(stderr, "usage: store_bench [--polls N] [--hours N] [--db PATH] [--keep]\n");
+      std::fprintf(stderr, "usage: store_bench [--polls N] [--hours N] [--cache-mib N] [--db PATH] [--keep]\n");
       return 2;
     }
   }
@@ -178,6 +182,7 @@ int main(int argc, char** argv) {
 
   asicmon::StoreOptions options;
   options.path = path;
+  options.cache_kib = cache_mib * 1024;
   std::unique_ptr<asicmon::StoreDb> db = Must(asicmon::StoreDb::Open(options));
 
   std::mt19937_64 rng(42);
@@ -186,8 +191,8 @@ int main(int argc, char** argv) {
     return MakeRecord(miner, ts, ++seqs[static_cast<size_t>(miner % kCollectors)], rng);
   };
   const Record sample = make(7, kStartTs);
-  std::printf("store_bench: %s\n  record: %zu bytes of msgpack (3 boards, 4 fans, 3 pools)\n",
-              path.c_str(), asicmon::EncodeRecord(sample).size());
+  std::printf("store_bench: %s, page cache %lld MiB\n  record: %zu bytes of msgpack (3 boards, 4 fans, 3 pools)\n",
+              path.c_str(), static_cast<long long>(cache_mib), asicmon::EncodeRecord(sample).size());
 
   // Phase 1: full-rate ingest, a poll of every miner every 30 s.
   const int64_t total = static_cast<int64_t>(polls) * kMiners;
