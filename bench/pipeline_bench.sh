@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pipeline benchmark: real processes over asicmon-fakefarm on loopback. Prints figures;
-# asserts nothing. Takes about 4 minutes. Only 127.50.0.0/16 and 127.60.0.0/18 are contacted.
+# asserts nothing. Takes about 5 minutes. Only 127.50.0.0/16 and 127.60.0.0/18 are contacted.
 #
 #   bench/pipeline_bench.sh            (after a Release build in build/)
 #   MINERS=10000 INTERVAL=30 WINDOW=90 SATURATION_S=20 bench/pipeline_bench.sh
@@ -69,3 +69,7 @@ c1=$(ticks "$PID_collect")
 echo "$out"
 records=$(echo "$out" | sed -n 's/^records \([0-9]*\) .*/\1/p')
 echo "collect: $(echo "$records / $SATURATION_S" | bc) polls/s, $(echo "($c1 - $c0) / $TCK * 1000000 / $records" | bc -l | xargs printf '%.0f') us CPU per poll, peak RSS $(peak_rss_mb "$PID_collect") MB"
+
+echo "== 4. asicmon-store alone: records/s into SQLite (ingest -> commit -> publish)"
+kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pids=()
+"$BIN/ingest_bench" --records "${INGEST_RECORDS:-300000}" --dir "$work/ingest"
