@@ -106,6 +106,21 @@ CREATE TABLE inventory (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta VALUES ('record_count', 0);
 )sql",
+    // 2: control's audit trail of every write command.
+    R"sql(
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  ts REAL NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  result TEXT NOT NULL
+);
+CREATE INDEX audit_ip_ts ON audit (ip, ts);
+)sql",
 };
 
 constexpr const char* kInsertRecord = R"sql(
@@ -677,6 +692,47 @@ Result<int64_t> StoreDb::CountRecords() {
     SQLite::Statement& q = *use;
     if (!q.executeStep()) return Status::Internal("meta has no record_count");
     return q.getColumn(0).getInt64();
+  });
+}
+
+Status StoreDb::AppendAudit(const AuditEntry& entry) {
+  return Guard(options_.path, "append audit", [&]() -> Status {
+    SQLite::Statement insert(impl_->db, R"sql(
+INSERT INTO audit (ts, actor, action, ip, worker, detail, http_status, result)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql");
+    insert.bind(1, entry.ts);
+    insert.bind(2, entry.actor);
+    insert.bind(3, entry.action);
+    insert.bind(4, entry.ip);
+    insert.bind(5, entry.worker);
+    insert.bind(6, entry.detail);
+    insert.bind(7, entry.http_status);
+    insert.bind(8, entry.result);
+    insert.exec();
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<AuditEntry>> StoreDb::Audit(const std::string& ip, size_t limit) {
+  return Guard(options_.path, "audit", [&]() -> Result<std::vector<AuditEntry>> {
+    SQLite::Statement q(impl_->db, R"sql(
+SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
+WHERE ?1 = '' OR ip = ?1 ORDER BY id DESC LIMIT ?2)sql");
+    q.bind(1, ip);
+    BindSize(q, 2, limit);
+    std::vector<AuditEntry> out;
+    while (q.executeStep()) {
+      AuditEntry& e = out.emplace_back();
+      e.ts = q.getColumn(0).getDouble();
+      e.actor = q.getColumn(1).getString();
+      e.action = q.getColumn(2).getString();
+      e.ip = q.getColumn(3).getString();
+      e.worker = q.getColumn(4).getString();
+      e.detail = q.getColumn(5).getString();
+      e.http_status = q.getColumn(6).getInt();
+      e.result = q.getColumn(7).getString();
+    }
+    return out;
   });
 }
 

@@ -227,7 +227,8 @@ TEST_F(StoreDbTest, CreatesThenReopens) {
     SQLite::Database raw(options_.path);
     EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), kStoreSchemaVersion);
     EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "wal");
-    for (const char* table : {"records", "miners", "records_hourly", "inventory", "meta"}) {
+    for (const char* table :
+         {"records", "miners", "records_hourly", "inventory", "meta", "audit"}) {
       EXPECT_TRUE(raw.tableExists(table)) << table;
     }
   }
@@ -251,6 +252,49 @@ TEST_F(StoreDbTest, MigratesAnEmptyFile) {
   EXPECT_EQ(*count, 0);
 }
 
+TEST_F(StoreDbTest, MigratesVersion1Forward) {
+  {
+    auto db = MustOpen();
+    ASSERT_TRUE(db);
+    ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1)}));
+  }
+  {  // Back to what a version-1 build left: no audit table.
+    SQLite::Database raw(options_.path, SQLite::OPEN_READWRITE);
+    raw.exec("DROP TABLE audit");
+    raw.exec("PRAGMA user_version = 1");
+  }
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 1);  // the data survived the migration
+  AuditEntry entry{.ts = 100, .actor = "token:ops", .action = "reset", .ip = "10.0.0.1",
+                   .worker = "farm.w1", .detail = "", .http_status = 200, .result = "ok"};
+  ASSERT_STATUS_OK(db->AppendAudit(entry));
+  SQLite::Database raw(options_.path);
+  EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), 2);
+}
+
+TEST_F(StoreDbTest, AuditNewestFirstByMiner) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const AuditEntry first{.ts = 100, .actor = "token:ops", .action = "reset", .ip = "10.0.0.1",
+                         .worker = "farm.w1", .detail = "", .http_status = 200, .result = "ok"};
+  const AuditEntry second{.ts = 101, .actor = "peer:127.0.0.1", .action = "pool",
+                          .ip = "10.0.0.2", .worker = "farm.w2",
+                          .detail = "url=stratum+tcp://pool:3333 user=a", .http_status = 409,
+                          .result = "a command is already running on this miner"};
+  const AuditEntry third{.ts = 102, .actor = "token:ops", .action = "reboot", .ip = "10.0.0.1",
+                         .worker = "farm.w1", .detail = "", .http_status = 202, .result = "ok"};
+  for (const AuditEntry& e : {first, second, third}) ASSERT_STATUS_OK(db->AppendAudit(e));
+  Result<std::vector<AuditEntry>> all = db->Audit("", 10);
+  ASSERT_OK(all);
+  EXPECT_EQ(*all, (std::vector<AuditEntry>{third, second, first}));
+  Result<std::vector<AuditEntry>> one = db->Audit("10.0.0.1", 1);
+  ASSERT_OK(one);
+  EXPECT_EQ(*one, std::vector<AuditEntry>{third});
+}
+
 TEST_F(StoreDbTest, RefusesNewerSchema) {
   ASSERT_TRUE(MustOpen());
   {
@@ -260,7 +304,7 @@ TEST_F(StoreDbTest, RefusesNewerSchema) {
   Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(db.status().message().find("schema version 2 is newer than this build's 1"),
+  EXPECT_NE(db.status().message().find("schema version 3 is newer than this build's 2"),
             std::string::npos)
       << db.status().ToString();
 }

@@ -63,7 +63,7 @@ namespace asicmon {
 
 // Version 1 is the first published schema. Each later version adds one
 // migration step; Open applies those the file lacks.
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;  // 2: audit
 
 struct StoreOptions {
   // The database file; its directory is created when missing. The WAL and
@@ -136,6 +136,20 @@ struct InventoryRow {
   bool operator==(const InventoryRow&) const = default;
 };
 
+// One write command control carried out (or refused), for the audit table.
+struct AuditEntry {
+  double ts = 0;         // unix seconds when it ended
+  std::string actor;     // "token:<id>" or "peer:<address>"; never the token itself
+  std::string action;    // "reset", "reboot", "pool"
+  std::string ip;
+  std::string worker;
+  std::string detail;    // the request's parameters (pool url and user; never a password)
+  int http_status = 0;   // what control answered
+  std::string result;    // "ok" or why not
+
+  bool operator==(const AuditEntry&) const = default;
+};
+
 struct MaintainStats {
   int64_t rows_folded = 0;          // raw rows folded into records_hourly and deleted
   int64_t hourly_rows_dropped = 0;  // aggregates past retention
@@ -179,6 +193,9 @@ class StoreDb {
   // Aggregates of `ip` (any port) with from_ts <= hour <= to_ts, oldest first.
   Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                         size_t limit);
+  Status AppendAudit(const AuditEntry& entry);
+  // Newest first, of `ip` (every miner when empty), at most `limit`.
+  Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit);
   // The whole inventory, ordered by address.
   Result<std::vector<InventoryRow>> Inventory();
 
