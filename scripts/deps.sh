@@ -18,18 +18,31 @@ packages=(
   iproute2 procps bc                # tests, scripts and benches: namespaces, /proc, arithmetic
 )
 
+# Debian's npm conflicts with a Node.js installed another way: use the one there is.
+command -v npm >/dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Swagger UI for asicmon-control's /docs: on npm only, installed into the
+# clone (third_party/node_modules), never fetched at run time.
+swagger_version=5.35.0
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if ! grep -qs "\"version\": \"$swagger_version\"" "$root/third_party/node_modules/swagger-ui-dist/package.json"; then
+  echo "deps: npm install swagger-ui-dist@$swagger_version"
+  mkdir -p "$root/third_party"
+  npm install --prefix "$root/third_party" --no-audit --no-fund --loglevel=error \
+    "swagger-ui-dist@$swagger_version"
+fi

@@ -1,0 +1,95 @@
+// What control does to one miner: look at it, soft-restart its mining
+// software, reboot it, replace its pool. Every function here blocks the
+// calling thread for at most its stated bound, talks to exactly one miner,
+// and first checks that the miner at `ip` reports `worker`, so a command
+// never lands on the wrong machine after an address moved.
+//
+// Outcomes are an HTTP status and a JSON body, ready for the REST layer.
+//
+// Thread-safety: a MinerActions is shared by the action threads; it holds
+// only configuration.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "asicmon/miner_api.h"
+#include "asicmon/record.h"
+
+namespace asicmon::control {
+
+struct ActionOptions {
+  ExchangeOptions api;                 // POLL_TIMEOUT: each API exchange
+  uint16_t api_port = kMinerApiPort;   // MINER_PORT
+  uint16_t http_port = 80;             // MINER_HTTP_PORT: the miner's web UI (reboot, config)
+  std::string http_user = "root";      // MINER_HTTP_USER
+  std::string http_password = "root";  // MINER_HTTP_PASSWORD
+  std::chrono::milliseconds http_timeout{10000};
+  // How long ?wait=true waits for a rebooted miner, and a web config change
+  // waits for the restarted miner to show its new pool. Default: 180 s.
+  std::chrono::milliseconds back_timeout{180000};
+  // Between checks while waiting for a miner to come back.
+  std::chrono::milliseconds back_poll_interval{1000};
+};
+
+struct ActionOutcome {
+  int http_status = 200;
+  nlohmann::json body;
+  // For the audit trail: "ok" or the error in a few words.
+  std::string result = "ok";
+};
+
+struct PoolChange {
+  std::string url;
+  std::string user;
+  std::string password;
+};
+
+class MinerActions {
+ public:
+  explicit MinerActions(ActionOptions options) : options_(std::move(options)) {}
+
+  // A live poll (summary+stats+pools) as a normalised record.
+  ActionOutcome Summary(const std::string& ip, const std::string& worker) const;
+  // cgminer's `restart`. 409 when the API is read-only (stock firmware).
+  ActionOutcome Reset(const std::string& ip, const std::string& worker) const;
+  // reboot.cgi with Digest auth: 202 once the miner took it; with `wait`,
+  // 200 once it answers again with a fresh uptime (504 past back_timeout).
+  ActionOutcome Reboot(const std::string& ip, const std::string& worker, bool wait) const;
+  // Through the API (addpool, switchpool, removepool) where it allows
+  // privileged commands, else the web config; read back to confirm.
+  ActionOutcome ChangePool(const std::string& ip, const std::string& worker,
+                           const PoolChange& pool) const;
+
+  // The HTTP answer for a poll that did not give a usable record: 504 for
+  // timeout, 502 for everything else the miner did wrong.
+  static ActionOutcome MinerFailed(const Record& record);
+  // 404 unless `record` shows `worker` as the miner's worker.
+  static std::optional<ActionOutcome> CheckWorker(const Record& record, const std::string& worker);
+
+  const ActionOptions& options() const { return options_; }
+
+ private:
+  Record Poll(const std::string& ip) const;
+  // Poll, then MinerFailed / CheckWorker: the record when both pass.
+  std::variant<Record, ActionOutcome> Identify(const std::string& ip,
+                                               const std::string& worker) const;
+  ActionOutcome ChangePoolByApi(const std::string& ip, const PoolChange& pool) const;
+  ActionOutcome ChangePoolByWeb(const std::string& ip, const PoolChange& pool) const;
+  // Polls until `done(record)` or back_timeout; the last record seen.
+  std::optional<Record> WaitFor(const std::string& ip,
+                                const std::function<bool(const Record&)>& done) const;
+
+  ActionOptions options_;
+};
+
+// {"error": error, "detail": detail}
+nlohmann::json ErrorBody(std::string_view error, std::string_view detail);
+
+}  // namespace asicmon::control

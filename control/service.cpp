@@ -1,0 +1,706 @@
+#include "service.h"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/router.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "asicmon/record.h"
+#include "live_polls.h"
+#include "metrics.h"
+#include "validate.h"
+
+namespace asicmon::control {
+namespace {
+
+using namespace Pistache;
+using Clock = std::chrono::steady_clock;
+using Writer = std::shared_ptr<Http::ResponseWriter>;
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Store connections for the request threads: SQLite handles are not shared
+// between threads, and opening one per request would cost a migration check.
+class DbPool {
+ public:
+  explicit DbPool(StoreOptions options) : options_(std::move(options)) {}
+
+  template <typename Fn>
+  auto With(Fn&& fn) -> decltype(fn(std::declval<StoreDb&>())) {
+    std::unique_ptr<StoreDb> db;
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        db = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!db) {
+      Result<std::unique_ptr<StoreDb>> opened = StoreDb::Open(options_);
+      if (!opened.ok()) return opened.status();
+      db = std::move(*opened);
+    }
+    auto result = fn(*db);
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(db));
+    return result;
+  }
+
+ private:
+  StoreOptions options_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<StoreDb>> free_;
+};
+
+// Threads that run write commands; each blocks on one miner.
+class ActionPool {
+ public:
+  explicit ActionPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~ActionPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void Work() {
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // stop_, and everything posted has run
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+void SendJson(Http::ResponseWriter& response, int status, const nlohmann::json& body) {
+  response.headers().add<Http::Header::ContentType>(MIME(Application, Json));
+  response.send(static_cast<Http::Code>(status), body.dump(-1, ' ', false,
+                                                           nlohmann::json::error_handler_t::replace));
+}
+
+std::optional<double> QueryDouble(const Rest::Request& request, const std::string& name,
+                                  std::string& error) {
+  const std::optional<std::string> text = request.query().get(name);
+  if (!text) return std::nullopt;
+  try {
+    size_t used = 0;
+    const double value = std::stod(*text, &used);
+    if (used == text->size() && std::isfinite(value)) return value;
+  } catch (const std::exception&) {
+  }
+  error = "query parameter '" + name + "' must be a number";
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct Service::Impl {
+  ServiceOptions options;
+  Metrics metrics;
+  MinerActions actions;
+  DbPool db;
+  std::unique_ptr<LivePolls> live;
+  std::unique_ptr<ActionPool> action_pool;
+  std::shared_ptr<Http::Endpoint> endpoint;
+  Rest::Router router;
+  std::set<std::string> swagger_files;
+
+  // One command per miner at a time; reboots remembered for the cooldown.
+  std::mutex miners_mutex;
+  std::set<std::string> busy;
+  std::unordered_map<std::string, Clock::time_point> last_reboot;
+
+  zmq::context_t context{1};
+  std::mutex events_mutex;  // the PUSH socket is used from action threads
+  std::optional<zmq::socket_t> events;
+  bus::Sequencer sequencer{bus::DefaultProducerId("control")};
+  std::atomic<bool> stopping{false};
+  std::thread bus_thread;
+
+  explicit Impl(ServiceOptions o)
+      : options(std::move(o)), actions(options.actions), db(options.db) {}
+
+  // --- plumbing -----------------------------------------------------------
+
+  void Answer(Http::ResponseWriter& response, std::string_view route, int status,
+              const nlohmann::json& body) {
+    metrics.CountRequest(route, status);
+    SendJson(response, status, body);
+  }
+  void Error(Http::ResponseWriter& response, std::string_view route, int status,
+             std::string_view error, std::string_view detail) {
+    Answer(response, route, status, ErrorBody(error, detail));
+  }
+
+  // Whether the request carries the token; the 401 is answered when not.
+  bool Authorized(const Rest::Request& request, Http::ResponseWriter& response,
+                  std::string_view route, bool write) {
+    if (!write && !options.auth_read) return true;
+    if (options.token.empty()) {
+      Error(response, route, 401, "writes are disabled",
+            "no CONTROL_TOKEN is configured, so control refuses every command that changes a "
+            "miner; set one and send it as 'Authorization: Bearer <token>'");
+      return false;
+    }
+    std::string presented;
+    if (auto auth = request.headers().tryGet<Http::Header::Authorization>()) {
+      const std::string value = auth->value();
+      if (value.starts_with("Bearer ")) presented = value.substr(7);
+    }
+    if (!ConstantTimeEquals(presented, options.token)) {
+      response.headers().addRaw(Http::Header::Raw("WWW-Authenticate", "Bearer"));
+      Error(response, route, 401, "unauthorized",
+            "send 'Authorization: Bearer <CONTROL_TOKEN>'");
+      return false;
+    }
+    return true;
+  }
+
+  std::string Actor(const Rest::Request& request) const {
+    // One token today, so the caller is named by it and where it came from.
+    return (options.token.empty() ? "peer:" : "token@") + request.address().host();
+  }
+
+  void PublishEvent(const AuditEntry& entry) {
+    nlohmann::json event = {{"producer_id", sequencer.producer_id()},
+                            {"ts", entry.ts},
+                            {"kind", "control"},
+                            {"action", entry.action},
+                            {"ip", entry.ip},
+                            {"worker", entry.worker},
+                            {"actor", entry.actor},
+                            {"detail", entry.detail},
+                            {"http_status", entry.http_status},
+                            {"result", entry.result}};
+    std::lock_guard lock(events_mutex);
+    event["seq"] = sequencer.Next();
+    const std::vector<uint8_t> body = nlohmann::json::to_msgpack(event);
+    if (!events || !bus::TrySend(*events, bus::kTopicEvent,
+                                 std::string_view(reinterpret_cast<const char*>(body.data()),
+                                                  body.size()))) {
+      spdlog::warn("event for {} {} not sent: the store's ingest is not taking messages",
+                   entry.action, entry.ip);
+    }
+  }
+
+  void Audit(AuditEntry entry) {
+    entry.ts = UnixNow();
+    metrics.CountAction(entry.action, entry.result);
+    spdlog::info("audit: {} {} {} worker={} {} -> {} {}", entry.actor, entry.action, entry.ip,
+                 entry.worker, entry.detail, entry.http_status, entry.result);
+    Status s = db.With([&](StoreDb& store) { return store.AppendAudit(entry); });
+    if (!s.ok()) spdlog::error("audit row not written: {}", s.ToString());
+    PublishEvent(entry);
+  }
+
+  // --- reads --------------------------------------------------------------
+
+  void Healthz(const Rest::Request&, Http::ResponseWriter response) {
+    Result<int64_t> count = db.With([](StoreDb& store) { return store.CountRecords(); });
+    nlohmann::json body = {{"status", count.ok() ? "ok" : "degraded"},
+                           {"db", count.ok() ? "ok" : count.status().ToString()}};
+    Answer(response, "healthz", count.ok() ? 200 : 503, body);
+  }
+
+  void ListMiners(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "miners", false)) return;
+    LatestFilter filter;
+    if (auto s = request.query().get("status")) {
+      filter.status = ParseMinerStatus(*s);
+      if (!filter.status) {
+        return Error(response, "miners", 400, "bad query",
+                     "status must be one of ok, timeout, refused, reset, parse_error, "
+                     "too_large, auth_error, api_error");
+      }
+    }
+    if (auto m = request.query().get("model")) filter.model = *m;
+    if (auto w = request.query().get("worker")) filter.worker = *w;
+    std::string error;
+    const auto limit = QueryDouble(request, "limit", error);
+    const auto offset = QueryDouble(request, "offset", error);
+    if (!error.empty() || (limit && (*limit < 1 || *limit > 100000)) || (offset && *offset < 0)) {
+      return Error(response, "miners", 400, "bad query",
+                   error.empty() ? "limit must be 1..100000 and offset >= 0" : error);
+    }
+    filter.limit = limit ? static_cast<size_t>(*limit) : 1000;
+    filter.offset = offset ? static_cast<size_t>(*offset) : 0;
+    Result<std::vector<Record>> miners =
+        db.With([&](StoreDb& store) { return store.Latest(filter); });
+    if (!miners.ok()) return Error(response, "miners", 503, "store unavailable", miners.status().ToString());
+    nlohmann::json list = nlohmann::json::array();
+    for (const Record& r : *miners) list.push_back(RecordToJson(r));
+    Answer(response, "miners", 200, {{"count", list.size()}, {"miners", std::move(list)}});
+  }
+
+  void History(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "history", false)) return;
+    const std::string ip = request.param(":ip").as<std::string>();
+    if (Status s = ValidateIp(ip); !s.ok()) {
+      return Error(response, "history", 400, "bad address", s.message());
+    }
+    std::string error;
+    const double now = UnixNow();
+    const double to = QueryDouble(request, "to", error).value_or(now);
+    const double from = QueryDouble(request, "from", error).value_or(to - 3600);
+    const double limit = QueryDouble(request, "limit", error).value_or(10000);
+    if (!error.empty() || from > to || limit < 1 || limit > 100000) {
+      return Error(response, "history", 400, "bad query",
+                   error.empty() ? "need from <= to (unix seconds) and limit 1..100000" : error);
+    }
+    Result<std::vector<Record>> records = db.With([&](StoreDb& store) {
+      return store.History(ip, from, to, static_cast<size_t>(limit));
+    });
+    if (!records.ok()) return Error(response, "history", 503, "store unavailable", records.status().ToString());
+    nlohmann::json list = nlohmann::json::array();
+    for (const Record& r : *records) list.push_back(RecordToJson(r));
+    Answer(response, "history", 200,
+           {{"ip", ip}, {"from", from}, {"to", to}, {"count", list.size()},
+            {"records", std::move(list)}});
+  }
+
+  void AuditLog(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "audit", false)) return;
+    const std::string ip = request.query().get("ip").value_or("");
+    if (!ip.empty()) {
+      if (Status s = ValidateIp(ip); !s.ok()) return Error(response, "audit", 400, "bad address", s.message());
+    }
+    Result<std::vector<AuditEntry>> rows =
+        db.With([&](StoreDb& store) { return store.Audit(ip, 1000); });
+    if (!rows.ok()) return Error(response, "audit", 503, "store unavailable", rows.status().ToString());
+    nlohmann::json list = nlohmann::json::array();
+    for (const AuditEntry& e : *rows) {
+      list.push_back({{"ts", e.ts}, {"actor", e.actor}, {"action", e.action}, {"ip", e.ip},
+                      {"worker", e.worker}, {"detail", e.detail},
+                      {"http_status", e.http_status}, {"result", e.result}});
+    }
+    Answer(response, "audit", 200, {{"count", list.size()}, {"audit", std::move(list)}});
+  }
+
+  void MetricsPage(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "metrics", false)) return;
+    const auto t0 = Clock::now();
+    LatestFilter all;
+    all.limit = std::numeric_limits<size_t>::max();
+    Result<std::vector<Record>> latest = db.With([&](StoreDb& store) { return store.Latest(all); });
+    if (!latest.ok()) return Error(response, "metrics", 503, "store unavailable", latest.status().ToString());
+    const double read_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    metrics.CountRequest("metrics", 200);
+    response.headers().add<Http::Header::ContentType>(Http::Mime::MediaType::fromString("text/plain; version=0.0.4; charset=utf-8"));
+    response.send(Http::Code::Ok, metrics.Render(*latest, read_s));
+  }
+
+  void OpenApi(const Rest::Request&, Http::ResponseWriter response) {
+    ServeFile(response, "openapi", options.web_dir + "/openapi.json", MIME(Application, Json));
+  }
+
+  void Docs(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string name = request.hasParam(":file") ? request.param(":file").as<std::string>()
+                                                 : "index.html";
+    if (name == "swagger-initializer.js") {
+      // Points the UI at our spec instead of the package's demo.
+      response.headers().add<Http::Header::ContentType>(MIME(Application, Javascript));
+      metrics.CountRequest("docs", 200);
+      response.send(Http::Code::Ok,
+                    "window.onload = function () {\n"
+                    "  window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#swagger-ui'});\n"
+                    "};\n");
+      return;
+    }
+    // Only the package's own files, by exact name: no path ever reaches the disk.
+    if (!swagger_files.contains(name)) {
+      return Error(response, "docs", 404, "not found",
+                   swagger_files.empty()
+                       ? "Swagger UI is not installed: run scripts/deps.sh (npm swagger-ui-dist) "
+                         "or set ASICMON_WEB_DIR"
+                       : "no such file under /docs");
+    }
+    const std::string ext = std::filesystem::path(name).extension().string();
+    const Http::Mime::MediaType type = ext == ".html" ? MIME(Text, Html)
+                                       : ext == ".css" ? MIME(Text, Css)
+                                       : ext == ".js"  ? MIME(Application, Javascript)
+                                       : ext == ".png" ? MIME(Image, Png)
+                                                       : MIME(Application, OctetStream);
+    ServeFile(response, "docs", options.web_dir + "/swagger-ui/" + name, type,
+              name == "index.html");
+  }
+
+  // `rebase_links`: the page is served at /docs (no trailing slash), where
+  // the package's "./x" and "x" links would resolve to the site root.
+  void ServeFile(Http::ResponseWriter& response, std::string_view route, const std::string& path,
+                 const Http::Mime::MediaType& type, bool rebase_links = false) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return Error(response, route, 404, "not found",
+                   "web assets are missing (" + path + "); set ASICMON_WEB_DIR");
+    }
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (rebase_links) {
+      for (const std::string attr : {"href=\"", "src=\""}) {
+        for (size_t at = body.find(attr); at != std::string::npos; at = body.find(attr, at + 1)) {
+          const size_t value = at + attr.size();
+          if (body.compare(value, 2, "./") == 0) body.erase(value, 2);
+          if (body.compare(value, 1, "/") != 0 && body.compare(value, 4, "http") != 0) {
+            body.insert(value, "/docs/");
+          }
+        }
+      }
+    }
+    metrics.CountRequest(route, 200);
+    response.headers().add<Http::Header::ContentType>(type);
+    response.send(Http::Code::Ok, body);
+  }
+
+  // --- miners -------------------------------------------------------------
+
+  // ip and worker from the path, validated; false (answered 400) when bad.
+  bool MinerPath(const Rest::Request& request, Http::ResponseWriter& response,
+                 std::string_view route, std::string& ip, std::string& worker) {
+    ip = request.param(":ip").as<std::string>();
+    worker = request.param(":worker").as<std::string>();
+    for (const Status& s : {ValidateIp(ip), ValidateWorker(worker)}) {
+      if (!s.ok()) {
+        Error(response, route, 400, "bad request", s.message());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void Summary(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string ip, worker;
+    if (!Authorized(request, response, "summary", false) ||
+        !MinerPath(request, response, "summary", ip, worker)) {
+      return;
+    }
+    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    live->Submit({ip, options.actions.api_port}, [this, writer, worker](Record&& record) {
+      if (record.status != MinerStatus::kOk) {
+        const ActionOutcome failed = MinerActions::MinerFailed(record);
+        return Answer(*writer, "summary", failed.http_status, failed.body);
+      }
+      if (auto mismatch = MinerActions::CheckWorker(record, worker)) {
+        return Answer(*writer, "summary", mismatch->http_status, mismatch->body);
+      }
+      Answer(*writer, "summary", 200, RecordToJson(record));
+    });
+  }
+
+  // Runs `work` on an action thread with the miner held, then audits and
+  // answers. Answers 409 itself when the miner is busy.
+  void RunCommand(const Rest::Request& request, Http::ResponseWriter response,
+                  const std::string& action, const std::string& ip, const std::string& worker,
+                  const std::string& detail, std::function<ActionOutcome()> work) {
+    AuditEntry audit{.ts = 0, .actor = Actor(request), .action = action, .ip = ip,
+                     .worker = worker, .detail = detail, .http_status = 0, .result = ""};
+    {
+      std::lock_guard lock(miners_mutex);
+      if (!busy.insert(ip).second) {
+        audit.http_status = 409;
+        audit.result = "busy";
+        Audit(audit);
+        return Error(response, action, 409, "a command is already running on this miner",
+                     "wait for it to finish, then try again");
+      }
+    }
+    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    action_pool->Post([this, writer, audit, ip, work = std::move(work)]() mutable {
+      ActionOutcome outcome;
+      try {
+        outcome = work();
+      } catch (const std::exception& e) {
+        outcome = {500, ErrorBody("internal error", e.what()), "internal error"};
+      }
+      {
+        std::lock_guard lock(miners_mutex);
+        busy.erase(ip);
+      }
+      audit.http_status = outcome.http_status;
+      audit.result = outcome.result;
+      Audit(audit);
+      Answer(*writer, audit.action, outcome.http_status, outcome.body);
+    });
+  }
+
+  void Reset(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string ip, worker;
+    if (!Authorized(request, response, "reset", true) ||
+        !MinerPath(request, response, "reset", ip, worker)) {
+      return;
+    }
+    RunCommand(request, std::move(response), "reset", ip, worker, "",
+               [this, ip, worker] { return actions.Reset(ip, worker); });
+  }
+
+  void Reboot(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string ip, worker;
+    if (!Authorized(request, response, "reboot", true) ||
+        !MinerPath(request, response, "reboot", ip, worker)) {
+      return;
+    }
+    const bool wait = request.query().get("wait").value_or("") == "true";
+    const bool force = request.query().get("force").value_or("") == "true";
+    {
+      std::lock_guard lock(miners_mutex);
+      auto it = last_reboot.find(ip);
+      const auto now = Clock::now();
+      if (!force && it != last_reboot.end() && now - it->second < options.reboot_cooldown) {
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+            options.reboot_cooldown - (now - it->second));
+        Audit({.ts = 0, .actor = Actor(request), .action = "reboot", .ip = ip, .worker = worker,
+               .detail = "", .http_status = 409, .result = "cooldown"});
+        return Error(response, "reboot", 409, "rebooted recently",
+                     "this miner was rebooted less than " +
+                         std::to_string(options.reboot_cooldown.count()) + " s ago; " +
+                         std::to_string(left.count()) +
+                         " s left (add ?force=true to reboot anyway)");
+      }
+    }
+    RunCommand(request, std::move(response), "reboot", ip, worker,
+               std::string(wait ? "wait" : "") + (force ? " force" : ""),
+               [this, ip, worker, wait] {
+                 ActionOutcome outcome = actions.Reboot(ip, worker, wait);
+                 if (outcome.http_status / 100 == 2 || outcome.result == "not back in time") {
+                   std::lock_guard lock(miners_mutex);
+                   last_reboot[ip] = Clock::now();
+                 }
+                 return outcome;
+               });
+  }
+
+  void Pool(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string ip, worker;
+    if (!Authorized(request, response, "pool", true) ||
+        !MinerPath(request, response, "pool", ip, worker)) {
+      return;
+    }
+    const nlohmann::json body = nlohmann::json::parse(request.body(), nullptr, false);
+    if (!body.is_object()) {
+      return Error(response, "pool", 400, "bad request",
+                   "body must be a JSON object {\"url\":…,\"user\":…,\"password\":…}");
+    }
+    PoolChange pool;
+    for (auto [key, into] : {std::pair{"url", &pool.url}, std::pair{"user", &pool.user},
+                             std::pair{"password", &pool.password}}) {
+      auto it = body.find(key);
+      if (it == body.end() && std::string_view(key) == "password") continue;  // "x" is common
+      if (it == body.end() || !it->is_string()) {
+        return Error(response, "pool", 400, "bad request",
+                     std::string("'") + key + "' must be a string");
+      }
+      *into = it->get<std::string>();
+    }
+    for (const Status& s : {ValidatePoolUrl(pool.url), ValidatePoolField("user", pool.user, false),
+                            ValidatePoolField("password", pool.password, true)}) {
+      if (!s.ok()) return Error(response, "pool", 400, "bad request", s.message());
+    }
+    RunCommand(request, std::move(response), "pool", ip, worker,
+               "url=" + pool.url + " user=" + pool.user,
+               [this, ip, worker, pool] { return actions.ChangePool(ip, worker, pool); });
+  }
+
+  void NotFound(const Rest::Request& request, Http::ResponseWriter response) {
+    Error(response, "other", 404, "not found",
+          "no route for " + std::string(Http::methodString(request.method())) + " " +
+              request.resource());
+  }
+
+  // --- bus ----------------------------------------------------------------
+
+  void WatchBus() {
+    bus::SocketOptions sub_options;
+    sub_options.rcvhwm = 100000;
+    sub_options.linger_ms = 0;
+    Result<zmq::socket_t> sub =
+        bus::Connect(context, zmq::socket_type::sub, options.endpoints.publish, sub_options);
+    if (!sub.ok()) {
+      spdlog::error("bus counters off: {}", sub.status().ToString());
+      return;
+    }
+    sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicRecord));
+    sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicInventory));
+    bus::SeqTracker records_seq, inventory_seq;
+    while (!stopping) {
+      zmq::pollitem_t item{sub->handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(200));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) return;
+        continue;
+      }
+      for (int i = 0; i < 1000; ++i) {
+        Result<std::optional<bus::Message>> m = bus::TryReceive(*sub);
+        if (!m.ok()) {
+          metrics.CountBadMessage();
+          continue;
+        }
+        if (!m->has_value()) break;
+        const bus::Message& msg = **m;
+        if (msg.topic == bus::kTopicRecord) {
+          Result<Record> r = DecodeRecord(msg.body);
+          if (!r.ok()) {
+            metrics.CountBadMessage();
+            continue;
+          }
+          metrics.CountRecord(r->status);
+          if (uint64_t missed = records_seq.Observe(r->producer_id, r->seq)) {
+            metrics.CountBusGaps(bus::kTopicRecord, missed);
+          }
+        } else {
+          Result<InventoryEntry> e = DecodeInventory(msg.body);
+          if (!e.ok()) {
+            metrics.CountBadMessage();
+            continue;
+          }
+          metrics.CountInventory(e->change);
+          if (uint64_t missed = inventory_seq.Observe(e->producer_id, e->seq)) {
+            metrics.CountBusGaps(bus::kTopicInventory, missed);
+          }
+        }
+      }
+    }
+  }
+
+  void ListSwaggerFiles() {
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(options.web_dir + "/swagger-ui", ec)) {
+      if (entry.is_regular_file()) swagger_files.insert(entry.path().filename().string());
+    }
+  }
+
+  void Routes() {
+    using Rest::Routes::bind;
+    Rest::Routes::Get(router, "/healthz", bind(&Impl::Healthz, this));
+    Rest::Routes::Get(router, "/metrics", bind(&Impl::MetricsPage, this));
+    Rest::Routes::Get(router, "/openapi.json", bind(&Impl::OpenApi, this));
+    Rest::Routes::Get(router, "/docs", bind(&Impl::Docs, this));
+    Rest::Routes::Get(router, "/docs/:file", bind(&Impl::Docs, this));
+    Rest::Routes::Get(router, "/audit", bind(&Impl::AuditLog, this));
+    Rest::Routes::Get(router, "/miners", bind(&Impl::ListMiners, this));
+    Rest::Routes::Get(router, "/miners/:ip/history", bind(&Impl::History, this));
+    Rest::Routes::Get(router, "/miners/:ip/:worker/summary", bind(&Impl::Summary, this));
+    Rest::Routes::Post(router, "/miners/:ip/:worker/reset", bind(&Impl::Reset, this));
+    Rest::Routes::Post(router, "/miners/:ip/:worker/reboot", bind(&Impl::Reboot, this));
+    Rest::Routes::Post(router, "/miners/:ip/:worker/pool", bind(&Impl::Pool, this));
+    router.addNotFoundHandler(bind(&Impl::NotFound, this));
+  }
+};
+
+Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  ServiceOptions& o = impl->options;
+  // Control runs on its own: it makes (or migrates) the schema it reads.
+  Status db = impl->db.With([](StoreDb&) { return Status::Ok(); });
+  if (!db.ok()) return db;
+  o.web_dir = FindWebDir(o.web_dir);
+  if (o.web_dir.empty()) {
+    spdlog::warn("web assets not found: /openapi.json and /docs answer 404 (set ASICMON_WEB_DIR)");
+  } else {
+    impl->ListSwaggerFiles();
+  }
+  Result<std::unique_ptr<LivePolls>> live = LivePolls::Start(o.actions.api);
+  if (!live.ok()) return live.status();
+  impl->live = std::move(*live);
+  impl->action_pool = std::make_unique<ActionPool>(o.action_threads);
+
+  bus::SocketOptions push_options;
+  push_options.linger_ms = 1000;
+  Result<zmq::socket_t> push =
+      bus::Connect(impl->context, zmq::socket_type::push, o.endpoints.ingest, push_options);
+  if (!push.ok()) return push.status();
+  impl->events = std::move(*push);
+  impl->bus_thread = std::thread([p = impl.get()] { p->WatchBus(); });
+
+  try {
+    impl->endpoint = std::make_shared<Http::Endpoint>(Address(o.bind));
+    impl->endpoint->init(Http::Endpoint::options()
+                             .threads(o.threads)
+                             .flags(Tcp::Options::ReuseAddr)
+                             .maxRequestSize(o.max_request_bytes)
+                             .headerTimeout(std::chrono::seconds(10))
+                             .bodyTimeout(std::chrono::seconds(10)));
+    impl->Routes();
+    impl->endpoint->setHandler(impl->router.handler());
+    impl->endpoint->serveThreaded();
+  } catch (const std::exception& e) {
+    impl->stopping = true;
+    impl->bus_thread.join();
+    return Status::IoError("cannot serve on " + o.bind + ": " + e.what());
+  }
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Service::~Service() { Shutdown(); }
+
+uint16_t Service::port() const { return static_cast<uint16_t>(impl_->endpoint->getPort()); }
+
+void Service::Shutdown() {
+  if (impl_->stopping.exchange(true)) return;
+  impl_->endpoint->shutdown();
+  impl_->action_pool.reset();  // runs what was accepted to its end
+  impl_->live.reset();
+  impl_->bus_thread.join();
+  std::lock_guard lock(impl_->events_mutex);
+  impl_->events.reset();
+}
+
+std::string FindWebDir(const std::string& configured) {
+  namespace fs = std::filesystem;
+  auto has_spec = [](const fs::path& dir) { return fs::exists(dir / "openapi.json"); };
+  if (!configured.empty()) return has_spec(configured) ? configured : "";
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  // build/bin/asicmon-control -> build/share/asicmon/web; /usr/bin -> /usr/share/asicmon/web
+  for (const fs::path& dir : {exe.parent_path() / "share/asicmon/web",
+                              exe.parent_path().parent_path() / "share/asicmon/web"}) {
+    if (has_spec(dir)) return dir.string();
+  }
+  return "";
+}
+
+}  // namespace asicmon::control

@@ -1,0 +1,62 @@
+// asicmon-control's REST API (Pistache): reads from the store, live polls,
+// and the write commands (reset, reboot, pool) with their safety rules:
+// bearer token compared in constant time, every input validated before a
+// miner is contacted, one command at a time per miner, a reboot cooldown,
+// and an audit row plus a bus event for every write.
+//
+// Threads: Pistache's request threads answer store reads and validate;
+// live polls run on LivePolls' thread; write commands on a small pool of
+// action threads (they block on the miner); one thread watches the bus for
+// /metrics. Responses are sent from whichever thread finishes the work.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "actions.h"
+#include "asicmon/bus.h"
+#include "asicmon/status.h"
+#include "asicmon/store_db.h"
+
+namespace asicmon::control {
+
+struct ServiceOptions {
+  std::string bind = "127.0.0.1:8000";  // CONTROL_BIND
+  int threads = 2;                      // CONTROL_THREADS: Pistache request threads
+  int action_threads = 16;              // CONTROL_ACTION_THREADS: concurrent write commands
+  std::string token;                    // CONTROL_TOKEN: empty refuses every write
+  bool auth_read = false;               // CONTROL_AUTH_READ: reads need the token too
+  std::chrono::seconds reboot_cooldown{300};  // REBOOT_COOLDOWN_S
+  StoreOptions db;                      // ASICMON_DB
+  std::string web_dir;                  // ASICMON_WEB_DIR: openapi.json and swagger-ui/
+  bus::Endpoints endpoints;             // events go to ingest, counters come from publish
+  ActionOptions actions;
+  size_t max_request_bytes = 16 << 10;  // bodies are a pool change at most
+};
+
+class Service {
+ public:
+  // Opens the store (creating the schema it needs), binds the port, starts
+  // every thread. IoError naming what failed.
+  static Result<std::unique_ptr<Service>> Start(ServiceOptions options);
+  ~Service();  // Shutdown()
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  uint16_t port() const;
+  // Stops taking requests, waits for running commands to end, closes the bus.
+  void Shutdown();
+
+ private:
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The directory holding openapi.json and swagger-ui/: $ASICMON_WEB_DIR, else
+// share/asicmon/web beside or above the executable, else "" (not found).
+std::string FindWebDir(const std::string& configured);
+
+}  // namespace asicmon::control

@@ -1,0 +1,118 @@
+#include "validate.h"
+
+#include <charconv>
+
+namespace asicmon::control {
+namespace {
+
+bool IsSafeFieldChar(char c) {
+  // Printable ASCII minus the characters that would split or escape an API
+  // parameter ("addpool|url,user,pass" travels inside a JSON string).
+  return c > ' ' && c < 0x7f && c != ',' && c != '"' && c != '\\' && c != '|';
+}
+
+Status Invalid(std::string_view what, std::string_view value, std::string_view why) {
+  std::string shown(value.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return Status::InvalidArgument(std::string(what) + " '" + shown + "' " + std::string(why));
+}
+
+bool ValidHostLabelChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+}  // namespace
+
+Status ValidateIp(std::string_view ip) {
+  if (ip.size() > 15) return Invalid("ip", ip, "is not a dotted IPv4 address");
+  int parts = 0;
+  size_t pos = 0;
+  while (true) {
+    const size_t dot = ip.find('.', pos);
+    const std::string_view part = ip.substr(pos, dot == std::string_view::npos ? dot : dot - pos);
+    int value = -1;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || part.size() > 3 || ec != std::errc() || end != part.data() + part.size() ||
+        value > 255 || (part.size() > 1 && part[0] == '0')) {
+      return Invalid("ip", ip, "is not a dotted IPv4 address");
+    }
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    pos = dot + 1;
+  }
+  if (parts != 4) return Invalid("ip", ip, "is not a dotted IPv4 address");
+  return Status::Ok();
+}
+
+Status ValidateWorker(std::string_view worker) {
+  if (worker.empty() || worker.size() > kMaxFieldBytes) {
+    return Invalid("worker", worker, "must be 1 to 128 bytes");
+  }
+  for (char c : worker) {
+    if (!IsSafeFieldChar(c)) {
+      return Invalid("worker", worker, "has a character a worker name cannot have");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidatePoolUrl(std::string_view url) {
+  if (url.size() > kMaxPoolUrlBytes) return Invalid("pool url", url, "is too long");
+  std::string_view rest;
+  for (std::string_view scheme : {"stratum+tcp://", "stratum+ssl://", "stratum2+tcp://"}) {
+    if (url.starts_with(scheme)) rest = url.substr(scheme.size());
+  }
+  if (rest.empty()) {
+    return Invalid("pool url", url, "must be stratum+tcp://host:port (or stratum+ssl, stratum2+tcp)");
+  }
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Invalid("pool url", url, "needs host:port");
+  }
+  const std::string_view host = rest.substr(0, colon);
+  const std::string_view port_text = rest.substr(colon + 1);
+  if (host.size() > 253 || host.front() == '.' || host.back() == '.' || host.front() == '-') {
+    return Invalid("pool url", url, "has an invalid host");
+  }
+  for (char c : host) {
+    if (!ValidHostLabelChar(c) && c != '.') return Invalid("pool url", url, "has an invalid host");
+  }
+  int port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port < 1 || port > 65535) {
+    return Invalid("pool url", url, "needs a port from 1 to 65535 and nothing after it");
+  }
+  return Status::Ok();
+}
+
+Status ValidatePoolField(std::string_view what, std::string_view value, bool may_be_empty) {
+  if ((value.empty() && !may_be_empty) || value.size() > kMaxFieldBytes) {
+    return Status::InvalidArgument(std::string(what) + " must be " + (may_be_empty ? "0" : "1") +
+                                   " to 128 bytes");
+  }
+  for (char c : value) {
+    if (!IsSafeFieldChar(c)) {
+      // The value itself stays out of the message: it may be a password.
+      return Status::InvalidArgument(std::string(what) +
+                                     " has a character the miner API cannot carry (spaces, "
+                                     "commas, quotes, backslashes, '|', control bytes)");
+    }
+  }
+  return Status::Ok();
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Lengths are not secret (a token's length is in the docs); contents are.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+}  // namespace asicmon::control

@@ -1,0 +1,40 @@
+// Checks for everything a REST request hands control, done before any miner
+// is contacted. Each returns InvalidArgument with a message fit for the
+// client ("ip '10.0.0.300' is not a dotted IPv4 address").
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "asicmon/status.h"
+
+namespace asicmon::control {
+
+// Longest worker, pool user or password accepted. Real ones are tens of bytes;
+// cgminer's own limits are near this.
+inline constexpr size_t kMaxFieldBytes = 128;
+inline constexpr size_t kMaxPoolUrlBytes = 256;
+
+// A dotted-quad IPv4 address, each part 0-255 without leading zeros (which
+// some resolvers read as octal). No hostnames.
+Status ValidateIp(std::string_view ip);
+
+// A worker name as pools know it: printable ASCII, no spaces, no commas
+// (cgminer splits API parameters at commas), no quotes or backslashes
+// (they would break out of the API's JSON), 1..kMaxFieldBytes.
+Status ValidateWorker(std::string_view worker);
+
+// stratum+tcp://host:port (also stratum+ssl, stratum2+tcp), host a DNS name
+// or IPv4, port 1-65535, nothing after the port.
+Status ValidatePoolUrl(std::string_view url);
+
+// A pool user or password: `what` names it in the message. Printable
+// ASCII without commas, quotes or backslashes; the password may be empty.
+Status ValidatePoolField(std::string_view what, std::string_view value, bool may_be_empty);
+
+// `a` equals `b`, in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace asicmon::control
