@@ -1,11 +1,13 @@
 #include "service.h"
 
+#include <curl/curl.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/router.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -120,9 +122,23 @@ void SendJson(Http::ResponseWriter& response, int status, const nlohmann::json& 
                                                            nlohmann::json::error_handler_t::replace));
 }
 
+// A query parameter, percent- and '+'-decoded (Pistache hands them over raw).
+std::optional<std::string> Query(const Rest::Request& request, const std::string& name) {
+  std::optional<std::string> raw = request.query().get(name);
+  if (!raw) return raw;
+  std::replace(raw->begin(), raw->end(), '+', ' ');
+  int length = 0;
+  char* decoded =
+      curl_easy_unescape(nullptr, raw->data(), static_cast<int>(raw->size()), &length);
+  if (!decoded) return std::nullopt;
+  std::string out(decoded, static_cast<size_t>(length));
+  curl_free(decoded);
+  return out;
+}
+
 std::optional<double> QueryDouble(const Rest::Request& request, const std::string& name,
                                   std::string& error) {
-  const std::optional<std::string> text = request.query().get(name);
+  const std::optional<std::string> text = Query(request, name);
   if (!text) return std::nullopt;
   try {
     size_t used = 0;
@@ -247,7 +263,7 @@ struct Service::Impl {
   void ListMiners(const Rest::Request& request, Http::ResponseWriter response) {
     if (!Authorized(request, response, "miners", false)) return;
     LatestFilter filter;
-    if (auto s = request.query().get("status")) {
+    if (auto s = Query(request, "status")) {
       filter.status = ParseMinerStatus(*s);
       if (!filter.status) {
         return Error(response, "miners", 400, "bad query",
@@ -255,8 +271,8 @@ struct Service::Impl {
                      "too_large, auth_error, api_error");
       }
     }
-    if (auto m = request.query().get("model")) filter.model = *m;
-    if (auto w = request.query().get("worker")) filter.worker = *w;
+    if (auto m = Query(request, "model")) filter.model = *m;
+    if (auto w = Query(request, "worker")) filter.worker = *w;
     std::string error;
     const auto limit = QueryDouble(request, "limit", error);
     const auto offset = QueryDouble(request, "offset", error);
@@ -302,7 +318,7 @@ struct Service::Impl {
 
   void AuditLog(const Rest::Request& request, Http::ResponseWriter response) {
     if (!Authorized(request, response, "audit", false)) return;
-    const std::string ip = request.query().get("ip").value_or("");
+    const std::string ip = Query(request, "ip").value_or("");
     if (!ip.empty()) {
       if (Status s = ValidateIp(ip); !s.ok()) return Error(response, "audit", 400, "bad address", s.message());
     }
@@ -479,8 +495,8 @@ struct Service::Impl {
         !MinerPath(request, response, "reboot", ip, worker)) {
       return;
     }
-    const bool wait = request.query().get("wait").value_or("") == "true";
-    const bool force = request.query().get("force").value_or("") == "true";
+    const bool wait = Query(request, "wait").value_or("") == "true";
+    const bool force = Query(request, "force").value_or("") == "true";
     {
       std::lock_guard lock(miners_mutex);
       auto it = last_reboot.find(ip);

@@ -34,8 +34,9 @@ Status ValidateIp(std::string_view ip) {
     const std::string_view part = ip.substr(pos, dot == std::string_view::npos ? dot : dot - pos);
     int value = -1;
     const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (part.empty() || part.size() > 3 || ec != std::errc() || end != part.data() + part.size() ||
-        value > 255 || (part.size() > 1 && part[0] == '0')) {
+    if (part.empty() || part.size() > 3 || part[0] < '0' || part[0] > '9' ||
+        ec != std::errc() || end != part.data() + part.size() || value > 255 ||
+        (part.size() > 1 && part[0] == '0')) {
       return Invalid("ip", ip, "is not a dotted IPv4 address");
     }
     ++parts;
@@ -80,6 +81,9 @@ Status ValidatePoolUrl(std::string_view url) {
     if (!ValidHostLabelChar(c) && c != '.') return Invalid("pool url", url, "has an invalid host");
   }
   int port = 0;
+  if (port_text.empty() || port_text[0] < '0' || port_text[0] > '9') {
+    return Invalid("pool url", url, "needs a port from 1 to 65535 and nothing after it");
+  }
   const auto [end, ec] =
       std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||

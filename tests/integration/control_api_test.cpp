@@ -1,0 +1,360 @@
+// asicmon-control as a real process against asicmon-fakefarm on 127.39.x
+// (and asicmon-store, which relays control's events): every endpoint's
+// success and errors, and that each command really changed the fake miner.
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "asicmon/record.h"
+#include "asicmon/store_db.h"
+#include "testlib.h"
+
+namespace asicmon {
+namespace {
+
+using asicmon::testing::BinPath;
+using asicmon::testing::StartFakeFarm;
+using asicmon::testing::Subprocess;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr char kToken[] = "t0ken-for-tests";
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+HttpReply Http(const std::string& method, const std::string& url, const std::string& body = "",
+               const std::string& token = "") {
+  HttpReply reply;
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = nullptr;
+  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+  if (method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  if (curl_easy_perform(curl) == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return reply;
+}
+
+class ControlApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("ctl_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    db_path_ = (dir_ / "asicmon.db").string();
+    setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
+    setenv("ASICMON_DB", db_path_.c_str(), 1);
+    setenv("CONTROL_BIND", "127.0.0.1:0", 1);
+    setenv("POLL_TIMEOUT", "3", 1);
+    for (const char* var : {"CONTROL_TOKEN", "CONTROL_AUTH_READ", "ASICMON_INGEST",
+                            "ASICMON_PUBLISH", "REBOOT_COOLDOWN_S", "MINER_HTTP_PORT"}) {
+      unsetenv(var);
+    }
+  }
+  void TearDown() override {
+    control_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void StartControl(const std::string& token, std::vector<std::string> args = {}) {
+    if (token.empty()) {
+      unsetenv("CONTROL_TOKEN");
+    } else {
+      setenv("CONTROL_TOKEN", token.c_str(), 1);
+    }
+    args.insert(args.begin(), BinPath("asicmon-control"));
+    control_ = std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
+    ASSERT_TRUE(control_->WaitForStdout("READY", 20s)) << control_->stderr_text();
+    const std::string& out = control_->stdout_text();
+    base_ = "http://127.0.0.1:" + out.substr(out.find("READY ") + 6, out.find('\n') - 6);
+  }
+
+  std::filesystem::path dir_;
+  std::string db_path_;
+  std::unique_ptr<Subprocess> control_;
+  std::string base_;
+};
+
+// The ip of the first miner in `farm` whose manifest field `key` is `value`.
+std::string MinerWhere(const testing::FakeFarm& farm, const std::string& key, const json& value) {
+  for (const auto& [ip, m] : farm.miners) {
+    if (m.value(key, json()) == value) return ip;
+  }
+  ADD_FAILURE() << "no miner with " << key << "=" << value.dump();
+  return "";
+}
+
+TEST_F(ControlApiTest, ReadsFromTheStoreWithFiltersAndBadQueries) {
+  StartControl("");
+  EXPECT_EQ(Http("GET", base_ + "/healthz").status, 200);
+  HttpReply empty = Http("GET", base_ + "/miners");
+  ASSERT_EQ(empty.status, 200);
+  EXPECT_EQ(empty.Json()["count"], 0);  // control made the schema; nothing stored yet
+
+  const double now = std::floor(std::chrono::duration<double>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  {
+    auto db = StoreDb::Open({.path = db_path_});
+    ASSERT_OK(db);
+    std::vector<Record> records;
+    for (int i = 0; i < 3; ++i) {
+      Record r;
+      r.producer_id = "test";
+      r.seq = static_cast<uint64_t>(i + 1);
+      r.ts = now - 60 + i;
+      r.ip = "10.9.0." + std::to_string(i + 1);
+      r.status = i == 2 ? MinerStatus::kTimeout : MinerStatus::kOk;
+      r.model = i == 0 ? "Antminer S9" : "Antminer S19 Pro";
+      r.worker = "farm.w" + std::to_string(i + 1);
+      r.hashrate = i == 2 ? std::nullopt : std::optional<double>(13e12 * (i + 1));
+      records.push_back(r);
+    }
+    ASSERT_OK((*db)->WriteBatch(records));
+  }
+  HttpReply all = Http("GET", base_ + "/miners");
+  ASSERT_EQ(all.status, 200);
+  ASSERT_EQ(all.Json()["count"], 3);
+  EXPECT_EQ(all.Json()["miners"][0]["ip"], "10.9.0.1");
+  EXPECT_EQ(all.Json()["miners"][0]["hashrate"], 13e12);
+  EXPECT_EQ(Http("GET", base_ + "/miners?status=timeout").Json()["miners"][0]["ip"], "10.9.0.3");
+  EXPECT_EQ(Http("GET", base_ + "/miners?model=Antminer%20S19%20Pro").Json()["count"], 2);
+  EXPECT_EQ(Http("GET", base_ + "/miners?worker=farm.w1").Json()["count"], 1);
+  EXPECT_EQ(Http("GET", base_ + "/miners?limit=1&offset=1").Json()["miners"][0]["ip"], "10.9.0.2");
+  EXPECT_EQ(Http("GET", base_ + "/miners?status=sleepy").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners?limit=0").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners?limit=abc").status, 400);
+
+  HttpReply history = Http("GET", base_ + "/miners/10.9.0.2/history?from=" +
+                                      std::to_string(now - 120) + "&to=" + std::to_string(now));
+  ASSERT_EQ(history.status, 200);
+  EXPECT_EQ(history.Json()["count"], 1);
+  EXPECT_EQ(Http("GET", base_ + "/miners/10.9.0.2/history?from=10&to=5").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners/not-an-ip/history").status, 400);
+
+  HttpReply metrics = Http("GET", base_ + "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("asicmon_miner_up{ip=\"10.9.0.3\",model=\"Antminer S19 Pro\","
+                              "worker=\"farm.w3\"} 0"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("asicmon_miner_hashrate_hashes_per_second{ip=\"10.9.0.2\""),
+            std::string::npos);
+
+  HttpReply spec = Http("GET", base_ + "/openapi.json");
+  ASSERT_EQ(spec.status, 200);
+  for (const char* path : {"/miners/{ip}/{worker}/summary", "/miners/{ip}/{worker}/reset",
+                           "/miners/{ip}/{worker}/reboot", "/miners/{ip}/{worker}/pool",
+                           "/miners", "/metrics"}) {
+    EXPECT_TRUE(spec.Json()["paths"].contains(path)) << path;
+  }
+  HttpReply docs = Http("GET", base_ + "/docs");
+  EXPECT_EQ(docs.status, 200);
+  EXPECT_NE(docs.body.find("/docs/swagger-ui-bundle.js"), std::string::npos);
+  EXPECT_EQ(Http("GET", base_ + "/docs/swagger-ui-bundle.js").status, 200);
+  EXPECT_EQ(Http("GET", base_ + "/docs/..%2F..%2Fopenapi.json").status, 404);
+  HttpReply unknown = Http("GET", base_ + "/nowhere");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_TRUE(unknown.Json().contains("error"));
+}
+
+TEST_F(ControlApiTest, SummaryChecksTheWorkerAndReportsDeadMiners) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.0.1", "--count", "3", "--seed", "5",
+                                          "--fault", "silent=1"});
+  StartControl("", {"--poll-timeout", "1"});
+  const std::string silent = MinerWhere(farm, "fault", "silent");
+  std::string ip;
+  for (const auto& [addr, m] : farm.miners) {
+    if (m["fault"] == "none") ip = addr;
+  }
+  const std::string worker = farm.miners[ip]["worker"];
+  HttpReply live = Http("GET", base_ + "/miners/" + ip + "/" + worker + "/summary");
+  ASSERT_EQ(live.status, 200) << live.body;
+  EXPECT_EQ(live.Json()["ip"], ip);
+  EXPECT_EQ(live.Json()["worker"], worker);
+  EXPECT_EQ(live.Json()["model"], farm.miners[ip]["model"]);
+  EXPECT_EQ(live.Json()["status"], "ok");
+
+  HttpReply wrong = Http("GET", base_ + "/miners/" + ip + "/someone.else/summary");
+  EXPECT_EQ(wrong.status, 404);
+  EXPECT_NE(wrong.Json()["detail"].get<std::string>().find(worker), std::string::npos);
+  EXPECT_EQ(Http("GET", base_ + "/miners/" + silent + "/w/summary").status, 504);
+  EXPECT_EQ(Http("GET", base_ + "/miners/127.39.0.250/w/summary").status, 502);  // nobody there
+  EXPECT_EQ(Http("GET", base_ + "/miners/127.39.0.999/w/summary").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners/localhost/w/summary").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners/" + ip + "/a,b/summary").status, 400);
+}
+
+TEST_F(ControlApiTest, WritesNeedTheTokenAndReadsToWithAuthRead) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.1.1", "--count", "1"});
+  const std::string ip = "127.39.1.1";
+  const std::string worker = farm.miners[ip]["worker"];
+  StartControl("");
+  HttpReply disabled = Http("POST", base_ + "/miners/" + ip + "/" + worker + "/reset", "", "any");
+  EXPECT_EQ(disabled.status, 401);
+  EXPECT_NE(disabled.Json()["detail"].get<std::string>().find("CONTROL_TOKEN"), std::string::npos);
+
+  control_.reset();
+  setenv("CONTROL_AUTH_READ", "true", 1);
+  StartControl(kToken);
+  const std::string url = base_ + "/miners/" + ip + "/" + worker;
+  EXPECT_EQ(Http("POST", url + "/reset").status, 401);
+  EXPECT_EQ(Http("POST", url + "/reset", "", "wrong-token").status, 401);
+  EXPECT_EQ(Http("POST", url + "/reset", "", std::string(kToken) + "x").status, 401);
+  EXPECT_EQ(Http("GET", base_ + "/miners").status, 401);
+  EXPECT_EQ(Http("GET", base_ + "/miners", "", kToken).status, 200);
+  EXPECT_EQ(Http("GET", url + "/summary", "", kToken).status, 200);
+  EXPECT_EQ(control_->stderr_text().find(kToken), std::string::npos) << "the token was logged";
+}
+
+TEST_F(ControlApiTest, ResetRestartsTheMinerOr409sOnAReadOnlyApi) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.2.1", "--count", "4", "--seed", "9",
+                                          "--deny-privileged", "2"});
+  StartControl(kToken);
+  const std::string open_ip = MinerWhere(farm, "deny_privileged", false);
+  const std::string locked_ip = MinerWhere(farm, "deny_privileged", true);
+  const std::string open_url =
+      base_ + "/miners/" + open_ip + "/" + farm.miners[open_ip]["worker"].get<std::string>();
+  const int64_t uptime_before = Http("GET", open_url + "/summary").Json()["uptime_s"];
+  ASSERT_GT(uptime_before, 60);  // fake miners start with hours of uptime
+
+  HttpReply reset = Http("POST", open_url + "/reset", "", kToken);
+  ASSERT_EQ(reset.status, 200) << reset.body;
+  const int64_t uptime_after = Http("GET", open_url + "/summary").Json()["uptime_s"];
+  EXPECT_LT(uptime_after, 10) << "restart did not reset the miner's uptime";
+
+  HttpReply locked = Http("POST",
+                          base_ + "/miners/" + locked_ip + "/" +
+                              farm.miners[locked_ip]["worker"].get<std::string>() + "/reset",
+                          "", kToken);
+  EXPECT_EQ(locked.status, 409);
+  EXPECT_NE(locked.Json()["detail"].get<std::string>().find("reboot"), std::string::npos);
+  EXPECT_EQ(Http("POST", base_ + "/miners/" + open_ip + "/not.its.worker/reset", "", kToken).status,
+            404);
+
+  HttpReply audit = Http("GET", base_ + "/audit?ip=" + open_ip);
+  ASSERT_EQ(audit.status, 200);
+  ASSERT_EQ(audit.Json()["count"], 2);
+  EXPECT_EQ(audit.Json()["audit"][0]["http_status"], 404);  // newest first
+  EXPECT_EQ(audit.Json()["audit"][1]["action"], "reset");
+  EXPECT_EQ(audit.Json()["audit"][1]["result"], "ok");
+  EXPECT_EQ(audit.Json()["audit"][1]["actor"], "token@127.0.0.1");
+}
+
+TEST_F(ControlApiTest, PoolReplacedThroughTheApiAndConfirmed) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.3.1", "--count", "1"});
+  StartControl(kToken);
+  const std::string ip = "127.39.3.1";
+  const std::string url = base_ + "/miners/" + ip + "/" + farm.miners[ip]["worker"].get<std::string>();
+  ASSERT_GT(Http("GET", url + "/summary").Json()["pools"].size(), 1u);
+
+  const json change = {{"url", "stratum+tcp://new-pool.example.com:3333"},
+                       {"user", "farm.new1"},
+                       {"password", "x"}};
+  HttpReply done = Http("POST", url + "/pool", change.dump(), kToken);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.Json()["via"], "api");
+  // The worker is now the new pool's user, so the old path no longer matches.
+  HttpReply now = Http("GET", base_ + "/miners/" + ip + "/farm.new1/summary");
+  ASSERT_EQ(now.status, 200) << now.body;
+  ASSERT_EQ(now.Json()["pools"].size(), 1u);
+  EXPECT_EQ(now.Json()["pools"][0]["url"], "stratum+tcp://new-pool.example.com:3333");
+  EXPECT_EQ(Http("GET", url + "/summary").status, 404);
+}
+
+TEST_F(ControlApiTest, BadPoolRequestsAreRefusedBeforeTheMinerIsContacted) {
+  // No miner listens on 127.39.4.1: a request that got as far as the miner
+  // would answer 502, so each 4xx here was decided by validation alone.
+  StartControl(kToken);
+  const std::string url = base_ + "/miners/127.39.4.1/farm.w1/pool";
+  auto post = [&](const std::string& body) { return Http("POST", url, body, kToken).status; };
+  EXPECT_EQ(post("not json"), 400);
+  EXPECT_EQ(post("[]"), 400);
+  EXPECT_EQ(post(R"({"user":"a"})"), 400);
+  EXPECT_EQ(post(R"({"url":"http://pool:80","user":"a"})"), 400);
+  EXPECT_EQ(post(R"({"url":"stratum+tcp://pool:3333","user":"a,b"})"), 400);
+  EXPECT_EQ(post(R"({"url":"stratum+tcp://pool:3333","user":"a","password":"p,q"})"), 400);
+  EXPECT_EQ(post(R"({"url":"stratum+tcp://pool:3333","user":7})"), 400);
+  EXPECT_EQ(post(json{{"url", "stratum+tcp://pool:3333"}, {"user", std::string(200, 'u')}}.dump()),
+            400);
+  EXPECT_EQ(post(std::string(64 << 10, ' ')), 413);
+  EXPECT_EQ(post(R"({"url":"stratum+tcp://pool:3333","user":"a"})"), 502);  // valid: tried
+}
+
+TEST_F(ControlApiTest, OneCommandAtATimePerMiner) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.5.1", "--count", "1", "--fault",
+                                          "slow=1", "--slow-ms", "1500"});
+  StartControl(kToken);
+  const std::string url = base_ + "/miners/127.39.5.1/" +
+                          farm.miners["127.39.5.1"]["worker"].get<std::string>() + "/reset";
+  auto first = std::async(std::launch::async, [&] { return Http("POST", url, "", kToken); });
+  std::this_thread::sleep_for(300ms);  // the first holds the miner for 1.5 s or more
+  HttpReply second = Http("POST", url, "", kToken);
+  EXPECT_EQ(second.status, 409);
+  EXPECT_NE(second.Json()["error"].get<std::string>().find("already running"), std::string::npos);
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(Http("POST", url, "", kToken).status, 200);  // free again once done
+}
+
+TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.6.1", "--count", "1"});
+  Subprocess store({BinPath("asicmon-store")}, /*capture_stderr=*/true);
+  zmq::context_t context(1);
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::subscribe, "event");
+  sub.set(zmq::sockopt::rcvtimeo, 500);
+  sub.connect("ipc://" + (dir_ / "run" / "publish.sock").string());
+  StartControl(kToken);
+  const std::string url = base_ + "/miners/127.39.6.1/" +
+                          farm.miners["127.39.6.1"]["worker"].get<std::string>() + "/reset";
+  json event;
+  // SUB misses what PUB sent before the subscription reached it: repeat the
+  // command until one event arrives.
+  for (int attempt = 0; attempt < 20 && event.is_null(); ++attempt) {
+    ASSERT_EQ(Http("POST", url, "", kToken).status, 200);
+    zmq::message_t topic, body;
+    if (!sub.recv(topic) || !sub.recv(body)) continue;
+    event = json::from_msgpack(body.to_string(), true, false);
+  }
+  ASSERT_TRUE(event.is_object()) << "no event on the bus";
+  EXPECT_EQ(event["kind"], "control");
+  EXPECT_EQ(event["action"], "reset");
+  EXPECT_EQ(event["ip"], "127.39.6.1");
+  EXPECT_EQ(event["http_status"], 200);
+  EXPECT_GE(event["seq"].get<uint64_t>(), 1u);
+}
+
+}  // namespace
+}  // namespace asicmon

@@ -1,0 +1,129 @@
+// control's input checks and its /metrics rendering.
+#include <gtest/gtest.h>
+
+#include "metrics.h"
+#include "testlib.h"
+#include "validate.h"
+
+namespace asicmon::control {
+namespace {
+
+TEST(ValidateIp, AcceptsDottedQuads) {
+  for (const char* ip : {"10.0.0.1", "192.168.2.254", "127.39.0.1", "0.0.0.0", "255.255.255.255"}) {
+    EXPECT_OK(ValidateIp(ip));
+  }
+}
+
+TEST(ValidateIp, RefusesEverythingElse) {
+  for (const char* ip :
+       {"", "10.0.0", "10.0.0.1.2", "10.0.0.256", "010.0.0.1", "10.0.0.-1", "localhost",
+        "miner1.farm", "::1", "10.0.0.1 ", " 10.0.0.1", "10.0.0.1:4028", "1e1.0.0.1",
+        "10..0.1", "10.0.0.", "4294967295", "10.0.0.1\n"}) {
+    Status s = ValidateIp(ip);
+    EXPECT_FALSE(s.ok()) << ip;
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << ip;
+  }
+}
+
+TEST(ValidateWorker, AcceptsPoolWorkerNames) {
+  for (const char* w : {"farm.w0001", "bc1qxyz.rig_7", "user-1", "a"}) EXPECT_OK(ValidateWorker(w));
+}
+
+TEST(ValidateWorker, RefusesSmuggledSeparatorsAndControlBytes) {
+  for (std::string w : {std::string(""), std::string("a,b"), std::string("a b"),
+                        std::string("a\"b"), std::string("a\\b"), std::string("a|b"),
+                        std::string("a\nb"), std::string("a\0b", 3), std::string(129, 'w'),
+                        std::string("\xc3\xa9")}) {
+    EXPECT_FALSE(ValidateWorker(w).ok()) << w;
+  }
+  EXPECT_OK(ValidateWorker(std::string(128, 'w')));
+}
+
+TEST(ValidatePoolUrl, AcceptsStratumUrls) {
+  for (const char* url : {"stratum+tcp://pool.example.com:3333", "stratum+ssl://10.0.0.9:443",
+                          "stratum2+tcp://v2.pool.io:3336", "stratum+tcp://a:1"}) {
+    EXPECT_OK(ValidatePoolUrl(url));
+  }
+}
+
+TEST(ValidatePoolUrl, RefusesOtherSchemesHostsAndPorts) {
+  for (const char* url :
+       {"", "http://pool:3333", "pool.example.com:3333", "stratum+tcp://", "stratum+tcp://pool",
+        "stratum+tcp://pool:", "stratum+tcp://pool:0", "stratum+tcp://pool:65536",
+        "stratum+tcp://pool:3333/path", "stratum+tcp://po,ol:3333", "stratum+tcp://pool :3333",
+        "stratum+tcp://user@pool:3333", "stratum+tcp://.pool:3333", "stratum+tcp://pool:33a"}) {
+    EXPECT_FALSE(ValidatePoolUrl(url).ok()) << url;
+  }
+  EXPECT_FALSE(ValidatePoolUrl("stratum+tcp://" + std::string(300, 'a') + ":1").ok());
+}
+
+TEST(ValidatePoolField, PasswordMayBeEmptyUserMayNot) {
+  EXPECT_OK(ValidatePoolField("password", "", true));
+  EXPECT_FALSE(ValidatePoolField("user", "", false).ok());
+  EXPECT_OK(ValidatePoolField("user", "farm.w1", false));
+  Status s = ValidatePoolField("password", "sec,ret", true);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message().find("sec,ret"), std::string::npos) << "a password must not be echoed";
+}
+
+TEST(ConstantTimeEquals, ComparesWholeStrings) {
+  EXPECT_TRUE(ConstantTimeEquals("s3cret-token", "s3cret-token"));
+  EXPECT_FALSE(ConstantTimeEquals("s3cret-token", "s3cret-tokeN"));
+  EXPECT_FALSE(ConstantTimeEquals("s3cret-token", "s3cret"));
+  EXPECT_FALSE(ConstantTimeEquals("", "x"));
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+}
+
+Record Miner(const std::string& ip, MinerStatus status) {
+  Record r;
+  r.ip = ip;
+  r.ts = 1700000000;
+  r.status = status;
+  r.model = "Antminer S9";
+  r.worker = "farm.\"w1\"";  // a quote, to see label escaping
+  if (status == MinerStatus::kOk) {
+    r.hashrate = 13.5e12;
+    r.temp_max = 78;
+    r.fans = {5400, 0};
+    r.boards.push_back({6, 4.5e12, 4.6e12, 60, 78, 63, 62, 1, 650, 3});
+  }
+  return r;
+}
+
+TEST(MinerFamilies, OneSamplePerReportedValueWithMinerLabels) {
+  const std::vector<Record> latest = {Miner("10.0.0.1", MinerStatus::kOk),
+                                      Miner("10.0.0.2", MinerStatus::kTimeout)};
+  std::map<std::string, size_t> samples;
+  for (const auto& f : MinerFamilies(latest)) samples[f.name] = f.metric.size();
+  EXPECT_EQ(samples["asicmon_miner_up"], 2u);
+  EXPECT_EQ(samples["asicmon_miner_hashrate_hashes_per_second"], 1u);  // none for the silent one
+  EXPECT_EQ(samples["asicmon_miner_fan_rpm"], 2u);
+  EXPECT_EQ(samples["asicmon_miner_board_chips_failed"], 1u);
+  EXPECT_EQ(samples["asicmon_miner_power_watts"], 0u);  // not reported: no sample, never 0
+}
+
+TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
+  Metrics metrics;
+  metrics.CountRecord(MinerStatus::kTimeout);
+  metrics.CountAction("reset", "ok");
+  metrics.CountBusGaps("record", 3);
+  const std::string text = metrics.Render(
+      {Miner("10.0.0.1", MinerStatus::kOk), Miner("10.0.0.2", MinerStatus::kTimeout)}, 0.002);
+  EXPECT_NE(text.find("asicmon_miner_up{ip=\"10.0.0.1\",model=\"Antminer S9\",worker=\"farm.\\\"w1\\\"\"} 1"),
+            std::string::npos)
+      << text.substr(0, 2000);
+  EXPECT_NE(text.find("asicmon_miner_up{ip=\"10.0.0.2\""), std::string::npos);
+  EXPECT_NE(text.find("asicmon_miner_fan_rpm{ip=\"10.0.0.1\",model=\"Antminer S9\","
+                      "worker=\"farm.\\\"w1\\\"\",fan=\"1\"} 0"),
+            std::string::npos);
+  EXPECT_NE(text.find("board=\"6\"} 1"), std::string::npos);  // chips failed on chain 6
+  EXPECT_NE(text.find("asicmon_records_stored_total{status=\"timeout\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("asicmon_records_stored_total{status=\"ok\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("asicmon_control_actions_total{action=\"reset\",result=\"ok\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("asicmon_bus_gaps_total{topic=\"record\"} 3"), std::string::npos);
+  EXPECT_NE(text.find("asicmon_miners 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace asicmon::control
