@@ -30,6 +30,7 @@
 
 #include "asicmon/record.h"
 #include "asicmon/store_db.h"
+#include "sample_records.h"
 
 namespace {
 
@@ -38,58 +39,9 @@ using asicmon::Record;
 
 constexpr int kMiners = 10000;
 constexpr size_t kBatch = 1000;
-constexpr int kCollectors = 4;
-constexpr double kPollSeconds = 30;
+constexpr double kPollSeconds = asicmon::bench::kPollSeconds;
 constexpr double kPollsPerDay = 86400 / kPollSeconds;
 constexpr double kStartTs = 1764000000;  // an hour boundary
-
-std::string MinerIp(int m) {
-  return "10.20." + std::to_string(m / 250) + "." + std::to_string(m % 250 + 1);
-}
-
-// A record as collect makes it from an S19-class miner, numbers varied so
-// the msgpack has real widths; 2% of polls time out (nothing measured).
-Record MakeRecord(int miner, double ts, uint64_t seq, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> unit(0, 1);
-  Record r;
-  r.producer_id = "collect-rack" + std::to_string(miner % kCollectors) + "-12345";
-  r.seq = seq;
-  r.ts = ts + (miner % 3000) * 0.01 + unit(rng) * 0.2;  // a sweep takes a while
-  r.ip = MinerIp(miner);
-  if (unit(rng) < 0.02) {
-    r.status = asicmon::MinerStatus::kTimeout;
-    r.error = "no reply within 5 s";
-    return r;
-  }
-  const auto poll = static_cast<int64_t>((ts - kStartTs) / kPollSeconds);
-  r.model = "Antminer S19 Pro";
-  r.firmware = "BMMiner 1.0.0";
-  r.firmware_build = "49.0.1.3 (Mon Oct 26 17:55:33 CST 2020)";
-  r.algorithm = "sha256d";
-  r.worker = "farm.w" + std::to_string(miner);
-  const double rate = 110e12 * (0.95 + 0.1 * unit(rng));
-  r.hashrate = rate;
-  r.hashrate_avg = 109.8e12 + unit(rng) * 1e11;
-  r.hashrate_expected = 111.8e12;
-  r.uptime_s = 100000 + poll * 30 + miner;
-  r.accepted = 18000 + poll;
-  r.rejected = 12 + miner % 7;
-  r.hw_errors = 2708 + poll / 3;
-  r.temp_max = 70 + static_cast<int>(unit(rng) * 15);
-  for (int f = 0; f < 4; ++f) r.fans.push_back(5800 + static_cast<int32_t>(unit(rng) * 600));
-  for (int b = 1; b <= 3; ++b) {
-    r.boards.push_back({b, rate / 3, 37.2e12, 60.0 + static_cast<int>(unit(rng) * 10),
-                        70.0 + static_cast<int>(unit(rng) * 15), 114, 114, 0,
-                        525.0 + static_cast<int>(unit(rng) * 20), 880 + poll});
-  }
-  for (int p = 0; p < 3; ++p) {
-    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example.com:3333", r.worker,
-                       "Alive", p, p == 0 ? 18000 + poll : 0, p == 0 ? 12 : 0, 0, p == 0});
-  }
-  r.power_w = 3250 + static_cast<int>(unit(rng) * 50);
-  r.poll_ms = 10 + unit(rng) * 20;
-  return r;
-}
 
 // CPU time of this thread: less disturbed by the machine's other load
 // than wall time, but blind to waits for the disk and to the store's
@@ -186,9 +138,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<asicmon::StoreDb> db = Must(asicmon::StoreDb::Open(options));
 
   std::mt19937_64 rng(42);
-  std::vector<uint64_t> seqs(kCollectors, 0);
+  std::vector<uint64_t> seqs(asicmon::bench::kCollectors, 0);
   auto make = [&](int miner, double ts) {
-    return MakeRecord(miner, ts, ++seqs[static_cast<size_t>(miner % kCollectors)], rng);
+    return asicmon::bench::SampleRecord(miner, ts, kStartTs, ++seqs[static_cast<size_t>(miner % asicmon::bench::kCollectors)], rng);
   };
   const Record sample = make(7, kStartTs);
   std::printf("store_bench: %s, page cache %lld MiB\n  record: %zu bytes of msgpack (3 boards, 4 fans, 3 pools)\n",
@@ -262,10 +214,10 @@ int main(int argc, char** argv) {
     return Must(db->Latest(f)).size();
   });
   TimeQuery("History(one miner, all its records)", 200, [&](int i) {
-    return Must(db->History(MinerIp(i * 53 % kMiners), 0, 1e12, 10000)).size();
+    return Must(db->History(asicmon::bench::MinerIp(i * 53 % kMiners), 0, 1e12, 10000)).size();
   });
   TimeQuery("History(one miner, 10 minutes)", 200, [&](int i) {
-    return Must(db->History(MinerIp(i * 53 % kMiners), kStartTs + 300, kStartTs + 900, 10000))
+    return Must(db->History(asicmon::bench::MinerIp(i * 53 % kMiners), kStartTs + 300, kStartTs + 900, 10000))
         .size();
   });
   TimeQuery("RecordsBySeq(1000 seqs)", 50, [&](int i) {
@@ -315,7 +267,7 @@ int main(int argc, char** argv) {
   std::printf("  10,000 miners, 30 days retention     %6.2f GB\n",
               per_hourly * 24 * 30 * kMiners / 1e9);
   TimeQuery("Hourly(one miner, all its hours)", 200, [&](int i) {
-    return Must(db->Hourly(MinerIp(i * 53 % kMiners), 0, 1e12, 1000)).size();
+    return Must(db->Hourly(asicmon::bench::MinerIp(i * 53 % kMiners), 0, 1e12, 1000)).size();
   });
 
   db.reset();

@@ -2,90 +2,150 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <iterator>
 #include <optional>
 
 namespace asicmon::control {
 namespace {
 
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
-
-MetricFamily Gauge(std::string name, std::string help) {
-  return MetricFamily{std::move(name), std::move(help), MetricType::Gauge, {}};
+// Label values escaped as the text format wants: backslash, quote, newline.
+void AppendEscaped(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else {
+      out.push_back(c);
+    }
+  }
 }
 
-std::vector<ClientMetric::Label> MinerLabels(const Record& r) {
-  return {{"ip", r.ip}, {"model", r.model}, {"worker", r.worker}};
+// Writes the samples of one family for one miner.
+struct Sampler {
+  std::string& out;
+  std::string_view name;
+  std::string_view labels;  // `{ip="…",model="…",worker="…"`, still open
+  void operator()(std::string_view extra, double value) const {
+    out.append(name);
+    out.append(labels);
+    out.append(extra);
+    out.append("} ");
+    fmt::format_to(std::back_inserter(out), "{}", value);
+    out.push_back('\n');
+  }
+  template <typename T>
+  void If(const std::optional<T>& value, std::string_view extra = {}) const {
+    if (value) (*this)(extra, static_cast<double>(*value));  // not reported: no sample, never 0
+  }
+};
+
+struct GaugeFamily {
+  const char* name;
+  const char* help;
+  void (*emit)(const Record&, const Sampler&);
+};
+
+void PerBoard(const Record& r, const Sampler& sample,
+              std::optional<double> (*field)(const BoardStats&)) {
+  for (const BoardStats& b : r.boards) sample.If(field(b), fmt::format(",board=\"{}\"", b.index));
 }
 
-void Add(MetricFamily& family, const std::vector<ClientMetric::Label>& labels, double value) {
-  ClientMetric& m = family.metric.emplace_back();
-  m.label = labels;
-  m.gauge.value = value;
-}
+constexpr GaugeFamily kFamilies[] = {
+    {"asicmon_miner_up", "1 when the miner's last poll was ok, else 0",
+     [](const Record& r, const Sampler& s) { s({}, r.status == MinerStatus::kOk ? 1 : 0); }},
+    {"asicmon_miner_last_poll_timestamp_seconds", "Unix time of the miner's last stored poll",
+     [](const Record& r, const Sampler& s) { s({}, r.ts); }},
+    {"asicmon_miner_hashrate_hashes_per_second", "Hashrate, short window (H/s for every algorithm)",
+     [](const Record& r, const Sampler& s) { s.If(r.hashrate); }},
+    {"asicmon_miner_hashrate_avg_hashes_per_second",
+     "Hashrate since start or the longest window reported",
+     [](const Record& r, const Sampler& s) { s.If(r.hashrate_avg); }},
+    {"asicmon_miner_hashrate_expected_hashes_per_second", "The miner's own nominal hashrate",
+     [](const Record& r, const Sampler& s) { s.If(r.hashrate_expected); }},
+    {"asicmon_miner_temperature_max_celsius", "Hottest chip sensor",
+     [](const Record& r, const Sampler& s) { s.If(r.temp_max); }},
+    {"asicmon_miner_uptime_seconds", "Seconds since the miner started",
+     [](const Record& r, const Sampler& s) { s.If(r.uptime_s); }},
+    {"asicmon_miner_power_watts", "Power draw as the miner reports it",
+     [](const Record& r, const Sampler& s) { s.If(r.power_w); }},
+    {"asicmon_miner_fan_rpm", "Fan speed; 0 is a stopped fan",
+     [](const Record& r, const Sampler& s) {
+       for (size_t f = 0; f < r.fans.size(); ++f) s(fmt::format(",fan=\"{}\"", f), r.fans[f]);
+     }},
+    {"asicmon_miner_board_hashrate_hashes_per_second", "Hashrate of one hash board",
+     [](const Record& r, const Sampler& s) {
+       PerBoard(r, s, [](const BoardStats& b) { return b.hashrate; });
+     }},
+    {"asicmon_miner_board_temperature_celsius", "Hottest chip sensor of one hash board",
+     [](const Record& r, const Sampler& s) {
+       PerBoard(r, s, [](const BoardStats& b) { return b.temp_chip ? b.temp_chip : b.temp_board; });
+     }},
+    {"asicmon_miner_board_chips_failed", "Chips the board marks failed ('x')",
+     [](const Record& r, const Sampler& s) {
+       PerBoard(r, s, [](const BoardStats& b) {
+         return b.chips_failed ? std::optional<double>(*b.chips_failed) : std::nullopt;
+       });
+     }},
+};
+static_assert(std::size(kFamilies) == MinerGauges::kFamilyCount);
 
-void AddIf(MetricFamily& family, const std::vector<ClientMetric::Label>& labels,
-           const std::optional<double>& value) {
-  if (value) Add(family, labels, *value);  // "not reported" is no sample, never 0
-}
-
-template <typename T>
-std::optional<double> AsDouble(const std::optional<T>& v) {
-  return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt;
+// Numeric address order, as /miners lists them.
+uint64_t AddressKey(const Record& r) {
+  uint32_t ip = 0;
+  if (inet_pton(AF_INET, r.ip.c_str(), &ip) != 1) return 0;
+  return (static_cast<uint64_t>(ntohl(ip)) << 16) | r.port;
 }
 
 }  // namespace
 
-std::vector<MetricFamily> MinerFamilies(const std::vector<Record>& latest) {
-  MetricFamily up = Gauge("asicmon_miner_up", "1 when the miner's last poll was ok, else 0");
-  MetricFamily last = Gauge("asicmon_miner_last_poll_timestamp_seconds",
-                            "Unix time of the miner's last stored poll");
-  MetricFamily hashrate = Gauge("asicmon_miner_hashrate_hashes_per_second",
-                                "Hashrate, short window (H/s for every algorithm)");
-  MetricFamily hashrate_avg = Gauge("asicmon_miner_hashrate_avg_hashes_per_second",
-                                    "Hashrate since start or the longest window reported");
-  MetricFamily expected = Gauge("asicmon_miner_hashrate_expected_hashes_per_second",
-                                "The miner's own nominal hashrate");
-  MetricFamily temp = Gauge("asicmon_miner_temperature_max_celsius", "Hottest chip sensor");
-  MetricFamily uptime = Gauge("asicmon_miner_uptime_seconds", "Seconds since the miner started");
-  MetricFamily power = Gauge("asicmon_miner_power_watts", "Power draw as the miner reports it");
-  MetricFamily fan = Gauge("asicmon_miner_fan_rpm", "Fan speed; 0 is a stopped fan");
-  MetricFamily board_hashrate =
-      Gauge("asicmon_miner_board_hashrate_hashes_per_second", "Hashrate of one hash board");
-  MetricFamily board_temp =
-      Gauge("asicmon_miner_board_temperature_celsius", "Hottest chip sensor of one hash board");
-  MetricFamily chips_failed =
-      Gauge("asicmon_miner_board_chips_failed", "Chips the board marks failed ('x')");
-  for (MetricFamily* f : {&up, &last}) f->metric.reserve(latest.size());
-
-  for (const Record& r : latest) {
-    const auto labels = MinerLabels(r);
-    Add(up, labels, r.status == MinerStatus::kOk ? 1 : 0);
-    Add(last, labels, r.ts);
-    AddIf(hashrate, labels, r.hashrate);
-    AddIf(hashrate_avg, labels, r.hashrate_avg);
-    AddIf(expected, labels, r.hashrate_expected);
-    AddIf(temp, labels, r.temp_max);
-    AddIf(uptime, labels, AsDouble(r.uptime_s));
-    AddIf(power, labels, r.power_w);
-    for (size_t i = 0; i < r.fans.size(); ++i) {
-      auto with_fan = labels;
-      with_fan.push_back({"fan", std::to_string(i)});
-      Add(fan, with_fan, r.fans[i]);
-    }
-    for (const BoardStats& b : r.boards) {
-      auto with_board = labels;
-      with_board.push_back({"board", std::to_string(b.index)});
-      AddIf(board_hashrate, with_board, b.hashrate);
-      AddIf(board_temp, with_board, b.temp_chip ? b.temp_chip : b.temp_board);
-      AddIf(chips_failed, with_board, AsDouble(b.chips_failed));
-    }
+void MinerGauges::Update(const Record& record) {
+  std::string labels = "{ip=\"";
+  AppendEscaped(labels, record.ip);
+  labels.append("\",model=\"");
+  AppendEscaped(labels, record.model);
+  labels.append("\",worker=\"");
+  AppendEscaped(labels, record.worker);
+  labels.push_back('"');
+  Lines lines;
+  for (size_t f = 0; f < kFamilyCount; ++f) {
+    kFamilies[f].emit(record, Sampler{lines.text[f], kFamilies[f].name, labels});
   }
-  return {std::move(up),       std::move(last),           std::move(hashrate),
-          std::move(hashrate_avg), std::move(expected),   std::move(temp),
-          std::move(uptime),   std::move(power),          std::move(fan),
-          std::move(board_hashrate), std::move(board_temp), std::move(chips_failed)};
+  lines.ts = record.ts;
+  std::lock_guard lock(mutex_);
+  Lines& current = miners_[AddressKey(record)];
+  if (record.ts >= current.ts) current = std::move(lines);  // an older record changes nothing
+}
+
+void MinerGauges::Reset(const std::vector<Record>& latest) {
+  {
+    std::lock_guard lock(mutex_);
+    miners_.clear();
+  }
+  for (const Record& r : latest) Update(r);
+}
+
+size_t MinerGauges::size() const {
+  std::lock_guard lock(mutex_);
+  return miners_.size();
+}
+
+void MinerGauges::Render(std::string& out) const {
+  std::lock_guard lock(mutex_);
+  size_t bytes = 0;
+  for (const auto& [key, lines] : miners_) {
+    for (const std::string& t : lines.text) bytes += t.size();
+  }
+  out.reserve(out.size() + bytes + 4096);
+  for (size_t f = 0; f < kFamilyCount; ++f) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} gauge\n", kFamilies[f].name,
+                   kFamilies[f].help, kFamilies[f].name);
+    for (const auto& [key, lines] : miners_) out.append(lines.text[f]);
+  }
 }
 
 Metrics::Metrics()
@@ -147,17 +207,15 @@ void Metrics::CountBusGaps(std::string_view topic, uint64_t missed) {
 
 void Metrics::CountBadMessage() { bad_messages_.Increment(); }
 
-std::string Metrics::Render(const std::vector<Record>& latest, double db_read_seconds) const {
-  std::vector<MetricFamily> families = MinerFamilies(latest);
-  MetricFamily miners = Gauge("asicmon_miners", "Miners with a stored state");
-  Add(miners, {}, static_cast<double>(latest.size()));
-  families.push_back(std::move(miners));
-  MetricFamily read = Gauge("asicmon_control_metrics_db_read_seconds",
-                            "Time this scrape spent reading the miners' state from the store");
-  Add(read, {}, db_read_seconds);
-  families.push_back(std::move(read));
-  for (MetricFamily& f : registry_->Collect()) families.push_back(std::move(f));
-  return prometheus::TextSerializer().Serialize(families);
+std::string Metrics::Render(const MinerGauges& gauges) const {
+  std::string out;
+  gauges.Render(out);
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP asicmon_miners Miners with a stored state\n# TYPE asicmon_miners gauge\n"
+                 "asicmon_miners {}\n",
+                 gauges.size());
+  out.append(prometheus::TextSerializer().Serialize(registry_->Collect()));
+  return out;
 }
 
 }  // namespace asicmon::control

@@ -90,16 +90,51 @@ Record Miner(const std::string& ip, MinerStatus status) {
   return r;
 }
 
-TEST(MinerFamilies, OneSamplePerReportedValueWithMinerLabels) {
-  const std::vector<Record> latest = {Miner("10.0.0.1", MinerStatus::kOk),
-                                      Miner("10.0.0.2", MinerStatus::kTimeout)};
-  std::map<std::string, size_t> samples;
-  for (const auto& f : MinerFamilies(latest)) samples[f.name] = f.metric.size();
-  EXPECT_EQ(samples["asicmon_miner_up"], 2u);
-  EXPECT_EQ(samples["asicmon_miner_hashrate_hashes_per_second"], 1u);  // none for the silent one
-  EXPECT_EQ(samples["asicmon_miner_fan_rpm"], 2u);
-  EXPECT_EQ(samples["asicmon_miner_board_chips_failed"], 1u);
-  EXPECT_EQ(samples["asicmon_miner_power_watts"], 0u);  // not reported: no sample, never 0
+// Samples of `family` in exposition `text` (lines that start with its name
+// and a label set).
+size_t Samples(const std::string& text, const std::string& family) {
+  size_t n = 0;
+  for (size_t at = text.find("\n" + family + "{"); at != std::string::npos;
+       at = text.find("\n" + family + "{", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(RenderMinerGauges, OneSamplePerReportedValueWithMinerLabels) {
+  MinerGauges gauges;
+  gauges.Reset({Miner("10.0.0.2", MinerStatus::kTimeout), Miner("10.0.0.1", MinerStatus::kOk)});
+  std::string text = "\n";
+  gauges.Render(text);
+  EXPECT_EQ(Samples(text, "asicmon_miner_up"), 2u);
+  EXPECT_EQ(Samples(text, "asicmon_miner_hashrate_hashes_per_second"), 1u);  // none when silent
+  EXPECT_EQ(Samples(text, "asicmon_miner_fan_rpm"), 2u);
+  EXPECT_EQ(Samples(text, "asicmon_miner_board_chips_failed"), 1u);
+  EXPECT_EQ(Samples(text, "asicmon_miner_power_watts"), 0u);  // not reported: no sample, never 0
+  EXPECT_NE(text.find("# TYPE asicmon_miner_up gauge\n"), std::string::npos);
+  // Every family's samples follow its own header, as the format requires.
+  EXPECT_LT(text.find("# TYPE asicmon_miner_fan_rpm gauge"), text.find("\nasicmon_miner_fan_rpm{"));
+  EXPECT_NE(text.find("asicmon_miner_hashrate_hashes_per_second{ip=\"10.0.0.1\",model=\"Antminer "
+                      "S9\",worker=\"farm.\\\"w1\\\"\"} 13500000000000"),
+            std::string::npos)
+      << text;
+}
+
+TEST(MinerGauges, KeepsTheNewestRecordOfEachMinerInAddressOrder) {
+  MinerGauges gauges;
+  Record newer = Miner("10.0.0.10", MinerStatus::kOk);
+  newer.ts = 2000;
+  Record older = Miner("10.0.0.10", MinerStatus::kTimeout);
+  older.ts = 1000;
+  gauges.Update(newer);
+  gauges.Update(older);  // arrives late: ignored
+  gauges.Update(Miner("10.0.0.9", MinerStatus::kTimeout));
+  std::string text;
+  gauges.Render(text);
+  EXPECT_EQ(gauges.size(), 2u);
+  EXPECT_NE(text.find("asicmon_miner_up{ip=\"10.0.0.10\",model=\"Antminer S9\",worker=\"farm.\\\"w1\\\"\"} 1"),
+            std::string::npos);
+  EXPECT_LT(text.find("ip=\"10.0.0.9\""), text.find("ip=\"10.0.0.10\""));  // 9 before 10
 }
 
 TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
@@ -107,8 +142,9 @@ TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
   metrics.CountRecord(MinerStatus::kTimeout);
   metrics.CountAction("reset", "ok");
   metrics.CountBusGaps("record", 3);
-  const std::string text = metrics.Render(
-      {Miner("10.0.0.1", MinerStatus::kOk), Miner("10.0.0.2", MinerStatus::kTimeout)}, 0.002);
+  MinerGauges gauges;
+  gauges.Reset({Miner("10.0.0.1", MinerStatus::kOk), Miner("10.0.0.2", MinerStatus::kTimeout)});
+  const std::string text = metrics.Render(gauges);
   EXPECT_NE(text.find("asicmon_miner_up{ip=\"10.0.0.1\",model=\"Antminer S9\",worker=\"farm.\\\"w1\\\"\"} 1"),
             std::string::npos)
       << text.substr(0, 2000);
