@@ -723,11 +723,11 @@ void FarmServer::RespondWeb(uint32_t slot) {
     effect = HandleWebRequest(http_request_, *web_auth_, m.fake, UnixNow(), reply_, actions_);
     if (!actions_.empty()) LogActions(m, m.plan.http_port);
   }
+  // Down before the client can read the answer and try again; closing the
+  // listeners leaves this accepted connection alone.
+  if (effect == WebEffect::kReboot) Reboot(miner);
   c.pending = std::string_view(reply_.data(), reply_.size());
   StartWriting(slot);
-  // The answer is on its way on an accepted connection, which closing the
-  // listeners leaves alone.
-  if (effect == WebEffect::kReboot) Reboot(miner);
 }
 
 void FarmServer::Reboot(uint32_t index) {

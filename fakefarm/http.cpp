@@ -29,9 +29,22 @@ bool IsFieldChar(char c) {
   return u == '\t' || (u >= 0x20 && u != 0x7F);
 }
 
-// Bytes that may appear anywhere before the end of a header section; any
+// True when `section` (the start of a header section, perhaps cut short)
+// holds only bytes of header lines, with CR and LF only as CRLF pairs: any
 // other byte (a NUL, a bare LF, DEL) marks the request as not HTTP at once.
-bool IsHeaderSectionChar(char c) { return IsFieldChar(c) || c == '\r' || c == '\n'; }
+bool IsHeaderSectionText(std::string_view section) {
+  for (size_t i = 0; i < section.size(); ++i) {
+    const char c = section[i];
+    if (c == '\r') {
+      if (i + 1 < section.size() && section[i + 1] != '\n') return false;
+    } else if (c == '\n') {
+      if (i == 0 || section[i - 1] != '\r') return false;
+    } else if (!IsFieldChar(c)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -114,7 +127,7 @@ HttpParseResult ParseHttpRequest(std::string_view in, HttpRequest& request) {
   const std::string_view window = in.substr(0, kMaxHttpHeaderBytes);
   const size_t end = window.find("\r\n\r\n");
   const std::string_view section = end == std::string_view::npos ? window : window.substr(0, end);
-  if (!std::all_of(section.begin(), section.end(), IsHeaderSectionChar)) return error(400);
+  if (!IsHeaderSectionText(section)) return error(400);
   const size_t line_end = section.find("\r\n");
   if (end == std::string_view::npos) {
     // Judge the request line as soon as it is in, so garbage is refused at once.
@@ -140,9 +153,6 @@ HttpParseResult ParseHttpRequest(std::string_view in, HttpRequest& request) {
     if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) return error(400);
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = TrimOws(line.substr(colon + 1));
-    if (line.find('\n') != std::string_view::npos || value.find('\r') != std::string_view::npos) {
-      return error(400);  // a bare CR or LF inside a line
-    }
     if (request.headers.size() == kMaxHttpHeaders) return error(431);
     request.headers.emplace_back(name, value);
     if (EqualsIgnoreCase(name, "Content-Length")) {
