@@ -122,7 +122,10 @@ std::optional<std::string_view> HttpRequest::Header(std::string_view name) const
 }
 
 HttpParseResult ParseHttpRequest(std::string_view in, HttpRequest& request) {
-  request = HttpRequest{};
+  // Field by field, so a reused request keeps its header vector's capacity.
+  request.method = request.target = request.path = request.body = {};
+  request.headers.clear();
+  request.expect_continue = false;
   auto error = [](int status) { return HttpParseResult{HttpParseState::kError, status, 0}; };
   const std::string_view window = in.substr(0, kMaxHttpHeaderBytes);
   const size_t end = window.find("\r\n\r\n");
