@@ -589,6 +589,32 @@ FakeMiner::FakeMiner(const FakeMinerSpec& spec, double now)
   SettleShares();
 }
 
+void FakeMiner::Restart(double now) {
+  now_ = now;
+  start_time_ = now;
+  settled_accepted_ = 0;
+  for (Pool& p : pools_) p.accepted = 0;
+  snap_valid_ = false;
+}
+
+std::vector<PoolConfig> FakeMiner::PoolsByPriority() const {
+  std::vector<const Pool*> order;
+  for (const Pool& p : pools_) order.push_back(&p);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Pool* a, const Pool* b) { return a->priority < b->priority; });
+  std::vector<PoolConfig> configs;
+  for (const Pool* p : order) configs.push_back({p->url, p->user, p->pass});
+  return configs;
+}
+
+void FakeMiner::Reconfigure(const std::vector<PoolConfig>& pools, double now) {
+  pools_.clear();
+  for (const PoolConfig& p : pools) {
+    pools_.push_back(Pool{p.url, p.user, p.pass, static_cast<int>(pools_.size()), true, 0});
+  }
+  Restart(now);
+}
+
 std::string_view FakeMiner::worker() const { return pools_[ActivePool()].user; }
 
 int FakeMiner::DeadBoard() const { return spec_.dead_board ? spec_.index % model_->boards : -1; }
@@ -833,9 +859,7 @@ ActionResult FakeMiner::RunPrivileged(Writer& w, std::string_view command,
   } else if (command == "restart") {
     // Stock cgminer answers a bare {"STATUS":"RESTART"}; a regular STATUS
     // block (S, "Restart") lets a client's status check see the success.
-    start_time_ = now_;
-    settled_accepted_ = 0;
-    for (Pool& p : pools_) p.accepted = 0;
+    Restart(now_);
     msg('S', 37, "Restart");
   } else if (command == "addpool") {
     std::string_view p = missing ? std::string_view() : std::string_view(*parameter);

@@ -56,6 +56,13 @@ struct PrivilegedAction {
   ActionResult result = ActionResult::kOk;
 };
 
+// One pool as the firmware's configuration holds it.
+struct PoolConfig {
+  std::string url;
+  std::string user;
+  std::string pass;
+};
+
 // Request commands this miner treats as privileged.
 bool IsPrivilegedCommand(std::string_view command);
 
@@ -70,6 +77,16 @@ class FakeMiner {
   void Handle(std::string_view request, double now, fmt::memory_buffer& out,
               std::vector<PrivilegedAction>* actions = nullptr);
   std::string Handle(std::string_view request, double now);
+
+  // Restarts the mining software at unix time `now`, as the API's restart
+  // and a power cycle do: uptime and share counters start again from zero.
+  void Restart(double now);
+  // The pools in priority order, as the web configuration shows them.
+  std::vector<PoolConfig> PoolsByPriority() const;
+  // Replaces every pool (the first becomes the active one) and restarts, as
+  // applying a configuration through the web interface does. `pools` must
+  // not be empty.
+  void Reconfigure(const std::vector<PoolConfig>& pools, double now);
 
   const FakeMinerSpec& spec() const { return spec_; }
   const ModelSpec& model() const { return *model_; }

@@ -20,6 +20,7 @@
 #include <iterator>
 
 #include "asicmon/log.h"
+#include "miner_web.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -42,7 +43,7 @@ constexpr uint64_t kFilesBesidesListeners = 512;
 // Where an epoll event came from: kind in the top byte, the connection
 // slot's generation (so an event for a closed connection is not taken for
 // the slot's next one) and the index in the low 32 bits.
-enum Kind : uint64_t { kListener = 1, kConn = 2, kStop = 3 };
+enum Kind : uint64_t { kListener = 1, kConn = 2, kStop = 3, kWebListener = 4 };
 uint64_t EventData(uint64_t kind, uint32_t gen, uint32_t index) {
   return kind << 56 | (static_cast<uint64_t>(gen & 0xFFFFFF) << 32) | index;
 }
@@ -133,6 +134,8 @@ struct FarmServer::Miner {
   FakeMiner fake;
   int listen_fd = -1;
   uint64_t rng = 0;  // for garbage bytes
+  int web_listen_fd = -1;
+  bool rebooting = false;  // down until its reboot timer fires
 };
 
 struct FarmServer::Conn {
@@ -156,10 +159,13 @@ struct FarmServer::Conn {
   std::string out;           // the reply, when it outlives one attempt to send
   std::string_view pending;  // what is left to send: in `out` or the shared huge reply
   int64_t idle_deadline_ms = 0;
+  bool web = false;            // an HTTP client of the web interface
+  bool continue_sent = false;  // "100 Continue" answered an Expect
+  int web_error = 0;           // status the HTTP parser refused the request with
 };
 
 struct FarmServer::Timer {
-  enum class Kind : uint8_t { kSlowReply, kFlap, kSweep };
+  enum class Kind : uint8_t { kSlowReply, kFlap, kSweep, kRebootDone };
   int64_t at_ms;
   Kind kind;
   uint32_t index;
@@ -241,6 +247,11 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
         "--base {} --count {} reaches {}: every miner must be in 127.0.0.0/8 (loopback)",
         options.base, options.count, IpText(static_cast<uint32_t>(std::min<uint64_t>(last, ~0u)))));
   }
+  if (options.http_port != 0 && options.http_port == options.port) {
+    return Status::InvalidArgument(
+        fmt::format("--http-port {} is the API's --port: give the web interface its own port",
+                    options.http_port));
+  }
   std::vector<ModelId> models = options.models;
   if (models.empty()) {
     for (const ModelSpec& m : AllModels()) models.push_back(m.id);
@@ -270,6 +281,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.ip = base + static_cast<uint32_t>(i);
     p.ip_text = IpText(p.ip);
     p.port = options.port;
+    p.http_port = options.http_port;
     p.fault = faults[i];
     p.spec.model = models[i % models.size()];
     p.spec.index = i;
@@ -288,7 +300,9 @@ std::string ManifestLine(const MinerPlan& plan) {
   const FakeMiner probe(plan.spec, 0);
   std::string line = "{\"ip\":";
   AppendJsonString(line, plan.ip_text);
-  fmt::format_to(std::back_inserter(line), ",\"port\":{},\"model\":", plan.port);
+  fmt::format_to(std::back_inserter(line), ",\"port\":{},", plan.port);
+  if (plan.http_port != 0) fmt::format_to(std::back_inserter(line), "\"http_port\":{},", plan.http_port);
+  line += "\"model\":";
   AppendJsonString(line, model.name);
   line += ",\"worker\":";
   AppendJsonString(line, probe.worker());
@@ -302,7 +316,10 @@ std::string ManifestLine(const MinerPlan& plan) {
   return line;
 }
 
-uint64_t FilesNeeded(int miners) { return static_cast<uint64_t>(miners) + kFilesBesidesListeners; }
+uint64_t FilesNeeded(const FarmOptions& options) {
+  const uint64_t listeners_per_miner = options.http_port != 0 ? 2 : 1;
+  return static_cast<uint64_t>(options.count) * listeners_per_miner + kFilesBesidesListeners;
+}
 
 Status RaiseFileLimit(uint64_t needed) {
   rlimit limit{};
@@ -311,7 +328,8 @@ Status RaiseFileLimit(uint64_t needed) {
   }
   if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
     return Status::InvalidArgument(fmt::format(
-        "need {} open files (one per miner plus {} for connections) but the hard limit is {}; "
+        "need {} open files (one or two per miner plus {} for connections) but the hard limit "
+        "is {}; "
         "raise it (ulimit -Hn, LimitNOFILE= in systemd, nofile in limits.conf) or use fewer "
         "miners per process",
         needed, kFilesBesidesListeners, limit.rlim_max));
@@ -336,6 +354,7 @@ FarmServer::~FarmServer() {
   }
   for (Miner& m : miners_) {
     if (m.listen_fd >= 0) close(m.listen_fd);
+    if (m.web_listen_fd >= 0) close(m.web_listen_fd);
   }
   if (spare_fd_ >= 0) close(spare_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -357,6 +376,10 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
           fmt::format("--action-log {}: {}", options.action_log, std::strerror(errno)));
     }
   }
+  if (options.http_port != 0) {
+    server->web_auth_.emplace(std::string(kWebRealm), options.http_user, options.http_password,
+                              DigestAuth::RandomNonce());
+  }
   const double now = UnixNow();
   server->started_ms_ = MonotonicMs();
   server->miners_.reserve(plans.size());
@@ -365,7 +388,7 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
     any_huge |= plan.fault == Fault::kHuge;
     uint64_t rng = plan.spec.seed ^ (0x6A09E667F3BCC909ULL * (plan.spec.index + 1));
     FakeMiner fake(plan.spec, now);
-    server->miners_.push_back(Miner{std::move(plan), std::move(fake), -1, rng});
+    server->miners_.push_back(Miner{std::move(plan), std::move(fake), -1, rng, -1, false});
   }
   if (any_huge) server->BuildHugeReply();
   const int64_t period_ms =
@@ -388,6 +411,22 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
 
 Status FarmServer::Listen(uint32_t index) {
   Miner& m = miners_[index];
+  auto api = OpenListener(m, m.plan.port, kListener, index);
+  if (!api.ok()) return api.status();
+  m.listen_fd = *api;
+  if (m.plan.http_port != 0) {
+    auto web = OpenListener(m, m.plan.http_port, kWebListener, index);
+    if (!web.ok()) {
+      Unlisten(index);
+      return web.status();
+    }
+    m.web_listen_fd = *web;
+  }
+  return Status::Ok();
+}
+
+Result<int> FarmServer::OpenListener(const Miner& m, uint16_t port, uint64_t kind,
+                                     uint32_t index) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IoError(fmt::format("socket: {}", std::strerror(errno)));
   const int one = 1;
@@ -399,31 +438,32 @@ Status FarmServer::Listen(uint32_t index) {
   setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(m.plan.port);
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(m.plan.ip);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(fd, kListenBacklog) != 0) {
     const int err = errno;
     close(fd);
     return Status::IoError(
-        fmt::format("listen on {}:{}: {}", m.plan.ip_text, m.plan.port, std::strerror(err)));
+        fmt::format("listen on {}:{}: {}", m.plan.ip_text, port, std::strerror(err)));
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = EventData(kListener, 0, index);
+  ev.data.u64 = EventData(kind, 0, index);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int err = errno;
     close(fd);
     return Status::IoError(fmt::format("epoll_ctl: {}", std::strerror(err)));
   }
-  m.listen_fd = fd;
-  return Status::Ok();
+  return fd;
 }
 
 void FarmServer::Unlisten(uint32_t index) {
   Miner& m = miners_[index];
   if (m.listen_fd >= 0) close(m.listen_fd);
+  if (m.web_listen_fd >= 0) close(m.web_listen_fd);
   m.listen_fd = -1;
+  m.web_listen_fd = -1;
 }
 
 void FarmServer::BuildHugeReply() {
@@ -459,6 +499,7 @@ std::string FarmServer::Summary() const {
                    i == 0 ? std::string_view("healthy") : kFaultNames[i], served_[i]);
   }
   if (!parts.empty()) s += " (" + parts + ")";
+  if (web_requests_ > 0) fmt::format_to(std::back_inserter(s), "; {} web requests", web_requests_);
   if (refused_accepts_ > 0) {
     fmt::format_to(std::back_inserter(s), "; {} connections dropped for lack of files",
                    refused_accepts_);
@@ -495,7 +536,10 @@ Status FarmServer::Run(int stop_fd) {
         case kStop:
           return Status::Ok();
         case kListener:
-          if (miners_[index].listen_fd >= 0) OnAccept(index);
+          if (miners_[index].listen_fd >= 0) OnAccept(index, false);
+          break;
+        case kWebListener:
+          if (miners_[index].web_listen_fd >= 0) OnAccept(index, true);
           break;
         case kConn: {
           if (index >= conns_.size() || (conns_[index].gen & 0xFFFFFF) != gen) break;
@@ -515,8 +559,8 @@ Status FarmServer::Run(int stop_fd) {
   }
 }
 
-void FarmServer::OnAccept(uint32_t miner) {
-  const int listen_fd = miners_[miner].listen_fd;
+void FarmServer::OnAccept(uint32_t miner, bool web) {
+  const int listen_fd = web ? miners_[miner].web_listen_fd : miners_[miner].listen_fd;
   for (int k = 0; k < kAcceptsPerWakeup; ++k) {
     const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -546,8 +590,10 @@ void FarmServer::OnAccept(uint32_t miner) {
     Conn& c = conns_[slot];
     c.fd = fd;
     c.miner = miner;
-    c.state =
-        miners_[miner].plan.fault == Fault::kSilent ? Conn::State::kSilent : Conn::State::kReading;
+    c.web = web;
+    // Faults shape the API only; the web interface of a faulty miner answers.
+    c.state = !web && miners_[miner].plan.fault == Fault::kSilent ? Conn::State::kSilent
+                                                                   : Conn::State::kReading;
     c.idle_deadline_ms = MonotonicMs() + kIdleTimeoutMs;
     // The request is often in already: read before paying for epoll_ctl.
     OnReadable(slot);
@@ -576,7 +622,7 @@ void FarmServer::OnReadable(uint32_t slot) {
         return;
       }
       c.in.append(buf, static_cast<size_t>(n));
-      if (ScanRequest(c)) {
+      if (c.web ? ScanWebRequest(c) : ScanRequest(c)) {
         Respond(slot);
         return;
       }
@@ -639,8 +685,80 @@ bool FarmServer::ScanRequest(Conn& c) {
   return c.request_end > 0;
 }
 
+bool FarmServer::ScanWebRequest(Conn& c) {
+  const HttpParseResult parsed = ParseHttpRequest(c.in, http_request_);
+  switch (parsed.state) {
+    case HttpParseState::kComplete:
+      c.request_end = parsed.length;
+      return true;
+    case HttpParseState::kError:
+      c.web_error = parsed.error_status;
+      return true;
+    case HttpParseState::kNeedBody:
+      if (http_request_.expect_continue && !c.continue_sent) {
+        // The interim answer fits any fresh socket buffer; were it cut short,
+        // the client sends its body after its own wait anyway.
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL);
+        c.continue_sent = true;
+      }
+      return false;
+    case HttpParseState::kNeedHeaders:
+      return false;
+  }
+  return false;
+}
+
+void FarmServer::RespondWeb(uint32_t slot) {
+  Conn& c = conns_[slot];
+  const uint32_t miner = c.miner;
+  Miner& m = miners_[miner];
+  ++web_requests_;
+  reply_.clear();
+  WebEffect effect = WebEffect::kNone;
+  if (c.web_error != 0) {
+    AppendHttpError(reply_, c.web_error);
+  } else {
+    actions_.clear();
+    effect = HandleWebRequest(http_request_, *web_auth_, m.fake, UnixNow(), reply_, actions_);
+    if (!actions_.empty()) LogActions(m, m.plan.http_port);
+  }
+  // Down before the client can read the answer and try again; closing the
+  // listeners leaves this accepted connection alone.
+  if (effect == WebEffect::kReboot) Reboot(miner);
+  c.pending = std::string_view(reply_.data(), reply_.size());
+  StartWriting(slot);
+}
+
+void FarmServer::Reboot(uint32_t index) {
+  Miner& m = miners_[index];
+  if (m.rebooting) return;
+  m.rebooting = true;
+  Unlisten(index);
+  const auto down_ms = static_cast<int64_t>(std::llround(options_.reboot_s * 1000));
+  timers_.push_back({MonotonicMs() + down_ms, Timer::Kind::kRebootDone, index, 0});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+  spdlog::info("miner {} rebooting: down for {} s", m.plan.ip_text, options_.reboot_s);
+}
+
+void FarmServer::FinishReboot(uint32_t index) {
+  Miner& m = miners_[index];
+  m.rebooting = false;
+  m.fake.Restart(UnixNow());
+  if (m.listen_fd >= 0) return;
+  if (Status status = Listen(index); !status.ok()) {
+    spdlog::warn("miner {} stays down after its reboot: {}", m.plan.ip_text, status.message());
+  } else {
+    spdlog::info("miner {} is back from its reboot", m.plan.ip_text);
+  }
+}
+
 void FarmServer::Respond(uint32_t slot) {
   Conn& c = conns_[slot];
+  if (c.web) {
+    RespondWeb(slot);
+    return;
+  }
   Miner& m = miners_[c.miner];
   const Fault fault = m.plan.fault;
   ++served_[static_cast<size_t>(fault)];
@@ -669,7 +787,7 @@ void FarmServer::Respond(uint32_t slot) {
     default: {
       actions_.clear();
       m.fake.Handle(request, UnixNow(), reply_, &actions_);
-      if (!actions_.empty()) LogActions(m);
+      if (!actions_.empty()) LogActions(m, m.plan.port);
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);
       if (fault == Fault::kSlow) {
         // Keep reading meanwhile, so a client that gives up is noticed.
@@ -755,6 +873,8 @@ void FarmServer::CloseConn(uint32_t slot, bool reset) {
   if (c.in.capacity() > 4096) std::string().swap(c.in);
   if (c.out.capacity() > 65536) std::string().swap(c.out);
   c.pending = {};
+  c.web = c.continue_sent = false;
+  c.web_error = 0;
   ++c.gen;
   free_conns_.push_back(slot);
 }
@@ -775,6 +895,9 @@ void FarmServer::FireTimers(int64_t now_ms) {
       case Timer::Kind::kFlap:
         Flap(t.index, now_ms);
         break;
+      case Timer::Kind::kRebootDone:
+        FinishReboot(t.index);
+        break;
       case Timer::Kind::kSweep:
         for (uint32_t slot = 0; slot < conns_.size(); ++slot) {
           const Conn& c = conns_[slot];
@@ -792,7 +915,9 @@ void FarmServer::FireTimers(int64_t now_ms) {
 
 void FarmServer::Flap(uint32_t index, int64_t now_ms) {
   Miner& m = miners_[index];
-  if (m.listen_fd >= 0) {
+  if (m.rebooting) {
+    // Its reboot decides when it comes back.
+  } else if (m.listen_fd >= 0) {
     Unlisten(index);
     spdlog::debug("flapping miner {} down", m.plan.ip_text);
   } else if (Status status = Listen(index); !status.ok()) {
@@ -805,14 +930,14 @@ void FarmServer::Flap(uint32_t index, int64_t now_ms) {
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
 }
 
-void FarmServer::LogActions(const Miner& m) {
+void FarmServer::LogActions(const Miner& m, uint16_t port) {
   const double ts = UnixNow();
   for (const PrivilegedAction& a : actions_) {
     spdlog::info("privileged command {} '{}' on {}:{}: {}", SafeForLog(a.command),
-                 SafeForLog(a.parameter), m.plan.ip_text, m.plan.port, ToString(a.result));
+                 SafeForLog(a.parameter), m.plan.ip_text, port, ToString(a.result));
     if (!action_log_) continue;
     std::string line = fmt::format("{{\"ts\":{:.6f},\"ip\":\"{}\",\"port\":{},\"command\":", ts,
-                                   m.plan.ip_text, m.plan.port);
+                                   m.plan.ip_text, port);
     AppendJsonString(line, a.command);
     line += ",\"parameter\":";
     AppendJsonString(line, a.parameter);

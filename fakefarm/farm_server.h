@@ -1,7 +1,10 @@
 // The fake farm: N FakeMiners, each listening on its own loopback address,
 // served by one thread with non-blocking sockets and one epoll set, with the
 // faults real miners show (slow, silent, reset, garbage, cut-off, huge,
-// flapping, dead board) assigned to chosen miners.
+// flapping, dead board) assigned to chosen miners. Optionally each miner also
+// serves stock firmware's web interface (miner_web.h) on its own address,
+// from the same thread and epoll set; a reboot there takes the miner off
+// the network for a while.
 //
 // Thread-safety: a FarmServer belongs to the thread that runs it.
 #pragma once
@@ -18,6 +21,7 @@
 
 #include "asicmon/status.h"
 #include "fake_miner.h"
+#include "http.h"
 
 namespace asicmon::fakefarm {
 
@@ -68,6 +72,10 @@ struct FarmOptions {
   double flap_period_s = 10;
   Share deny;
   std::string action_log;  // path; empty for none
+  uint16_t http_port = 0;  // web interface on every miner; 0 for none
+  std::string http_user = "root";
+  std::string http_password = "root";
+  double reboot_s = 3;  // how long a reboot keeps a miner down
 };
 
 // One miner of the farm, as planned before any socket exists.
@@ -75,6 +83,7 @@ struct MinerPlan {
   uint32_t ip = 0;  // host byte order
   std::string ip_text;
   uint16_t port = 4028;
+  uint16_t http_port = 0;  // 0: no web interface
   Fault fault = Fault::kNone;
   FakeMinerSpec spec;
 };
@@ -82,10 +91,10 @@ struct MinerPlan {
 // Addresses, models and, from a seeded shuffle, faults (at most one per
 // miner) and read-only APIs. InvalidArgument when the options cannot be met:
 // a base outside 127.0.0.0/8, a range that would leave it, more faults than
-// miners.
+// miners, the web interface on the API's port.
 Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options);
 
-// {"ip":...,"port":...,"model":...,"worker":...,"fault":...,
+// {"ip":...,"port":...,["http_port":...,]"model":...,"worker":...,"fault":...,
 //  "hashrate_nominal":H/s,"boards":N,"deny_privileged":bool,"dead_board":chain|null}
 std::string ManifestLine(const MinerPlan& plan);
 
@@ -93,8 +102,8 @@ std::string ManifestLine(const MinerPlan& plan);
 // what to raise, when the hard limit is below `needed`.
 Status RaiseFileLimit(uint64_t needed);
 
-// Open files a farm of `miners` needs before it can take connections.
-uint64_t FilesNeeded(int miners);
+// Open files a farm needs before it can take connections.
+uint64_t FilesNeeded(const FarmOptions& options);
 
 class FarmServer {
  public:
@@ -109,9 +118,10 @@ class FarmServer {
   // Serves until `stop_fd` becomes readable (or forever when -1).
   Status Run(int stop_fd);
 
-  // "served N exchanges in T s (ok A, slow B, ...)".
+  // "served N exchanges in T s (ok A, slow B, ...)[; W web requests]".
   std::string Summary() const;
-  uint64_t exchanges() const;
+  uint64_t exchanges() const;  // of the API
+  uint64_t web_requests() const { return web_requests_; }
 
  private:
   struct Miner;
@@ -119,20 +129,28 @@ class FarmServer {
   struct Timer;
 
   explicit FarmServer(const FarmOptions& options);
+  // Opens the miner's API and, when on, web listeners.
   Status Listen(uint32_t miner);
+  Result<int> OpenListener(const Miner& miner, uint16_t port, uint64_t kind, uint32_t index);
   void Unlisten(uint32_t miner);
-  void OnAccept(uint32_t miner);
+  void OnAccept(uint32_t miner, bool web);
   void OnReadable(uint32_t slot);
   // True once `c.in` holds a whole request (its length in c.request_end).
   static bool ScanRequest(Conn& c);
+  // True once `c.in` holds a whole web request (parsed into http_request_)
+  // or one the parser refuses (c.web_error).
+  bool ScanWebRequest(Conn& c);
   void OnWritable(uint32_t slot);
   void Respond(uint32_t slot);
+  void RespondWeb(uint32_t slot);
+  void Reboot(uint32_t miner);
+  void FinishReboot(uint32_t miner);
   void StartWriting(uint32_t slot);
   void Finish(uint32_t slot);
   void CloseConn(uint32_t slot, bool reset);
   void FireTimers(int64_t now_ms);
   void Flap(uint32_t miner, int64_t now_ms);
-  void LogActions(const Miner& miner);
+  void LogActions(const Miner& miner, uint16_t port);
   void BuildHugeReply();
 
   FarmOptions options_;
@@ -146,6 +164,9 @@ class FarmServer {
   std::string huge_reply_;    // shared by every huge reply
   fmt::memory_buffer reply_;  // the reply being built
   std::vector<PrivilegedAction> actions_;
+  std::optional<DigestAuth> web_auth_;  // with --http-port
+  HttpRequest http_request_;            // the web request being answered
+  uint64_t web_requests_ = 0;
   uint64_t served_[kFaultCount] = {};
   uint64_t refused_accepts_ = 0;
   int64_t started_ms_ = 0;

@@ -40,9 +40,26 @@ summary, stats, pools, version, devs. Privileged commands, which change the mine
 restart, addpool, switchpool, removepool, enablepool, disablepool. The S9 and L3+ end their
 replies with a NUL byte; their stats carry the `}{` quirk of the real firmware.
 
-Output: with --manifest -, one JSON line per miner on stdout; then "READY <count>" once every
-miner listens. Each privileged command is logged on stderr and, with --action-log, appended
-to that file as {"ts","ip","port","command","parameter","result":"ok"|"denied"|"error"}.)";
+Web interface (--http-port N): every miner also serves stock firmware's CGI scripts on ip:N,
+behind HTTP Digest auth (MD5, qop=auth, realm "antMiner Configuration", --http-user and
+--http-password); faults other than flapping leave it alone:
+  GET  /cgi-bin/reboot.cgi          200, then the miner's API and web ports refuse connections
+                                    for --reboot-s; it comes back with uptime 0
+  GET  /cgi-bin/get_miner_conf.cgi  the configuration as JSON: pools (url, user, pass), api-*,
+                                    bitmain-*
+  POST /cgi-bin/set_miner_conf.cgi  form _ant_pool1url, _ant_pool1user, _ant_pool1pw, ... pool3pw
+                                    (other _ant_* fields ignored): pools with a url replace the
+                                    miner's pools and its mining software restarts (uptime 0);
+                                    answers 200 "ok", and leaves the pools as they were when a
+                                    url is not stratum+tcp://host:port
+Bad requests are 400, oversized ones 413 (body over 16 KiB) or 431 (headers over 8 KiB), unknown
+paths 404, other methods 405; every answer closes the connection.
+
+Output: with --manifest -, one JSON line per miner on stdout (with "http_port" when the web
+interface is on); then "READY <count>" once every miner listens. Each privileged command, and
+each reboot and set_miner_conf of the web interface, is logged on stderr and, with --action-log,
+appended to that file as {"ts","ip","port","command","parameter","result":"ok"|"denied"|"error"}
+(port: the one the command came in on).)";
 
 int RunFarm(int argc, char** argv) {
   FarmOptions options;
@@ -52,6 +69,7 @@ int RunFarm(int argc, char** argv) {
   std::string manifest;
   asicmon::StageFlags stage;
   int port = options.port;
+  int http_port = 0;
 
   CLI::App app{
       "asicmon-fakefarm: simulated Antminer farm speaking the CGMiner/BMMiner API, one "
@@ -96,6 +114,19 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--action-log", options.action_log,
                  "Append every privileged command received "
                  "to FILE as a JSON line, flushed at once");
+  app.add_option("--http-port", http_port,
+                 "Port of every miner's web interface (reboot, miner configuration); 0 for none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--http-user", options.http_user, "User of the web interface's Digest auth")
+      ->capture_default_str();
+  app.add_option("--http-password", options.http_password,
+                 "Password of the web interface's Digest auth")
+      ->capture_default_str();
+  app.add_option("--reboot-s", options.reboot_s,
+                 "How long a reboot through the web interface keeps a miner down, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--manifest", manifest,
                  "Write one JSON line per miner to FILE, or to stdout "
                  "before the READY line with -");
@@ -109,6 +140,7 @@ int RunFarm(int argc, char** argv) {
     return 2;
   };
   options.port = static_cast<uint16_t>(port);
+  options.http_port = static_cast<uint16_t>(http_port);
   auto parsed_models = asicmon::fakefarm::ParseModels(models);
   if (!parsed_models.ok()) return config_error(parsed_models.status());
   options.models = *parsed_models;
@@ -124,7 +156,7 @@ int RunFarm(int argc, char** argv) {
   if (!plans.ok()) return config_error(plans.status());
 
   if (asicmon::Status s =
-          asicmon::fakefarm::RaiseFileLimit(asicmon::fakefarm::FilesNeeded(options.count));
+          asicmon::fakefarm::RaiseFileLimit(asicmon::fakefarm::FilesNeeded(options));
       !s.ok()) {
     spdlog::error("{}", s.message());
     return 1;
@@ -155,7 +187,10 @@ int RunFarm(int argc, char** argv) {
     spdlog::error("{}", server.status().message());
     return 1;
   }
-  spdlog::info("{} miners listening from {} on port {}", options.count, options.base, options.port);
+  spdlog::info("{} miners listening from {} on port {}{}", options.count, options.base,
+               options.port,
+               options.http_port != 0 ? fmt::format(", web interface on port {}", options.http_port)
+                                      : std::string());
   std::printf("READY %d\n", options.count);
   std::fflush(stdout);
 

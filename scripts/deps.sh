@@ -10,6 +10,7 @@ packages=(
   libmsgpack-cxx-dev libboost-dev   # records on the bus (msgpack-c's CMake config wants Boost)
   libsqlitecpp-dev libsqlite3-dev   # the embedded store
   libcurl4-openssl-dev              # push
+  libssl-dev                        # fakefarm: MD5 and nonces of HTTP Digest auth (OpenSSL EVP)
   libpistache-dev                   # control's REST API
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev         # tests

@@ -5,8 +5,10 @@
 // programs may share an address): each test program takes its own 127.X.0.0/16
 // with X from this list, and says so in a kLoopback constant.
 //   127.31 miner_api_test   127.32 collect_fakefarm_test   127.33 fake_miner_test
-//   127.34, 127.35 discover_test   127.36 pipeline_test   127.39 control_api_test
+//   127.34, 127.35 discover_test   127.36 pipeline_test   127.38 fakefarm_web_test
+//   127.39 control_api_test
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
+//            127.62 control_bench
 #pragma once
 
 #include <sys/types.h>

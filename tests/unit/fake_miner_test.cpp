@@ -517,6 +517,23 @@ TEST(FarmPlanTest, ManifestLineDescribesTheMiner) {
   EXPECT_EQ(line["dead_board"], 2);
 }
 
+TEST(FarmPlanTest, WebInterfaceIsInTheManifestAndNeedsItsOwnPort) {
+  FarmOptions options;
+  options.base = "127.33.0.1";
+  options.count = 2;
+  EXPECT_FALSE(nlohmann::json::parse(ManifestLine((*PlanFarm(options))[0])).contains("http_port"));
+  const uint64_t api_only = FilesNeeded(options);
+  options.http_port = 8080;
+  auto plans = PlanFarm(options);
+  ASSERT_OK(plans);
+  const nlohmann::json line = nlohmann::json::parse(ManifestLine((*plans)[1]));
+  EXPECT_EQ(line["port"], 4028);
+  EXPECT_EQ(line["http_port"], 8080);
+  EXPECT_EQ(FilesNeeded(options), api_only + 2) << "one more listening socket per miner";
+  options.http_port = 4028;
+  EXPECT_FALSE(PlanFarm(options).ok());
+}
+
 // ---------------------------------------------------------------------------
 // The server, over real loopback sockets
 

@@ -1,0 +1,437 @@
+// The fake farm's web interface without sockets: the HTTP request parser
+// against well-formed, incomplete and hostile requests, form decoding,
+// Digest auth against RFC 2617's worked example, and the CGI endpoints'
+// answers and effects on a FakeMiner.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fake_miner.h"
+#include "http.h"
+#include "miner_web.h"
+#include "testlib.h"
+
+namespace asicmon::fakefarm {
+namespace {
+
+constexpr double kNow = 1.7e9;
+
+HttpParseResult Parse(std::string_view in, HttpRequest& request) {
+  return ParseHttpRequest(in, request);
+}
+
+int ErrorOf(std::string_view in) {
+  HttpRequest request;
+  const HttpParseResult r = Parse(in, request);
+  return r.state == HttpParseState::kError ? r.error_status : 0;
+}
+
+TEST(HttpParserTest, ParsesARequestWithABodyAndLeavesWhatFollows) {
+  const std::string in =
+      "POST /cgi-bin/set_miner_conf.cgi?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+      "Content-Type:  application/x-www-form-urlencoded \r\nContent-Length: 5\r\n\r\na=b&cGET /";
+  HttpRequest request;
+  const HttpParseResult r = Parse(in, request);
+  ASSERT_EQ(r.state, HttpParseState::kComplete);
+  EXPECT_EQ(r.length, in.size() - 5);
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/cgi-bin/set_miner_conf.cgi?x=1");
+  EXPECT_EQ(request.path, "/cgi-bin/set_miner_conf.cgi");
+  EXPECT_EQ(request.body, "a=b&c");
+  EXPECT_EQ(request.Header("content-type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(request.Header("HOST"), "127.0.0.1:8080");
+  EXPECT_FALSE(request.Header("Authorization").has_value());
+  EXPECT_FALSE(request.expect_continue);
+}
+
+TEST(HttpParserTest, ReportsWhatIsStillMissing) {
+  HttpRequest request;
+  EXPECT_EQ(Parse("", request).state, HttpParseState::kNeedHeaders);
+  EXPECT_EQ(Parse("GET /cgi-bin/reboot.cgi HTT", request).state, HttpParseState::kNeedHeaders);
+  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nHost: a\r\n", request).state, HttpParseState::kNeedHeaders);
+  const std::string head =
+      "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  EXPECT_EQ(Parse(head + "ab", request).state, HttpParseState::kNeedBody);
+  EXPECT_TRUE(request.expect_continue);
+  EXPECT_EQ(Parse(head + "abcd", request).state, HttpParseState::kComplete);
+  // HTTP/1.0 needs no Host; no Content-Length means no body.
+  EXPECT_EQ(Parse("GET / HTTP/1.0\r\n\r\n", request).state, HttpParseState::kComplete);
+  EXPECT_EQ(request.body, "");
+}
+
+TEST(HttpParserTest, RefusesHostileAndMalformedRequests) {
+  const std::string ok_head = "GET / HTTP/1.1\r\nHost: a\r\n";
+  // Garbage is refused as soon as its first line (or a non-HTTP byte) is in.
+  EXPECT_EQ(ErrorOf("\x16\x03\x01\x02\x00\x01"), 400);  // a TLS ClientHello
+  EXPECT_EQ(ErrorOf(std::string("GET /\0 HTTP/1.1", 15)), 400);
+  EXPECT_EQ(ErrorOf("hello there\r\n"), 400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\n\n"), 400);                   // bare LF
+  EXPECT_EQ(ErrorOf("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);   // two spaces
+  EXPECT_EQ(ErrorOf("GET http://x/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);  // absolute form
+  EXPECT_EQ(ErrorOf("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\n\r\n"), 400);                       // no Host
+  EXPECT_EQ(ErrorOf(ok_head + "Host: b\r\n\r\n"), 400);                    // two Hosts
+  EXPECT_EQ(ErrorOf(ok_head + "Bad Name: x\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "NoColon\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + " folded: x\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "X: a\rb\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: abc\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: -1\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: 1 2\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: \r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: 1\r\nContent-Length: 1\r\n\r\nx"), 400);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: 16385\r\n\r\n"), 413);
+  EXPECT_EQ(ErrorOf(ok_head + "Content-Length: 99999999999999999999999999\r\n\r\n"), 413);
+  EXPECT_EQ(ErrorOf(ok_head + "Transfer-Encoding: chunked\r\n\r\n"), 501);
+  // Header section over 8 KiB, whether it ever ends or not; too many headers.
+  EXPECT_EQ(ErrorOf(ok_head + "X: " + std::string(9000, 'a')), 431);
+  EXPECT_EQ(ErrorOf(ok_head + "X: " + std::string(9000, 'a') + "\r\n\r\n"), 431);
+  std::string many = ok_head;
+  for (int i = 0; i < 70; ++i) many += fmt::format("X{}: 1\r\n", i);
+  EXPECT_EQ(ErrorOf(many + "\r\n"), 431);
+  // Every byte value as a header value or as a request never crashes the parser.
+  for (int b = 0; b < 256; ++b) {
+    HttpRequest request;
+    const std::string byte(1, static_cast<char>(b));
+    Parse(ok_head + "X: " + byte + "\r\n\r\n", request);
+    Parse(byte + byte + "\r\n\r\n", request);
+  }
+}
+
+TEST(HttpFormTest, DecodesPlusAndPercentAndRefusesBadEscapes) {
+  auto form = ParseForm("_ant_pool1url=stratum%2Btcp%3A%2F%2Fa.example%3A3333&_ant_pool1user=w+1%25"
+                        "&empty=&bare&&%5F=%c3%a9");
+  ASSERT_TRUE(form.has_value());
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"_ant_pool1url", "stratum+tcp://a.example:3333"},
+      {"_ant_pool1user", "w 1%"},
+      {"empty", ""},
+      {"bare", ""},
+      {"_", "\xc3\xa9"}};
+  EXPECT_EQ(*form, expected);
+  EXPECT_FALSE(ParseForm("a=%").has_value());
+  EXPECT_FALSE(ParseForm("a=%4").has_value());
+  EXPECT_FALSE(ParseForm("a=%zz").has_value());
+  EXPECT_TRUE(ParseForm("").has_value());
+}
+
+// RFC 2617 section 3.5: the worked example, response included.
+constexpr std::string_view kRfcAuthorization =
+    R"(Digest username="Mufasa", realm="testrealm@host.com",)"
+    R"( nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth,)"
+    R"( nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1",)"
+    R"( opaque="5ccc069c403ebaf9f0171e9517f40e41")";
+
+TEST(DigestAuthTest, Md5IsTheRealOne) {
+  EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(Md5Hex("The quick brown fox jumps over the lazy dog"),
+            "9e107d9d372bb6826bd81d3542a419d6");
+}
+
+TEST(DigestAuthTest, AcceptsRfc2617WorkedExample) {
+  const DigestAuth auth("testrealm@host.com", "Mufasa", "Circle Of Life",
+                        "dcd98b7102dd2f0e8b11d0f600bfb0c093");
+  EXPECT_EQ(auth.Check("GET", "/dir/index.html", kRfcAuthorization), DigestAuth::Verdict::kOk);
+  EXPECT_EQ(auth.Check("GET", "/dir/index.html", std::nullopt), DigestAuth::Verdict::kMissing);
+  // The same digest for another method or path, or a changed response, fails.
+  EXPECT_EQ(auth.Check("POST", "/dir/index.html", kRfcAuthorization), DigestAuth::Verdict::kDenied);
+  EXPECT_EQ(auth.Check("GET", "/dir/other.html", kRfcAuthorization), DigestAuth::Verdict::kDenied);
+  std::string tampered(kRfcAuthorization);
+  tampered.replace(tampered.find("6629fae4"), 8, "6629fae5");
+  EXPECT_EQ(auth.Check("GET", "/dir/index.html", tampered), DigestAuth::Verdict::kDenied);
+  // Right digest but an older nonce: stale, so the client retries with ours.
+  const DigestAuth restarted("testrealm@host.com", "Mufasa", "Circle Of Life", "0123abcd");
+  EXPECT_EQ(restarted.Check("GET", "/dir/index.html", kRfcAuthorization),
+            DigestAuth::Verdict::kStale);
+  EXPECT_EQ(restarted.Challenge(true),
+            R"(Digest realm="testrealm@host.com", nonce="0123abcd", qop="auth", stale=true)");
+  // Wrong password, user or realm.
+  for (const DigestAuth& other :
+       {DigestAuth("testrealm@host.com", "Mufasa", "circle of life", "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+        DigestAuth("testrealm@host.com", "mufasa", "Circle Of Life", "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+        DigestAuth("antMiner Configuration", "Mufasa", "Circle Of Life",
+                   "dcd98b7102dd2f0e8b11d0f600bfb0c093")}) {
+    EXPECT_EQ(other.Check("GET", "/dir/index.html", kRfcAuthorization), DigestAuth::Verdict::kDenied);
+  }
+}
+
+TEST(DigestAuthTest, RefusesMalformedAndDowngradedHeaders) {
+  const DigestAuth auth("testrealm@host.com", "Mufasa", "Circle Of Life",
+                        "dcd98b7102dd2f0e8b11d0f600bfb0c093");
+  const std::string rfc(kRfcAuthorization);
+  auto with = [&](std::string_view from, std::string_view to) {
+    std::string s = rfc;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  for (const std::string& header : {
+           std::string("Basic TXVmYXNhOkNpcmNsZSBPZiBMaWZl"),
+           std::string("Digest"),
+           std::string("Digest username"),
+           with("qop=auth,", "qop=auth-int,"),
+           with("qop=auth,", ""),
+           with(R"(cnonce="0a4f113b",)", ""),
+           with("nc=00000001,", ""),
+           with(R"(username="Mufasa",)", R"(username="Mufasa", username="Mufasa",)"),
+           with(R"(response="6629fae49393a05397450978507c4ef1")",
+                R"(response="6629fae49393a05397450978507c4ef1)"),
+           rfc + R"(, algorithm=SHA-256)",
+           rfc + ", =x",
+       }) {
+    SCOPED_TRACE(header);
+    EXPECT_EQ(auth.Check("GET", "/dir/index.html", header), DigestAuth::Verdict::kDenied);
+  }
+  // Scheme and parameter names are case-insensitive, algorithm=MD5 is the default.
+  std::string upper = with("Digest username", "DIGEST UserName");
+  EXPECT_EQ(auth.Check("GET", "/dir/index.html", upper + ", algorithm=MD5"),
+            DigestAuth::Verdict::kOk);
+}
+
+TEST(DigestAuthTest, ParsesQuotedStringsWithEscapesAndTokens) {
+  auto params = ParseDigestAuthorization(R"(Digest a="x\"y\\z", b=tok , c="")");
+  ASSERT_TRUE(params.has_value());
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"a", "x\"y\\z"}, {"b", "tok"}, {"c", ""}};
+  EXPECT_EQ(*params, expected);
+  EXPECT_FALSE(ParseDigestAuthorization(R"(Digest a="open)").has_value());
+  EXPECT_FALSE(ParseDigestAuthorization("Digest a=b c=d").has_value());
+}
+
+TEST(DigestAuthTest, RandomNoncesAreHexAndDiffer) {
+  const std::string a = DigestAuth::RandomNonce();
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_TRUE(std::all_of(a.begin(), a.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  })) << a;
+  EXPECT_NE(a, DigestAuth::RandomNonce());
+}
+
+// ---------------------------------------------------------------------------
+// The endpoints, with Authorization computed here the way a client does.
+
+class MinerWebTest : public ::testing::Test {
+ protected:
+  MinerWebTest() : auth_(std::string(kWebRealm), "root", "root", "feedface") {
+    FakeMinerSpec spec;
+    spec.model = ModelId::kS19Pro;
+    spec.index = 4;
+    spec.uptime_s = 7200;
+    miner_ = std::make_unique<FakeMiner>(spec, kNow);
+  }
+
+  static std::string Authorization(std::string_view method, std::string_view uri,
+                                   std::string_view password = "root") {
+    const std::string ha1 = Md5Hex(fmt::format("root:{}:{}", kWebRealm, password));
+    const std::string ha2 = Md5Hex(fmt::format("{}:{}", method, uri));
+    const std::string response =
+        Md5Hex(fmt::format("{}:feedface:00000001:c0ffee:auth:{}", ha1, ha2));
+    return fmt::format(
+        R"(Digest username="root", realm="{}", nonce="feedface", uri="{}", qop=auth, )"
+        R"(nc=00000001, cnonce="c0ffee", response="{}")",
+        kWebRealm, uri, response);
+  }
+
+  // The whole response to a request built from the parts.
+  std::string Send(std::string_view method, std::string_view uri, std::string_view authorization,
+                   std::string_view body = {},
+                   std::string_view type = "application/x-www-form-urlencoded") {
+    request_text_ = fmt::format("{} {} HTTP/1.1\r\nHost: x\r\n", method, uri);
+    if (!authorization.empty()) request_text_ += fmt::format("Authorization: {}\r\n", authorization);
+    if (!body.empty()) {
+      request_text_ += fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", type, body.size());
+    }
+    request_text_ += "\r\n";
+    request_text_ += body;
+    HttpRequest request;
+    EXPECT_EQ(ParseHttpRequest(request_text_, request).state, HttpParseState::kComplete);
+    fmt::memory_buffer out;
+    effect_ = HandleWebRequest(request, auth_, *miner_, now_, out, actions_);
+    return fmt::to_string(out);
+  }
+
+  std::string Get(std::string_view uri) { return Send("GET", uri, Authorization("GET", uri)); }
+
+  static std::string StatusLine(const std::string& response) {
+    return response.substr(0, response.find("\r\n"));
+  }
+  static std::string Body(const std::string& response) {
+    return response.substr(response.find("\r\n\r\n") + 4);
+  }
+  nlohmann::json ApiPools() {
+    auto parsed = testing::ParseMinerJson(miner_->Handle("pools", now_));
+    EXPECT_OK(parsed);
+    return parsed.ok() ? (*parsed)["POOLS"] : nlohmann::json();
+  }
+  int64_t ApiElapsed() {
+    auto parsed = testing::ParseMinerJson(miner_->Handle("summary", now_));
+    EXPECT_OK(parsed);
+    return parsed.ok() ? (*parsed)["SUMMARY"][0]["Elapsed"].get<int64_t>() : -1;
+  }
+
+  DigestAuth auth_;
+  std::unique_ptr<FakeMiner> miner_;
+  double now_ = kNow + 100;
+  std::string request_text_;
+  WebEffect effect_ = WebEffect::kNone;
+  std::vector<PrivilegedAction> actions_;
+};
+
+TEST_F(MinerWebTest, RoutesMethodsAndAuthInThatOrder) {
+  EXPECT_EQ(StatusLine(Send("GET", "/index.html", "")), "HTTP/1.1 404 Not Found");
+  const std::string wrong_method = Send("POST", "/cgi-bin/reboot.cgi", "", "a=b");
+  EXPECT_EQ(StatusLine(wrong_method), "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_NE(wrong_method.find("\r\nAllow: GET\r\n"), std::string::npos);
+  EXPECT_NE(Send("GET", "/cgi-bin/set_miner_conf.cgi", "").find("\r\nAllow: POST\r\n"),
+            std::string::npos);
+
+  const std::string challenge = Send("GET", "/cgi-bin/reboot.cgi", "");
+  EXPECT_EQ(StatusLine(challenge), "HTTP/1.1 401 Unauthorized");
+  EXPECT_NE(challenge.find("\r\nWWW-Authenticate: Digest realm=\"antMiner Configuration\", "
+                           "nonce=\"feedface\", qop=\"auth\"\r\n"),
+            std::string::npos)
+      << challenge;
+  const std::string wrong = Send("GET", "/cgi-bin/reboot.cgi",
+                                 Authorization("GET", "/cgi-bin/reboot.cgi", "admin"));
+  EXPECT_EQ(StatusLine(wrong), "HTTP/1.1 401 Unauthorized");
+  // A digest made for another path does not open this one.
+  EXPECT_EQ(StatusLine(Send("GET", "/cgi-bin/reboot.cgi",
+                            Authorization("GET", "/cgi-bin/get_miner_conf.cgi"))),
+            "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(effect_, WebEffect::kNone);
+  EXPECT_TRUE(actions_.empty());
+}
+
+TEST_F(MinerWebTest, RebootAnswersAndLeavesTheRestartToTheServer) {
+  const std::string response = Get("/cgi-bin/reboot.cgi");
+  EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+  EXPECT_NE(response.find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_NE(Body(response).find("<html>"), std::string::npos);
+  EXPECT_EQ(effect_, WebEffect::kReboot);
+  ASSERT_EQ(actions_.size(), 1u);
+  EXPECT_EQ(actions_[0].command, "reboot");
+  EXPECT_EQ(actions_[0].result, ActionResult::kOk);
+  EXPECT_GE(ApiElapsed(), 7200) << "the miner itself is restarted when it comes back";
+}
+
+TEST_F(MinerWebTest, GetMinerConfIsTheStockLayoutWithTheMinersPools) {
+  const std::string response = Get("/cgi-bin/get_miner_conf.cgi");
+  EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+  EXPECT_NE(response.find("\r\nContent-Type: application/json\r\n"), std::string::npos);
+  const std::string body = Body(response);
+  const nlohmann::ordered_json conf = nlohmann::ordered_json::parse(body);
+  std::vector<std::string> keys;
+  for (const auto& item : conf.items()) keys.push_back(item.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"pools", "api-listen", "api-network", "api-groups",
+                                            "api-allow", "bitmain-use-vil", "bitmain-freq",
+                                            "bitmain-voltage", "bitmain-fan-ctrl",
+                                            "bitmain-fan-pwm"}));
+  const nlohmann::json api = ApiPools();
+  ASSERT_EQ(conf["pools"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(conf["pools"][i]["url"], api[i]["URL"]);
+    EXPECT_EQ(conf["pools"][i]["user"], api[i]["User"]);
+    EXPECT_EQ(conf["pools"][i]["pass"], "x");
+  }
+  EXPECT_EQ(conf["api-allow"], "A:0/0,W:*");
+  EXPECT_EQ(conf["bitmain-fan-ctrl"], false);
+  // Priority order after a switchpool: the pool in use comes first.
+  miner_->Handle("switchpool|2", now_);
+  const nlohmann::json after = nlohmann::json::parse(Body(Get("/cgi-bin/get_miner_conf.cgi")));
+  EXPECT_EQ(after["pools"][0]["url"], "stratum+tcp://pool-c.example:700");
+}
+
+TEST_F(MinerWebTest, GetMinerConfEscapesStrings) {
+  const std::string user = "we\"ird\\user\x01";
+  miner_->Reconfigure({{"stratum+tcp://a.example:1", user, "p\"w"}}, now_);
+  const nlohmann::json conf = nlohmann::json::parse(Body(Get("/cgi-bin/get_miner_conf.cgi")));
+  EXPECT_EQ(conf["pools"][0]["user"], user);
+  EXPECT_EQ(conf["pools"][0]["pass"], "p\"w");
+}
+
+TEST_F(MinerWebTest, SetMinerConfReplacesPoolsAndRestarts) {
+  ASSERT_GE(ApiElapsed(), 7200);
+  const std::string form =
+      "_ant_pool1url=stratum%2Btcp%3A%2F%2Fnew-a.example%3A3333&_ant_pool1user=acct.rig+7"
+      "&_ant_pool1pw=p%26w&_ant_pool2url=&_ant_pool2user=ignored&_ant_pool2pw="
+      "&_ant_pool3url=stratum%2Btcp%3A%2F%2F10.0.0.9%3A25&_ant_pool3user=acct.rig7&_ant_pool3pw=x"
+      "&_ant_nobeeper=false&_ant_freq=600&_ant_voltage=0706";
+  const std::string response =
+      Send("POST", "/cgi-bin/set_miner_conf.cgi",
+           Authorization("POST", "/cgi-bin/set_miner_conf.cgi"), form);
+  EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+  EXPECT_EQ(Body(response), "ok");
+  ASSERT_EQ(actions_.size(), 1u);
+  EXPECT_EQ(actions_[0].command, "set_miner_conf");
+  EXPECT_EQ(actions_[0].parameter,
+            "stratum+tcp://new-a.example:3333,acct.rig 7,p&w;stratum+tcp://10.0.0.9:25,acct.rig7,x");
+  EXPECT_EQ(actions_[0].result, ActionResult::kOk);
+
+  const nlohmann::json pools = ApiPools();
+  ASSERT_EQ(pools.size(), 2u);
+  EXPECT_EQ(pools[0]["URL"], "stratum+tcp://new-a.example:3333");
+  EXPECT_EQ(pools[0]["User"], "acct.rig 7");
+  EXPECT_EQ(pools[0]["Stratum Active"], true);
+  EXPECT_EQ(pools[1]["URL"], "stratum+tcp://10.0.0.9:25");
+  EXPECT_EQ(pools[1]["Stratum Active"], false);
+  EXPECT_EQ(ApiElapsed(), 0);
+  EXPECT_EQ(miner_->worker(), "acct.rig 7");
+}
+
+TEST_F(MinerWebTest, SetMinerConfWithABadUrlAnswersLikeFirmwareButKeepsThePools) {
+  const nlohmann::json before = ApiPools();
+  for (const std::string& form : {
+           std::string("_ant_pool1url=http%3A%2F%2Fpool.example%3A3333&_ant_pool1user=a"),
+           std::string("_ant_pool1url=stratum%2Btcp%3A%2F%2Fpool.example&_ant_pool1user=a"),
+           std::string("_ant_pool1url=stratum%2Btcp%3A%2F%2Fpool.example%3A70000"),
+           std::string("_ant_pool1url=stratum%2Btcp%3A%2F%2F%3A3333"),
+           std::string("_ant_pool1url=stratum%2Btcp%3A%2F%2Fa.example%3A1"
+                       "&_ant_pool2url=stratum%2Btcp%3A%2F%2Fb+c%3A1"),
+           std::string("_ant_pool1url=&_ant_freq=600"),
+       }) {
+    SCOPED_TRACE(form);
+    actions_.clear();
+    const std::string response =
+        Send("POST", "/cgi-bin/set_miner_conf.cgi",
+             Authorization("POST", "/cgi-bin/set_miner_conf.cgi"), form);
+    EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+    EXPECT_EQ(Body(response), "ok");
+    ASSERT_EQ(actions_.size(), 1u);
+    EXPECT_EQ(actions_[0].result, ActionResult::kError);
+  }
+  EXPECT_EQ(ApiPools(), before);
+  EXPECT_GE(ApiElapsed(), 7200);
+}
+
+TEST_F(MinerWebTest, SetMinerConfRefusesABodyThatIsNotAForm) {
+  const std::string uri = "/cgi-bin/set_miner_conf.cgi";
+  EXPECT_EQ(StatusLine(Send("POST", uri, Authorization("POST", uri), "a=%zz")),
+            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(StatusLine(Send("POST", uri, Authorization("POST", uri),
+                            R"({"pools":[{"url":"stratum+tcp://a:1"}]})", "application/json")),
+            "HTTP/1.1 400 Bad Request");
+  EXPECT_TRUE(actions_.empty());
+}
+
+TEST(MinerWebUrlTest, StratumUrls) {
+  EXPECT_TRUE(IsStratumUrl("stratum+tcp://pool-a.example:3333"));
+  EXPECT_TRUE(IsStratumUrl("stratum+tcp://10.1.2.3:1"));
+  EXPECT_TRUE(IsStratumUrl("stratum+tcp://a:65535"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a:65536"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a:0"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a:"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a:+1"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a"));
+  EXPECT_FALSE(IsStratumUrl("stratum+ssl://a:1"));
+  EXPECT_FALSE(IsStratumUrl("pool.example:3333"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a_b:1"));
+  EXPECT_FALSE(IsStratumUrl("stratum+tcp://a:1/path"));
+}
+
+}  // namespace
+}  // namespace asicmon::fakefarm
