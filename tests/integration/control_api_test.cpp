@@ -294,6 +294,70 @@ TEST_F(ControlApiTest, PoolReplacedThroughTheApiAndConfirmed) {
   EXPECT_EQ(Http("GET", url + "/summary").status, 404);
 }
 
+TEST_F(ControlApiTest, PoolReplacedThroughTheWebConfigWhenTheApiIsReadOnly) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.7.1", "--count", "1",
+                                          "--deny-privileged", "all", "--http-port", "8080"});
+  StartControl(kToken, {"--miner-http-port", "8080", "--miner-back-timeout", "15"});
+  const std::string ip = "127.39.7.1";
+  const std::string url = base_ + "/miners/" + ip + "/" + farm.miners[ip]["worker"].get<std::string>();
+  const json change = {{"url", "stratum+tcp://web-pool.example.com:700"},
+                       {"user", "farm.web1"},
+                       {"password", "x"}};
+  HttpReply done = Http("POST", url + "/pool", change.dump(), kToken);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.Json()["via"], "web");
+  HttpReply now = Http("GET", base_ + "/miners/" + ip + "/farm.web1/summary");
+  ASSERT_EQ(now.status, 200) << now.body;
+  ASSERT_EQ(now.Json()["pools"].size(), 1u);
+  EXPECT_EQ(now.Json()["pools"][0]["url"], "stratum+tcp://web-pool.example.com:700");
+  EXPECT_LT(now.Json()["uptime_s"].get<int64_t>(), 30);  // the firmware restarted its miner
+}
+
+TEST_F(ControlApiTest, RebootAcceptedThenBackWithCooldown) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.8.1", "--count", "1", "--http-port",
+                                          "8080", "--reboot-s", "1"});
+  StartControl(kToken, {"--miner-http-port", "8080", "--miner-back-timeout", "20"});
+  const std::string ip = "127.39.8.1";
+  const std::string url = base_ + "/miners/" + ip + "/" + farm.miners[ip]["worker"].get<std::string>();
+  const int64_t uptime_before = Http("GET", url + "/summary").Json()["uptime_s"];
+
+  HttpReply waited = Http("POST", url + "/reboot?wait=true", "", kToken);
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(waited.Json()["result"], "rebooted");
+  EXPECT_LT(waited.Json()["record"]["uptime_s"].get<int64_t>(), uptime_before);
+
+  HttpReply again = Http("POST", url + "/reboot", "", kToken);
+  EXPECT_EQ(again.status, 409);  // inside REBOOT_COOLDOWN_S
+  EXPECT_NE(again.Json()["detail"].get<std::string>().find("force=true"), std::string::npos);
+
+  HttpReply forced = Http("POST", url + "/reboot?force=true", "", kToken);
+  ASSERT_EQ(forced.status, 202) << forced.body;
+  // Accepted means really going down: the API refuses while it reboots.
+  EXPECT_EQ(Http("GET", url + "/summary").status, 502);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(Http("GET", url + "/summary").status, 200);
+
+  HttpReply audit = Http("GET", base_ + "/audit?ip=" + ip);
+  ASSERT_EQ(audit.Json()["count"], 3);
+  EXPECT_EQ(audit.Json()["audit"][1]["result"], "cooldown");
+}
+
+TEST_F(ControlApiTest, RebootWithWrongWebCredentialsIsABadGateway) {
+  testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.9.1", "--count", "1", "--http-port",
+                                          "8080"});
+  setenv("MINER_HTTP_PASSWORD", "not-root", 1);
+  StartControl(kToken, {"--miner-http-port", "8080"});
+  unsetenv("MINER_HTTP_PASSWORD");
+  const std::string ip = "127.39.9.1";
+  HttpReply refused = Http(
+      "POST", base_ + "/miners/" + ip + "/" + farm.miners[ip]["worker"].get<std::string>() + "/reboot",
+      "", kToken);
+  EXPECT_EQ(refused.status, 502);
+  EXPECT_NE(refused.Json()["detail"].get<std::string>().find("MINER_HTTP_PASSWORD"),
+            std::string::npos);
+  EXPECT_EQ(control_->stderr_text().find("not-root"), std::string::npos) << "a password was logged";
+}
+
 TEST_F(ControlApiTest, BadPoolRequestsAreRefusedBeforeTheMinerIsContacted) {
   // No miner listens on 127.39.4.1: a request that got as far as the miner
   // would answer 502, so each 4xx here was decided by validation alone.
