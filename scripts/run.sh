@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 export ASICMON_BIN="${ASICMON_BIN:-$root/build/bin}"
-needed=(asicmon-store asicmon-collect asicmon-discover)
+needed=(asicmon-store asicmon-collect asicmon-discover asicmon-control asicmon-fakefarm)
 missing=0
 for exe in "${needed[@]}"; do [ -x "$ASICMON_BIN/$exe" ] || missing=1; done
 if [ $missing -eq 1 ]; then
@@ -39,17 +39,19 @@ if [ -z "${SUBNET:-}" ]; then
   echo "run: SUBNET is not set, so this is the DEMO: a fake farm of 50 miners on 127.20.0.1-50"
   echo "run: (a few slow, one silent, one dead board). Set SUBNET to watch a real network."
   "$ASICMON_BIN/asicmon-fakefarm" --base 127.20.0.1 --count 50 --fault slow=3 --fault silent=1 \
-    --fault deadboard=1 --fault flapping=1 --action-log "$ASICMON_RUN_DIR/fakefarm-actions.jsonl" \
+    --fault deadboard=1 --fault flapping=1 --http-port 8080 --action-log "$ASICMON_RUN_DIR/fakefarm-actions.jsonl" \
     2>"$ASICMON_RUN_DIR/fakefarm.log" >"$ASICMON_RUN_DIR/fakefarm.out" &
   farm_pid=$!
   for _ in $(seq 1 100); do grep -q READY "$ASICMON_RUN_DIR/fakefarm.out" 2>/dev/null && break; sleep 0.1; done
   export SUBNET=127.20.0.0/24
   export SCAN_INTERVAL="${SCAN_INTERVAL:-10}"
   export SWEEP_INTERVAL="${SWEEP_INTERVAL:-60}"
+  export MINER_HTTP_PORT="${MINER_HTTP_PORT:-8080}"  # the fake miners' web UI (reboot, web config)
 fi
 
 echo "run: watching $SUBNET every ${SCAN_INTERVAL:-30} s; database $ASICMON_DB; logs in $ASICMON_RUN_DIR"
 echo "run: see records with: $ASICMON_BIN/asicmon-tap --topic record"
+echo "run: REST API on http://${CONTROL_BIND:-127.0.0.1:8000} (/miners, /metrics, /docs)$([ -z "${CONTROL_TOKEN:-}" ] && echo '; set CONTROL_TOKEN to allow commands')"
 supervisord -n -c "$root/supervisord.conf" &
 sup_pid=$!
 trap 'kill -TERM $sup_pid 2>/dev/null || true' INT TERM
