@@ -4,16 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "asicmon/clock.h"
 #include "asicmon/log.h"
 
 namespace asicmon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -104,13 +101,20 @@ void CollectWorker::FlushBacklog() {
 }
 
 void CollectWorker::LogCounters() {
-  const auto& p = counters_.polls;
-  spdlog::info(
-      "counters jobs={} expired={} in_flight={} ok={} timeout={} refused={} reset={} parse_error={} "
-      "too_large={} auth_error={} api_error={} sent={} backlog={} dropped={} bad_messages={}",
-      counters_.jobs_received, counters_.jobs_expired, client_->in_flight(), p[0], p[1], p[2], p[3],
-      p[4], p[5], p[6], p[7], counters_.records_sent, backlog_.size(), counters_.records_dropped,
-      counters_.bad_messages);
+  bus::StageStats stats{"collect", sequencer_.producer_id(), UnixNow(), {}};
+  auto& v = stats.values;
+  v = {{"jobs", counters_.jobs_received},
+       {"expired", counters_.jobs_expired},
+       {"in_flight", client_->in_flight()}};
+  for (int s = 0; s < kMinerStatusCount; ++s) {
+    v.emplace_back(ToString(static_cast<MinerStatus>(s)), counters_.polls[s]);
+  }
+  v.insert(v.end(), {{"sent", counters_.records_sent},
+                     {"backlog", backlog_.size()},
+                     {"dropped", counters_.records_dropped},
+                     {"bad_messages", counters_.bad_messages}});
+  spdlog::info("counters {}", stats.ToLogFields());
+  bus::TrySendStageStats(ingest_, stats);  // best effort: the next one replaces it
 }
 
 Status CollectWorker::Run(const ShutdownSignal& shutdown) {

@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "asicmon/clock.h"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
@@ -207,6 +209,12 @@ void Metrics::CountBusGaps(std::string_view topic, uint64_t missed) {
 
 void Metrics::CountBadMessage() { bad_messages_.Increment(); }
 
+void Metrics::UpdateStage(bus::StageStats stats) {
+  std::lock_guard lock(stages_mutex_);
+  auto key = std::make_pair(stats.stage, stats.producer_id);
+  stages_[std::move(key)] = std::move(stats);
+}
+
 std::string Metrics::Render(const MinerGauges& gauges) const {
   std::string out;
   gauges.Render(out);
@@ -214,6 +222,23 @@ std::string Metrics::Render(const MinerGauges& gauges) const {
                  "# HELP asicmon_miners Miners with a stored state\n# TYPE asicmon_miners gauge\n"
                  "asicmon_miners {}\n",
                  gauges.size());
+  out.append(
+      "# HELP asicmon_stage_counter Each pipeline process's own counters, as it last sent them "
+      "(every STATS_INTERVAL)\n# TYPE asicmon_stage_counter gauge\n");
+  {
+    std::lock_guard lock(stages_mutex_);
+    const double stale_before = UnixNow() - 600;
+    std::erase_if(stages_, [&](const auto& entry) { return entry.second.ts < stale_before; });
+    for (const auto& [key, stats] : stages_) {
+      std::string labels = "{stage=\"" + stats.stage + "\",producer=\"";
+      AppendEscaped(labels, stats.producer_id);
+      labels.append("\",counter=\"");
+      for (const auto& [name, value] : stats.values) {
+        fmt::format_to(std::back_inserter(out), "asicmon_stage_counter{}{}\"}} {}\n", labels, name,
+                       value);
+      }
+    }
+  }
   out.append(prometheus::TextSerializer().Serialize(registry_->Collect()));
   return out;
 }

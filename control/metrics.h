@@ -20,6 +20,7 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
+#include "asicmon/bus.h"
 #include "asicmon/record.h"
 
 namespace asicmon::control {
@@ -60,6 +61,8 @@ class Metrics {
   void CountInventory(InventoryChange change);
   void CountBusGaps(std::string_view topic, uint64_t missed);
   void CountBadMessage();
+  // The newest counters a stage sent (bus events of kind "stats").
+  void UpdateStage(bus::StageStats stats);
 
   // The exposition text: the miners' gauges, then the counters.
   std::string Render(const MinerGauges& gauges) const;
@@ -72,6 +75,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& inventory_;
   prometheus::Family<prometheus::Counter>& bus_gaps_;
   prometheus::Counter& bad_messages_;
+  mutable std::mutex stages_mutex_;
+  // By (stage, producer); a producer silent for 10 minutes is dropped at
+  // render (a restarted process comes back under a new producer id).
+  mutable std::map<std::pair<std::string, std::string>, bus::StageStats> stages_;
 };
 
 }  // namespace asicmon::control

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "asicmon/clock.h"
 #include "asicmon/record.h"
 #include "live_polls.h"
 #include "metrics.h"
@@ -37,11 +38,6 @@ using Clock = std::chrono::steady_clock;
 // How often the miners' gauges are rebuilt from the store, healing records
 // the bus did not bring (each rebuild reads every miner: ~60 ms at 10,000).
 constexpr auto kGaugeResync = std::chrono::minutes(5);
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Store connections for the request threads: SQLite handles are not shared
 // between threads, and opening one per request would cost a migration check.
@@ -586,6 +582,7 @@ struct Service::Impl {
     }
     sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicRecord));
     sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicInventory));
+    sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicEvent));
     bus::SeqTracker records_seq, inventory_seq;
     auto next_resync = Clock::now() + kGaugeResync;
     while (!stopping) {
@@ -618,6 +615,13 @@ struct Service::Impl {
           gauges.Update(*r);
           if (uint64_t missed = records_seq.Observe(r->producer_id, r->seq)) {
             metrics.CountBusGaps(bus::kTopicRecord, missed);
+          }
+        } else if (msg.topic == bus::kTopicEvent) {
+          Result<std::optional<bus::StageStats>> stats = bus::DecodeStageStats(msg.body);
+          if (!stats.ok()) {
+            metrics.CountBadMessage();
+          } else if (stats->has_value()) {
+            metrics.UpdateStage(std::move(**stats));
           }
         } else {
           Result<InventoryEntry> e = DecodeInventory(msg.body);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "asicmon/clock.h"
 #include "asicmon/log.h"
 #include "asicmon/record.h"
 #include "asicmon/targets.h"
@@ -18,10 +19,6 @@ using std::chrono::milliseconds;
 constexpr std::chrono::seconds kProgressLogEvery{5};
 // Records taken per loop turn, so a flood cannot starve the scheduler.
 constexpr int kMaxRecordsPerTurn = 10000;
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 double Seconds(milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
 
@@ -223,14 +220,29 @@ void DiscoverService::LogProgress() {
 
 void DiscoverService::LogCounters() {
   const SchedulerCounters& s = scheduler_.counters();
-  spdlog::info(
-      "counters sweeps={} miners={} unidentified={} found={} changed={} gone={} foreign={} "
-      "jobs_sent={} jobs_behind={} jobs_lost={} records={} records_matched={} record_gaps={} "
-      "inventory_sent={} inventory_backlog={} inventory_dropped={} bad_messages={}",
-      counters_.sweeps, inventory_.size(), inventory_.unidentified(), counters_.found,
-      counters_.changed, counters_.gone, counters_.foreign, s.jobs_sent, s.jobs_behind, s.jobs_lost,
-      counters_.records, s.records_matched, record_seqs_.missed(), counters_.inventory_sent,
-      backlog_.size(), counters_.inventory_dropped, counters_.bad_messages);
+  const bus::StageStats stats{
+      "discover",
+      inventory_seq_.producer_id(),
+      UnixNow(),
+      {{"sweeps", counters_.sweeps},
+       {"miners", inventory_.size()},
+       {"unidentified", inventory_.unidentified()},
+       {"found", counters_.found},
+       {"changed", counters_.changed},
+       {"gone", counters_.gone},
+       {"foreign", counters_.foreign},
+       {"jobs_sent", s.jobs_sent},
+       {"jobs_behind", s.jobs_behind},
+       {"jobs_lost", s.jobs_lost},
+       {"records", counters_.records},
+       {"records_matched", s.records_matched},
+       {"record_gaps", record_seqs_.missed()},
+       {"inventory_sent", counters_.inventory_sent},
+       {"inventory_backlog", backlog_.size()},
+       {"inventory_dropped", counters_.inventory_dropped},
+       {"bad_messages", counters_.bad_messages}}};
+  spdlog::info("counters {}", stats.ToLogFields());
+  bus::TrySendStageStats(ingest_, stats);  // best effort: the next one replaces it
 }
 
 Status DiscoverService::Run(const ShutdownSignal& shutdown) {

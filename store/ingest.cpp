@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "asicmon/clock.h"
 #include "asicmon/log.h"
 
 namespace asicmon {
@@ -39,10 +40,6 @@ constexpr int64_t kMaintainChunks = 2;
 constexpr std::chrono::milliseconds kMaintainPause = 20ms;
 // On shutdown, intake ends once nothing arrived for this long.
 constexpr std::chrono::milliseconds kDrainQuiet = 100ms;
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 double Ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -272,16 +269,32 @@ void Ingest::LogStats(Clock::time_point now) {
       seconds > 0 ? static_cast<double>(counters_.records_in - records_in_at_last_stats_) / seconds
                   : 0;
   const IngestCounters& c = counters_;
-  spdlog::info(
-      "stats records_in={} ({:.0f}/s) inventory_in={} events_in={} bad_messages={} seq_gaps={} "
-      "producers={} stored={} inventory_stored={} published={} publish_failed={} db_errors={} "
-      "batches={} batch_commit_ms_avg={:.1f} batch_commit_ms_max={:.1f} batch_age_ms_max={:.1f} "
-      "pending={}{}",
-      c.records_in, rate, c.inventory_in, c.events_in, c.bad_messages, c.seq_gaps,
-      record_seq_.producers() + inventory_seq_.producers(), c.stored, c.inventory_stored,
-      c.published, c.publish_failed, c.db_errors, c.batches,
-      timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0,
-      commit_ms_max_, age_ms_max_, batch_.size(), retrying_ ? " retrying" : "");
+  const bus::StageStats stats{
+      "store",
+      producer_id_,
+      UnixNow(),
+      {{"records_in", c.records_in},
+       {"records_in_per_s", std::round(rate)},
+       {"inventory_in", c.inventory_in},
+       {"events_in", c.events_in},
+       {"bad_messages", c.bad_messages},
+       {"seq_gaps", c.seq_gaps},
+       {"producers", record_seq_.producers() + inventory_seq_.producers()},
+       {"stored", c.stored},
+       {"inventory_stored", c.inventory_stored},
+       {"published", c.published},
+       {"publish_failed", c.publish_failed},
+       {"db_errors", c.db_errors},
+       {"batches", c.batches},
+       {"batch_commit_ms_avg",
+        timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0},
+       {"batch_commit_ms_max", commit_ms_max_},
+       {"batch_age_ms_max", age_ms_max_},
+       {"pending", batch_.size()},
+       {"retrying", retrying_ ? 1 : 0}}};
+  spdlog::info("stats {}", stats.ToLogFields());
+  // Straight to subscribers: the store is the bus's hub, not its own producer.
+  bus::TrySendStageStats(publish_, stats);
   commit_ms_sum_ = commit_ms_max_ = age_ms_max_ = 0;
   timed_batches_ = 0;
   records_in_at_last_stats_ = counters_.records_in;

@@ -100,6 +100,7 @@ class Ingest {
   zmq::context_t context_;
   zmq::socket_t ingest_;
   zmq::socket_t publish_;
+  std::string producer_id_ = bus::DefaultProducerId("store");  // names its stats events
   std::unique_ptr<StoreDb> db_;
 
   // Taken and not yet published, in arrival order; the decoded records and

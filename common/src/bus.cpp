@@ -1,9 +1,14 @@
 #include "asicmon/bus.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
 
 #include "asicmon/config.h"
 
@@ -137,6 +142,69 @@ std::string DefaultProducerId(std::string_view stage) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
   return std::string(stage) + "-" + host + "-" + std::to_string(getpid());
+}
+
+std::string StageStats::ToLogFields() const {
+  std::string out;
+  for (const auto& [name, value] : values) {
+    if (!out.empty()) out.push_back(' ');
+    fmt::format_to(std::back_inserter(out), "{}={}", name, value);
+  }
+  return out;
+}
+
+std::string EncodeStageStats(const StageStats& stats) {
+  nlohmann::json counters = nlohmann::json::object();
+  for (const auto& [name, value] : stats.values) counters[name] = value;
+  const nlohmann::json event = {{"kind", "stats"},
+                                {"stage", stats.stage},
+                                {"producer_id", stats.producer_id},
+                                {"ts", stats.ts},
+                                {"counters", std::move(counters)}};
+  const std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(event);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Result<std::optional<StageStats>> DecodeStageStats(std::string_view body) {
+  const nlohmann::json event = nlohmann::json::from_msgpack(body, true, false);
+  if (event.is_discarded() || !event.is_object()) {
+    return Status::ParseError("event is not a msgpack map");
+  }
+  const auto kind = event.find("kind");
+  if (kind == event.end() || *kind != "stats") return std::optional<StageStats>();
+  const auto stage = event.find("stage");
+  const auto producer = event.find("producer_id");
+  const auto ts = event.find("ts");
+  const auto counters = event.find("counters");
+  if (stage == event.end() || !stage->is_string() || producer == event.end() ||
+      !producer->is_string() || ts == event.end() || !ts->is_number() ||
+      counters == event.end() || !counters->is_object()) {
+    return Status::ParseError("stats event lacks stage, producer_id, ts or counters");
+  }
+  auto valid_name = [](std::string_view name) {
+    return !name.empty() && name.size() <= 64 &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+           });
+  };
+  StageStats stats;
+  stats.stage = stage->get<std::string>();
+  stats.producer_id = producer->get<std::string>();
+  stats.ts = ts->get<double>();
+  if (!valid_name(stats.stage) || stats.producer_id.size() > 256) {
+    return Status::ParseError("stats event has a bad stage or producer_id");
+  }
+  for (const auto& [name, value] : counters->items()) {
+    if (!valid_name(name) || !value.is_number()) {
+      return Status::ParseError("stats event has a bad counter '" + name.substr(0, 64) + "'");
+    }
+    stats.values.emplace_back(name, value.get<double>());
+  }
+  return std::optional<StageStats>(std::move(stats));
+}
+
+bool TrySendStageStats(zmq::socket_t& socket, const StageStats& stats) {
+  return TrySend(socket, kTopicEvent, EncodeStageStats(stats));
 }
 
 }  // namespace asicmon::bus

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "asicmon/clock.h"
 #include "asicmon/json_repair.h"
 #include "asicmon/normalise.h"
 
@@ -30,10 +31,6 @@ std::string Seconds(std::chrono::milliseconds ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g s", static_cast<double>(ms.count()) / 1000.0);
   return buf;
-}
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Maps a socket errno to what it means for the miner.

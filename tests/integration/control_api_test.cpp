@@ -398,7 +398,7 @@ TEST_F(ControlApiTest, OneCommandAtATimePerMiner) {
 
 TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {
   testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.6.1", "--count", "1"});
-  Subprocess store({BinPath("asicmon-store")}, /*capture_stderr=*/true);
+  Subprocess store({BinPath("asicmon-store"), "--stats-interval", "1"}, /*capture_stderr=*/true);
   zmq::context_t context(1);
   zmq::socket_t sub(context, zmq::socket_type::sub);
   sub.set(zmq::sockopt::subscribe, "event");
@@ -441,6 +441,14 @@ TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {
     if (!seen) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(seen) << "a stored record never reached /metrics";
+  // The store's own counters arrive as stats events, every STATS_INTERVAL.
+  bool store_counters = false;
+  for (int i = 0; i < 60 && !store_counters; ++i) {
+    store_counters = Http("GET", base_ + "/metrics").body.find(
+                         "asicmon_stage_counter{stage=\"store\"") != std::string::npos;
+    if (!store_counters) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(store_counters) << "the store's counters never reached /metrics";
   EXPECT_EQ(event["kind"], "control");
   EXPECT_EQ(event["action"], "reset");
   EXPECT_EQ(event["ip"], "127.39.6.1");

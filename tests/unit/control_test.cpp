@@ -1,6 +1,12 @@
 // control's input checks and its /metrics rendering.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "asicmon/bus.h"
+#include "asicmon/clock.h"
 #include "metrics.h"
 #include "testlib.h"
 #include "validate.h"
@@ -159,6 +165,59 @@ TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
             std::string::npos);
   EXPECT_NE(text.find("asicmon_bus_gaps_total{topic=\"record\"} 3"), std::string::npos);
   EXPECT_NE(text.find("asicmon_miners 2"), std::string::npos);
+}
+
+TEST(StageStats, RoundTripsAsAnEventAndLogsAsFields) {
+  const bus::StageStats stats{"collect", "collect-rig1-42", 1700000000.5,
+                              {{"jobs", 12}, {"ok", 11}, {"batch_ms", 2.5}}};
+  EXPECT_EQ(stats.ToLogFields(), "jobs=12 ok=11 batch_ms=2.5");
+  Result<std::optional<bus::StageStats>> back = bus::DecodeStageStats(bus::EncodeStageStats(stats));
+  ASSERT_OK(back);
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->stage, "collect");
+  EXPECT_EQ((*back)->producer_id, "collect-rig1-42");
+  EXPECT_EQ((*back)->ts, 1700000000.5);
+  // A msgpack map keeps keys sorted, not in their order: compare as a set.
+  auto values = (*back)->values;
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<std::pair<std::string, double>>{
+                        {"batch_ms", 2.5}, {"jobs", 12}, {"ok", 11}}));
+}
+
+TEST(StageStats, OtherEventsAreNotStatsAndBadOnesAreErrors) {
+  auto msgpack = [](const nlohmann::json& j) {
+    const std::vector<uint8_t> b = nlohmann::json::to_msgpack(j);
+    return std::string(b.begin(), b.end());
+  };
+  Result<std::optional<bus::StageStats>> control =
+      bus::DecodeStageStats(msgpack({{"kind", "control"}, {"action", "reset"}}));
+  ASSERT_OK(control);
+  EXPECT_FALSE(control->has_value());
+  for (const nlohmann::json& bad :
+       {nlohmann::json{{"kind", "stats"}},
+        nlohmann::json{{"kind", "stats"}, {"stage", "x"}, {"producer_id", "p"}, {"ts", 1},
+                       {"counters", {{"Bad Name", 1}}}},
+        nlohmann::json{{"kind", "stats"}, {"stage", "x"}, {"producer_id", "p"}, {"ts", 1},
+                       {"counters", {{"n", "text"}}}},
+        nlohmann::json{{"kind", "stats"}, {"stage", "x\"}"}, {"producer_id", "p"}, {"ts", 1},
+                       {"counters", nlohmann::json::object()}}}) {
+    EXPECT_FALSE(bus::DecodeStageStats(msgpack(bad)).ok()) << bad.dump();
+  }
+  EXPECT_FALSE(bus::DecodeStageStats("\xc1 not msgpack").ok());
+}
+
+TEST(Metrics, RendersEachStagesNewestCounters) {
+  Metrics metrics;
+  metrics.UpdateStage({"store", "store-h-1", UnixNow(), {{"stored", 10}}});
+  metrics.UpdateStage({"store", "store-h-1", UnixNow(), {{"stored", 25}}});
+  metrics.UpdateStage({"collect", "collect-h-2", UnixNow() - 3600, {{"ok", 5}}});  // long gone
+  const std::string text = metrics.Render(MinerGauges());
+  EXPECT_NE(text.find("asicmon_stage_counter{stage=\"store\",producer=\"store-h-1\","
+                      "counter=\"stored\"} 25\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("stored\"} 10"), std::string::npos);
+  EXPECT_EQ(text.find("collect-h-2"), std::string::npos);
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -106,6 +108,24 @@ class SeqTracker {
   std::unordered_map<std::string, uint64_t> last_;
   uint64_t missed_ = 0;
 };
+
+// A stage's counters at one moment. Each stage logs them ("name=value ...")
+// and sends them as an event (kind "stats", a msgpack map) every
+// STATS_INTERVAL, so asicmon-control serves every stage's counters on
+// /metrics. No sequence number: a lost one is replaced by the next.
+struct StageStats {
+  std::string stage;        // "collect", "discover", "store", "push"
+  std::string producer_id;
+  double ts = 0;
+  std::vector<std::pair<std::string, double>> values;  // names: [a-z0-9_]
+
+  std::string ToLogFields() const;  // "jobs=12 ok=11 ..."
+};
+std::string EncodeStageStats(const StageStats& stats);
+// nullopt for an event of another kind; ParseError for a malformed one.
+Result<std::optional<StageStats>> DecodeStageStats(std::string_view body);
+// Sends `stats` as an event without blocking; false when the socket refused.
+bool TrySendStageStats(zmq::socket_t& socket, const StageStats& stats);
 
 // A default producer id: "<stage>-<hostname>-<pid>".
 std::string DefaultProducerId(std::string_view stage);
