@@ -88,25 +88,6 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-// A blocking TCP connection with 5 s timeouts; -1 with errno set when refused.
-int Connect(const std::string& ip, uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    const int err = errno;
-    close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
-}
-
 // Reads until the server closes (or `until` appears); the errno that ended it, 0 for EOF.
 int ReadAll(int fd, std::string& into, std::string_view until = {}) {
   char buf[65536];
@@ -126,7 +107,7 @@ struct RawReply {
 // Sends `request` over a plain TCP connection and reads until the server closes.
 RawReply Raw(const std::string& ip, uint16_t port, const std::string& request) {
   RawReply r;
-  const int fd = Connect(ip, port);
+  const int fd = testing::ConnectTcp(ip, port);
   if (fd < 0) {
     r.error = errno;
     return r;
@@ -349,17 +330,17 @@ TEST(FakefarmWebTest, HostileRequestsGet4xxAndTheFarmKeepsServing) {
   }
   // A client that sends half a request and leaves, and one that only connects.
   {
-    const int half = Connect(ip, kHttpPort);
+    const int half = testing::ConnectTcp(ip, kHttpPort);
     ASSERT_GE(half, 0) << std::strerror(errno);
     send(half, head.data(), head.size(), MSG_NOSIGNAL);
     close(half);
-    const int idle = Connect(ip, kHttpPort);
+    const int idle = testing::ConnectTcp(ip, kHttpPort);
     ASSERT_GE(idle, 0) << std::strerror(errno);
     close(idle);
   }
   // Expect: 100-continue gets its interim answer before the body is sent.
   {
-    const int fd = Connect(ip, kHttpPort);
+    const int fd = testing::ConnectTcp(ip, kHttpPort);
     ASSERT_GE(fd, 0) << std::strerror(errno);
     const std::string headers =
         "POST /cgi-bin/set_miner_conf.cgi HTTP/1.1\r\nHost: x\r\n"

@@ -96,6 +96,10 @@ struct FakeFarm {
 // Starts asicmon-fakefarm with `args` (plus --manifest -) and waits for READY.
 FakeFarm StartFakeFarm(std::vector<std::string> args);
 
+// A blocking TCP connection with 5 s send and receive timeouts; -1 with
+// errno set when it cannot be made.
+int ConnectTcp(const std::string& ip, uint16_t port);
+
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
 

@@ -538,20 +538,8 @@ TEST(FarmPlanTest, WebInterfaceIsInTheManifestAndNeedsItsOwnPort) {
 // The server, over real loopback sockets
 
 int ConnectTo(const std::string& ip, uint16_t port, int* error) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    *error = errno;
-    close(fd);
-    return -1;
-  }
-  *error = 0;
+  const int fd = testing::ConnectTcp(ip, port);
+  *error = fd < 0 ? errno : 0;
   return fd;
 }
 
