@@ -114,7 +114,12 @@ void AppendInfluxLine(const Record& r, std::string& out) {
   out += ",producer_id=";
   out += QuoteInfluxString(r.producer_id);
   if (std::isfinite(r.ts) && r.ts >= 0 && r.ts < 9.2e9) {
-    fmt::format_to(std::back_inserter(out), " {}", std::llround(r.ts * 1e9));
+    // Whole seconds apart from the fraction: ts * 1e9 in one double would
+    // lose the last digits.
+    const double seconds = std::floor(r.ts);
+    const int64_t ns = static_cast<int64_t>(seconds) * 1000000000 +
+                       std::llround((r.ts - seconds) * 1e9);
+    fmt::format_to(std::back_inserter(out), " {}", ns);
   }
 }
 

@@ -145,6 +145,52 @@ FakeFarm StartFakeFarm(std::vector<std::string> args) {
   return farm;
 }
 
+std::map<std::string, std::string> StatsFields(Subprocess& process) {
+  const std::string& err = process.stderr_text();
+  const size_t at = err.rfind(" stats ");
+  if (at == std::string::npos) return {};
+  std::istringstream fields(err.substr(at, err.find('\n', at) - at));
+  std::map<std::string, std::string> stats;
+  for (std::string field; fields >> field;) {
+    const size_t eq = field.find('=');
+    if (eq != std::string::npos) stats[field.substr(0, eq)] = field.substr(eq + 1);
+  }
+  return stats;
+}
+
+uint64_t StatValue(Subprocess& process, const std::string& key) {
+  std::map<std::string, std::string> stats = StatsFields(process);
+  return stats.count(key) ? std::stoull(stats[key]) : 0;
+}
+
+bool WaitForStatValue(Subprocess& process, const std::string& key, uint64_t at_least,
+                 std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (StatValue(process, key) < at_least) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+bool WaitForStderrText(Subprocess& process, const std::string& needle,
+                   std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (process.stderr_text().find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+int64_t ProcStatusKib(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1));
+  }
+  return 0;
+}
+
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   sockaddr_in addr{};

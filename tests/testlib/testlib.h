@@ -6,7 +6,9 @@
 // with X from this list, and says so in a kLoopback constant.
 //   127.31 miner_api_test   127.32 collect_fakefarm_test   127.33 fake_miner_test
 //   127.34, 127.35 discover_test   127.36 pipeline_test
+//   127.37 push tests (HTTP receivers)
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
+//            127.61 push_bench
 #pragma once
 
 #include <sys/types.h>
@@ -93,6 +95,20 @@ struct FakeFarm {
 };
 // Starts asicmon-fakefarm with `args` (plus --manifest -) and waits for READY.
 FakeFarm StartFakeFarm(std::vector<std::string> args);
+
+// The key=value fields of the newest " stats " line a stage logged on
+// stderr (captured), e.g. {"sent": "500", ...}; empty when none yet.
+std::map<std::string, std::string> StatsFields(Subprocess& process);
+// One field of LastStats as a number (0 when absent).
+uint64_t StatValue(Subprocess& process, const std::string& key);
+// Waits until the newest stats line has `key` at `at_least` or more.
+bool WaitForStatValue(Subprocess& process, const std::string& key, uint64_t at_least,
+                 std::chrono::milliseconds timeout);
+// Waits until the process wrote `needle` on stderr (captured).
+bool WaitForStderrText(Subprocess& process, const std::string& needle,
+                   std::chrono::milliseconds timeout);
+// A "VmRSS"/"VmHWM"-style line of /proc/<pid>/status, in KiB (0 when absent).
+int64_t ProcStatusKib(pid_t pid, const std::string& key);
 
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
