@@ -234,8 +234,21 @@ void TestHttpServer::Serve(int fd, int connection) {
     }
     const HttpAnswer answer = handler(request);
     if (answer.hang) {
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return stopping_ || epoch_ != epoch; });
+      // Until the client gives up (closes), Refuse, or the server ends.
+      while (!stopping_) {
+        {
+          std::lock_guard lock(mu_);
+          if (epoch_ != epoch) break;
+        }
+        pollfd p{fd, POLLIN | POLLRDHUP, 0};
+        if (poll(&p, 1, 50) > 0) {
+          char c;
+          if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 ||
+              recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
+            break;
+          }
+        }
+      }
       break;
     }
     if (answer.delay > 0ms) {
@@ -262,9 +275,16 @@ void TestHttpServer::Serve(int fd, int connection) {
   close(fd);
 }
 
-std::vector<HttpRequest> TestHttpServer::Requests() const {
+std::vector<HttpRequest> TestHttpServer::Requests(size_t from) const {
   std::lock_guard lock(mu_);
-  return requests_;
+  if (from >= requests_.size()) return {};
+  return std::vector<HttpRequest>(requests_.begin() + static_cast<std::ptrdiff_t>(from),
+                                  requests_.end());
+}
+
+HttpRequest TestHttpServer::Request(size_t index) const {
+  std::lock_guard lock(mu_);
+  return requests_.at(index);
 }
 
 size_t TestHttpServer::request_count() const {

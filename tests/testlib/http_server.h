@@ -86,7 +86,9 @@ class TestHttpServer {
   void Refuse();
   void Listen();
 
-  std::vector<HttpRequest> Requests() const;
+  // Requests received so far, from index `from` on (in arrival order).
+  std::vector<HttpRequest> Requests(size_t from = 0) const;
+  HttpRequest Request(size_t index) const;  // REQUIRES: index < request_count()
   size_t request_count() const;
   int connections() const;
   // Waits until `done(requests)` holds or `timeout` passes.
