@@ -1,6 +1,11 @@
 // push's HTTP sender against a real HTTP server on loopback (127.37.1.x, one
 // address per test): headers, keep-alive, Retry-After in both forms, the
-// answer size cap, timeouts, refusals and aborts.
+// answer size cap, timeouts, refusals and aborts; and https with a private
+// CA against a small Python TLS server (skipped without python3 and openssl).
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -137,6 +142,71 @@ TEST(HttpSenderTest, AnAbortEndsARequestInFlight) {
   aborter.join();
   EXPECT_EQ(reply.status, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+// A TLS receiver: Python's http.server behind ssl, answering every POST
+// "tls ok"; prints its port.
+constexpr const char* kTlsServer = R"(
+import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "6")
+        self.end_headers()
+        self.wfile.write(b"tls ok")
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer((sys.argv[1], 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+)";
+
+TEST(HttpSenderTest, HttpsTrustsAPrivateCaFromApiCaFile) {
+  if (access("/usr/bin/python3", X_OK) != 0 || access("/usr/bin/openssl", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/python3 and /usr/bin/openssl";
+  }
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("tls_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  std::ofstream(dir / "server.py") << kTlsServer;
+  // A self-signed certificate for the address: its own CA.
+  asicmon::testing::Subprocess make_cert(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+       "-out", cert, "-days", "1", "-subj", "/CN=127.37.1.8", "-addext",
+       "subjectAltName=IP:127.37.1.8"},
+      /*capture_stderr=*/true);
+  ASSERT_EQ(make_cert.Wait(30s), 0) << make_cert.stderr_text();
+  asicmon::testing::Subprocess server(
+      {"/usr/bin/python3", (dir / "server.py").string(), "127.37.1.8", cert, key},
+      /*capture_stderr=*/true);
+  ASSERT_TRUE(server.WaitForStdout("\n", 10s)) << server.stderr_text();
+  const std::string url = "https://127.37.1.8:" + server.stdout_text().substr(
+                                                      0, server.stdout_text().find('\n')) +
+                          "/ingest";
+
+  HttpOptions options;
+  options.url = url;
+  options.ca_file = cert;
+  Result<std::unique_ptr<HttpSender>> trusting = HttpSender::Create(options);
+  ASSERT_OK(trusting);
+  HttpReply reply = (*trusting)->Post("[]", "application/json", "k");
+  EXPECT_EQ(reply.status, 200) << reply.error;
+  EXPECT_EQ(reply.body, "tls ok");
+
+  options.ca_file.clear();  // the system's CAs do not know it
+  Result<std::unique_ptr<HttpSender>> system_cas = HttpSender::Create(options);
+  ASSERT_OK(system_cas);
+  reply = (*system_cas)->Post("[]", "application/json", "k");
+  EXPECT_EQ(reply.status, 0);
+  EXPECT_NE(reply.error.find("certificate"), std::string::npos) << reply.error;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HttpSenderTest, OnlyHttpAndHttpsUrls) {
