@@ -373,6 +373,18 @@ void Push::Housekeeping() {
     spdlog::error("spool housekeeping failed: {}", s.ToString());
   }
   const SpoolCounters spool = spool_->counters();
+  // Losses are logged once per housekeeping pass, with how many.
+  if (spool.dropped > spool_dropped_logged_) {
+    spdlog::warn("spool full ({} MB): dropped the {} oldest unsent records ({} in all)",
+                 options_.spool.max_bytes >> 20, spool.dropped - spool_dropped_logged_,
+                 spool.dropped);
+    spool_dropped_logged_ = spool.dropped;
+  }
+  if (spool.corrupt > spool_corrupt_logged_) {
+    spdlog::error("spool damaged: {} records unreadable, skipped ({} in all)",
+                  spool.corrupt - spool_corrupt_logged_, spool.corrupt);
+    spool_corrupt_logged_ = spool.corrupt;
+  }
   counters_.spool_corrupt = spool.corrupt;
   counters_.spool_pending = spool_->pending();
   counters_.spool_bytes = spool_->bytes();
@@ -410,6 +422,9 @@ Status Push::Run(const ShutdownSignal& shutdown) {
       producer_id(), options_.backfill ? "from " + options_.db.path : std::string("off"));
   if (const uint64_t pending = spool_->pending(); pending > 0) {
     spdlog::info("resuming: {} records spooled before this start are sent first", pending);
+  }
+  if (const uint64_t cut = spool_->counters().truncated_bytes; cut > 0) {
+    spdlog::warn("spool: cut off a torn last write of {} bytes (a crash mid-append)", cut);
   }
   sender_ = std::thread([this] { SenderLoop(); });
 

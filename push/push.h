@@ -160,6 +160,8 @@ class Push {
   Clock::time_point backfill_retry_at_{};
   bool state_dirty_ = false;
   uint64_t records_lost_to_spool_errors_ = 0;
+  uint64_t spool_dropped_logged_ = 0;
+  uint64_t spool_corrupt_logged_ = 0;
   uint64_t received_at_last_stats_ = 0;
   uint64_t sent_at_last_stats_ = 0;
   Clock::time_point last_stats_;

@@ -260,6 +260,17 @@ class PushTest : public ::testing::Test {
     return true;
   }
 
+  bool WaitForStderr(Subprocess& p, const std::string& needle,
+                     std::chrono::milliseconds timeout = 20s) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (p.stderr_text().find(needle) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= end) return false;
+      Drain();
+      std::this_thread::sleep_for(50ms);
+    }
+    return true;
+  }
+
   static size_t Count(const std::string& text, const std::string& needle) {
     size_t n = 0;
     for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -504,6 +515,37 @@ TEST_F(PushTest, ASlowReceiverDoesNotGrowPushsMemory) {
   receiver_->Answer(HttpAnswer{});
   ASSERT_TRUE(WaitDelivered("flood", kN, 120s)) << push_->stderr_text();
   ExpectExactlyOnce(Collect(), "flood", kN);
+}
+
+TEST_F(PushTest, AFullSpoolDropsTheOldestAndCountsThem) {
+  StartReceiver(11);
+  StartStore();
+  StartPush({"--spool-max-mb", "1"});
+  zmq::socket_t push = Pusher();
+  ASSERT_NO_FATAL_FAILURE(WarmUp(push));
+  receiver_->Refuse();
+  constexpr uint64_t kN = 10000;  // ~5 MB into a 1 MB spool
+  for (uint64_t seq = 1; seq <= kN; ++seq) ASSERT_TRUE(SendRecord(push, MakeRecord("full", seq)));
+  ASSERT_TRUE(WaitForStderr(*push_, "spool full (1 MB)")) << push_->stderr_text();
+  ASSERT_TRUE(WaitForStat(*push_, "spooled", kN)) << push_->stderr_text();
+  std::this_thread::sleep_for(1500ms);  // the last housekeeping pass
+  EXPECT_LE(StatValue(*push_, "spool_mb"), 2u);
+
+  receiver_->Listen();
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  uint64_t dropped = 0;
+  while (Collect().Distinct("full") + (dropped = StatValue(*push_, "dropped")) < kN &&
+         std::chrono::steady_clock::now() < end) {
+    Drain();
+    std::this_thread::sleep_for(100ms);
+  }
+  const Delivered& delivered = Collect();
+  EXPECT_GT(dropped, kN / 2);
+  EXPECT_EQ(delivered.Distinct("full") + dropped, kN) << "every record delivered or counted";
+  // The newest survive, none twice.
+  const auto& seqs = delivered.seqs.at("full");
+  EXPECT_EQ(seqs.rbegin()->first, kN);
+  for (const auto& [seq, times] : seqs) EXPECT_EQ(times, 1) << seq;
 }
 
 TEST_F(PushTest, RecordsMissedWhilePushWasDownAreFetchedFromTheStore) {

@@ -99,14 +99,8 @@ FakeFarm StartFakeFarm(std::vector<std::string> args);
 // The key=value fields of the newest " stats " line a stage logged on
 // stderr (captured), e.g. {"sent": "500", ...}; empty when none yet.
 std::map<std::string, std::string> StatsFields(Subprocess& process);
-// One field of LastStats as a number (0 when absent).
+// One field of StatsFields as a number (0 when absent).
 uint64_t StatValue(Subprocess& process, const std::string& key);
-// Waits until the newest stats line has `key` at `at_least` or more.
-bool WaitForStatValue(Subprocess& process, const std::string& key, uint64_t at_least,
-                 std::chrono::milliseconds timeout);
-// Waits until the process wrote `needle` on stderr (captured).
-bool WaitForStderrText(Subprocess& process, const std::string& needle,
-                   std::chrono::milliseconds timeout);
 // A "VmRSS"/"VmHWM"-style line of /proc/<pid>/status, in KiB (0 when absent).
 int64_t ProcStatusKib(pid_t pid, const std::string& key);
 
