@@ -42,6 +42,9 @@ constexpr double kForgetProducerS = 30 * 86400.0;
 constexpr auto kLogEvery = 10s;
 // The database connection push reads with: a small page cache, reads only.
 constexpr int64_t kDbCacheKib = 4096;
+// A batch holds at most this much msgpack (~3x as much body), whatever
+// PUSH_BATCH says: records are usually ~500 bytes, but the bus allows 1 MiB.
+constexpr size_t kMaxBatchBytes = 8 << 20;
 
 double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -535,8 +538,10 @@ void Push::SenderLoop() {
     const size_t max_entries =
         resend ? static_cast<size_t>(resend->last - resend->first + 1) : options_.batch_max;
     const uint64_t max_seq = resend ? resend->last : std::numeric_limits<uint64_t>::max();
+    // A resent range is read whole, so its key names exactly what it carries.
+    const size_t max_bytes = resend ? SIZE_MAX : kMaxBatchBytes;
     resend.reset();
-    if (Status s = spool_->Read(max_entries, max_seq, entries); !s.ok()) {
+    if (Status s = spool_->Read(max_entries, max_seq, entries, max_bytes); !s.ok()) {
       ++counters_.spool_errors;
       spdlog::error("spool read failed: {}", s.ToString());
       if (!SleepUntil(Clock::now() + options_.flush_interval)) break;

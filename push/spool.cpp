@@ -446,17 +446,20 @@ Status Spool::SyncLocked() {
   return Status::Ok();
 }
 
-Status Spool::Read(size_t max_entries, uint64_t max_seq, std::vector<SpoolEntry>& out) {
+Status Spool::Read(size_t max_entries, uint64_t max_seq, std::vector<SpoolEntry>& out,
+                   size_t max_bytes) {
   std::lock_guard lock(mu_);
   out.clear();
   if (read_.seq > flushed_seq_ && last_seq_ > flushed_seq_) {
     if (Status s = FlushLocked(); !s.ok()) return s;
   }
-  while (out.size() < max_entries && read_.seq <= max_seq) {
+  size_t bytes = 0;
+  while (out.size() < max_entries && read_.seq <= max_seq && bytes < max_bytes) {
     SpoolEntry entry;
     Result<bool> got = ReadAt(read_, entry, /*count_loss=*/true);
     if (!got.ok()) return got.status();
     if (!*got) break;
+    bytes += entry.payload.size();
     out.push_back(std::move(entry));
   }
   return Status::Ok();

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -91,8 +92,10 @@ class Spool {
   Status Sync();
 
   // Reads up to `max_entries` entries that were not read yet (after Open:
-  // from acked + 1), none past `max_seq`, into `out` (cleared first).
-  Status Read(size_t max_entries, uint64_t max_seq, std::vector<SpoolEntry>& out);
+  // from acked + 1), none past `max_seq`, into `out` (cleared first); stops
+  // once the payloads reach `max_bytes` (always reads one, if there is one).
+  Status Read(size_t max_entries, uint64_t max_seq, std::vector<SpoolEntry>& out,
+              size_t max_bytes = SIZE_MAX);
   // Persists (fdatasync) [first, last] as the batch in flight, before it is sent.
   Status BeginBatch(SpoolBatch batch);
   // Everything up to `last` is delivered (or dead-lettered): never read again.

@@ -106,6 +106,17 @@ TEST_F(SpoolTest, AppendReadAckReopen) {
   EXPECT_EQ(rest.back().payload, Payload(12));
 }
 
+TEST_F(SpoolTest, AReadStopsAtItsByteBudget) {
+  auto spool = Open();
+  ASSERT_NO_FATAL_FAILURE(AppendN(*spool, 1, 10, 1000));
+  std::vector<SpoolEntry> batch;
+  ASSERT_OK(spool->Read(10, UINT64_MAX, batch, 2500));
+  EXPECT_EQ(batch.size(), 3u);  // the one that reaches the budget is taken
+  ASSERT_OK(spool->Read(10, UINT64_MAX, batch, 10));
+  EXPECT_EQ(batch.size(), 1u);  // never none
+  EXPECT_EQ(batch[0].seq, 4u);
+}
+
 TEST_F(SpoolTest, TheInFlightBatchRangeSurvivesARestart) {
   {
     auto spool = Open();
