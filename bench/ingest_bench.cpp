@@ -23,20 +23,18 @@
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
 
+#include "asicmon/clock.h"
 #include "asicmon/bus.h"
 #include "asicmon/record.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using asicmon::UnixNow;
 using asicmon::Record;
 
 constexpr int kMiners = 10000;
 constexpr int kProducers = 4;
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Record MakeRecord(int miner, uint64_t seq) {
   const auto n = static_cast<int64_t>(seq);

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 export ASICMON_BIN="${ASICMON_BIN:-$root/build/bin}"
-needed=(asicmon-store asicmon-collect asicmon-discover asicmon-control asicmon-fakefarm)
+needed=(asicmon-store asicmon-collect asicmon-discover asicmon-control asicmon-push asicmon-fakefarm)
 missing=0
 for exe in "${needed[@]}"; do [ -x "$ASICMON_BIN/$exe" ] || missing=1; done
 if [ $missing -eq 1 ]; then
@@ -27,6 +27,7 @@ command -v supervisord >/dev/null || scripts/deps.sh
 
 export ASICMON_RUN_DIR="${ASICMON_RUN_DIR:-$root/run}"
 export ASICMON_DB="${ASICMON_DB:-$root/data/asicmon.db}"
+export PUSH_SPOOL_DIR="${PUSH_SPOOL_DIR:-$root/data/push-spool}"  # used once API_URL is set
 mkdir -p "$ASICMON_RUN_DIR" "$(dirname "$ASICMON_DB")"
 
 farm_pid=""

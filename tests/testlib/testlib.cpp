@@ -164,6 +164,32 @@ int ConnectTcp(const std::string& ip, uint16_t port) {
   return fd;
 }
 
+std::map<std::string, std::string> StatsFields(Subprocess& process) {
+  const std::string& err = process.stderr_text();
+  const size_t at = err.rfind(" stats ");
+  if (at == std::string::npos) return {};
+  std::istringstream fields(err.substr(at, err.find('\n', at) - at));
+  std::map<std::string, std::string> stats;
+  for (std::string field; fields >> field;) {
+    const size_t eq = field.find('=');
+    if (eq != std::string::npos) stats[field.substr(0, eq)] = field.substr(eq + 1);
+  }
+  return stats;
+}
+
+uint64_t StatValue(Subprocess& process, const std::string& key) {
+  std::map<std::string, std::string> stats = StatsFields(process);
+  return stats.count(key) ? std::stoull(stats[key]) : 0;
+}
+
+int64_t ProcStatusKib(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1));
+  }
+  return 0;
+}
+
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   sockaddr_in addr{};

@@ -5,10 +5,10 @@
 // programs may share an address): each test program takes its own 127.X.0.0/16
 // with X from this list, and says so in a kLoopback constant.
 //   127.31 miner_api_test   127.32 collect_fakefarm_test   127.33 fake_miner_test
-//   127.34, 127.35 discover_test   127.36 pipeline_test   127.38 fakefarm_web_test
-//   127.39 control_api_test
+//   127.34, 127.35 discover_test   127.36 pipeline_test   127.37 push tests (HTTP receivers)
+//   127.38 fakefarm_web_test   127.39 control_api_test
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
-//            127.62 control_bench
+//            127.61 push_bench   127.62 control_bench
 #pragma once
 
 #include <sys/types.h>
@@ -99,6 +99,14 @@ FakeFarm StartFakeFarm(std::vector<std::string> args);
 // A blocking TCP connection with 5 s send and receive timeouts; -1 with
 // errno set when it cannot be made.
 int ConnectTcp(const std::string& ip, uint16_t port);
+
+// The key=value fields of the newest " stats " line a stage logged on
+// stderr (captured), e.g. {"sent": "500", ...}; empty when none yet.
+std::map<std::string, std::string> StatsFields(Subprocess& process);
+// One field of StatsFields as a number (0 when absent).
+uint64_t StatValue(Subprocess& process, const std::string& key);
+// A "VmRSS"/"VmHWM"-style line of /proc/<pid>/status, in KiB (0 when absent).
+int64_t ProcStatusKib(pid_t pid, const std::string& key);
 
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
