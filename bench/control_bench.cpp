@@ -72,33 +72,57 @@ bool SendAll(int fd, const std::string& data) {
   return true;
 }
 
-// Reads one response (Content-Length framed, as Pistache sends); its status
-// code and body size, or status 0 on a broken connection.
+// Reads one response, framed by Content-Length or chunked (control sends
+// large bodies chunked); its status code and body size, or status 0 on a
+// broken connection.
 struct Reply {
   int status = 0;
   size_t bytes = 0;
 };
+// Makes `buffer` hold at least `n` bytes; false when the connection ends first.
+bool Fill(int fd, std::string& buffer, size_t n) {
+  char chunk[65536];
+  while (buffer.size() < n) {
+    const ssize_t got = recv(fd, chunk, sizeof chunk, 0);
+    if (got <= 0) return false;
+    buffer.append(chunk, static_cast<size_t>(got));
+  }
+  return true;
+}
+// The position of `needle` in `buffer` from `from`, reading more as needed.
+size_t FindFilling(int fd, std::string& buffer, std::string_view needle, size_t from) {
+  size_t at;
+  while ((at = buffer.find(needle, from)) == std::string::npos) {
+    if (!Fill(fd, buffer, buffer.size() + 1)) return std::string::npos;
+  }
+  return at;
+}
 Reply ReadReply(int fd, std::string& buffer) {
   Reply reply;
-  size_t header_end;
-  char chunk[65536];
-  while ((header_end = buffer.find("\r\n\r\n")) == std::string::npos) {
-    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return reply;
-    buffer.append(chunk, static_cast<size_t>(n));
-  }
+  const size_t header_end = FindFilling(fd, buffer, "\r\n\r\n", 0);
+  if (header_end == std::string::npos) return reply;
   std::string head = buffer.substr(0, header_end);
   std::transform(head.begin(), head.end(), head.begin(), ::tolower);
-  const size_t cl = head.find("content-length:");
-  const size_t length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 15));
-  while (buffer.size() < header_end + 4 + length) {
-    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return reply;
-    buffer.append(chunk, static_cast<size_t>(n));
+  size_t pos = header_end + 4;
+  if (head.find("transfer-encoding: chunked") != std::string::npos) {
+    while (true) {
+      const size_t line_end = FindFilling(fd, buffer, "\r\n", pos);
+      if (line_end == std::string::npos) return reply;
+      const size_t size = std::stoul(buffer.substr(pos, line_end - pos), nullptr, 16);
+      if (!Fill(fd, buffer, line_end + 2 + size + 2)) return reply;
+      pos = line_end + 2 + size + 2;
+      reply.bytes += size;
+      if (size == 0) break;
+    }
+  } else {
+    const size_t cl = head.find("content-length:");
+    const size_t length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 15));
+    if (!Fill(fd, buffer, pos + length)) return reply;
+    pos += length;
+    reply.bytes = length;
   }
   reply.status = std::stoi(head.substr(9, 3));
-  reply.bytes = length;
-  buffer.erase(0, header_end + 4 + length);
+  buffer.erase(0, pos);
   return reply;
 }
 
