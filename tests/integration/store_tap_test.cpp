@@ -31,6 +31,7 @@ namespace asicmon {
 namespace {
 
 using asicmon::testing::BinPath;
+using asicmon::testing::StatValue;
 using asicmon::testing::Subprocess;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -98,31 +99,12 @@ std::vector<json> JsonLines(const std::string& text) {
   return out;
 }
 
-// The key=value fields of the newest stats line on `store`'s stderr.
-std::map<std::string, std::string> LastStats(Subprocess& store) {
-  const std::string& err = store.stderr_text();
-  const size_t at = err.rfind(" stats ");
-  if (at == std::string::npos) return {};
-  std::istringstream fields(err.substr(at, err.find('\n', at) - at));
-  std::map<std::string, std::string> stats;
-  for (std::string field; fields >> field;) {
-    const size_t eq = field.find('=');
-    if (eq != std::string::npos) stats[field.substr(0, eq)] = field.substr(eq + 1);
-  }
-  return stats;
-}
-
-uint64_t Stat(Subprocess& store, const std::string& key) {
-  std::map<std::string, std::string> stats = LastStats(store);
-  return stats.count(key) ? std::stoull(stats[key]) : 0;
-}
-
 // Waits for a stats line with `key` at `at_least` or more (the store logs
 // one a second in these tests).
 bool WaitForStat(Subprocess& store, const std::string& key, uint64_t at_least,
                  std::chrono::milliseconds timeout = 15s) {
   const auto end = std::chrono::steady_clock::now() + timeout;
-  while (Stat(store, key) < at_least) {
+  while (StatValue(store, key) < at_least) {
     if (std::chrono::steady_clock::now() >= end) return false;
     std::this_thread::sleep_for(50ms);
   }
@@ -325,10 +307,10 @@ TEST_F(StoreTapTest, RecordsReachTheDatabaseAndTheTapIntact) {
   EXPECT_EQ((*inventory)[0].model, "Antminer S19");
 
   ASSERT_TRUE(WaitForStat(*store, "stored", 2 * kN + 1)) << store->stderr_text();
-  EXPECT_EQ(Stat(*store, "inventory_stored"), 1u);
-  EXPECT_EQ(Stat(*store, "seq_gaps"), 0u);
-  EXPECT_EQ(Stat(*store, "bad_messages"), 0u);
-  EXPECT_EQ(Stat(*store, "db_errors"), 0u);
+  EXPECT_EQ(StatValue(*store, "inventory_stored"), 1u);
+  EXPECT_EQ(StatValue(*store, "seq_gaps"), 0u);
+  EXPECT_EQ(StatValue(*store, "bad_messages"), 0u);
+  EXPECT_EQ(StatValue(*store, "db_errors"), 0u);
   EXPECT_EQ(Terminate(*store), 0);
   EXPECT_EQ(Terminate(*tap), 0);
 }
@@ -345,7 +327,7 @@ TEST_F(StoreTapTest, SeqGapsAreCountedAndReported) {
   ASSERT_NO_FATAL_FAILURE(SendEndAndWait(push, *tap));
 
   ASSERT_TRUE(WaitForStat(*store, "seq_gaps", 10)) << store->stderr_text();
-  EXPECT_EQ(Stat(*store, "seq_gaps"), 10u);
+  EXPECT_EQ(StatValue(*store, "seq_gaps"), 10u);
   EXPECT_NE(store->stderr_text().find("seq gap: 10 record messages of producer gappy"),
             std::string::npos)
       << store->stderr_text();
@@ -379,7 +361,7 @@ TEST_F(StoreTapTest, GarbageIsCountedAndSurvived) {
   ASSERT_TRUE(tap->WaitForStdout("\"producer_id\":\"after\"", 10s)) << store->stderr_text();
 
   ASSERT_TRUE(WaitForStat(*store, "bad_messages", garbage.size())) << store->stderr_text();
-  EXPECT_EQ(Stat(*store, "bad_messages"), garbage.size());
+  EXPECT_EQ(StatValue(*store, "bad_messages"), garbage.size());
   EXPECT_EQ(store->Wait(0ms), -1) << "store died: " << store->stderr_text();
   const std::string& err = store->stderr_text();
   for (const char* kind : {"(framing)", "(topic)", "(record)", "(inventory)"}) {
@@ -425,7 +407,7 @@ TEST_F(StoreTapTest, RelaysWithoutADatabaseWhenDisabled) {
   EXPECT_EQ(relayed, 100u);
 
   ASSERT_TRUE(WaitForStat(*store, "published", 101)) << store->stderr_text();
-  EXPECT_EQ(Stat(*store, "stored"), 0u);
+  EXPECT_EQ(StatValue(*store, "stored"), 0u);
   EXPECT_NE(store->stderr_text().find("relay only"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(db_path_));
   EXPECT_EQ(Terminate(*store), 0);
@@ -458,7 +440,7 @@ TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {
   auto tap = StartTap({"--topic", "record"});
   zmq::socket_t push = Pusher();
   ASSERT_NO_FATAL_FAILURE(WarmUp(push, *tap));
-  const uint64_t warmups = Stat(*store, "stored");
+  const uint64_t warmups = StatValue(*store, "stored");
 
   // Another connection holds the write lock, as a long query of control might.
   SQLite::Database other(db_path_, SQLite::OPEN_READWRITE);
