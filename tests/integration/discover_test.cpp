@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -108,11 +108,15 @@ std::optional<bus::Message> Receive(zmq::socket_t& socket, std::chrono::millisec
 
 // The last value of `name=N` in a counters line.
 int64_t Counter(const std::string& log, const std::string& name) {
-  const std::regex re("\\b" + name + "=(\\d+)");
   int64_t value = -1;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
-       ++it) {
-    value = std::stoll((*it)[1]);
+  const std::string key = name + "=";
+  for (size_t at = log.find(key); at != std::string::npos; at = log.find(key, at + 1)) {
+    const bool word_start = at == 0 || !(std::isalnum(static_cast<unsigned char>(log[at - 1])) ||
+                                         log[at - 1] == '_');
+    const size_t digits = at + key.size();
+    if (word_start && digits < log.size() && std::isdigit(static_cast<unsigned char>(log[digits]))) {
+      value = std::stoll(log.substr(digits, 20));
+    }
   }
   return value;
 }

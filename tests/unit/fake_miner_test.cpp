@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -57,11 +57,20 @@ nlohmann::json MustParse(const std::string& raw) {
 }
 
 // The object keys of a reply in the order they appear in its bytes.
+// (Scanned by hand: <regex> trips a false GCC 12 warning in the ASan build.)
 std::vector<std::string> KeysInOrder(const std::string& raw) {
-  static const std::regex kKey(R"re("([^"]*)"\s*:)re");
   std::vector<std::string> keys;
-  for (std::sregex_iterator it(raw.begin(), raw.end(), kKey), end; it != end; ++it) {
-    keys.push_back((*it)[1].str());
+  for (size_t open = raw.find('"'); open != std::string::npos;) {
+    const size_t close = raw.find('"', open + 1);
+    if (close == std::string::npos) break;
+    size_t after = close + 1;
+    while (after < raw.size() && std::isspace(static_cast<unsigned char>(raw[after]))) ++after;
+    if (after < raw.size() && raw[after] == ':') {
+      keys.push_back(raw.substr(open + 1, close - open - 1));
+      open = raw.find('"', after);
+    } else {
+      open = close;  // that quote may open the next key
+    }
   }
   return keys;
 }
