@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
         std::chrono::system_clock::now().time_since_epoch()).count());
     std::vector<asicmon::Record> batch;
     for (int m = 0; m < miners; ++m) {
-      batch.push_back(asicmon::bench::SampleRecord(m, now - 60, now - 3600, static_cast<uint64_t>(m + 1), rng));
+      batch.push_back(asicmon::testing::RandomSampleRecord(m, now - 60, now - 3600, static_cast<uint64_t>(m + 1), rng));
       if (batch.size() == 1000 || m == miners - 1) {
         if (auto s = (*db)->WriteBatch(batch); !s.ok()) {
           std::fprintf(stderr, "%s\n", s.ToString().c_str());

@@ -26,6 +26,7 @@
 #include "asicmon/clock.h"
 #include "asicmon/bus.h"
 #include "asicmon/record.h"
+#include "sample_records.h"
 
 namespace {
 
@@ -36,37 +37,10 @@ using asicmon::Record;
 constexpr int kMiners = 10000;
 constexpr int kProducers = 4;
 
+// Miner `miner`'s record from the producer that polls it.
 Record MakeRecord(int miner, uint64_t seq) {
-  const auto n = static_cast<int64_t>(seq);
-  Record r;
-  r.producer_id = "collect-bench" + std::to_string(miner % kProducers) + "-1";
-  r.ip = "10.20." + std::to_string(miner / 250) + "." + std::to_string(miner % 250 + 1);
-  r.model = "Antminer S19 Pro";
-  r.firmware = "BMMiner 1.0.0";
-  r.firmware_build = "49.0.1.3 (Mon Oct 26 17:55:33 CST 2020)";
-  r.algorithm = "sha256d";
-  r.worker = "farm.w" + std::to_string(miner);
-  r.hashrate = 110e12 + static_cast<double>(n % 997) * 1e9;
-  r.hashrate_avg = 109.8e12 + static_cast<double>(n % 991) * 1e8;
-  r.hashrate_expected = 111.8e12;
-  r.uptime_s = 100000 + n * 30;
-  r.accepted = 18000 + n;
-  r.rejected = 12 + miner % 7;
-  r.hw_errors = 2708 + n / 3;
-  r.temp_max = 70 + static_cast<double>(n % 15);
-  for (int f = 0; f < 4; ++f) r.fans.push_back(5800 + static_cast<int32_t>((n * 7 + f) % 600));
-  for (int b = 1; b <= 3; ++b) {
-    r.boards.push_back({b, *r.hashrate / 3, 37.2e12, 60.0 + static_cast<double>(n % 10),
-                        70.0 + static_cast<double>(n % 15), 114, 114, 0,
-                        525.0 + static_cast<double>(n % 20), 880 + n});
-  }
-  for (int p = 0; p < 3; ++p) {
-    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example.com:3333", r.worker,
-                       "Alive", p, p == 0 ? 18000 + n : 0, p == 0 ? 12 : 0, 0, p == 0});
-  }
-  r.power_w = 3250 + static_cast<double>(n % 50);
-  r.poll_ms = 10 + static_cast<double>(n % 20);
-  return r;
+  return asicmon::testing::SampleRecord(
+      "collect-bench" + std::to_string(miner % kProducers) + "-1", seq, miner, UnixNow());
 }
 
 // "VmRSS" or "VmHWM" of `pid`, in MiB.

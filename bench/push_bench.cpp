@@ -33,6 +33,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/record.h"
+#include "sample_records.h"
 #include "http_server.h"
 
 namespace {
@@ -50,37 +51,10 @@ constexpr int kProducers = 4;
 constexpr std::string_view kJsonMarker = "\"schema_version\":";
 constexpr std::string_view kInfluxMarker = "miner,";
 
+// Miner `miner`'s record from the producer that polls it.
 Record MakeRecord(int miner, uint64_t seq) {
-  const auto n = static_cast<int64_t>(seq);
-  Record r;
-  r.producer_id = "collect-bench" + std::to_string(miner % kProducers) + "-1";
-  r.seq = seq;
-  r.ts = 1.7e9 + static_cast<double>(n);
-  r.ip = "10.20." + std::to_string(miner / 250) + "." + std::to_string(miner % 250 + 1);
-  r.model = "Antminer S19 Pro";
-  r.firmware = "BMMiner 1.0.0";
-  r.firmware_build = "49.0.1.3 (Mon Oct 26 17:55:33 CST 2020)";
-  r.algorithm = "sha256d";
-  r.worker = "farm.w" + std::to_string(miner);
-  r.hashrate = 110e12 + static_cast<double>(n % 997) * 1e9;
-  r.hashrate_avg = 109.8e12;
-  r.hashrate_expected = 111.8e12;
-  r.uptime_s = 100000 + n * 30;
-  r.accepted = 18000 + n;
-  r.rejected = 12;
-  r.hw_errors = 2708;
-  r.temp_max = 70 + static_cast<double>(n % 15);
-  for (int f = 0; f < 4; ++f) r.fans.push_back(5800 + f);
-  for (int b = 1; b <= 3; ++b) {
-    r.boards.push_back({b, *r.hashrate / 3, 37.2e12, 60.0, 70.0, 114, 114, 0, 525.0, 880});
-  }
-  for (int p = 0; p < 3; ++p) {
-    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example.com:3333", r.worker,
-                       "Alive", p, 18000 + n, 12, 0, p == 0});
-  }
-  r.power_w = 3250;
-  r.poll_ms = 12;
-  return r;
+  return asicmon::testing::SampleRecord(
+      "collect-bench" + std::to_string(miner % kProducers) + "-1", seq, miner, 1.7e9 + static_cast<double>(seq));
 }
 
 // "VmHWM"/"VmRSS" of `pid` in MiB.

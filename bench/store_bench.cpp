@@ -39,7 +39,7 @@ using asicmon::Record;
 
 constexpr int kMiners = 10000;
 constexpr size_t kBatch = 1000;
-constexpr double kPollSeconds = asicmon::bench::kPollSeconds;
+constexpr double kPollSeconds = asicmon::testing::kPollSeconds;
 constexpr double kPollsPerDay = 86400 / kPollSeconds;
 constexpr double kStartTs = 1764000000;  // an hour boundary
 
@@ -138,9 +138,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<asicmon::StoreDb> db = Must(asicmon::StoreDb::Open(options));
 
   std::mt19937_64 rng(42);
-  std::vector<uint64_t> seqs(asicmon::bench::kCollectors, 0);
+  std::vector<uint64_t> seqs(asicmon::testing::kCollectors, 0);
   auto make = [&](int miner, double ts) {
-    return asicmon::bench::SampleRecord(miner, ts, kStartTs, ++seqs[static_cast<size_t>(miner % asicmon::bench::kCollectors)], rng);
+    return asicmon::testing::RandomSampleRecord(miner, ts, kStartTs, ++seqs[static_cast<size_t>(miner % asicmon::testing::kCollectors)], rng);
   };
   const Record sample = make(7, kStartTs);
   std::printf("store_bench: %s, page cache %lld MiB\n  record: %zu bytes of msgpack (3 boards, 4 fans, 3 pools)\n",
@@ -214,10 +214,10 @@ int main(int argc, char** argv) {
     return Must(db->Latest(f)).size();
   });
   TimeQuery("History(one miner, all its records)", 200, [&](int i) {
-    return Must(db->History(asicmon::bench::MinerIp(i * 53 % kMiners), 0, 1e12, 10000)).size();
+    return Must(db->History(asicmon::testing::DataOnlyIp(i * 53 % kMiners), 0, 1e12, 10000)).size();
   });
   TimeQuery("History(one miner, 10 minutes)", 200, [&](int i) {
-    return Must(db->History(asicmon::bench::MinerIp(i * 53 % kMiners), kStartTs + 300, kStartTs + 900, 10000))
+    return Must(db->History(asicmon::testing::DataOnlyIp(i * 53 % kMiners), kStartTs + 300, kStartTs + 900, 10000))
         .size();
   });
   TimeQuery("RecordsBySeq(1000 seqs)", 50, [&](int i) {
@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
   std::printf("  10,000 miners, 30 days retention     %6.2f GB\n",
               per_hourly * 24 * 30 * kMiners / 1e9);
   TimeQuery("Hourly(one miner, all its hours)", 200, [&](int i) {
-    return Must(db->Hourly(asicmon::bench::MinerIp(i * 53 % kMiners), 0, 1e12, 1000)).size();
+    return Must(db->Hourly(asicmon::testing::DataOnlyIp(i * 53 % kMiners), 0, 1e12, 1000)).size();
   });
 
   db.reset();

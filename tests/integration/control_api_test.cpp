@@ -15,6 +15,7 @@
 
 #include "asicmon/record.h"
 #include "asicmon/store_db.h"
+#include "sample_records.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -136,7 +137,7 @@ TEST_F(ControlApiTest, ReadsFromTheStoreWithFiltersAndBadQueries) {
       r.producer_id = "test";
       r.seq = static_cast<uint64_t>(i + 1);
       r.ts = now - 60 + i;
-      r.ip = "10.9.0." + std::to_string(i + 1);
+      r.ip = testing::DataOnlyIp(9 * 250 + i);  // 127.41.9.1-3
       r.status = i == 2 ? MinerStatus::kTimeout : MinerStatus::kOk;
       r.model = i == 0 ? "Antminer S9" : "Antminer S19 Pro";
       r.worker = "farm.w" + std::to_string(i + 1);
@@ -148,21 +149,21 @@ TEST_F(ControlApiTest, ReadsFromTheStoreWithFiltersAndBadQueries) {
   HttpReply all = Http("GET", base_ + "/miners");
   ASSERT_EQ(all.status, 200);
   ASSERT_EQ(all.Json()["count"], 3);
-  EXPECT_EQ(all.Json()["miners"][0]["ip"], "10.9.0.1");
+  EXPECT_EQ(all.Json()["miners"][0]["ip"], "127.41.9.1");
   EXPECT_EQ(all.Json()["miners"][0]["hashrate"], 13e12);
-  EXPECT_EQ(Http("GET", base_ + "/miners?status=timeout").Json()["miners"][0]["ip"], "10.9.0.3");
+  EXPECT_EQ(Http("GET", base_ + "/miners?status=timeout").Json()["miners"][0]["ip"], "127.41.9.3");
   EXPECT_EQ(Http("GET", base_ + "/miners?model=Antminer%20S19%20Pro").Json()["count"], 2);
   EXPECT_EQ(Http("GET", base_ + "/miners?worker=farm.w1").Json()["count"], 1);
-  EXPECT_EQ(Http("GET", base_ + "/miners?limit=1&offset=1").Json()["miners"][0]["ip"], "10.9.0.2");
+  EXPECT_EQ(Http("GET", base_ + "/miners?limit=1&offset=1").Json()["miners"][0]["ip"], "127.41.9.2");
   EXPECT_EQ(Http("GET", base_ + "/miners?status=sleepy").status, 400);
   EXPECT_EQ(Http("GET", base_ + "/miners?limit=0").status, 400);
   EXPECT_EQ(Http("GET", base_ + "/miners?limit=abc").status, 400);
 
-  HttpReply history = Http("GET", base_ + "/miners/10.9.0.2/history?from=" +
+  HttpReply history = Http("GET", base_ + "/miners/127.41.9.2/history?from=" +
                                       std::to_string(now - 120) + "&to=" + std::to_string(now));
   ASSERT_EQ(history.status, 200);
   EXPECT_EQ(history.Json()["count"], 1);
-  EXPECT_EQ(Http("GET", base_ + "/miners/10.9.0.2/history?from=10&to=5").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners/127.41.9.2/history?from=10&to=5").status, 400);
   EXPECT_EQ(Http("GET", base_ + "/miners/not-an-ip/history").status, 400);
 
   // The gauges come from the store at start, then from the bus (records
@@ -171,10 +172,10 @@ TEST_F(ControlApiTest, ReadsFromTheStoreWithFiltersAndBadQueries) {
   StartControl("");
   HttpReply metrics = Http("GET", base_ + "/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("asicmon_miner_up{ip=\"10.9.0.3\",model=\"Antminer S19 Pro\","
+  EXPECT_NE(metrics.body.find("asicmon_miner_up{ip=\"127.41.9.3\",model=\"Antminer S19 Pro\","
                               "worker=\"farm.w3\"} 0"),
             std::string::npos);
-  EXPECT_NE(metrics.body.find("asicmon_miner_hashrate_hashes_per_second{ip=\"10.9.0.2\""),
+  EXPECT_NE(metrics.body.find("asicmon_miner_hashrate_hashes_per_second{ip=\"127.41.9.2\""),
             std::string::npos);
 
   HttpReply spec = Http("GET", base_ + "/openapi.json");
@@ -426,7 +427,7 @@ TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {
   r.producer_id = "test";
   r.seq = 1;
   r.ts = 1e9;
-  r.ip = "10.8.0.1";
+  r.ip = "127.41.8.1";
   r.model = "Antminer L3+";
   r.worker = "ltc.w1";
   r.hashrate = 504e6;
@@ -436,7 +437,7 @@ TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {
   bool seen = false;
   for (int i = 0; i < 100 && !seen; ++i) {
     seen = Http("GET", base_ + "/metrics").body.find(
-               "asicmon_miner_hashrate_hashes_per_second{ip=\"10.8.0.1\",model=\"Antminer L3+\","
+               "asicmon_miner_hashrate_hashes_per_second{ip=\"127.41.8.1\",model=\"Antminer L3+\","
                "worker=\"ltc.w1\"} 504000000") != std::string::npos;
     if (!seen) std::this_thread::sleep_for(50ms);
   }

@@ -26,6 +26,7 @@
 #include "asicmon/bus.h"
 #include "asicmon/record.h"
 #include "http_server.h"
+#include "sample_records.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -45,34 +46,10 @@ const double kBaseTs =
                    .count()) -
     3600;
 
-// A record as collect makes it from an S19-class miner (~480 bytes of
-// msgpack with its boards and pools).
+// Records 10 ms apart, one miner per seq (a thousand workers).
 Record MakeRecord(const std::string& producer, uint64_t seq) {
-  const auto n = static_cast<int64_t>(seq);
-  Record r;
-  r.producer_id = producer;
-  r.seq = seq;
-  r.ts = kBaseTs + static_cast<double>(n) * 0.01;
-  r.ip = "10.30." + std::to_string(seq / 250 % 250) + "." + std::to_string(seq % 250 + 1);
-  r.model = "Antminer S19 Pro";
-  r.firmware = "BMMiner 1.0.0";
-  r.algorithm = "sha256d";
-  r.worker = "farm.w" + std::to_string(seq % 1000);
-  r.hashrate = 110e12 + static_cast<double>(n % 97) * 1e10;
-  r.hashrate_avg = 109.8e12;
-  r.uptime_s = 100000 + n;
-  r.accepted = 18000 + n;
-  r.temp_max = 70 + static_cast<double>(n % 15);
-  for (int f = 0; f < 4; ++f) r.fans.push_back(5800 + f);
-  for (int b = 1; b <= 3; ++b) {
-    r.boards.push_back({b, *r.hashrate / 3, 37.2e12, 60.0 + b, 70.0 + b, 114, 114, 0, 525.0, n});
-  }
-  for (int p = 0; p < 3; ++p) {
-    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example.com:3333", r.worker,
-                       "Alive", p, 18000 + n, 12, 0, p == 0});
-  }
-  r.power_w = 3250;
-  return r;
+  return testing::SampleRecord(producer, seq, static_cast<int>(seq % 1000),
+                               kBaseTs + static_cast<double>(seq) * 0.01);
 }
 
 bool SendRecord(zmq::socket_t& socket, const Record& r) {

@@ -25,6 +25,7 @@
 
 #include "asicmon/record.h"
 #include "asicmon/store_db.h"
+#include "sample_records.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -45,44 +46,10 @@ const double kBaseTs =
 constexpr int kWarmupMiner = 5000;
 constexpr int kEndMiner = 5001;
 
-std::string MinerIp(int miner) {
-  return "10.20." + std::to_string(miner / 250) + "." + std::to_string(miner % 250 + 1);
-}
-
-// A record as collect makes it from an S19-class miner: 3 boards, 4 fans,
-// 3 pools, numbers varied by seq so each record is its own.
+// Records half a second apart, all inside the store's raw window.
 Record MakeRecord(const std::string& producer, uint64_t seq, int miner) {
-  const auto n = static_cast<int64_t>(seq);
-  Record r;
-  r.producer_id = producer;
-  r.seq = seq;
-  r.ts = kBaseTs + static_cast<double>(n) * 0.5 + 0.125;
-  r.ip = MinerIp(miner);
-  r.model = "Antminer S19 Pro";
-  r.firmware = "BMMiner 1.0.0";
-  r.firmware_build = "49.0.1.3";
-  r.algorithm = "sha256d";
-  r.worker = "farm.w" + std::to_string(miner);
-  r.hashrate = 110e12 + static_cast<double>(n % 97) * 1e10;
-  r.hashrate_avg = 109.8e12;
-  r.hashrate_expected = 111.8e12;
-  r.uptime_s = 100000 + n;
-  r.accepted = 18000 + n;
-  r.rejected = 12;
-  r.hw_errors = 2708;
-  r.temp_max = 70 + static_cast<double>(n % 15);
-  for (int f = 0; f < 4; ++f) r.fans.push_back(5800 + static_cast<int32_t>((n + f) % 600));
-  for (int b = 1; b <= 3; ++b) {
-    r.boards.push_back(
-        {b, *r.hashrate / 3, 37.2e12, 60.0 + b, 70.0 + b, 114, 114, 0, 525.0, 880 + n});
-  }
-  for (int p = 0; p < 3; ++p) {
-    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example.com:3333", r.worker,
-                       "Alive", p, p == 0 ? 18000 + n : 0, p == 0 ? 12 : 0, 0, p == 0});
-  }
-  r.power_w = 3250;
-  r.poll_ms = 12.5;
-  return r;
+  return testing::SampleRecord(producer, seq, miner,
+                               kBaseTs + static_cast<double>(seq) * 0.5 + 0.125);
 }
 
 // The complete lines of `text` as JSON objects (a last line still being
@@ -238,7 +205,7 @@ TEST_F(StoreTapTest, RecordsReachTheDatabaseAndTheTapIntact) {
   entry.producer_id = "discover-1";
   entry.seq = 1;
   entry.ts = kBaseTs;
-  entry.ip = "10.9.0.1";
+  entry.ip = "127.41.9.1";
   entry.identified = true;
   entry.model = "Antminer S19";
   entry.firmware = "BMMiner 1.0.0";
@@ -293,7 +260,7 @@ TEST_F(StoreTapTest, RecordsReachTheDatabaseAndTheTapIntact) {
   }
   EXPECT_EQ(matched, 2u * kMinersEach);
   // History of one miner: its ten polls, oldest first.
-  const std::string ip = MinerIp(7);
+  const std::string ip = testing::DataOnlyIp(7);
   Result<std::vector<Record>> history = db->History(ip, 0, kBaseTs * 2, 100);
   ASSERT_OK(history);
   ASSERT_EQ(history->size(), kN / kMinersEach);
@@ -303,7 +270,7 @@ TEST_F(StoreTapTest, RecordsReachTheDatabaseAndTheTapIntact) {
   Result<std::vector<InventoryRow>> inventory = db->Inventory();
   ASSERT_OK(inventory);
   ASSERT_EQ(inventory->size(), 1u);
-  EXPECT_EQ((*inventory)[0].ip, "10.9.0.1");
+  EXPECT_EQ((*inventory)[0].ip, "127.41.9.1");
   EXPECT_EQ((*inventory)[0].model, "Antminer S19");
 
   ASSERT_TRUE(WaitForStat(*store, "stored", 2 * kN + 1)) << store->stderr_text();
@@ -491,7 +458,7 @@ TEST_F(StoreTapTest, RetentionFoldsOldRecordsAndTheIdleStoreSleeps) {
     empty = raw->empty();
     if (!empty) std::this_thread::sleep_for(100ms);
   }
-  Result<std::vector<HourlyRow>> hourly = db->Hourly(MinerIp(3), 0, kBaseTs * 2, 100);
+  Result<std::vector<HourlyRow>> hourly = db->Hourly(testing::DataOnlyIp(3), 0, kBaseTs * 2, 100);
   ASSERT_OK(hourly);
   ASSERT_FALSE(hourly->empty());
   int64_t polls = 0;
@@ -527,12 +494,12 @@ TEST_F(StoreTapTest, TapPrintsEveryTopicWithItsName) {
   entry.seq = 1;
   entry.ts = kBaseTs;
   entry.change = InventoryChange::kGone;
-  entry.ip = "10.9.0.2";
+  entry.ip = "127.41.9.2";
   std::string body;
   EncodeInventory(entry, body);
   ASSERT_TRUE(SendFrames(push, {"inventory", body}));
   const std::vector<uint8_t> event = json::to_msgpack(
-      json{{"producer_id", "control-1"}, {"seq", 1}, {"kind", "reboot"}, {"ip", "10.9.0.2"}});
+      json{{"producer_id", "control-1"}, {"seq", 1}, {"kind", "reboot"}, {"ip", "127.41.9.2"}});
   ASSERT_TRUE(SendFrames(push, {"event", std::string(event.begin(), event.end())}));
   ASSERT_NO_FATAL_FAILURE(SendEndAndWait(push, *tap));
 

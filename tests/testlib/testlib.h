@@ -9,6 +9,10 @@
 //   127.38 fakefarm_web_test   127.39 control_api_test
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
 //            127.61 push_bench   127.62 control_bench
+//   127.41 data only (sample_records.h DataOnlyIp): addresses inside records and
+//          inventory that tests and benches store and relay. Nothing listens
+//          there and nothing contacts it, so it is shared. No private network
+//          address ever appears where a running process could act on it.
 #pragma once
 
 #include <sys/types.h>

@@ -1,18 +1,53 @@
 #include "sample_records.h"
 
-namespace asicmon::bench {
+namespace asicmon::testing {
 
-std::string MinerIp(int m) {
-  return "10.20." + std::to_string(m / 250) + "." + std::to_string(m % 250 + 1);
+std::string DataOnlyIp(int n) {
+  return "127.41." + std::to_string(n / 250) + "." + std::to_string(n % 250 + 1);
 }
 
-Record SampleRecord(int miner, double ts, double start_ts, uint64_t seq, std::mt19937_64& rng) {
+Record SampleRecord(const std::string& producer, uint64_t seq, int miner, double ts) {
+  const auto n = static_cast<int64_t>(seq);
+  Record r;
+  r.producer_id = producer;
+  r.seq = seq;
+  r.ts = ts;
+  r.ip = DataOnlyIp(miner);
+  r.model = "Antminer S19 Pro";
+  r.firmware = "BMMiner 1.0.0";
+  r.firmware_build = "49.0.1.3";
+  r.algorithm = "sha256d";
+  r.worker = "farm.w" + std::to_string(miner);
+  r.hashrate = 110e12 + static_cast<double>(n % 97) * 1e10;
+  r.hashrate_avg = 109.8e12;
+  r.hashrate_expected = 111.8e12;
+  r.uptime_s = 100000 + n;
+  r.accepted = 18000 + n;
+  r.rejected = 12;
+  r.hw_errors = 2708;
+  r.temp_max = 70 + static_cast<double>(n % 15);
+  for (int f = 0; f < 4; ++f) r.fans.push_back(5800 + static_cast<int32_t>((n + f) % 600));
+  for (int b = 1; b <= 3; ++b) {
+    r.boards.push_back(
+        {b, *r.hashrate / 3, 37.2e12, 60.0 + b, 70.0 + b, 114, 114, 0, 525.0, 880 + n});
+  }
+  for (int p = 0; p < 3; ++p) {
+    r.pools.push_back({p, "stratum+tcp://pool-" + std::to_string(p) + ".example.com:3333", r.worker,
+                       "Alive", p, p == 0 ? 18000 + n : 0, p == 0 ? 12 : 0, 0, p == 0});
+  }
+  r.power_w = 3250;
+  r.poll_ms = 12.5;
+  return r;
+}
+
+Record RandomSampleRecord(int miner, double ts, double start_ts, uint64_t seq,
+                          std::mt19937_64& rng) {
   std::uniform_real_distribution<double> unit(0, 1);
   Record r;
   r.producer_id = "collect-rack" + std::to_string(miner % kCollectors) + "-12345";
   r.seq = seq;
   r.ts = ts + (miner % 3000) * 0.01 + unit(rng) * 0.2;  // a sweep takes a while
-  r.ip = MinerIp(miner);
+  r.ip = DataOnlyIp(miner);
   if (unit(rng) < 0.02) {
     r.status = asicmon::MinerStatus::kTimeout;
     r.error = "no reply within 5 s";
@@ -48,4 +83,4 @@ Record SampleRecord(int miner, double ts, double start_ts, uint64_t seq, std::mt
   return r;
 }
 
-}  // namespace asicmon::bench
+}  // namespace asicmon::testing
