@@ -4,6 +4,7 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/router.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -132,10 +133,12 @@ void SendBody(Http::ResponseWriter& response, int status, const std::string& bod
   stream.ends();
 }
 
-void SendJson(Http::ResponseWriter& response, int status, const nlohmann::json& body) {
-  response.headers().add<Http::Header::ContentType>(MIME(Application, Json));
-  SendBody(response, status,
-           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+// A JSON array's elements, one record each.
+void AppendRecords(const std::vector<Record>& records, std::string& out) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendRecordJson(records[i], out);
+  }
 }
 
 // A query parameter, percent- and '+'-decoded (Pistache hands them over raw).
@@ -199,8 +202,15 @@ struct Service::Impl {
 
   void Answer(Http::ResponseWriter& response, std::string_view route, int status,
               const nlohmann::json& body) {
+    AnswerText(response, route, status,
+               body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  // `body` is JSON text already.
+  void AnswerText(Http::ResponseWriter& response, std::string_view route, int status,
+                  const std::string& body) {
     metrics.CountRequest(route, status);
-    SendJson(response, status, body);
+    response.headers().add<Http::Header::ContentType>(MIME(Application, Json));
+    SendBody(response, status, body);
   }
   void Error(Http::ResponseWriter& response, std::string_view route, int status,
              std::string_view error, std::string_view detail) {
@@ -302,9 +312,11 @@ struct Service::Impl {
     Result<std::vector<Record>> miners =
         db.With([&](StoreDb& store) { return store.Latest(filter); });
     if (!miners.ok()) return Error(response, "miners", 503, "store unavailable", miners.status().ToString());
-    nlohmann::json list = nlohmann::json::array();
-    for (const Record& r : *miners) list.push_back(RecordToJson(r));
-    Answer(response, "miners", 200, {{"count", list.size()}, {"miners", std::move(list)}});
+    // Written record by record: a DOM of 10,000 records took over a second.
+    std::string body = fmt::format("{{\"count\":{},\"miners\":[", miners->size());
+    AppendRecords(*miners, body);
+    body += "]}";
+    AnswerText(response, "miners", 200, body);
   }
 
   void History(const Rest::Request& request, Http::ResponseWriter response) {
@@ -326,11 +338,11 @@ struct Service::Impl {
       return store.History(ip, from, to, static_cast<size_t>(limit));
     });
     if (!records.ok()) return Error(response, "history", 503, "store unavailable", records.status().ToString());
-    nlohmann::json list = nlohmann::json::array();
-    for (const Record& r : *records) list.push_back(RecordToJson(r));
-    Answer(response, "history", 200,
-           {{"ip", ip}, {"from", from}, {"to", to}, {"count", list.size()},
-            {"records", std::move(list)}});
+    std::string body = fmt::format("{{\"ip\":\"{}\",\"from\":{},\"to\":{},\"count\":{},\"records\":[",
+                                   ip, from, to, records->size());  // ip: validated dotted quad
+    AppendRecords(*records, body);
+    body += "]}";
+    AnswerText(response, "history", 200, body);
   }
 
   void AuditLog(const Rest::Request& request, Http::ResponseWriter response) {
@@ -462,7 +474,7 @@ struct Service::Impl {
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
     live->Submit({ip, options.actions.api_port}, [this, writer, worker](Record&& record) {
       if (record.status != MinerStatus::kOk) {
-        const ActionOutcome failed = MinerActions::MinerFailed(record);
+        const ActionOutcome failed = MinerActions::MinerFailed(record.status, record.error);
         return Answer(*writer, "summary", failed.http_status, failed.body);
       }
       if (auto mismatch = MinerActions::CheckWorker(record, worker)) {

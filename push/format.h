@@ -25,10 +25,6 @@ std::string_view ContentType(Format format);
 // RecordToJson's objects (invalid UTF-8 from miners replaced, never thrown).
 void FormatBatch(Format format, std::span<const Record> records, std::string& body);
 
-// Appends the JSON object RecordToJson makes of `record` (same keys, order,
-// nulls, replaced invalid UTF-8), written directly: several times faster.
-void AppendRecordJson(const Record& record, std::string& out);
-
 // One record in line protocol, no newline:
 //   miner,ip=..,model=..,worker=..,firmware=.. hashrate=..,...,status="ok" <ts ns>
 // Tags with an empty value are left out (line protocol has no empty tags);

@@ -67,41 +67,6 @@ TEST(PushFormatTest, InvalidUtf8FromAMinerIsReplacedNotThrown) {
 }
 
 // The direct writer against RecordToJson, on every kind of value a record holds.
-TEST(PushFormatTest, TheJsonWriterMatchesRecordToJson) {
-  std::vector<Record> cases;
-  cases.push_back(Record{});  // every optional unset, empty lists
-  Record full = MakeRecord(42);
-  full.status = MinerStatus::kParseError;
-  full.error = "reply cut \"short\"\n\tat byte 7 \\ \x01";
-  full.firmware_build = "Mon Oct 26 17:55:33 CST 2020 \xc3\xa9t\xc3\xa9";  // UTF-8
-  full.worker = "w\xff\xfe";                                        // not UTF-8
-  full.hashrate_avg = 3250.0;
-  full.hashrate_expected = 1e300;
-  full.power_w = -0.0;
-  full.poll_ms = 0.1 + 0.2;
-  full.temp_max = std::numeric_limits<double>::infinity();
-  full.hw_errors = std::numeric_limits<int64_t>::min();
-  full.seq = std::numeric_limits<uint64_t>::max();
-  full.boards.push_back({1, 36.6e12, std::nullopt, 61.5, 75.0, 63, 62, 1, 650.0, 12});
-  full.boards.push_back({2, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-                         std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-  full.pools.push_back({0, "stratum+tcp://pool.example.com:3333", "farm.w1", "Alive", 0, 10, 1,
-                        0, true});
-  full.pools.push_back({1, "", "", "Dead", std::nullopt, std::nullopt, std::nullopt,
-                        std::nullopt, false});
-  cases.push_back(full);
-  for (const Record& r : cases) {
-    std::string out;
-    AppendRecordJson(r, out);
-    // As RecordToJsonLine puts it on the wire (invalid UTF-8 replaced).
-    EXPECT_EQ(json::parse(out), json::parse(RecordToJsonLine(r))) << out;
-  }
-  std::string out;
-  AppendRecordJson(full, out);
-  EXPECT_NE(out.find("\"hashrate_avg\":3250.0,"), std::string::npos) << out;
-  EXPECT_NE(out.find("\"temp_max\":null,"), std::string::npos) << out;
-}
-
 TEST(PushFormatTest, InfluxTagValuesAreEscaped) {
   EXPECT_EQ(EscapeInfluxTag("Antminer S19 Pro"), "Antminer\\ S19\\ Pro");
   EXPECT_EQ(EscapeInfluxTag("a,b=c"), "a\\,b\\=c");

@@ -184,6 +184,9 @@ nlohmann::json InventoryToJson(const InventoryEntry& entry);
 // fans/boards/pools as nested arrays, null for "not reported".
 nlohmann::json RecordToJson(const Record& record);
 std::string RecordToJsonLine(const Record& record);  // one line, no trailing newline
+// Appends RecordToJson's object as text (same keys, order, nulls, invalid
+// UTF-8 replaced), written directly: several times faster than the DOM.
+void AppendRecordJson(const Record& record, std::string& out);
 
 }  // namespace asicmon
 
