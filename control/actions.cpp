@@ -114,12 +114,12 @@ nlohmann::json ErrorBody(std::string_view error, std::string_view detail) {
   return {{"error", error}, {"detail", detail}};
 }
 
-ActionOutcome MinerActions::MinerFailed(const Record& record) {
-  const std::string word(ToString(record.status));
-  if (record.status == MinerStatus::kTimeout) {
-    return {504, ErrorBody("miner did not answer in time", record.error), word};
+ActionOutcome MinerActions::MinerFailed(MinerStatus status, const std::string& error) {
+  const std::string word(ToString(status));
+  if (status == MinerStatus::kTimeout) {
+    return {504, ErrorBody("miner did not answer in time", error), word};
   }
-  return {502, ErrorBody("miner gave no usable answer (" + word + ")", record.error), word};
+  return {502, ErrorBody("miner gave no usable answer (" + word + ")", error), word};
 }
 
 std::optional<ActionOutcome> MinerActions::CheckWorker(const Record& record,
@@ -143,7 +143,7 @@ Record MinerActions::Poll(const std::string& ip) const {
 std::variant<Record, ActionOutcome> MinerActions::Identify(const std::string& ip,
                                                            const std::string& worker) const {
   Record record = Poll(ip);
-  if (record.status != MinerStatus::kOk) return MinerFailed(record);
+  if (record.status != MinerStatus::kOk) return MinerFailed(record.status, record.error);
   if (auto mismatch = CheckWorker(record, worker)) return *mismatch;
   return record;
 }
@@ -169,11 +169,7 @@ ActionOutcome MinerActions::Reset(const std::string& ip, const std::string& work
   // a cut-off reply to restart is the restart happening.
   if (r.status != MinerStatus::kOk && r.status != MinerStatus::kParseError &&
       r.status != MinerStatus::kReset) {
-    Record failed;
-    failed.ip = ip;
-    failed.status = r.status;
-    failed.error = r.error;
-    return MinerFailed(failed);
+    return MinerFailed(r.status, r.error);
   }
   return {200, {{"result", "restarting"}, {"ip", ip}, {"worker", worker}}, "ok"};
 }
@@ -254,7 +250,7 @@ ActionOutcome MinerActions::ChangePoolByApi(const std::string& ip, const PoolCha
   // cgminer moves its last pool into the hole.
   for (int step = 0; step < 16; ++step) {
     Record r = Poll(ip);
-    if (r.status != MinerStatus::kOk) return MinerFailed(r);
+    if (r.status != MinerStatus::kOk) return MinerFailed(r.status, r.error);
     auto mine = std::find_if(r.pools.rbegin(), r.pools.rend(), [&](const PoolInfo& p) {
       return p.url == pool.url && p.user == pool.user;
     });

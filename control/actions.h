@@ -69,7 +69,7 @@ class MinerActions {
 
   // The HTTP answer for a poll that did not give a usable record: 504 for
   // timeout, 502 for everything else the miner did wrong.
-  static ActionOutcome MinerFailed(const Record& record);
+  static ActionOutcome MinerFailed(MinerStatus status, const std::string& error);
   // 404 unless `record` shows `worker` as the miner's worker.
   static std::optional<ActionOutcome> CheckWorker(const Record& record, const std::string& worker);
 

@@ -105,7 +105,7 @@ uint64_t AddressKey(const Record& r) {
 
 }  // namespace
 
-void MinerGauges::Update(const Record& record) {
+MinerGauges::Lines MinerGauges::RenderLines(const Record& record) {
   std::string labels = "{ip=\"";
   AppendEscaped(labels, record.ip);
   labels.append("\",model=\"");
@@ -118,17 +118,25 @@ void MinerGauges::Update(const Record& record) {
     kFamilies[f].emit(record, Sampler{lines.text[f], kFamilies[f].name, labels});
   }
   lines.ts = record.ts;
+  return lines;
+}
+
+void MinerGauges::Keep(std::map<uint64_t, Lines>& miners, const Record& record) {
+  Lines& current = miners[AddressKey(record)];
+  if (record.ts >= current.ts) current = RenderLines(record);  // an older record changes nothing
+}
+
+void MinerGauges::Update(const Record& record) {
   std::lock_guard lock(mutex_);
-  Lines& current = miners_[AddressKey(record)];
-  if (record.ts >= current.ts) current = std::move(lines);  // an older record changes nothing
+  Keep(miners_, record);
 }
 
 void MinerGauges::Reset(const std::vector<Record>& latest) {
-  {
-    std::lock_guard lock(mutex_);
-    miners_.clear();
-  }
-  for (const Record& r : latest) Update(r);
+  // Built aside and swapped in, so a scrape meanwhile sees the old set whole.
+  std::map<uint64_t, Lines> miners;
+  for (const Record& r : latest) Keep(miners, r);
+  std::lock_guard lock(mutex_);
+  miners_.swap(miners);
 }
 
 size_t MinerGauges::size() const {

@@ -46,6 +46,9 @@ class MinerGauges {
     double ts = -1;
     std::array<std::string, kFamilyCount> text;  // this miner's samples of each family
   };
+  static Lines RenderLines(const Record& record);
+  // Puts `record` in `miners` unless it holds a newer one of that miner.
+  static void Keep(std::map<uint64_t, Lines>& miners, const Record& record);
   mutable std::mutex mutex_;
   std::map<uint64_t, Lines> miners_;  // by (IPv4, port)
 };
