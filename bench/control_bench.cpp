@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   const std::string db_path = dir + "/asicmon.db";
   {
-    auto db = asicmon::StoreDb::Open({.path = db_path});
+    auto db = asicmon::StoreDb::Open({.database = db_path});
     if (!db.ok()) {
       std::fprintf(stderr, "%s\n", db.status().ToString().c_str());
       return 1;
@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
     }
   }
   {  // Where a scrape's time goes, in this process: the store read, then the text.
-    auto db = asicmon::StoreDb::Open({.path = db_path});
+    auto db = asicmon::StoreDb::Open({.database = db_path});
     asicmon::LatestFilter all;
     all.limit = std::numeric_limits<size_t>::max();
     const auto t0 = Clock::now();

@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
 
   asicmon::StoreOptions options;
-  options.path = path;
+  options.database = path;
   options.cache_kib = cache_mib * 1024;
   std::unique_ptr<asicmon::StoreDb> db = Must(asicmon::StoreDb::Open(options));
 

@@ -72,7 +72,9 @@ int main(int argc, char** argv) {
       "Settings come from env vars; flags override."};
   app.add_option("--bind", s.bind, "Address:port to serve on (env CONTROL_BIND)")
       ->capture_default_str();
-  app.add_option("--db", s.db.path, "Database file (env ASICMON_DB)")->capture_default_str();
+  app.add_option("--db", s.db.database,
+                 "Database: a SQLite file or a postgresql:// URL (env ASICMON_DB)")
+      ->capture_default_str();
   app.add_flag("--auth-read", s.auth_read,
                "Reads need the token too (env CONTROL_AUTH_READ)");
   app.add_option("--threads", c.threads, "HTTP request threads (env CONTROL_THREADS)")
@@ -142,7 +144,8 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start: {}", service.status().ToString());
     return service.status().code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
-  spdlog::info("serving on {} (port {}), store {}", s.bind, (*service)->port(), s.db.path);
+  spdlog::info("serving on {} (port {}), store {}", s.bind, (*service)->port(),
+               asicmon::RedactDatabase(s.db.database));
   // Tests and scripts wait for this line on stdout.
   std::printf("READY %u\n", static_cast<unsigned>((*service)->port()));
   std::fflush(stdout);

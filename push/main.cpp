@@ -102,7 +102,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-backfill", no_backfill,
                "Count records missed on the bus without fetching them from the store's database "
                "(env ENABLE_DB=false)");
-  app.add_option("--db", c.db.path, "The store's database file, for backfill (env ASICMON_DB)")
+  app.add_option("--db", c.db.database,
+                 "The store's database (SQLite file or postgresql:// URL), for backfill "
+                 "(env ASICMON_DB)")
       ->capture_default_str();
   asicmon::AddStageFlags(app, c.stage);
   app.footer(

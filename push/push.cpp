@@ -321,7 +321,7 @@ void Push::BackfillStep(Clock::time_point now) {
     Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(db_options);
     if (!db.ok()) {
       spdlog::warn("cannot open the store's database {} to backfill (retrying in {} s): {}",
-                   db_options.path, std::chrono::seconds(kBackfillRetry).count(),
+                   RedactDatabase(db_options.database), std::chrono::seconds(kBackfillRetry).count(),
                    db.status().ToString());
       backfill_retry_at_ = now + kBackfillRetry;
       return;
@@ -444,7 +444,7 @@ Status Push::Run(const ShutdownSignal& shutdown) {
       "(max {} MB); producer id {}; backfill {}",
       options_.endpoints.publish, options_.http.url, ToString(options_.format), options_.batch_max,
       options_.flush_interval.count(), options_.spool.dir, options_.spool.max_bytes >> 20,
-      producer_id(), options_.backfill ? "from " + options_.db.path : std::string("off"));
+      producer_id(), options_.backfill ? "from " + RedactDatabase(options_.db.database) : std::string("off"));
   if (const uint64_t pending = spool_->pending(); pending > 0) {
     spdlog::info("resuming: {} records spooled before this start are sent first", pending);
   }

@@ -9,6 +9,7 @@ packages=(
   cppzmq-dev libzmq3-dev            # the bus
   libmsgpack-cxx-dev libboost-dev   # records on the bus (msgpack-c's CMake config wants Boost)
   libsqlitecpp-dev libsqlite3-dev   # the embedded store
+  libpqxx-dev postgresql            # the PostgreSQL store; the server for its tests
   libcurl4-openssl-dev              # push
   libssl-dev                        # fakefarm: MD5 and nonces of HTTP Digest auth (OpenSSL EVP)
   libpistache-dev                   # control's REST API

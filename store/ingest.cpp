@@ -119,9 +119,9 @@ void Ingest::Accept(bus::Message&& message) {
   if (message.topic == bus::kTopicRecord) {
     Result<Record> record = DecodeRecord(message.body);
     if (!record.ok()) return CountBad("record", record.status().message());
-    // SQLite stores NaN as NULL, which the schema refuses: the whole batch
-    // would fail on every retry.
-    if (!std::isfinite(record->ts)) return CountBad("record", "ts is not a finite number");
+    // A ts the database refuses (SQLite stores NaN as NULL, which the schema
+    // refuses) would fail the whole batch on every retry.
+    if (!StorableTs(record->ts)) return CountBad("record", "ts is not a time in years 1-9999");
     ++counters_.records_in;
     ObserveSeq(record_seq_, message.topic, record->producer_id, record->seq);
     batch_records_.push_back(std::move(*record));
@@ -304,7 +304,7 @@ void Ingest::LogStats(Clock::time_point now) {
 Status Ingest::Run(const ShutdownSignal& shutdown) {
   if (db_) {
     spdlog::info("pulling from {}, writing {}, publishing on {}", options_.endpoints.ingest,
-                 options_.db.path, options_.endpoints.publish);
+                 db_->database(), options_.endpoints.publish);
   } else {
     spdlog::warn(
         "ENABLE_DB=false, relay only: nothing is stored, no database opened; "

@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
       "to subscribers.\nSettings come from env vars; flags override."};
   app.add_flag("--no-db", no_db,
                "Relay only: open no database, store nothing (env ENABLE_DB=false)");
-  app.add_option("--db", c.db.path, "Database file, created when missing (env ASICMON_DB)")
+  app.add_option("--db", c.db.database,
+                 "Database: a SQLite file, created when missing, or a postgresql:// URL "
+                 "(env ASICMON_DB)")
       ->capture_default_str();
   app.add_option("--retention-days", c.db.retention_days,
                  "Days hourly aggregates are kept (env RETENTION_DAYS)")

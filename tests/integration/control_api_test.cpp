@@ -16,6 +16,7 @@
 #include "asicmon/record.h"
 #include "asicmon/store_db.h"
 #include "sample_records.h"
+#include "test_database.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -74,7 +75,8 @@ class ControlApiTest : public ::testing::Test {
            ("ctl_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    db_path_ = (dir_ / "asicmon.db").string();
+    database_ = std::make_unique<testing::TestDatabase>(dir_);
+    db_path_ = database_->url();
     setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
     setenv("ASICMON_DB", db_path_.c_str(), 1);
     setenv("CONTROL_BIND", "127.0.0.1:0", 1);
@@ -86,6 +88,7 @@ class ControlApiTest : public ::testing::Test {
   }
   void TearDown() override {
     control_.reset();
+    database_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -104,7 +107,8 @@ class ControlApiTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::string db_path_;
+  std::unique_ptr<testing::TestDatabase> database_;
+  std::string db_path_;  // SQLite file or PostgreSQL URL
   std::unique_ptr<Subprocess> control_;
   std::string base_;
 };
@@ -129,7 +133,7 @@ TEST_F(ControlApiTest, ReadsFromTheStoreWithFiltersAndBadQueries) {
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());
   {
-    auto db = StoreDb::Open({.path = db_path_});
+    auto db = StoreDb::Open({.database = db_path_});
     ASSERT_OK(db);
     std::vector<Record> records;
     for (int i = 0; i < 3; ++i) {

@@ -54,7 +54,7 @@ class PipelineTest : public ::testing::Test {
   std::map<std::string, Record> Latest() {
     std::map<std::string, Record> out;
     StoreOptions options;
-    options.path = db_path_;
+    options.database = db_path_;
     auto db = StoreDb::Open(options);
     if (!db.ok()) return out;
     LatestFilter filter;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <pqxx/pqxx>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -26,6 +27,7 @@
 #include "asicmon/record.h"
 #include "asicmon/store_db.h"
 #include "sample_records.h"
+#include "test_database.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -107,7 +109,8 @@ class StoreTapTest : public ::testing::Test {
            ("st_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    db_path_ = (dir_ / "db" / "asicmon.db").string();
+    database_ = std::make_unique<testing::TestDatabase>(dir_ / "db");
+    db_path_ = database_->url();
     ingest_ = "ipc://" + (dir_ / "run" / "ingest.sock").string();
     // The children inherit this environment.
     setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
@@ -119,8 +122,18 @@ class StoreTapTest : public ::testing::Test {
     }
   }
   void TearDown() override {
+    database_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Whether the store made its database (SQLite: the file; PostgreSQL: its schema).
+  bool DatabaseMade() {
+    if (!testing::TestOnPostgres()) return std::filesystem::exists(db_path_);
+    pqxx::connection conn(db_path_);
+    return !pqxx::nontransaction(conn)
+                .exec("SELECT to_regnamespace('asicmon')")[0][0]
+                .is_null();
   }
 
   std::unique_ptr<Subprocess> StartStore(std::vector<std::string> args = {}) {
@@ -162,7 +175,7 @@ class StoreTapTest : public ::testing::Test {
 
   std::unique_ptr<StoreDb> OpenDb() {
     StoreOptions options;
-    options.path = db_path_;
+    options.database = db_path_;
     Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options);
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     return db.ok() ? std::move(*db) : nullptr;
@@ -178,7 +191,8 @@ class StoreTapTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::string db_path_;
+  std::unique_ptr<testing::TestDatabase> database_;
+  std::string db_path_;  // SQLite file or PostgreSQL URL
   std::string ingest_;
   zmq::context_t context_{1};
 };
@@ -376,9 +390,10 @@ TEST_F(StoreTapTest, RelaysWithoutADatabaseWhenDisabled) {
   ASSERT_TRUE(WaitForStat(*store, "published", 101)) << store->stderr_text();
   EXPECT_EQ(StatValue(*store, "stored"), 0u);
   EXPECT_NE(store->stderr_text().find("relay only"), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(db_path_));
+  EXPECT_FALSE(DatabaseMade());
   EXPECT_EQ(Terminate(*store), 0);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "db"));
+  EXPECT_FALSE(DatabaseMade());
 }
 
 TEST_F(StoreTapTest, ARestartedStoreKeepsPriorRecords) {
@@ -409,10 +424,20 @@ TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {
   ASSERT_NO_FATAL_FAILURE(WarmUp(push, *tap));
   const uint64_t warmups = StatValue(*store, "stored");
 
-  // Another connection holds the write lock, as a long query of control might.
-  SQLite::Database other(db_path_, SQLite::OPEN_READWRITE);
-  other.setBusyTimeout(5000);
-  other.exec("BEGIN IMMEDIATE");
+  // Another connection holds the write lock, as a long query of control might
+  // (PostgreSQL: a lock on the records table, as a long DDL might).
+  std::unique_ptr<SQLite::Database> other_sqlite;
+  std::unique_ptr<pqxx::connection> other_postgres;
+  std::unique_ptr<pqxx::work> lock;
+  if (testing::TestOnPostgres()) {
+    other_postgres = std::make_unique<pqxx::connection>(db_path_);
+    lock = std::make_unique<pqxx::work>(*other_postgres);
+    lock->exec("LOCK TABLE asicmon.records IN ACCESS EXCLUSIVE MODE");
+  } else {
+    other_sqlite = std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READWRITE);
+    other_sqlite->setBusyTimeout(5000);
+    other_sqlite->exec("BEGIN IMMEDIATE");
+  }
   for (uint64_t seq = 1; seq <= 200; ++seq) {
     ASSERT_TRUE(SendRecord(push, MakeRecord("locked", seq, static_cast<int>(seq))));
   }
@@ -420,7 +445,11 @@ TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {
   EXPECT_NE(store->stderr_text().find("database refused a batch"), std::string::npos);
   // Nothing unstored is published meanwhile.
   EXPECT_EQ(tap->stdout_text().find("\"producer_id\":\"locked\""), std::string::npos);
-  other.exec("ROLLBACK");
+  if (lock) {
+    lock->abort();
+  } else {
+    other_sqlite->exec("ROLLBACK");
+  }
 
   ASSERT_NO_FATAL_FAILURE(SendEndAndWait(push, *tap));
   EXPECT_TRUE(WaitForStderr(*store, "database accepts writes again", 5s));

@@ -1,19 +1,23 @@
-// The SQLite store: round trips of whole records, latest state, schema
-// creation and migration guards, bad files and paths, retention and
-// downsampling, inventory, and two connections on one file.
+// The store: round trips of whole records, latest state, retention and
+// downsampling, inventory, audit and two connections at once (StoreDbTest:
+// run on SQLite, and again on PostgreSQL as "postgres:StoreDbTest.*");
+// SQLite's schema creation and migration guards, bad files and paths
+// (SqliteStoreTest); PostgreSQL's partitions, schema guards, unreachable
+// servers and reconnects (PostgresStoreTest, only in the postgres: run).
 #include "asicmon/store_db.h"
 
-#include <unistd.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <pqxx/pqxx>
 #include <thread>
 
-#include <gtest/gtest.h>
-
+#include "test_database.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -83,9 +87,13 @@ class StoreDbTest : public ::testing::Test {
     dir_ = fs::path(::testing::TempDir()) /
            ("asicmon_store_" + std::string(info->name()) + "_" + std::to_string(getpid()));
     fs::remove_all(dir_);
-    options_.path = (dir_ / "sub" / "asicmon.db").string();
+    database_ = std::make_unique<testing::TestDatabase>(dir_ / "sub");
+    options_.database = database_->url();
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    database_.reset();
+    fs::remove_all(dir_);
+  }
 
   std::unique_ptr<StoreDb> MustOpen() {
     Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
@@ -94,7 +102,17 @@ class StoreDbTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::unique_ptr<testing::TestDatabase> database_;
   StoreOptions options_;
+};
+
+// What only the SQLite backend has: a file, its pragmas, its corruption.
+class SqliteStoreTest : public StoreDbTest {
+ protected:
+  void SetUp() override {
+    if (testing::TestOnPostgres()) GTEST_SKIP() << "a SQLite file test";
+    StoreDbTest::SetUp();
+  }
 };
 
 TEST_F(StoreDbTest, RoundTripOfWholeRecords) {
@@ -133,12 +151,12 @@ TEST_F(StoreDbTest, RoundTripOfWholeRecords) {
   EXPECT_EQ(*count, 3);
 }
 
-TEST_F(StoreDbTest, NotReportedIsNullNotZero) {
+TEST_F(SqliteStoreTest, NotReportedIsNullNotZero) {
   auto db = MustOpen();
   ASSERT_TRUE(db);
   ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{TimeoutRecord("10.0.0.2", 1000, 1)}));
   db.reset();
-  SQLite::Database raw(options_.path);
+  SQLite::Database raw(options_.database);
   SQLite::Statement q(raw,
                       "SELECT status, model IS NULL, worker IS NULL, hashrate IS NULL, "
                       "hashrate_avg IS NULL, temp_max IS NULL, uptime_s IS NULL FROM records");
@@ -216,15 +234,15 @@ TEST_F(StoreDbTest, LatestFiltersAndPages) {
   EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.6"});
 }
 
-TEST_F(StoreDbTest, CreatesThenReopens) {
-  ASSERT_FALSE(fs::exists(fs::path(options_.path).parent_path()));
+TEST_F(SqliteStoreTest, CreatesThenReopens) {
+  ASSERT_FALSE(fs::exists(fs::path(options_.database).parent_path()));
   {
     auto db = MustOpen();
     ASSERT_TRUE(db);
     ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1)}));
   }
   {
-    SQLite::Database raw(options_.path);
+    SQLite::Database raw(options_.database);
     EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), kStoreSchemaVersion);
     EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "wal");
     for (const char* table :
@@ -242,9 +260,9 @@ TEST_F(StoreDbTest, CreatesThenReopens) {
   EXPECT_EQ(*latest, std::vector<Record>{FullRecord("10.0.0.1", 100, 1)});
 }
 
-TEST_F(StoreDbTest, MigratesAnEmptyFile) {
-  fs::create_directories(fs::path(options_.path).parent_path());
-  std::ofstream(options_.path).close();  // zero bytes: a new database to SQLite
+TEST_F(SqliteStoreTest, MigratesAnEmptyFile) {
+  fs::create_directories(fs::path(options_.database).parent_path());
+  std::ofstream(options_.database).close();  // zero bytes: a new database to SQLite
   auto db = MustOpen();
   ASSERT_TRUE(db);
   Result<int64_t> count = db->CountRecords();
@@ -252,15 +270,16 @@ TEST_F(StoreDbTest, MigratesAnEmptyFile) {
   EXPECT_EQ(*count, 0);
 }
 
-TEST_F(StoreDbTest, MigratesVersion1Forward) {
+TEST_F(SqliteStoreTest, MigratesVersion1Forward) {
   {
     auto db = MustOpen();
     ASSERT_TRUE(db);
     ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1)}));
   }
-  {  // Back to what a version-1 build left: no audit table.
-    SQLite::Database raw(options_.path, SQLite::OPEN_READWRITE);
+  {  // Back to what a version-1 build left: no audit table, no inventory.producer_id.
+    SQLite::Database raw(options_.database, SQLite::OPEN_READWRITE);
     raw.exec("DROP TABLE audit");
+    raw.exec("ALTER TABLE inventory DROP COLUMN producer_id");
     raw.exec("PRAGMA user_version = 1");
   }
   auto db = MustOpen();
@@ -268,24 +287,54 @@ TEST_F(StoreDbTest, MigratesVersion1Forward) {
   Result<int64_t> count = db->CountRecords();
   ASSERT_OK(count);
   EXPECT_EQ(*count, 1);  // the data survived the migration
-  AuditEntry entry{.ts = 100, .actor = "token:ops", .action = "reset", .ip = "10.0.0.1",
-                   .worker = "farm.w1", .detail = "", .http_status = 200, .result = "ok"};
+  AuditEntry entry{.ts = 100,
+                   .actor = "token:ops",
+                   .action = "reset",
+                   .ip = "10.0.0.1",
+                   .worker = "farm.w1",
+                   .detail = "",
+                   .http_status = 200,
+                   .result = "ok"};
   ASSERT_STATUS_OK(db->AppendAudit(entry));
-  SQLite::Database raw(options_.path);
-  EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), 2);
+  InventoryEntry found;
+  found.producer_id = "discover-site-a";
+  found.ip = "10.0.0.1";
+  ASSERT_STATUS_OK(db->UpsertInventory(std::vector<InventoryEntry>{found}));
+  Result<std::vector<InventoryRow>> inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  ASSERT_EQ(inventory->size(), 1u);
+  EXPECT_EQ((*inventory)[0].producer_id, "discover-site-a");
+  SQLite::Database raw(options_.database);
+  EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), kStoreSchemaVersion);
 }
 
 TEST_F(StoreDbTest, AuditNewestFirstByMiner) {
   auto db = MustOpen();
   ASSERT_TRUE(db);
-  const AuditEntry first{.ts = 100, .actor = "token:ops", .action = "reset", .ip = "10.0.0.1",
-                         .worker = "farm.w1", .detail = "", .http_status = 200, .result = "ok"};
-  const AuditEntry second{.ts = 101, .actor = "peer:127.0.0.1", .action = "pool",
-                          .ip = "10.0.0.2", .worker = "farm.w2",
-                          .detail = "url=stratum+tcp://pool:3333 user=a", .http_status = 409,
+  const AuditEntry first{.ts = 100,
+                         .actor = "token:ops",
+                         .action = "reset",
+                         .ip = "10.0.0.1",
+                         .worker = "farm.w1",
+                         .detail = "",
+                         .http_status = 200,
+                         .result = "ok"};
+  const AuditEntry second{.ts = 101,
+                          .actor = "peer:127.0.0.1",
+                          .action = "pool",
+                          .ip = "10.0.0.2",
+                          .worker = "farm.w2",
+                          .detail = "url=stratum+tcp://pool:3333 user=a",
+                          .http_status = 409,
                           .result = "a command is already running on this miner"};
-  const AuditEntry third{.ts = 102, .actor = "token:ops", .action = "reboot", .ip = "10.0.0.1",
-                         .worker = "farm.w1", .detail = "", .http_status = 202, .result = "ok"};
+  const AuditEntry third{.ts = 102,
+                         .actor = "token:ops",
+                         .action = "reboot",
+                         .ip = "10.0.0.1",
+                         .worker = "farm.w1",
+                         .detail = "",
+                         .http_status = 202,
+                         .result = "ok"};
   for (const AuditEntry& e : {first, second, third}) ASSERT_STATUS_OK(db->AppendAudit(e));
   Result<std::vector<AuditEntry>> all = db->Audit("", 10);
   ASSERT_OK(all);
@@ -295,24 +344,26 @@ TEST_F(StoreDbTest, AuditNewestFirstByMiner) {
   EXPECT_EQ(*one, std::vector<AuditEntry>{third});
 }
 
-TEST_F(StoreDbTest, RefusesNewerSchema) {
+TEST_F(SqliteStoreTest, RefusesNewerSchema) {
   ASSERT_TRUE(MustOpen());
   {
-    SQLite::Database raw(options_.path, SQLite::OPEN_READWRITE);
+    SQLite::Database raw(options_.database, SQLite::OPEN_READWRITE);
     raw.exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion + 1));
   }
   Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(db.status().message().find("schema version 3 is newer than this build's 2"),
+  EXPECT_NE(db.status().message().find("schema version " + std::to_string(kStoreSchemaVersion + 1) +
+                                       " is newer than this build's " +
+                                       std::to_string(kStoreSchemaVersion)),
             std::string::npos)
       << db.status().ToString();
 }
 
-TEST_F(StoreDbTest, RefusesAnotherApplicationsDatabase) {
-  fs::create_directories(fs::path(options_.path).parent_path());
+TEST_F(SqliteStoreTest, RefusesAnotherApplicationsDatabase) {
+  fs::create_directories(fs::path(options_.database).parent_path());
   {
-    SQLite::Database raw(options_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    SQLite::Database raw(options_.database, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     raw.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY)");
   }
   Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
@@ -321,21 +372,21 @@ TEST_F(StoreDbTest, RefusesAnotherApplicationsDatabase) {
       << db.status().ToString();
 }
 
-TEST_F(StoreDbTest, CorruptFileIsAnError) {
-  fs::create_directories(fs::path(options_.path).parent_path());
+TEST_F(SqliteStoreTest, CorruptFileIsAnError) {
+  fs::create_directories(fs::path(options_.database).parent_path());
   {
-    std::ofstream out(options_.path, std::ios::binary);
+    std::ofstream out(options_.database, std::ios::binary);
     for (uint32_t i = 0; i < 8192; ++i) out.put(static_cast<char>((i * 7919 + 13) & 0xff));
   }
   Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kIoError);
-  EXPECT_NE(db.status().message().find(options_.path), std::string::npos);
+  EXPECT_NE(db.status().message().find(options_.database), std::string::npos);
   EXPECT_NE(db.status().message().find("damaged or not a database"), std::string::npos)
       << db.status().ToString();
 }
 
-TEST_F(StoreDbTest, CorruptPagesAreErrors) {
+TEST_F(SqliteStoreTest, CorruptPagesAreErrors) {
   {
     auto db = MustOpen();
     ASSERT_TRUE(db);
@@ -348,7 +399,7 @@ TEST_F(StoreDbTest, CorruptPagesAreErrors) {
   }  // the last connection to close copies the WAL into the file
   {
     // Keep the header and schema pages; scribble over the rest.
-    std::fstream file(options_.path, std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream file(options_.database, std::ios::in | std::ios::out | std::ios::binary);
     file.seekp(4096 * 8);
     for (uint32_t i = 0; i < 4096 * 200; ++i) file.put(static_cast<char>((i * 7919 + 13) & 0xff));
   }
@@ -371,11 +422,11 @@ TEST_F(StoreDbTest, CorruptPagesAreErrors) {
   EXPECT_GT(io_errors, 0) << all;
 }
 
-TEST_F(StoreDbTest, UnwritablePathIsAnError) {
+TEST_F(SqliteStoreTest, UnwritablePathIsAnError) {
   // Root ignores permission bits, so make the parent a regular file.
   fs::create_directories(dir_);
   std::ofstream(dir_ / "file").put('x');
-  options_.path = (dir_ / "file" / "asicmon.db").string();
+  options_.database = (dir_ / "file" / "asicmon.db").string();
   Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kIoError);
@@ -383,7 +434,7 @@ TEST_F(StoreDbTest, UnwritablePathIsAnError) {
       << db.status().ToString();
 
   // A directory where the file should be.
-  options_.path = dir_.string();
+  options_.database = dir_.string();
   db = StoreDb::Open(options_);
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kIoError) << db.status().ToString();
@@ -430,15 +481,17 @@ TEST_F(StoreDbTest, MaintainFoldsOldRowsAndDropsPastRetention) {
   batch.push_back(FullRecord("10.0.0.2", now - 47 * 3600, ++seq));
   ASSERT_STATUS_OK(db->WriteBatch(batch));
 
-  // A budget of one chunk leaves work.
+  // A budget of one chunk leaves work. A chunk is 7 rows on SQLite, the
+  // oldest day (the ancient row alone) on PostgreSQL.
+  const int64_t first_chunk = testing::TestOnPostgres() ? 1 : 7;
   Result<MaintainStats> stats = db->Maintain(now, 1);
   ASSERT_OK(stats);
-  EXPECT_EQ(stats->rows_folded, 7);
+  EXPECT_EQ(stats->rows_folded, first_chunk);
   EXPECT_TRUE(stats->more);
 
   stats = db->Maintain(now);
   ASSERT_OK(stats);
-  EXPECT_EQ(stats->rows_folded, 120 + 3 + 1 - 7);
+  EXPECT_EQ(stats->rows_folded, 120 + 3 + 1 - first_chunk);
   EXPECT_EQ(stats->hourly_rows_dropped, 1);  // the ancient hour
   EXPECT_FALSE(stats->more);
 
@@ -559,7 +612,8 @@ TEST_F(StoreDbTest, InventoryKeepsFirstSeen) {
   Result<std::vector<InventoryRow>> inventory = db->Inventory();
   ASSERT_OK(inventory);
   ASSERT_EQ(inventory->size(), 1u);
-  InventoryRow want{"10.0.0.9", 4028, 100, 200, true, "S19", "BMMiner 2.0.0", "farm.w9", true};
+  InventoryRow want{"10.0.0.9",      4028,      100,  200,         true, "S19",
+                    "BMMiner 2.0.0", "farm.w9", true, "discover-1"};
   EXPECT_EQ((*inventory)[0], want);
 
   // An old entry arriving late moves first_seen back, not the identity.
@@ -642,12 +696,169 @@ TEST_F(StoreDbTest, TwoConnectionsReadWhileWriting) {
   EXPECT_EQ(inventory->size(), 1u);
 }
 
+// Two discovers feed one store (one per subnet or site): a miner one of
+// them stops seeing is gone only if that one was the last to report it.
+TEST_F(StoreDbTest, InventoryFromSeveralDiscoversDoesNotClash) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  auto entry = [](std::string producer, double ts, InventoryChange change, std::string ip) {
+    InventoryEntry e;
+    e.producer_id = std::move(producer);
+    e.ts = ts;
+    e.change = change;
+    e.ip = std::move(ip);
+    e.identified = change != InventoryChange::kGone;
+    e.model = e.identified ? "Antminer S19" : "";
+    return e;
+  };
+  ASSERT_STATUS_OK(db->UpsertInventory(std::vector<InventoryEntry>{
+      entry("discover-site-a", 100, InventoryChange::kFound, "10.1.0.5"),
+      entry("discover-site-b", 101, InventoryChange::kFound, "10.2.0.5"),
+      // Site b's scan moved from 10.1.0.0/16: it reports a miner it no longer
+      // sees, which site a still sees.
+      entry("discover-site-b", 102, InventoryChange::kFound, "10.1.0.6"),
+      entry("discover-site-a", 103, InventoryChange::kFound, "10.1.0.6"),
+      entry("discover-site-b", 200, InventoryChange::kGone, "10.1.0.6"),
+      entry("discover-site-b", 201, InventoryChange::kGone, "10.1.0.5"),
+      // The discover that reported it last says gone: that counts.
+      entry("discover-site-b", 202, InventoryChange::kGone, "10.2.0.5")}));
+  Result<std::vector<InventoryRow>> inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  ASSERT_EQ(inventory->size(), 3u);
+  std::map<std::string, InventoryRow> by_ip;
+  for (const InventoryRow& row : *inventory) by_ip[row.ip] = row;
+  EXPECT_FALSE(by_ip["10.1.0.5"].gone);
+  EXPECT_EQ(by_ip["10.1.0.5"].producer_id, "discover-site-a");
+  EXPECT_FALSE(by_ip["10.1.0.6"].gone);
+  EXPECT_EQ(by_ip["10.1.0.6"].producer_id, "discover-site-a");
+  EXPECT_EQ(by_ip["10.1.0.6"].last_seen, 103);
+  EXPECT_TRUE(by_ip["10.2.0.5"].gone);
+  EXPECT_EQ(by_ip["10.2.0.5"].model, "Antminer S19");  // gone keeps the identity
+}
+
+// PostgreSQL only: the tests run in the "postgres:" pass, on a cluster of
+// their own; elsewhere they are skipped.
+class PostgresStoreTest : public StoreDbTest {
+ protected:
+  void SetUp() override {
+    if (!testing::TestOnPostgres()) GTEST_SKIP() << "runs as postgres:PostgresStoreTest.*";
+    StoreDbTest::SetUp();
+  }
+  pqxx::result Sql(const std::string& sql) {
+    pqxx::connection conn(options_.database);
+    pqxx::nontransaction tx(conn);
+    return tx.exec(sql);
+  }
+  bool TableExists(const std::string& name) {
+    return !Sql("SELECT to_regclass('asicmon." + name + "')")[0][0].is_null();
+  }
+};
+
+TEST_F(PostgresStoreTest, DayPartitionsComeAndGo) {
+  options_.raw_hours = 24;
+  options_.retention_days = 2;
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const double day = 1764115200;  // 2025-11-26 00:00 UTC
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", day + 60, 1),
+                                                      FullRecord("10.0.0.1", day + 86400 + 60, 2),
+                                                      TimeoutRecord("10.0.0.2", day + 61, 3)}));
+  EXPECT_TRUE(TableExists("records_20251126"));
+  EXPECT_TRUE(TableExists("records_20251127"));
+  EXPECT_EQ(Sql("SELECT count(*) FROM asicmon.records_20251126")[0][0].as<int>(), 2);
+  EXPECT_EQ(Sql("SELECT model IS NULL AND hashrate IS NULL AND uptime_s IS NULL FROM "
+                "asicmon.records WHERE ip = '10.0.0.2'")[0][0]
+                .as<bool>(),
+            true);  // not reported is NULL, never 0
+
+  // Two days on, 11-26 is past the 24 h raw window: folded and dropped whole.
+  Result<MaintainStats> stats = db->Maintain(day + 2 * 86400 + 3600);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->rows_folded, 2);
+  EXPECT_FALSE(TableExists("records_20251126"));
+  EXPECT_TRUE(TableExists("records_20251127"));
+  EXPECT_TRUE(TableExists("records_20251129"));  // tomorrow's, made ahead
+  EXPECT_TRUE(TableExists("records_hourly_20251126"));
+  Result<std::vector<HourlyRow>> hourly = db->Hourly("10.0.0.1", 0, 1e10, 10);
+  ASSERT_OK(hourly);
+  ASSERT_EQ(hourly->size(), 1u);
+  EXPECT_EQ(hourly->front().hour, static_cast<int64_t>(day));
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 1);
+
+  // Past retention the hourly day goes too.
+  stats = db->Maintain(day + 4 * 86400);
+  ASSERT_OK(stats);
+  // 11-27 is folded in the same pass; then both days are past retention:
+  // 11-26's two aggregates (10.0.0.1, 10.0.0.2) and 11-27's one go.
+  EXPECT_EQ(stats->rows_folded, 1);
+  EXPECT_EQ(stats->hourly_rows_dropped, 3);
+  EXPECT_FALSE(TableExists("records_hourly_20251126"));
+  EXPECT_FALSE(TableExists("records_hourly_20251127"));
+}
+
+TEST_F(PostgresStoreTest, RefusesNewerSchemaAndForeignTables) {
+  ASSERT_TRUE(MustOpen());
+  Sql("UPDATE asicmon.asicmon_meta SET value = value + 1 WHERE key = 'schema_version'");
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(db.status().message().find("is newer than this build's"), std::string::npos)
+      << db.status().ToString();
+
+  Sql("DROP SCHEMA asicmon CASCADE; CREATE SCHEMA asicmon; CREATE TABLE asicmon.photos (id int)");
+  db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.status().message().find("not an asicmon store"), std::string::npos)
+      << db.status().ToString();
+}
+
+TEST_F(PostgresStoreTest, UnreachableServerIsAnIoErrorWithoutThePassword) {
+  options_.database = "postgresql://asicmon:s3cret@/asicmon?host=" + dir_.string() + "&port=1";
+  Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kIoError) << db.status().ToString();
+  EXPECT_EQ(db.status().message().find("s3cret"), std::string::npos) << db.status().ToString();
+  EXPECT_NE(db.status().message().find("asicmon:***@"), std::string::npos)
+      << db.status().ToString();
+}
+
+TEST_F(PostgresStoreTest, ABrokenConnectionIsReopened) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 1764115200, 1)}));
+  // As a server restart or a network cut would: every session of this
+  // database is ended.
+  Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+      database_->name() + "' AND pid <> pg_backend_pid()");
+  const Status broken = db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 1764115230, 2)});
+  EXPECT_EQ(broken.code(), Status::Code::kIoError) << broken.ToString();
+  // The store retries a failed batch: the retry goes through a new connection.
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 1764115230, 2)}));
+  Result<int64_t> count = db->CountRecords();
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 2);
+}
+
+TEST(StoreOptions, RedactsThePasswordOfUrls) {
+  EXPECT_EQ(RedactDatabase("postgresql://ops:pa:ss@db.farm:5432/asicmon?sslmode=require"),
+            "postgresql://ops:***@db.farm:5432/asicmon?sslmode=require");
+  EXPECT_EQ(RedactDatabase("postgres://ops@db.farm/asicmon"), "postgres://ops@db.farm/asicmon");
+  EXPECT_EQ(RedactDatabase("postgresql:///asicmon?host=/run/pg"),
+            "postgresql:///asicmon?host=/run/pg");
+  EXPECT_EQ(RedactDatabase("data/asicmon.db"), "data/asicmon.db");
+  EXPECT_TRUE(IsPostgresUrl("postgresql://x/y"));
+  EXPECT_TRUE(IsPostgresUrl("postgres://x/y"));
+  EXPECT_FALSE(IsPostgresUrl("data/postgresql.db"));
+}
+
 TEST(StoreOptions, FromEnvironment) {
   setenv("ASICMON_DB", "/var/lib/asicmon/farm.db", 1);
   setenv("RETENTION_DAYS", "90", 1);
   StoreOptions options;
   ASSERT_STATUS_OK(LoadStoreOptions(options));
-  EXPECT_EQ(options.path, "/var/lib/asicmon/farm.db");
+  EXPECT_EQ(options.database, "/var/lib/asicmon/farm.db");
   EXPECT_EQ(options.retention_days, 90);
   setenv("RETENTION_DAYS", "0", 1);
   EXPECT_FALSE(LoadStoreOptions(options).ok());

@@ -1,10 +1,17 @@
-// The SQLite store: every record the farm produces, the latest state of each
-// miner, discover's inventory, and hourly aggregates of what is older than the
-// raw window. One file, shared by every process that opens it (asicmon-store
-// writes, control and others read).
+// The store: every record the farm produces, the latest state of each
+// miner, discover's inventory, hourly aggregates of what is older than the
+// raw window, and control's audit trail. Two backends behind one interface,
+// chosen by StoreOptions::database:
+//   a file path             SQLite, embedded (the default): one file shared by
+//                           every process on the host that opens it.
+//   postgresql://... URL    PostgreSQL (libpqxx), for farms that outgrow one
+//                           machine: many readers, other hosts, years of data.
+// Both hold the same tables and answer the same queries the same way; the
+// differences are in how they store and expire rows (below).
 //
-// Schema version kStoreSchemaVersion (PRAGMA user_version; application_id
-// "ASIM" tells the file from other SQLite databases):
+// Schema version kStoreSchemaVersion (SQLite: PRAGMA user_version, with
+// application_id "ASIM" telling the file from other SQLite databases;
+// PostgreSQL: the asicmon_meta table):
 //   records         one row per poll: ip, port, ts (unix s), status word, model,
 //                   worker, hashrate, hashrate_avg (H/s), temp_max, uptime_s,
 //                   producer_id, seq, and `record`: the msgpack of the whole
@@ -13,22 +20,28 @@
 //                   miner, and Maintain's search for old rows; (producer_id,
 //                   seq): refetching records missed on the bus.
 //   miners          per (ip, port): the summary columns of its newest record and
-//                   record_id pointing at it (a copy of the record once
+//                   that record (SQLite: record_id pointing at it, a copy once
 //                   Maintain folds that row away). Index (ip_key, port) orders
 //                   by numeric address.
 //   records_hourly  per (ip, hour, port): polls, polls_ok, hashrate avg/min/max,
-//                   max temp_max, model and worker of the last poll. Index (hour)
-//                   for retention.
-//   inventory       discover's view per (ip, port): first/last seen, identity, gone.
-//   meta            counters kept in the writing transactions (record_count).
+//                   max temp_max, model and worker of the last poll.
+//   inventory       discover's view per (ip, port): first/last seen, identity,
+//                   gone, and which discover (producer_id) said so last.
+//   audit           control's write commands.
 // Columns a record did not report (std::nullopt, empty text) are NULL, never 0.
 //
-// Every process calls the same Open, which creates the file or migrates its
-// schema forward inside one write transaction, so any may start first. A file
+// PostgreSQL specifics: records and records_hourly are partitioned by day
+// (declarative range partitions, created as rows arrive), so Maintain folds
+// and expires whole days and drops their partitions instead of deleting rows:
+// raw rows stay until their whole UTC day is older than raw_hours (up to
+// raw_hours + 24 h). Batches go in with COPY.
+//
+// Every process calls the same Open, which creates the schema or migrates it
+// forward inside one write transaction, so any may start first. A database
 // from a newer build is refused, never downgraded.
 //
-// Disk cost, measured by bench/store_bench (10,000 miners; records of 3
-// boards, 4 fans, 3 pools, 479 bytes of msgpack; dbstat page counts):
+// Disk cost (SQLite), measured by bench/store_bench (10,000 miners; records
+// of 3 boards, 4 fans, 3 pools, 479 bytes of msgpack; dbstat page counts):
 //   raw      738 bytes per record with its indexes: 2.1 MB per miner-day at
 //            30 s polls, so the default 48 h raw window of a 10,000-miner
 //            farm holds ~43 GB. raw_hours is the knob.
@@ -39,11 +52,11 @@
 // (53,000-64,000/s of writer CPU) on the 2-core dev machine, other builds
 // running beside it.
 //
-// Thread-safety: a StoreDb is one SQLite connection with its prepared
-// statements and belongs to one thread at a time (it also runs a thread of
-// its own that checkpoints the WAL). Any number of StoreDb objects, in one
-// process or many, may use the same file at once: WAL lets readers run
-// beside the one writer, and a writer waits up to busy_timeout for another
+// Thread-safety: a StoreDb is one database connection with its prepared
+// statements and belongs to one thread at a time (SQLite's also runs a thread
+// of its own that checkpoints the WAL). Any number of StoreDb objects, in one
+// process or many, may use the same database at once: readers run beside the
+// one writer (SQLite: WAL), and a writer waits up to busy_timeout for another
 // (then Timeout).
 #pragma once
 
@@ -54,6 +67,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "asicmon/record.h"
@@ -63,17 +77,20 @@ namespace asicmon {
 
 // Version 1 is the first published schema. Each later version adds one
 // migration step; Open applies those the file lacks.
-inline constexpr int kStoreSchemaVersion = 2;  // 2: audit
+inline constexpr int kStoreSchemaVersion = 3;  // 2: audit; 3: inventory.producer_id
 
 struct StoreOptions {
-  // The database file; its directory is created when missing. The WAL and
-  // shared-memory files sit beside it. Default: data/asicmon.db ($ASICMON_DB).
-  std::string path = "data/asicmon.db";
-  // How long a statement waits for another connection's write lock before
-  // it fails with Timeout. Long enough to ride out a Maintain chunk or a
+  // A SQLite file (its directory is created when missing; the WAL and
+  // shared-memory files sit beside it) or a PostgreSQL connection URL,
+  // postgresql://user:password@host:port/dbname?options (libpq's URI form;
+  // the database must exist, the tables are created). Default:
+  // data/asicmon.db ($ASICMON_DB).
+  std::string database = "data/asicmon.db";
+  // How long a statement waits for another connection's lock before it
+  // fails with Timeout (PostgreSQL: lock_timeout). Long enough to ride out a Maintain chunk or a
   // checkpoint; short enough that a stuck peer shows up. Default: 5 s.
   std::chrono::milliseconds busy_timeout{5000};
-  // Page cache of this connection. The (ip, ts) index takes one insert per
+  // SQLite's page cache of this connection. The (ip, ts) index takes one insert per
   // miner per batch at scattered places, but pages the cache misses come from
   // the kernel's page cache, which does not count against the process:
   // bench/store_bench measures the same ingest rate at 2, 8 and 64 MiB.
@@ -86,7 +103,8 @@ struct StoreOptions {
   // Hourly aggregates older than this are dropped. Must cover raw_hours.
   // Default: 30 days ($RETENTION_DAYS).
   int64_t retention_days = 30;
-  // Rows Maintain folds or drops per transaction. Each chunk holds the write
+  // Rows Maintain folds or drops per transaction (SQLite; PostgreSQL
+  // folds and drops a day's partition per transaction). Each chunk holds the write
   // lock: smaller chunks let ingest in sooner, larger ones finish with fewer
   // commits. 10,000 rows take ~0.1 s here. Default: 10,000.
   int64_t maintain_chunk_rows = 10000;
@@ -94,6 +112,16 @@ struct StoreOptions {
 
 // Applies ASICMON_DB and RETENTION_DAYS (1..3650) to `options`.
 Status LoadStoreOptions(StoreOptions& options);
+
+// Timestamps the store takes: finite, within years 1..9999 (PostgreSQL's
+// partitions are named by date). Anything else is refused by WriteBatch as
+// a whole, so the ingest drops such records one by one first.
+inline bool StorableTs(double ts) { return ts >= -62135596800.0 && ts < 253402300800.0; }
+
+// True when `database` names a PostgreSQL server rather than a SQLite file.
+bool IsPostgresUrl(std::string_view database);
+// `database` fit for logs and error messages: a URL's password is masked.
+std::string RedactDatabase(std::string_view database);
 
 // Latest() selects miners by any of these; unset means any.
 struct LatestFilter {
@@ -131,21 +159,22 @@ struct InventoryRow {
   std::string model;
   std::string firmware;
   std::string worker;
-  bool gone = false;  // the newest entry says gone
+  bool gone = false;        // the newest entry that counts says gone
+  std::string producer_id;  // the discover that reported it last
 
   bool operator==(const InventoryRow&) const = default;
 };
 
 // One write command control carried out (or refused), for the audit table.
 struct AuditEntry {
-  double ts = 0;         // unix seconds when it ended
-  std::string actor;     // "token:<id>" or "peer:<address>"; never the token itself
-  std::string action;    // "reset", "reboot", "pool"
+  double ts = 0;       // unix seconds when it ended
+  std::string actor;   // "token:<id>" or "peer:<address>"; never the token itself
+  std::string action;  // "reset", "reboot", "pool"
   std::string ip;
   std::string worker;
-  std::string detail;    // the request's parameters (pool url and user; never a password)
-  int http_status = 0;   // what control answered
-  std::string result;    // "ok" or why not
+  std::string detail;   // the request's parameters (pool url and user; never a password)
+  int http_status = 0;  // what control answered
+  std::string result;   // "ok" or why not
 
   bool operator==(const AuditEntry&) const = default;
 };
@@ -156,67 +185,81 @@ struct MaintainStats {
   bool more = false;                // stopped at max_chunks with work left
 };
 
+// One connection to the store. Errors of every call: IoError when the
+// database cannot be reached, read or written (a PostgreSQL connection that
+// broke is reopened by the next call), Timeout when another connection holds
+// a lock too long, ParseError for a stored record that no longer decodes.
 class StoreDb {
  public:
   // Opens (creating when missing) and migrates the database. Errors:
   // InvalidArgument for bad options, a schema newer than this build or a
-  // file that is another application's database; IoError for a path that
-  // cannot be created or written, or a file that is not a database or is
-  // corrupt; Timeout when another process holds the write lock too long.
+  // database that is another application's; IoError for a path that cannot
+  // be created or written, a file that is not a database or is corrupt, or a
+  // server that cannot be reached or refuses the login; Timeout when another
+  // process holds the write lock too long.
   static Result<std::unique_ptr<StoreDb>> Open(const StoreOptions& options);
-  ~StoreDb();
+  virtual ~StoreDb() = default;
   StoreDb(const StoreDb&) = delete;
   StoreDb& operator=(const StoreDb&) = delete;
 
   // Appends `records` and upserts the newest of each miner into miners (a
   // record older than the stored state leaves it alone), in one transaction:
   // all or nothing.
-  Status WriteBatch(std::span<const Record> records);
+  virtual Status WriteBatch(std::span<const Record> records) = 0;
 
   // Applies discover's entries in order, one transaction. first_seen keeps
-  // the earliest ts; a gone entry keeps the last known identity.
-  Status UpsertInventory(std::span<const InventoryEntry> entries);
+  // the earliest ts; a gone entry keeps the last known identity. With
+  // several discovers (one per subnet or site), a gone entry only counts
+  // from the discover (producer_id) that reported the miner last, so one
+  // whose scan no longer covers an address never hides a miner another one
+  // sees. Give each discover a stable PRODUCER_ID so its restarts keep it.
+  virtual Status UpsertInventory(std::span<const InventoryEntry> entries) = 0;
 
   // Latest record of each miner that matches, ordered by address (numeric
   // IPv4, then port); kept for miners silent longer than the raw window.
-  Result<std::vector<Record>> Latest(const LatestFilter& filter);
+  virtual Result<std::vector<Record>> Latest(const LatestFilter& filter) = 0;
   // Raw records of `ip` (any port) with from_ts <= ts <= to_ts, oldest
-  // first, at most `limit`. Rows past raw_hours are in Hourly instead.
-  Result<std::vector<Record>> History(const std::string& ip, double from_ts, double to_ts,
-                                      size_t limit);
+  // first, at most `limit`. Rows past the raw window are in Hourly instead.
+  virtual Result<std::vector<Record>> History(const std::string& ip, double from_ts, double to_ts,
+                                              size_t limit) = 0;
   // Records of one producer with first_seq <= seq <= last_seq, by seq, at
   // most `limit` (a range may be any size; memory is not).
-  Result<std::vector<Record>> RecordsBySeq(const std::string& producer_id, uint64_t first_seq,
-                                           uint64_t last_seq, size_t limit = 10000);
-  // Raw rows held, from a counter kept with every write (no table scan).
-  Result<int64_t> CountRecords();
+  virtual Result<std::vector<Record>> RecordsBySeq(const std::string& producer_id,
+                                                   uint64_t first_seq, uint64_t last_seq,
+                                                   size_t limit = 10000) = 0;
+  // Raw rows held, from counters kept with every write (no table scan).
+  virtual Result<int64_t> CountRecords() = 0;
   // Aggregates of `ip` (any port) with from_ts <= hour <= to_ts, oldest first.
-  Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
-                                        size_t limit);
-  Status AppendAudit(const AuditEntry& entry);
+  virtual Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
+                                                size_t limit) = 0;
+  virtual Status AppendAudit(const AuditEntry& entry) = 0;
   // Newest first, of `ip` (every miner when empty), at most `limit`.
-  Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit);
+  virtual Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) = 0;
   // The whole inventory, ordered by address.
-  Result<std::vector<InventoryRow>> Inventory();
+  virtual Result<std::vector<InventoryRow>> Inventory() = 0;
 
-  // Folds raw rows older than raw_hours before `now` (unix s; whole hours)
-  // into records_hourly and deletes them, then drops aggregates older than
-  // retention_days: maintain_chunk_rows per transaction, at most
-  // `max_chunks` transactions per call, so a writer on one thread can call
-  // it with a small budget between batches while `more`. Old rows are found
-  // miner by miner: a pass costs one seek per address (~15 ms for 10,000
-  // miners) even when nothing is due.
-  Result<MaintainStats> Maintain(double now,
-                                 int64_t max_chunks = std::numeric_limits<int64_t>::max());
+  // Folds raw rows older than raw_hours before `now` (unix s) into
+  // records_hourly and removes them, then drops aggregates older than
+  // retention_days, at most `max_chunks` transactions per call, so a writer
+  // on one thread can call it with a small budget between batches while
+  // `more`. SQLite: whole hours, maintain_chunk_rows per transaction; old
+  // rows are found miner by miner, a pass costs one seek per address (~15 ms
+  // for 10,000 miners) even when nothing is due. PostgreSQL: whole days, one
+  // partition per transaction, rows are never deleted one by one.
+  virtual Result<MaintainStats> Maintain(
+      double now, int64_t max_chunks = std::numeric_limits<int64_t>::max()) = 0;
 
   const StoreOptions& options() const { return options_; }
+  // options().database, fit for logs (RedactDatabase).
+  const std::string& database() const { return redacted_; }
+
+ protected:
+  explicit StoreDb(StoreOptions options)
+      : options_(std::move(options)), redacted_(RedactDatabase(options_.database)) {}
 
  private:
-  struct Impl;
-  StoreDb(StoreOptions options, std::unique_ptr<Impl> impl);
-
   StoreOptions options_;
-  std::unique_ptr<Impl> impl_;
+  std::string redacted_;
 };
 
 }  // namespace asicmon

@@ -1,0 +1,35 @@
+// What the two StoreDb backends share: the dispatcher in store_db.cpp opens
+// one of them; both use these helpers so their rows mean the same.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "asicmon/store_db.h"
+
+namespace asicmon::store_internal {
+
+inline constexpr int64_t kSecondsPerHour = 3600;
+inline constexpr int64_t kSecondsPerDay = 24 * kSecondsPerHour;
+
+// The status column's words, as std::string so binding them copies nothing.
+const std::string& StatusWord(MinerStatus status);
+// The numeric IPv4 address that orders miners; nullopt for anything else.
+std::optional<int64_t> IpKey(const std::string& ip);
+// Unix seconds at the start of the UTC hour / day of `ts`.
+int64_t HourOf(double ts);
+int64_t DayOf(double ts);
+// For each record, whether it is the newest of its miner (ip, port) in the
+// batch, the one that reaches the miners table; on equal ts the later one
+// wins, as it would across batches.
+std::vector<bool> NewestOfEachMiner(std::span<const Record> records);
+
+// Options already validated by StoreDb::Open.
+Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options);
+Result<std::unique_ptr<StoreDb>> OpenPostgres(const StoreOptions& options);
+
+}  // namespace asicmon::store_internal
