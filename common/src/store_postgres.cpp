@@ -3,7 +3,6 @@
 // the URL names, so it can share a database with other applications.
 // records and records_hourly are partitioned by UTC day; see store_db.h.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>

@@ -1,21 +1,19 @@
+// The SQLite backend of StoreDb, the embedded default (see store_db.h).
+#include <sqlite3.h>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 
-#include "asicmon/config.h"
-#include "asicmon/targets.h"
 #include "store_backends.h"
 
 namespace asicmon::store_internal {
