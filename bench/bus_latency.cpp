@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   zmq::context_t context(1);
   asicmon::bus::SocketOptions options;
   options.rcvhwm = 1000000;
+  options.curve = &endpoints.curve;
   auto sub = asicmon::bus::Connect(context, zmq::socket_type::sub, endpoints.publish, options);
   if (!sub.ok()) {
     std::fprintf(stderr, "%s\n", sub.status().ToString().c_str());

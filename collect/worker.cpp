@@ -23,6 +23,7 @@ Result<std::unique_ptr<CollectWorker>> CollectWorker::Create(const WorkerOptions
   // counts the jobs that never came back as records.
   bus::SocketOptions jobs_options;
   jobs_options.rcvhwm = 100;
+  jobs_options.curve = &options.endpoints.curve;
   Result<zmq::socket_t> jobs =
       bus::Connect(worker->context_, zmq::socket_type::pull, options.endpoints.jobs, jobs_options);
   if (!jobs.ok()) return jobs.status();
@@ -32,6 +33,7 @@ Result<std::unique_ptr<CollectWorker>> CollectWorker::Create(const WorkerOptions
   // TrySend fails and they wait in backlog_ instead (bounded, counted).
   bus::SocketOptions ingest_options;
   ingest_options.sndhwm = 20000;
+  ingest_options.curve = &options.endpoints.curve;
   Result<zmq::socket_t> ingest =
       bus::Connect(worker->context_, zmq::socket_type::push, options.endpoints.ingest, ingest_options);
   if (!ingest.ok()) return ingest.status();

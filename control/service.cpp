@@ -609,6 +609,7 @@ struct Service::Impl {
     bus::SocketOptions sub_options;
     sub_options.rcvhwm = 100000;
     sub_options.linger_ms = 0;
+    sub_options.curve = &options.endpoints.curve;
     Result<zmq::socket_t> sub =
         bus::Connect(context, zmq::socket_type::sub, options.endpoints.publish, sub_options);
     if (!sub.ok()) {
@@ -717,6 +718,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
 
   bus::SocketOptions push_options;
   push_options.linger_ms = 1000;
+  push_options.curve = &o.endpoints.curve;
   Result<zmq::socket_t> push =
       bus::Connect(impl->context, zmq::socket_type::push, o.endpoints.ingest, push_options);
   if (!push.ok()) return push.status();

@@ -40,8 +40,14 @@ Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOp
 
   // jobs: a worker's share waits here up to the mark; past it TrySend fails
   // and the scheduler counts the miner as behind rather than queueing more.
+  Result<std::unique_ptr<bus::ZapHandler>> zap =
+      bus::StartZapHandler(service->context_, options.endpoints.curve);
+  if (!zap.ok()) return zap.status();
+  service->zap_ = std::move(*zap);
   bus::SocketOptions jobs_options;
   jobs_options.sndhwm = 1000;
+  jobs_options.curve = &options.endpoints.curve;
+  jobs_options.zap = service->zap_.get();
   Result<zmq::socket_t> jobs =
       bus::Bind(service->context_, zmq::socket_type::push, options.endpoints.jobs, jobs_options);
   if (!jobs.ok()) return jobs.status();
@@ -50,6 +56,7 @@ Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOp
   // ingest: entries wait for store up to the mark, then in backlog_ (bounded).
   bus::SocketOptions ingest_options;
   ingest_options.sndhwm = 10000;
+  ingest_options.curve = &options.endpoints.curve;
   Result<zmq::socket_t> ingest = bus::Connect(service->context_, zmq::socket_type::push,
                                               options.endpoints.ingest, ingest_options);
   if (!ingest.ok()) return ingest.status();
@@ -58,6 +65,7 @@ Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOp
   // publish: only records, to match them with the jobs that asked for them.
   bus::SocketOptions publish_options;
   publish_options.rcvhwm = 20000;
+  publish_options.curve = &options.endpoints.curve;
   Result<zmq::socket_t> publish = bus::Connect(service->context_, zmq::socket_type::sub,
                                                options.endpoints.publish, publish_options);
   if (!publish.ok()) return publish.status();

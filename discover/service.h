@@ -82,6 +82,7 @@ class DiscoverService {
   Inventory inventory_;
   Scheduler scheduler_;
   zmq::context_t context_;
+  std::unique_ptr<bus::ZapHandler> zap_;  // with Curve keys; stops after the sockets close
   zmq::socket_t jobs_;
   zmq::socket_t ingest_;
   zmq::socket_t publish_;

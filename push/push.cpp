@@ -85,6 +85,7 @@ Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options) {
   bus::SocketOptions sub_options;
   sub_options.rcvhwm = options.bus_rcvhwm;
   sub_options.linger_ms = 0;  // a subscriber sends nothing that could wait
+  sub_options.curve = &options.endpoints.curve;
   Result<zmq::socket_t> sub =
       bus::Connect(push->context_, zmq::socket_type::sub, options.endpoints.publish, sub_options);
   if (!sub.ok()) return sub.status();
@@ -98,6 +99,7 @@ Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options) {
   out_options.sndhwm = 10;
   out_options.linger_ms = 0;  // counters are replaced by the next; never worth a wait
   out_options.immediate = true;
+  out_options.curve = &options.endpoints.curve;
   Result<zmq::socket_t> out =
       bus::Connect(push->context_, zmq::socket_type::push, options.endpoints.ingest, out_options);
   if (!out.ok()) return out.status();

@@ -58,8 +58,15 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
     if (!db.ok()) return db.status();
     ingest->db_ = std::move(*db);
   }
+  // Before any bind: a Curve socket bound without its ZAP handler would let any key in.
+  Result<std::unique_ptr<bus::ZapHandler>> zap =
+      bus::StartZapHandler(ingest->context_, options.endpoints.curve);
+  if (!zap.ok()) return zap.status();
+  ingest->zap_ = std::move(*zap);
   bus::SocketOptions in_options;
   in_options.rcvhwm = kIngestRcvHwm;
+  in_options.curve = &options.endpoints.curve;
+  in_options.zap = ingest->zap_.get();
   Result<zmq::socket_t> in =
       bus::Bind(ingest->context_, zmq::socket_type::pull, options.endpoints.ingest, in_options);
   if (!in.ok()) return in.status();
@@ -67,6 +74,8 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
 
   bus::SocketOptions out_options;
   out_options.sndhwm = kPublishSndHwm;
+  out_options.curve = &options.endpoints.curve;
+  out_options.zap = ingest->zap_.get();
   Result<zmq::socket_t> out =
       bus::Bind(ingest->context_, zmq::socket_type::pub, options.endpoints.publish, out_options);
   if (!out.ok()) return out.status();
@@ -291,7 +300,8 @@ void Ingest::LogStats(Clock::time_point now) {
        {"batch_commit_ms_max", commit_ms_max_},
        {"batch_age_ms_max", age_ms_max_},
        {"pending", batch_.size()},
-       {"retrying", retrying_ ? 1 : 0}}};
+       {"retrying", retrying_ ? 1 : 0},
+       {"curve_rejected", zap_ ? zap_->rejected() : 0}}};
   spdlog::info("stats {}", stats.ToLogFields());
   // Straight to subscribers: the store is the bus's hub, not its own producer.
   bus::TrySendStageStats(publish_, stats);

@@ -98,6 +98,7 @@ class Ingest {
 
   IngestOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<bus::ZapHandler> zap_;  // with Curve keys; stops after the sockets close
   zmq::socket_t ingest_;
   zmq::socket_t publish_;
   std::string producer_id_ = bus::DefaultProducerId("store");  // names its stats events

@@ -38,6 +38,7 @@ constexpr int kBurst = 1000;
 struct TapConfig {
   std::vector<std::string> topics;
   std::string endpoint;            // default: store's publish endpoint
+  asicmon::bus::CurveSettings curve;  // ASICMON_CURVE_*
   int64_t count = 0;               // 0: until stopped
   asicmon::StageFlags stage;  // LOG_LEVEL
 };
@@ -121,6 +122,7 @@ int Run(const TapConfig& c) {
   asicmon::bus::SocketOptions options;
   options.rcvhwm = kSubRcvHwm;
   options.linger_ms = 0;  // a subscriber sends nothing that could wait
+  options.curve = &c.curve;
   asicmon::Result<zmq::socket_t> sub =
       asicmon::bus::Connect(context, zmq::socket_type::sub, c.endpoint, options);
   if (!sub.ok()) {
@@ -215,13 +217,15 @@ int main(int argc, char** argv) {
     return *exit_code;
   }
   if (c.topics.empty()) c.topics = {"record", "inventory", "event"};
-  if (c.endpoint.empty()) {
-    asicmon::bus::Endpoints endpoints;
-    if (Status s = asicmon::bus::LoadEndpoints(endpoints); !s.ok()) {
-      spdlog::error("bad configuration: {}", s.message());
-      return 2;
-    }
-    c.endpoint = endpoints.publish;
+  // Keys apply to --endpoint too; the other bus variables only without it.
+  asicmon::bus::Endpoints endpoints;
+  const Status bus = c.endpoint.empty() ? asicmon::bus::LoadEndpoints(endpoints)
+                                        : asicmon::bus::LoadCurveSettings(endpoints.curve);
+  if (!bus.ok()) {
+    spdlog::error("bad configuration: {}", bus.message());
+    return 2;
   }
+  if (c.endpoint.empty()) c.endpoint = endpoints.publish;
+  c.curve = std::move(endpoints.curve);
   return Run(c);
 }

@@ -128,9 +128,10 @@ void Subprocess::Signal(int sig) {
   if (!exited_ && pid_ > 0) kill(pid_, sig);
 }
 
-FakeFarm StartFakeFarm(std::vector<std::string> args) {
+FakeFarm StartFakeFarm(std::vector<std::string> args, std::vector<std::string> prefix) {
   FakeFarm farm;
   args.insert(args.begin(), BinPath("asicmon-fakefarm"));
+  args.insert(args.begin(), prefix.begin(), prefix.end());
   args.push_back("--manifest");
   args.push_back("-");
   farm.process = std::make_unique<Subprocess>(args);
@@ -143,6 +144,28 @@ FakeFarm StartFakeFarm(std::vector<std::string> args) {
     farm.miners[m["ip"].get<std::string>()] = m;
   }
   return farm;
+}
+
+std::string RunKeygen(const std::string& dir, const std::string& name) {
+  Subprocess keygen({BinPath("asicmon-keygen"), "--dir", dir, name}, /*capture_stderr=*/true);
+  std::string out = keygen.ReadAllStdout(std::chrono::seconds(10));
+  const int code = keygen.Wait(std::chrono::seconds(5));
+  EXPECT_EQ(code, 0) << keygen.stderr_text();
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return code == 0 ? out : std::string();
+}
+
+uint16_t FreeTcpPort(const std::string& ip) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  socklen_t len = sizeof addr;
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) close(fd);
+  EXPECT_TRUE(ok) << "no free port on " << ip;
+  return ok ? ntohs(addr.sin_port) : 0;
 }
 
 int ConnectTcp(const std::string& ip, uint16_t port) {

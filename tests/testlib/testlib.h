@@ -7,6 +7,8 @@
 //   127.31 miner_api_test   127.32 collect_fakefarm_test   127.33 fake_miner_test
 //   127.34, 127.35 discover_test   127.36 pipeline_test   127.37 push tests (HTTP receivers)
 //   127.38 fakefarm_web_test   127.39 control_api_test
+//   127.42 Curve bus: 127.42.0 curve_bus_test, 127.42.1 bus_security_test,
+//          127.42.3 curve_netns_test (inside network namespaces it makes)
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
 //            127.61 push_bench   127.62 control_bench
 //   127.41 data only (sample_records.h DataOnlyIp): addresses inside records and
@@ -98,7 +100,15 @@ struct FakeFarm {
   std::map<std::string, nlohmann::json> miners;
 };
 // Starts asicmon-fakefarm with `args` (plus --manifest -) and waits for READY.
-FakeFarm StartFakeFarm(std::vector<std::string> args);
+// `prefix` runs it through another command, e.g. {"ip", "netns", "exec", ns}.
+FakeFarm StartFakeFarm(std::vector<std::string> args, std::vector<std::string> prefix = {});
+
+// Runs asicmon-keygen for <dir>/<name>.key and .pub; the public key it
+// printed (empty, and the test failed, when it did not succeed).
+std::string RunKeygen(const std::string& dir, const std::string& name);
+
+// A TCP port free on `ip` a moment ago (bound to port 0, then closed).
+uint16_t FreeTcpPort(const std::string& ip);
 
 // A blocking TCP connection with 5 s send and receive timeouts; -1 with
 // errno set when it cannot be made.

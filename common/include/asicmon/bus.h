@@ -23,6 +23,7 @@
 
 #include <zmq.hpp>
 
+#include "asicmon/bus_security.h"
 #include "asicmon/status.h"
 
 namespace asicmon::bus {
@@ -39,10 +40,13 @@ struct Endpoints {
   std::string jobs;     // Default: ipc://$ASICMON_RUN_DIR/jobs.sock
   std::string ingest;   // Default: ipc://$ASICMON_RUN_DIR/ingest.sock
   std::string publish;  // Default: ipc://$ASICMON_RUN_DIR/publish.sock
+  // This process's CurveZMQ keys (bus_security.h). Default: none, plain ZMTP.
+  CurveSettings curve;
 };
 
 // Fills endpoints from ASICMON_RUN_DIR (default "run") and the overrides
-// ASICMON_JOBS, ASICMON_INGEST, ASICMON_PUBLISH (any zmq endpoint, e.g. tcp://).
+// ASICMON_JOBS, ASICMON_INGEST, ASICMON_PUBLISH (any zmq endpoint, e.g. tcp://),
+// and the Curve keys from ASICMON_CURVE_* (LoadCurveSettings).
 Status LoadEndpoints(Endpoints& endpoints);
 
 struct SocketOptions {
@@ -57,11 +61,26 @@ struct SocketOptions {
   // PUSH/SUB that connect: queue only to peers that are really connected,
   // so nothing piles up for a peer that is gone.
   bool immediate = false;
+  // Keys for CurveZMQ; the pointee need only live through Bind/Connect.
+  // nullptr or no keypair: plain ZMTP, announced as insecure on tcp://.
+  // Default: nullptr.
+  const CurveSettings* curve = nullptr;
+  // Bind with a keypair REQUIRES the ZAP handler of the same context
+  // (StartZapHandler): without it libzmq would let any client key in.
+  const ZapHandler* zap = nullptr;
 };
 
+// The ZAP handler a process needs before it binds with Curve keys; nullptr
+// when `curve` has no keypair. InvalidArgument when it has a keypair but no
+// authorized keys (binding with a key authenticates clients by them).
+Result<std::unique_ptr<ZapHandler>> StartZapHandler(zmq::context_t& context,
+                                                    const CurveSettings& curve);
+
 // A socket of `type`, options set, bound (Bind) or connected (Connect) to
-// `endpoint`. ipc:// directories are created. Errors as Status; zmq's
-// exceptions never escape.
+// `endpoint`, as a Curve server (Bind) or client (Connect) when
+// options.curve has a keypair. ipc:// directories are created. Errors as
+// Status (InvalidArgument when keys needed for that side are missing);
+// zmq's exceptions never escape.
 Result<zmq::socket_t> Bind(zmq::context_t& context, zmq::socket_type type,
                            const std::string& endpoint, const SocketOptions& options);
 Result<zmq::socket_t> Connect(zmq::context_t& context, zmq::socket_type type,
