@@ -91,7 +91,7 @@ for backend in $BACKENDS; do
   sleep "$WARMUP"
   declare -A before
   for s in "${stages[@]}" "${farms[@]}"; do p="PID_$s"; before[$s]=$(ticks "${!p}"); done
-  pg_before=$(pg_ticks)
+  if [ "$backend" = postgres ]; then pg_before=$(pg_ticks); fi
   echo "-- $backend ($ASICMON_DB), ${WINDOW} s window"
   "$BIN/bus_latency" --seconds "$WINDOW"
   for s in "${stages[@]}"; do

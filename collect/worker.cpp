@@ -23,7 +23,8 @@ Result<std::unique_ptr<CollectWorker>> CollectWorker::Create(const WorkerOptions
   // counts the jobs that never came back as records.
   bus::SocketOptions jobs_options;
   jobs_options.rcvhwm = 100;
-  jobs_options.curve = &options.endpoints.curve;
+  const bus::CurveSettings jobs_curve = options.endpoints.curve.ForJobs();
+  jobs_options.curve = &jobs_curve;
   Result<zmq::socket_t> jobs =
       bus::Connect(worker->context_, zmq::socket_type::pull, options.endpoints.jobs, jobs_options);
   if (!jobs.ok()) return jobs.status();

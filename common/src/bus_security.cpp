@@ -212,16 +212,18 @@ Result<std::set<std::string>> ReadAuthorizedKeys(const std::filesystem::path& di
 }
 
 Status LoadCurveSettings(CurveSettings& settings) {
-  std::string key_path, server_path, authorized_dir;
+  std::string key_path, server_path, jobs_server_path, authorized_dir;
   for (Status s : {EnvString("ASICMON_CURVE_KEY", key_path),
                    EnvString("ASICMON_CURVE_SERVER", server_path),
+                   EnvString("ASICMON_CURVE_JOBS_SERVER", jobs_server_path),
                    EnvString("ASICMON_CURVE_AUTHORIZED", authorized_dir)}) {
     if (!s.ok()) return s;
   }
-  if (key_path.empty() && (!server_path.empty() || !authorized_dir.empty())) {
+  if (key_path.empty() &&
+      (!server_path.empty() || !jobs_server_path.empty() || !authorized_dir.empty())) {
     return Status::InvalidArgument(
-        "ASICMON_CURVE_SERVER and ASICMON_CURVE_AUTHORIZED need ASICMON_CURVE_KEY (this "
-        "process's keypair)");
+        "ASICMON_CURVE_SERVER, ASICMON_CURVE_JOBS_SERVER and ASICMON_CURVE_AUTHORIZED need "
+        "ASICMON_CURVE_KEY (this process's keypair)");
   }
   if (key_path.empty()) return Status::Ok();
   if (!zmq_has("curve")) return Status::InvalidArgument("this libzmq was built without CURVE");
@@ -232,6 +234,13 @@ Status LoadCurveSettings(CurveSettings& settings) {
     Result<std::string> server = ReadCurvePublicKey(server_path);
     if (!server.ok()) return Status::InvalidArgument("ASICMON_CURVE_SERVER: " + server.status().message());
     settings.server_key = std::move(*server);
+  }
+  if (!jobs_server_path.empty()) {
+    Result<std::string> server = ReadCurvePublicKey(jobs_server_path);
+    if (!server.ok()) {
+      return Status::InvalidArgument("ASICMON_CURVE_JOBS_SERVER: " + server.status().message());
+    }
+    settings.jobs_server_key = std::move(*server);
   }
   if (!authorized_dir.empty()) {
     Result<std::set<std::string>> authorized = ReadAuthorizedKeys(authorized_dir);

@@ -189,7 +189,7 @@ TEST_F(CurveBusTest, OnlyTheAuthorizedKeyGetsRecordsIn) {
   store->Signal(SIGTERM);
   ASSERT_EQ(store->Wait(5s), 0) << store->stderr_text();
   StoreOptions options;
-  options.path = db_path_;
+  options.database = db_path_;
   Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options);
   ASSERT_OK(db);
   LatestFilter all;

@@ -240,10 +240,11 @@ TEST_F(CurveNetnsTest, RecordsCrossTheVethOnlyWithTheAuthorizedKey) {
       << "store: " << store.stderr_text() << "\ncollector: " << collector->stderr_text();
   EXPECT_GE((*zap)->accepted(), 2u);  // both collectors took jobs
   // The stranger polled and holds its records: its socket to the store never
-  // completed a handshake, so not one was sent.
+  // completed a handshake. (A record handed to zmq before the first handshake
+  // failed counts as sent, then dies with that connection: the store's table
+  // below is what proves nothing got in.)
   EXPECT_GE(Counter(*stranger, "ok"), 1u) << stranger->stderr_text();
   EXPECT_GE(Counter(*stranger, "backlog"), 1u) << stranger->stderr_text();
-  EXPECT_EQ(Counter(*stranger, "sent"), 0u) << stranger->stderr_text();
 
   // The stranger's handshakes with the store fail; it came from host a.
   const auto until = std::chrono::steady_clock::now() + 5s;

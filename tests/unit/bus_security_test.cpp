@@ -44,7 +44,8 @@ class KeyFileTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    for (const char* v : {"ASICMON_CURVE_KEY", "ASICMON_CURVE_SERVER", "ASICMON_CURVE_AUTHORIZED"}) {
+    for (const char* v : {"ASICMON_CURVE_KEY", "ASICMON_CURVE_SERVER", "ASICMON_CURVE_JOBS_SERVER",
+                          "ASICMON_CURVE_AUTHORIZED"}) {
       unsetenv(v);
     }
   }
@@ -183,6 +184,17 @@ TEST_F(KeyFileTest, SettingsFromTheEnvironment) {
   ASSERT_TRUE(client.keypair && client.server_key);
   EXPECT_EQ(client.keypair->secret_key, own.secret_key);
   EXPECT_EQ(*client.server_key, server.public_key);
+  EXPECT_EQ(*client.ForJobs().server_key, server.public_key);  // jobs from the central discover
+
+  // A site's own discover binds jobs: collectors there take its key for jobs only.
+  const CurveKeypair site = NewKeypair();
+  ASSERT_OK(WriteCurveKeypair(site, dir_ / "site"));
+  setenv("ASICMON_CURVE_JOBS_SERVER", (dir_ / "site.pub").c_str(), 1);
+  CurveSettings site_collector;
+  ASSERT_OK(LoadCurveSettings(site_collector));
+  EXPECT_EQ(*site_collector.server_key, server.public_key);
+  EXPECT_EQ(*site_collector.ForJobs().server_key, site.public_key);
+  unsetenv("ASICMON_CURVE_JOBS_SERVER");
 
   // The public file where the keypair belongs: refused, naming the variable.
   setenv("ASICMON_CURVE_KEY", (dir_ / "own.pub").c_str(), 1);

@@ -66,10 +66,21 @@ struct CurveSettings {
   std::optional<CurveKeypair> keypair;       // ASICMON_CURVE_KEY: this process's .key file
   std::optional<std::string> server_key;     // ASICMON_CURVE_SERVER: the server's .pub file
   std::optional<std::set<std::string>> authorized;  // ASICMON_CURVE_AUTHORIZED: dir of client .pub files
+  // ASICMON_CURVE_JOBS_SERVER: the .pub of the discover that binds jobs, for
+  // collectors at a site whose discover is not the central host (which the
+  // other sockets connect to). Default: server_key.
+  std::optional<std::string> jobs_server_key;
+
+  // These settings for connecting to the jobs endpoint.
+  CurveSettings ForJobs() const {
+    CurveSettings jobs = *this;
+    if (jobs_server_key) jobs.server_key = jobs_server_key;
+    return jobs;
+  }
 };
 
-// Fills `settings` from ASICMON_CURVE_KEY, ASICMON_CURVE_SERVER and
-// ASICMON_CURVE_AUTHORIZED, reading the files. InvalidArgument for a bad or
+// Fills `settings` from ASICMON_CURVE_KEY, ASICMON_CURVE_SERVER,
+// ASICMON_CURVE_JOBS_SERVER and ASICMON_CURVE_AUTHORIZED, reading the files. InvalidArgument for a bad or
 // missing file, and for a server key or authorized keys without a keypair
 // of our own (nothing to use them with).
 Status LoadCurveSettings(CurveSettings& settings);
