@@ -15,23 +15,7 @@ TCK=$(getconf CLK_TCK)
 
 work=$(mktemp -d)
 export ASICMON_RUN_DIR="$work/run" ASICMON_DB="$work/asicmon.db" LOG_LEVEL=warn
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start() {  # start NAME CMD...: runs in background, remembers the pid in PID_<NAME>
-  local name=$1; shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  printf -v "PID_$name" '%s' $!
-}
-wait_ready() { for _ in $(seq 1 300); do grep -q READY "$work/$1.out" 2>/dev/null && return; sleep 0.1; done; echo "$1 not ready" >&2; exit 1; }
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+. bench/processes.sh
 
 echo "== 1. sweep of a /16 on loopback with 1,000 live fake miners"
 start farm16 "$BIN/asicmon-fakefarm" --base 127.50.0.1 --count 1000

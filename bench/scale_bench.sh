@@ -25,25 +25,10 @@ if [ "$per_farm" -gt 16000 ] || [ "$FARMS" -gt 8 ]; then
 fi
 
 work=$(mktemp -d)
-pids=()
 pg_dir="/tmp/asicmon-scale-pg-$$"  # not under $work (mode 700): the server's user must reach it
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -d "$pg_dir" ]; then tests/postgres_cluster.sh stop "$pg_dir" || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start() {  # start NAME CMD...: runs in background, remembers the pid in PID_<NAME>
-  local name=$1; shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  printf -v "PID_$name" '%s' $!
-}
-wait_ready() { for _ in $(seq 1 600); do grep -q READY "$work/$1.out" 2>/dev/null && return; sleep 0.1; done; echo "$1 not ready" >&2; exit 1; }
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+stop_cluster() { if [ -d "$pg_dir" ]; then tests/postgres_cluster.sh stop "$pg_dir" || true; fi; }
+on_exit=stop_cluster
+. bench/processes.sh
 pg_pids() {  # the cluster's postmaster and its children (backends, writers)
   local pm
   pm=$(head -1 "$pg_dir/data/postmaster.pid")

@@ -41,15 +41,6 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool WaitForStderr(Subprocess& p, const std::string& needle, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (p.stderr_text().find(needle) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 class CurveBusTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -167,7 +158,7 @@ TEST_F(CurveBusTest, OnlyTheAuthorizedKeyGetsRecordsIn) {
     (void)SendRecord(plain, "plain", i, kPlainMiner);
     std::this_thread::sleep_for(25ms);
   }
-  ASSERT_TRUE(WaitForStderr(*store, "curve: refused a bus client from", 5s)) << store->stderr_text();
+  ASSERT_TRUE(store->WaitForStderr("curve: refused a bus client from", 5s)) << store->stderr_text();
   EXPECT_NE(store->stderr_text().find("key " + Client("stranger").keypair->public_key),
             std::string::npos)
       << store->stderr_text();
@@ -228,7 +219,7 @@ TEST_F(CurveBusTest, PlainTcpIsAnnouncedAsInsecureOncePerSocket) {
   unsetenv("ASICMON_CURVE_KEY");
   unsetenv("ASICMON_CURVE_AUTHORIZED");
   auto store = StartStore();
-  ASSERT_TRUE(WaitForStderr(*store, "stats ", 10s)) << store->stderr_text();
+  ASSERT_TRUE(store->WaitForStderr("stats ", 10s)) << store->stderr_text();
   const std::string err = store->stderr_text();
   for (const std::string& endpoint : {ingest_, publish_}) {
     const size_t at = err.find("bus bind " + endpoint + ": insecure");

@@ -80,15 +80,6 @@ bool WaitForStat(Subprocess& store, const std::string& key, uint64_t at_least,
   return true;
 }
 
-bool WaitForStderr(Subprocess& p, const std::string& needle, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (p.stderr_text().find(needle) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 bool SendFrames(zmq::socket_t& socket, const std::vector<std::string>& frames) {
   for (size_t i = 0; i < frames.size(); ++i) {
     const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
@@ -313,7 +304,7 @@ TEST_F(StoreTapTest, SeqGapsAreCountedAndReported) {
             std::string::npos)
       << store->stderr_text();
   // The tap sees the same gap in what store republished.
-  EXPECT_TRUE(WaitForStderr(*tap, "seq gap: 10 record messages of producer gappy", 5s))
+  EXPECT_TRUE(tap->WaitForStderr("seq gap: 10 record messages of producer gappy", 5s))
       << tap->stderr_text();
 }
 
@@ -452,7 +443,7 @@ TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {
   }
 
   ASSERT_NO_FATAL_FAILURE(SendEndAndWait(push, *tap));
-  EXPECT_TRUE(WaitForStderr(*store, "database accepts writes again", 5s));
+  EXPECT_TRUE(store->WaitForStderr("database accepts writes again", 5s));
   size_t published = 0;
   for (const json& line : JsonLines(tap->stdout_text()))
     published += line["producer_id"] == "locked";
@@ -475,7 +466,7 @@ TEST_F(StoreTapTest, RetentionFoldsOldRecordsAndTheIdleStoreSleeps) {
     ASSERT_TRUE(SendRecord(push, r));
   }
   ASSERT_TRUE(WaitForStat(*store, "stored", 100)) << store->stderr_text();
-  ASSERT_TRUE(WaitForStderr(*store, "retention: folded", 10s)) << store->stderr_text();
+  ASSERT_TRUE(store->WaitForStderr("retention: folded", 10s)) << store->stderr_text();
   std::unique_ptr<StoreDb> db = OpenDb();
   ASSERT_TRUE(db);
   // Folded in one pass or two, depending on where the batches fell.

@@ -99,6 +99,15 @@ bool Subprocess::WaitForStdout(const std::string& needle, std::chrono::milliseco
   return true;
 }
 
+bool Subprocess::WaitForStderr(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (stderr_text().find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 const std::string& Subprocess::stderr_text() {
   if (err_fd_ >= 0) {
     while (ReadSome(err_fd_, err_, std::chrono::milliseconds(exited_ ? 100 : 0)) == ReadResult::kData) {

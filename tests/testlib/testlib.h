@@ -10,7 +10,7 @@
 //   127.42 Curve bus: 127.42.0 curve_bus_test, 127.42.1 bus_security_test,
 //          127.42.3 curve_netns_test (inside network namespaces it makes)
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
-//            127.61 push_bench   127.62 control_bench
+//            127.61 push_bench   127.62 control_bench   127.72-79 scale_bench.sh
 //   127.41 data only (sample_records.h DataOnlyIp): addresses inside records and
 //          inventory that tests and benches store and relay. Nothing listens
 //          there and nothing contacts it, so it is shared. No private network
@@ -74,6 +74,8 @@ class Subprocess {
   std::string ReadAllStdout(std::chrono::milliseconds timeout);
   // Reads stdout until `needle` appears or timeout; true when found.
   bool WaitForStdout(const std::string& needle, std::chrono::milliseconds timeout);
+  // Reads stderr (with capture_stderr) until `needle` appears or timeout.
+  bool WaitForStderr(const std::string& needle, std::chrono::milliseconds timeout);
   const std::string& stdout_text() const { return out_; }
   // What the child wrote on stderr so far (with capture_stderr).
   const std::string& stderr_text();
