@@ -345,6 +345,47 @@ struct Service::Impl {
     AnswerText(response, "history", 200, body);
   }
 
+  void EventsLog(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "events", false)) return;
+    EventFilter filter;
+    filter.ip = Query(request, "miner").value_or("");
+    if (!filter.ip.empty()) {
+      if (Status s = ValidateIp(filter.ip); !s.ok()) {
+        return Error(response, "events", 400, "bad address", s.message());
+      }
+    }
+    filter.kind = Query(request, "kind").value_or("");
+    if (!filter.kind.empty() && !IsHealthKind(filter.kind)) {
+      return Error(response, "events", 400, "bad query",
+                   "kind must be one of offline, overheat, board_dead, chips_failed, "
+                   "hashrate_low, fan_stopped, rejected_high, pool_changed, rebooted");
+    }
+    std::string error;
+    const auto since = QueryDouble(request, "since", error);
+    const auto limit = QueryDouble(request, "limit", error);
+    if (!error.empty() || (since && *since < 0) || (limit && (*limit < 1 || *limit > 10000))) {
+      return Error(response, "events", 400, "bad query",
+                   error.empty() ? "since must be >= 0 (unix s) and limit 1..10000" : error);
+    }
+    filter.since = since.value_or(0);
+    filter.limit = limit ? static_cast<size_t>(*limit) : 100;
+    Result<std::vector<HealthEvent>> rows =
+        db.With([&](StoreDb& store) { return store.Events(filter); });
+    if (!rows.ok()) {
+      return Error(response, "events", 503, "store unavailable", rows.status().ToString());
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const HealthEvent& e : *rows) {
+      nlohmann::json item = {{"ts", e.ts},       {"ip", e.ip},           {"port", e.port},
+                             {"model", e.model}, {"worker", e.worker},   {"kind", e.kind},
+                             {"state", e.state}, {"severity", e.severity}, {"message", e.message}};
+      if (e.value) item["value"] = *e.value;
+      if (e.threshold) item["threshold"] = *e.threshold;
+      list.push_back(std::move(item));
+    }
+    Answer(response, "events", 200, {{"count", list.size()}, {"events", std::move(list)}});
+  }
+
   void AuditLog(const Rest::Request& request, Http::ResponseWriter response) {
     if (!Authorized(request, response, "audit", false)) return;
     const std::string ip = Query(request, "ip").value_or("");
@@ -690,6 +731,7 @@ struct Service::Impl {
     Rest::Routes::Get(router, "/docs", bind(&Impl::Docs, this));
     Rest::Routes::Get(router, "/docs/:file", bind(&Impl::Docs, this));
     Rest::Routes::Get(router, "/audit", bind(&Impl::AuditLog, this));
+    Rest::Routes::Get(router, "/events", bind(&Impl::EventsLog, this));
     Rest::Routes::Get(router, "/miners", bind(&Impl::ListMiners, this));
     Rest::Routes::Get(router, "/miners/:ip/history", bind(&Impl::History, this));
     Rest::Routes::Get(router, "/miners/:ip/:worker/summary", bind(&Impl::Summary, this));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -38,6 +39,8 @@ constexpr std::chrono::seconds kLogEvery{10};
 constexpr int64_t kMaintainChunks = 2;
 // Between the calls of one retention pass: lets other writers in.
 constexpr std::chrono::milliseconds kMaintainPause = 20ms;
+// How often silent miners are looked for (they send no record to react to).
+constexpr std::chrono::seconds kHealthTick{1};
 // On shutdown, intake ends once nothing arrived for this long.
 constexpr std::chrono::milliseconds kDrainQuiet = 100ms;
 
@@ -57,6 +60,15 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
     Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options.db);
     if (!db.ok()) return db.status();
     ingest->db_ = std::move(*db);
+    // Start from what the store knows, so a restart neither fires again
+    // what already fired nor misses a miner that fell silent meanwhile.
+    Result<std::vector<ActiveCondition>> active = ingest->db_->ActiveConditions();
+    if (!active.ok()) return active.status();
+    LatestFilter all;
+    all.limit = std::numeric_limits<size_t>::max();
+    Result<std::vector<Record>> latest = ingest->db_->Latest(all);
+    if (!latest.ok()) return latest.status();
+    ingest->health_.Restore(*active, *latest);
   }
   // Before any bind: a Curve socket bound without its ZAP handler would let any key in.
   Result<std::unique_ptr<bus::ZapHandler>> zap =
@@ -83,7 +95,8 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
   return ingest;
 }
 
-Ingest::Ingest(const IngestOptions& options) : options_(options), context_(1) {
+Ingest::Ingest(const IngestOptions& options)
+    : options_(options), context_(1), health_(options.health) {
   batch_.reserve(options_.batch_max);
   batch_records_.reserve(options_.batch_max);
 }
@@ -188,6 +201,14 @@ bool Ingest::Flush(Clock::time_point now) {
       s = db_->UpsertInventory(batch_inventory_);
       inventory_committed_ = s.ok();
     }
+    if (s.ok() && !events_made_) {
+      for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
+      events_made_ = true;
+    }
+    if (s.ok() && !events_committed_) {
+      s = db_->AppendEvents(batch_events_);
+      events_committed_ = s.ok();
+    }
     if (!s.ok()) {
       ++counters_.db_errors;
       backoff_ = retrying_ ? std::min(backoff_ * 2, kMaxBackoff) : kFirstBackoff;
@@ -206,7 +227,11 @@ bool Ingest::Flush(Clock::time_point now) {
     if (retrying_) spdlog::info("database accepts writes again; ingest resumed");
     counters_.stored += batch_records_.size();
     counters_.inventory_stored += batch_inventory_.size();
+  } else {
+    for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
   }
+  counters_.health_events += batch_events_.size();
+  LogEvents(batch_events_);
   const auto committed = Clock::now();
   Publish();
   const auto published = Clock::now();
@@ -219,25 +244,63 @@ bool Ingest::Flush(Clock::time_point now) {
   batch_.clear();
   batch_records_.clear();
   batch_inventory_.clear();
+  batch_events_.clear();
   records_committed_ = false;
   inventory_committed_ = false;
+  events_made_ = false;
+  events_committed_ = false;
   retrying_ = false;
   return true;
 }
 
+void Ingest::PublishOne(std::string_view topic, std::string_view body) {
+  if (bus::TrySend(publish_, topic, body)) {
+    ++counters_.published;
+    return;
+  }
+  ++counters_.publish_failed;
+  uint64_t suppressed = 0;
+  if (Gate("publish", suppressed)) {
+    spdlog::error("publish socket refused a {} message: not published{}", topic,
+                  Suppressed(suppressed));
+  }
+}
+
 void Ingest::Publish() {
-  for (const bus::Message& m : batch_) {
-    if (bus::TrySend(publish_, m.topic, m.body)) {
-      ++counters_.published;
-      continue;
-    }
-    ++counters_.publish_failed;
-    uint64_t suppressed = 0;
-    if (Gate("publish", suppressed)) {
-      spdlog::error("publish socket refused a {} message: not published{}", m.topic,
-                    Suppressed(suppressed));
+  for (const bus::Message& m : batch_) PublishOne(m.topic, m.body);
+  for (const HealthEvent& e : batch_events_) PublishOne(bus::kTopicEvent, EncodeHealthEvent(e));
+}
+
+void Ingest::LogEvents(const std::vector<HealthEvent>& events) {
+  constexpr size_t kShown = 5;  // a farm-wide outage is one line, not thousands
+  if (events.empty()) return;
+  std::string shown;
+  for (size_t i = 0; i < std::min(events.size(), kShown); ++i) {
+    const HealthEvent& e = events[i];
+    fmt::format_to(std::back_inserter(shown), "{}{} {} {}:{} ({})", i ? "; " : "", e.kind,
+                   e.state, e.ip, e.port, SafeForLog(e.message));
+  }
+  spdlog::info("health: {} event(s): {}{}", events.size(), shown,
+               events.size() > kShown ? "; ..." : "");
+}
+
+void Ingest::EmitEvents(std::vector<HealthEvent>& events) {
+  if (events.empty()) return;
+  if (db_) {
+    if (Status s = db_->AppendEvents(events); !s.ok()) {
+      ++counters_.db_errors;
+      uint64_t suppressed = 0;
+      if (Gate("db events", suppressed)) {
+        spdlog::error("database refused {} health event(s): {}; keeping them, retrying{}",
+                      events.size(), s.ToString(), Suppressed(suppressed));
+      }
+      return;
     }
   }
+  counters_.health_events += events.size();
+  LogEvents(events);
+  for (const HealthEvent& e : events) PublishOne(bus::kTopicEvent, EncodeHealthEvent(e));
+  events.clear();
 }
 
 void Ingest::MaybeMaintain(Clock::time_point now) {
@@ -295,6 +358,7 @@ void Ingest::LogStats(Clock::time_point now) {
        {"publish_failed", c.publish_failed},
        {"db_errors", c.db_errors},
        {"batches", c.batches},
+       {"health_events", c.health_events},
        {"batch_commit_ms_avg",
         timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0},
        {"batch_commit_ms_max", commit_ms_max_},
@@ -356,6 +420,11 @@ Status Ingest::Run(const ShutdownSignal& shutdown) {
     }
     now = Clock::now();
     if (FlushDue(now)) Flush(now);
+    if (now >= next_health_tick_ && !retrying_) {
+      health_.Tick(UnixNow(), silence_events_);
+      EmitEvents(silence_events_);
+      next_health_tick_ = now + kHealthTick;
+    }
     MaybeMaintain(Clock::now());
     if (now >= next_stats) {
       LogStats(now);

@@ -22,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "asicmon/bus.h"
+#include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
 #include "asicmon/store_db.h"
@@ -45,6 +46,8 @@ struct IngestOptions {
   // On shutdown, how long to keep draining what producers already queued
   // and retrying a refused batch before giving up on it. Default: 1.5 s.
   std::chrono::milliseconds shutdown_grace{1500};
+  // The health rules applied to every record (health.h).
+  HealthRules health;
 };
 
 struct IngestCounters {
@@ -59,6 +62,7 @@ struct IngestCounters {
   uint64_t publish_failed = 0;    // the socket refused one (only while closing)
   uint64_t db_errors = 0;         // failed writes (retried) and failed Maintain calls
   uint64_t batches = 0;
+  uint64_t health_events = 0;     // events the health rules produced
 };
 
 class Ingest {
@@ -89,6 +93,10 @@ class Ingest {
   // database error keeps it, schedules a retry and returns false.
   bool Flush(Clock::time_point now);
   void Publish();
+  void PublishOne(std::string_view topic, std::string_view body);
+  // Stores and publishes `events` (those of silence, found between batches).
+  void EmitEvents(std::vector<HealthEvent>& events);
+  void LogEvents(const std::vector<HealthEvent>& events);
   // One retention chunk when a pass is due or unfinished.
   void MaybeMaintain(Clock::time_point now);
   void LogStats(Clock::time_point now);
@@ -114,10 +122,18 @@ class Ingest {
   // not written again on retry.
   bool records_committed_ = false;
   bool inventory_committed_ = false;
+  // The batch's health events, made once its records are committed.
+  std::vector<HealthEvent> batch_events_;
+  bool events_made_ = false;
+  bool events_committed_ = false;
   // Set while the database refuses the batch: ingest pauses until retry_at_.
   bool retrying_ = false;
   Clock::time_point retry_at_;
   std::chrono::milliseconds backoff_{0};
+
+  HealthEngine health_;
+  std::vector<HealthEvent> silence_events_;  // from Tick, not yet stored
+  Clock::time_point next_health_tick_;
 
   bus::SeqTracker record_seq_;
   bus::SeqTracker inventory_seq_;

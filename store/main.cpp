@@ -27,6 +27,7 @@ struct StoreConfig {
   double batch_wait_s = 0.1;         // BATCH_WAIT
   int64_t maintain_interval_s = 60;  // MAINTAIN_INTERVAL
   asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
+  asicmon::HealthRules health;  // ALERT_*, SCAN_INTERVAL
 };
 
 Status LoadEnv(StoreConfig& c) {
@@ -36,7 +37,7 @@ Status LoadEnv(StoreConfig& c) {
                    asicmon::EnvInt("BATCH_MAX", c.batch_max, 1, 100000),
                    asicmon::EnvDouble("BATCH_WAIT", c.batch_wait_s, 0.001, 60),
                    asicmon::EnvInt("MAINTAIN_INTERVAL", c.maintain_interval_s, 1, 86400),
-                   asicmon::LoadStageEnv(c.stage)}) {
+                   asicmon::LoadStageEnv(c.stage), asicmon::LoadHealthRules(c.health)}) {
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   options.batch_wait = std::chrono::milliseconds(static_cast<int64_t>(c.batch_wait_s * 1000));
   options.maintain_interval = std::chrono::seconds(c.maintain_interval_s);
   options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
+  options.health = c.health;
 
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {

@@ -114,6 +114,24 @@ CREATE TABLE audit (
 CREATE INDEX audit_ip_ts ON audit (ip, ts);
 )sql",
     "ALTER TABLE inventory ADD COLUMN producer_id text;",
+    R"sql(
+CREATE TABLE events (
+  id bigserial PRIMARY KEY,
+  ts double precision NOT NULL,
+  ip text NOT NULL,
+  port integer NOT NULL,
+  model text,
+  worker text,
+  kind text NOT NULL,
+  state text NOT NULL,
+  severity text NOT NULL,
+  message text NOT NULL,
+  value double precision,
+  threshold double precision
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_ip_kind ON events (ip, port, kind);
+)sql",
 };
 
 // The newest of each miner in a batch, staged by COPY and merged by one
@@ -279,6 +297,9 @@ class PostgresStore final : public StoreDb {
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
   Result<std::vector<InventoryRow>> Inventory() override;
+  Status AppendEvents(std::span<const HealthEvent> events) override;
+  Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
+  Result<std::vector<ActiveCondition>> ActiveConditions() override;
   Result<MaintainStats> Maintain(double now, int64_t max_chunks) override;
 
  private:
@@ -355,6 +376,12 @@ FROM inventory ORDER BY ip_key NULLS FIRST, port)sql");
   c.prepare("append_audit", R"sql(
 INSERT INTO audit (ts, actor, action, ip, worker, detail, http_status, result)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8))sql");
+  c.prepare("append_event", R"sql(
+INSERT INTO events (ts, ip, port, model, worker, kind, state, severity, message, value, threshold)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))sql");
+  c.prepare("events", R"sql(
+SELECT ts, ip, port, model, worker, kind, state, severity, message, value, threshold FROM events
+WHERE ts >= $1 AND ($2 = '' OR ip = $2) AND ($3 = '' OR kind = $3) ORDER BY id DESC LIMIT $4)sql");
   c.prepare("audit", R"sql(
 SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
 WHERE $1 = '' OR ip = $1 ORDER BY id DESC LIMIT $2)sql");
@@ -695,6 +722,58 @@ Result<std::vector<InventoryRow>> PostgresStore::Inventory() {
   });
 }
 
+Status PostgresStore::AppendEvents(std::span<const HealthEvent> events) {
+  if (events.empty()) return Status::Ok();
+  return Guard("append events", [&](pqxx::connection& conn) -> Status {
+    pqxx::work tx(conn);
+    for (const HealthEvent& e : events) {
+      tx.exec_prepared("append_event", e.ts, e.ip, e.port, OrNull(e.model), OrNull(e.worker),
+                       e.kind, e.state, e.severity, e.message, e.value, e.threshold);
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<HealthEvent>> PostgresStore::Events(const EventFilter& filter) {
+  return Guard("events", [&](pqxx::connection& conn) -> Result<std::vector<HealthEvent>> {
+    pqxx::nontransaction q(conn);
+    std::vector<HealthEvent> out;
+    for (const auto& row :
+         q.exec_prepared("events", filter.since, filter.ip, filter.kind, Clamp(filter.limit))) {
+      HealthEvent& e = out.emplace_back();
+      e.ts = row[0].as<double>();
+      e.ip = FieldText(row[1]);
+      e.port = static_cast<uint16_t>(row[2].as<int>());
+      e.model = FieldText(row[3]);
+      e.worker = FieldText(row[4]);
+      e.kind = FieldText(row[5]);
+      e.state = FieldText(row[6]);
+      e.severity = FieldText(row[7]);
+      e.message = FieldText(row[8]);
+      e.value = FieldDouble(row[9]);
+      e.threshold = FieldDouble(row[10]);
+    }
+    return out;
+  });
+}
+
+Result<std::vector<ActiveCondition>> PostgresStore::ActiveConditions() {
+  return Guard(
+      "active conditions", [&](pqxx::connection& conn) -> Result<std::vector<ActiveCondition>> {
+        pqxx::nontransaction q(conn);
+        std::vector<ActiveCondition> out;
+        for (const auto& row : q.exec(R"sql(
+SELECT DISTINCT ON (ip, port, kind) ip, port, kind, state FROM events
+ORDER BY ip, port, kind, id DESC)sql")) {
+          if (FieldText(row[3]) != "fired") continue;
+          out.push_back(
+              {FieldText(row[0]), static_cast<uint16_t>(row[1].as<int>()), FieldText(row[2])});
+        }
+        return out;
+      });
+}
+
 Result<MaintainStats> PostgresStore::Maintain(double now, int64_t max_chunks) {
   return Guard("maintain", [&](pqxx::connection& conn) -> Result<MaintainStats> {
     MaintainStats stats;
@@ -740,6 +819,10 @@ Result<MaintainStats> PostgresStore::Maintain(double now, int64_t max_chunks) {
       partitions_made_.erase({"records_hourly", day});
       stats.hourly_rows_dropped += rows;
     }
+    // Events are few (one per change of state): one statement takes them.
+    pqxx::work expire(conn);
+    expire.exec_params("DELETE FROM events WHERE ts < $1", static_cast<double>(hourly_cutoff));
+    expire.commit();
     return stats;
   });
 }

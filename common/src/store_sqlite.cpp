@@ -118,6 +118,25 @@ CREATE INDEX audit_ip_ts ON audit (ip, ts);
 )sql",
     // 3: which discover reported a miner last (several discovers, one store).
     "ALTER TABLE inventory ADD COLUMN producer_id TEXT;",
+    // 4: health events.
+    R"sql(
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  ts REAL NOT NULL,
+  ip TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  model TEXT,
+  worker TEXT,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  value REAL,
+  threshold REAL
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_ip_kind ON events (ip, port, kind);
+)sql",
 };
 
 constexpr const char* kInsertRecord = R"sql(
@@ -451,6 +470,9 @@ class SqliteStore final : public StoreDb {
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
   Result<std::vector<InventoryRow>> Inventory() override;
+  Status AppendEvents(std::span<const HealthEvent> events) override;
+  Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
+  Result<std::vector<ActiveCondition>> ActiveConditions() override;
   Result<MaintainStats> Maintain(double now, int64_t max_chunks) override;
 
  private:
@@ -739,6 +761,75 @@ Result<std::vector<InventoryRow>> SqliteStore::Inventory() {
   });
 }
 
+Status SqliteStore::AppendEvents(std::span<const HealthEvent> events) {
+  if (events.empty()) return Status::Ok();
+  return Guard(database(), "append events", [&]() -> Status {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement insert(impl_->db, R"sql(
+INSERT INTO events (ts, ip, port, model, worker, kind, state, severity, message, value, threshold)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
+    for (const HealthEvent& e : events) {
+      Use use(insert);
+      insert.bind(1, e.ts);
+      insert.bindNoCopy(2, e.ip);
+      insert.bind(3, e.port);
+      BindText(insert, 4, e.model);
+      BindText(insert, 5, e.worker);
+      insert.bindNoCopy(6, e.kind);
+      insert.bindNoCopy(7, e.state);
+      insert.bindNoCopy(8, e.severity);
+      insert.bindNoCopy(9, e.message);
+      BindOptional(insert, 10, e.value);
+      BindOptional(insert, 11, e.threshold);
+      insert.exec();
+    }
+    transaction.commit();
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<HealthEvent>> SqliteStore::Events(const EventFilter& filter) {
+  return Guard(database(), "events", [&]() -> Result<std::vector<HealthEvent>> {
+    SQLite::Statement q(impl_->db, R"sql(
+SELECT ts, ip, port, model, worker, kind, state, severity, message, value, threshold FROM events
+WHERE ts >= ?1 AND (?2 = '' OR ip = ?2) AND (?3 = '' OR kind = ?3) ORDER BY id DESC LIMIT ?4)sql");
+    q.bind(1, filter.since);
+    q.bind(2, filter.ip);
+    q.bind(3, filter.kind);
+    BindSize(q, 4, filter.limit);
+    std::vector<HealthEvent> out;
+    while (q.executeStep()) {
+      HealthEvent& e = out.emplace_back();
+      e.ts = q.getColumn(0).getDouble();
+      e.ip = ColumnText(q.getColumn(1));
+      e.port = static_cast<uint16_t>(q.getColumn(2).getInt());
+      e.model = ColumnText(q.getColumn(3));
+      e.worker = ColumnText(q.getColumn(4));
+      e.kind = ColumnText(q.getColumn(5));
+      e.state = ColumnText(q.getColumn(6));
+      e.severity = ColumnText(q.getColumn(7));
+      e.message = ColumnText(q.getColumn(8));
+      e.value = ColumnDouble(q.getColumn(9));
+      e.threshold = ColumnDouble(q.getColumn(10));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<ActiveCondition>> SqliteStore::ActiveConditions() {
+  return Guard(database(), "active conditions", [&]() -> Result<std::vector<ActiveCondition>> {
+    SQLite::Statement q(impl_->db, R"sql(
+SELECT ip, port, kind FROM events
+WHERE id IN (SELECT max(id) FROM events GROUP BY ip, port, kind) AND state = 'fired')sql");
+    std::vector<ActiveCondition> out;
+    while (q.executeStep()) {
+      out.push_back({ColumnText(q.getColumn(0)), static_cast<uint16_t>(q.getColumn(1).getInt()),
+                     ColumnText(q.getColumn(2))});
+    }
+    return out;
+  });
+}
+
 Result<MaintainStats> SqliteStore::Maintain(double now, int64_t max_chunks) {
   return Guard(database(), "maintain", [&]() -> Result<MaintainStats> {
     MaintainStats stats;
@@ -866,6 +957,12 @@ Result<MaintainStats> SqliteStore::Maintain(double now, int64_t max_chunks) {
       const int dropped = s.exec();  // one statement: its own transaction
       stats.hourly_rows_dropped += dropped;
       dropping = dropped == chunk;
+    }
+    // Events are few (one per change of state): one statement takes them.
+    if (!folding) {
+      SQLite::Statement expire(impl_->db, "DELETE FROM events WHERE ts < ?1");
+      expire.bind(1, static_cast<double>(hourly_cutoff));
+      expire.exec();
     }
     stats.more = folding || dropping;
     return stats;

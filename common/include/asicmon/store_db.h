@@ -28,6 +28,7 @@
 //   inventory       discover's view per (ip, port): first/last seen, identity,
 //                   gone, and which discover (producer_id) said so last.
 //   audit           control's write commands.
+//   events          health events (health.h), fired and cleared; kept retention_days.
 // Columns a record did not report (std::nullopt, empty text) are NULL, never 0.
 //
 // PostgreSQL specifics: records and records_hourly are partitioned by day
@@ -70,6 +71,7 @@
 #include <string_view>
 #include <vector>
 
+#include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/status.h"
 
@@ -77,7 +79,7 @@ namespace asicmon {
 
 // Version 1 is the first published schema. Each later version adds one
 // migration step; Open applies those the file lacks.
-inline constexpr int kStoreSchemaVersion = 3;  // 2: audit; 3: inventory.producer_id
+inline constexpr int kStoreSchemaVersion = 4;  // 2: audit; 3: inventory.producer_id; 4: events
 
 struct StoreOptions {
   // A SQLite file (its directory is created when missing; the WAL and
@@ -179,6 +181,14 @@ struct AuditEntry {
   bool operator==(const AuditEntry&) const = default;
 };
 
+// Events() selects by any of these; empty means any.
+struct EventFilter {
+  double since = 0;  // unix s: events with ts >= since
+  std::string ip;
+  std::string kind;
+  size_t limit = 100;
+};
+
 struct MaintainStats {
   int64_t rows_folded = 0;          // raw rows folded into records_hourly and deleted
   int64_t hourly_rows_dropped = 0;  // aggregates past retention
@@ -238,9 +248,17 @@ class StoreDb {
   // The whole inventory, ordered by address.
   virtual Result<std::vector<InventoryRow>> Inventory() = 0;
 
+  // Health events, one transaction.
+  virtual Status AppendEvents(std::span<const HealthEvent> events) = 0;
+  // Newest first (by arrival), at most filter.limit.
+  virtual Result<std::vector<HealthEvent>> Events(const EventFilter& filter) = 0;
+  // The conditions whose newest event says "fired": where a restarted
+  // health engine starts from.
+  virtual Result<std::vector<ActiveCondition>> ActiveConditions() = 0;
+
   // Folds raw rows older than raw_hours before `now` (unix s) into
   // records_hourly and removes them, then drops aggregates older than
-  // retention_days, at most `max_chunks` transactions per call, so a writer
+  // retention_days (events too), at most `max_chunks` transactions per call, so a writer
   // on one thread can call it with a small budget between batches while
   // `more`. SQLite: whole hours, maintain_chunk_rows per transaction; old
   // rows are found miner by miner, a pass costs one seek per address (~15 ms

@@ -1,0 +1,332 @@
+#include "asicmon/health.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "asicmon/config.h"
+
+namespace asicmon {
+namespace {
+
+struct ConditionInfo {
+  uint32_t bit;
+  std::string_view kind;
+  std::string_view severity;
+};
+
+// Bits as in HealthEngine::Condition.
+constexpr ConditionInfo kConditions[] = {
+    {1 << 0, "offline", "critical"},      {1 << 1, "overheat", "critical"},
+    {1 << 2, "board_dead", "critical"},   {1 << 3, "chips_failed", "warning"},
+    {1 << 4, "hashrate_low", "warning"},  {1 << 5, "fan_stopped", "critical"},
+    {1 << 6, "rejected_high", "warning"},
+};
+
+const ConditionInfo* FindCondition(uint32_t bit) {
+  for (const ConditionInfo& c : kConditions) {
+    if (c.bit == bit) return &c;
+  }
+  return nullptr;
+}
+
+const ConditionInfo* FindCondition(std::string_view kind) {
+  for (const ConditionInfo& c : kConditions) {
+    if (c.kind == kind) return &c;
+  }
+  return nullptr;
+}
+
+std::string MinerKey(const std::string& ip, uint16_t port) {
+  return ip + ":" + std::to_string(port);
+}
+
+// url|user of the pool in use: the active one, else the first alive.
+std::string PoolInUse(const Record& r) {
+  const PoolInfo* use = nullptr;
+  for (const PoolInfo& p : r.pools) {
+    if (p.active) {
+      use = &p;
+      break;
+    }
+  }
+  if (!use && !r.pools.empty()) use = &r.pools.front();
+  return use ? use->url + "|" + use->user : std::string();
+}
+
+Status ParseTempLimits(const std::string& text, std::vector<std::pair<std::string, double>>& out) {
+  std::vector<std::pair<std::string, double>> limits;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.rfind('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("ALERT_TEMP_MAX_BY_MODEL: '" + item +
+                                     "' is not MODEL_PREFIX=CELSIUS");
+    }
+    char* parsed_end = nullptr;
+    const std::string number = item.substr(eq + 1);
+    const double celsius = std::strtod(number.c_str(), &parsed_end);
+    if (number.empty() || *parsed_end != '\0' || !(celsius > 0 && celsius < 200)) {
+      return Status::InvalidArgument("ALERT_TEMP_MAX_BY_MODEL: '" + number +
+                                     "' is not a temperature in (0, 200) °C");
+    }
+    limits.emplace_back(item.substr(0, eq), celsius);
+    start = end + 1;
+  }
+  out = std::move(limits);
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsHealthKind(std::string_view kind) {
+  return FindCondition(kind) != nullptr || kind == "pool_changed" || kind == "rebooted";
+}
+
+Status LoadHealthRules(HealthRules& rules) {
+  int64_t offline_polls = rules.offline_polls;
+  int64_t low_polls = rules.hashrate_low_polls;
+  std::string by_model;
+  for (Status s : {EnvInt("ALERT_OFFLINE_POLLS", offline_polls, 1, 1000),
+                   EnvDouble("SCAN_INTERVAL", rules.scan_interval_s, 1, 86400),
+                   EnvDouble("ALERT_TEMP_MAX", rules.temp_max_c, 1, 199),
+                   EnvString("ALERT_TEMP_MAX_BY_MODEL", by_model),
+                   EnvDouble("ALERT_CHIPS_FAILED_SHARE", rules.chips_failed_share, 0, 1),
+                   EnvDouble("ALERT_HASHRATE_LOW_SHARE", rules.hashrate_low_share, 0, 1),
+                   EnvInt("ALERT_HASHRATE_LOW_POLLS", low_polls, 1, 1000),
+                   EnvDouble("ALERT_REJECTED_SHARE", rules.rejected_share, 0, 1)}) {
+    if (!s.ok()) return s;
+  }
+  rules.offline_polls = static_cast<int>(offline_polls);
+  rules.hashrate_low_polls = static_cast<int>(low_polls);
+  if (!by_model.empty()) return ParseTempLimits(by_model, rules.temp_max_by_model);
+  return Status::Ok();
+}
+
+std::string EncodeHealthEvent(const HealthEvent& e) {
+  nlohmann::json j = {{"type", "health"},    {"ts", e.ts},       {"ip", e.ip},
+                      {"port", e.port},      {"model", e.model}, {"worker", e.worker},
+                      {"kind", e.kind},      {"state", e.state}, {"severity", e.severity},
+                      {"message", e.message}};
+  if (e.value) j["value"] = *e.value;
+  if (e.threshold) j["threshold"] = *e.threshold;
+  const std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body) {
+  const nlohmann::json j = nlohmann::json::from_msgpack(body, true, false);
+  if (j.is_discarded() || !j.is_object()) return Status::ParseError("event is not a msgpack map");
+  const auto type = j.find("type");
+  if (type == j.end() || *type != "health") return std::optional<HealthEvent>();
+  HealthEvent e;
+  auto text = [&](const char* key, std::string& into) {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) return false;
+    into = it->get<std::string>();
+    return true;
+  };
+  auto number = [&](const char* key) -> std::optional<double> {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_number()) return std::nullopt;
+    return it->get<double>();
+  };
+  const std::optional<double> ts = number("ts");
+  const std::optional<double> port = number("port");
+  if (!ts || !port || *port < 1 || *port > 65535 || !text("ip", e.ip) || !text("model", e.model) ||
+      !text("worker", e.worker) || !text("kind", e.kind) || !text("state", e.state) ||
+      !text("severity", e.severity) || !text("message", e.message)) {
+    return Status::ParseError("health event lacks a field or has one of the wrong type");
+  }
+  e.ts = *ts;
+  e.port = static_cast<uint16_t>(*port);
+  e.value = number("value");
+  e.threshold = number("threshold");
+  return std::optional<HealthEvent>(std::move(e));
+}
+
+void HealthEngine::Restore(std::span<const ActiveCondition> active,
+                           std::span<const Record> latest) {
+  for (const Record& r : latest) {
+    MinerState& m = miners_[MinerKey(r.ip, r.port)];
+    m.last_ts = r.ts;
+    m.model = r.model;
+    m.worker = r.worker;
+    if (r.status == MinerStatus::kOk) {
+      m.uptime_s = r.uptime_s;
+      m.pool = PoolInUse(r);
+      m.boards_seen = r.boards.size();
+    }
+  }
+  for (const ActiveCondition& c : active) {
+    if (const ConditionInfo* info = FindCondition(c.kind)) {
+      miners_[MinerKey(c.ip, c.port)].active |= info->bit;
+    }
+  }
+}
+
+void HealthEngine::Set(MinerState& state, const std::string& ip, uint16_t port, double ts,
+                       Condition condition, bool holds, std::string message,
+                       std::optional<double> value, std::optional<double> threshold,
+                       std::vector<HealthEvent>& out) {
+  const bool active = (state.active & condition) != 0;
+  if (holds == active) return;
+  state.active ^= condition;
+  const ConditionInfo& info = *FindCondition(condition);
+  HealthEvent& e = out.emplace_back();
+  e.ts = ts;
+  e.ip = ip;
+  e.port = port;
+  e.model = state.model;
+  e.worker = state.worker;
+  e.kind = std::string(info.kind);
+  e.state = holds ? "fired" : "cleared";
+  e.severity = holds ? std::string(info.severity) : "info";
+  e.message = std::move(message);
+  e.value = value;
+  e.threshold = threshold;
+}
+
+double HealthEngine::TempLimit(const std::string& model) const {
+  double limit = rules_.temp_max_c;
+  size_t longest = 0;
+  for (const auto& [prefix, celsius] : rules_.temp_max_by_model) {
+    if (prefix.size() > longest && model.rfind(prefix, 0) == 0) {
+      longest = prefix.size();
+      limit = celsius;
+    }
+  }
+  return limit;
+}
+
+void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
+  MinerState& m = miners_[MinerKey(r.ip, r.port)];
+  if (r.ts < m.last_ts) return;  // a late record: the state already moved on
+  m.last_ts = r.ts;
+  if (!r.model.empty()) m.model = r.model;
+  if (!r.worker.empty()) m.worker = r.worker;
+
+  if (r.status != MinerStatus::kOk) {
+    ++m.bad_polls;
+    if (m.bad_polls >= rules_.offline_polls) {
+      Set(m, r.ip, r.port, r.ts, kOffline, true,
+          fmt::format("{} polls in a row failed ({}{}{})", m.bad_polls, ToString(r.status),
+                      r.error.empty() ? "" : ": ", r.error),
+          std::nullopt, std::nullopt, out);
+    }
+    return;
+  }
+  m.bad_polls = 0;
+  Set(m, r.ip, r.port, r.ts, kOffline, false, "back online", std::nullopt, std::nullopt, out);
+
+  if (r.temp_max) {
+    const double limit = TempLimit(m.model);
+    const bool hot =
+        (m.active & kOverheat) ? *r.temp_max > limit - kOverheatHysteresisC : *r.temp_max >= limit;
+    Set(m, r.ip, r.port, r.ts, kOverheat, hot,
+        fmt::format("{} at {:.0f} °C (limit {:.0f} °C)", hot ? "overheating" : "cooled down",
+                    *r.temp_max, limit),
+        r.temp_max, limit, out);
+  }
+
+  // A board counts as dead only while the miner hashes at all: a miner
+  // that is not hashing (starting, sleeping) has every board at zero.
+  const bool hashing = r.hashrate.value_or(0) > 0;
+  int dead = 0;
+  int failing = 0;
+  double worst_share = 0;
+  for (const BoardStats& b : r.boards) {
+    const bool no_chips = b.chips_ok && *b.chips_ok == 0 && b.chips.value_or(1) > 0;
+    if (hashing && (b.hashrate.value_or(1) <= 0 || no_chips)) {
+      ++dead;
+      continue;
+    }
+    if (b.chips_failed && b.chips && *b.chips > 0) {
+      const double share = static_cast<double>(*b.chips_failed) / *b.chips;
+      worst_share = std::max(worst_share, share);
+      if (share > rules_.chips_failed_share) ++failing;
+    }
+  }
+  const size_t missing = r.boards.size() < m.boards_seen ? m.boards_seen - r.boards.size() : 0;
+  m.boards_seen = std::max(m.boards_seen, r.boards.size());
+  if (!r.boards.empty() || missing > 0) {
+    const int lost = dead + static_cast<int>(missing);
+    Set(m, r.ip, r.port, r.ts, kBoardDead, lost > 0,
+        lost > 0 ? fmt::format("{} hash board(s) dead or missing of {}", lost, m.boards_seen)
+                 : fmt::format("all {} hash boards hashing", r.boards.size()),
+        lost, std::nullopt, out);
+    Set(m, r.ip, r.port, r.ts, kChipsFailed, failing > 0,
+        fmt::format("worst board has {:.1f} % of its chips failed", worst_share * 100), worst_share,
+        rules_.chips_failed_share, out);
+  }
+
+  if (r.hashrate && r.hashrate_expected && *r.hashrate_expected > 0) {
+    const double share = *r.hashrate / *r.hashrate_expected;
+    m.low_polls = share < rules_.hashrate_low_share ? m.low_polls + 1 : 0;
+    if (m.low_polls >= rules_.hashrate_low_polls || m.low_polls == 0) {
+      Set(m, r.ip, r.port, r.ts, kHashrateLow, m.low_polls > 0,
+          fmt::format("hashrate at {:.0f} % of expected", share * 100), share,
+          rules_.hashrate_low_share, out);
+    }
+  }
+
+  if (!r.fans.empty()) {
+    const auto stopped = std::count(r.fans.begin(), r.fans.end(), 0);
+    Set(m, r.ip, r.port, r.ts, kFanStopped, stopped > 0,
+        stopped > 0 ? fmt::format("{} of {} fans stopped", stopped, r.fans.size())
+                    : "every fan turning",
+        static_cast<double>(stopped), std::nullopt, out);
+  }
+
+  if (r.accepted && r.rejected && *r.accepted + *r.rejected >= kMinShares) {
+    const double share =
+        static_cast<double>(*r.rejected) / static_cast<double>(*r.accepted + *r.rejected);
+    Set(m, r.ip, r.port, r.ts, kRejectedHigh, share > rules_.rejected_share,
+        fmt::format("{:.1f} % of shares rejected", share * 100), share, rules_.rejected_share, out);
+  }
+
+  // Happenings: compared with the last ok poll, so a gap in between does not matter.
+  auto happened = [&](std::string kind, std::string message, std::optional<double> value) {
+    HealthEvent& e = out.emplace_back();
+    e.ts = r.ts;
+    e.ip = r.ip;
+    e.port = r.port;
+    e.model = m.model;
+    e.worker = m.worker;
+    e.kind = std::move(kind);
+    e.state = "fired";
+    e.severity = "info";
+    e.message = std::move(message);
+    e.value = value;
+  };
+  const std::string pool = PoolInUse(r);
+  if (!m.pool.empty() && !pool.empty() && pool != m.pool) {
+    happened("pool_changed",
+             "pool in use is now " + pool.substr(0, pool.find('|')) + " as " +
+                 pool.substr(pool.find('|') + 1),
+             std::nullopt);
+  }
+  if (!pool.empty()) m.pool = pool;
+  if (r.uptime_s && m.uptime_s && *r.uptime_s < *m.uptime_s) {
+    happened("rebooted", fmt::format("uptime went from {} s to {} s", *m.uptime_s, *r.uptime_s),
+             static_cast<double>(*r.uptime_s));
+  }
+  if (r.uptime_s) m.uptime_s = r.uptime_s;
+}
+
+void HealthEngine::Tick(double now, std::vector<HealthEvent>& out) {
+  const double silence = rules_.offline_polls * rules_.scan_interval_s;
+  for (auto& [key, m] : miners_) {
+    if ((m.active & kOffline) || m.last_ts <= 0 || now - m.last_ts < silence) continue;
+    const size_t colon = key.rfind(':');
+    const auto port = static_cast<uint16_t>(std::stoi(key.substr(colon + 1)));
+    Set(m, key.substr(0, colon), port, now, kOffline, true,
+        fmt::format("no record for {:.0f} s", now - m.last_ts), now - m.last_ts, silence, out);
+  }
+}
+
+}  // namespace asicmon
