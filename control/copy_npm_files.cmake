@@ -1,7 +1,8 @@
-# Copies the files Swagger UI needs from swagger-ui-dist, when it is installed;
-# without it control still runs and says /docs is missing.
-foreach(name index.html swagger-ui.css swagger-ui-bundle.js swagger-ui-standalone-preset.js
-             index.css favicon-16x16.png favicon-32x32.png)
+# Copies the files FILES (names joined by ':') from an npm package's
+# directory SRC into DST, when the package is installed; without it control
+# still runs and says the page that needs them is missing.
+string(REPLACE ":" ";" names "${FILES}")
+foreach(name IN LISTS names)
   if(EXISTS ${SRC}/${name})
     file(COPY ${SRC}/${name} DESTINATION ${DST})
   endif()
