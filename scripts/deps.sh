@@ -18,6 +18,7 @@ packages=(
   clang libclang-rt-14-dev          # fuzzing (libFuzzer) and sanitizer runtimes
   supervisor                        # runs the pipeline
   iproute2 procps bc                # tests, scripts and benches: namespaces, /proc, arithmetic
+  chromium chromium-driver          # the dashboard's browser test drives Debian's headless chromium
 )
 
 # Debian's npm conflicts with a Node.js installed another way: use the one there is.
@@ -38,13 +39,18 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Swagger UI for asicmon-control's /docs: on npm only, installed into the
-# clone (third_party/node_modules), never fetched at run time.
-swagger_version=5.35.0
+# npm packages, installed into the clone (third_party/node_modules), never fetched
+# at run time: Swagger UI for control's /docs, uPlot for the dashboard's charts,
+# playwright-core for the browser test (it drives Debian's chromium above, so its
+# own browser download stays off).
 root="$(cd "$(dirname "$0")/.." && pwd)"
-if ! grep -qs "\"version\": \"$swagger_version\"" "$root/third_party/node_modules/swagger-ui-dist/package.json"; then
-  echo "deps: npm install swagger-ui-dist@$swagger_version"
-  mkdir -p "$root/third_party"
-  npm install --prefix "$root/third_party" --no-audit --no-fund --loglevel=error \
-    "swagger-ui-dist@$swagger_version"
-fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+npm_packages=(swagger-ui-dist@5.35.0 uplot@1.6.32 playwright-core@1.65.1)
+for spec in "${npm_packages[@]}"; do
+  name="${spec%@*}" version="${spec##*@}"
+  if ! grep -qs "\"version\": \"$version\"" "$root/third_party/node_modules/$name/package.json"; then
+    echo "deps: npm install $spec"
+    mkdir -p "$root/third_party"
+    npm install --prefix "$root/third_party" --no-audit --no-fund --loglevel=error "$spec"
+  fi
+done

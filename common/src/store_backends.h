@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "asicmon/store_db.h"
@@ -20,6 +21,9 @@ inline constexpr int64_t kSecondsPerDay = 24 * kSecondsPerHour;
 const std::string& StatusWord(MinerStatus status);
 // The numeric IPv4 address that orders miners; nullopt for anything else.
 std::optional<int64_t> IpKey(const std::string& ip);
+// Latest()'s ORDER BY clause for a sort other than address ascending (which
+// each backend has prepared), columns prefixed by `table` ("m." or "").
+std::string LatestOrderBy(const LatestFilter& filter, std::string_view table);
 // Unix seconds at the start of the UTC hour / day of `ts`.
 int64_t HourOf(double ts);
 int64_t DayOf(double ts);

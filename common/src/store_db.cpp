@@ -87,6 +87,40 @@ Status Validate(const StoreOptions& options) {
 
 }  // namespace
 
+std::optional<MinerSort> ParseMinerSort(std::string_view name) {
+  static constexpr std::pair<std::string_view, MinerSort> kNames[] = {
+      {"address", MinerSort::kAddress},   {"ts", MinerSort::kTs},
+      {"status", MinerSort::kStatus},     {"model", MinerSort::kModel},
+      {"worker", MinerSort::kWorker},     {"hashrate", MinerSort::kHashrate},
+      {"hashrate_avg", MinerSort::kHashrateAvg}, {"temp_max", MinerSort::kTempMax},
+      {"uptime_s", MinerSort::kUptime}};
+  for (const auto& [text, sort] : kNames) {
+    if (text == name) return sort;
+  }
+  return std::nullopt;
+}
+
+std::string store_internal::LatestOrderBy(const LatestFilter& filter, std::string_view table) {
+  const std::string t(table);
+  const char* direction = filter.descending ? " DESC" : "";
+  if (filter.sort == MinerSort::kAddress) {
+    return t + "ip_key" + direction + " NULLS LAST, " + t + "port" + direction;
+  }
+  const char* column = "";
+  switch (filter.sort) {
+    case MinerSort::kAddress: break;
+    case MinerSort::kTs: column = "ts"; break;
+    case MinerSort::kStatus: column = "status"; break;
+    case MinerSort::kModel: column = "model"; break;
+    case MinerSort::kWorker: column = "worker"; break;
+    case MinerSort::kHashrate: column = "hashrate"; break;
+    case MinerSort::kHashrateAvg: column = "hashrate_avg"; break;
+    case MinerSort::kTempMax: column = "temp_max"; break;
+    case MinerSort::kUptime: column = "uptime_s"; break;
+  }
+  return t + column + direction + " NULLS LAST, " + t + "ip_key NULLS LAST, " + t + "port";
+}
+
 bool IsPostgresUrl(std::string_view database) {
   return database.starts_with("postgresql://") || database.starts_with("postgres://");
 }

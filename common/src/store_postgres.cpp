@@ -149,6 +149,13 @@ ON CONFLICT (ip, port) DO UPDATE SET
   temp_max = excluded.temp_max, uptime_s = excluded.uptime_s, record = excluded.record
 WHERE excluded.ts >= miners.ts)sql";
 
+// Latest() up to its ORDER BY.
+constexpr const char* kLatest = R"sql(
+SELECT record FROM miners
+WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR coalesce(model, '') = $2)
+  AND ($3::text IS NULL OR coalesce(worker, '') = $3)
+)sql";
+
 constexpr const char* kAddCount = R"sql(
 INSERT INTO record_counts (day, n) VALUES ($1, $2)
 ON CONFLICT (day) DO UPDATE SET n = record_counts.n + excluded.n)sql";
@@ -355,11 +362,8 @@ void PostgresStore::Prepare() {
   }
   c.prepare("add_count", kAddCount);
   c.prepare("upsert_inventory", kUpsertInventory);
-  c.prepare("latest", R"sql(
-SELECT record FROM miners
-WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR coalesce(model, '') = $2)
-  AND ($3::text IS NULL OR coalesce(worker, '') = $3)
-ORDER BY ip_key NULLS FIRST, port LIMIT $4 OFFSET $5)sql");
+  c.prepare("latest",
+            std::string(kLatest) + "ORDER BY ip_key NULLS FIRST, port LIMIT $4 OFFSET $5");
   c.prepare("history",
             "SELECT record FROM records WHERE ip = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts "
             "LIMIT $4");
@@ -614,11 +618,18 @@ int64_t Clamp(size_t value) {
 Result<std::vector<Record>> PostgresStore::Latest(const LatestFilter& filter) {
   return Guard("latest", [&](pqxx::connection& conn) -> Result<std::vector<Record>> {
     pqxx::nontransaction q(conn);
-    return Records(q.exec_prepared("latest",
-                                   filter.status ? StatusWord(*filter.status).c_str() : nullptr,
-                                   filter.model ? filter.model->c_str() : nullptr,
-                                   filter.worker ? filter.worker->c_str() : nullptr,
-                                   Clamp(filter.limit), Clamp(filter.offset)));
+    const char* status = filter.status ? StatusWord(*filter.status).c_str() : nullptr;
+    const char* model = filter.model ? filter.model->c_str() : nullptr;
+    const char* worker = filter.worker ? filter.worker->c_str() : nullptr;
+    if (filter.sort == MinerSort::kAddress && !filter.descending) {
+      return Records(q.exec_prepared("latest", status, model, worker, Clamp(filter.limit),
+                                     Clamp(filter.offset)));
+    }
+    // Other orders are a dashboard's page at a time, planned per call.
+    return Records(q.exec_params(std::string(kLatest) + "ORDER BY " + LatestOrderBy(filter, "") +
+                                     " LIMIT $4 OFFSET $5",
+                                 status, model, worker, Clamp(filter.limit),
+                                 Clamp(filter.offset)));
   });
 }
 

@@ -53,6 +53,7 @@ HttpReply Http(const std::string& method, const std::string& url, const std::str
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);  // "/static/../x" reaches control as sent
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
   if (method == "POST") {
@@ -199,6 +200,96 @@ TEST_F(ControlApiTest, ReadsFromTheStoreWithFiltersAndBadQueries) {
   EXPECT_TRUE(unknown.Json().contains("error"));
 }
 
+TEST_F(ControlApiTest, FarmTotalsSortedPagesAndTheDashboardFiles) {
+  const double now = std::floor(std::chrono::duration<double>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  {
+    auto db = StoreDb::Open({.database = db_path_});
+    ASSERT_OK(db);
+    std::vector<Record> records(4);
+    for (int i = 0; i < 4; ++i) {
+      Record& r = records[i];
+      r.producer_id = "test";
+      r.seq = static_cast<uint64_t>(i + 1);
+      r.ts = now - 30 + i;
+      r.ip = testing::DataOnlyIp(10 * 250 + i);  // 127.41.10.1-4
+      r.model = "Antminer S19 Pro";
+      r.worker = "farm.w" + std::to_string(i + 1);
+    }
+    records[0].hashrate = 10e12;
+    records[0].hashrate_expected = 13.5e12;
+    records[0].power_w = 1300;
+    records[0].temp_max = 80;
+    records[1].hashrate = 20e12;
+    records[1].hashrate_expected = 20e12;
+    records[1].power_w = 2000.5;
+    records[1].temp_max = 70;
+    records[2].hashrate = 5e12;  // reports no power
+    records[2].hashrate_expected = 6e12;
+    records[2].temp_max = 90;
+    records[3].status = MinerStatus::kTimeout;  // down: no figures at all
+    ASSERT_OK((*db)->WriteBatch(records));
+  }
+  StartControl("");
+  HttpReply farm = Http("GET", base_ + "/farm");
+  ASSERT_EQ(farm.status, 200) << farm.body;
+  json totals = farm.Json();
+  EXPECT_EQ(totals["miners"], 4);
+  EXPECT_EQ(totals["up"], 3);
+  EXPECT_EQ(totals["down"], 1);
+  EXPECT_EQ(totals["status"]["ok"], 3);
+  EXPECT_EQ(totals["status"]["timeout"], 1);
+  EXPECT_EQ(totals["status"]["refused"], 0);
+  EXPECT_DOUBLE_EQ(totals["hashrate"].get<double>(), 35e12);
+  EXPECT_DOUBLE_EQ(totals["hashrate_expected"].get<double>(), 39.5e12);
+  EXPECT_DOUBLE_EQ(totals["power_w"].get<double>(), 3300.5);
+  EXPECT_NEAR(totals["ts"].get<double>(), now, 60);
+
+  // Sampled at start, then the totals now: two samples, oldest first.
+  HttpReply history = Http("GET", base_ + "/farm/history?seconds=600");
+  ASSERT_EQ(history.status, 200) << history.body;
+  EXPECT_EQ(history.Json()["interval_s"], 30);
+  ASSERT_EQ(history.Json()["count"], 2);
+  ASSERT_EQ(history.Json()["samples"].size(), 2u);
+  EXPECT_LE(history.Json()["samples"][0]["ts"], history.Json()["samples"][1]["ts"]);
+  EXPECT_DOUBLE_EQ(history.Json()["samples"][1]["hashrate"].get<double>(), 35e12);
+  EXPECT_EQ(Http("GET", base_ + "/farm/history?seconds=0").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/farm/history?seconds=86401").status, 400);
+
+  auto ips = [&](const std::string& query) {
+    const json page = Http("GET", base_ + "/miners?" + query).Json();
+    std::vector<std::string> out;
+    for (const json& m : page["miners"]) out.push_back(m["ip"]);
+    return out;
+  };
+  EXPECT_EQ(ips("sort=temp_max&order=desc"),
+            (std::vector<std::string>{"127.41.10.3", "127.41.10.1", "127.41.10.2", "127.41.10.4"}));
+  EXPECT_EQ(ips("sort=hashrate&limit=2&offset=1"),
+            (std::vector<std::string>{"127.41.10.1", "127.41.10.2"}));
+  EXPECT_EQ(ips("order=desc&limit=1"), std::vector<std::string>{"127.41.10.4"});
+  EXPECT_EQ(Http("GET", base_ + "/miners?sort=ip_key").status, 400);
+  EXPECT_EQ(Http("GET", base_ + "/miners?order=up").status, 400);
+
+  HttpReply page = Http("GET", base_ + "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("/static/app.js"), std::string::npos);
+  HttpReply script = Http("GET", base_ + "/static/app.js");
+  ASSERT_EQ(script.status, 200);
+  EXPECT_NE(script.body.find("/farm/history"), std::string::npos);
+  EXPECT_EQ(Http("GET", base_ + "/static/app.css").status, 200);
+  EXPECT_EQ(Http("GET", base_ + "/static/uPlot.iife.min.js").status, 200);
+  for (const char* escape : {"/static/../openapi.json", "/static/%2e%2e/openapi.json",
+                             "/static/%2e%2e%2fopenapi.json", "/static/..%2Fdashboard%2Fapp.js",
+                             "/static/index.html.bak", "/static/"}) {
+    EXPECT_EQ(Http("GET", base_ + escape).status, 404) << escape;
+  }
+  HttpReply spec = Http("GET", base_ + "/openapi.json");
+  for (const char* path : {"/farm", "/farm/history", "/", "/static/{file}"}) {
+    EXPECT_TRUE(spec.Json()["paths"].contains(path)) << path;
+  }
+}
+
 TEST_F(ControlApiTest, SummaryChecksTheWorkerAndReportsDeadMiners) {
   testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.0.1", "--count", "3", "--seed", "5",
                                           "--fault", "silent=1"});
@@ -244,6 +335,10 @@ TEST_F(ControlApiTest, WritesNeedTheTokenAndReadsToWithAuthRead) {
   EXPECT_EQ(Http("POST", url + "/reset", "", std::string(kToken) + "x").status, 401);
   EXPECT_EQ(Http("GET", base_ + "/miners").status, 401);
   EXPECT_EQ(Http("GET", base_ + "/miners", "", kToken).status, 200);
+  EXPECT_EQ(Http("GET", base_ + "/farm").status, 401);
+  EXPECT_EQ(Http("GET", base_ + "/farm/history").status, 401);
+  EXPECT_EQ(Http("GET", base_ + "/farm", "", kToken).status, 200);
+  EXPECT_EQ(Http("GET", base_ + "/").status, 200);  // the page itself; it asks for the token
   EXPECT_EQ(Http("GET", url + "/summary", "", kToken).status, 200);
   EXPECT_EQ(control_->stderr_text().find(kToken), std::string::npos) << "the token was logged";
 }

@@ -28,7 +28,9 @@ TestDatabase::TestDatabase(const std::filesystem::path& dir) {
     ADD_FAILURE() << "ASICMON_TEST_POSTGRES is not .../postgres?...: " << admin;
     return;
   }
-  url_ = admin.substr(0, db_start + 1) + name_ + admin.substr(db_start + 9);
+  // ".../postgres?query" -> ".../<name>?query"
+  url_ = admin;
+  url_.replace(db_start + 1, 8, name_);
   try {
     pqxx::connection conn(admin);
     pqxx::nontransaction(conn).exec("CREATE DATABASE " + name_);

@@ -234,6 +234,49 @@ TEST_F(StoreDbTest, LatestFiltersAndPages) {
   EXPECT_EQ(ips(filter), std::vector<std::string>{"10.0.0.6"});
 }
 
+TEST_F(StoreDbTest, LatestSortsByAWhitelistedColumnWithNullsLast) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  std::vector<Record> batch;
+  for (int i = 1; i <= 4; ++i) {
+    batch.push_back(FullRecord("10.0.0." + std::to_string(i), 100, static_cast<uint64_t>(i)));
+  }
+  batch[0].hashrate = 5e12;
+  batch[1].hashrate = 9e12;
+  batch[2] = TimeoutRecord("10.0.0.3", 100, 3);  // no hashrate: last either way
+  batch[3].hashrate = 5e12;                      // ties with .1: address decides
+  ASSERT_STATUS_OK(db->WriteBatch(batch));
+  auto ips = [&](const LatestFilter& filter) {
+    std::vector<std::string> out;
+    Result<std::vector<Record>> latest = db->Latest(filter);
+    EXPECT_TRUE(latest.ok()) << latest.status().ToString();
+    if (latest.ok()) {
+      for (const Record& r : *latest) out.push_back(r.ip);
+    }
+    return out;
+  };
+  LatestFilter filter;
+  filter.sort = MinerSort::kHashrate;
+  EXPECT_EQ(ips(filter),
+            (std::vector<std::string>{"10.0.0.1", "10.0.0.4", "10.0.0.2", "10.0.0.3"}));
+  filter.descending = true;
+  EXPECT_EQ(ips(filter),
+            (std::vector<std::string>{"10.0.0.2", "10.0.0.1", "10.0.0.4", "10.0.0.3"}));
+  filter.limit = 2;
+  filter.offset = 1;
+  EXPECT_EQ(ips(filter), (std::vector<std::string>{"10.0.0.1", "10.0.0.4"}));
+  filter = {};
+  filter.sort = MinerSort::kStatus;
+  filter.descending = true;
+  EXPECT_EQ(ips(filter).front(), "10.0.0.3");  // "timeout" > "ok"
+  filter = {};
+  filter.descending = true;
+  EXPECT_EQ(ips(filter),
+            (std::vector<std::string>{"10.0.0.4", "10.0.0.3", "10.0.0.2", "10.0.0.1"}));
+  EXPECT_EQ(ParseMinerSort("temp_max"), MinerSort::kTempMax);
+  EXPECT_EQ(ParseMinerSort("ip; DROP TABLE miners"), std::nullopt);
+}
+
 TEST_F(SqliteStoreTest, CreatesThenReopens) {
   ASSERT_FALSE(fs::exists(fs::path(options_.database).parent_path()));
   {

@@ -125,13 +125,25 @@ bool IsPostgresUrl(std::string_view database);
 // `database` fit for logs and error messages: a URL's password is masked.
 std::string RedactDatabase(std::string_view database);
 
+// The miners table's columns Latest() may sort by: a closed list, so no
+// caller's text ever reaches the SQL.
+enum class MinerSort { kAddress, kTs, kStatus, kModel, kWorker, kHashrate, kHashrateAvg,
+                       kTempMax, kUptime };
+// "address", "ts", "status", "model", "worker", "hashrate", "hashrate_avg",
+// "temp_max", "uptime_s"; nullopt for any other text.
+std::optional<MinerSort> ParseMinerSort(std::string_view name);
+
 // Latest() selects miners by any of these; unset means any.
 struct LatestFilter {
   std::optional<MinerStatus> status;
   std::optional<std::string> model;   // exact match; "" matches miners without one
   std::optional<std::string> worker;  // exact match; "" matches miners without one
   size_t limit = 100;                 // a page of miners
-  size_t offset = 0;                  // miners to skip, in address order
+  size_t offset = 0;                  // miners to skip, in the order below
+  // Order of the page: by `sort`, then by address. Miners without a value
+  // (NULL: not reported) come last in either direction.
+  MinerSort sort = MinerSort::kAddress;
+  bool descending = false;
 };
 
 // One row of records_hourly: the polls of one miner in one hour.
@@ -225,8 +237,9 @@ class StoreDb {
   // sees. Give each discover a stable PRODUCER_ID so its restarts keep it.
   virtual Status UpsertInventory(std::span<const InventoryEntry> entries) = 0;
 
-  // Latest record of each miner that matches, ordered by address (numeric
-  // IPv4, then port); kept for miners silent longer than the raw window.
+  // Latest record of each miner that matches, ordered by filter.sort, then
+  // by address (numeric IPv4, then port); kept for miners silent longer
+  // than the raw window.
   virtual Result<std::vector<Record>> Latest(const LatestFilter& filter) = 0;
   // Raw records of `ip` (any port) with from_ts <= ts <= to_ts, oldest
   // first, at most `limit`. Rows past the raw window are in Hourly instead.

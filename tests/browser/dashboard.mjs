@@ -1,0 +1,92 @@
+// Drives control's dashboard in Debian's headless chromium (playwright-core
+// from third_party/node_modules, never a downloaded browser) and checks what
+// a person would see: no console or page errors, every miner in the table,
+// the faulty one shown degraded, the charts drawn, and a reboot done through
+// the page's button (token prompt, confirmation, result shown).
+//
+// node dashboard.mjs <control url> <token> <miner to reboot> <deadboard miner> <miner count>
+// CHROMIUM overrides /usr/bin/chromium; ASICMON_SCREENSHOT=<png> saves the page.
+// Exits 0 when every check passed, 1 (with the reasons on stderr) when not.
+import { createRequire } from 'node:module';
+
+const require = createRequire(new URL('../../third_party/node_modules/', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const [base, token, rebootIp, deadIp, countText] = process.argv.slice(2);
+const expectedCount = Number(countText);
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--headless'],  // CI runs as root, where chromium's sandbox cannot start
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(30000);
+  page.on('pageerror', (e) => failures.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    failures.push(`console error: ${m.text()} (${m.location().url})`);
+  });
+  const dialogs = [];
+  page.on('dialog', async (d) => {
+    dialogs.push(d.type());
+    if (d.type() === 'prompt') await d.accept(token);
+    else await d.accept();
+  });
+
+  await page.goto(base + '/', { waitUntil: 'load' });
+  await page.waitForFunction(() => document.getElementById('updated').textContent !== '');  // first render done
+  await page.waitForFunction((n) => document.querySelectorAll('#miners tbody tr').length === n,
+                             expectedCount);
+  check(await page.locator('#miners tbody tr').count() === expectedCount, 'miner rows');
+  const up = Number(await page.textContent('#t-up'));
+  const down = Number(await page.textContent('#t-down'));
+  check(up + down === expectedCount, `totals: up ${up} + down ${down} != ${expectedCount}`);
+
+  const deadRow = page.locator(`#miners tbody tr[data-ip="${deadIp}"]`);
+  const deadHealth = (await deadRow.locator('td.health').textContent()).trim();
+  check(deadHealth === 'degraded', `deadboard miner ${deadIp} shown as '${deadHealth}'`);
+  const deadBoards = await deadRow.locator('td.boards').textContent();
+  check(/chips failed/.test(deadBoards), `deadboard miner's boards cell: '${deadBoards}'`);
+
+  // The farm chart: a canvas with pixels on it, over at least two samples.
+  await page.waitForSelector('#farm-chart canvas');
+  const painted = await page.$eval('#farm-chart canvas', (c) => {
+    const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < pixels.length; i += 4) n += pixels[i] !== 0;
+    return n;
+  });
+  check(painted > 1000, `farm chart has ${painted} painted pixels`);
+  const farmPoints = await page.evaluate(() => state.charts['farm-chart'].data[1]);
+  check(farmPoints.length >= 2 && farmPoints[farmPoints.length - 1] > 0,
+        `farm chart data: ${JSON.stringify(farmPoints)}`);
+
+  // One miner's panel: its history charts, then a reboot from its button.
+  await page.click(`#miners tbody tr[data-ip="${rebootIp}"]`);
+  await page.waitForSelector('#miner-hashrate canvas');
+  await page.waitForSelector('#miner-temps canvas');
+  const historyPoints = await page.evaluate(() => state.charts['miner-hashrate'].data[0].length);
+  check(historyPoints >= 1, `miner history points: ${historyPoints}`);
+  await page.click('#do-reboot');
+  await page.waitForFunction(() => /HTTP \d+/.test(document.getElementById('action-result').textContent));
+  const result = await page.textContent('#action-result');
+  check(/rebooting \(HTTP 202\)/.test(result), `reboot result shown: '${result}'`);
+  check(dialogs.join(',') === 'prompt,confirm', `dialogs: ${dialogs.join(',')}`);
+
+  if (process.env.ASICMON_SCREENSHOT) {
+    await page.screenshot({ path: process.env.ASICMON_SCREENSHOT, fullPage: true });
+  }
+  console.log(`dashboard: ${expectedCount} miners, ${deadIp} ${deadHealth}, ` +
+              `farm chart ${farmPoints.length} points, reboot: ${result}`);
+} catch (e) {
+  failures.push(String(e));
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures.join('\n'));
+  process.exit(1);
+}
