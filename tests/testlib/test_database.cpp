@@ -1,5 +1,6 @@
 #include "test_database.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@ TestDatabase::TestDatabase(const std::filesystem::path& dir) {
   }
   // Unique across the test programs ctest runs side by side.
   static std::atomic<int> counter = 0;
-  name_ = "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  name_ = fmt::format("t{}_{}", getpid(), counter++);
   const size_t db_start = admin.find("/postgres?");
   if (db_start == std::string::npos) {
     ADD_FAILURE() << "ASICMON_TEST_POSTGRES is not .../postgres?...: " << admin;
