@@ -13,7 +13,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <tuple>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -319,10 +321,11 @@ TEST_F(SqliteStoreTest, MigratesVersion1Forward) {
     ASSERT_TRUE(db);
     ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1)}));
   }
-  {  // Back to what a version-1 build left: no audit table, no inventory.producer_id.
+  {  // Back to what a version-1 build left: no audit, inventory.producer_id or events.
     SQLite::Database raw(options_.database, SQLite::OPEN_READWRITE);
     raw.exec("DROP TABLE audit");
     raw.exec("ALTER TABLE inventory DROP COLUMN producer_id");
+    raw.exec("DROP TABLE events");
     raw.exec("PRAGMA user_version = 1");
   }
   auto db = MustOpen();
@@ -777,6 +780,61 @@ TEST_F(StoreDbTest, InventoryFromSeveralDiscoversDoesNotClash) {
   EXPECT_EQ(by_ip["10.1.0.6"].last_seen, 103);
   EXPECT_TRUE(by_ip["10.2.0.5"].gone);
   EXPECT_EQ(by_ip["10.2.0.5"].model, "Antminer S19");  // gone keeps the identity
+}
+
+TEST_F(StoreDbTest, EventsFilteredNewestFirstWithTheActiveConditions) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  auto event = [](double ts, std::string ip, std::string kind, std::string state) {
+    HealthEvent e;
+    e.ts = ts;
+    e.ip = std::move(ip);
+    e.model = "Antminer S19 Pro";
+    e.kind = std::move(kind);
+    e.state = std::move(state);
+    e.severity = e.state == "fired" ? "critical" : "info";
+    e.message = e.kind + " " + e.state;
+    if (e.kind == "overheat") {
+      e.value = 97;
+      e.threshold = 95;
+    }
+    return e;
+  };
+  const std::vector<HealthEvent> events = {
+      event(1000, "10.0.0.1", "overheat", "fired"), event(1010, "10.0.0.2", "offline", "fired"),
+      event(1020, "10.0.0.1", "overheat", "cleared"), event(1030, "10.0.0.1", "rebooted", "fired"),
+      event(1040, "10.0.0.1", "overheat", "fired")};
+  ASSERT_STATUS_OK(db->AppendEvents(events));
+
+  Result<std::vector<HealthEvent>> all = db->Events({});
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ((*all)[0], events[4]);  // newest first, every field back
+  EXPECT_EQ((*all)[4], events[0]);
+  Result<std::vector<HealthEvent>> some =
+      db->Events({.since = 1015, .ip = "10.0.0.1", .kind = "overheat", .limit = 10});
+  ASSERT_OK(some);
+  EXPECT_EQ(*some, (std::vector<HealthEvent>{events[4], events[2]}));
+  some = db->Events({.since = 0, .ip = "", .kind = "", .limit = 2});
+  ASSERT_OK(some);
+  EXPECT_EQ(some->size(), 2u);
+
+  Result<std::vector<ActiveCondition>> active = db->ActiveConditions();
+  ASSERT_OK(active);
+  std::vector<ActiveCondition> got = *active;
+  std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.ip, a.kind) < std::tie(b.ip, b.kind);
+  });
+  // rebooted is a happening; the store lists it, the engine ignores it.
+  EXPECT_EQ(got, (std::vector<ActiveCondition>{{"10.0.0.1", 4028, "overheat"},
+                                               {"10.0.0.1", 4028, "rebooted"},
+                                               {"10.0.0.2", 4028, "offline"}}));
+
+  // Past retention they go.
+  ASSERT_OK(db->Maintain(1040 + 31 * 86400.0));
+  all = db->Events({});
+  ASSERT_OK(all);
+  EXPECT_TRUE(all->empty());
 }
 
 // PostgreSQL only: the tests run in the "postgres:" pass, on a cluster of

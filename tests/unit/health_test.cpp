@@ -1,0 +1,269 @@
+// Health rules: each condition fires once when it starts to hold and clears
+// once when it stops, never on every poll; happenings fire once; silence is
+// noticed; a restart starts from what the store knew; events survive the bus.
+#include "asicmon/health.h"
+
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "sample_records.h"
+#include "testlib.h"
+
+namespace asicmon {
+namespace {
+
+using testing::SampleRecord;
+
+// A healthy S19 Pro poll number `seq` at 30 s intervals: uptime and shares grow.
+Record Healthy(uint64_t seq) {
+  Record r = SampleRecord("collect-1", seq, 1, 1764000000 + 30.0 * static_cast<double>(seq));
+  r.temp_max = 75;
+  return r;
+}
+
+Record Failed(uint64_t seq) {
+  Record r;
+  r.producer_id = "collect-1";
+  r.seq = seq;
+  r.ts = 1764000000 + 30.0 * static_cast<double>(seq);
+  r.ip = testing::DataOnlyIp(1);
+  r.status = MinerStatus::kTimeout;
+  r.error = "no reply within 5 s";
+  return r;
+}
+
+// kind/state of each event, in order: what a test compares.
+std::vector<std::string> Kinds(const std::vector<HealthEvent>& events) {
+  std::vector<std::string> out;
+  for (const HealthEvent& e : events) out.push_back(e.kind + "/" + e.state);
+  return out;
+}
+
+class HealthTest : public ::testing::Test {
+ protected:
+  std::vector<std::string> Feed(const Record& r) {
+    std::vector<HealthEvent> events;
+    engine_.Observe(r, events);
+    last_ = events;
+    return Kinds(events);
+  }
+
+  HealthEngine engine_{HealthRules{}};
+  std::vector<HealthEvent> last_;
+};
+
+using Events = std::vector<std::string>;
+
+TEST_F(HealthTest, AHealthyMinerMakesNoEvents) {
+  for (uint64_t seq = 1; seq <= 20; ++seq) EXPECT_EQ(Feed(Healthy(seq)), Events{}) << seq;
+}
+
+TEST_F(HealthTest, OfflineAfterThreeFailedPollsOnceThenBackOnline) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});
+  EXPECT_EQ(Feed(Failed(2)), Events{});
+  EXPECT_EQ(Feed(Failed(3)), Events{});
+  EXPECT_EQ(Feed(Failed(4)), Events{"offline/fired"});
+  EXPECT_EQ(last_[0].severity, "critical");
+  EXPECT_NE(last_[0].message.find("3 polls in a row failed (timeout: no reply within 5 s)"),
+            std::string::npos)
+      << last_[0].message;
+  EXPECT_EQ(last_[0].model, "Antminer S19 Pro");  // remembered from the last ok poll
+  EXPECT_EQ(Feed(Failed(5)), Events{});
+  EXPECT_EQ(Feed(Healthy(6)), Events{"offline/cleared"});
+  EXPECT_EQ(last_[0].message, "back online");
+  EXPECT_EQ(Feed(Healthy(7)), Events{});
+}
+
+TEST_F(HealthTest, OverheatFiresAtTheModelsLimitAndClearsBelowTheHysteresis) {
+  Record r = Healthy(1);
+  r.temp_max = 94;
+  EXPECT_EQ(Feed(r), Events{});
+  r = Healthy(2);
+  r.temp_max = 95;  // the default limit
+  EXPECT_EQ(Feed(r), Events{"overheat/fired"});
+  EXPECT_EQ(last_[0].value, 95);
+  EXPECT_EQ(last_[0].threshold, 95);
+  r = Healthy(3);
+  r.temp_max = 92;  // still within 5 °C of the limit: holds
+  EXPECT_EQ(Feed(r), Events{});
+  r = Healthy(4);
+  r.temp_max = 90;
+  EXPECT_EQ(Feed(r), Events{"overheat/cleared"});
+
+  r = Healthy(5);
+  r.model = "Antminer S9";  // 90 °C for the S9 family
+  r.temp_max = 91;
+  EXPECT_EQ(Feed(r), Events{"overheat/fired"});
+  EXPECT_EQ(last_[0].threshold, 90);
+}
+
+TEST_F(HealthTest, ADeadOrMissingBoardFiresOnce) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});
+  Record r = Healthy(2);
+  r.boards[1].hashrate = 0;
+  r.boards[1].chips_ok = 0;
+  r.boards[1].chips_failed = 114;  // all 'x': dead, not "chips failed"
+  EXPECT_EQ(Feed(r), Events{"board_dead/fired"});
+  EXPECT_EQ(last_[0].message, "1 hash board(s) dead or missing of 3");
+  r.ts += 30;
+  EXPECT_EQ(Feed(r), Events{});
+  EXPECT_EQ(Feed(Healthy(4)), Events{"board_dead/cleared"});
+  r = Healthy(5);
+  r.boards.pop_back();  // the firmware stopped reporting a board
+  EXPECT_EQ(Feed(r), Events{"board_dead/fired"});
+}
+
+TEST_F(HealthTest, ANotHashingMinerHasNoDeadBoards) {
+  Record r = Healthy(1);
+  r.hashrate = 0;
+  for (BoardStats& b : r.boards) b.hashrate = 0;
+  // Starting or sleeping: every board at zero is not three dead boards (the
+  // low hashrate would only fire after three such polls).
+  EXPECT_EQ(Feed(r), Events{});
+}
+
+TEST_F(HealthTest, FailedChipsOverTheShareFire) {
+  Record r = Healthy(1);
+  r.boards[2].chips_failed = 10;  // of 114: 8.8 %
+  r.boards[2].chips_ok = 104;
+  EXPECT_EQ(Feed(r), Events{"chips_failed/fired"});
+  EXPECT_NEAR(*last_[0].value, 10.0 / 114, 1e-9);
+  EXPECT_EQ(Feed(Healthy(2)), Events{"chips_failed/cleared"});
+}
+
+TEST_F(HealthTest, LowHashrateNeedsThreePollsInARow) {
+  auto low = [](uint64_t seq) {
+    Record r = Healthy(seq);
+    r.hashrate = 0.5 * *r.hashrate_expected;
+    return r;
+  };
+  EXPECT_EQ(Feed(low(1)), Events{});
+  EXPECT_EQ(Feed(low(2)), Events{});
+  EXPECT_EQ(Feed(Healthy(3)), Events{});  // the count starts again
+  EXPECT_EQ(Feed(low(4)), Events{});
+  EXPECT_EQ(Feed(low(5)), Events{});
+  EXPECT_EQ(Feed(low(6)), Events{"hashrate_low/fired"});
+  EXPECT_EQ(last_[0].message, "hashrate at 50 % of expected");
+  EXPECT_EQ(Feed(low(7)), Events{});
+  EXPECT_EQ(Feed(Healthy(8)), Events{"hashrate_low/cleared"});
+}
+
+TEST_F(HealthTest, AStoppedFanAndRejectedSharesFire) {
+  Record r = Healthy(1);
+  r.fans[2] = 0;
+  EXPECT_EQ(Feed(r), Events{"fan_stopped/fired"});
+  EXPECT_EQ(last_[0].message, "1 of 4 fans stopped");
+  r = Healthy(2);
+  r.accepted = 900;
+  r.rejected = 100;
+  EXPECT_EQ(Feed(r), (Events{"fan_stopped/cleared", "rejected_high/fired"}));
+  r = Healthy(3);
+  r.accepted = 50;  // too few shares to judge
+  r.rejected = 50;
+  EXPECT_EQ(Feed(r), Events{});
+}
+
+TEST_F(HealthTest, PoolChangesAndRebootsFireOnce) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});
+  Record r = Healthy(2);
+  r.pools[0].active = false;
+  r.pools[1].active = true;
+  EXPECT_EQ(Feed(r), Events{"pool_changed/fired"});
+  EXPECT_EQ(last_[0].message,
+            "pool in use is now stratum+tcp://pool-1.example.com:3333 as farm.w1");
+  r.ts += 30;
+  r.uptime_s = 40;
+  EXPECT_EQ(Feed(r), Events{"rebooted/fired"});
+  EXPECT_EQ(last_[0].severity, "info");
+  r.ts += 30;
+  r.uptime_s = 70;
+  EXPECT_EQ(Feed(r), Events{});
+}
+
+TEST_F(HealthTest, SilenceIsOfflineAndALateRecordChangesNothing) {
+  EXPECT_EQ(Feed(Healthy(10)), Events{});
+  std::vector<HealthEvent> events;
+  const double last = Healthy(10).ts;
+  engine_.Tick(last + 89, events);
+  EXPECT_TRUE(events.empty());
+  engine_.Tick(last + 90, events);  // 3 intervals of 30 s without a record
+  ASSERT_EQ(Kinds(events), Events{"offline/fired"});
+  EXPECT_EQ(events[0].message, "no record for 90 s");
+  events.clear();
+  engine_.Tick(last + 200, events);
+  EXPECT_TRUE(events.empty());
+  EXPECT_EQ(Feed(Healthy(5)), Events{});  // older than what was seen: ignored
+  EXPECT_EQ(Feed(Healthy(20)), Events{"offline/cleared"});
+}
+
+TEST_F(HealthTest, ARestartStartsFromWhatTheStoreKnew) {
+  Record before = Healthy(1);
+  before.temp_max = 99;
+  const std::vector<ActiveCondition> active = {{before.ip, before.port, "overheat"},
+                                               {before.ip, before.port, "pool_changed"}};
+  engine_.Restore(active, std::vector<Record>{before});
+  Record hot = Healthy(2);
+  hot.temp_max = 99;
+  EXPECT_EQ(Feed(hot), Events{});  // fired before the restart: not again
+  Record rebooted = Healthy(3);
+  rebooted.uptime_s = 5;  // lower than the stored record's
+  EXPECT_EQ(Feed(rebooted), (Events{"overheat/cleared", "rebooted/fired"}));
+}
+
+TEST(HealthEvent, RoundTripOnTheBusAndOtherEventsPass) {
+  HealthEvent e{.ts = 1764000000.5, .ip = "127.41.0.2", .port = 4028, .model = "Antminer S9",
+                .worker = "farm.w1", .kind = "overheat", .state = "fired",
+                .severity = "critical", .message = "overheating at 96 °C (limit 90 °C)",
+                .value = 96, .threshold = 90};
+  Result<std::optional<HealthEvent>> back = DecodeHealthEvent(EncodeHealthEvent(e));
+  ASSERT_OK(back);
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ(**back, e);
+  e.value.reset();
+  e.threshold.reset();
+  back = DecodeHealthEvent(EncodeHealthEvent(e));
+  ASSERT_OK(back);
+  EXPECT_EQ(**back, e);
+
+  const std::vector<uint8_t> stats =
+      nlohmann::json::to_msgpack({{"kind", "stats"}, {"stage", "store"}});
+  back = DecodeHealthEvent(std::string(stats.begin(), stats.end()));
+  ASSERT_OK(back);
+  EXPECT_FALSE(back->has_value());
+  const std::vector<uint8_t> broken =
+      nlohmann::json::to_msgpack({{"type", "health"}, {"ts", "yesterday"}});
+  EXPECT_EQ(DecodeHealthEvent(std::string(broken.begin(), broken.end())).status().code(),
+            Status::Code::kParseError);
+  EXPECT_FALSE(DecodeHealthEvent("\xc1 not msgpack").ok());
+}
+
+TEST(HealthRulesEnv, LimitsByModelAndBadValues) {
+  setenv("ALERT_TEMP_MAX_BY_MODEL", "Antminer S19=88,Antminer S19 XP=80", 1);
+  setenv("ALERT_OFFLINE_POLLS", "5", 1);
+  HealthRules rules;
+  ASSERT_TRUE(LoadHealthRules(rules).ok());
+  EXPECT_EQ(rules.offline_polls, 5);
+  HealthEngine engine(rules);
+  std::vector<HealthEvent> events;
+  Record r = Healthy(1);
+  r.model = "Antminer S19 XP Hyd";
+  r.temp_max = 81;  // the longest matching prefix decides: 80
+  engine.Observe(r, events);
+  EXPECT_EQ(Kinds(events), Events{"overheat/fired"});
+
+  setenv("ALERT_TEMP_MAX_BY_MODEL", "Antminer S19", 1);
+  EXPECT_EQ(LoadHealthRules(rules).code(), Status::Code::kInvalidArgument);
+  setenv("ALERT_TEMP_MAX_BY_MODEL", "S9=hot", 1);
+  EXPECT_EQ(LoadHealthRules(rules).code(), Status::Code::kInvalidArgument);
+  unsetenv("ALERT_TEMP_MAX_BY_MODEL");
+  setenv("ALERT_OFFLINE_POLLS", "0", 1);
+  EXPECT_FALSE(LoadHealthRules(rules).ok());
+  unsetenv("ALERT_OFFLINE_POLLS");
+  EXPECT_TRUE(IsHealthKind("board_dead"));
+  EXPECT_TRUE(IsHealthKind("rebooted"));
+  EXPECT_FALSE(IsHealthKind("stats"));
+}
+
+}  // namespace
+}  // namespace asicmon
