@@ -1,0 +1,155 @@
+#include "alert.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "asicmon/log.h"
+
+namespace asicmon::alert {
+namespace {
+
+using namespace std::chrono_literals;
+
+// What the SUB socket queues while a slow webhook holds the loop: events are
+// few (one per change of state), so this is a farm-wide outage or more.
+constexpr int kSubRcvHwm = 100000;
+// A refused event is logged at most this often (a misconfigured webhook
+// refuses them all).
+constexpr auto kRefusalLogEvery = 10s;
+
+}  // namespace
+
+std::string HealthEventJson(const HealthEvent& e) {
+  nlohmann::json j = {
+      {"ts", e.ts},          {"ip", e.ip},     {"port", e.port},   {"model", e.model},
+      {"worker", e.worker},  {"kind", e.kind}, {"state", e.state}, {"severity", e.severity},
+      {"message", e.message}};
+  if (e.value) j["value"] = *e.value;
+  if (e.threshold) j["threshold"] = *e.threshold;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::unique_ptr<AlertStage>> AlertStage::Create(const AlertOptions& options) {
+  std::unique_ptr<AlertStage> stage(new AlertStage(options));
+  Result<std::unique_ptr<push::HttpSender>> sender = push::HttpSender::Create(options.http);
+  if (!sender.ok()) return sender.status();
+  stage->sender_ = std::move(*sender);
+  bus::SocketOptions sub_options;
+  sub_options.rcvhwm = kSubRcvHwm;
+  sub_options.linger_ms = 0;  // a subscriber sends nothing that could wait
+  sub_options.curve = &options.endpoints.curve;
+  Result<zmq::socket_t> sub =
+      bus::Connect(stage->context_, zmq::socket_type::sub, options.endpoints.publish, sub_options);
+  if (!sub.ok()) return sub.status();
+  try {
+    sub->set(zmq::sockopt::subscribe, bus::kTopicEvent);
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string("subscribe: ") + e.what());
+  }
+  stage->sub_ = std::move(*sub);
+  return stage;
+}
+
+AlertStage::AlertStage(const AlertOptions& options) : options_(options) {}
+
+void AlertStage::Take() {
+  while (true) {
+    Result<std::optional<bus::Message>> message = bus::TryReceive(sub_);
+    if (!message.ok()) {
+      ++counters_.bad_messages;
+      continue;
+    }
+    if (!message->has_value()) return;
+    Result<std::optional<HealthEvent>> event = DecodeHealthEvent((*message)->body);
+    if (!event.ok()) {
+      ++counters_.bad_messages;
+      continue;
+    }
+    if (!event->has_value()) continue;  // stats and control's events are not alerts
+    const HealthEvent& e = **event;
+    ++counters_.events_in;
+    if (queue_.size() >= options_.queue_max) {
+      queue_.pop_front();
+      ++counters_.dropped;
+    }
+    queue_.push_back({HealthEventJson(e),
+                      fmt::format("{}:{}:{}:{}:{:.3f}", e.ip, e.port, e.kind, e.state, e.ts), 0});
+  }
+}
+
+void AlertStage::SendOne() {
+  Pending& p = queue_.front();
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const push::HttpReply reply = sender_->Post(p.json, "application/json", p.key);
+  switch (push::Classify(reply.status)) {
+    case push::Outcome::kAccepted:
+      ++counters_.sent;
+      queue_.pop_front();
+      return;
+    case push::Outcome::kRejected:
+      ++counters_.rejected;
+      if (Clock::now() - last_refusal_log_ >= kRefusalLogEvery) {
+        last_refusal_log_ = Clock::now();
+        spdlog::error("webhook refused an event with HTTP {} ({}), not retried: {}", reply.status,
+                      SafeForLog(reply.body), SafeForLog(p.json));
+      }
+      queue_.pop_front();
+      return;
+    case push::Outcome::kRetry:
+      break;
+  }
+  ++counters_.retries;
+  ++p.failures;
+  const auto delay = push::RetryDelay(options_.retry, p.failures, reply.status, reply.retry_after,
+                                      std::uniform_real_distribution<double>(0, 1)(rng));
+  next_attempt_ = Clock::now() + delay;
+  if (p.failures == 1 || p.failures % 10 == 0) {
+    spdlog::warn("webhook did not take an event ({}), attempt {}; next in {} ms; {} queued",
+                 reply.status ? fmt::format("HTTP {}", reply.status) : SafeForLog(reply.error),
+                 p.failures, delay.count(), queue_.size());
+  }
+}
+
+void AlertStage::LogStats() {
+  const AlertCounters& c = counters_;
+  spdlog::info(
+      "stats events_in={} sent={} retries={} rejected={} dropped={} queued={} "
+      "bad_messages={}",
+      c.events_in, c.sent, c.retries, c.rejected, c.dropped, queue_.size(), c.bad_messages);
+}
+
+Status AlertStage::Run(const ShutdownSignal& shutdown) {
+  spdlog::info("subscribed to events on {}; posting health events to {}",
+               options_.endpoints.publish, options_.http.url);
+  auto next_stats = Clock::now() + options_.stats_interval;
+  while (!shutdown.requested()) {
+    const auto now = Clock::now();
+    const bool can_send = !queue_.empty() && now >= next_attempt_;
+    auto wait = can_send ? 0ms : 1000ms;
+    if (!queue_.empty() && !can_send) {
+      wait = std::min(
+          wait, std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_ - now) + 1ms);
+    }
+    zmq::pollitem_t items[] = {{sub_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, shutdown.fd(), ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
+    }
+    Take();
+    if (!queue_.empty() && Clock::now() >= next_attempt_) SendOne();
+    if (Clock::now() >= next_stats) {
+      LogStats();
+      next_stats = Clock::now() + options_.stats_interval;
+    }
+  }
+  LogStats();
+  if (!queue_.empty()) spdlog::warn("{} event(s) not sent at shutdown", queue_.size());
+  return Status::Ok();
+}
+
+}  // namespace asicmon::alert
