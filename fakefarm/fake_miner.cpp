@@ -552,6 +552,8 @@ const ModelSpec* FindModel(std::string_view key) {
   return nullptr;
 }
 
+int FanCount(ModelId id) { return FirmwareOf(id).fans; }
+
 std::string_view ToString(ActionResult result) {
   switch (result) {
     case ActionResult::kOk:
@@ -617,6 +619,21 @@ void FakeMiner::Reconfigure(const std::vector<PoolConfig>& pools, double now) {
 
 std::string_view FakeMiner::worker() const { return pools_[ActivePool()].user; }
 
+void FakeMiner::SetDeadBoard(bool dead) {
+  spec_.dead_board = dead;
+  snap_valid_ = false;
+}
+
+void FakeMiner::SetTempOffset(int celsius) {
+  temp_offset_ = celsius;
+  snap_valid_ = false;
+}
+
+void FakeMiner::SetFansStopped(int count) {
+  fans_stopped_ = std::clamp(count, 0, FirmwareOf(spec_.model).fans);
+  snap_valid_ = false;
+}
+
 int FakeMiner::DeadBoard() const { return spec_.dead_board ? spec_.index % model_->boards : -1; }
 
 int FakeMiner::dead_chain() const {
@@ -664,14 +681,19 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
     s.board_ideal[b] = per_board;
     s.rate_5s += s.board_rate[b];
     s.rate_ideal += per_board;
-    s.temp_pcb[b] = static_cast<int>(std::lround(fw.pcb_base + drift + b + Uniform() * 2 - 1));
-    s.temp_chip[b] = static_cast<int>(std::lround(fw.chip_base + drift + b + Uniform() * 2 - 1));
+    s.temp_pcb[b] =
+        static_cast<int>(std::lround(fw.pcb_base + drift + b + Uniform() * 2 - 1)) + temp_offset_;
+    s.temp_chip[b] =
+        static_cast<int>(std::lround(fw.chip_base + drift + b + Uniform() * 2 - 1)) + temp_offset_;
     s.board_hw[b] = s.elapsed / (97 + 31 * b);
     s.hw_errors += s.board_hw[b];
   }
   s.rate_av = s.rate_ideal * (1 + av_offset_);
   for (int f = 0; f < fw.fans; ++f) {
-    s.fans[f] = fw.fan_base + 60 * static_cast<int>(std::lround((Uniform() * 2 - 1) * 3)) + 120 * f;
+    const int rpm =
+        fw.fan_base + 60 * static_cast<int>(std::lround((Uniform() * 2 - 1) * 3)) + 120 * f;
+    // Drawn even for a stopped fan, so stopping one leaves the other values as they were.
+    s.fans[f] = f < fans_stopped_ ? 0 : rpm;
   }
   s.accepted = s.elapsed / 10;
   s.rejected = s.accepted / 400;

@@ -37,6 +37,8 @@ std::span<const ModelSpec> AllModels();
 const ModelSpec& GetModel(ModelId id);
 // nullptr when `key` names no model.
 const ModelSpec* FindModel(std::string_view key);
+// Fans the model's firmware reports.
+int FanCount(ModelId id);
 
 struct FakeMinerSpec {
   ModelId model = ModelId::kS9;
@@ -94,6 +96,15 @@ class FakeMiner {
   int pool_count() const { return static_cast<int>(pools_.size()); }
   // Chain number of the dead board as the firmware numbers it, -1 when none.
   int dead_chain() const;
+
+  // Changes a farm scenario makes while the miner runs; each shows in every
+  // reply from the next one on.
+  // Kills (true) or revives (false) the board dead_chain() names when dead.
+  void SetDeadBoard(bool dead);
+  // °C added to every live board's pcb and chip sensors; 0 is normal.
+  void SetTempOffset(int celsius);
+  // The first `count` fans report 0 rpm (at most FanCount(model)); 0: all turn.
+  void SetFansStopped(int count);
 
  private:
   struct Pool {
@@ -160,6 +171,8 @@ class FakeMiner {
   std::string miner_id_;  // S17/S19 "miner_id", 16 hex digits
   int64_t settled_accepted_ = 0;
   std::vector<Pool> pools_;
+  int temp_offset_ = 0;  // °C
+  int fans_stopped_ = 0;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

@@ -18,6 +18,8 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
+#include <limits>
+#include <nlohmann/json.hpp>
 
 #include "asicmon/log.h"
 #include "miner_web.h"
@@ -27,6 +29,9 @@ namespace {
 
 constexpr std::string_view kFaultNames[kFaultCount] = {
     "none", "slow", "silent", "reset", "garbage", "broken", "huge", "flapping", "deadboard"};
+
+// Bounds at_s so its milliseconds fit any clock arithmetic: a year.
+constexpr double kMaxScenarioS = 365 * 86400;
 
 constexpr int kListenBacklog = 128;
 // Requests longer than this are hostile: the connection is closed unanswered.
@@ -127,6 +132,40 @@ Result<Share> ParseShare(std::string_view text, std::string_view what) {
   return share;
 }
 
+// The value of `v` when it is an integer from lo to hi.
+std::optional<int64_t> IntIn(const nlohmann::json& v, int64_t lo, int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(hi) && static_cast<int64_t>(u) >= lo) {
+      return static_cast<int64_t>(u);
+    }
+    return std::nullopt;
+  }
+  if (!v.is_number_integer()) return std::nullopt;
+  const auto i = v.get<int64_t>();
+  if (i < lo || i > hi) return std::nullopt;
+  return i;
+}
+
+bool SwitchesAtRuntime(Fault fault) {
+  switch (fault) {
+    case Fault::kNone:
+    case Fault::kSlow:
+    case Fault::kSilent:
+    case Fault::kReset:
+    case Fault::kGarbage:
+    case Fault::kBroken:
+      return true;
+    case Fault::kHuge:
+    case Fault::kFlapping:
+    case Fault::kDeadBoard:
+      return false;
+  }
+  return false;
+}
+
+int64_t StepMs(const ScenarioStep& step) { return std::llround(step.at_s * 1000); }
+
 }  // namespace
 
 struct FarmServer::Miner {
@@ -165,7 +204,7 @@ struct FarmServer::Conn {
 };
 
 struct FarmServer::Timer {
-  enum class Kind : uint8_t { kSlowReply, kFlap, kSweep, kRebootDone };
+  enum class Kind : uint8_t { kSlowReply, kFlap, kSweep, kRebootDone, kScenario };
   int64_t at_ms;
   Kind kind;
   uint32_t index;
@@ -301,7 +340,8 @@ std::string ManifestLine(const MinerPlan& plan) {
   std::string line = "{\"ip\":";
   AppendJsonString(line, plan.ip_text);
   fmt::format_to(std::back_inserter(line), ",\"port\":{},", plan.port);
-  if (plan.http_port != 0) fmt::format_to(std::back_inserter(line), "\"http_port\":{},", plan.http_port);
+  if (plan.http_port != 0)
+    fmt::format_to(std::back_inserter(line), "\"http_port\":{},", plan.http_port);
   line += "\"model\":";
   AppendJsonString(line, model.name);
   line += ",\"worker\":";
@@ -314,6 +354,119 @@ std::string ManifestLine(const MinerPlan& plan) {
                  model.hashrate_nominal, model.boards, plan.spec.deny_privileged,
                  probe.dead_chain() >= 0 ? fmt::format("{}", probe.dead_chain()) : "null");
   return line;
+}
+
+std::string Describe(const ScenarioStep& step) {
+  std::string out;
+  auto add = [&out](std::string_view key, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "{}{}={}", out.empty() ? "" : " ", key, value);
+  };
+  if (step.fault) add("fault", ToString(*step.fault));
+  if (step.temp_offset) add("temp_offset", *step.temp_offset);
+  if (step.dead_board) add("dead_board", *step.dead_board);
+  if (step.fans_stopped) add("fans_stopped", *step.fans_stopped);
+  return out;
+}
+
+Result<std::vector<ScenarioStep>> ParseScenario(std::string_view text,
+                                                const std::vector<MinerPlan>& plans) {
+  std::vector<ScenarioStep> steps;
+  int line_no = 0;
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    const std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    ++line_no;
+    auto bad = [line_no](std::string_view why) {
+      return Status::InvalidArgument(fmt::format("line {}: {}", line_no, why));
+    };
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return bad("not JSON");
+    if (!j.is_object()) return bad("not a JSON object");
+    ScenarioStep step;
+    step.line = line_no;
+    bool has_at = false;
+    bool has_miner = false;
+    for (const auto& [key, value] : j.items()) {
+      if (key == "at_s") {
+        if (!value.is_number() || !(value.get<double>() >= 0) ||
+            value.get<double>() > kMaxScenarioS) {
+          return bad(fmt::format("at_s {} is not seconds from 0 to {:.0f}",
+                                 SafeForLog(value.dump(), 40), kMaxScenarioS));
+        }
+        step.at_s = value.get<double>();
+        has_at = true;
+      } else if (key == "miner" || key == "ip") {
+        if (has_miner) return bad("give the miner once, by miner or by ip");
+        has_miner = true;
+        if (key == "miner") {
+          const auto index = IntIn(value, 0, static_cast<int64_t>(plans.size()) - 1);
+          if (!index) {
+            return bad(fmt::format("miner {} is out of range: the farm has miners 0 to {}",
+                                   SafeForLog(value.dump(), 40), plans.size() - 1));
+          }
+          step.miner = static_cast<uint32_t>(*index);
+        } else {
+          const auto it = value.is_string()
+                              ? std::find_if(plans.begin(), plans.end(),
+                                             [&value](const MinerPlan& p) {
+                                               return p.ip_text == value.get<std::string>();
+                                             })
+                              : plans.end();
+          if (it == plans.end()) {
+            return bad(fmt::format("ip {} is no miner of the farm", SafeForLog(value.dump(), 40)));
+          }
+          step.miner = static_cast<uint32_t>(it - plans.begin());
+        }
+      } else if (key == "fault") {
+        const std::optional<Fault> fault =
+            value.is_string() ? ParseFault(value.get<std::string>()) : std::nullopt;
+        if (!fault || !SwitchesAtRuntime(*fault)) {
+          return bad(fmt::format(
+              "fault {} cannot switch at runtime (none, slow, silent, reset, garbage, broken; "
+              "dead_board for a dead board)",
+              SafeForLog(value.dump(), 40)));
+        }
+        step.fault = fault;
+      } else if (key == "temp_offset") {
+        const auto celsius = IntIn(value, -100, 200);
+        if (!celsius) {
+          return bad(fmt::format("temp_offset {} is not whole °C from -100 to 200",
+                                 SafeForLog(value.dump(), 40)));
+        }
+        step.temp_offset = static_cast<int>(*celsius);
+      } else if (key == "dead_board") {
+        if (!value.is_boolean()) return bad("dead_board must be true or false");
+        step.dead_board = value.get<bool>();
+      } else if (key == "fans_stopped") {
+        const auto count = IntIn(value, 0, std::numeric_limits<int>::max());
+        if (!count) {
+          return bad(
+              fmt::format("fans_stopped {} is not a count of fans", SafeForLog(value.dump(), 40)));
+        }
+        step.fans_stopped = static_cast<int>(*count);
+      } else {
+        return bad(fmt::format(
+            "unknown key '{}' (at_s, miner, ip, fault, temp_offset, dead_board, fans_stopped)",
+            SafeForLog(key, 40)));
+      }
+    }
+    if (!has_at) return bad("no at_s");
+    if (!has_miner) return bad("no miner (give miner or ip)");
+    if (!step.fault && !step.temp_offset && !step.dead_board && !step.fans_stopped) {
+      return bad("no change (fault, temp_offset, dead_board or fans_stopped)");
+    }
+    const ModelId model = plans[step.miner].spec.model;
+    if (step.fans_stopped && *step.fans_stopped > FanCount(model)) {
+      return bad(fmt::format("fans_stopped {}: miner {} ({}) has {} fans", *step.fans_stopped,
+                             step.miner, GetModel(model).key, FanCount(model)));
+    }
+    steps.push_back(step);
+  }
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const ScenarioStep& a, const ScenarioStep& b) { return a.at_s < b.at_s; });
+  return steps;
 }
 
 uint64_t FilesNeeded(const FarmOptions& options) {
@@ -425,8 +578,7 @@ Status FarmServer::Listen(uint32_t index) {
   return Status::Ok();
 }
 
-Result<int> FarmServer::OpenListener(const Miner& m, uint16_t port, uint64_t kind,
-                                     uint32_t index) {
+Result<int> FarmServer::OpenListener(const Miner& m, uint16_t port, uint64_t kind, uint32_t index) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IoError(fmt::format("socket: {}", std::strerror(errno)));
   const int one = 1;
@@ -516,6 +668,8 @@ Status FarmServer::Run(int stop_fd) {
       return Status::IoError(fmt::format("epoll_ctl(stop): {}", std::strerror(errno)));
     }
   }
+  scenario_start_ms_ = MonotonicMs();
+  PlayScenario(scenario_start_ms_);
   std::array<epoll_event, 256> events;
   while (true) {
     int timeout = -1;
@@ -593,7 +747,7 @@ void FarmServer::OnAccept(uint32_t miner, bool web) {
     c.web = web;
     // Faults shape the API only; the web interface of a faulty miner answers.
     c.state = !web && miners_[miner].plan.fault == Fault::kSilent ? Conn::State::kSilent
-                                                                   : Conn::State::kReading;
+                                                                  : Conn::State::kReading;
     c.idle_deadline_ms = MonotonicMs() + kIdleTimeoutMs;
     // The request is often in already: read before paying for epoll_ctl.
     OnReadable(slot);
@@ -898,6 +1052,9 @@ void FarmServer::FireTimers(int64_t now_ms) {
       case Timer::Kind::kRebootDone:
         FinishReboot(t.index);
         break;
+      case Timer::Kind::kScenario:
+        PlayScenario(now_ms);
+        break;
       case Timer::Kind::kSweep:
         for (uint32_t slot = 0; slot < conns_.size(); ++slot) {
           const Conn& c = conns_[slot];
@@ -915,6 +1072,8 @@ void FarmServer::FireTimers(int64_t now_ms) {
 
 void FarmServer::Flap(uint32_t index, int64_t now_ms) {
   Miner& m = miners_[index];
+  // A scenario switched it to another fault, and brought it up then.
+  if (m.plan.fault != Fault::kFlapping) return;
   if (m.rebooting) {
     // Its reboot decides when it comes back.
   } else if (m.listen_fd >= 0) {
@@ -928,6 +1087,35 @@ void FarmServer::Flap(uint32_t index, int64_t now_ms) {
   const auto period_ms = static_cast<int64_t>(std::llround(options_.flap_period_s * 1000));
   timers_.push_back({now_ms + std::max<int64_t>(1, period_ms), Timer::Kind::kFlap, index, 0});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+}
+
+void FarmServer::PlayScenario(int64_t now_ms) {
+  const std::vector<ScenarioStep>& steps = options_.scenario;
+  for (; scenario_next_ < steps.size(); ++scenario_next_) {
+    const ScenarioStep& step = steps[scenario_next_];
+    const int64_t due_ms = scenario_start_ms_ + StepMs(step);
+    if (due_ms > now_ms) {
+      timers_.push_back({due_ms, Timer::Kind::kScenario, 0, 0});
+      std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+      return;
+    }
+    Miner& m = miners_[step.miner];
+    if (step.fault) {
+      // Exchanges already under way finish under the fault they began with,
+      // and are counted under it.
+      const Fault before = m.plan.fault;
+      m.plan.fault = *step.fault;
+      if (before == Fault::kFlapping && m.listen_fd < 0 && !m.rebooting) {
+        if (Status status = Listen(step.miner); !status.ok()) {
+          spdlog::warn("scenario: {} stays down: {}", m.plan.ip_text, status.message());
+        }
+      }
+    }
+    if (step.temp_offset) m.fake.SetTempOffset(*step.temp_offset);
+    if (step.dead_board) m.fake.SetDeadBoard(*step.dead_board);
+    if (step.fans_stopped) m.fake.SetFansStopped(*step.fans_stopped);
+    spdlog::info("scenario: {} {}", m.plan.ip_text, Describe(step));
+  }
 }
 
 void FarmServer::LogActions(const Miner& m, uint16_t port) {

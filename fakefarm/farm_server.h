@@ -60,6 +60,20 @@ Result<Share> ParseDenyRequest(std::string_view text);
 // "all" or a comma-separated list of model keys; assigned round-robin.
 Result<std::vector<ModelId>> ParseModels(std::string_view text);
 
+// One line of a --scenario file: changes to one miner at a time after READY.
+// Each change is optional; a line carries at least one.
+struct ScenarioStep {
+  int line = 0;                    // 1-based, in the file
+  double at_s = 0;                 // seconds after READY
+  uint32_t miner = 0;              // 0-based index
+  std::optional<Fault> fault;      // none, slow, silent, reset, garbage or broken
+  std::optional<int> temp_offset;  // °C on every live board's sensors; 0 is normal
+  std::optional<bool> dead_board;
+  std::optional<int> fans_stopped;  // how many fans report 0 rpm
+};
+// "fault=silent temp_offset=30": the changes a step makes, as logged.
+std::string Describe(const ScenarioStep& step);
+
 struct FarmOptions {
   std::string base = "127.20.0.1";
   int count = 1;
@@ -75,7 +89,8 @@ struct FarmOptions {
   uint16_t http_port = 0;  // web interface on every miner; 0 for none
   std::string http_user = "root";
   std::string http_password = "root";
-  double reboot_s = 3;  // how long a reboot keeps a miner down
+  double reboot_s = 3;                 // how long a reboot keeps a miner down
+  std::vector<ScenarioStep> scenario;  // from ParseScenario; applied from Run() on
 };
 
 // One miner of the farm, as planned before any socket exists.
@@ -93,6 +108,16 @@ struct MinerPlan {
 // a base outside 127.0.0.0/8, a range that would leave it, more faults than
 // miners, the web interface on the API's port.
 Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options);
+
+// JSON lines, blank lines skipped:
+//   {"at_s":S, "miner":I | "ip":"A.B.C.D", "fault":K, "temp_offset":C,
+//    "dead_board":bool, "fans_stopped":N}
+// Steps in order of at_s, lines with the same at_s in file order.
+// InvalidArgument naming the line for bad JSON, an unknown key, a missing or
+// negative at_s, no miner or one `plans` lacks, no change, a fault that cannot
+// switch at runtime, more stopped fans than the model has.
+Result<std::vector<ScenarioStep>> ParseScenario(std::string_view text,
+                                                const std::vector<MinerPlan>& plans);
 
 // {"ip":...,"port":...,["http_port":...,]"model":...,"worker":...,"fault":...,
 //  "hashrate_nominal":H/s,"boards":N,"deny_privileged":bool,"dead_board":chain|null}
@@ -115,7 +140,8 @@ class FarmServer {
   FarmServer(const FarmServer&) = delete;
   FarmServer& operator=(const FarmServer&) = delete;
 
-  // Serves until `stop_fd` becomes readable (or forever when -1).
+  // Serves until `stop_fd` becomes readable (or forever when -1). The
+  // scenario's clock starts here.
   Status Run(int stop_fd);
 
   // "served N exchanges in T s (ok A, slow B, ...)[; W web requests]".
@@ -150,6 +176,8 @@ class FarmServer {
   void CloseConn(uint32_t slot, bool reset);
   void FireTimers(int64_t now_ms);
   void Flap(uint32_t miner, int64_t now_ms);
+  // Applies the scenario's steps due by `now_ms` and sets the timer of the next.
+  void PlayScenario(int64_t now_ms);
   void LogActions(const Miner& miner, uint16_t port);
   void BuildHugeReply();
 
@@ -170,6 +198,8 @@ class FarmServer {
   uint64_t served_[kFaultCount] = {};
   uint64_t refused_accepts_ = 0;
   int64_t started_ms_ = 0;
+  int64_t scenario_start_ms_ = 0;
+  size_t scenario_next_ = 0;  // the first step not applied yet
 };
 
 }  // namespace asicmon::fakefarm

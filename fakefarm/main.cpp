@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,19 @@ which miners is a seeded shuffle, so the same --seed gives the same farm):
   huge       answers --huge-bytes of a JSON stats reply that never ends, then closes
   flapping   listening socket closed and reopened every --flap-period-s (refused while down)
   deadboard  healthy replies except one hash board: no chips, no hashrate
+
+Scenario (--scenario FILE): changes miners while the farm runs, for tests of health alerts.
+One JSON object per line (blank lines skipped), each one timed change of one miner:
+  {"at_s": 2.5, "miner": 0, "fault": "silent"}         at_s: seconds after READY; miner: 0-based
+  {"at_s": 5, "ip": "127.44.0.3", "temp_offset": 30}   ... or ip names the miner
+  {"at_s": 7, "miner": 1, "dead_board": true}          as the deadboard fault; false: it comes back
+  {"at_s": 9, "miner": 2, "fans_stopped": 1}           that many fans at 0 rpm; 0: all turn again
+  fault          none, slow, silent, reset, garbage or broken (huge, flapping and deadboard are
+                 start-time only); exchanges under way finish under the fault they began with
+  temp_offset    whole °C added to every live board's pcb and chip temperatures; 0 is normal
+A line may carry several changes. A bad line (bad JSON, unknown key, unknown miner, negative
+at_s, no change) stops the farm at start with exit code 2, naming the line. Each change is
+logged at info: "scenario: 127.44.0.3 temp_offset=30". The manifest stays the plan at start.
 
 Protocol: {"command":"summary+stats+pools"}, {"command":"addpool","parameter":"url,user,pass"}
 or "command|parameter" text; one reply per connection, then the miner closes. Read commands:
@@ -67,6 +81,7 @@ int RunFarm(int argc, char** argv) {
   std::vector<std::string> faults;
   std::string deny = "none";
   std::string manifest;
+  std::string scenario;
   asicmon::StageFlags stage;
   int port = options.port;
   int http_port = 0;
@@ -127,6 +142,9 @@ int RunFarm(int argc, char** argv) {
                  "How long a reboot through the web interface keeps a miner down, s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--scenario", scenario,
+                 "Timed changes of miners after READY (fault, temperature, dead board, stopped "
+                 "fans), JSON lines in FILE; format below");
   app.add_option("--manifest", manifest,
                  "Write one JSON line per miner to FILE, or to stdout "
                  "before the READY line with -");
@@ -154,6 +172,20 @@ int RunFarm(int argc, char** argv) {
   options.deny = *parsed_deny;
   auto plans = asicmon::fakefarm::PlanFarm(options);
   if (!plans.ok()) return config_error(plans.status());
+  if (!scenario.empty()) {
+    std::ifstream in(scenario, std::ios::binary);
+    if (!in.is_open()) {
+      spdlog::error("--scenario {}: cannot open", scenario);
+      return 2;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto steps = asicmon::fakefarm::ParseScenario(text, *plans);
+    if (!steps.ok()) {
+      spdlog::error("--scenario {}: {}", scenario, steps.status().message());
+      return 2;
+    }
+    options.scenario = std::move(*steps);
+  }
 
   if (asicmon::Status s =
           asicmon::fakefarm::RaiseFileLimit(asicmon::fakefarm::FilesNeeded(options));

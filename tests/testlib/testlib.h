@@ -11,6 +11,7 @@
 //   127.42 Curve bus: 127.42.0 curve_bus_test, 127.42.1 bus_security_test,
 //          127.42.3 curve_netns_test (inside network namespaces it makes)
 //   127.43 dashboard_test (fakefarm on 127.43.0, control on 127.43.1.1)
+//   127.44 scenario_fakefarm_test (fakefarm_scenario_test plans 127.44.0 but binds nothing)
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
 //            127.61 push_bench   127.62 control_bench   127.72-79 scale_bench.sh
 //   127.41 data only (sample_records.h DataOnlyIp): addresses inside records and
