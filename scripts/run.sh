@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 export ASICMON_BIN="${ASICMON_BIN:-$root/build/bin}"
-needed=(asicmon-store asicmon-collect asicmon-discover asicmon-control asicmon-push asicmon-fakefarm)
+needed=(asicmon-store asicmon-collect asicmon-discover asicmon-control asicmon-push asicmon-alert
+        asicmon-fakefarm)
 missing=0
 for exe in "${needed[@]}"; do [ -x "$ASICMON_BIN/$exe" ] || missing=1; done
 if [ $missing -eq 1 ]; then
