@@ -246,8 +246,14 @@ TEST_F(ControlApiTest, FarmTotalsSortedPagesAndTheDashboardFiles) {
   EXPECT_DOUBLE_EQ(totals["power_w"].get<double>(), 3300.5);
   EXPECT_NEAR(totals["ts"].get<double>(), now, 60);
 
-  // Sampled at start, then the totals now: two samples, oldest first.
-  HttpReply history = Http("GET", base_ + "/farm/history?seconds=600");
+  // Sampled when control's bus thread starts (which may come just after
+  // READY), then the totals now: two samples, oldest first.
+  HttpReply history;
+  for (int i = 0; i < 50; ++i) {
+    history = Http("GET", base_ + "/farm/history?seconds=600");
+    if (history.status != 200 || history.Json()["count"] == 2) break;
+    std::this_thread::sleep_for(100ms);
+  }
   ASSERT_EQ(history.status, 200) << history.body;
   EXPECT_EQ(history.Json()["interval_s"], 30);
   ASSERT_EQ(history.Json()["count"], 2);
