@@ -23,4 +23,5 @@ cmake --build "$dir" -j"$(nproc)"
 # Sanitizers: fail on the first report, and keep leak checks on.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}"
 ctest --test-dir "$dir" -j2 --output-on-failure --timeout 600
