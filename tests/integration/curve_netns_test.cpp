@@ -1,6 +1,9 @@
 // The bus across hosts: two network namespaces the test makes, joined by a
-// veth pair (10.99.0.1/24 in "a", 10.99.0.2/24 in "b"; those addresses
-// exist only inside the two namespaces). asicmon-store with the central
+// veth pair (10.99.0.1/24 in "a", 10.99.0.2/24 in "b"). Those addresses
+// exist only inside the two namespaces, and only processes started inside
+// them (TwoHosts::In) are given them: nothing in the host's own namespace
+// ever dials them, and Create checks that from "a" they route over the veth
+// alone (a new namespace has no other link and no default route). asicmon-store with the central
 // Curve key runs in b; asicmon-fakefarm and two asicmon-collect run in a,
 // one with an authorized key and one with a key the store does not know.
 // The test itself hands out poll jobs as discover would, over an ipc://
@@ -8,7 +11,7 @@
 // authorized collector cross the veth into the store's database; the other
 // collector polls as well, but its records never leave it (no handshake with
 // the store completes), none is stored, and the store logs the refused
-// handshake from 10.99.0.1.
+// handshake from host a.
 //
 // Skipped where network namespaces cannot be made (no CAP_SYS_ADMIN, or a
 // container that forbids them). Loopback range inside a: 127.42.3.0/24.
@@ -34,7 +37,8 @@ using asicmon::testing::BinPath;
 using asicmon::testing::Subprocess;
 using namespace std::chrono_literals;
 
-constexpr const char* kStoreAddress = "10.99.0.2";
+constexpr const char* kCollectorAddress = "10.99.0.1";  // host a's end of the veth
+constexpr const char* kStoreAddress = "10.99.0.2";      // host b's end
 constexpr const char* kFarmBase = "127.42.3.1";
 constexpr int kMiners = 3;
 
@@ -82,7 +86,7 @@ class TwoHosts {
     const std::string veth_b = "am" + std::to_string(getpid()) + "b";
     const std::vector<std::vector<std::string>> steps = {
         {ip_, "link", "add", veth_a, "netns", a_, "type", "veth", "peer", "name", veth_b, "netns", b_},
-        {ip_, "-n", a_, "addr", "add", "10.99.0.1/24", "dev", veth_a},
+        {ip_, "-n", a_, "addr", "add", std::string(kCollectorAddress) + "/24", "dev", veth_a},
         {ip_, "-n", b_, "addr", "add", std::string(kStoreAddress) + "/24", "dev", veth_b},
         {ip_, "-n", a_, "link", "set", veth_a, "up"},
         {ip_, "-n", b_, "link", "set", veth_b, "up"},
@@ -91,6 +95,13 @@ class TwoHosts {
     };
     for (const auto& step : steps) {
       if (Run(step, &err) != 0) return step[1] + " " + step[2] + " " + step[3] + ": " + err;
+    }
+    // The store's address is reached over the veth and nothing else.
+    Subprocess route({ip_, "-n", a_, "route", "get", kStoreAddress}, /*capture_stderr=*/true);
+    const std::string way = route.ReadAllStdout(10s);
+    if (route.Wait(10s) != 0 || way.find("dev " + veth_a) == std::string::npos) {
+      return "in " + a_ + ", " + kStoreAddress + " does not route over " + veth_a + ": " + way +
+             route.stderr_text();
     }
     return {};
   }
@@ -248,11 +259,12 @@ TEST_F(CurveNetnsTest, RecordsCrossTheVethOnlyWithTheAuthorizedKey) {
 
   // The stranger's handshakes with the store fail; it came from host a.
   const auto until = std::chrono::steady_clock::now() + 5s;
-  while (store.stderr_text().find("curve: refused a bus client from 10.99.0.1") == std::string::npos &&
+  const std::string refused = std::string("curve: refused a bus client from ") + kCollectorAddress;
+  while (store.stderr_text().find(refused) == std::string::npos &&
          std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_NE(store.stderr_text().find("curve: refused a bus client from 10.99.0.1"), std::string::npos)
+  EXPECT_NE(store.stderr_text().find(refused), std::string::npos)
       << store.stderr_text();
   EXPECT_EQ(CountRecords(db_path_, "collect-stranger"), 0);
 }
