@@ -22,16 +22,6 @@ constexpr auto kRefusalLogEvery = 10s;
 
 }  // namespace
 
-std::string HealthEventJson(const HealthEvent& e) {
-  nlohmann::json j = {
-      {"ts", e.ts},          {"ip", e.ip},     {"port", e.port},   {"model", e.model},
-      {"worker", e.worker},  {"kind", e.kind}, {"state", e.state}, {"severity", e.severity},
-      {"message", e.message}};
-  if (e.value) j["value"] = *e.value;
-  if (e.threshold) j["threshold"] = *e.threshold;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 Result<std::unique_ptr<AlertStage>> AlertStage::Create(const AlertOptions& options) {
   std::unique_ptr<AlertStage> stage(new AlertStage(options));
   Result<std::unique_ptr<push::HttpSender>> sender = push::HttpSender::Create(options.http);
@@ -75,8 +65,9 @@ void AlertStage::Take() {
       queue_.pop_front();
       ++counters_.dropped;
     }
-    queue_.push_back({HealthEventJson(e),
-                      fmt::format("{}:{}:{}:{}:{:.3f}", e.ip, e.port, e.kind, e.state, e.ts), 0});
+    queue_.push_back(
+        {HealthEventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+         fmt::format("{}:{}:{}:{}:{:.3f}", e.ip, e.port, e.kind, e.state, e.ts), 0});
   }
 }
 

@@ -43,9 +43,6 @@ struct AlertCounters {
   uint64_t bad_messages = 0;
 };
 
-// The JSON an event is POSTed as: the fields of HealthEvent.
-std::string HealthEventJson(const HealthEvent& event);
-
 class AlertStage {
  public:
   static Result<std::unique_ptr<AlertStage>> Create(const AlertOptions& options);

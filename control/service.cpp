@@ -393,8 +393,7 @@ struct Service::Impl {
     filter.kind = Query(request, "kind").value_or("");
     if (!filter.kind.empty() && !IsHealthKind(filter.kind)) {
       return Error(response, "events", 400, "bad query",
-                   "kind must be one of offline, overheat, board_dead, chips_failed, "
-                   "hashrate_low, fan_stopped, rejected_high, pool_changed, rebooted");
+                   fmt::format("kind must be one of {}", fmt::join(HealthKinds(), ", ")));
     }
     std::string error;
     const auto since = QueryDouble(request, "since", error);
@@ -411,14 +410,7 @@ struct Service::Impl {
       return Error(response, "events", 503, "store unavailable", rows.status().ToString());
     }
     nlohmann::json list = nlohmann::json::array();
-    for (const HealthEvent& e : *rows) {
-      nlohmann::json item = {{"ts", e.ts},       {"ip", e.ip},           {"port", e.port},
-                             {"model", e.model}, {"worker", e.worker},   {"kind", e.kind},
-                             {"state", e.state}, {"severity", e.severity}, {"message", e.message}};
-      if (e.value) item["value"] = *e.value;
-      if (e.threshold) item["threshold"] = *e.threshold;
-      list.push_back(std::move(item));
-    }
+    for (const HealthEvent& e : *rows) list.push_back(HealthEventToJson(e));
     Answer(response, "events", 200, {{"count", list.size()}, {"events", std::move(list)}});
   }
 

@@ -191,6 +191,11 @@ bool Ingest::FlushDue(Clock::time_point now) const {
 
 bool Ingest::Flush(Clock::time_point now) {
   const auto start = Clock::now();
+  // Once per batch: a retried batch keeps the events it made the first time.
+  if (!events_made_) {
+    for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
+    events_made_ = true;
+  }
   if (db_) {
     Status s;
     if (!records_committed_) {
@@ -200,10 +205,6 @@ bool Ingest::Flush(Clock::time_point now) {
     if (s.ok() && !inventory_committed_) {
       s = db_->UpsertInventory(batch_inventory_);
       inventory_committed_ = s.ok();
-    }
-    if (s.ok() && !events_made_) {
-      for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
-      events_made_ = true;
     }
     if (s.ok() && !events_committed_) {
       s = db_->AppendEvents(batch_events_);
@@ -227,8 +228,6 @@ bool Ingest::Flush(Clock::time_point now) {
     if (retrying_) spdlog::info("database accepts writes again; ingest resumed");
     counters_.stored += batch_records_.size();
     counters_.inventory_stored += batch_inventory_.size();
-  } else {
-    for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
   }
   counters_.health_events += batch_events_.size();
   LogEvents(batch_events_);

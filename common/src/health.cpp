@@ -83,8 +83,16 @@ Status ParseTempLimits(const std::string& text, std::vector<std::pair<std::strin
 
 }  // namespace
 
+std::span<const std::string_view> HealthKinds() {
+  static constexpr std::string_view kKinds[] = {"offline",       "overheat",     "board_dead",
+                                                "chips_failed",  "hashrate_low", "fan_stopped",
+                                                "rejected_high", "pool_changed", "rebooted"};
+  return kKinds;
+}
+
 bool IsHealthKind(std::string_view kind) {
-  return FindCondition(kind) != nullptr || kind == "pool_changed" || kind == "rebooted";
+  const auto kinds = HealthKinds();
+  return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }
 
 Status LoadHealthRules(HealthRules& rules) {
@@ -107,13 +115,19 @@ Status LoadHealthRules(HealthRules& rules) {
   return Status::Ok();
 }
 
-std::string EncodeHealthEvent(const HealthEvent& e) {
-  nlohmann::json j = {{"type", "health"},    {"ts", e.ts},       {"ip", e.ip},
-                      {"port", e.port},      {"model", e.model}, {"worker", e.worker},
-                      {"kind", e.kind},      {"state", e.state}, {"severity", e.severity},
-                      {"message", e.message}};
+nlohmann::json HealthEventToJson(const HealthEvent& e) {
+  nlohmann::json j = {
+      {"ts", e.ts},          {"ip", e.ip},     {"port", e.port},   {"model", e.model},
+      {"worker", e.worker},  {"kind", e.kind}, {"state", e.state}, {"severity", e.severity},
+      {"message", e.message}};
   if (e.value) j["value"] = *e.value;
   if (e.threshold) j["threshold"] = *e.threshold;
+  return j;
+}
+
+std::string EncodeHealthEvent(const HealthEvent& e) {
+  nlohmann::json j = HealthEventToJson(e);
+  j["type"] = "health";
   const std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(j);
   return std::string(bytes.begin(), bytes.end());
 }
@@ -152,7 +166,7 @@ Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body) {
 void HealthEngine::Restore(std::span<const ActiveCondition> active,
                            std::span<const Record> latest) {
   for (const Record& r : latest) {
-    MinerState& m = miners_[MinerKey(r.ip, r.port)];
+    MinerState& m = State(r.ip, r.port);
     m.last_ts = r.ts;
     m.model = r.model;
     m.worker = r.worker;
@@ -164,31 +178,38 @@ void HealthEngine::Restore(std::span<const ActiveCondition> active,
   }
   for (const ActiveCondition& c : active) {
     if (const ConditionInfo* info = FindCondition(c.kind)) {
-      miners_[MinerKey(c.ip, c.port)].active |= info->bit;
+      State(c.ip, c.port).active |= info->bit;
     }
   }
 }
 
-void HealthEngine::Set(MinerState& state, const std::string& ip, uint16_t port, double ts,
-                       Condition condition, bool holds, std::string message,
-                       std::optional<double> value, std::optional<double> threshold,
-                       std::vector<HealthEvent>& out) {
+HealthEngine::MinerState& HealthEngine::State(const std::string& ip, uint16_t port) {
+  auto [it, inserted] = miners_.try_emplace(MinerKey(ip, port));
+  if (inserted) {
+    it->second.ip = ip;
+    it->second.port = port;
+  }
+  return it->second;
+}
+
+void HealthEngine::Emit(const MinerState& state, double ts, std::string_view kind,
+                        std::string_view event_state, std::string_view severity,
+                        std::string message, std::optional<double> value,
+                        std::optional<double> threshold, std::vector<HealthEvent>& out) {
+  out.push_back({ts, state.ip, state.port, state.model, state.worker, std::string(kind),
+                 std::string(event_state), std::string(severity), std::move(message), value,
+                 threshold});
+}
+
+void HealthEngine::Set(MinerState& state, double ts, Condition condition, bool holds,
+                       std::string message, std::optional<double> value,
+                       std::optional<double> threshold, std::vector<HealthEvent>& out) {
   const bool active = (state.active & condition) != 0;
   if (holds == active) return;
   state.active ^= condition;
   const ConditionInfo& info = *FindCondition(condition);
-  HealthEvent& e = out.emplace_back();
-  e.ts = ts;
-  e.ip = ip;
-  e.port = port;
-  e.model = state.model;
-  e.worker = state.worker;
-  e.kind = std::string(info.kind);
-  e.state = holds ? "fired" : "cleared";
-  e.severity = holds ? std::string(info.severity) : "info";
-  e.message = std::move(message);
-  e.value = value;
-  e.threshold = threshold;
+  Emit(state, ts, info.kind, holds ? "fired" : "cleared", holds ? info.severity : "info",
+       std::move(message), value, threshold, out);
 }
 
 double HealthEngine::TempLimit(const std::string& model) const {
@@ -204,7 +225,7 @@ double HealthEngine::TempLimit(const std::string& model) const {
 }
 
 void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
-  MinerState& m = miners_[MinerKey(r.ip, r.port)];
+  MinerState& m = State(r.ip, r.port);
   if (r.ts < m.last_ts) return;  // a late record: the state already moved on
   m.last_ts = r.ts;
   if (!r.model.empty()) m.model = r.model;
@@ -213,7 +234,7 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
   if (r.status != MinerStatus::kOk) {
     ++m.bad_polls;
     if (m.bad_polls >= rules_.offline_polls) {
-      Set(m, r.ip, r.port, r.ts, kOffline, true,
+      Set(m, r.ts, kOffline, true,
           fmt::format("{} polls in a row failed ({}{}{})", m.bad_polls, ToString(r.status),
                       r.error.empty() ? "" : ": ", r.error),
           std::nullopt, std::nullopt, out);
@@ -221,13 +242,13 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
     return;
   }
   m.bad_polls = 0;
-  Set(m, r.ip, r.port, r.ts, kOffline, false, "back online", std::nullopt, std::nullopt, out);
+  Set(m, r.ts, kOffline, false, "back online", std::nullopt, std::nullopt, out);
 
   if (r.temp_max) {
     const double limit = TempLimit(m.model);
     const bool hot =
         (m.active & kOverheat) ? *r.temp_max > limit - kOverheatHysteresisC : *r.temp_max >= limit;
-    Set(m, r.ip, r.port, r.ts, kOverheat, hot,
+    Set(m, r.ts, kOverheat, hot,
         fmt::format("{} at {:.0f} °C (limit {:.0f} °C)", hot ? "overheating" : "cooled down",
                     *r.temp_max, limit),
         r.temp_max, limit, out);
@@ -255,11 +276,11 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
   m.boards_seen = std::max(m.boards_seen, r.boards.size());
   if (!r.boards.empty() || missing > 0) {
     const int lost = dead + static_cast<int>(missing);
-    Set(m, r.ip, r.port, r.ts, kBoardDead, lost > 0,
+    Set(m, r.ts, kBoardDead, lost > 0,
         lost > 0 ? fmt::format("{} hash board(s) dead or missing of {}", lost, m.boards_seen)
                  : fmt::format("all {} hash boards hashing", r.boards.size()),
         lost, std::nullopt, out);
-    Set(m, r.ip, r.port, r.ts, kChipsFailed, failing > 0,
+    Set(m, r.ts, kChipsFailed, failing > 0,
         fmt::format("worst board has {:.1f} % of its chips failed", worst_share * 100), worst_share,
         rules_.chips_failed_share, out);
   }
@@ -268,7 +289,7 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
     const double share = *r.hashrate / *r.hashrate_expected;
     m.low_polls = share < rules_.hashrate_low_share ? m.low_polls + 1 : 0;
     if (m.low_polls >= rules_.hashrate_low_polls || m.low_polls == 0) {
-      Set(m, r.ip, r.port, r.ts, kHashrateLow, m.low_polls > 0,
+      Set(m, r.ts, kHashrateLow, m.low_polls > 0,
           fmt::format("hashrate at {:.0f} % of expected", share * 100), share,
           rules_.hashrate_low_share, out);
     }
@@ -276,7 +297,7 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
 
   if (!r.fans.empty()) {
     const auto stopped = std::count(r.fans.begin(), r.fans.end(), 0);
-    Set(m, r.ip, r.port, r.ts, kFanStopped, stopped > 0,
+    Set(m, r.ts, kFanStopped, stopped > 0,
         stopped > 0 ? fmt::format("{} of {} fans stopped", stopped, r.fans.size())
                     : "every fan turning",
         static_cast<double>(stopped), std::nullopt, out);
@@ -285,35 +306,23 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
   if (r.accepted && r.rejected && *r.accepted + *r.rejected >= kMinShares) {
     const double share =
         static_cast<double>(*r.rejected) / static_cast<double>(*r.accepted + *r.rejected);
-    Set(m, r.ip, r.port, r.ts, kRejectedHigh, share > rules_.rejected_share,
+    Set(m, r.ts, kRejectedHigh, share > rules_.rejected_share,
         fmt::format("{:.1f} % of shares rejected", share * 100), share, rules_.rejected_share, out);
   }
 
   // Happenings: compared with the last ok poll, so a gap in between does not matter.
-  auto happened = [&](std::string kind, std::string message, std::optional<double> value) {
-    HealthEvent& e = out.emplace_back();
-    e.ts = r.ts;
-    e.ip = r.ip;
-    e.port = r.port;
-    e.model = m.model;
-    e.worker = m.worker;
-    e.kind = std::move(kind);
-    e.state = "fired";
-    e.severity = "info";
-    e.message = std::move(message);
-    e.value = value;
-  };
   const std::string pool = PoolInUse(r);
   if (!m.pool.empty() && !pool.empty() && pool != m.pool) {
-    happened("pool_changed",
-             "pool in use is now " + pool.substr(0, pool.find('|')) + " as " +
-                 pool.substr(pool.find('|') + 1),
-             std::nullopt);
+    Emit(m, r.ts, "pool_changed", "fired", "info",
+         "pool in use is now " + pool.substr(0, pool.find('|')) + " as " +
+             pool.substr(pool.find('|') + 1),
+         std::nullopt, std::nullopt, out);
   }
   if (!pool.empty()) m.pool = pool;
   if (r.uptime_s && m.uptime_s && *r.uptime_s < *m.uptime_s) {
-    happened("rebooted", fmt::format("uptime went from {} s to {} s", *m.uptime_s, *r.uptime_s),
-             static_cast<double>(*r.uptime_s));
+    Emit(m, r.ts, "rebooted", "fired", "info",
+         fmt::format("uptime went from {} s to {} s", *m.uptime_s, *r.uptime_s),
+         static_cast<double>(*r.uptime_s), std::nullopt, out);
   }
   if (r.uptime_s) m.uptime_s = r.uptime_s;
 }
@@ -322,10 +331,8 @@ void HealthEngine::Tick(double now, std::vector<HealthEvent>& out) {
   const double silence = rules_.offline_polls * rules_.scan_interval_s;
   for (auto& [key, m] : miners_) {
     if ((m.active & kOffline) || m.last_ts <= 0 || now - m.last_ts < silence) continue;
-    const size_t colon = key.rfind(':');
-    const auto port = static_cast<uint16_t>(std::stoi(key.substr(colon + 1)));
-    Set(m, key.substr(0, colon), port, now, kOffline, true,
-        fmt::format("no record for {:.0f} s", now - m.last_ts), now - m.last_ts, silence, out);
+    Set(m, now, kOffline, true, fmt::format("no record for {:.0f} s", now - m.last_ts),
+        now - m.last_ts, silence, out);
   }
 }
 

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "asicmon/record.h"
 #include "asicmon/status.h"
 
@@ -48,7 +50,8 @@ struct HealthRules {
   double rejected_share = 0.05;      // ALERT_REJECTED_SHARE
 };
 
-// Every kind of event the rules produce ("offline", ..., "rebooted").
+// Every kind of event the rules produce: "offline", ..., "rebooted".
+std::span<const std::string_view> HealthKinds();
 bool IsHealthKind(std::string_view kind);
 
 // Applies the ALERT_* variables and SCAN_INTERVAL to `rules`.
@@ -73,9 +76,11 @@ struct HealthEvent {
   bool operator==(const HealthEvent&) const = default;
 };
 
-// On the bus (topic "event"): a msgpack map {"type": "health", "ts", "ip",
-// "port", "model", "worker", "kind", "state", "severity", "message", "value",
-// "threshold"} (value/threshold absent when unset).
+// {"ts", "ip", "port", "model", "worker", "kind", "state", "severity",
+// "message", "value", "threshold"} (value and threshold absent when unset):
+// what GET /events serves and asicmon-alert posts.
+nlohmann::json HealthEventToJson(const HealthEvent& event);
+// On the bus (topic "event"): that map with "type": "health", in msgpack.
 std::string EncodeHealthEvent(const HealthEvent& event);
 // nullopt for an event of another type (stats, control); ParseError for a
 // health event that lacks a field or has one of the wrong type.
@@ -118,6 +123,8 @@ class HealthEngine {
     kRejectedHigh = 1 << 6,
   };
   struct MinerState {
+    std::string ip;
+    uint16_t port = 0;
     uint32_t active = 0;  // Condition bits
     double last_ts = 0;   // of the newest record
     int bad_polls = 0;    // not ok in a row
@@ -129,11 +136,17 @@ class HealthEngine {
   };
 
   double TempLimit(const std::string& model) const;
+  MinerState& State(const std::string& ip, uint16_t port);
   // Fires or clears `condition` when `holds` differs from what is known;
   // `message` says what holds (or, when clearing, what is fine again).
-  void Set(MinerState& state, const std::string& ip, uint16_t port, double ts, Condition condition,
-           bool holds, std::string message, std::optional<double> value,
-           std::optional<double> threshold, std::vector<HealthEvent>& out);
+  void Set(MinerState& state, double ts, Condition condition, bool holds, std::string message,
+           std::optional<double> value, std::optional<double> threshold,
+           std::vector<HealthEvent>& out);
+  // Appends one event of `state`'s miner.
+  static void Emit(const MinerState& state, double ts, std::string_view kind,
+                   std::string_view event_state, std::string_view severity, std::string message,
+                   std::optional<double> value, std::optional<double> threshold,
+                   std::vector<HealthEvent>& out);
 
   HealthRules rules_;
   std::unordered_map<std::string, MinerState> miners_;  // by "ip:port"
