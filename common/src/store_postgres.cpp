@@ -329,8 +329,9 @@ class PostgresStore final : public StoreDb {
   std::unique_ptr<pqxx::connection> conn_;
   bool migrated_ = false;
   std::set<std::pair<std::string, int64_t>> partitions_made_;  // (table, day)
-  // Reused by WriteBatch: COPY fields of one row.
-  std::string encoded_, hex_, numbers_;
+  // Reused by WriteBatch: COPY fields of one row, and each record's bytea.
+  std::string encoded_, numbers_;
+  std::vector<std::string> hex_rows_;  // keep their capacity: ~1 KB per record of a batch
   std::vector<size_t> number_offsets_;
 };
 
@@ -539,14 +540,19 @@ Status PostgresStore::WriteBatch(std::span<const Record> records) {
 
     pqxx::work tx(conn);
     // Fields are written as text; the columns both tables share come first.
+    // Each record's bytea once: both COPYs carry the newest ones.
+    hex_rows_.resize(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      encoded_.clear();
+      EncodeRecord(records[i], encoded_);
+      hex_rows_[i].clear();
+      AppendHex(hex_rows_[i], encoded_);
+    }
     auto copy_rows = [&](pqxx::stream_to& stream, bool newest_only) {
       for (size_t i = 0; i < records.size(); ++i) {
         if (newest_only && !newest[i]) continue;
         const Record& r = records[i];
-        encoded_.clear();
-        EncodeRecord(r, encoded_);
-        hex_.clear();
-        AppendHex(hex_, encoded_);
+        const std::string& hex = hex_rows_[i];
         numbers_.clear();
         number_offsets_.clear();
         AppendNumber(numbers_, number_offsets_, std::optional<double>(r.ts));
@@ -563,13 +569,13 @@ Status PostgresStore::WriteBatch(std::span<const Record> records) {
         if (newest_only) {
           stream << std::make_tuple(r.ip.c_str(), port.c_str(), number(5), number(0),
                                     StatusWord(r.status).c_str(), OrNull(r.model), OrNull(r.worker),
-                                    number(1), number(2), number(3), number(4), hex_.c_str());
+                                    number(1), number(2), number(3), number(4), hex.c_str());
         } else {
           const std::string seq = std::to_string(r.seq);
           stream << std::make_tuple(r.ip.c_str(), port.c_str(), number(0),
                                     StatusWord(r.status).c_str(), OrNull(r.model), OrNull(r.worker),
                                     number(1), number(2), number(3), number(4),
-                                    r.producer_id.c_str(), seq.c_str(), hex_.c_str());
+                                    r.producer_id.c_str(), seq.c_str(), hex.c_str());
         }
       }
       stream.complete();
@@ -626,10 +632,9 @@ Result<std::vector<Record>> PostgresStore::Latest(const LatestFilter& filter) {
                                      Clamp(filter.offset)));
     }
     // Other orders are a dashboard's page at a time, planned per call.
-    return Records(q.exec_params(std::string(kLatest) + "ORDER BY " + LatestOrderBy(filter, "") +
-                                     " LIMIT $4 OFFSET $5",
-                                 status, model, worker, Clamp(filter.limit),
-                                 Clamp(filter.offset)));
+    return Records(q.exec_params(
+        std::string(kLatest) + "ORDER BY " + LatestOrderBy(filter, "") + " LIMIT $4 OFFSET $5",
+        status, model, worker, Clamp(filter.limit), Clamp(filter.offset)));
   });
 }
 
