@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "asicmon/log.h"
 
@@ -73,7 +72,6 @@ void AlertStage::Take() {
 
 void AlertStage::SendOne() {
   Pending& p = queue_.front();
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
   const push::HttpReply reply = sender_->Post(p.json, "application/json", p.key);
   switch (push::Classify(reply.status)) {
     case push::Outcome::kAccepted:
@@ -95,7 +93,7 @@ void AlertStage::SendOne() {
   ++counters_.retries;
   ++p.failures;
   const auto delay = push::RetryDelay(options_.retry, p.failures, reply.status, reply.retry_after,
-                                      std::uniform_real_distribution<double>(0, 1)(rng));
+                                      std::uniform_real_distribution<double>(0, 1)(jitter_));
   next_attempt_ = Clock::now() + delay;
   if (p.failures == 1 || p.failures % 10 == 0) {
     spdlog::warn("webhook did not take an event ({}), attempt {}; next in {} ms; {} queued",

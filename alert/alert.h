@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <random>
 #include <string>
 #include <zmq.hpp>
 
@@ -72,6 +73,7 @@ class AlertStage {
   Clock::time_point next_attempt_;
   AlertCounters counters_;
   Clock::time_point last_refusal_log_;
+  std::mt19937_64 jitter_{std::random_device{}()};  // spreads retries of many alerters
 };
 
 }  // namespace asicmon::alert
