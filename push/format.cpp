@@ -113,6 +113,8 @@ void AppendInfluxLine(const Record& r, std::string& out) {
   AppendField(out, first, "hw_errors", r.hw_errors);
   AppendField(out, first, "port", std::optional<int64_t>(r.port));
   AppendField(out, first, "seq", std::optional<int64_t>(static_cast<int64_t>(r.seq)));
+  // A field, not a tag: a miner's series stays one series as it sleeps and wakes.
+  out += r.sleeping ? ",sleeping=true" : ",sleeping=false";
   out += ",producer_id=";
   out += QuoteInfluxString(r.producer_id);
   if (std::isfinite(r.ts) && r.ts >= 0 && r.ts < 9.2e9) {

@@ -1,6 +1,6 @@
 // asicmon-tap: subscribes to store's publish socket and prints what passes
 // as JSON lines on stdout, one object per message with its "topic" first:
-//   {"topic":"record","schema_version":1,"producer_id":...}
+//   {"topic":"record","schema_version":2,"producer_id":...}
 // Records as RecordToJsonLine, inventory as InventoryToJson, events as the
 // JSON form of their msgpack. Seq gaps per producer (messages PUB dropped
 // for this subscriber, or lost before store) are reported on stderr.

@@ -169,7 +169,8 @@ nlohmann::json RecordToJson(const Record& r) {
           {"boards", std::move(boards)},
           {"pools", std::move(pools)},
           {"power_w", OrNull(r.power_w)},
-          {"poll_ms", OrNull(r.poll_ms)}};
+          {"poll_ms", OrNull(r.poll_ms)},
+          {"sleeping", r.sleeping}};
 }
 
 namespace {
@@ -327,6 +328,8 @@ void AppendRecordJson(const Record& r, std::string& out) {
   w.Close(']');
   w.Field("power_w", r.power_w);
   w.Field("poll_ms", r.poll_ms);
+  w.Key("sleeping");
+  w.Bool(r.sleeping);
   w.Close('}');
 }
 

@@ -84,8 +84,12 @@ TEST(PushFormatTest, InfluxLineHasTagsTypedFieldsAndNanoseconds) {
   EXPECT_EQ(line,
             "miner,ip=10.0.0.7,model=Antminer\\ S19\\ Pro,worker=farm\\ w\\,1,"
             "firmware=BMMiner\\ 1.0.0 status=\"ok\",hashrate=110000000000000,temp_max=71.5,"
-            "uptime_s=1234i,accepted=10i,port=4028i,seq=7i,producer_id=\"collect-a\" "
-            "1700000000250000000");
+            "uptime_s=1234i,accepted=10i,port=4028i,seq=7i,sleeping=false,"
+            "producer_id=\"collect-a\" 1700000000250000000");
+  r.sleeping = true;
+  line.clear();
+  AppendInfluxLine(r, line);
+  EXPECT_NE(line.find(",seq=7i,sleeping=true,producer_id="), std::string::npos) << line;
 }
 
 TEST(PushFormatTest, InfluxLeavesOutEmptyTagsAndUnreportedOrNonFiniteFields) {
@@ -99,7 +103,7 @@ TEST(PushFormatTest, InfluxLeavesOutEmptyTagsAndUnreportedOrNonFiniteFields) {
   std::string body;
   FormatBatch(Format::kInflux, std::vector<Record>{r, r}, body);
   const std::string line =
-      "miner,ip=10.0.0.1 status=\"timeout\",port=4028i,seq=1i,producer_id=\"p\" "
+      "miner,ip=10.0.0.1 status=\"timeout\",port=4028i,seq=1i,sleeping=false,producer_id=\"p\" "
       "1700000000000000000\n";
   EXPECT_EQ(body, line + line);
 }

@@ -40,6 +40,7 @@ Record SampleRecord() {
   r.pools = {PoolInfo{0, "stratum+tcp://pool-a:3333", "farm.w0007", "Alive", 0, 1000, 3, 1, true}};
   r.power_w = 3250;
   r.poll_ms = 12.5;
+  r.sleeping = true;
   return r;
 }
 
@@ -90,7 +91,7 @@ TEST(Record, OlderReaderIgnoresAppendedFields) {
   msgpack::packer<msgpack::sbuffer> pk(newer);
   const auto& arr = h.get().via.array;
   pk.pack_array(arr.size + 3);
-  pk.pack_uint32(2);  // a future schema version
+  pk.pack_uint32(kRecordSchemaVersion + 1);  // a future schema version
   for (uint32_t i = 1; i < arr.size; ++i) pk.pack(arr.ptr[i]);
   pk.pack(std::string("a future field"));
   pk.pack(1.5);
@@ -98,8 +99,41 @@ TEST(Record, OlderReaderIgnoresAppendedFields) {
   Result<Record> back = DecodeRecord(std::string_view(newer.data(), newer.size()));
   ASSERT_OK(back);
   Record expected = r;
-  expected.schema_version = 2;
+  expected.schema_version = kRecordSchemaVersion + 1;
   EXPECT_EQ(*back, expected);
+}
+
+// Version 1 bytes (every field before `sleeping`) decode whole, not asleep.
+TEST(Record, Version1RecordDecodesAsAwake) {
+  Record r = SampleRecord();
+  const std::string bytes = EncodeRecord(r);
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  const auto& arr = h.get().via.array;
+  msgpack::sbuffer v1;
+  msgpack::packer<msgpack::sbuffer> pk(v1);
+  pk.pack_array(arr.size - 1);
+  pk.pack_uint32(1);
+  for (uint32_t i = 1; i + 1 < arr.size; ++i) pk.pack(arr.ptr[i]);
+  Result<Record> back = DecodeRecord(std::string_view(v1.data(), v1.size()));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->schema_version, 1u);
+  EXPECT_FALSE(back->sleeping);
+  EXPECT_EQ(back->poll_ms, r.poll_ms);
+  r.schema_version = 1;
+  r.sleeping = false;
+  EXPECT_EQ(*back, r);
+}
+
+// `sleeping` is appended last: a version 1 reader (26 fields) sees its own
+// layout and ignores it.
+TEST(Record, SleepingIsTheLastElement) {
+  const std::string bytes = EncodeRecord(SampleRecord());
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  const auto& arr = h.get().via.array;
+  ASSERT_EQ(arr.size, 27u);
+  EXPECT_EQ(arr.ptr[26].type, msgpack::type::BOOLEAN);
+  EXPECT_TRUE(arr.ptr[26].via.boolean);
+  EXPECT_EQ(arr.ptr[25].as<double>(), 12.5);  // poll_ms stays where it was
 }
 
 // An older writer sent fewer fields; the rest keep their defaults.
@@ -163,7 +197,9 @@ TEST(Record, JsonIsFlatWithNestedArraysAndNulls) {
   EXPECT_EQ(j["boards"][1]["chips_failed"], 14);
   EXPECT_TRUE(j["boards"][1]["hashrate"].is_null());
   EXPECT_EQ(j["pools"][0]["active"], true);
+  EXPECT_EQ(j["sleeping"], true);
   EXPECT_EQ(j["schema_version"], kRecordSchemaVersion);
+  EXPECT_EQ(nlohmann::json::parse(RecordToJsonLine(Record{}))["sleeping"], false);
 }
 
 TEST(Record, JsonSurvivesInvalidUtf8FromMiners) {
@@ -189,6 +225,7 @@ TEST(RecordJson, TheDirectWriterMatchesRecordToJson) {
   full.temp_max = std::numeric_limits<double>::infinity();
   full.hw_errors = std::numeric_limits<int64_t>::min();
   full.seq = std::numeric_limits<uint64_t>::max();
+  full.sleeping = true;
   full.boards.push_back({1, 36.6e12, std::nullopt, 61.5, 75.0, 63, 62, 1, 650.0, 12});
   full.boards.push_back({2, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
                          std::nullopt, std::nullopt, std::nullopt, std::nullopt});

@@ -27,8 +27,10 @@
 
 namespace asicmon {
 
-// Version 1 is the first published layout.
-inline constexpr uint32_t kRecordSchemaVersion = 1;
+// Version 1 is the first published layout; 2 appends Record::sleeping (a
+// reader of version 1 bytes leaves it false). InventoryEntry and PollJob
+// share the number and are unchanged by 2.
+inline constexpr uint32_t kRecordSchemaVersion = 2;
 
 // What came of one poll. Stored and shown as the words of ToString.
 enum class MinerStatus : uint8_t {
@@ -115,11 +117,16 @@ struct Record {
   std::optional<double> power_w;
   std::optional<double> poll_ms;            // wall time of the exchange that made this record
 
+  // State (version 2). Asleep on purpose: the miner stopped hashing because
+  // it was told to (its API says so, or control put it to sleep and it
+  // hashes nothing since), so no hashrate, board, chip or fan rule applies.
+  bool sleeping = false;
+
   bool operator==(const Record&) const = default;
   MSGPACK_DEFINE(schema_version, producer_id, seq, ts, ip, port, status, error, model, firmware,
                  firmware_build, algorithm, worker, hashrate, hashrate_avg, hashrate_expected,
                  uptime_s, accepted, rejected, hw_errors, temp_max, fans, boards, pools, power_w,
-                 poll_ms)
+                 poll_ms, sleeping)
 };
 
 // What discover knows of one miner, published (topic "inventory") whenever
