@@ -74,6 +74,8 @@ constexpr double kMaxTempC = 200;
 constexpr double kMaxFanRpm = 100000;
 constexpr double kMaxFreqMhz = 10000;
 constexpr size_t kMaxFans = 32;  // bounds a hostile fan_num
+// STATS "Mode" of S17 family firmware put to sleep ("miner-mode" 1).
+constexpr double kAntminerSleepMode = 254;
 
 // ---- Text -----------------------------------------------------------------
 
@@ -890,7 +892,11 @@ void ReadMeasurements(const Sections& s, const ModelInfo& info, Record& out) {
        SumOver(out.boards, [](const BoardStats& b) { return b.hashrate_expected; }));
   if (s.status_msg && IsTrue(*s.status_msg, "btmineroff")) {
     Fill(out.hashrate, std::optional<double>(0));  // mining software off: hashing at 0, known
+    out.sleeping = true;
   }
+  // S17 family firmware in sleep mode (antminer-s17plus/t17plus-stats-sleeping.json).
+  // An S19 asleep still says "Mode":2, so its sleep is known only to control.
+  if (antminer && OptNumber(*antminer, "Mode") == kAntminerSleepMode) out.sleeping = true;
 
   if (s.summary) out.uptime_s = OptInt(*s.summary, "Elapsed");
   for (element e : Objects(s.stats)) Fill(out.uptime_s, OptInt(e, "Elapsed"));
@@ -996,6 +1002,7 @@ void NormaliseReply(simdjson::dom::element reply, Record& record) {
   record.boards = std::move(out.boards);
   record.pools = std::move(out.pools);
   record.power_w = out.power_w;
+  record.sleeping = out.sleeping;
 }
 
 void NormaliseRawReply(std::string_view raw, Record& record) {

@@ -425,6 +425,27 @@ TEST(NormaliseS17, PlusSleeping) {
   EXPECT_TRUE(r.fans.empty());  // fan_num 0
   EXPECT_EQ(r.temp_max, std::nullopt);
   EXPECT_EQ(r.hw_errors, std::nullopt);
+  EXPECT_TRUE(r.sleeping);  // "Mode":254
+}
+
+TEST(NormaliseS17, ProHashingIsNotSleeping) {
+  const Record r = Normalise(Multi(
+      {{"stats", "antminer-s17pro-stats.json"}, {"version", "antminer-s17pro-version.json"}}));
+  EXPECT_EQ(r.status, MinerStatus::kOk);
+  EXPECT_FALSE(r.sleeping);  // "Mode":1
+}
+
+TEST(NormaliseS17, OnlyMode254IsSleep) {
+  json stats = Fixture("antminer-s17plus-stats-sleeping.json");
+  for (const json& mode : {json(1), json(2), json("sleep"), json(nullptr), json(254.5)}) {
+    SCOPED_TRACE(mode.dump());
+    stats["STATS"][1]["Mode"] = mode;
+    EXPECT_FALSE(Normalise(stats).sleeping);
+  }
+  stats["STATS"][1].erase("Mode");
+  EXPECT_FALSE(Normalise(stats).sleeping);
+  stats["STATS"][1]["Mode"] = "254";  // numbers in strings read as numbers everywhere
+  EXPECT_TRUE(Normalise(stats).sleeping);
 }
 
 TEST(NormaliseS17, PlusVersionAlone) {
@@ -448,6 +469,7 @@ TEST(NormaliseT17, PlusSleeping) {
   EXPECT_TRUE(r.boards.empty());
   EXPECT_TRUE(r.fans.empty());
   EXPECT_EQ(r.temp_max, std::nullopt);
+  EXPECT_TRUE(r.sleeping);
 }
 
 TEST(NormaliseT15, StatsVersion) {
@@ -575,6 +597,9 @@ TEST(NormaliseS19, SleepingOnlyChains2And3) {
   ASSERT_EQ(r.pools.size(), 3u);
   EXPECT_EQ(r.worker, "aaa.226x94");
   EXPECT_EQ(r.accepted, 0);
+  // "Mode":2 as when hashing: the API alone cannot tell (the store marks it
+  // when control put it to sleep).
+  EXPECT_FALSE(r.sleeping);
 }
 
 TEST(NormaliseS19, PoolsWithDoublePercentKeyParse) {
@@ -818,6 +843,14 @@ TEST(NormaliseWhatsminer, M31sStatusSleeping) {
   EXPECT_TRUE(Near(r.hashrate, 0));  // "btmineroff":"true"
   EXPECT_EQ(r.hashrate_avg, std::nullopt);
   EXPECT_TRUE(r.boards.empty());
+  EXPECT_TRUE(r.sleeping);
+}
+
+TEST(NormaliseWhatsminer, BtminerOnIsNotSleeping) {
+  json status = Fixture("whatsminer-m31s-status-sleeping.json");
+  status["Msg"]["btmineroff"] = "false";
+  EXPECT_FALSE(Normalise(status).sleeping);
+  EXPECT_FALSE(Normalise(Fixture("whatsminer-m31s-summary.json")).sleeping);
 }
 
 TEST(NormaliseWhatsminer, M31sMultiCommandError) {

@@ -28,7 +28,8 @@ const ModelInfo* FindModel(std::string_view type);
 
 // Fills `record`'s identity and measurement fields (model, firmware,
 // firmware_build, algorithm, worker, hashrates, uptime, shares, temperatures,
-// fans, boards, pools, power) from `reply`, which is either a multi-command
+// fans, boards, pools, power) and `sleeping` (S17 family stats "Mode" 254,
+// Whatsminer status "btmineroff") from `reply`, which is either a multi-command
 // reply ({"summary":[...],"stats":[...],"pools":[...]}) or a single-command
 // reply (it carries its own STATUS). Envelope fields, ip, port, ts and poll_ms
 // are left alone. Sets status: ok when any part carried usable data, else
