@@ -254,6 +254,43 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
         r.temp_max, limit, out);
   }
 
+  if (r.sleeping) {
+    // Asleep on purpose: boards at zero, chips that do not answer and fans
+    // at idle or off describe the sleep, not a fault, and what fired before
+    // it no longer holds.
+    m.low_polls = 0;
+    for (Condition c : {kBoardDead, kChipsFailed, kHashrateLow, kFanStopped}) {
+      Set(m, r.ts, c, false, "asleep on purpose", std::nullopt, std::nullopt, out);
+    }
+  } else {
+    ObserveHashing(m, r, out);
+  }
+
+  if (r.accepted && r.rejected && *r.accepted + *r.rejected >= kMinShares) {
+    const double share =
+        static_cast<double>(*r.rejected) / static_cast<double>(*r.accepted + *r.rejected);
+    Set(m, r.ts, kRejectedHigh, share > rules_.rejected_share,
+        fmt::format("{:.1f} % of shares rejected", share * 100), share, rules_.rejected_share, out);
+  }
+
+  // Happenings: compared with the last ok poll, so a gap in between does not matter.
+  const std::string pool = PoolInUse(r);
+  if (!m.pool.empty() && !pool.empty() && pool != m.pool) {
+    Emit(m, r.ts, "pool_changed", "fired", "info",
+         "pool in use is now " + pool.substr(0, pool.find('|')) + " as " +
+             pool.substr(pool.find('|') + 1),
+         std::nullopt, std::nullopt, out);
+  }
+  if (!pool.empty()) m.pool = pool;
+  if (r.uptime_s && m.uptime_s && *r.uptime_s < *m.uptime_s) {
+    Emit(m, r.ts, "rebooted", "fired", "info",
+         fmt::format("uptime went from {} s to {} s", *m.uptime_s, *r.uptime_s),
+         static_cast<double>(*r.uptime_s), std::nullopt, out);
+  }
+  if (r.uptime_s) m.uptime_s = r.uptime_s;
+}
+
+void HealthEngine::ObserveHashing(MinerState& m, const Record& r, std::vector<HealthEvent>& out) {
   // A board counts as dead only while the miner hashes at all: a miner
   // that is not hashing (starting, sleeping) has every board at zero.
   const bool hashing = r.hashrate.value_or(0) > 0;
@@ -302,29 +339,6 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
                     : "every fan turning",
         static_cast<double>(stopped), std::nullopt, out);
   }
-
-  if (r.accepted && r.rejected && *r.accepted + *r.rejected >= kMinShares) {
-    const double share =
-        static_cast<double>(*r.rejected) / static_cast<double>(*r.accepted + *r.rejected);
-    Set(m, r.ts, kRejectedHigh, share > rules_.rejected_share,
-        fmt::format("{:.1f} % of shares rejected", share * 100), share, rules_.rejected_share, out);
-  }
-
-  // Happenings: compared with the last ok poll, so a gap in between does not matter.
-  const std::string pool = PoolInUse(r);
-  if (!m.pool.empty() && !pool.empty() && pool != m.pool) {
-    Emit(m, r.ts, "pool_changed", "fired", "info",
-         "pool in use is now " + pool.substr(0, pool.find('|')) + " as " +
-             pool.substr(pool.find('|') + 1),
-         std::nullopt, std::nullopt, out);
-  }
-  if (!pool.empty()) m.pool = pool;
-  if (r.uptime_s && m.uptime_s && *r.uptime_s < *m.uptime_s) {
-    Emit(m, r.ts, "rebooted", "fired", "info",
-         fmt::format("uptime went from {} s to {} s", *m.uptime_s, *r.uptime_s),
-         static_cast<double>(*r.uptime_s), std::nullopt, out);
-  }
-  if (r.uptime_s) m.uptime_s = r.uptime_s;
 }
 
 void HealthEngine::Tick(double now, std::vector<HealthEvent>& out) {

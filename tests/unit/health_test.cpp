@@ -164,6 +164,77 @@ TEST_F(HealthTest, AStoppedFanAndRejectedSharesFire) {
   EXPECT_EQ(Feed(r), Events{});
 }
 
+// An S19 asleep: zero hashrate, every chip 'x', fans at idle, as
+// antminer-s19-stats-sleeping.json normalises.
+Record Asleep(uint64_t seq) {
+  Record r = Healthy(seq);
+  r.sleeping = true;
+  r.hashrate = 0;
+  r.hashrate_avg = 0;
+  for (BoardStats& b : r.boards) {
+    b.hashrate = 0;
+    b.chips_ok = 0;
+    b.chips_failed = 114;
+  }
+  r.fans = {1560, 1560, 600, 0};
+  r.temp_max = 40;
+  return r;
+}
+
+TEST_F(HealthTest, ASleepingMinerIsNoFaultForManyPolls) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});
+  for (uint64_t seq = 2; seq <= 12; ++seq) EXPECT_EQ(Feed(Asleep(seq)), Events{}) << seq;
+  // The S17 family asleep reports no board and no fan at all.
+  Record bare = Asleep(13);
+  bare.boards.clear();
+  bare.fans.clear();
+  EXPECT_EQ(Feed(bare), Events{});
+  EXPECT_EQ(Feed(Healthy(14)), Events{});  // awake again, hashing: nothing was wrong
+}
+
+TEST_F(HealthTest, GoingToSleepClearsTheFaultsItExplains) {
+  Record r = Healthy(1);
+  r.boards[1].hashrate = 0;
+  r.boards[1].chips_ok = 0;
+  r.boards[1].chips_failed = 114;
+  r.fans[0] = 0;
+  EXPECT_EQ(Feed(r), (Events{"board_dead/fired", "fan_stopped/fired"}));
+  Events seen;
+  for (uint64_t seq = 2; seq <= 4; ++seq) {
+    Record low = Healthy(seq);
+    low.hashrate = 0.5 * *low.hashrate_expected;
+    for (const std::string& e : Feed(low)) seen.push_back(e);
+  }
+  EXPECT_EQ(seen, (Events{"board_dead/cleared", "fan_stopped/cleared", "hashrate_low/fired"}));
+  Record chips = Healthy(5);
+  chips.hashrate = 0.5 * *chips.hashrate_expected;
+  chips.boards[2].chips_failed = 20;
+  chips.boards[2].chips_ok = 94;
+  EXPECT_EQ(Feed(chips), Events{"chips_failed/fired"});
+  // Put to sleep: each fault it explains clears once, with what is fine now.
+  EXPECT_EQ(Feed(Asleep(6)), (Events{"chips_failed/cleared", "hashrate_low/cleared"}));
+  for (const HealthEvent& e : last_) {
+    EXPECT_EQ(e.message, "asleep on purpose");
+    EXPECT_EQ(e.severity, "info");
+  }
+  EXPECT_EQ(Feed(Asleep(7)), Events{});
+  // Woken with a fan really stopped: that fires as ever.
+  Record awake = Healthy(8);
+  awake.fans[3] = 0;
+  EXPECT_EQ(Feed(awake), Events{"fan_stopped/fired"});
+}
+
+TEST_F(HealthTest, ASleepingMinerStillGoesOfflineAndOverheats) {
+  EXPECT_EQ(Feed(Asleep(1)), Events{});
+  Record hot = Asleep(2);
+  hot.temp_max = 96;
+  EXPECT_EQ(Feed(hot), Events{"overheat/fired"});
+  EXPECT_EQ(Feed(Failed(3)), Events{});
+  EXPECT_EQ(Feed(Failed(4)), Events{});
+  EXPECT_EQ(Feed(Failed(5)), Events{"offline/fired"});
+  EXPECT_EQ(Feed(Asleep(6)), (Events{"offline/cleared", "overheat/cleared"}));
+}
+
 TEST_F(HealthTest, PoolChangesAndRebootsFireOnce) {
   EXPECT_EQ(Feed(Healthy(1)), Events{});
   Record r = Healthy(2);

@@ -14,6 +14,10 @@
 //   fan_stopped   a fan reading 0 rpm
 //   rejected_high rejected / (accepted + rejected) over rejected_share, once
 //                 at least kMinShares shares were counted
+// A sleeping record (Record::sleeping: stopped on purpose) fires none of
+// board_dead, chips_failed, hashrate_low and fan_stopped, and clears those
+// that were fired ("asleep on purpose"); offline, overheat and rejected_high
+// apply as ever (a sleeping miner still answers its API).
 // Happenings (state "fired" only):
 //   pool_changed  the pool in use (url or worker) is another than at the last ok poll
 //   rebooted      uptime went down between two ok polls
@@ -136,6 +140,8 @@ class HealthEngine {
   };
 
   double TempLimit(const std::string& model) const;
+  // The rules of a hashing miner: board_dead, chips_failed, hashrate_low, fan_stopped.
+  void ObserveHashing(MinerState& m, const Record& r, std::vector<HealthEvent>& out);
   MinerState& State(const std::string& ip, uint16_t port);
   // Fires or clears `condition` when `holds` differs from what is known;
   // `message` says what holds (or, when clearing, what is fine again).
