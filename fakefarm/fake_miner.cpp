@@ -42,24 +42,34 @@ struct Firmware {
   int fan_first;  // fan number of the first populated fan slot
   std::string_view pool_diff_text;
   double pool_diff;
+  BlinkApi blink;  // the web interface's fault LED, if any
+  bool can_sleep;  // "miner-mode" 1 stops hashing
+  int fan_idle;    // rpm while asleep (S17 family: fans off)
 };
 
 constexpr Firmware kFirmware[] = {
     // s9: antminer-s9-bmminer-version.json, antminer-s9-stats.json
     {"BMMiner", "2.0.0", "16.8.1.3", "Fri Nov 17 17:37:49 CST 2017", "bmminer 1.0.0", "BMMiner",
-     "BC50", false, true, 8, 1e9, 650, 62, 75, 3960, 2, 5, "32.8K", 32768},
-    // s17pro: antminer-s17pro-version.json, antminer-s17pro-stats.json
+     "BC50", false, true, 8, 1e9, 650, 62, 75, 3960, 2, 5, "32.8K", 32768, BlinkApi::kForm, false,
+     0},
+    // s17pro: antminer-s17pro-version.json, antminer-s17pro-stats.json; asleep as
+    // antminer-s17plus-stats-sleeping.json (fans and sensors 0).
     {"BMMiner", "1.0.0", "19.10.1.3", "Tue Aug 20 10:37:07 CST 2019", "cgminer 1.0.0", "CGMiner",
-     "BTM_SOC0", false, true, 8, 1e9, 565, 50, 76, 2760, 4, 1, "39.5K", 39491},
-    // s19pro: antminer-s19pro-version-b.json, antminer-s19pro-stats-overheating.json
+     "BTM_SOC0", false, true, 8, 1e9, 565, 50, 76, 2760, 4, 1, "39.5K", 39491, BlinkApi::kForm,
+     true, 0},
+    // s19pro: antminer-s19pro-version-b.json, antminer-s19pro-stats-overheating.json;
+    // asleep as antminer-s19-stats-sleeping.json (fans idle near 1560 rpm).
     {"BMMiner", "1.0.0", "49.0.1.3", "Mon Oct 26 17:55:33 CST 2020", "cgminer 1.0.0", "CGMiner",
-     "BTM_SOC0", true, false, 3, 1e9, 525, 62, 70, 5640, 4, 1, "32.8K", 32768},
+     "BTM_SOC0", true, false, 3, 1e9, 525, 62, 70, 5640, 4, 1, "32.8K", 32768, BlinkApi::kJson,
+     true, 1560},
     // s19jpro: no capture; the S19 layout.
     {"BMMiner", "1.0.0", "49.0.1.3", "Mon Mar 15 10:26:02 CST 2021", "cgminer 1.0.0", "CGMiner",
-     "BTM_SOC0", true, false, 3, 1e9, 500, 60, 68, 5280, 4, 1, "32.8K", 32768},
+     "BTM_SOC0", true, false, 3, 1e9, 500, 60, 68, 5280, 4, 1, "32.8K", 32768, BlinkApi::kJson,
+     true, 1560},
     // l3plus: antminer-l3plus-version.json, antminer-l3plus-stats.json
     {"CGMiner", "4.9.0", "1.0.1.3", "Fri Aug 25 17:28:57 CST 2017", "cgminer 4.9.0", "CGMiner",
-     "L30", false, true, 8, 1e6, 384, 46, 55, 3840, 2, 1, "65.5K", 65536},
+     "L30", false, true, 8, 1e6, 384, 46, 55, 3840, 2, 1, "65.5K", 65536, BlinkApi::kNone, false,
+     0},
 };
 
 const Firmware& FirmwareOf(ModelId id) { return kFirmware[static_cast<size_t>(id)]; }
@@ -554,6 +564,10 @@ const ModelSpec* FindModel(std::string_view key) {
 
 int FanCount(ModelId id) { return FirmwareOf(id).fans; }
 
+BlinkApi BlinkApiOf(ModelId id) { return FirmwareOf(id).blink; }
+
+bool CanSleep(ModelId id) { return FirmwareOf(id).can_sleep; }
+
 std::string_view ToString(ActionResult result) {
   switch (result) {
     case ActionResult::kOk:
@@ -594,6 +608,8 @@ FakeMiner::FakeMiner(const FakeMinerSpec& spec, double now)
 void FakeMiner::Restart(double now) {
   now_ = now;
   start_time_ = now;
+  slept_s_ = 0;
+  sleep_since_ = now;
   settled_accepted_ = 0;
   for (Pool& p : pools_) p.accepted = 0;
   snap_valid_ = false;
@@ -634,6 +650,14 @@ void FakeMiner::SetFansStopped(int count) {
   snap_valid_ = false;
 }
 
+void FakeMiner::SetSleeping(bool asleep, double now) {
+  if (!CanSleep(spec_.model) || asleep == sleeping_) return;
+  if (!asleep) slept_s_ += std::max(0.0, now - std::max(sleep_since_, start_time_));
+  sleeping_ = asleep;
+  sleep_since_ = now;
+  snap_valid_ = false;
+}
+
 int FakeMiner::DeadBoard() const { return spec_.dead_board ? spec_.index % model_->boards : -1; }
 
 int FakeMiner::dead_chain() const {
@@ -671,6 +695,11 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
   s = Snapshot{};
   s.when = static_cast<int64_t>(now_);
   s.elapsed = std::max<int64_t>(0, static_cast<int64_t>(now_ - start_time_));
+  // Seconds spent hashing since the start: shares and errors grow with it only.
+  const double asleep_now =
+      sleeping_ ? std::max(0.0, now_ - std::max(sleep_since_, start_time_)) : 0;
+  const int64_t hashing_s =
+      std::max<int64_t>(0, s.elapsed - static_cast<int64_t>(slept_s_ + asleep_now));
   const int dead = DeadBoard();
   const double per_board = model_->hashrate_nominal / model_->boards;
   // Temperatures drift slowly (a 15-minute cycle) with a little noise on top.
@@ -685,7 +714,7 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
         static_cast<int>(std::lround(fw.pcb_base + drift + b + Uniform() * 2 - 1)) + temp_offset_;
     s.temp_chip[b] =
         static_cast<int>(std::lround(fw.chip_base + drift + b + Uniform() * 2 - 1)) + temp_offset_;
-    s.board_hw[b] = s.elapsed / (97 + 31 * b);
+    s.board_hw[b] = hashing_s / (97 + 31 * b);
     s.hw_errors += s.board_hw[b];
   }
   s.rate_av = s.rate_ideal * (1 + av_offset_);
@@ -695,10 +724,25 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
     // Drawn even for a stopped fan, so stopping one leaves the other values as they were.
     s.fans[f] = f < fans_stopped_ ? 0 : rpm;
   }
-  s.accepted = s.elapsed / 10;
+  if (sleeping_) {
+    // The sleeping captures: nothing hashes, the S19's boards sit near
+    // ambient (40 °C) with fans at idle, the S17 family's read 0 throughout.
+    s.rate_5s = s.rate_av = 0;
+    s.board_rate = {};
+    if (fw.fan_idle == 0) s.rate_ideal = 0;
+    for (int b = 0; b < model_->boards; ++b) {
+      const bool sensing = b != dead && fw.fan_idle > 0;
+      s.temp_pcb[b] = sensing ? 39 + (b + spec_.index) % 2 : 0;
+      s.temp_chip[b] = s.temp_pcb[b];
+    }
+    for (int f = 0; f < fw.fans; ++f) {
+      if (s.fans[f] > 0) s.fans[f] = fw.fan_idle > 0 ? fw.fan_idle - 60 * (f % 2) : 0;
+    }
+  }
+  s.accepted = hashing_s / 10;
   s.rejected = s.accepted / 400;
-  s.getworks = s.elapsed / 28 + 1;
-  s.discarded = s.elapsed * 3 / 7;
+  s.getworks = hashing_s / 28 + 1;
+  s.discarded = hashing_s * 3 / 7;
   snap_valid_ = true;
   return s;
 }
@@ -1085,9 +1129,9 @@ void FakeMiner::WriteStats(Writer& w) {
 }
 
 // " oooooooo oooooooo ...": one letter per chip, 'x' for a chip that does not
-// answer, all of them on a dead board.
+// answer, all of them on a dead board and on a sleeping S19's boards.
 void FakeMiner::AppendChipStatus(Writer& w, int board) {
-  const char chip = board == DeadBoard() ? 'x' : 'o';
+  const char chip = board == DeadBoard() || sleeping_ ? 'x' : 'o';
   const int group = FirmwareOf(spec_.model).chip_group;
   scratch_.clear();
   for (int i = 0; i < model_->chips_per_board; ++i) {
@@ -1165,16 +1209,17 @@ void FakeMiner::WriteStatsS17(Writer& w) {
   const Snapshot& s = Snap();
   const int boards = model_->boards;
   const int dead = dead_chain();
-  auto populated = [&](int i) { return i >= 1 && i <= boards; };
+  // Asleep, the firmware lists no chain (antminer-s17plus-stats-sleeping.json).
+  auto populated = [&](int i) { return !sleeping_ && i >= 1 && i <= boards; };
   auto alive = [&](int i) { return populated(i) && i != dead; };
   int max_temp = 0;
   for (int b = 0; b < boards; ++b) max_temp = std::max(max_temp, s.temp_pcb[b]);
 
   w.Fixed("GHS 30m", s.rate_av * (1 - 0.004) / fw.ghs_unit, 2);
-  w.Int("Mode", 1);
+  w.Int("Mode", sleeping_ ? 254 : 1);
   w.Int("miner_count", boards);
   w.Str("frequency", "");
-  w.Int("fan_num", fw.fans);
+  w.Int("fan_num", sleeping_ ? 0 : fw.fans);
   for (int i = 1; i <= 16; ++i) w.IntN("fan", i, i <= fw.fans ? s.fans[i - 1] : 0);
   w.Int("temp_num", boards);
   for (int i = 1; i <= 16; ++i) w.IntN("temp", i, alive(i) ? s.temp_pcb[i - 1] : 0);
@@ -1201,7 +1246,7 @@ void FakeMiner::WriteStatsS17(Writer& w) {
   w.Fixed("total_rateideal", s.rate_ideal / fw.ghs_unit, 2);
   w.Str("rate_unit", "GH");
   w.Fixed("total_freqavg", 0, 2);
-  w.Int("total_acn", (boards - (dead >= 0 ? 1 : 0)) * model_->chips_per_board);
+  w.Int("total_acn", sleeping_ ? 0 : (boards - (dead >= 0 ? 1 : 0)) * model_->chips_per_board);
   w.Fixed("total_rate", s.rate_5s / fw.ghs_unit, 2);
   for (int i = 1; i <= 16; ++i) w.FixedN("chain_rateideal", i, 0, 2);
   w.Int("temp_max", max_temp);
@@ -1264,12 +1309,16 @@ void FakeMiner::WriteStatsS19(Writer& w) {
         continue;
       }
       const int t = (key == "temp_pcb" ? s.temp_pcb[i - 1] : s.temp_chip[i - 1]) + offset;
-      w.Sensors(t - 36, t - 25, t - 13, t);
+      if (sleeping_) {
+        w.Sensors(t, t - 2, t + 1, t);  // a cold board reads alike everywhere: "39-37-40-39"
+      } else {
+        w.Sensors(t - 36, t - 25, t - 13, t);
+      }
     }
   };
   sensors("temp_pcb", 0);
   sensors("temp_chip", 0);
-  sensors("temp_pic", -15);
+  sensors("temp_pic", sleeping_ ? 0 : -15);
   w.Fixed("total_rateideal", s.rate_ideal / fw.ghs_unit, 1);
   w.Str("rate_unit", "GH");
   w.Int("total_freqavg", fw.frequency);
@@ -1422,7 +1471,7 @@ void FakeMiner::WriteDevs(Writer& w) {
     w.Str("Enabled", "Y");
     w.Str("Status", alive ? "Alive" : "Dead");
     w.Fixed("Temperature", alive ? s.temp_chip[b] : 0, 2);
-    w.Fixed("MHS av", s.board_ideal[b] * (1 + av_offset_) / mhs_unit, 2);
+    w.Fixed("MHS av", sleeping_ ? 0 : s.board_ideal[b] * (1 + av_offset_) / mhs_unit, 2);
     w.Fixed("MHS 5s", s.board_rate[b] / mhs_unit, 2);
     w.Int("Accepted", accepted);
     w.Int("Rejected", accepted / 400);

@@ -40,6 +40,18 @@ const ModelSpec* FindModel(std::string_view key);
 // Fans the model's firmware reports.
 int FanCount(ModelId id);
 
+// How the model's stock web interface lights its fault LED (blink.cgi).
+enum class BlinkApi : uint8_t {
+  kNone,  // no blink.cgi (L3+)
+  kForm,  // urlencoded action=startBlink|stopBlink|onPageLoaded (S9, S17 family)
+  kJson,  // JSON {"blink":bool}, state from get_blink_status.cgi (S19 family)
+};
+BlinkApi BlinkApiOf(ModelId id);
+// True when the model's firmware can stop hashing on request ("miner-mode" 1
+// in set_miner_conf.cgi, "bitmain-work-mode" in get_miner_conf.cgi): the S17
+// and S19 families; S9 and L3+ stock firmware has no sleep.
+bool CanSleep(ModelId id);
+
 struct FakeMinerSpec {
   ModelId model = ModelId::kS9;
   int index = 0;                 // 0-based; the worker is farm.w<index + 1>
@@ -105,6 +117,18 @@ class FakeMiner {
   void SetTempOffset(int celsius);
   // The first `count` fans report 0 rpm (at most FanCount(model)); 0: all turn.
   void SetFansStopped(int count);
+
+  // Sleep (true) stops hashing at unix time `now`, as "miner-mode" 1 does on
+  // stock firmware; false resumes it. Ignored unless CanSleep(model). While
+  // asleep the API still answers, with zero hashrate, shares that no longer
+  // grow, and the idle sensors of the model's sleeping captures (S19: fans at
+  // idle and boards near ambient; S17 family: every fan and sensor 0, "Mode"
+  // 254).
+  void SetSleeping(bool asleep, double now);
+  bool sleeping() const { return sleeping_; }
+  // The fault LED a locate request turns on or off; it changes no reply.
+  void SetBlinking(bool on) { blinking_ = on; }
+  bool blinking() const { return blinking_; }
 
  private:
   struct Pool {
@@ -173,6 +197,10 @@ class FakeMiner {
   std::vector<Pool> pools_;
   int temp_offset_ = 0;  // °C
   int fans_stopped_ = 0;
+  bool sleeping_ = false;
+  double sleep_since_ = 0;  // unix time hashing last stopped (or the start, when later)
+  double slept_s_ = 0;      // seconds asleep since the start, sleeps that ended
+  bool blinking_ = false;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

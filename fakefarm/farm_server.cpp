@@ -365,6 +365,7 @@ std::string Describe(const ScenarioStep& step) {
   if (step.temp_offset) add("temp_offset", *step.temp_offset);
   if (step.dead_board) add("dead_board", *step.dead_board);
   if (step.fans_stopped) add("fans_stopped", *step.fans_stopped);
+  if (step.sleeping) add("sleeping", *step.sleeping);
   return out;
 }
 
@@ -446,18 +447,27 @@ Result<std::vector<ScenarioStep>> ParseScenario(std::string_view text,
               fmt::format("fans_stopped {} is not a count of fans", SafeForLog(value.dump(), 40)));
         }
         step.fans_stopped = static_cast<int>(*count);
+      } else if (key == "sleeping") {
+        if (!value.is_boolean()) return bad("sleeping must be true or false");
+        step.sleeping = value.get<bool>();
       } else {
         return bad(fmt::format(
-            "unknown key '{}' (at_s, miner, ip, fault, temp_offset, dead_board, fans_stopped)",
+            "unknown key '{}' (at_s, miner, ip, fault, temp_offset, dead_board, fans_stopped, "
+            "sleeping)",
             SafeForLog(key, 40)));
       }
     }
     if (!has_at) return bad("no at_s");
     if (!has_miner) return bad("no miner (give miner or ip)");
-    if (!step.fault && !step.temp_offset && !step.dead_board && !step.fans_stopped) {
-      return bad("no change (fault, temp_offset, dead_board or fans_stopped)");
+    if (!step.fault && !step.temp_offset && !step.dead_board && !step.fans_stopped &&
+        !step.sleeping) {
+      return bad("no change (fault, temp_offset, dead_board, fans_stopped or sleeping)");
     }
     const ModelId model = plans[step.miner].spec.model;
+    if (step.sleeping && !CanSleep(model)) {
+      return bad(
+          fmt::format("sleeping: miner {} ({}) has no sleep", step.miner, GetModel(model).key));
+    }
     if (step.fans_stopped && *step.fans_stopped > FanCount(model)) {
       return bad(fmt::format("fans_stopped {}: miner {} ({}) has {} fans", *step.fans_stopped,
                              step.miner, GetModel(model).key, FanCount(model)));
@@ -1114,6 +1124,7 @@ void FarmServer::PlayScenario(int64_t now_ms) {
     if (step.temp_offset) m.fake.SetTempOffset(*step.temp_offset);
     if (step.dead_board) m.fake.SetDeadBoard(*step.dead_board);
     if (step.fans_stopped) m.fake.SetFansStopped(*step.fans_stopped);
+    if (step.sleeping) m.fake.SetSleeping(*step.sleeping, UnixNow());
     spdlog::info("scenario: {} {}", m.plan.ip_text, Describe(step));
   }
 }

@@ -70,8 +70,9 @@ struct ScenarioStep {
   std::optional<int> temp_offset;  // °C on every live board's sensors; 0 is normal
   std::optional<bool> dead_board;
   std::optional<int> fans_stopped;  // how many fans report 0 rpm
+  std::optional<bool> sleeping;     // asleep (true) or awake, as FakeMiner::SetSleeping
 };
-// "fault=silent temp_offset=30": the changes a step makes, as logged.
+// "fault=silent temp_offset=30 sleeping=true": the changes a step makes, as logged.
 std::string Describe(const ScenarioStep& step);
 
 struct FarmOptions {

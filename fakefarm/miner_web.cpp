@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "asicmon/log.h"
@@ -16,9 +17,14 @@ namespace {
 constexpr std::string_view kRebootPath = "/cgi-bin/reboot.cgi";
 constexpr std::string_view kGetConfPath = "/cgi-bin/get_miner_conf.cgi";
 constexpr std::string_view kSetConfPath = "/cgi-bin/set_miner_conf.cgi";
+constexpr std::string_view kBlinkPath = "/cgi-bin/blink.cgi";
+constexpr std::string_view kBlinkStatusPath = "/cgi-bin/get_blink_status.cgi";
 constexpr std::string_view kFormType = "application/x-www-form-urlencoded";
-// The firmware's form has three pool slots.
-constexpr int kPoolSlots = 3;
+constexpr std::string_view kJsonType = "application/json";
+// The X19 firmware's answer to a configuration it took.
+constexpr std::string_view kX19ConfOk = R"({"stats":"success","code":"M000","msg":"OK!"})";
+// The firmware's forms have three pool slots.
+constexpr size_t kPoolSlots = 3;
 
 constexpr std::string_view kRebootPage =
     "<html><head><title>Reboot</title></head><body>Rebooting, please wait...</body></html>\n";
@@ -59,42 +65,160 @@ void GetMinerConf(const FakeMiner& miner, fmt::memory_buffer& out) {
   conf["bitmain-voltage"] = "0706";
   conf["bitmain-fan-ctrl"] = false;
   conf["bitmain-fan-pwm"] = "100";
+  // antminer-s19-get_miner_conf.cgi.json: "1" asleep, "0" hashing; firmware
+  // without sleep has no such key.
+  if (CanSleep(miner.spec().model)) conf["bitmain-work-mode"] = miner.sleeping() ? "1" : "0";
   AppendHttpResponse(out, 200, "application/json", conf.dump());
 }
 
+std::string_view MediaType(const HttpRequest& request) {
+  const std::string_view type = request.Header("Content-Type").value_or("");
+  return type.substr(0, type.find(';'));
+}
+
+// The X19 web UI posts JSON; some clients send it without the content type.
+bool IsJsonBody(const HttpRequest& request) {
+  const size_t first = request.body.find_first_not_of(" \t\r\n");
+  return MediaType(request) == kJsonType ||
+         (first != std::string_view::npos && request.body[first] == '{');
+}
+
+// Applies a configuration the firmware took: `pools` (when given) replace the
+// pools, the mining software restarts, and `miner_mode` (when given) puts the
+// miner to sleep (1) or wakes it (0). Logs "set_miner_conf" and, with a mode,
+// "sleep" or "wake".
+void ApplyMinerConf(const std::optional<std::vector<PoolConfig>>& pools,
+                    std::optional<int> miner_mode, const std::string& invalid, FakeMiner& miner,
+                    double now, std::vector<PrivilegedAction>& actions) {
+  // Stock firmware's CGI writes whatever it is given and answers the same;
+  // here a bad configuration is not applied, so the miner keeps mining, and
+  // the action log says "error".
+  const std::vector<PoolConfig> applied = pools ? *pools : miner.PoolsByPriority();
+  if (!invalid.empty()) {
+    spdlog::warn("set_miner_conf.cgi refused: {}", invalid);
+    actions.push_back({"set_miner_conf", JoinPools(applied), ActionResult::kError});
+    return;
+  }
+  miner.Reconfigure(applied, now);
+  actions.push_back({"set_miner_conf", JoinPools(applied), ActionResult::kOk});
+  if (miner_mode) {
+    miner.SetSleeping(*miner_mode == 1, now);
+    actions.push_back({*miner_mode == 1 ? "sleep" : "wake", "", ActionResult::kOk});
+  }
+}
+
+// Why `pool` cannot be used (slot counts from 1), empty when it can.
+std::string CheckPool(const PoolConfig& pool, size_t slot) {
+  if (IsStratumUrl(pool.url)) return {};
+  return fmt::format("pool {} url '{}' is not stratum+tcp://host:port", slot, SafeForLog(pool.url));
+}
+
+// The X19 form: {"bitmain-fan-ctrl":false,...,"miner-mode":1,"pools":[{"url":..,
+// "user":..,"pass":..},...]}. Keys other than pools and miner-mode are taken
+// and ignored, as the fake has no fan or frequency settings.
+void SetMinerConfJson(const HttpRequest& request, FakeMiner& miner, double now,
+                      fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
+  const nlohmann::json conf = nlohmann::json::parse(request.body, nullptr, false);
+  if (conf.is_discarded() || !conf.is_object()) {
+    AppendHttpError(out, 400);
+    return;
+  }
+  std::string invalid;
+  std::optional<std::vector<PoolConfig>> pools;
+  if (const auto it = conf.find("pools"); it != conf.end()) {
+    pools.emplace();
+    if (!it->is_array()) invalid = "pools is not a list";
+    for (size_t slot = 1; invalid.empty() && slot <= std::min<size_t>(it->size(), kPoolSlots);
+         ++slot) {
+      const nlohmann::json& p = (*it)[slot - 1];
+      auto text = [&](const char* key) {
+        const auto field = p.is_object() ? p.find(key) : p.end();
+        return field != p.end() && field->is_string() ? field->get<std::string>() : std::string();
+      };
+      PoolConfig pool{text("url"), text("user"), text("pass")};
+      if (pool.url.empty()) continue;
+      invalid = CheckPool(pool, slot);
+      pools->push_back(std::move(pool));
+    }
+    if (invalid.empty() && pools->empty()) invalid = "no pool has a url";
+  }
+  std::optional<int> miner_mode;
+  if (const auto it = conf.find("miner-mode"); it != conf.end()) {
+    // The web UI sends a number; other clients a string.
+    if (*it == 0 || *it == "0") {
+      miner_mode = 0;
+    } else if (*it == 1 || *it == "1") {
+      miner_mode = 1;
+    } else if (invalid.empty()) {
+      invalid = fmt::format("miner-mode {} is neither 0 nor 1", SafeForLog(it->dump()));
+    }
+  }
+  ApplyMinerConf(pools, miner_mode, invalid, miner, now, actions);
+  AppendHttpResponse(out, 200, "application/json", kX19ConfOk);
+}
+
+// The older firmware's form (S9 and every model): _ant_pool{1,2,3}{url,user,pw}.
 void SetMinerConf(const HttpRequest& request, FakeMiner& miner, double now,
                   fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
-  const std::string_view type = request.Header("Content-Type").value_or("");
+  if (CanSleep(miner.spec().model) && IsJsonBody(request)) {
+    SetMinerConfJson(request, miner, now, out, actions);
+    return;
+  }
   const auto form = ParseForm(request.body);
-  if (type.substr(0, type.find(';')) != kFormType || !form) {
+  if (MediaType(request) != kFormType || !form) {
     AppendHttpError(out, 400);
     return;
   }
   std::vector<PoolConfig> pools;
   std::string invalid;
-  for (int slot = 1; slot <= kPoolSlots; ++slot) {
+  for (size_t slot = 1; slot <= kPoolSlots; ++slot) {
     PoolConfig pool{std::string(FormValue(*form, fmt::format("_ant_pool{}url", slot))),
                     std::string(FormValue(*form, fmt::format("_ant_pool{}user", slot))),
                     std::string(FormValue(*form, fmt::format("_ant_pool{}pw", slot)))};
     if (pool.url.empty()) continue;
-    if (!IsStratumUrl(pool.url) && invalid.empty()) {
-      invalid = fmt::format("pool {} url '{}' is not stratum+tcp://host:port", slot,
-                            SafeForLog(pool.url));
-    }
+    if (invalid.empty()) invalid = CheckPool(pool, slot);
     pools.push_back(std::move(pool));
   }
   if (pools.empty()) invalid = "no pool has a url";
-  // Stock firmware's CGI writes whatever it is given and answers the same;
-  // here a bad configuration is not applied, so the miner keeps mining, and
-  // the action log says "error".
-  if (invalid.empty()) {
-    miner.Reconfigure(pools, now);
-  } else {
-    spdlog::warn("set_miner_conf.cgi refused: {}", invalid);
-  }
-  actions.push_back({"set_miner_conf", JoinPools(pools),
-                     invalid.empty() ? ActionResult::kOk : ActionResult::kError});
+  ApplyMinerConf(pools, std::nullopt, invalid, miner, now, actions);
   AppendHttpResponse(out, 200, "text/html", "ok");
+}
+
+// blink.cgi: the X19 JSON form {"blink":bool}, answered {"code":"B000"} (on)
+// or {"code":"B100"} (off); the older form action=startBlink|stopBlink|
+// onPageLoaded, answered {"isBlinking":bool} with the state after it.
+void Blink(const HttpRequest& request, FakeMiner& miner, fmt::memory_buffer& out,
+           std::vector<PrivilegedAction>& actions) {
+  std::optional<bool> turn;
+  if (BlinkApiOf(miner.spec().model) == BlinkApi::kJson) {
+    const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+    const auto blink = body.is_object() ? body.find("blink") : body.end();
+    if (!IsJsonBody(request) || blink == body.end() || !blink->is_boolean()) {
+      AppendHttpError(out, 400);
+      return;
+    }
+    turn = blink->get<bool>();
+  } else {
+    const auto form = ParseForm(request.body);
+    const std::string_view action = form ? FormValue(*form, "action") : std::string_view();
+    if (MediaType(request) != kFormType ||
+        (action != "startBlink" && action != "stopBlink" && action != "onPageLoaded")) {
+      AppendHttpError(out, 400);
+      return;
+    }
+    if (action != "onPageLoaded") turn = action == "startBlink";
+  }
+  if (turn) {
+    miner.SetBlinking(*turn);
+    actions.push_back({"locate", *turn ? "on" : "off", ActionResult::kOk});
+  }
+  nlohmann::json answer;
+  if (BlinkApiOf(miner.spec().model) == BlinkApi::kJson) {
+    answer = {{"code", miner.blinking() ? "B000" : "B100"}};
+  } else {
+    answer = {{"isBlinking", miner.blinking()}};
+  }
+  AppendHttpResponse(out, 200, "application/json", answer.dump());
 }
 
 }  // namespace
@@ -127,10 +251,13 @@ bool IsStratumUrl(std::string_view url) {
 WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, FakeMiner& miner,
                            double now, fmt::memory_buffer& out,
                            std::vector<PrivilegedAction>& actions) {
+  const BlinkApi blink = BlinkApiOf(miner.spec().model);
   std::string_view allowed;
-  if (request.path == kRebootPath || request.path == kGetConfPath) {
+  if (request.path == kRebootPath || request.path == kGetConfPath ||
+      (request.path == kBlinkStatusPath && blink == BlinkApi::kJson)) {
     allowed = "GET";
-  } else if (request.path == kSetConfPath) {
+  } else if (request.path == kSetConfPath ||
+             (request.path == kBlinkPath && blink != BlinkApi::kNone)) {
     allowed = "POST";
   } else {
     AppendHttpError(out, 404);
@@ -155,6 +282,11 @@ WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, F
   }
   if (request.path == kGetConfPath) {
     GetMinerConf(miner, out);
+  } else if (request.path == kBlinkStatusPath) {
+    AppendHttpResponse(out, 200, "application/json",
+                       nlohmann::json({{"blink", miner.blinking()}}).dump());
+  } else if (request.path == kBlinkPath) {
+    Blink(request, miner, out, actions);
   } else {
     SetMinerConf(request, miner, now, out, actions);
   }

@@ -1,9 +1,11 @@
 // The fake farm's web interface (--http-port) as the control service will
 // use it: libcurl with CURLAUTH_DIGEST against a real asicmon-fakefarm
 // process, reboot taking a miner off the network, the configuration round
-// trip changing what the CGMiner API reports, and hostile HTTP clients.
+// trip changing what the CGMiner API reports, sleep and wake and the fault
+// light as control drives them, and hostile HTTP clients.
 //
-// Loopback range: 127.38.0.0/16 (see testlib.h), one /24 per test.
+// Loopback ranges (see testlib.h), one /24 per test: 127.38.0.0/16; the
+// sleep and locate tests 127.52.0.0/16.
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -19,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -53,9 +56,10 @@ size_t Append(char* data, size_t size, size_t count, void* into) {
 }
 
 // One request as the control client makes it: Digest auth when `userpwd`
-// is given, a urlencoded POST when `form` is.
+// is given, a POST of `form` when it is (urlencoded unless `content_type`
+// says otherwise).
 HttpResult Request(const std::string& ip, const std::string& path, const std::string& userpwd,
-                   const std::string* form = nullptr) {
+                   const std::string* form = nullptr, const char* content_type = nullptr) {
   static CurlGlobal global;
   HttpResult r;
   CURL* curl = curl_easy_init();
@@ -75,9 +79,15 @@ HttpResult Request(const std::string& ip, const std::string& path, const std::st
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form->c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(form->size()));
   }
+  curl_slist* headers = nullptr;
+  if (content_type) {
+    headers = curl_slist_append(headers, fmt::format("Content-Type: {}", content_type).c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  }
   r.code = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   curl_easy_cleanup(curl);
+  curl_slist_free_all(headers);
   return r;
 }
 
@@ -360,6 +370,115 @@ TEST(FakefarmWebTest, HostileRequestsGet4xxAndTheFarmKeepsServing) {
   EXPECT_EQ(Request("127.38.5.2", "/cgi-bin/get_miner_conf.cgi", "root:root").status, 200);
   EXPECT_GE(Uptime(ip), 3600);
   EXPECT_GE(Uptime("127.38.5.3"), 3600);
+}
+
+// STATS[1] of the API's stats reply: the figures.
+json StatsOf(const std::string& ip) { return Api(ip, "stats")["STATS"][1]; }
+
+// Sleep and wake as control does it on stock firmware: the X19 JSON form with
+// miner-mode, read back from get_miner_conf.cgi, seen in the API.
+TEST(FakefarmWebTest, SleepAndWakeThroughTheWebConfigShowInTheApi) {
+  const std::string log_path = TempPath("sleep.jsonl");
+  unlink(log_path.c_str());
+  FakeFarm farm =
+      StartFakeFarm({"--base", "127.52.1.1", "--count", "4", "--models", "s19pro,s17pro,s9,l3plus",
+                     "--http-port", std::to_string(kHttpPort), "--action-log", log_path});
+  const std::string s19 = "127.52.1.1";
+  const std::string s17 = "127.52.1.2";
+  const std::string s9 = "127.52.1.3";
+  ASSERT_EQ(farm.miners[s19]["model"], "Antminer S19 Pro");
+  ASSERT_EQ(farm.miners[s17]["model"], "Antminer S17 Pro");
+  auto conf = [](const std::string& ip) {
+    return json::parse(Request(ip, "/cgi-bin/get_miner_conf.cgi", "root:root").body);
+  };
+  auto set_mode = [](const std::string& ip, int mode) {
+    const std::string body = fmt::format(R"({{"miner-mode":{}}})", mode);
+    return Request(ip, "/cgi-bin/set_miner_conf.cgi", "root:root", &body, "application/json");
+  };
+  for (const std::string& ip : {s19, s17}) {
+    SCOPED_TRACE(ip);
+    EXPECT_EQ(conf(ip)["bitmain-work-mode"], "0");
+    const HttpResult slept = set_mode(ip, 1);
+    ASSERT_EQ(slept.code, CURLE_OK) << curl_easy_strerror(slept.code);
+    EXPECT_EQ(slept.status, 200);
+    EXPECT_EQ(json::parse(slept.body)["code"], "M000");
+    EXPECT_EQ(conf(ip)["bitmain-work-mode"], "1");
+    const json summary = Api(ip, "summary")["SUMMARY"][0];
+    EXPECT_EQ(std::stod(summary["GHS 5s"].is_string() ? summary["GHS 5s"].get<std::string>()
+                                                       : summary["GHS 5s"].dump()),
+              0.0);
+    EXPECT_EQ(summary["GHS av"], 0.0);
+  }
+  EXPECT_EQ(StatsOf(s19)["Mode"], 2) << "an S19's API does not say it sleeps";
+  EXPECT_EQ(StatsOf(s17)["Mode"], 254);
+  EXPECT_GT(StatsOf(s19)["fan1"].get<int>(), 0) << "idle, not stopped";
+
+  // S9: no sleep; the JSON form is refused and the config has no work mode.
+  EXPECT_EQ(set_mode(s9, 1).status, 400);
+  EXPECT_FALSE(conf(s9).contains("bitmain-work-mode"));
+  EXPECT_GT(Api(s9, "summary")["SUMMARY"][0]["GHS av"].get<double>(), 0);
+
+  EXPECT_EQ(set_mode(s19, 0).status, 200);
+  EXPECT_EQ(conf(s19)["bitmain-work-mode"], "0");
+  EXPECT_GT(Api(s19, "summary")["SUMMARY"][0]["GHS 5s"].get<double>(), 0);
+  EXPECT_EQ(StatsOf(s17)["Mode"], 254) << "the neighbour sleeps on";
+
+  std::vector<std::string> logged;
+  for (const json& a : ReadLines(log_path)) {
+    logged.push_back(fmt::format("{} {} {}", a["ip"].get<std::string>(),
+                                 a["command"].get<std::string>(), a["result"].get<std::string>()));
+  }
+  EXPECT_EQ(logged, (std::vector<std::string>{
+                        s19 + " set_miner_conf ok", s19 + " sleep ok", s17 + " set_miner_conf ok",
+                        s17 + " sleep ok", s19 + " set_miner_conf ok", s19 + " wake ok"}));
+  unlink(log_path.c_str());
+}
+
+// The fault light: the X19 JSON form, the older form, and none on an L3+.
+TEST(FakefarmWebTest, LocateLightsTheFaultLightWhereTheFirmwareHasOne) {
+  const std::string log_path = TempPath("locate.jsonl");
+  unlink(log_path.c_str());
+  FakeFarm farm = StartFakeFarm({"--base", "127.52.2.1", "--count", "3", "--models",
+                                 "s19pro,s9,l3plus", "--http-port", std::to_string(kHttpPort),
+                                 "--action-log", log_path});
+  const std::string s19 = "127.52.2.1";
+  const std::string s9 = "127.52.2.2";
+  const std::string l3 = "127.52.2.3";
+  const std::string on = R"({"blink":true})";
+  const HttpResult lit = Request(s19, "/cgi-bin/blink.cgi", "root:root", &on, "application/json");
+  ASSERT_EQ(lit.code, CURLE_OK) << curl_easy_strerror(lit.code);
+  EXPECT_EQ(lit.status, 200);
+  EXPECT_EQ(json::parse(lit.body)["code"], "B000");
+  EXPECT_EQ(json::parse(Request(s19, "/cgi-bin/get_blink_status.cgi", "root:root").body)["blink"],
+            true);
+
+  const std::string start = "action=startBlink";
+  const std::string read = "action=onPageLoaded";
+  EXPECT_EQ(json::parse(Request(s9, "/cgi-bin/blink.cgi", "root:root", &start).body)["isBlinking"],
+            true);
+  EXPECT_EQ(json::parse(Request(s9, "/cgi-bin/blink.cgi", "root:root", &read).body)["isBlinking"],
+            true);
+  EXPECT_EQ(Request(s9, "/cgi-bin/get_blink_status.cgi", "root:root").status, 404);
+
+  EXPECT_EQ(Request(l3, "/cgi-bin/blink.cgi", "root:root", &start).status, 404);
+  EXPECT_EQ(Request(l3, "/cgi-bin/blink.cgi", "root:root", &on, "application/json").status, 404);
+
+  const std::string off = R"({"blink":false})";
+  EXPECT_EQ(json::parse(Request(s19, "/cgi-bin/blink.cgi", "root:root", &off, "application/json")
+                            .body)["code"],
+            "B100");
+  EXPECT_EQ(json::parse(Request(s19, "/cgi-bin/get_blink_status.cgi", "root:root").body)["blink"],
+            false);
+  const std::vector<json> actions = ReadLines(log_path);
+  ASSERT_EQ(actions.size(), 3u);
+  EXPECT_EQ(actions[0]["ip"], s19);
+  EXPECT_EQ(actions[0]["command"], "locate");
+  EXPECT_EQ(actions[0]["parameter"], "on");
+  EXPECT_EQ(actions[1]["ip"], s9);
+  EXPECT_EQ(actions[1]["parameter"], "on");
+  EXPECT_EQ(actions[2]["ip"], s19);
+  EXPECT_EQ(actions[2]["parameter"], "off");
+  unlink(log_path.c_str());
 }
 
 TEST(FakefarmWebTest, WithoutHttpPortThereIsNoWebInterface) {

@@ -329,6 +329,109 @@ TEST(FakeMinerStateTest, RestartResetsElapsedAndShares) {
   EXPECT_EQ(pools[0]["Accepted"], 3);
 }
 
+// Asleep, the API answers in the shape of the sleeping captures: the same
+// keys, zero hashrate, shares frozen; S17 family "Mode" 254 and its sensors
+// and fans 0, S19 "Mode" 2 with idle fans and cold boards of failed chips.
+TEST(FakeMinerSleepTest, SleepingRepliesHaveTheCapturesShape) {
+  struct Case {
+    ModelId model;
+    const char* fixture;
+  };
+  for (const Case& c : {Case{ModelId::kS17Pro, "antminer-s17plus-stats-sleeping.json"},
+                        Case{ModelId::kS19Pro, "antminer-s19-stats-sleeping.json"},
+                        Case{ModelId::kS19jPro, "antminer-s19-stats-sleeping.json"}}) {
+    SCOPED_TRACE(GetModel(c.model).key);
+    ASSERT_TRUE(CanSleep(c.model));
+    FakeMiner miner(Spec(c.model), kNow);
+    const std::string awake = miner.Handle("stats", kNow);
+    miner.SetSleeping(true, kNow + 10);
+    EXPECT_TRUE(miner.sleeping());
+    const std::string asleep = miner.Handle("stats", kNow + 60);
+    EXPECT_EQ(KeysInOrder(asleep), KeysInOrder(awake)) << "sleep changes values, not keys";
+    const nlohmann::json ours = MustParse(asleep)["STATS"][1];
+    const nlohmann::json real = MustParse(ReadFixture(c.fixture))["STATS"][1];
+    EXPECT_EQ(ours["Mode"], real["Mode"]);
+    EXPECT_EQ(std::stod(ours["GHS 5s"].is_string() ? ours["GHS 5s"].get<std::string>()
+                                                   : ours["GHS 5s"].dump()),
+              0.0);
+    EXPECT_EQ(ours["GHS av"], 0.0);
+    EXPECT_EQ(ours["fan_num"], real["fan_num"]);
+    for (int chain = 1; chain <= 3; ++chain) {
+      // S17 family: no chain listed; S19: every chip of every chain 'x'.
+      const std::string acs = ours["chain_acs" + std::to_string(chain)];
+      EXPECT_EQ(acs.empty(), c.model == ModelId::kS17Pro) << acs;
+      EXPECT_EQ(acs.find('o'), std::string::npos) << acs;
+    }
+    Record record;
+    NormaliseRawReply(miner.Handle(kPoll, kNow + 60), record);
+    EXPECT_EQ(record.status, MinerStatus::kOk) << record.error;
+    EXPECT_EQ(record.hashrate, 0.0);
+    EXPECT_EQ(record.hashrate_avg, 0.0);
+    if (c.model == ModelId::kS17Pro) {
+      EXPECT_TRUE(record.sleeping) << "Mode 254 says so";
+      EXPECT_TRUE(record.boards.empty());
+      EXPECT_TRUE(record.fans.empty());
+      EXPECT_EQ(record.temp_max, std::nullopt);
+    } else {
+      EXPECT_FALSE(record.sleeping) << "an S19's API cannot say it sleeps";
+      ASSERT_EQ(record.boards.size(), 3u);
+      for (const BoardStats& b : record.boards) {
+        EXPECT_EQ(b.hashrate, 0.0);
+        EXPECT_EQ(b.chips_ok, 0);
+        EXPECT_EQ(b.chips_failed, GetModel(c.model).chips_per_board);
+      }
+      ASSERT_EQ(record.fans.size(), 4u);
+      for (int32_t rpm : record.fans) {
+        EXPECT_GT(rpm, 0);
+        EXPECT_LT(rpm, 2000);
+      }
+      ASSERT_TRUE(record.temp_max.has_value());
+      EXPECT_LE(*record.temp_max, 45);
+    }
+  }
+}
+
+TEST(FakeMinerSleepTest, SharesStopWhileAsleepAndResumeOnWaking) {
+  FakeMiner miner(Spec(ModelId::kS19Pro), kNow);
+  auto summary = [&](double now) { return MustParse(miner.Handle("summary", now))["SUMMARY"][0]; };
+  const int64_t before = summary(kNow)["Accepted"];
+  miner.SetSleeping(true, kNow);
+  const nlohmann::json asleep = summary(kNow + 600);
+  EXPECT_EQ(asleep["Accepted"], before);
+  EXPECT_EQ(asleep["GHS 5s"], 0.0);
+  EXPECT_EQ(asleep["Elapsed"], 3600 + 600) << "the API keeps running";
+  const nlohmann::json pools = MustParse(miner.Handle("pools", kNow + 600))["POOLS"];
+  EXPECT_EQ(pools[0]["Accepted"], before);
+  miner.SetSleeping(false, kNow + 600);
+  EXPECT_FALSE(miner.sleeping());
+  const nlohmann::json awake = summary(kNow + 700);
+  EXPECT_EQ(awake["Accepted"], before + 10);
+  EXPECT_NEAR(awake["GHS 5s"].get<double>(), 110000, 110000 * 0.02);
+  // A restart while asleep (a pool change, a reboot) keeps it asleep.
+  miner.SetSleeping(true, kNow + 700);
+  miner.Restart(kNow + 800);
+  EXPECT_TRUE(miner.sleeping());
+  EXPECT_EQ(summary(kNow + 900)["Accepted"], 0);
+}
+
+TEST(FakeMinerSleepTest, FirmwareWithoutSleepIgnoresIt) {
+  for (ModelId model : {ModelId::kS9, ModelId::kL3Plus}) {
+    SCOPED_TRACE(GetModel(model).key);
+    EXPECT_FALSE(CanSleep(model));
+    FakeMiner miner(Spec(model), kNow);
+    miner.SetSleeping(true, kNow);
+    EXPECT_FALSE(miner.sleeping());
+    Record record;
+    NormaliseRawReply(miner.Handle(kPoll, kNow + 60), record);
+    EXPECT_GT(record.hashrate.value_or(0), 0);
+  }
+  EXPECT_EQ(BlinkApiOf(ModelId::kS9), BlinkApi::kForm);
+  EXPECT_EQ(BlinkApiOf(ModelId::kS17Pro), BlinkApi::kForm);
+  EXPECT_EQ(BlinkApiOf(ModelId::kS19Pro), BlinkApi::kJson);
+  EXPECT_EQ(BlinkApiOf(ModelId::kS19jPro), BlinkApi::kJson);
+  EXPECT_EQ(BlinkApiOf(ModelId::kL3Plus), BlinkApi::kNone);
+}
+
 TEST(FakeMinerStateTest, ReadOnlyMinerDeniesEveryPrivilegedCommand) {
   FakeMinerSpec spec = Spec(ModelId::kS9);
   spec.deny_privileged = true;

@@ -218,8 +218,12 @@ TEST(DigestAuthTest, RandomNoncesAreHexAndDiffer) {
 class MinerWebTest : public ::testing::Test {
  protected:
   MinerWebTest() : auth_(std::string(kWebRealm), "root", "root", "feedface") {
+    UseModel(ModelId::kS19Pro);
+  }
+
+  void UseModel(ModelId model) {
     FakeMinerSpec spec;
-    spec.model = ModelId::kS19Pro;
+    spec.model = model;
     spec.index = 4;
     spec.uptime_s = 7200;
     miner_ = std::make_unique<FakeMiner>(spec, kNow);
@@ -256,6 +260,18 @@ class MinerWebTest : public ::testing::Test {
   }
 
   std::string Get(std::string_view uri) { return Send("GET", uri, Authorization("GET", uri)); }
+  std::string Post(std::string_view uri, std::string_view body,
+                   std::string_view type = "application/x-www-form-urlencoded") {
+    return Send("POST", uri, Authorization("POST", uri), body, type);
+  }
+  nlohmann::json MinerConf() {
+    return nlohmann::json::parse(Body(Get("/cgi-bin/get_miner_conf.cgi")));
+  }
+  nlohmann::json ApiSummary() {
+    auto parsed = testing::ParseMinerJson(miner_->Handle("summary", now_));
+    EXPECT_OK(parsed);
+    return parsed.ok() ? (*parsed)["SUMMARY"][0] : nlohmann::json();
+  }
 
   static std::string StatusLine(const std::string& response) {
     return response.substr(0, response.find("\r\n"));
@@ -330,7 +346,7 @@ TEST_F(MinerWebTest, GetMinerConfIsTheStockLayoutWithTheMinersPools) {
   EXPECT_EQ(keys, (std::vector<std::string>{"pools", "api-listen", "api-network", "api-groups",
                                             "api-allow", "bitmain-use-vil", "bitmain-freq",
                                             "bitmain-voltage", "bitmain-fan-ctrl",
-                                            "bitmain-fan-pwm"}));
+                                            "bitmain-fan-pwm", "bitmain-work-mode"}));
   const nlohmann::json api = ApiPools();
   ASSERT_EQ(conf["pools"].size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
@@ -340,6 +356,7 @@ TEST_F(MinerWebTest, GetMinerConfIsTheStockLayoutWithTheMinersPools) {
   }
   EXPECT_EQ(conf["api-allow"], "A:0/0,W:*");
   EXPECT_EQ(conf["bitmain-fan-ctrl"], false);
+  EXPECT_EQ(conf["bitmain-work-mode"], "0");
   // Priority order after a switchpool: the pool in use comes first.
   miner_->Handle("switchpool|2", now_);
   const nlohmann::json after = nlohmann::json::parse(Body(Get("/cgi-bin/get_miner_conf.cgi")));
@@ -410,11 +427,179 @@ TEST_F(MinerWebTest, SetMinerConfWithABadUrlAnswersLikeFirmwareButKeepsThePools)
 
 TEST_F(MinerWebTest, SetMinerConfRefusesABodyThatIsNotAForm) {
   const std::string uri = "/cgi-bin/set_miner_conf.cgi";
-  EXPECT_EQ(StatusLine(Send("POST", uri, Authorization("POST", uri), "a=%zz")),
-            "HTTP/1.1 400 Bad Request");
-  EXPECT_EQ(StatusLine(Send("POST", uri, Authorization("POST", uri),
-                            R"({"pools":[{"url":"stratum+tcp://a:1"}]})", "application/json")),
-            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(StatusLine(Post(uri, "a=%zz")), "HTTP/1.1 400 Bad Request");
+  // The X19 JSON form must be a JSON object.
+  for (const char* body : {"{\"pools\":", "[1]", "{} x"}) {
+    EXPECT_EQ(StatusLine(Post(uri, body, "application/json")), "HTTP/1.1 400 Bad Request") << body;
+  }
+  // S9 and L3+ firmware reads the urlencoded form only.
+  for (ModelId model : {ModelId::kS9, ModelId::kL3Plus}) {
+    UseModel(model);
+    EXPECT_EQ(
+        StatusLine(Post(uri, R"({"pools":[{"url":"stratum+tcp://a:1"}]})", "application/json")),
+        "HTTP/1.1 400 Bad Request");
+  }
+  EXPECT_TRUE(actions_.empty());
+}
+
+// The X19 form: miner-mode 1 stops hashing, 0 resumes it; each restarts the
+// mining software and reads back as bitmain-work-mode.
+TEST_F(MinerWebTest, X19JsonPutsToSleepAndWakes) {
+  const std::string uri = "/cgi-bin/set_miner_conf.cgi";
+  const std::string sleep =
+      R"({"bitmain-fan-ctrl":false,"bitmain-fan-pwm":"100","freq-level":"100","miner-mode":1,)"
+      R"("pools":[{"url":"stratum+tcp://new-a.example:3333","user":"acct.rig4","pass":"x"},)"
+      R"({"url":"","user":"","pass":""},{"url":"","user":"","pass":""}]})";
+  const std::string response = Post(uri, sleep, "application/json");
+  EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+  EXPECT_NE(response.find("\r\nContent-Type: application/json\r\n"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(Body(response)),
+            nlohmann::json({{"stats", "success"}, {"code", "M000"}, {"msg", "OK!"}}));
+  EXPECT_TRUE(miner_->sleeping());
+  ASSERT_EQ(actions_.size(), 2u);
+  EXPECT_EQ(actions_[0].command, "set_miner_conf");
+  EXPECT_EQ(actions_[0].parameter, "stratum+tcp://new-a.example:3333,acct.rig4,x");
+  EXPECT_EQ(actions_[1].command, "sleep");
+  EXPECT_EQ(actions_[1].result, ActionResult::kOk);
+  EXPECT_EQ(MinerConf()["bitmain-work-mode"], "1");
+  EXPECT_EQ(ApiPools().size(), 1u);
+  now_ += 60;
+  const nlohmann::json asleep = ApiSummary();
+  EXPECT_EQ(asleep["Elapsed"], 60) << "the mining software restarted";
+  EXPECT_EQ(asleep["GHS 5s"], 0.0);
+  EXPECT_EQ(asleep["Accepted"], 0);
+
+  // Waking, without a content type and without pools: the pools stay.
+  actions_.clear();
+  EXPECT_EQ(StatusLine(Post(uri, R"( {"miner-mode":"0"})", "text/plain")), "HTTP/1.1 200 OK");
+  EXPECT_FALSE(miner_->sleeping());
+  ASSERT_EQ(actions_.size(), 2u);
+  EXPECT_EQ(actions_[1].command, "wake");
+  EXPECT_EQ(MinerConf()["bitmain-work-mode"], "0");
+  EXPECT_EQ(ApiPools()[0]["URL"], "stratum+tcp://new-a.example:3333");
+  now_ += 60;
+  EXPECT_NEAR(ApiSummary()["GHS 5s"].get<double>(), 110000, 110000 * 0.02);
+}
+
+TEST_F(MinerWebTest, X19JsonWithABadModeOrPoolAnswersLikeFirmwareButChangesNothing) {
+  const std::string uri = "/cgi-bin/set_miner_conf.cgi";
+  const nlohmann::json before = ApiPools();
+  for (const char* body : {
+           R"({"miner-mode":2})",
+           R"({"miner-mode":true})",
+           R"({"miner-mode":"sleep"})",
+           R"({"miner-mode":1,"pools":[{"url":"http://a.example:1","user":"u"}]})",
+           R"({"miner-mode":1,"pools":[{"url":""}]})",
+           R"({"miner-mode":1,"pools":{"url":"stratum+tcp://a:1"}})",
+       }) {
+    SCOPED_TRACE(body);
+    actions_.clear();
+    const std::string response = Post(uri, body, "application/json");
+    EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+    EXPECT_NE(Body(response).find("M000"), std::string::npos);
+    ASSERT_EQ(actions_.size(), 1u);
+    EXPECT_EQ(actions_[0].command, "set_miner_conf");
+    EXPECT_EQ(actions_[0].result, ActionResult::kError);
+    EXPECT_FALSE(miner_->sleeping());
+  }
+  EXPECT_EQ(ApiPools(), before);
+  EXPECT_GE(ApiElapsed(), 7200);
+}
+
+// S17 family: the same X19 form, asleep with "Mode":254 in its stats.
+TEST_F(MinerWebTest, S17SleepsThroughTheJsonForm) {
+  UseModel(ModelId::kS17Pro);
+  EXPECT_EQ(MinerConf()["bitmain-work-mode"], "0");
+  Post("/cgi-bin/set_miner_conf.cgi", R"({"miner-mode":1})", "application/json");
+  EXPECT_TRUE(miner_->sleeping());
+  EXPECT_EQ(MinerConf()["bitmain-work-mode"], "1");
+  auto stats = testing::ParseMinerJson(miner_->Handle("stats", now_ + 30));
+  ASSERT_OK(stats);
+  EXPECT_EQ((*stats)["STATS"][1]["Mode"], 254);
+}
+
+// S9 and L3+ stock firmware has no sleep: a miner-mode changes nothing and
+// the configuration has no bitmain-work-mode to read back.
+TEST_F(MinerWebTest, FirmwareWithoutSleepIgnoresMinerMode) {
+  for (ModelId model : {ModelId::kS9, ModelId::kL3Plus}) {
+    SCOPED_TRACE(GetModel(model).key);
+    UseModel(model);
+    actions_.clear();
+    const std::string form =
+        "_ant_pool1url=stratum%2Btcp%3A%2F%2Fa.example%3A1&_ant_pool1user=u&miner-mode=1";
+    EXPECT_EQ(Body(Post("/cgi-bin/set_miner_conf.cgi", form)), "ok");
+    ASSERT_EQ(actions_.size(), 1u);
+    EXPECT_EQ(actions_[0].command, "set_miner_conf");
+    EXPECT_FALSE(miner_->sleeping());
+    EXPECT_FALSE(MinerConf().contains("bitmain-work-mode"));
+    now_ += 30;
+    EXPECT_GT(ApiSummary()["GHS av"].get<double>(), 0);
+  }
+}
+
+TEST_F(MinerWebTest, X19BlinkTurnsTheFaultLightOnAndOff) {
+  const std::string uri = "/cgi-bin/blink.cgi";
+  EXPECT_EQ(nlohmann::json::parse(Body(Get("/cgi-bin/get_blink_status.cgi"))),
+            nlohmann::json({{"blink", false}}));
+  const std::string on = Post(uri, R"({"blink":true})", "application/json");
+  EXPECT_EQ(StatusLine(on), "HTTP/1.1 200 OK");
+  EXPECT_EQ(nlohmann::json::parse(Body(on)), nlohmann::json({{"code", "B000"}}));
+  EXPECT_TRUE(miner_->blinking());
+  EXPECT_EQ(nlohmann::json::parse(Body(Get("/cgi-bin/get_blink_status.cgi"))),
+            nlohmann::json({{"blink", true}}));
+  const std::string off = Post(uri, R"({"blink":false})", "application/json");
+  EXPECT_EQ(nlohmann::json::parse(Body(off)), nlohmann::json({{"code", "B100"}}));
+  EXPECT_FALSE(miner_->blinking());
+  ASSERT_EQ(actions_.size(), 2u);
+  EXPECT_EQ(actions_[0].command, "locate");
+  EXPECT_EQ(actions_[0].parameter, "on");
+  EXPECT_EQ(actions_[1].parameter, "off");
+  // Reading the state logs nothing; a body that is not {"blink":bool} is 400.
+  actions_.clear();
+  for (const char* body : {R"({"blink":1})", R"({})", "action=startBlink", "{"}) {
+    EXPECT_EQ(StatusLine(Post(uri, body, "application/json")), "HTTP/1.1 400 Bad Request") << body;
+  }
+  EXPECT_EQ(StatusLine(Post(uri, "action=startBlink")), "HTTP/1.1 400 Bad Request");
+  EXPECT_TRUE(actions_.empty());
+  EXPECT_FALSE(miner_->blinking());
+  // The status is read with GET, the light changed with POST.
+  EXPECT_EQ(StatusLine(Send("GET", uri, Authorization("GET", uri))),
+            "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_EQ(StatusLine(Send("GET", "/cgi-bin/get_blink_status.cgi", "")),
+            "HTTP/1.1 401 Unauthorized");
+}
+
+TEST_F(MinerWebTest, OlderFirmwareBlinksThroughTheForm) {
+  for (ModelId model : {ModelId::kS9, ModelId::kS17Pro}) {
+    SCOPED_TRACE(GetModel(model).key);
+    UseModel(model);
+    actions_.clear();
+    const std::string uri = "/cgi-bin/blink.cgi";
+    auto state = [&](std::string_view form) {
+      return nlohmann::json::parse(Body(Post(uri, form)));
+    };
+    EXPECT_EQ(state("action=onPageLoaded"), nlohmann::json({{"isBlinking", false}}));
+    EXPECT_EQ(state("action=startBlink"), nlohmann::json({{"isBlinking", true}}));
+    EXPECT_EQ(state("action=onPageLoaded"), nlohmann::json({{"isBlinking", true}}));
+    EXPECT_EQ(state("action=stopBlink"), nlohmann::json({{"isBlinking", false}}));
+    ASSERT_EQ(actions_.size(), 2u);
+    EXPECT_EQ(actions_[0].command, "locate");
+    EXPECT_EQ(actions_[0].parameter, "on");
+    EXPECT_EQ(actions_[1].parameter, "off");
+    EXPECT_EQ(StatusLine(Post(uri, "action=explode")), "HTTP/1.1 400 Bad Request");
+    EXPECT_EQ(StatusLine(Post(uri, R"({"blink":true})", "application/json")),
+              "HTTP/1.1 400 Bad Request");
+    EXPECT_EQ(StatusLine(Get("/cgi-bin/get_blink_status.cgi")), "HTTP/1.1 404 Not Found");
+    EXPECT_FALSE(miner_->blinking());
+  }
+}
+
+TEST_F(MinerWebTest, L3PlusHasNoFaultLight) {
+  UseModel(ModelId::kL3Plus);
+  EXPECT_EQ(StatusLine(Post("/cgi-bin/blink.cgi", "action=startBlink")), "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(StatusLine(Post("/cgi-bin/blink.cgi", R"({"blink":true})", "application/json")),
+            "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(StatusLine(Get("/cgi-bin/get_blink_status.cgi")), "HTTP/1.1 404 Not Found");
   EXPECT_TRUE(actions_.empty());
 }
 

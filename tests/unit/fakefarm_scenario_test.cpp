@@ -51,10 +51,11 @@ TEST(ParseScenarioTest, ReadsEveryChangeAndOrdersByTime) {
       "\n"
       "{\"at_s\": 2.5, \"miner\": 0, \"fault\": \"silent\"}\n"
       "{\"at_s\": 5, \"ip\": \"127.44.0.2\", \"temp_offset\": 30, \"dead_board\": true}\r\n"
-      "{\"at_s\": 2.5, \"miner\": 1, \"fault\": \"none\", \"temp_offset\": 0}\n",
+      "{\"at_s\": 2.5, \"miner\": 1, \"fault\": \"none\", \"temp_offset\": 0}\n"
+      "{\"at_s\": 12, \"miner\": 1, \"sleeping\": true}\n",
       plans);
   ASSERT_OK(steps);
-  ASSERT_EQ(steps->size(), 4u);
+  ASSERT_EQ(steps->size(), 5u);
   const ScenarioStep& a = (*steps)[0];
   EXPECT_EQ(a.line, 3);
   EXPECT_EQ(a.at_s, 2.5);
@@ -71,6 +72,8 @@ TEST(ParseScenarioTest, ReadsEveryChangeAndOrdersByTime) {
   EXPECT_EQ(Describe(c), "temp_offset=30 dead_board=true");
   EXPECT_EQ((*steps)[3].fans_stopped, 1);
   EXPECT_EQ((*steps)[3].at_s, 9);
+  EXPECT_EQ((*steps)[4].sleeping, true);
+  EXPECT_EQ(Describe((*steps)[4]), "sleeping=true");
 }
 
 TEST(ParseScenarioTest, EmptyFileIsNoSteps) {
@@ -108,6 +111,8 @@ TEST(ParseScenarioTest, BadLinesAreRefusedByLineNumber) {
       // Miner 0 is an S9, which has two fans.
       {"{\"at_s\": 1, \"miner\": 0, \"fans_stopped\": 3}", "(s9) has 2 fans"},
       {"{\"at_s\": 1, \"miner\": 0, \"fans_stopped\": -1}", "fans_stopped -1"},
+      {"{\"at_s\": 1, \"miner\": 1, \"sleeping\": \"yes\"}", "sleeping must be"},
+      {"{\"at_s\": 1, \"miner\": 0, \"sleeping\": true}", "(s9) has no sleep"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.line);
