@@ -69,6 +69,9 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
     Result<std::vector<Record>> latest = ingest->db_->Latest(all);
     if (!latest.ok()) return latest.status();
     ingest->health_.Restore(*active, *latest);
+    Result<std::vector<AuditEntry>> asleep = ingest->db_->AsleepByControl();
+    if (!asleep.ok()) return asleep.status();
+    ingest->sleep_.Restore(*asleep);
   }
   // Before any bind: a Curve socket bound without its ZAP handler would let any key in.
   Result<std::unique_ptr<bus::ZapHandler>> zap =
@@ -146,6 +149,12 @@ void Ingest::Accept(bus::Message&& message) {
     if (!StorableTs(record->ts)) return CountBad("record", "ts is not a time in years 1-9999");
     ++counters_.records_in;
     ObserveSeq(record_seq_, message.topic, record->producer_id, record->seq);
+    if (sleep_.Mark(*record)) {
+      // Subscribers get the record as stored.
+      ++counters_.marked_sleeping;
+      message.body.clear();
+      EncodeRecord(*record, message.body);
+    }
     batch_records_.push_back(std::move(*record));
   } else if (message.topic == bus::kTopicInventory) {
     Result<InventoryEntry> entry = DecodeInventory(message.body);
@@ -155,7 +164,11 @@ void Ingest::Accept(bus::Message&& message) {
     ObserveSeq(inventory_seq_, message.topic, entry->producer_id, entry->seq);
     batch_inventory_.push_back(std::move(*entry));
   } else if (message.topic == bus::kTopicEvent) {
-    ++counters_.events_in;  // relayed as they are; nothing of them is stored yet
+    // Relayed as they are; of them only control's sleep and wake are read.
+    Result<std::optional<SleepCommand>> command = DecodeSleepCommand(message.body);
+    if (!command.ok()) return CountBad("event", command.status().message());
+    ++counters_.events_in;
+    if (*command) sleep_.Apply(**command);
   } else {
     return CountBad("topic", "topic '" + message.topic + "' does not belong on ingest");
   }
@@ -358,6 +371,8 @@ void Ingest::LogStats(Clock::time_point now) {
        {"db_errors", c.db_errors},
        {"batches", c.batches},
        {"health_events", c.health_events},
+       {"marked_sleeping", c.marked_sleeping},
+       {"asleep_by_control", sleep_.size()},
        {"batch_commit_ms_avg",
         timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0},
        {"batch_commit_ms_max", commit_ms_max_},

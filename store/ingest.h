@@ -1,7 +1,9 @@
 // The store's ingest loop: pulls records, inventory entries and events from
 // every producer, writes them to SQLite in batches, then republishes each
 // message as it came (same topic, same bytes) on the publish socket, so a
-// subscriber never sees a record that is not in the database.
+// subscriber never sees a record that is not in the database. One exception:
+// a record of a miner control put to sleep (sleep.h) that hashes nothing is
+// marked sleeping, stored and published so.
 //
 // Nothing is dropped without a count and a log line: undecodable input is
 // bad_messages, records a producer sent that never arrived are seq_gaps, a
@@ -25,6 +27,7 @@
 #include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
+#include "asicmon/sleep.h"
 #include "asicmon/store_db.h"
 
 namespace asicmon {
@@ -63,6 +66,7 @@ struct IngestCounters {
   uint64_t db_errors = 0;         // failed writes (retried) and failed Maintain calls
   uint64_t batches = 0;
   uint64_t health_events = 0;     // events the health rules produced
+  uint64_t marked_sleeping = 0;   // records marked asleep as control put their miner to sleep
 };
 
 class Ingest {
@@ -132,6 +136,7 @@ class Ingest {
   std::chrono::milliseconds backoff_{0};
 
   HealthEngine health_;
+  SleepRegistry sleep_;
   std::vector<HealthEvent> silence_events_;  // from Tick, not yet stored
   Clock::time_point next_health_tick_;
 

@@ -32,6 +32,15 @@ int64_t DayOf(double ts);
 // wins, as it would across batches.
 std::vector<bool> NewestOfEachMiner(std::span<const Record> records);
 
+// StoreDb::AsleepByControl: per ip the newest ok sleep or wake, kept when a
+// sleep. Audit ids grow with every row, so the newest is the largest.
+inline constexpr const char* kAsleepByControlSql = R"sql(
+SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
+WHERE id IN (SELECT max(id) FROM audit WHERE result = 'ok' AND action IN ('sleep', 'wake')
+             GROUP BY ip)
+  AND action = 'sleep'
+ORDER BY ip)sql";
+
 // Options already validated by StoreDb::Open.
 Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options);
 Result<std::unique_ptr<StoreDb>> OpenPostgres(const StoreOptions& options);

@@ -303,6 +303,7 @@ class PostgresStore final : public StoreDb {
                                         size_t limit) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
+  Result<std::vector<AuditEntry>> AsleepByControl() override;
   Result<std::vector<InventoryRow>> Inventory() override;
   Status AppendEvents(std::span<const HealthEvent> events) override;
   Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
@@ -390,6 +391,7 @@ WHERE ts >= $1 AND ($2 = '' OR ip = $2) AND ($3 = '' OR kind = $3) ORDER BY id D
   c.prepare("audit", R"sql(
 SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
 WHERE $1 = '' OR ip = $1 ORDER BY id DESC LIMIT $2)sql");
+  c.prepare("asleep_by_control", kAsleepByControlSql);
 }
 
 Status PostgresStore::FromException(const char* what) {
@@ -675,22 +677,34 @@ Status PostgresStore::AppendAudit(const AuditEntry& e) {
   });
 }
 
+// Audit rows as SELECT ts, actor, action, ip, worker, detail, http_status, result gives them.
+std::vector<AuditEntry> ReadAudit(const pqxx::result& rows) {
+  std::vector<AuditEntry> out;
+  for (const auto& row : rows) {
+    AuditEntry& e = out.emplace_back();
+    e.ts = row[0].as<double>();
+    e.actor = FieldText(row[1]);
+    e.action = FieldText(row[2]);
+    e.ip = FieldText(row[3]);
+    e.worker = FieldText(row[4]);
+    e.detail = FieldText(row[5]);
+    e.http_status = row[6].as<int>();
+    e.result = FieldText(row[7]);
+  }
+  return out;
+}
+
 Result<std::vector<AuditEntry>> PostgresStore::Audit(const std::string& ip, size_t limit) {
   return Guard("audit", [&](pqxx::connection& conn) -> Result<std::vector<AuditEntry>> {
     pqxx::nontransaction q(conn);
-    std::vector<AuditEntry> out;
-    for (const auto& row : q.exec_prepared("audit", ip, Clamp(limit))) {
-      AuditEntry& e = out.emplace_back();
-      e.ts = row[0].as<double>();
-      e.actor = FieldText(row[1]);
-      e.action = FieldText(row[2]);
-      e.ip = FieldText(row[3]);
-      e.worker = FieldText(row[4]);
-      e.detail = FieldText(row[5]);
-      e.http_status = row[6].as<int>();
-      e.result = FieldText(row[7]);
-    }
-    return out;
+    return ReadAudit(q.exec_prepared("audit", ip, Clamp(limit)));
+  });
+}
+
+Result<std::vector<AuditEntry>> PostgresStore::AsleepByControl() {
+  return Guard("asleep by control", [&](pqxx::connection& conn) -> Result<std::vector<AuditEntry>> {
+    pqxx::nontransaction q(conn);
+    return ReadAudit(q.exec_prepared("asleep_by_control"));
   });
 }
 

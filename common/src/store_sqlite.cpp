@@ -472,6 +472,7 @@ class SqliteStore final : public StoreDb {
                                         size_t limit) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
+  Result<std::vector<AuditEntry>> AsleepByControl() override;
   Result<std::vector<InventoryRow>> Inventory() override;
   Status AppendEvents(std::span<const HealthEvent> events) override;
   Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
@@ -698,6 +699,27 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql");
   });
 }
 
+namespace {
+
+// Audit rows as SELECT ts, actor, action, ip, worker, detail, http_status, result gives them.
+std::vector<AuditEntry> ReadAudit(SQLite::Statement& q) {
+  std::vector<AuditEntry> out;
+  while (q.executeStep()) {
+    AuditEntry& e = out.emplace_back();
+    e.ts = q.getColumn(0).getDouble();
+    e.actor = q.getColumn(1).getString();
+    e.action = q.getColumn(2).getString();
+    e.ip = q.getColumn(3).getString();
+    e.worker = q.getColumn(4).getString();
+    e.detail = q.getColumn(5).getString();
+    e.http_status = q.getColumn(6).getInt();
+    e.result = q.getColumn(7).getString();
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<AuditEntry>> SqliteStore::Audit(const std::string& ip, size_t limit) {
   return Guard(database(), "audit", [&]() -> Result<std::vector<AuditEntry>> {
     SQLite::Statement q(impl_->db, R"sql(
@@ -705,19 +727,14 @@ SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
 WHERE ?1 = '' OR ip = ?1 ORDER BY id DESC LIMIT ?2)sql");
     q.bind(1, ip);
     BindSize(q, 2, limit);
-    std::vector<AuditEntry> out;
-    while (q.executeStep()) {
-      AuditEntry& e = out.emplace_back();
-      e.ts = q.getColumn(0).getDouble();
-      e.actor = q.getColumn(1).getString();
-      e.action = q.getColumn(2).getString();
-      e.ip = q.getColumn(3).getString();
-      e.worker = q.getColumn(4).getString();
-      e.detail = q.getColumn(5).getString();
-      e.http_status = q.getColumn(6).getInt();
-      e.result = q.getColumn(7).getString();
-    }
-    return out;
+    return ReadAudit(q);
+  });
+}
+
+Result<std::vector<AuditEntry>> SqliteStore::AsleepByControl() {
+  return Guard(database(), "asleep by control", [&]() -> Result<std::vector<AuditEntry>> {
+    SQLite::Statement q(impl_->db, kAsleepByControlSql);
+    return ReadAudit(q);
   });
 }
 

@@ -2,7 +2,8 @@
 // the test: records reach the database and the tap intact, seq gaps and
 // garbage are counted without harm, SIGTERM ends the store promptly with
 // what it took stored, ENABLE_DB=false relays only, a restart keeps the
-// database, and a locked database is retried rather than dropped.
+// database, a locked database is retried rather than dropped, and miners
+// control put to sleep are stored and published asleep.
 // Each test has its own directory (ipc:// endpoints and database) under
 // ::testing::TempDir(); no TCP, so no loopback range.
 #include <signal.h>
@@ -327,6 +328,8 @@ TEST_F(StoreTapTest, GarbageIsCountedAndSurvived) {
       {"inventory", "junk"},                        // bad inventory
       {"record", EncodeRecord(nan_ts)},             // a record SQLite would refuse
       {"record", std::string((1 << 20) + 1, 'x')},  // over the body cap
+      // a control sleep of no miner
+      {"event", testing::ToMsgpack(testing::ControlEvent("sleep", "", kBaseTs))},
   };
   for (const auto& frames : garbage) ASSERT_TRUE(SendFrames(push, frames));
   ASSERT_TRUE(SendRecord(push, MakeRecord("after", 1, 2)));
@@ -336,7 +339,7 @@ TEST_F(StoreTapTest, GarbageIsCountedAndSurvived) {
   EXPECT_EQ(StatValue(*store, "bad_messages"), garbage.size());
   EXPECT_EQ(store->Wait(0ms), -1) << "store died: " << store->stderr_text();
   const std::string& err = store->stderr_text();
-  for (const char* kind : {"(framing)", "(topic)", "(record)", "(inventory)"}) {
+  for (const char* kind : {"(framing)", "(topic)", "(record)", "(inventory)", "(event)"}) {
     EXPECT_NE(err.find(std::string("bad message on ingest ") + kind), std::string::npos) << kind;
   }
   EXPECT_EQ(tap->stdout_text().find("\"producer_id\":\"garbage\""), std::string::npos);
@@ -406,6 +409,68 @@ TEST_F(StoreTapTest, ARestartedStoreKeepsPriorRecords) {
   Result<int64_t> count = db->CountRecords();
   ASSERT_OK(count);
   EXPECT_EQ(*count, 1000);
+}
+
+// An S19 asleep answers like one that hashes nothing for another reason;
+// the store knows from control (its event now, its audit rows after a
+// restart) and stores and publishes the records asleep.
+TEST_F(StoreTapTest, MinersControlPutToSleepAreStoredAndPublishedAsleep) {
+  const std::string asleep_ip = testing::DataOnlyIp(21);
+  auto idle = [&](uint64_t seq, int miner) {
+    Record r = MakeRecord("sleepy", seq, miner);
+    r.hashrate = 0;
+    for (BoardStats& b : r.boards) b.hashrate = 0;
+    return r;
+  };
+  {
+    auto store = StartStore();
+    auto tap = StartTap({"--topic", "record"});
+    zmq::socket_t push = Pusher();
+    ASSERT_NO_FATAL_FAILURE(WarmUp(push, *tap));
+    ASSERT_TRUE(SendRecord(push, idle(1, 21)));  // before the command: not asleep
+    const std::string sleep = testing::ToMsgpack(testing::ControlEvent("sleep", asleep_ip, kBaseTs));
+    ASSERT_TRUE(SendFrames(push, {"event", sleep}));
+    ASSERT_TRUE(SendRecord(push, idle(2, 21)));
+    ASSERT_TRUE(SendRecord(push, idle(3, 22)));  // another miner hashing nothing: no sleep
+    ASSERT_NO_FATAL_FAILURE(SendEndAndWait(push, *tap));
+    std::map<uint64_t, bool> published;
+    for (const json& line : JsonLines(tap->stdout_text())) {
+      if (line["producer_id"] == "sleepy") published[line["seq"]] = line["sleeping"];
+    }
+    EXPECT_EQ(published, (std::map<uint64_t, bool>{{1, false}, {2, true}, {3, false}}));
+    ASSERT_TRUE(WaitForStat(*store, "marked_sleeping", 1)) << store->stderr_text();
+    EXPECT_EQ(StatValue(*store, "asleep_by_control"), 1u);
+    EXPECT_EQ(StatValue(*store, "bad_messages"), 0u);
+    EXPECT_EQ(Terminate(*store), 0);
+  }
+  // Control audits what it did; a restarted store starts from that.
+  std::unique_ptr<StoreDb> db = OpenDb();
+  ASSERT_TRUE(db);
+  Result<std::vector<Record>> stored = db->RecordsBySeq("sleepy", 1, 3);
+  ASSERT_OK(stored);
+  ASSERT_EQ(stored->size(), 3u);
+  EXPECT_FALSE((*stored)[0].sleeping);
+  EXPECT_TRUE((*stored)[1].sleeping);
+  EXPECT_FALSE((*stored)[2].sleeping);
+  ASSERT_TRUE(db->AppendAudit({.ts = kBaseTs,
+                               .actor = "token:ops",
+                               .action = "sleep",
+                               .ip = asleep_ip,
+                               .worker = "farm.w21",
+                               .detail = "",
+                               .http_status = 200,
+                               .result = "ok"})
+                  .ok());
+  auto store = StartStore();
+  zmq::socket_t push = Pusher();
+  ASSERT_TRUE(SendRecord(push, idle(4, 21)));
+  ASSERT_TRUE(WaitForStat(*store, "stored", 1)) << store->stderr_text();
+  EXPECT_EQ(StatValue(*store, "asleep_by_control"), 1u);
+  stored = db->RecordsBySeq("sleepy", 4, 4);
+  ASSERT_OK(stored);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_TRUE((*stored)[0].sleeping);
+  EXPECT_EQ(Terminate(*store), 0);
 }
 
 TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {

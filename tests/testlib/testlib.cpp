@@ -252,4 +252,24 @@ Record NormaliseJson(const nlohmann::json& reply) {
   return record;
 }
 
+nlohmann::json ControlEvent(const std::string& action, const std::string& ip, double ts,
+                            const std::string& result) {
+  return {{"producer_id", "control-test-1"},
+          {"ts", ts},
+          {"kind", "control"},
+          {"action", action},
+          {"ip", ip},
+          {"worker", "farm.w1"},
+          {"actor", "token:ops"},
+          {"detail", ""},
+          {"http_status", 200},
+          {"result", result},
+          {"seq", 1}};
+}
+
+std::string ToMsgpack(const nlohmann::json& j) {
+  const std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
 }  // namespace asicmon::testing

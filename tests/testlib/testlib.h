@@ -6,7 +6,7 @@
 // with X from this list, and says so in a kLoopback constant.
 //   127.31 miner_api_test   127.32 collect_fakefarm_test   127.33 fake_miner_test
 //   127.34, 127.35 discover_test   127.36 pipeline_test   127.37 push tests (HTTP receivers)
-//   127.38 fakefarm_web_test   127.39 control_api_test
+//   127.38 fakefarm_web_test   127.39 control_api_test   127.52 sleep and locate tests
 //   127.45 alert_test (webhook)   127.46 health_pipeline_test
 //   127.42 Curve bus: 127.42.0 curve_bus_test, 127.42.1 bus_security_test,
 //          127.42.3 curve_netns_test (inside network namespaces it makes)
@@ -135,5 +135,11 @@ Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats =
 
 // NormaliseRawReply over `reply` written out as JSON text.
 Record NormaliseJson(const nlohmann::json& reply);
+
+// A control audit event as control/service.cpp PublishEvent sends it on the
+// bus (msgpack of the map), of `action` on `ip` at unix time `ts`.
+nlohmann::json ControlEvent(const std::string& action, const std::string& ip, double ts,
+                            const std::string& result = "ok");
+std::string ToMsgpack(const nlohmann::json& j);
 
 }  // namespace asicmon::testing

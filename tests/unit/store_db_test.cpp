@@ -390,6 +390,47 @@ TEST_F(StoreDbTest, AuditNewestFirstByMiner) {
   EXPECT_EQ(*one, std::vector<AuditEntry>{third});
 }
 
+// Where the store's sleep set starts: per ip the newest ok sleep or wake,
+// kept when it is a sleep; refused or failed commands do not count.
+TEST_F(StoreDbTest, AsleepByControlIsTheNewestOkSleepOrWakePerMiner) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  double ts = 100;
+  auto audit = [&](const std::string& action, const std::string& ip, const std::string& result) {
+    AuditEntry e{.ts = ts++,
+                 .actor = "token:ops",
+                 .action = action,
+                 .ip = ip,
+                 .worker = "farm.w" + ip.substr(ip.rfind('.') + 1),
+                 .detail = "",
+                 .http_status = result == "ok" ? 200 : 502,
+                 .result = result};
+    EXPECT_TRUE(db->AppendAudit(e).ok());
+    return e;
+  };
+  Result<std::vector<AuditEntry>> none = db->AsleepByControl();
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+
+  audit("sleep", "10.0.0.1", "ok");
+  audit("wake", "10.0.0.1", "ok");  // woken: not asleep
+  const AuditEntry two = audit("sleep", "10.0.0.2", "ok");
+  audit("wake", "10.0.0.2", "miner did not confirm");  // a failed wake leaves it asleep
+  audit("reboot", "10.0.0.2", "ok");                   // other actions do not count
+  audit("sleep", "10.0.0.3", "ok");
+  const AuditEntry three = audit("sleep", "10.0.0.3", "ok");  // the newest of two
+  audit("sleep", "10.0.0.4", "miner has no sleep");
+  audit("wake", "10.0.0.5", "ok");
+  audit("sleep", "10.0.0.10", "ok");
+  audit("wake", "10.0.0.10", "ok");
+  audit("sleep", "10.0.0.1", "ok");
+  const AuditEntry one = audit("sleep", "10.0.0.1", "ok");
+
+  Result<std::vector<AuditEntry>> asleep = db->AsleepByControl();
+  ASSERT_OK(asleep);
+  EXPECT_EQ(*asleep, (std::vector<AuditEntry>{one, two, three}));
+}
+
 TEST_F(SqliteStoreTest, RefusesNewerSchema) {
   ASSERT_TRUE(MustOpen());
   {

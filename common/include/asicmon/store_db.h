@@ -258,6 +258,11 @@ class StoreDb {
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   // Newest first, of `ip` (every miner when empty), at most `limit`.
   virtual Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) = 0;
+  // The miners control put to sleep and did not wake: per ip, the newest
+  // audit row of action "sleep" or "wake" with result "ok", where that row is
+  // a "sleep"; ordered by ip. Where the store starts its sleep set from
+  // (sleep.h).
+  virtual Result<std::vector<AuditEntry>> AsleepByControl() = 0;
   // The whole inventory, ordered by address.
   virtual Result<std::vector<InventoryRow>> Inventory() = 0;
 
