@@ -9,8 +9,9 @@ namespace asicmon::control {
 std::string FarmTotalsJson(const FarmTotals& t) {
   std::string out;
   const size_t up = t.by_status[static_cast<size_t>(MinerStatus::kOk)];
-  fmt::format_to(std::back_inserter(out), R"({{"ts":{},"miners":{},"up":{},"down":{},"status":{{)",
-                 t.ts, t.miners, up, t.miners - up);
+  fmt::format_to(std::back_inserter(out),
+                 R"({{"ts":{},"miners":{},"up":{},"down":{},"sleeping":{},"status":{{)", t.ts,
+                 t.miners, up, t.miners - up, t.sleeping);
   for (size_t s = 0; s < t.by_status.size(); ++s) {
     fmt::format_to(std::back_inserter(out), R"({}"{}":{})", s == 0 ? "" : ",",
                    ToString(static_cast<MinerStatus>(s)), t.by_status[s]);

@@ -33,6 +33,7 @@ struct FarmTotals {
   double ts = 0;      // unix seconds when summed
   size_t miners = 0;  // with a stored state
   std::array<size_t, kMinerStatusCount> by_status{};  // by their last poll's status
+  size_t sleeping = 0;  // asleep on purpose (Record::sleeping); counted up as well
   double hashrate = 0;  // H/s, sum of the last hashrate each miner reported (down: 0)
   // H/s, sum of every miner's nominal rate, down ones included (the last
   // one control saw it report), so a dead miner shows as a gap against it.
@@ -41,8 +42,8 @@ struct FarmTotals {
   std::optional<double> power_w;  // sum over miners that report power; nullopt when none does
 };
 
-// {"ts":…,"miners":…,"up":…,"down":…,"status":{"ok":…,…},"hashrate":…,
-//  "hashrate_expected":…,"power_w":…|null}
+// {"ts":…,"miners":…,"up":…,"down":…,"sleeping":…,"status":{"ok":…,…},
+//  "hashrate":…,"hashrate_expected":…,"power_w":…|null}
 std::string FarmTotalsJson(const FarmTotals& totals);
 
 class FarmHistory {

@@ -60,6 +60,8 @@ void PerBoard(const Record& r, const Sampler& sample,
 constexpr GaugeFamily kFamilies[] = {
     {"asicmon_miner_up", "1 when the miner's last poll was ok, else 0",
      [](const Record& r, const Sampler& s) { s({}, r.status == MinerStatus::kOk ? 1 : 0); }},
+    {"asicmon_miner_sleeping", "1 when the miner is asleep on purpose (not a fault), else 0",
+     [](const Record& r, const Sampler& s) { s({}, r.sleeping ? 1 : 0); }},
     {"asicmon_miner_last_poll_timestamp_seconds", "Unix time of the miner's last stored poll",
      [](const Record& r, const Sampler& s) { s({}, r.ts); }},
     {"asicmon_miner_hashrate_hashes_per_second", "Hashrate, short window (H/s for every algorithm)",
@@ -119,6 +121,7 @@ MinerGauges::Lines MinerGauges::RenderLines(const Record& record) {
   }
   lines.ts = record.ts;
   lines.status = record.status;
+  lines.sleeping = record.sleeping;
   lines.hashrate = record.hashrate;
   lines.hashrate_expected = record.hashrate_expected;
   lines.power_w = record.power_w;
@@ -165,6 +168,7 @@ FarmTotals MinerGauges::Totals() const {
   totals.miners = miners_.size();
   for (const auto& [key, lines] : miners_) {
     ++totals.by_status[static_cast<size_t>(lines.status)];
+    if (lines.sleeping) ++totals.sleeping;
     totals.hashrate += lines.hashrate.value_or(0);
     totals.hashrate_expected += lines.hashrate_expected.value_or(0);
     if (lines.power_w) totals.power_w = totals.power_w.value_or(0) + *lines.power_w;

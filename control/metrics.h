@@ -33,7 +33,7 @@ namespace asicmon::control {
 // 100 ms, concatenating takes a few, see bench/control_bench).
 class MinerGauges {
  public:
-  static constexpr size_t kFamilyCount = 12;
+  static constexpr size_t kFamilyCount = 13;
   // The miner's newest state; a record older than the one held is ignored.
   void Update(const Record& record);
   // Replaces everything with `latest` (start-up, and resyncs from the store).
@@ -50,6 +50,7 @@ class MinerGauges {
     std::array<std::string, kFamilyCount> text;  // this miner's samples of each family
     // This miner's part of the farm's totals.
     MinerStatus status = MinerStatus::kOk;
+    bool sleeping = false;
     std::optional<double> hashrate, hashrate_expected, power_w;
   };
   static Lines RenderLines(const Record& record);

@@ -69,9 +69,11 @@ function fmtAge(ts) {
 
 function fmtTemp(c) { return c === null || c === undefined ? '–' : c.toFixed(0) + ' °C'; }
 
-// ok, degraded (polls fine but a board has failed chips or hashes nothing) or down.
+// ok, sleeping (stopped on purpose: no fault), degraded (polls fine but a
+// board has failed chips or hashes nothing) or down.
 function health(m) {
   if (m.status !== 'ok') return { word: 'down', why: m.status + (m.error ? ': ' + m.error : '') };
+  if (m.sleeping) return { word: 'sleeping', why: 'asleep on purpose: not hashing, no alert fires' };
   const bad = (m.boards || []).filter((b) => (b.chips_failed || 0) > 0 || b.hashrate === 0);
   if (bad.length) return { word: 'degraded', why: bad.length + ' board(s) with failed chips' };
   return { word: 'ok', why: '' };
@@ -79,6 +81,7 @@ function health(m) {
 
 function boardsText(m) {
   const boards = m.boards || [];
+  if (m.sleeping) return 'asleep';  // a sleeping S19 marks every chip failed
   if (!boards.length) return '–';
   const bad = boards.filter((b) => (b.chips_failed || 0) > 0 || b.hashrate === 0);
   if (!bad.length) return `${boards.length} ok`;
@@ -101,6 +104,7 @@ async function loadTotals() {
   $('t-up').textContent = t.up;
   $('t-down').textContent = t.down;
   $('t-down').classList.toggle('health-down', t.down > 0);
+  $('t-sleeping').textContent = t.sleeping ?? 0;
   $('t-hashrate').textContent = fmtRate(t.hashrate);
   $('t-expected').textContent = t.hashrate_expected
     ? `of ${fmtRate(t.hashrate_expected)} expected (${(100 * t.hashrate / t.hashrate_expected).toFixed(1)} %)`
@@ -227,6 +231,10 @@ async function openMiner(ip) {
   }
   $('miner-panel').hidden = false;
   $('panel-title').textContent = `${m.ip} · ${m.model || 'unknown model'} · ${m.worker || 'no worker'}`;
+  const h = health(m);
+  $('panel-state').textContent = h.word;
+  $('panel-state').className = 'health health-' + h.word;
+  $('panel-state').title = h.why;
   $('action-result').textContent = '';
   for (const id of ['do-reset', 'do-reboot', 'do-pool']) $(id).disabled = !m.worker;
   if (!m.worker) showResult('commands need the miner\'s worker name, which it has not reported', false);

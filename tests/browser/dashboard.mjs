@@ -1,10 +1,12 @@
 // Drives control's dashboard in Debian's headless chromium (playwright-core
 // from third_party/node_modules, never a downloaded browser) and checks what
 // a person would see: no console or page errors, every miner in the table,
-// the faulty one shown degraded, the charts drawn, and a reboot done through
-// the page's button (token prompt, confirmation, result shown).
+// the faulty one shown degraded, the sleeping one shown sleeping (and
+// counted), the charts drawn, and a reboot done through the page's button
+// (token prompt, confirmation, result shown).
 //
 // node dashboard.mjs <control url> <token> <miner to reboot> <deadboard miner> <miner count>
+//                    <sleeping miner>
 // CHROMIUM overrides /usr/bin/chromium; ASICMON_SCREENSHOT=<png> saves the page.
 // Exits 0 when every check passed, 1 (with the reasons on stderr) when not.
 import { createRequire } from 'node:module';
@@ -12,7 +14,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(new URL('../../third_party/node_modules/', import.meta.url));
 const { chromium } = require('playwright-core');
 
-const [base, token, rebootIp, deadIp, countText] = process.argv.slice(2);
+const [base, token, rebootIp, deadIp, countText, sleepIp] = process.argv.slice(2);
 const expectedCount = Number(countText);
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); };
@@ -51,6 +53,21 @@ try {
   const deadBoards = await deadRow.locator('td.boards').textContent();
   check(/chips failed/.test(deadBoards), `deadboard miner's boards cell: '${deadBoards}'`);
 
+  const sleepRow = page.locator(`#miners tbody tr[data-ip="${sleepIp}"]`);
+  const sleepHealth = (await sleepRow.locator('td.health').textContent()).trim();
+  check(sleepHealth === 'sleeping', `sleeping miner ${sleepIp} shown as '${sleepHealth}'`);
+  const sleepColour = await sleepRow.locator('td.health').evaluate((td) => getComputedStyle(td).color);
+  const faultColour = await page.evaluate(() => {
+    const probe = document.body.appendChild(document.createElement('span'));
+    probe.className = 'health health-down';
+    const colour = getComputedStyle(probe).color;
+    probe.remove();
+    return colour;
+  });
+  check(sleepColour !== faultColour, `sleeping shown in the fault colour ${sleepColour}`);
+  const sleeping = Number(await page.textContent('#t-sleeping'));
+  check(sleeping === 1, `totals: ${sleeping} asleep`);
+
   // The farm chart: a canvas with pixels on it, over at least two samples.
   await page.waitForSelector('#farm-chart canvas');
   const painted = await page.$eval('#farm-chart canvas', (c) => {
@@ -63,6 +80,12 @@ try {
   const farmPoints = await page.evaluate(() => state.charts['farm-chart'].data[1]);
   check(farmPoints.length >= 2 && farmPoints[farmPoints.length - 1] > 0,
         `farm chart data: ${JSON.stringify(farmPoints)}`);
+
+  // The sleeping miner's panel says so.
+  await page.click(`#miners tbody tr[data-ip="${sleepIp}"]`);
+  await page.waitForFunction(() => document.getElementById('panel-state').textContent !== '');
+  const panelState = await page.textContent('#panel-state');
+  check(panelState === 'sleeping', `sleeping miner's panel: '${panelState}'`);
 
   // One miner's panel: its history charts, then a reboot from its button.
   await page.click(`#miners tbody tr[data-ip="${rebootIp}"]`);
@@ -79,7 +102,7 @@ try {
   if (process.env.ASICMON_SCREENSHOT) {
     await page.screenshot({ path: process.env.ASICMON_SCREENSHOT, fullPage: true });
   }
-  console.log(`dashboard: ${expectedCount} miners, ${deadIp} ${deadHealth}, ` +
+  console.log(`dashboard: ${expectedCount} miners, ${deadIp} ${deadHealth}, ${sleepIp} ${sleepHealth}, ` +
               `farm chart ${farmPoints.length} points, reboot: ${result}`);
 } catch (e) {
   failures.push(String(e));

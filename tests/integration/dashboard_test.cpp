@@ -1,5 +1,6 @@
-// The dashboard in a real browser: fakefarm (one miner with a dead board),
-// store, collect, discover and control as real processes on 127.43.x, then
+// The dashboard in a real browser: fakefarm (one miner with a dead board, the
+// S17 Pro asleep from the start), store, collect, discover and control as
+// real processes on 127.43.x, then
 // tests/browser/dashboard.mjs drives Debian's headless chromium against
 // control's page, and this side checks that the reboot the page asked for
 // really happened on the fake miner. Skipped, saying why, where chromium or
@@ -98,9 +99,15 @@ class DashboardTest : public ::testing::Test {
 TEST_F(DashboardTest, PageShowsTheFarmAndItsRebootButtonRebootsTheMiner) {
   const char* screenshot = getenv("ASICMON_SCREENSHOT");
   const std::string action_log = (dir_ / "actions.jsonl").string();
+  // Models go round-robin from s9: the second miner is the S17 Pro, whose API says it sleeps.
+  const std::string sleep_ip = "127.43.0.2";
+  const std::string scenario = (dir_ / "scenario.jsonl").string();
+  std::ofstream(scenario) << R"({"at_s": 0, "ip": ")" << sleep_ip << R"(", "sleeping": true})"
+                          << "\n";
   std::vector<std::string> farm_args = {"--base", "127.43.0.1", "--seed", "43", "--fault",
                                         "deadboard=1", "--http-port", "8080", "--reboot-s", "2",
-                                        "--action-log", action_log, "--count"};
+                                        "--action-log", action_log, "--scenario", scenario,
+                                        "--count"};
   if (screenshot) {
     farm_args.insert(farm_args.end(), {"50", "--fault", "silent=1", "--fault", "garbage=1"});
   } else {
@@ -110,10 +117,12 @@ TEST_F(DashboardTest, PageShowsTheFarmAndItsRebootButtonRebootsTheMiner) {
   std::string dead_ip, reboot_ip;
   for (const auto& [ip, m] : farm.miners) {
     if (m["fault"] == "deadboard") dead_ip = ip;
-    if (m["fault"] == "none" && reboot_ip.empty()) reboot_ip = ip;
+    if (m["fault"] == "none" && reboot_ip.empty() && ip != sleep_ip) reboot_ip = ip;
   }
   ASSERT_FALSE(dead_ip.empty());
   ASSERT_FALSE(reboot_ip.empty());
+  ASSERT_EQ(farm.miners[sleep_ip]["model"], "Antminer S17 Pro");
+  ASSERT_EQ(farm.miners[sleep_ip]["fault"], "none") << "seed 43 puts the dead board elsewhere";
 
   Subprocess store({BinPath("asicmon-store")}, true);
   Subprocess collect({BinPath("asicmon-collect")}, true);
@@ -126,6 +135,7 @@ TEST_F(DashboardTest, PageShowsTheFarmAndItsRebootButtonRebootsTheMiner) {
   }
   ASSERT_EQ(latest.size(), farm.miners.size()) << "miners stored";
   ASSERT_GE(latest[reboot_ip].uptime_s.value_or(0), 3600);  // fake miners start hours up
+  EXPECT_TRUE(latest[sleep_ip].sleeping);
 
   Subprocess control({BinPath("asicmon-control")}, true);
   ASSERT_TRUE(control.WaitForStdout("READY", 20s)) << control.stderr_text();
@@ -134,8 +144,8 @@ TEST_F(DashboardTest, PageShowsTheFarmAndItsRebootButtonRebootsTheMiner) {
       "http://127.43.1.1:" + out.substr(out.find("READY ") + 6, out.find('\n') - 6);
 
   const auto t0 = std::chrono::steady_clock::now();
-  Subprocess browser({node_.string(), (kSourceDir / "tests/browser/dashboard.mjs").string(), base, kToken,
-                      reboot_ip, dead_ip, std::to_string(farm.miners.size())},
+  Subprocess browser({node_.string(), (kSourceDir / "tests/browser/dashboard.mjs").string(), base,
+                      kToken, reboot_ip, dead_ip, std::to_string(farm.miners.size()), sleep_ip},
                      /*capture_stderr=*/true);
   const std::string browser_out = browser.ReadAllStdout(120s);
   const int browser_exit = browser.Wait(10s);

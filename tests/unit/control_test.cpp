@@ -143,6 +143,35 @@ TEST(MinerGauges, KeepsTheNewestRecordOfEachMinerInAddressOrder) {
   EXPECT_LT(text.find("ip=\"10.0.0.9\""), text.find("ip=\"10.0.0.10\""));  // 9 before 10
 }
 
+TEST(MinerGauges, SleepingMinersAreAGaugeAndCountedInTheTotals) {
+  MinerGauges gauges;
+  Record asleep = Miner("10.0.0.1", MinerStatus::kOk);
+  asleep.sleeping = true;
+  asleep.hashrate = 0;
+  gauges.Reset(
+      {asleep, Miner("10.0.0.2", MinerStatus::kOk), Miner("10.0.0.3", MinerStatus::kTimeout)});
+  std::string text;
+  gauges.Render(text);
+  EXPECT_EQ(Samples(text, "asicmon_miner_sleeping"), 3u);
+  EXPECT_NE(text.find("asicmon_miner_sleeping{ip=\"10.0.0.1\",model=\"Antminer S9\","
+                      "worker=\"farm.\\\"w1\\\"\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("asicmon_miner_sleeping{ip=\"10.0.0.2\""), std::string::npos);
+  const FarmTotals totals = gauges.Totals();
+  EXPECT_EQ(totals.sleeping, 1u);
+  EXPECT_EQ(totals.by_status[static_cast<size_t>(MinerStatus::kOk)], 2u);  // asleep is up
+  const nlohmann::json j = nlohmann::json::parse(FarmTotalsJson(totals));
+  EXPECT_EQ(j["sleeping"], 1);
+  EXPECT_EQ(j["up"], 2);
+  EXPECT_EQ(j["down"], 1);
+  // Woken: the newer record replaces it.
+  Record woken = Miner("10.0.0.1", MinerStatus::kOk);
+  woken.ts = asleep.ts + 30;
+  gauges.Update(woken);
+  EXPECT_EQ(gauges.Totals().sleeping, 0u);
+}
+
 TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
   Metrics metrics;
   metrics.CountRecord(MinerStatus::kTimeout);
