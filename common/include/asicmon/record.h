@@ -114,12 +114,13 @@ struct Record {
   std::vector<PoolInfo> pools;
   std::optional<double> power_w;
   std::optional<double> poll_ms;            // wall time of the exchange that made this record
+  bool sleeping = false;                    // put to sleep: not hashing on purpose
 
   bool operator==(const Record&) const = default;
   MSGPACK_DEFINE(schema_version, producer_id, seq, ts, ip, port, status, error, model, firmware,
                  firmware_build, algorithm, worker, hashrate, hashrate_avg, hashrate_expected,
                  uptime_s, accepted, rejected, hw_errors, temp_max, fans, boards, pools, power_w,
-                 poll_ms)
+                 poll_ms, sleeping)
 };
 
 // What discover knows of one miner, published (topic "inventory") whenever
