@@ -1,6 +1,7 @@
 #include "actions.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -34,10 +35,17 @@ size_t AppendCapped(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+constexpr std::string_view kJson = "application/json";
+
 // One request to the miner's web UI with Digest auth, as stock Antminer
-// firmware wants. `form` non-empty makes it a POST of that urlencoded body.
+// firmware wants. `body` non-empty makes it a POST, urlencoded unless
+// `content_type` says otherwise.
 WebReply WebRequest(const ActionOptions& o, const std::string& ip, const std::string& path,
-                    const std::string& form = "") {
+                    const std::string& body = "", std::string_view content_type = {}) {
   WebReply reply;
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) {
@@ -60,9 +68,14 @@ WebReply WebRequest(const ActionOptions& o, const std::string& ip, const std::st
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendCapped);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
-  if (!form.empty()) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form.size()));
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  if (!body.empty()) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  if (!content_type.empty()) {
+    headers.reset(curl_slist_append(nullptr, fmt::format("Content-Type: {}", content_type).c_str()));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   }
   reply.error = curl_easy_perform(c);
   if (reply.error != CURLE_OK) {
@@ -107,6 +120,20 @@ bool HasOnlyPool(const Record& r, const PoolChange& pool) {
 }
 
 nlohmann::json PoolsJson(const Record& r) { return RecordToJson(r)["pools"]; }
+
+// A field of a miner's JSON answer when it has the expected type, else
+// `fallback`: what a miner sends is never trusted to be well-typed.
+template <typename T>
+T FieldOr(const nlohmann::json& object, const char* key, T fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end()) return fallback;
+  if constexpr (std::is_same_v<T, bool>) {
+    return it->is_boolean() ? it->get<bool>() : fallback;
+  } else {
+    return it->is_string() ? it->get<std::string>() : fallback;
+  }
+}
 
 }  // namespace
 
@@ -174,16 +201,25 @@ ActionOutcome MinerActions::Reset(const std::string& ip, const std::string& work
   return {200, {{"result", "restarting"}, {"ip", ip}, {"worker", worker}}, "ok"};
 }
 
-std::optional<Record> MinerActions::WaitFor(
-    const std::string& ip, const std::function<bool(const Record&)>& done) const {
+bool MinerActions::Until(const std::function<bool()>& done) const {
   const auto until = Clock::now() + options_.back_timeout;
-  std::optional<Record> last;
   while (Clock::now() < until) {
-    last = Poll(ip);
-    if (done(*last)) return last;
+    if (done()) return true;
     std::this_thread::sleep_for(options_.back_poll_interval);
   }
-  return std::nullopt;
+  return false;
+}
+
+std::optional<Record> MinerActions::WaitFor(
+    const std::string& ip, const std::function<bool(const Record&)>& done) const {
+  std::optional<Record> last;
+  if (!Until([&] {
+        last = Poll(ip);
+        return done(*last);
+      })) {
+    return std::nullopt;
+  }
+  return last;
 }
 
 ActionOutcome MinerActions::Reboot(const std::string& ip, const std::string& worker,
@@ -328,6 +364,121 @@ ActionOutcome MinerActions::ChangePoolByWeb(const std::string& ip, const PoolCha
   }
   nlohmann::json body = {{"result", "pool replaced"}, {"via", "web"}, {"ip", ip}};
   body["pools"] = PoolsJson(*confirmed);
+  return {200, std::move(body), "ok"};
+}
+
+ActionOutcome MinerActions::Locate(const std::string& ip, const std::string& worker,
+                                   bool on) const {
+  auto identified = Identify(ip, worker);
+  if (auto* failed = std::get_if<ActionOutcome>(&identified)) return *failed;
+  nlohmann::json body = {{"result", on ? "light on" : "light off"}, {"ip", ip}, {"worker", worker}};
+
+  // X19 firmware reports the light's state; older firmware only has the page's actions.
+  const WebReply status = WebRequest(options_, ip, "/cgi-bin/get_blink_status.cgi");
+  if (status.error == CURLE_OK && status.http_status / 100 == 2) {
+    const WebReply set = WebRequest(options_, ip, "/cgi-bin/blink.cgi",
+                                    nlohmann::json{{"blink", on}}.dump(), kJson);
+    if (set.error != CURLE_OK || set.http_status / 100 != 2) {
+      return WebFailed("POST /cgi-bin/blink.cgi", set);
+    }
+    const WebReply check = WebRequest(options_, ip, "/cgi-bin/get_blink_status.cgi");
+    const nlohmann::json state = nlohmann::json::parse(check.body, nullptr, false);
+    if (check.error != CURLE_OK || check.http_status / 100 != 2 || !state.is_object() ||
+        FieldOr(state, "blink", !on) != on) {
+      return {502,
+              ErrorBody("the miner did not confirm its fault light",
+                        "get_blink_status.cgi after blink.cgi: " + check.body.substr(0, 200)),
+              "not confirmed"};
+    }
+    body["via"] = "blink.cgi json";
+    return {200, std::move(body), "ok"};
+  }
+  if (status.error != CURLE_OK || status.http_status != 404) {
+    return WebFailed("GET /cgi-bin/get_blink_status.cgi", status);
+  }
+  const WebReply set = WebRequest(options_, ip, "/cgi-bin/blink.cgi",
+                                  on ? "action=startBlink" : "action=stopBlink");
+  if (set.error == CURLE_OK && set.http_status == 404) {
+    return {501,
+            ErrorBody("this miner's firmware has no fault light control",
+                      "it has neither get_blink_status.cgi nor blink.cgi; find it by its "
+                      "address instead"),
+            "not supported"};
+  }
+  if (set.error != CURLE_OK || set.http_status / 100 != 2) {
+    return WebFailed("POST /cgi-bin/blink.cgi", set);
+  }
+  const WebReply check = WebRequest(options_, ip, "/cgi-bin/blink.cgi", "action=onPageLoaded");
+  const nlohmann::json state = nlohmann::json::parse(check.body, nullptr, false);
+  if (check.error != CURLE_OK || check.http_status / 100 != 2 || !state.is_object() ||
+      FieldOr(state, "isBlinking", !on) != on) {
+    return {502,
+            ErrorBody("the miner did not confirm its fault light",
+                      "blink.cgi onPageLoaded: " + check.body.substr(0, 200)),
+            "not confirmed"};
+  }
+  body["via"] = "blink.cgi form";
+  return {200, std::move(body), "ok"};
+}
+
+ActionOutcome MinerActions::SetSleep(const std::string& ip, const std::string& worker,
+                                     bool sleep) const {
+  auto identified = Identify(ip, worker);
+  if (auto* failed = std::get_if<ActionOutcome>(&identified)) return *failed;
+  const WebReply conf = WebRequest(options_, ip, "/cgi-bin/get_miner_conf.cgi");
+  if (conf.error != CURLE_OK || conf.http_status / 100 != 2) {
+    return WebFailed("GET /cgi-bin/get_miner_conf.cgi", conf);
+  }
+  const nlohmann::json current = nlohmann::json::parse(conf.body, nullptr, false);
+  if (!current.is_object()) {
+    return {502, ErrorBody("miner web UI failed", "get_miner_conf.cgi is not a JSON object"),
+            "web bad config"};
+  }
+  if (!current.contains("bitmain-work-mode")) {
+    return {501,
+            ErrorBody("this miner's firmware has no sleep mode",
+                      "its configuration has no bitmain-work-mode (stock S9 and L3+ firmware "
+                      "cannot stop hashing without stopping the miner)"),
+            "not supported"};
+  }
+  // X19's form replaces the whole config: carry what we do not change.
+  auto carried = [&](const char* key, nlohmann::json fallback) {
+    auto it = current.find(key);
+    return it != current.end() ? *it : fallback;
+  };
+  nlohmann::json form = {{"bitmain-fan-ctrl", carried("bitmain-fan-ctrl", false)},
+                         {"bitmain-fan-pwm", carried("bitmain-fan-pwm", "100")},
+                         {"freq-level", carried("bitmain-freq-level", "100")},
+                         {"miner-mode", sleep ? 1 : 0}};
+  if (auto pools = current.find("pools"); pools != current.end()) form["pools"] = *pools;
+  const WebReply set = WebRequest(options_, ip, "/cgi-bin/set_miner_conf.cgi", form.dump(), kJson);
+  if (set.error != CURLE_OK || set.http_status / 100 != 2) {
+    return WebFailed("POST /cgi-bin/set_miner_conf.cgi", set);
+  }
+  const std::string want = sleep ? "1" : "0";
+  std::optional<Record> last;
+  const bool confirmed = Until([&] {
+    const WebReply now = WebRequest(options_, ip, "/cgi-bin/get_miner_conf.cgi");
+    const nlohmann::json c = nlohmann::json::parse(now.body, nullptr, false);
+    if (now.error != CURLE_OK || now.http_status / 100 != 2 || !c.is_object() ||
+        FieldOr(c, "bitmain-work-mode", std::string()) != want) {
+      return false;
+    }
+    last = Poll(ip);
+    if (last->status != MinerStatus::kOk) return false;
+    return !sleep || !last->hashrate || *last->hashrate <= 0;
+  });
+  if (!confirmed) {
+    return {504,
+            ErrorBody(sleep ? "the miner took the sleep command but is still hashing"
+                            : "the miner took the wake command but does not show it yet",
+                      fmt::format("no work mode {} with the API answering{} within {} s", want,
+                                  sleep ? " and no hashrate" : "",
+                                  options_.back_timeout.count() / 1000)),
+            "not confirmed"};
+  }
+  nlohmann::json body = {{"result", sleep ? "sleeping" : "awake"}, {"ip", ip}, {"worker", worker}};
+  body["record"] = RecordToJson(*last);
   return {200, std::move(body), "ok"};
 }
 

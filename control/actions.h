@@ -66,6 +66,14 @@ class MinerActions {
   // privileged commands, else the web config; read back to confirm.
   ActionOutcome ChangePool(const std::string& ip, const std::string& worker,
                            const PoolChange& pool) const;
+  // The fault light, through blink.cgi: the X19 JSON form where the firmware
+  // has get_blink_status.cgi, else the older form; read back either way.
+  // 501 when the firmware has no blink.cgi.
+  ActionOutcome Locate(const std::string& ip, const std::string& worker, bool on) const;
+  // Sleep (stop hashing, keep the API and fans up) or wake, through the web
+  // config's miner-mode; confirmed from the config and the API. 501 when the
+  // firmware has no work mode (stock S9, L3+).
+  ActionOutcome SetSleep(const std::string& ip, const std::string& worker, bool sleep) const;
 
   // The HTTP answer for a poll that did not give a usable record: 504 for
   // timeout, 502 for everything else the miner did wrong.
@@ -82,6 +90,9 @@ class MinerActions {
                                                const std::string& worker) const;
   ActionOutcome ChangePoolByApi(const std::string& ip, const PoolChange& pool) const;
   ActionOutcome ChangePoolByWeb(const std::string& ip, const PoolChange& pool) const;
+  // Calls `done` every back_poll_interval until it is true (true) or
+  // back_timeout passes (false).
+  bool Until(const std::function<bool()>& done) const;
   // Polls until `done(record)` or back_timeout; the last record seen.
   std::optional<Record> WaitFor(const std::string& ip,
                                 const std::function<bool(const Record&)>& done) const;

@@ -42,6 +42,8 @@ Status LoadEnv(ControlConfig& c) {
                     asicmon::EnvInt("CONTROL_ACTION_THREADS", c.action_threads, 1, 256),
                     asicmon::EnvInt("REBOOT_COOLDOWN_S", c.reboot_cooldown_s, 0, 86400),
                     asicmon::EnvString("ASICMON_WEB_DIR", s.web_dir),
+                    asicmon::EnvBool("AUTO_ACTIONS", s.auto_actions),
+                    asicmon::EnvString("REMEDIATION_RULES", s.rules_file),
                     asicmon::EnvString("MINER_HTTP_USER", s.actions.http_user),
                     asicmon::EnvString("MINER_HTTP_PASSWORD", s.actions.http_password),
                     asicmon::EnvInt("MINER_HTTP_PORT", c.http_port, 1, 65535),
@@ -108,6 +110,11 @@ int main(int argc, char** argv) {
   app.add_option("--web-dir", s.web_dir,
                  "Directory with openapi.json and swagger-ui/ (env ASICMON_WEB_DIR; default: "
                  "share/asicmon/web beside the executable)");
+  app.add_option("--rules", s.rules_file,
+                 "Remediation rules file, JSON, reread on SIGHUP (env REMEDIATION_RULES)");
+  app.add_flag("--auto-actions,!--no-auto-actions", s.auto_actions,
+               "Let the rules act on miners on their own (env AUTO_ACTIONS; default off: rules "
+               "are loaded and shown at /remediation, nothing acts)");
   asicmon::AddStageFlags(app, c.stage, false);
   app.footer(
       "Secrets only from the environment: CONTROL_TOKEN (bearer token for writes; without it "
@@ -135,9 +142,12 @@ int main(int argc, char** argv) {
   }
 
   auto shutdown = asicmon::ShutdownSignal::Install();
-  if (!shutdown.ok()) {
-    spdlog::error("{}", shutdown.status().ToString());
-    return 1;
+  auto hangup = asicmon::HangupSignal::Install();
+  for (const Status& st : {shutdown.status(), hangup.status()}) {
+    if (!st.ok()) {
+      spdlog::error("{}", st.ToString());
+      return 1;
+    }
   }
   auto service = asicmon::control::Service::Start(s);
   if (!service.ok()) {
@@ -149,8 +159,13 @@ int main(int argc, char** argv) {
   // Tests and scripts wait for this line on stdout.
   std::printf("READY %u\n", static_cast<unsigned>((*service)->port()));
   std::fflush(stdout);
-  pollfd wait{(*shutdown)->fd(), POLLIN, 0};
-  while (::poll(&wait, 1, -1) < 0 && errno == EINTR) {
+  pollfd wait[2] = {{(*shutdown)->fd(), POLLIN, 0}, {(*hangup)->fd(), POLLIN, 0}};
+  while (!(*shutdown)->requested()) {
+    if (::poll(wait, 2, -1) < 0) continue;  // EINTR
+    if ((*hangup)->Take()) {
+      spdlog::info("SIGHUP: rereading the remediation rules");
+      (void)(*service)->ReloadRules();
+    }
   }
   spdlog::info("signal {}: finishing running commands", (*shutdown)->signal_number());
   (*service)->Shutdown();

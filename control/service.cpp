@@ -27,8 +27,11 @@
 #include "asicmon/clock.h"
 #include "asicmon/record.h"
 #include "farm.h"
+#include "fleet.h"
+#include "jobs.h"
 #include "live_polls.h"
 #include "metrics.h"
+#include "remediation.h"
 #include "validate.h"
 
 namespace asicmon::control {
@@ -40,6 +43,13 @@ using Clock = std::chrono::steady_clock;
 // How often the miners' gauges are rebuilt from the store, healing records
 // the bus did not bring (each rebuild reads every miner: ~60 ms at 10,000).
 constexpr auto kGaugeResync = std::chrono::minutes(5);
+
+// A single miner's command carries a pool change at most; POST /actions may
+// carry a long list of addresses, so the server's own limit is larger.
+constexpr size_t kMaxCommandBody = 16 << 10;
+
+// Enough audit rows to cover a day of automatic actions on a large farm.
+constexpr size_t kRestoredAuditRows = 100000;
 
 // Store connections for the request threads: SQLite handles are not shared
 // between threads, and opening one per request would cost a migration check.
@@ -205,17 +215,20 @@ struct Service::Impl {
   std::set<std::string> dashboard_files;
   FarmHistory farm_history;
 
-  // One command per miner at a time; reboots remembered for the cooldown.
-  std::mutex miners_mutex;
-  std::set<std::string> busy;
-  std::unordered_map<std::string, Clock::time_point> last_reboot;
-
   zmq::context_t context{1};
   std::mutex events_mutex;  // the PUSH socket is used from action threads
   std::optional<zmq::socket_t> events;
   bus::Sequencer sequencer{bus::DefaultProducerId("control")};
   std::atomic<bool> stopping{false};
   std::thread bus_thread;
+
+  // Every command on a miner, whoever asked, passes the gate.
+  CommandGate gate{actions, options.reboot_cooldown, [this](AuditEntry e) { Audit(std::move(e)); }};
+  BulkJobs jobs{gate};
+  Remediation remediation{
+      gate, options.auto_actions, [this](std::function<void()> task) { action_pool->Post(std::move(task)); },
+      [this](const HealthEvent& e) { PublishHealth(e); }};
+  std::mutex rules_mutex;  // one reload at a time
 
   explicit Impl(ServiceOptions o)
       : options(std::move(o)), actions(options.actions), db(options.db) {}
@@ -287,6 +300,15 @@ struct Service::Impl {
                                                   body.size()))) {
       spdlog::warn("event for {} {} not sent: the store's ingest is not taking messages",
                    entry.action, entry.ip);
+    }
+  }
+
+  // A remediation_failed event, to the store, which stores and relays it.
+  void PublishHealth(const HealthEvent& event) {
+    std::lock_guard lock(events_mutex);
+    if (!events || !bus::TrySend(*events, bus::kTopicEvent, EncodeHealthEvent(event))) {
+      spdlog::warn("{} event for {} not sent: the store's ingest is not taking messages",
+                   event.kind, event.ip);
     }
   }
 
@@ -590,117 +612,170 @@ struct Service::Impl {
     });
   }
 
-  // Runs `work` on an action thread with the miner held, then audits and
-  // answers. Answers 409 itself when the miner is busy.
-  void RunCommand(const Rest::Request& request, Http::ResponseWriter response,
-                  const std::string& action, const std::string& ip, const std::string& worker,
-                  const std::string& detail, std::function<ActionOutcome()> work) {
-    AuditEntry audit{.ts = 0, .actor = Actor(request), .action = action, .ip = ip,
-                     .worker = worker, .detail = detail, .http_status = 0, .result = ""};
-    {
-      std::lock_guard lock(miners_mutex);
-      if (!busy.insert(ip).second) {
-        audit.http_status = 409;
-        audit.result = "busy";
-        Audit(audit);
-        return Error(response, action, 409, "a command is already running on this miner",
-                     "wait for it to finish, then try again");
-      }
+  // A command on one miner: refused at once (409) when the miner is busy or
+  // in its reboot cooldown, else run on an action thread and answered there.
+  void Command(const Rest::Request& request, Http::ResponseWriter response, ActionRequest command) {
+    command.actor = Actor(request);
+    const std::string route(ToString(command.kind));
+    if (auto refused = gate.TryAcquire(command)) {
+      return Answer(response, route, refused->http_status, refused->body);
     }
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-    action_pool->Post([this, writer, audit, ip, work = std::move(work)]() mutable {
-      ActionOutcome outcome;
-      try {
-        outcome = work();
-      } catch (const std::exception& e) {
-        outcome = {500, ErrorBody("internal error", e.what()), "internal error"};
-      }
-      {
-        std::lock_guard lock(miners_mutex);
-        busy.erase(ip);
-      }
-      audit.http_status = outcome.http_status;
-      audit.result = outcome.result;
-      Audit(audit);
-      Answer(*writer, audit.action, outcome.http_status, outcome.body);
+    action_pool->Post([this, writer, command, route] {
+      const ActionOutcome outcome = gate.RunHeld(command);
+      Answer(*writer, route, outcome.http_status, outcome.body);
     });
   }
 
-  void Reset(const Rest::Request& request, Http::ResponseWriter response) {
-    std::string ip, worker;
-    if (!Authorized(request, response, "reset", true) ||
-        !MinerPath(request, response, "reset", ip, worker)) {
+  // POST /miners/{ip}/{worker}/<kind>, every kind's parameters checked
+  // before the command is taken.
+  void MinerCommand(ActionKind kind, const Rest::Request& request, Http::ResponseWriter response) {
+    const std::string route(ToString(kind));
+    ActionRequest command;
+    command.kind = kind;
+    if (!Authorized(request, response, route, true) ||
+        !MinerPath(request, response, route, command.ip, command.worker)) {
       return;
     }
-    RunCommand(request, std::move(response), "reset", ip, worker, "",
-               [this, ip, worker] { return actions.Reset(ip, worker); });
+    if (request.body().size() > kMaxCommandBody) {
+      return Error(response, route, 413, "body too large",
+                   fmt::format("a command's body is at most {} bytes", kMaxCommandBody));
+    }
+    switch (kind) {
+      case ActionKind::kReboot:
+        command.wait = Query(request, "wait").value_or("") == "true";
+        command.force = Query(request, "force").value_or("") == "true";
+        command.detail = std::string(command.wait ? "wait" : "") + (command.force ? " force" : "");
+        break;
+      case ActionKind::kPool: {
+        Result<PoolChange> pool =
+            PoolChangeFromJson(nlohmann::json::parse(request.body(), nullptr, false));
+        if (!pool.ok()) return Error(response, route, 400, "bad request", pool.status().message());
+        command.pool = std::move(*pool);
+        command.detail = "url=" + command.pool.url + " user=" + command.pool.user;
+        break;
+      }
+      case ActionKind::kLocate: {
+        const nlohmann::json body = nlohmann::json::parse(request.body(), nullptr, false);
+        if (!body.is_object() || body.size() != 1 || !body.contains("on") || !body["on"].is_boolean()) {
+          return Error(response, route, 400, "bad request",
+                       "body must be {\"on\": true} or {\"on\": false}");
+        }
+        command.on = body["on"].get<bool>();
+        command.detail = command.on ? "on" : "off";
+        break;
+      }
+      default:
+        break;
+    }
+    Command(request, std::move(response), std::move(command));
   }
 
-  void Reboot(const Rest::Request& request, Http::ResponseWriter response) {
-    std::string ip, worker;
-    if (!Authorized(request, response, "reboot", true) ||
-        !MinerPath(request, response, "reboot", ip, worker)) {
-      return;
+  // --- bulk actions and rules -----------------------------------------------
+
+  void StartJob(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "actions", true)) return;
+    Result<BulkRequest> bulk = ParseBulkRequest(request.body());
+    if (!bulk.ok()) return Error(response, "actions", 400, "bad request", bulk.status().message());
+    LatestFilter all;
+    all.limit = std::numeric_limits<size_t>::max();
+    Result<std::vector<Record>> latest = db.With([&](StoreDb& store) { return store.Latest(all); });
+    if (!latest.ok()) {
+      return Error(response, "actions", 503, "store unavailable", latest.status().ToString());
     }
-    const bool wait = Query(request, "wait").value_or("") == "true";
-    const bool force = Query(request, "force").value_or("") == "true";
-    {
-      std::lock_guard lock(miners_mutex);
-      auto it = last_reboot.find(ip);
-      const auto now = Clock::now();
-      if (!force && it != last_reboot.end() && now - it->second < options.reboot_cooldown) {
-        const auto left = std::chrono::duration_cast<std::chrono::seconds>(
-            options.reboot_cooldown - (now - it->second));
-        Audit({.ts = 0, .actor = Actor(request), .action = "reboot", .ip = ip, .worker = worker,
-               .detail = "", .http_status = 409, .result = "cooldown"});
-        return Error(response, "reboot", 409, "rebooted recently",
-                     "this miner was rebooted less than " +
-                         std::to_string(options.reboot_cooldown.count()) + " s ago; " +
-                         std::to_string(left.count()) +
-                         " s left (add ?force=true to reboot anyway)");
+    std::vector<std::string> unknown;
+    std::vector<JobTarget> targets = SelectTargets(bulk->select, *latest, unknown);
+    if (bulk->dry_run) {
+      nlohmann::json miners = nlohmann::json::array();
+      for (const JobTarget& t : targets) {
+        miners.push_back({{"ip", t.ip}, {"worker", t.worker}, {"model", t.model}});
       }
+      return Answer(response, "actions", 200,
+                    {{"dry_run", true}, {"action", ToString(bulk->kind)},
+                     {"select", bulk->select.ToJson()}, {"count", targets.size()},
+                     {"miners", std::move(miners)}, {"unknown", std::move(unknown)}});
     }
-    RunCommand(request, std::move(response), "reboot", ip, worker,
-               std::string(wait ? "wait" : "") + (force ? " force" : ""),
-               [this, ip, worker, wait] {
-                 ActionOutcome outcome = actions.Reboot(ip, worker, wait);
-                 if (outcome.http_status / 100 == 2 || outcome.result == "not back in time") {
-                   std::lock_guard lock(miners_mutex);
-                   last_reboot[ip] = Clock::now();
-                 }
-                 return outcome;
-               });
+    if (targets.empty()) {
+      return Error(response, "actions", 400, "no miner selected",
+                   "the selector matches no miner in the store's latest state (dry_run shows "
+                   "what a selector picks)");
+    }
+    Result<nlohmann::json> job =
+        jobs.Start(*bulk, std::move(targets), std::move(unknown), Actor(request));
+    if (!job.ok()) return Error(response, "actions", 429, "too many jobs", job.status().message());
+    response.headers().addRaw(Http::Header::Raw("Location", "/actions/" + (*job)["id"].get<std::string>()));
+    Answer(response, "actions", 202, *job);
   }
 
-  void Pool(const Rest::Request& request, Http::ResponseWriter response) {
-    std::string ip, worker;
-    if (!Authorized(request, response, "pool", true) ||
-        !MinerPath(request, response, "pool", ip, worker)) {
-      return;
+  // The job id from the path; false (answered 404) when it cannot be one.
+  bool JobId(const Rest::Request& request, Http::ResponseWriter& response, std::string& id) {
+    id = request.param(":id").as<std::string>();
+    if (id.empty() || id.size() > 40 || id.find_first_not_of("0123456789-") != std::string::npos) {
+      Error(response, "actions", 404, "no such job", "job ids look like 1764171234-7");
+      return false;
     }
-    const nlohmann::json body = nlohmann::json::parse(request.body(), nullptr, false);
-    if (!body.is_object()) {
-      return Error(response, "pool", 400, "bad request",
-                   "body must be a JSON object {\"url\":…,\"user\":…,\"password\":…}");
+    return true;
+  }
+
+  void ListJobs(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "actions", false)) return;
+    nlohmann::json list = jobs.List();
+    Answer(response, "actions", 200, {{"count", list.size()}, {"jobs", std::move(list)}});
+  }
+
+  void GetJob(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string id;
+    if (!Authorized(request, response, "actions", false) || !JobId(request, response, id)) return;
+    std::optional<nlohmann::json> job = jobs.Get(id);
+    if (!job) return Error(response, "actions", 404, "no such job", "it may have been forgotten: control keeps the last 100");
+    Answer(response, "actions", 200, *job);
+  }
+
+  void CancelJob(const Rest::Request& request, Http::ResponseWriter response) {
+    std::string id;
+    if (!Authorized(request, response, "actions", true) || !JobId(request, response, id)) return;
+    bool finished = false;
+    std::optional<nlohmann::json> job = jobs.Cancel(id, finished);
+    if (!job) return Error(response, "actions", 404, "no such job", "it may have been forgotten: control keeps the last 100");
+    if (finished) return Error(response, "actions", 409, "job already finished", "state " + (*job)["state"].get<std::string>());
+    spdlog::info("job {} cancelled by {}", id, Actor(request));
+    Answer(response, "actions", 202, *job);
+  }
+
+  void RemediationPage(const Rest::Request& request, Http::ResponseWriter response) {
+    if (!Authorized(request, response, "remediation", false)) return;
+    Answer(response, "remediation", 200, remediation.StatusJson(UnixNow()));
+  }
+
+  Status LoadRules() {
+    std::lock_guard lock(rules_mutex);
+    if (options.rules_file.empty()) return Status::Ok();
+    Result<RemediationConfig> config = LoadRemediationConfig(options.rules_file);
+    if (!config.ok()) return config.status();
+    remediation.Configure(std::move(*config));
+    return Status::Ok();
+  }
+
+  // Conditions holding now (with the event that fired each) and the last
+  // day's automatic actions, so rules resume where a restart left them.
+  Status RestoreRemediation() {
+    Result<std::vector<ActiveCondition>> active =
+        db.With([](StoreDb& store) { return store.ActiveConditions(); });
+    if (!active.ok()) return active.status();
+    std::vector<HealthEvent> fired;
+    for (const ActiveCondition& c : *active) {
+      EventFilter newest{.since = 0, .ip = c.ip, .kind = c.kind, .limit = 1};
+      Result<std::vector<HealthEvent>> e = db.With([&](StoreDb& store) { return store.Events(newest); });
+      if (!e.ok()) return e.status();
+      if (!e->empty()) fired.push_back(e->front());
     }
-    PoolChange pool;
-    for (auto [key, into] : {std::pair{"url", &pool.url}, std::pair{"user", &pool.user},
-                             std::pair{"password", &pool.password}}) {
-      auto it = body.find(key);
-      if (it == body.end() && std::string_view(key) == "password") continue;  // "x" is common
-      if (it == body.end() || !it->is_string()) {
-        return Error(response, "pool", 400, "bad request",
-                     std::string("'") + key + "' must be a string");
-      }
-      *into = it->get<std::string>();
-    }
-    for (const Status& s : {ValidatePoolUrl(pool.url), ValidatePoolField("user", pool.user, false),
-                            ValidatePoolField("password", pool.password, true)}) {
-      if (!s.ok()) return Error(response, "pool", 400, "bad request", s.message());
-    }
-    RunCommand(request, std::move(response), "pool", ip, worker,
-               "url=" + pool.url + " user=" + pool.user,
-               [this, ip, worker, pool] { return actions.ChangePool(ip, worker, pool); });
+    Result<std::vector<AuditEntry>> audit =
+        db.With([](StoreDb& store) { return store.Audit("", kRestoredAuditRows); });
+    if (!audit.ok()) return audit.status();
+    const double day_ago = UnixNow() - 86400;
+    std::erase_if(*audit, [&](const AuditEntry& e) { return e.ts < day_ago; });
+    remediation.Restore(fired, *audit);
+    return Status::Ok();
   }
 
   void NotFound(const Rest::Request& request, Http::ResponseWriter response) {
@@ -733,6 +808,7 @@ struct Service::Impl {
         if (Status s = ResyncGauges(); !s.ok()) spdlog::warn("gauges not resynced: {}", s.ToString());
         next_resync = Clock::now() + kGaugeResync;
       }
+      remediation.Tick(UnixNow());
       if (Clock::now() >= next_farm_sample) {
         farm_history.Add(gauges.Totals());
         next_farm_sample = Clock::now() + kFarmSampleEvery;
@@ -764,6 +840,15 @@ struct Service::Impl {
             metrics.CountBusGaps(bus::kTopicRecord, missed);
           }
         } else if (msg.topic == bus::kTopicEvent) {
+          Result<std::optional<HealthEvent>> health = DecodeHealthEvent(msg.body);
+          if (!health.ok()) {
+            metrics.CountBadMessage();
+            continue;
+          }
+          if (health->has_value()) {
+            remediation.Observe(**health);
+            continue;
+          }
           Result<std::optional<bus::StageStats>> stats = bus::DecodeStageStats(msg.body);
           if (!stats.ok()) {
             metrics.CountBadMessage();
@@ -801,9 +886,19 @@ struct Service::Impl {
     Rest::Routes::Get(router, "/miners", bind(&Impl::ListMiners, this));
     Rest::Routes::Get(router, "/miners/:ip/history", bind(&Impl::History, this));
     Rest::Routes::Get(router, "/miners/:ip/:worker/summary", bind(&Impl::Summary, this));
-    Rest::Routes::Post(router, "/miners/:ip/:worker/reset", bind(&Impl::Reset, this));
-    Rest::Routes::Post(router, "/miners/:ip/:worker/reboot", bind(&Impl::Reboot, this));
-    Rest::Routes::Post(router, "/miners/:ip/:worker/pool", bind(&Impl::Pool, this));
+    for (ActionKind kind : {ActionKind::kReset, ActionKind::kReboot, ActionKind::kPool,
+                            ActionKind::kSleep, ActionKind::kWake, ActionKind::kLocate}) {
+      Rest::Routes::Post(router, fmt::format("/miners/:ip/:worker/{}", ToString(kind)),
+                         [this, kind](const Rest::Request& request, Http::ResponseWriter response) {
+                           MinerCommand(kind, request, std::move(response));
+                           return Rest::Route::Result::Ok;
+                         });
+    }
+    Rest::Routes::Post(router, "/actions", bind(&Impl::StartJob, this));
+    Rest::Routes::Get(router, "/actions", bind(&Impl::ListJobs, this));
+    Rest::Routes::Get(router, "/actions/:id", bind(&Impl::GetJob, this));
+    Rest::Routes::Delete(router, "/actions/:id", bind(&Impl::CancelJob, this));
+    Rest::Routes::Get(router, "/remediation", bind(&Impl::RemediationPage, this));
     router.addNotFoundHandler(bind(&Impl::NotFound, this));
   }
 };
@@ -825,6 +920,11 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   if (!live.ok()) return live.status();
   impl->live = std::move(*live);
   impl->action_pool = std::make_unique<ActionPool>(o.action_threads);
+  if (Status rules = impl->LoadRules(); !rules.ok()) return Status::InvalidArgument(rules.message());
+  if (Status restored = impl->RestoreRemediation(); !restored.ok()) {
+    spdlog::warn("remediation starts without the store's conditions and past actions: {}",
+                 restored.ToString());
+  }
 
   bus::SocketOptions push_options;
   push_options.linger_ms = 1000;
@@ -860,12 +960,18 @@ Service::~Service() { Shutdown(); }
 
 uint16_t Service::port() const { return static_cast<uint16_t>(impl_->endpoint->getPort()); }
 
+Status Service::ReloadRules() {
+  Status s = impl_->LoadRules();
+  if (!s.ok()) spdlog::error("rules not reloaded, the old ones stay: {}", s.message());
+  return s;
+}
+
 void Service::Shutdown() {
   if (impl_->stopping.exchange(true)) return;
   impl_->endpoint->shutdown();
+  impl_->bus_thread.join();  // no rule starts anything after this
   impl_->action_pool.reset();  // runs what was accepted to its end
   impl_->live.reset();
-  impl_->bus_thread.join();
   std::lock_guard lock(impl_->events_mutex);
   impl_->events.reset();
 }

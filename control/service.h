@@ -33,7 +33,10 @@ struct ServiceOptions {
   std::string web_dir;                  // ASICMON_WEB_DIR: openapi.json, swagger-ui/, dashboard/
   bus::Endpoints endpoints;             // events go to ingest, counters come from publish
   ActionOptions actions;
-  size_t max_request_bytes = 16 << 10;  // bodies are a pool change at most
+  // POST /actions may list up to 100,000 addresses; single commands check their own 16 KiB.
+  size_t max_request_bytes = 2 << 20;
+  bool auto_actions = false;            // AUTO_ACTIONS: rules may act on their own
+  std::string rules_file;               // REMEDIATION_RULES: the rules (JSON); "" = none
 };
 
 class Service {
@@ -46,6 +49,8 @@ class Service {
   Service& operator=(const Service&) = delete;
 
   uint16_t port() const;
+  // Reads the rules file again (SIGHUP). A bad file keeps the old rules.
+  Status ReloadRules();
   // Stops taking requests, waits for running commands to end, closes the bus.
   void Shutdown();
 

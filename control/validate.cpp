@@ -2,6 +2,11 @@
 
 #include <charconv>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "asicmon/targets.h"
+
 namespace asicmon::control {
 namespace {
 
@@ -117,6 +122,45 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
     diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   }
   return diff == 0;
+}
+
+Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body) {
+  if (!body.is_object()) {
+    return Status::InvalidArgument(
+        "the pool must be a JSON object {\"url\":…,\"user\":…,\"password\":…}");
+  }
+  PoolChange pool;
+  for (auto [key, into] : {std::pair{"url", &pool.url}, std::pair{"user", &pool.user},
+                           std::pair{"password", &pool.password}}) {
+    auto it = body.find(key);
+    if (it == body.end() && std::string_view(key) == "password") continue;  // "x" is common
+    if (it == body.end() || !it->is_string()) {
+      return Status::InvalidArgument(fmt::format("'{}' must be a string", key));
+    }
+    *into = it->get<std::string>();
+  }
+  for (const Status& s : {ValidatePoolUrl(pool.url), ValidatePoolField("user", pool.user, false),
+                          ValidatePoolField("password", pool.password, true)}) {
+    if (!s.ok()) return s;
+  }
+  return pool;
+}
+
+Result<Cidr> ParseCidr(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return Invalid("cidr", text, "is not a.b.c.d/n");
+  if (!ValidateIp(text.substr(0, slash)).ok()) return Invalid("cidr", text, "is not a.b.c.d/n");
+  const std::string_view bits_text = text.substr(slash + 1);
+  int bits = -1;
+  const auto [end, ec] = std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
+  if (bits_text.empty() || ec != std::errc() || end != bits_text.data() + bits_text.size() ||
+      bits < 0 || bits > 32) {
+    return Invalid("cidr", text, "needs a prefix length 0-32 after '/'");
+  }
+  Result<uint32_t> address = ParseIpv4(text.substr(0, slash));
+  if (!address.ok()) return Invalid("cidr", text, "is not a.b.c.d/n");
+  const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+  return Cidr{*address & mask, mask};
 }
 
 }  // namespace asicmon::control

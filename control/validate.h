@@ -5,9 +5,13 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "actions.h"
 #include "asicmon/status.h"
 
 namespace asicmon::control {
@@ -33,6 +37,18 @@ Status ValidatePoolUrl(std::string_view url);
 // A pool user or password: `what` names it in the message. Printable
 // ASCII without commas, quotes or backslashes; the password may be empty.
 Status ValidatePoolField(std::string_view what, std::string_view value, bool may_be_empty);
+
+// A pool change from a JSON object {"url", "user", "password"} (password
+// optional), every field validated as above.
+Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body);
+
+// "a.b.c.d/n": the network (host byte order, host bits cleared) and the mask.
+struct Cidr {
+  uint32_t network = 0;
+  uint32_t mask = 0;
+  bool Contains(uint32_t address) const { return (address & mask) == network; }
+};
+Result<Cidr> ParseCidr(std::string_view text);
 
 // `a` equals `b`, in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

@@ -164,10 +164,15 @@ void Ingest::Accept(bus::Message&& message) {
     ObserveSeq(inventory_seq_, message.topic, entry->producer_id, entry->seq);
     batch_inventory_.push_back(std::move(*entry));
   } else if (message.topic == bus::kTopicEvent) {
-    // Relayed as they are; of them only control's sleep and wake are read.
+    ++counters_.events_in;  // relayed as they are
+    // Health events other stages make (control's remediation_failed) are
+    // stored with the store's own, so /events and a restart see them.
+    Result<std::optional<HealthEvent>> health = DecodeHealthEvent(message.body);
+    if (!health.ok()) return CountBad("event", health.status().message());
+    // Control's sleep and wake say which miners sleep on purpose.
     Result<std::optional<SleepCommand>> command = DecodeSleepCommand(message.body);
     if (!command.ok()) return CountBad("event", command.status().message());
-    ++counters_.events_in;
+    if (health->has_value()) batch_relayed_events_.push_back(std::move(**health));
     if (*command) sleep_.Apply(**command);
   } else {
     return CountBad("topic", "topic '" + message.topic + "' does not belong on ingest");
@@ -220,7 +225,13 @@ bool Ingest::Flush(Clock::time_point now) {
       inventory_committed_ = s.ok();
     }
     if (s.ok() && !events_committed_) {
-      s = db_->AppendEvents(batch_events_);
+      if (batch_relayed_events_.empty()) {
+        s = db_->AppendEvents(batch_events_);
+      } else {
+        std::vector<HealthEvent> all = batch_events_;
+        all.insert(all.end(), batch_relayed_events_.begin(), batch_relayed_events_.end());
+        s = db_->AppendEvents(all);
+      }
       events_committed_ = s.ok();
     }
     if (!s.ok()) {
@@ -257,6 +268,7 @@ bool Ingest::Flush(Clock::time_point now) {
   batch_records_.clear();
   batch_inventory_.clear();
   batch_events_.clear();
+  batch_relayed_events_.clear();
   records_committed_ = false;
   inventory_committed_ = false;
   events_made_ = false;

@@ -128,6 +128,7 @@ class Ingest {
   bool inventory_committed_ = false;
   // The batch's health events, made once its records are committed.
   std::vector<HealthEvent> batch_events_;
+  std::vector<HealthEvent> batch_relayed_events_;  // from other stages, stored as they are
   bool events_made_ = false;
   bool events_committed_ = false;
   // Set while the database refuses the batch: ingest pauses until retry_at_.

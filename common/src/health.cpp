@@ -86,7 +86,8 @@ Status ParseTempLimits(const std::string& text, std::vector<std::pair<std::strin
 std::span<const std::string_view> HealthKinds() {
   static constexpr std::string_view kKinds[] = {"offline",       "overheat",     "board_dead",
                                                 "chips_failed",  "hashrate_low", "fan_stopped",
-                                                "rejected_high", "pool_changed", "rebooted"};
+                                                "rejected_high", "pool_changed", "rebooted",
+                                                "remediation_failed"};
   return kKinds;
 }
 

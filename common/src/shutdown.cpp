@@ -23,6 +23,15 @@ extern "C" void OnSignal(int sig) {
   errno = saved_errno;
 }
 
+int g_hangup_write_fd = -1;
+
+extern "C" void OnHangup(int) {
+  const int saved_errno = errno;
+  const char byte = 1;
+  [[maybe_unused]] ssize_t n = write(g_hangup_write_fd, &byte, 1);  // async-signal-safe
+  errno = saved_errno;
+}
+
 }  // namespace
 
 Result<ShutdownSignal*> ShutdownSignal::Install() {
@@ -46,5 +55,29 @@ Result<ShutdownSignal*> ShutdownSignal::Install() {
 
 bool ShutdownSignal::requested() const { return g_signal.load() != 0; }
 int ShutdownSignal::signal_number() const { return g_signal.load(); }
+
+Result<HangupSignal*> HangupSignal::Install() {
+  static HangupSignal* instance = nullptr;
+  if (instance) return instance;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status::IoError(std::string("pipe2: ") + std::strerror(errno));
+  }
+  g_hangup_write_fd = fds[1];
+  struct sigaction sa {};
+  sa.sa_handler = OnHangup;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+  instance = new HangupSignal(fds[0]);
+  return instance;
+}
+
+bool HangupSignal::Take() {
+  char buffer[64];
+  bool any = false;
+  while (read(read_fd_, buffer, sizeof buffer) > 0) any = true;
+  return any;
+}
 
 }  // namespace asicmon

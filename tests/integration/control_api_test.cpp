@@ -1,7 +1,6 @@
 // asicmon-control as a real process against asicmon-fakefarm on 127.39.x
 // (and asicmon-store, which relays control's events): every endpoint's
 // success and errors, and that each command really changed the fake miner.
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -23,50 +22,14 @@ namespace asicmon {
 namespace {
 
 using asicmon::testing::BinPath;
+using asicmon::testing::Http;
+using asicmon::testing::HttpReply;
 using asicmon::testing::StartFakeFarm;
 using asicmon::testing::Subprocess;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr char kToken[] = "t0ken-for-tests";
-
-struct HttpReply {
-  long status = 0;
-  std::string body;
-  json Json() const { return json::parse(body, nullptr, false); }
-};
-
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-HttpReply Http(const std::string& method, const std::string& url, const std::string& body = "",
-               const std::string& token = "") {
-  HttpReply reply;
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = nullptr;
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);  // "/static/../x" reaches control as sent
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-  if (method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return reply;
-}
 
 class ControlApiTest : public ::testing::Test {
  protected:

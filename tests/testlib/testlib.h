@@ -130,6 +130,18 @@ int64_t ProcStatusKib(pid_t pid, const std::string& key);
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
 
+// One HTTP exchange with a REST server (control), as a client would make it.
+struct HttpReply {
+  long status = 0;  // 0: no answer
+  std::string body;
+  nlohmann::json Json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+// `method` to `url` with a JSON `body` (POST) and, when given, a bearer
+// `token`; the path is sent as written ("/static/../x" reaches the server
+// as is); 30 s at most.
+HttpReply Http(const std::string& method, const std::string& url, const std::string& body = "",
+               const std::string& token = "");
+
 // A miner reply repaired, then parsed as nlohmann::json for tests to inspect.
 Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats = nullptr);
 

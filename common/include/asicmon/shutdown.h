@@ -25,4 +25,21 @@ class ShutdownSignal {
   int read_fd_;
 };
 
+// SIGHUP, "read your configuration again", as a readable fd the process
+// polls with its shutdown fd.
+//
+// Thread-safety: one HangupSignal per process; Take() from one thread.
+class HangupSignal {
+ public:
+  static Result<HangupSignal*> Install();
+
+  int fd() const { return read_fd_; }
+  // Whether SIGHUP came since the last call; empties the fd.
+  bool Take();
+
+ private:
+  explicit HangupSignal(int read_fd) : read_fd_(read_fd) {}
+  int read_fd_;
+};
+
 }  // namespace asicmon

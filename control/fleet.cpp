@@ -1,0 +1,132 @@
+#include "fleet.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace asicmon::control {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::array<std::pair<ActionKind, std::string_view>, 6> kActionNames = {{
+    {ActionKind::kReset, "reset"},
+    {ActionKind::kReboot, "reboot"},
+    {ActionKind::kPool, "pool"},
+    {ActionKind::kSleep, "sleep"},
+    {ActionKind::kWake, "wake"},
+    {ActionKind::kLocate, "locate"},
+}};
+
+}  // namespace
+
+std::string_view ToString(ActionKind kind) {
+  for (const auto& [k, name] : kActionNames) {
+    if (k == kind) return name;
+  }
+  return "unknown";
+}
+
+std::optional<ActionKind> ParseActionKind(std::string_view name) {
+  for (const auto& [k, n] : kActionNames) {
+    if (n == name) return k;
+  }
+  return std::nullopt;
+}
+
+std::string ActionKindList() {
+  std::string out;
+  for (const auto& [k, name] : kActionNames) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+ActionOutcome Perform(const MinerActions& actions, const ActionRequest& r) {
+  switch (r.kind) {
+    case ActionKind::kReset:
+      return actions.Reset(r.ip, r.worker);
+    case ActionKind::kReboot:
+      return actions.Reboot(r.ip, r.worker, r.wait);
+    case ActionKind::kPool:
+      return actions.ChangePool(r.ip, r.worker, r.pool);
+    case ActionKind::kSleep:
+      return actions.SetSleep(r.ip, r.worker, true);
+    case ActionKind::kWake:
+      return actions.SetSleep(r.ip, r.worker, false);
+    case ActionKind::kLocate:
+      return actions.Locate(r.ip, r.worker, r.on);
+  }
+  return {500, ErrorBody("internal error", "unknown action"), "internal error"};
+}
+
+std::optional<ActionOutcome> CommandGate::TryAcquire(const ActionRequest& request) {
+  std::optional<ActionOutcome> refused;
+  {
+    std::lock_guard lock(mutex_);
+    const auto reboot = last_reboot_.find(request.ip);
+    const auto now = Clock::now();
+    if (busy_.contains(request.ip)) {
+      refused = ActionOutcome{409,
+                              ErrorBody("a command is already running on this miner",
+                                        "wait for it to finish, then try again"),
+                              "busy"};
+    } else if (request.kind == ActionKind::kReboot && !request.force &&
+               reboot != last_reboot_.end() && now - reboot->second < reboot_cooldown_) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+          reboot_cooldown_ - (now - reboot->second));
+      refused = ActionOutcome{
+          409,
+          ErrorBody("rebooted recently",
+                    fmt::format("this miner was rebooted less than {} s ago; {} s left (add "
+                                "?force=true to reboot anyway)",
+                                reboot_cooldown_.count(), left.count())),
+          "cooldown"};
+    } else {
+      busy_.insert(request.ip);
+    }
+  }
+  if (refused) Audit(request, *refused);
+  return refused;
+}
+
+ActionOutcome CommandGate::RunHeld(const ActionRequest& request) {
+  ActionOutcome outcome;
+  try {
+    outcome = Perform(actions_, request);
+  } catch (const std::exception& e) {
+    outcome = {500, ErrorBody("internal error", e.what()), "internal error"};
+  }
+  {
+    std::lock_guard lock(mutex_);
+    busy_.erase(request.ip);
+    // A reboot that was taken counts for the cooldown even when the miner
+    // was slow to come back.
+    if (request.kind == ActionKind::kReboot &&
+        (outcome.http_status / 100 == 2 || outcome.result == "not back in time")) {
+      last_reboot_[request.ip] = Clock::now();
+    }
+  }
+  Audit(request, outcome);
+  return outcome;
+}
+
+ActionOutcome CommandGate::Run(const ActionRequest& request) {
+  if (auto refused = TryAcquire(request)) return *refused;
+  return RunHeld(request);
+}
+
+void CommandGate::Audit(const ActionRequest& request, const ActionOutcome& outcome) {
+  audit_(AuditEntry{.ts = 0,
+                    .actor = request.actor,
+                    .action = std::string(ToString(request.kind)),
+                    .ip = request.ip,
+                    .worker = request.worker,
+                    .detail = request.detail,
+                    .http_status = outcome.http_status,
+                    .result = outcome.result});
+}
+
+}  // namespace asicmon::control
