@@ -73,7 +73,7 @@ class Tap {
       return WithTopic(m.topic, Dump(asicmon::InventoryToJson(*e)));
     }
     // Events have no schema of their own yet: their msgpack as JSON.
-    nlohmann::json event = nlohmann::json::from_msgpack(m.body, true, false);
+    nlohmann::json event = asicmon::DecodeEventBody(m.body);
     if (event.is_discarded()) return Status::ParseError("event body is not msgpack");
     if (!event.is_object()) return WithTopic(m.topic, Dump({{"event", event}}));
     if (event.contains("producer_id") && event["producer_id"].is_string() &&

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "asicmon/config.h"
+#include "asicmon/record.h"
 
 namespace asicmon::bus {
 namespace {
@@ -234,7 +235,7 @@ std::string EncodeStageStats(const StageStats& stats) {
 }
 
 Result<std::optional<StageStats>> DecodeStageStats(std::string_view body) {
-  const nlohmann::json event = nlohmann::json::from_msgpack(body, true, false);
+  const nlohmann::json event = DecodeEventBody(body);
   if (event.is_discarded() || !event.is_object()) {
     return Status::ParseError("event is not a msgpack map");
   }

@@ -134,7 +134,7 @@ std::string EncodeHealthEvent(const HealthEvent& e) {
 }
 
 Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body) {
-  const nlohmann::json j = nlohmann::json::from_msgpack(body, true, false);
+  const nlohmann::json j = DecodeEventBody(body);
   if (j.is_discarded() || !j.is_object()) return Status::ParseError("event is not a msgpack map");
   const auto type = j.find("type");
   if (type == j.end() || *type != "health") return std::optional<HealthEvent>();
@@ -152,7 +152,8 @@ Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body) {
   };
   const std::optional<double> ts = number("ts");
   const std::optional<double> port = number("port");
-  if (!ts || !port || *port < 1 || *port > 65535 || !text("ip", e.ip) || !text("model", e.model) ||
+  // Written so that a NaN port fails too: converting it to uint16_t is undefined.
+  if (!ts || !port || !(*port >= 1 && *port <= 65535) || !text("ip", e.ip) || !text("model", e.model) ||
       !text("worker", e.worker) || !text("kind", e.kind) || !text("state", e.state) ||
       !text("severity", e.severity) || !text("message", e.message)) {
     return Status::ParseError("health event lacks a field or has one of the wrong type");

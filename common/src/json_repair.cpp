@@ -220,8 +220,10 @@ class Repairer {
     } else if (IsNonFinite(token)) {
       out_.append("null");  // JSON has no inf/nan; "not reported" is the honest reading
       ++stats_.nonfinite_nulled;
-    } else if (token[0] == '-' || token[0] == '+' || (token[0] >= '0' && token[0] <= '9')) {
+    } else if (token[0] == '-' || (token[0] >= '0' && token[0] <= '9') ||
+               (token[0] == '+' && token.size() > 1 && token[1] >= '0' && token[1] <= '9')) {
       // A leading '+' is not JSON; some firmware prints it on signed fields.
+      // Dropped only before a digit: a bare "+" would leave no value at all.
       const std::string_view number = token[0] == '+' ? token.substr(1) : token;
       out_.append(number);
       // Difficulty counters outgrow 64 bits on some firmware; as a double they

@@ -111,6 +111,17 @@ Result<PollJob> DecodePollJob(std::string_view bytes) {
   return DecodeVersioned<PollJob>(bytes, "poll job");
 }
 
+nlohmann::json DecodeEventBody(std::string_view body) {
+  if (body.size() > kMaxRecordBytes) return nlohmann::json(nlohmann::json::value_t::discarded);
+  try {
+    // msgpack-c's unpacker keeps its own stack and enforces the depth limit.
+    msgpack::unpack(body.data(), body.size(), nullptr, nullptr, DecodeLimits());
+  } catch (const std::exception&) {
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+  return nlohmann::json::from_msgpack(body, true, false);
+}
+
 nlohmann::json InventoryToJson(const InventoryEntry& e) {
   return {{"schema_version", e.schema_version}, {"producer_id", e.producer_id}, {"seq", e.seq},
           {"ts", e.ts}, {"change", ToString(e.change)}, {"ip", e.ip}, {"port", e.port},
