@@ -1,0 +1,316 @@
+#include "feeds.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "asicmon/bus.h"
+#include "asicmon/health.h"
+#include "asicmon/json_repair.h"
+#include "asicmon/miner_api.h"
+#include "asicmon/protocol.h"
+#include "asicmon/record.h"
+#include "asicmon/targets.h"
+#include "validate.h"
+
+namespace asicmon::fuzz {
+namespace {
+
+// Collects the verdict lines and the first broken invariant of one input.
+class Checker {
+ public:
+  void Verdict(std::string_view parser, std::string_view text) {
+    fmt::format_to(std::back_inserter(result_.verdict), "{}: {}\n", parser, text);
+  }
+  void Verdict(std::string_view parser, const Status& status) {
+    Verdict(parser, status.ToString());
+  }
+  void Expect(bool holds, std::string_view invariant) {
+    if (!holds && result_.violation.empty()) result_.violation = invariant;
+  }
+  FeedResult Take() { return std::move(result_); }
+
+ private:
+  FeedResult result_;
+};
+
+// A message a client is sent must serialise as JSON: nlohmann throws on
+// invalid UTF-8, which would end a request handler with an exception.
+bool SerialisesAsJson(const std::string& message) {
+  try {
+    (void)nlohmann::json(message).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+bool IsNan(const std::optional<double>& v) { return v && std::isnan(*v); }
+
+bool HasNan(const Record& r) {
+  for (const auto& v : {r.hashrate, r.hashrate_avg, r.hashrate_expected, r.temp_max, r.power_w}) {
+    if (IsNan(v)) return true;
+  }
+  return std::any_of(r.boards.begin(), r.boards.end(), [](const BoardStats& b) {
+    return IsNan(b.hashrate) || IsNan(b.hashrate_expected) || IsNan(b.temp_board) ||
+           IsNan(b.temp_chip) || IsNan(b.freq_mhz);
+  });
+}
+
+// Encode, decode, encode again gives the same bytes: what a stage sends, the
+// next one reads back whole. (Bytes, not ==, so that a NaN compares equal.)
+template <typename T, typename Encode, typename Decode>
+bool RoundTrips(const T& value, Encode encode, Decode decode) {
+  std::string first;
+  encode(value, first);
+  Result<T> again = decode(first);
+  if (!again.ok()) return false;
+  std::string second;
+  encode(*again, second);
+  return first == second;
+}
+
+template <typename T, typename Encode, typename Decode>
+void CheckVersioned(Checker& check, std::string_view what, std::string_view input, Encode encode,
+                    Decode decode) {
+  Result<T> decoded = decode(input);
+  check.Verdict(what, decoded.status());
+  if (!decoded.ok()) {
+    check.Expect(!decoded.status().message().empty(), "a refused message says why");
+    return;
+  }
+  check.Expect(decoded->schema_version >= 1, "a decoded message has a schema version");
+  check.Expect(RoundTrips(*decoded, encode, decode), "a decoded message re-encodes to itself");
+}
+
+// Decoders of the maps on the "event" topic: nullopt is an event of another kind.
+template <typename T, typename Encode, typename Decode>
+std::optional<T> CheckEvent(Checker& check, std::string_view what, std::string_view input,
+                            Encode encode, Decode decode) {
+  Result<std::optional<T>> decoded = decode(input);
+  if (!decoded.ok()) {
+    check.Verdict(what, decoded.status());
+    check.Expect(!decoded.status().message().empty(), "a refused event says why");
+    return std::nullopt;
+  }
+  check.Verdict(what, decoded->has_value() ? "OK" : "OK (another kind)");
+  if (!decoded->has_value()) return std::nullopt;
+  const std::string first = encode(**decoded);
+  Result<std::optional<T>> again = decode(first);
+  check.Expect(again.ok() && again->has_value() && encode(**again) == first,
+               "a decoded event re-encodes to itself");
+  return std::move(*decoded);
+}
+
+bool IsSortedUnique(const std::vector<uint32_t>& v) {
+  return std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end();
+}
+
+// Small enough that expanding costs microseconds, large enough for /16s.
+constexpr size_t kFuzzMaxAddresses = size_t{1} << 16;
+
+}  // namespace
+
+FeedResult FeedMinerReply(std::string_view input) {
+  Checker check;
+  const MinerEndpoint endpoint{"127.0.0.1", kMinerApiPort};
+  ExchangeResult exchange;
+  exchange.reply = std::string(input);
+  exchange.elapsed_ms = 1;
+  exchange.connected = true;
+  const Record record = RecordFromExchange(endpoint, ExchangeResult(exchange));
+  check.Verdict("record", record.error.empty()
+                              ? std::string(ToString(record.status))
+                              : fmt::format("{}: {}", ToString(record.status), record.error));
+  check.Expect(record.status == MinerStatus::kOk || record.status == MinerStatus::kParseError ||
+                   record.status == MinerStatus::kApiError ||
+                   record.status == MinerStatus::kAuthError,
+               "a whole reply is ok, parse_error, api_error or auth_error");
+  check.Expect(record.status == MinerStatus::kOk || !record.error.empty(),
+               "a record that is not ok says why");
+  check.Expect(record.ip == endpoint.ip && record.port == endpoint.port,
+               "the reply does not change the miner's address");
+  check.Expect(!HasNan(record), "no measurement is NaN (not reported is nullopt)");
+  check.Expect(
+      RoundTrips(
+          record, [](const Record& r, std::string& out) { EncodeRecord(r, out); }, DecodeRecord),
+      "the record survives the bus");
+  // The direct JSON writer and the DOM give the same document.
+  std::string direct;
+  AppendRecordJson(record, direct);
+  const nlohmann::json from_writer = nlohmann::json::parse(direct, nullptr, false);
+  const nlohmann::json from_dom = nlohmann::json::parse(
+      RecordToJson(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), nullptr,
+      false);
+  check.Expect(!from_writer.is_discarded() && from_writer == from_dom,
+               "AppendRecordJson writes RecordToJson's document");
+
+  const CommandResult command = InterpretCommandReply(std::move(exchange));
+  check.Verdict("command", command.error.empty()
+                               ? std::string(ToString(command.status))
+                               : fmt::format("{}: {}", ToString(command.status), command.error));
+  check.Expect(
+      (command.status == MinerStatus::kParseError) == (record.status == MinerStatus::kParseError),
+      "a poll and a command read the same bytes alike");
+  check.Expect(command.status == MinerStatus::kParseError || !command.reply_json.empty(),
+               "a parsed command reply keeps its JSON");
+  return check.Take();
+}
+
+FeedResult FeedJsonRepair(std::string_view input) {
+  Checker check;
+  RepairStats stats;
+  const Result<std::string> repaired = RepairMinerJson(input, &stats);
+  check.Verdict("repair", repaired.ok() ? Status::Ok() : repaired.status());
+
+  MinerJsonParser parser;
+  const Result<simdjson::dom::element> parsed = parser.Parse(input);
+  check.Verdict("parse", parsed.ok() ? Status::Ok() : parsed.status());
+
+  // Strict JSON goes through as it is (whitespace aside), unless it nests
+  // deeper than the repair allows.
+  simdjson::dom::parser strict_parser;
+  simdjson::dom::element strict;
+  const bool is_strict =
+      strict_parser.parse(simdjson::padded_string(input)).get(strict) == simdjson::SUCCESS;
+  if (is_strict) {
+    check.Expect(repaired.ok() || repaired.status().message().starts_with("nesting deeper"),
+                 "strict JSON is accepted");
+    check.Expect(!repaired.ok() || stats.total() == 0, "strict JSON is not repaired");
+    check.Expect(!parsed.ok() || simdjson::minify(*parsed) == simdjson::minify(strict),
+                 "strict JSON means the same after repair");
+  }
+
+  if (!repaired.ok()) {
+    check.Expect(!repaired.status().message().empty(), "a refused reply says why");
+    check.Expect(!parsed.ok() && parsed.status().message() == repaired.status().message(),
+                 "the parser refuses what the repair refuses, for the same reason");
+    return check.Take();
+  }
+  check.Expect(simdjson::validate_utf8(repaired->data(), repaired->size()),
+               "repaired text is UTF-8");
+  RepairStats again_stats;
+  const Result<std::string> again = RepairMinerJson(*repaired, &again_stats);
+  check.Expect(again.ok() && *again == *repaired && again_stats.total() == 0,
+               "repaired text needs no second repair");
+  if (parsed.ok()) check.Expect(parser.text() == *repaired, "the parser parses the repaired text");
+  return check.Take();
+}
+
+FeedResult FeedBusMessage(std::string_view input) {
+  Checker check;
+  CheckVersioned<Record>(
+      check, "record", input, [](const Record& r, std::string& out) { EncodeRecord(r, out); },
+      DecodeRecord);
+  CheckVersioned<InventoryEntry>(check, "inventory", input, EncodeInventory, DecodeInventory);
+  CheckVersioned<PollJob>(check, "poll job", input, EncodePollJob, DecodePollJob);
+  if (const std::optional<HealthEvent> event = CheckEvent<HealthEvent>(
+          check, "health event", input, EncodeHealthEvent, DecodeHealthEvent)) {
+    check.Expect(event->port >= 1, "a health event names a port");
+  }
+  CheckEvent<bus::StageStats>(check, "stage stats", input, bus::EncodeStageStats,
+                              bus::DecodeStageStats);
+  return check.Take();
+}
+
+FeedResult FeedTargets(std::string_view input) {
+  Checker check;
+  const size_t newline = input.find('\n');
+  const std::vector<std::string> include{std::string(input.substr(0, newline))};
+  const std::vector<std::string> exclude{
+      newline == std::string_view::npos ? std::string() : std::string(input.substr(newline + 1))};
+
+  if (const Result<uint32_t> ip = ParseIpv4(include[0]); ip.ok()) {
+    const Result<uint32_t> printed = ParseIpv4(Ipv4ToString(*ip));
+    check.Expect(printed.ok() && *printed == *ip, "a parsed address prints back as itself");
+  }
+
+  const Result<std::vector<uint32_t>> targets = ExpandTargets(include, exclude, kFuzzMaxAddresses);
+  if (!targets.ok()) {
+    check.Verdict("targets", targets.status());
+    check.Expect(!targets.status().message().empty(), "a refused spec says why");
+    return check.Take();
+  }
+  check.Verdict("targets", fmt::format("OK: {} addresses", targets->size()));
+  check.Expect(IsSortedUnique(*targets), "targets are sorted and unique");
+  check.Expect(targets->size() <= kFuzzMaxAddresses, "targets stay under the cap");
+  // Exactly the included addresses that are not excluded.
+  const Result<std::vector<uint32_t>> included = ExpandTargets(include, {}, kFuzzMaxAddresses);
+  check.Expect(included.ok(), "the include list alone expands");
+  if (!included.ok()) return check.Take();
+  const Result<std::vector<uint32_t>> excluded = ExpandTargets(exclude, {}, kFuzzMaxAddresses);
+  if (excluded.ok()) {
+    std::vector<uint32_t> expected;
+    std::set_difference(included->begin(), included->end(), excluded->begin(), excluded->end(),
+                        std::back_inserter(expected));
+    check.Expect(*targets == expected, "targets are the included minus the excluded");
+  } else {
+    check.Expect(
+        std::includes(included->begin(), included->end(), targets->begin(), targets->end()),
+        "targets are all included");
+  }
+  return check.Take();
+}
+
+FeedResult FeedControlRequest(std::string_view input) {
+  using namespace control;
+  Checker check;
+  auto validated = [&](std::string_view what, const Status& status) {
+    check.Verdict(what, status);
+    check.Expect(status.ok() || (!status.message().empty() && SerialisesAsJson(status.message())),
+                 "a refusal is a message that serialises as JSON");
+    return status.ok();
+  };
+
+  const Result<PoolChange> pool = ParsePoolChange(input);
+  if (validated("pool body", pool.status())) {
+    check.Expect(ValidatePoolUrl(pool->url).ok() &&
+                     ValidatePoolField("user", pool->user, false).ok() &&
+                     ValidatePoolField("password", pool->password, true).ok(),
+                 "an accepted pool change validates");
+    // cgminer splits addpool's parameter at commas and reads it from a JSON string.
+    const std::string parameter = fmt::format("{},{},{}", pool->url, pool->user, pool->password);
+    check.Expect(std::count(parameter.begin(), parameter.end(), ',') == 2,
+                 "an accepted pool change is three addpool parameters");
+    const nlohmann::json request =
+        nlohmann::json::parse(BuildRequest("addpool", parameter), nullptr, false);
+    const auto sent = request.find("parameter");
+    check.Expect(sent != request.end() && *sent == parameter,
+                 "an accepted pool change stays inside its API request");
+  }
+
+  // The same bytes as each field of a path or body.
+  const bool ip_ok = validated("ip", ValidateIp(input));
+  const Result<uint32_t> ip = ParseIpv4(input);
+  const bool canonical = ip.ok() && Ipv4ToString(*ip) == input;
+  check.Expect(ip_ok == canonical, "an accepted ip is exactly a dotted quad as it prints");
+  if (validated("worker", ValidateWorker(input))) {
+    check.Expect(input.find_first_of(",\"\\ ") == std::string_view::npos,
+                 "an accepted worker has no separator or quote");
+  }
+  if (validated("pool url", ValidatePoolUrl(input))) {
+    check.Expect(input.find_first_of(",\"\\ ") == std::string_view::npos,
+                 "an accepted pool url has no separator or quote");
+  }
+  validated("pool user", ValidatePoolField("user", input, false));
+  return check.Take();
+}
+
+void FeedOrAbort(Feed feed, const uint8_t* data, size_t size) {
+  const FeedResult result = feed(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (result.violation.empty()) return;
+  std::fprintf(stderr, "invariant broken: %s\nverdict:\n%s", result.violation.c_str(),
+               result.verdict.c_str());
+  std::abort();
+}
+
+}  // namespace asicmon::fuzz
