@@ -49,7 +49,7 @@ for target in miner_reply json_repair bus_message targets control_request; do
   "$bin/fuzz_$target" "${args[@]}" >"$log" 2>&1 || status=$?
 
   stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
-  coverage="$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
+  coverage="$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || true)"  # none when a seed crashed
   execs="$(stat number_of_executed_units)"
   if [ "$status" -eq 0 ]; then
     echo "fuzz: $target ok: ${execs:-?} execs ($(stat average_exec_per_sec)/s)," \
