@@ -271,7 +271,8 @@ FeedResult FeedControlRequest(std::string_view input) {
     return status.ok();
   };
 
-  const Result<PoolChange> pool = ParsePoolChange(input);
+  // As the pool action reads its body (service.cpp).
+  const Result<PoolChange> pool = PoolChangeFromJson(nlohmann::json::parse(input, nullptr, false));
   if (validated("pool body", pool.status())) {
     check.Expect(ValidatePoolUrl(pool->url).ok() &&
                      ValidatePoolField("user", pool->user, false).ok() &&
@@ -302,6 +303,10 @@ FeedResult FeedControlRequest(std::string_view input) {
                  "an accepted pool url has no separator or quote");
   }
   validated("pool user", ValidatePoolField("user", input, false));
+  if (const Result<Cidr> cidr = ParseCidr(input); validated("cidr", cidr.status())) {
+    check.Expect((cidr->network & ~cidr->mask) == 0 && cidr->Contains(cidr->network),
+                 "an accepted cidr is a network with its host bits clear");
+  }
   return check.Take();
 }
 

@@ -37,8 +37,8 @@ FeedResult FeedJsonRepair(std::string_view input);
 FeedResult FeedBusMessage(std::string_view input);
 // SUBNET specs: the first line is the include list, the rest the exclude list.
 FeedResult FeedTargets(std::string_view input);
-// A control API request: the input as the body of POST .../pool
-// (ParsePoolChange) and as each path or body field a validator checks.
+// A control API request: the input as the body of a pool change
+// (PoolChangeFromJson) and as each path or body field a validator checks.
 FeedResult FeedControlRequest(std::string_view input);
 
 struct FeedTarget {
