@@ -64,7 +64,7 @@ TEST_P(FuzzSeedsTest, KeepEveryInvariant) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzSeedsTest, ::testing::ValuesIn(kFeedTargets),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& target) { return std::string(target.param.name); });
 
 TEST(FuzzCrashers, GetTheirVerdict) {
   const fs::path root = fs::path(ASICMON_TEST_DATA_DIR) / "fuzz";
