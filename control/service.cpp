@@ -27,6 +27,7 @@
 #include "asicmon/clock.h"
 #include "asicmon/record.h"
 #include "farm.h"
+#include "http_guard.h"
 #include "live_polls.h"
 #include "metrics.h"
 #include "validate.h"
@@ -255,7 +256,7 @@ struct Service::Impl {
       if (value.starts_with("Bearer ")) presented = value.substr(7);
     }
     if (!ConstantTimeEquals(presented, options.token)) {
-      response.headers().addRaw(Http::Header::Raw("WWW-Authenticate", "Bearer"));
+      response.headers().add<WwwAuthenticateBearer>();
       Error(response, route, 401, "unauthorized",
             "send 'Authorization: Bearer <CONTROL_TOKEN>'");
       return false;
@@ -844,7 +845,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                              .headerTimeout(std::chrono::seconds(10))
                              .bodyTimeout(std::chrono::seconds(10)));
     impl->Routes();
-    impl->endpoint->setHandler(impl->router.handler());
+    impl->endpoint->setHandler(GuardedHandler(impl->router));
     impl->endpoint->serveThreaded();
   } catch (const std::exception& e) {
     impl->stopping = true;
