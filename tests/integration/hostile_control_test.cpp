@@ -5,8 +5,8 @@
 // command each test ends with, which shows the log would have told), and
 // control answers /healthz after every barrage.
 // Requests go over raw sockets, so they reach control exactly as written.
-// Loopback range: 127.47.0.0/16 (farm 127.47.0.x, control 127.47.1.1,
-// flood clients from 127.47.2.x).
+// Loopback range: 127.47.0.0/16, a /24 per test (N): farm 127.47.N.1-2,
+// control 127.47.N.100, clients from 127.47.N.200-250.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -36,8 +36,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr char kToken[] = "hostile-t0ken-0123456789";
-constexpr char kControlIp[] = "127.47.1.1";
-constexpr char kMinerIp[] = "127.47.0.1";
 
 struct Reply {
   int status = 0;  // 0: no HTTP answer (closed, or nothing within the timeout)
@@ -80,8 +78,8 @@ Reply ReadReply(int fd) {
   return reply;
 }
 
-// A connection to control from `source` (an address of this test's range).
-int Connect(uint16_t port, const std::string& source = "127.47.2.1") {
+// A connection to ip:port from `source` (an address of this test's range).
+int Connect(const std::string& ip, uint16_t port, const std::string& source) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   sockaddr_in from{};
@@ -90,7 +88,7 @@ int Connect(uint16_t port, const std::string& source = "127.47.2.1") {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
-  inet_pton(AF_INET, kControlIp, &to.sin_addr);
+  inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
   timeval tv{15, 0};  // longer than control's 10 s header and body timeouts
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -104,8 +102,9 @@ int Connect(uint16_t port, const std::string& source = "127.47.2.1") {
 
 // Sends `bytes` as they are and reads the answer. Control may answer and
 // stop reading before all is sent (a 413): the answer still counts.
-Reply Send(uint16_t port, const std::string& bytes, const std::string& source = "127.47.2.1") {
-  const int fd = Connect(port, source);
+Reply Exchange(const std::string& ip, uint16_t port, const std::string& bytes,
+               const std::string& source) {
+  const int fd = Connect(ip, port, source);
   if (fd < 0) return {};
   for (size_t sent = 0; sent < bytes.size();) {
     const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -138,17 +137,25 @@ class HostileControlTest : public ::testing::Test {
     database_ = std::make_unique<testing::TestDatabase>(dir_);
     setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
     setenv("ASICMON_DB", database_->url().c_str(), 1);
-    setenv("CONTROL_BIND", (std::string(kControlIp) + ":0").c_str(), 1);
     setenv("CONTROL_TOKEN", kToken, 1);
     for (const char* var : {"CONTROL_AUTH_READ", "ASICMON_INGEST", "ASICMON_PUBLISH",
                             "REBOOT_COOLDOWN_S", "MINER_HTTP_PORT", "POLL_TIMEOUT"}) {
       unsetenv(var);
     }
     action_log_ = (dir_ / "actions.jsonl").string();
-    farm_ = testing::StartFakeFarm({"--base", kMinerIp, "--count", "2", "--http-port", "8080",
+  }
+
+  // Starts the farm, store and control on 127.47.<subnet>: each test its
+  // own, since ctest runs them side by side.
+  void Start(int subnet) {
+    net_ = fmt::format("127.47.{}", subnet);
+    miner_ip_ = net_ + ".1";
+    control_ip_ = net_ + ".100";
+    setenv("CONTROL_BIND", (control_ip_ + ":0").c_str(), 1);
+    farm_ = testing::StartFakeFarm({"--base", miner_ip_, "--count", "2", "--http-port", "8080",
                                     "--reboot-s", "1", "--action-log", action_log_});
     ASSERT_EQ(farm_.miners.size(), 2u);
-    worker_ = farm_.miners[kMinerIp]["worker"].get<std::string>();
+    worker_ = farm_.miners[miner_ip_]["worker"].get<std::string>();
     store_ = std::make_unique<Subprocess>(std::vector<std::string>{BinPath("asicmon-store")},
                                           /*capture_stderr=*/true);
     control_ = std::make_unique<Subprocess>(
@@ -158,7 +165,12 @@ class HostileControlTest : public ::testing::Test {
     ASSERT_TRUE(control_->WaitForStdout("READY", 20s)) << control_->stderr_text();
     const std::string& out = control_->stdout_text();
     port_ = static_cast<uint16_t>(std::stoi(out.substr(out.find("READY ") + 6)));
-    miner_ = fmt::format("/miners/{}/{}", kMinerIp, worker_);
+    miner_ = fmt::format("/miners/{}/{}", miner_ip_, worker_);
+  }
+
+  // `bytes` to control from client address number `client` (0-50).
+  Reply Send(const std::string& bytes, int client = 0) const {
+    return Exchange(control_ip_, port_, bytes, fmt::format("{}.{}", net_, 200 + client));
   }
   void TearDown() override {
     control_.reset();
@@ -180,7 +192,7 @@ class HostileControlTest : public ::testing::Test {
   // Control is up and nothing reached a miner: after every barrage.
   void ExpectUpAndNothingSent(const std::string& after) {
     SCOPED_TRACE(after);
-    EXPECT_EQ(Send(port_, Request("GET", "/healthz")).status, 200);
+    EXPECT_EQ(Send(Request("GET", "/healthz")).status, 200);
     EXPECT_EQ(control_->Wait(0ms), -1) << "control exited: " << control_->stderr_text();
     EXPECT_TRUE(Actions().empty()) << "a command reached the miner: " << Actions().front().dump();
   }
@@ -188,7 +200,7 @@ class HostileControlTest : public ::testing::Test {
   // `requests`, each answered with `status`.
   void ExpectEach(const std::vector<std::string>& requests, int status) {
     for (const std::string& r : requests) {
-      const Reply reply = Send(port_, r);
+      const Reply reply = Send(r);
       EXPECT_EQ(reply.status, status) << r.substr(0, 300) << "\n-> " << reply.head << "\n"
                                       << reply.body.substr(0, 300);
     }
@@ -201,6 +213,9 @@ class HostileControlTest : public ::testing::Test {
   std::string worker_;
   std::unique_ptr<Subprocess> store_;
   std::unique_ptr<Subprocess> control_;
+  std::string net_;  // "127.47.<subnet>"
+  std::string miner_ip_;
+  std::string control_ip_;
   uint16_t port_ = 0;
   std::string miner_;  // "/miners/<ip>/<its worker>": every command here would land
 };
@@ -209,13 +224,13 @@ const std::string kValidPool =
     R"({"url":"stratum+tcp://pool.example.com:3333","user":"farm.new1","password":"x"})";
 
 TEST_F(HostileControlTest, OversizedLyingAndChunkedBodies) {
+  ASSERT_NO_FATAL_FAILURE(Start(1));
   const std::string pool = miner_ + "/pool";
   const std::string head = fmt::format("POST {} HTTP/1.1\r\nHost: control\r\n{}", pool, Bearer());
   // A body that promises more than it sends is waited for until control's
   // 10 s body timeout: run it alongside the rest.
-  auto lying = std::async(std::launch::async, [&] {
-    return Send(port_, head + "Content-Length: 100\r\n\r\n{\"url\":");
-  });
+  auto lying = std::async(std::launch::async,
+                          [&] { return Send(head + "Content-Length: 100\r\n\r\n{\"url\":"); });
 
   std::string padded = kValidPool;
   padded.insert(1, "\"pad\":\"" + std::string(20 << 10, 'p') + "\",");
@@ -243,6 +258,7 @@ TEST_F(HostileControlTest, OversizedLyingAndChunkedBodies) {
 }
 
 TEST_F(HostileControlTest, MalformedJsonAndWrongTypes) {
+  ASSERT_NO_FATAL_FAILURE(Start(2));
   const std::string pool = miner_ + "/pool";
   std::vector<std::string> bodies = {
       "",
@@ -286,6 +302,7 @@ TEST_F(HostileControlTest, MalformedJsonAndWrongTypes) {
 }
 
 TEST_F(HostileControlTest, PathAndQueryTricks) {
+  ASSERT_NO_FATAL_FAILURE(Start(3));
   auto post = [&](const std::string& path) { return Request("POST", path, "", Bearer()); };
   auto get = [&](const std::string& path) { return Request("GET", path); };
   std::vector<std::string> bad_address;
@@ -312,7 +329,7 @@ TEST_F(HostileControlTest, PathAndQueryTricks) {
       std::string(129, 'w'),
       fmt::format("{}\"}},{{\"command\":\"restart", worker_)};
   for (const std::string& worker : bad_workers) {
-    bad_address.push_back(post(fmt::format("/miners/{}/{}/reset", kMinerIp, worker)));
+    bad_address.push_back(post(fmt::format("/miners/{}/{}/reset", miner_ip_, worker)));
   }
   for (const char* query :
        {"/miners?limit=1e999", "/miners?limit=nan", "/miners?limit=-1",
@@ -331,14 +348,14 @@ TEST_F(HostileControlTest, PathAndQueryTricks) {
   for (const std::string& worker :
        {std::string(".."), std::string("%2e%2e"), worker_ + "%2C1", worker_ + "%0A",
         worker_ + "%00", worker_ + "%22", worker_ + "'"}) {
-    not_found.push_back(post(fmt::format("/miners/{}/{}/reset", kMinerIp, worker)));
+    not_found.push_back(post(fmt::format("/miners/{}/{}/reset", miner_ip_, worker)));
   }
   const std::vector<std::string> not_found_paths = {
       "/miners/../healthz",
       miner_ + "/../reset",
       miner_ + "/reset/..",
       miner_ + "%2Freset",
-      "/miners/" + std::string(kMinerIp) + "%2F" + worker_ + "/reset",
+      "/miners/" + miner_ip_ + "%2F" + worker_ + "/reset",
       miner_ + "/restart",
   };
   for (const std::string& path : not_found_paths) {
@@ -377,6 +394,7 @@ TEST_F(HostileControlTest, PathAndQueryTricks) {
 }
 
 TEST_F(HostileControlTest, InjectionInPoolFieldsIsRefusedBeforeTheMiner) {
+  ASSERT_NO_FATAL_FAILURE(Start(4));
   const std::string pool = miner_ + "/pool";
   std::vector<std::string> requests;
   auto change = [&](const std::string& url, const std::string& user, const std::string& password) {
@@ -447,7 +465,7 @@ TEST_F(HostileControlTest, InjectionInPoolFieldsIsRefusedBeforeTheMiner) {
       << "a refused pool field was logged";
 
   // The same route takes a good change: the log above would have shown one.
-  const Reply done = Send(port_, Request("POST", pool, kValidPool, Bearer()));
+  const Reply done = Send(Request("POST", pool, kValidPool, Bearer()));
   ASSERT_EQ(done.status, 200) << done.body;
   std::vector<json> actions = Actions();
   ASSERT_FALSE(actions.empty());
@@ -455,6 +473,7 @@ TEST_F(HostileControlTest, InjectionInPoolFieldsIsRefusedBeforeTheMiner) {
 }
 
 TEST_F(HostileControlTest, EveryWrongTokenIs401) {
+  ASSERT_NO_FATAL_FAILURE(Start(5));
   std::vector<std::string> requests;
   const std::vector<std::string> wrong_auth = {
       std::string(),
@@ -481,16 +500,17 @@ TEST_F(HostileControlTest, EveryWrongTokenIs401) {
     }
   }
   ExpectEach(requests, 401);
-  const Reply refused = Send(port_, Request("POST", miner_ + "/reset"));
+  const Reply refused = Send(Request("POST", miner_ + "/reset"));
   EXPECT_NE(refused.head.find("WWW-Authenticate: Bearer"), std::string::npos) << refused.head;
   ExpectUpAndNothingSent("tokens");
-  const Reply done = Send(port_, Request("POST", miner_ + "/reset", "", Bearer()));
+  const Reply done = Send(Request("POST", miner_ + "/reset", "", Bearer()));
   ASSERT_EQ(done.status, 200) << done.body;
   ASSERT_EQ(Actions().size(), 1u);
   EXPECT_EQ(Actions().front()["command"], "restart");
 }
 
 TEST_F(HostileControlTest, AFloodOfGarbageAndReadsLeavesControlUp) {
+  ASSERT_NO_FATAL_FAILURE(Start(6));
   constexpr int kThreads = 8;
   constexpr int kRequests = 20000;
   constexpr int kStalled = 64;
@@ -500,7 +520,7 @@ TEST_F(HostileControlTest, AFloodOfGarbageAndReadsLeavesControlUp) {
   // Connections that send part of a request line and stall, held through the flood.
   std::vector<int> stalled;
   for (int i = 0; i < kStalled; ++i) {
-    const int fd = Connect(port_, "127.47.2.100");
+    const int fd = Connect(control_ip_, port_, net_ + ".250");
     ASSERT_GE(fd, 0);
     const std::string partial = i % 2 ? "POST " + miner_ + "/res" : "GET /miners HTTP/1.1\r\nHo";
     ASSERT_EQ(send(fd, partial.data(), partial.size(), MSG_NOSIGNAL),
@@ -528,7 +548,6 @@ TEST_F(HostileControlTest, AFloodOfGarbageAndReadsLeavesControlUp) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 random(static_cast<unsigned>(t));
-      const std::string source = fmt::format("127.47.2.{}", t + 1);
       for (int i = t; i < kRequests; i += kThreads) {
         std::string request;
         std::vector<int> expected;
@@ -541,7 +560,7 @@ TEST_F(HostileControlTest, AFloodOfGarbageAndReadsLeavesControlUp) {
           request = text;
           expected = statuses;
         }
-        const Reply reply = Send(port_, request, source);
+        const Reply reply = Send(request, t + 1);
         if (reply.status == 0) {
           ++no_answer;
         } else if (std::find(expected.begin(), expected.end(), reply.status) == expected.end()) {
@@ -572,7 +591,7 @@ TEST_F(HostileControlTest, AFloodOfGarbageAndReadsLeavesControlUp) {
   ExpectUpAndNothingSent("flood, stalled connections still open");
   for (int fd : stalled) close(fd);
   ExpectUpAndNothingSent("flood");
-  const Reply done = Send(port_, Request("POST", miner_ + "/reset", "", Bearer()));
+  const Reply done = Send(Request("POST", miner_ + "/reset", "", Bearer()));
   EXPECT_EQ(done.status, 200) << done.body;
   EXPECT_EQ(Actions().size(), 1u);
 }

@@ -7,7 +7,8 @@
 // (plus a margin: a bound on correctness, not a benchmark), the reply held is
 // capped by max_reply_bytes, and a real collect process polling them beside
 // good fake miners keeps recording the good ones in bounded memory.
-// Loopback range: 127.48.0.0/16 (hostile miners 127.48.0.x, fakefarm 127.48.1.x).
+// Loopback range: 127.48.0.0/16, two /24 per test (N = 0, 2): hostile miners
+// 127.48.N.1-7, fakefarm 127.48.N+1.1-2.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -36,8 +37,6 @@ using asicmon::testing::BinPath;
 using asicmon::testing::Subprocess;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-constexpr char kGoodMinerIp[] = "127.48.1.1";
 
 enum class Hostility {
   kSlowloris,        // a byte of a never-ending valid-looking reply every 100 ms
@@ -236,28 +235,33 @@ MinerStatus ExpectedStatus(Hostility h) {
 
 class HostileMinerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    farm_ = testing::StartFakeFarm({"--base", kGoodMinerIp, "--count", "2", "--models", "s9"});
+  // Hostile miners on 127.48.<subnet>, the farm on the next /24: each test
+  // its own, since ctest runs them side by side.
+  void Start(int subnet) {
+    good_ip_ = fmt::format("127.48.{}.1", subnet + 1);
+    farm_ = testing::StartFakeFarm({"--base", good_ip_, "--count", "2", "--models", "s9"});
     ASSERT_EQ(farm_.miners.size(), 2u);
     // What a good miner answers a poll, for the hostile miners that wrap it.
     ExchangeResult good =
-        ExchangeOnce({kGoodMinerIp, kMinerApiPort}, BuildRequest(kPollCommand), ExchangeOptions{});
+        ExchangeOnce({good_ip_, kMinerApiPort}, BuildRequest(kPollCommand), ExchangeOptions{});
     ASSERT_EQ(good.status, MinerStatus::kOk) << good.error;
     real_reply_ = good.reply;
     int host = 1;
     for (Hostility h : kAll) {
-      miners_.push_back(
-          std::make_unique<HostileMiner>(fmt::format("127.48.0.{}", host++), h, real_reply_));
+      miners_.push_back(std::make_unique<HostileMiner>(fmt::format("127.48.{}.{}", subnet, host++),
+                                                       h, real_reply_));
       ASSERT_TRUE(miners_.back()->listening()) << miners_.back()->ip();
     }
   }
 
+  std::string good_ip_;  // the farm's first miner
   testing::FakeFarm farm_;
   std::string real_reply_;
   std::vector<std::unique_ptr<HostileMiner>> miners_;
 };
 
 TEST_F(HostileMinerTest, EveryPollEndsInItsStatusByTheDeadlineWithTheReplyCapped) {
+  ASSERT_NO_FATAL_FAILURE(Start(0));
   ExchangeOptions options;
   options.connect_timeout = 1000ms;
   options.deadline = 2000ms;
@@ -266,7 +270,7 @@ TEST_F(HostileMinerTest, EveryPollEndsInItsStatusByTheDeadlineWithTheReplyCapped
   ASSERT_OK(client);
   // All at once, with a good miner among them, as a collector polls.
   std::map<std::string, ExchangeResult> results;
-  std::vector<MinerEndpoint> endpoints = {{kGoodMinerIp, kMinerApiPort}};
+  std::vector<MinerEndpoint> endpoints = {{good_ip_, kMinerApiPort}};
   for (const auto& m : miners_) endpoints.push_back({m->ip(), kMinerApiPort});
   for (const MinerEndpoint& e : endpoints) {
     (*client)->Start(e, BuildRequest(kPollCommand),
@@ -276,7 +280,7 @@ TEST_F(HostileMinerTest, EveryPollEndsInItsStatusByTheDeadlineWithTheReplyCapped
   ASSERT_EQ(results.size(), endpoints.size());
 
   const double bound_ms = 2000 + 3000;
-  Record good = RecordFromExchange(endpoints[0], std::move(results[kGoodMinerIp]));
+  Record good = RecordFromExchange(endpoints[0], std::move(results[good_ip_]));
   EXPECT_EQ(good.status, MinerStatus::kOk) << good.error;
   EXPECT_LE(good.poll_ms.value_or(1e9), bound_ms);
   for (const auto& m : miners_) {
@@ -310,6 +314,7 @@ struct Seen {
 };
 
 TEST_F(HostileMinerTest, CollectKeepsRecordingGoodMinersInBoundedMemory) {
+  ASSERT_NO_FATAL_FAILURE(Start(2));
   const std::filesystem::path dir =
       std::filesystem::path(::testing::TempDir()) / ("hostile_miner_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
