@@ -34,43 +34,31 @@ class Guarded : public Base {
   }
 };
 
-class RequestLineStep : public Guarded<Http::Private::RequestLineStep> {
+// Pistache's step `Base`, bounded: waiting for more although `end` (what
+// ends the part it parses) has arrived means it cannot read the part (400);
+// a part longer than `max_bytes`, whole or still arriving, is `too_long`.
+template <typename Base>
+class Bounded : public Guarded<Base> {
  public:
-  using Guarded::Guarded;
+  Bounded(Http::Request* request, std::string_view end, size_t max_bytes, Http::Code too_long)
+      : Guarded<Base>(request), end_(end), max_bytes_(max_bytes), too_long_(too_long) {}
   State apply(StreamCursor& cursor) override {
     const size_t start = cursor;
-    const State state = Guarded::apply(cursor);
+    const State state = Guarded<Base>::apply(cursor);
     const std::string_view rest = Unparsed(cursor);
-    if (state == State::Again && rest.find('\n') != std::string_view::npos) {
-      // Pistache reads the target up to a space, so a line without one would
-      // wait for the header timeout: a whole line it could not take is bad.
-      raise("Malformed request line");
+    if (state == State::Again && rest.find(end_) != std::string_view::npos) {
+      Http::Private::Step::raise("Malformed request");
     }
-    if ((state == State::Again ? rest.size() : static_cast<size_t>(cursor) - start) >
-        kMaxRequestLineBytes) {
-      raise("Request line too long", Http::Code::RequestURI_Too_Long);
+    if ((state == State::Again ? rest.size() : static_cast<size_t>(cursor) - start) > max_bytes_) {
+      Http::Private::Step::raise("Request line or header section too long", too_long_);
     }
     return state;
   }
-};
 
-class HeadersStep : public Guarded<Http::Private::HeadersStep> {
- public:
-  using Guarded::Guarded;
-  State apply(StreamCursor& cursor) override {
-    const size_t start = cursor;
-    const State state = Guarded::apply(cursor);
-    const std::string_view rest = Unparsed(cursor);
-    if (state == State::Again && rest.find("\r\n\r\n") != std::string_view::npos) {
-      // The section ended, yet Pistache waits: a line without a colon.
-      raise("Malformed header section");
-    }
-    if ((state == State::Again ? rest.size() : static_cast<size_t>(cursor) - start) >
-        kMaxHeaderBytes) {
-      raise("Header section too large", Http::Code::Request_Header_Fields_Too_Large);
-    }
-    return state;
-  }
+ private:
+  std::string_view end_;
+  size_t max_bytes_;
+  Http::Code too_long_;
 };
 
 class BodyStep : public Guarded<Http::Private::BodyStep> {
@@ -97,8 +85,12 @@ class RequestParser : public Http::RequestParser {
  public:
   explicit RequestParser(size_t max_request_bytes) : Http::RequestParser(max_request_bytes) {
     // The steps keep pointing at `request`, which reset() reassigns in place.
-    allSteps[0] = std::make_unique<RequestLineStep>(&request);
-    allSteps[1] = std::make_unique<HeadersStep>(&request);
+    // Pistache reads a request line's target up to a space, and a header's
+    // name up to a colon: without them it would wait for its header timeout.
+    allSteps[0] = std::make_unique<Bounded<Http::Private::RequestLineStep>>(
+        &request, "\n", kMaxRequestLineBytes, Http::Code::RequestURI_Too_Long);
+    allSteps[1] = std::make_unique<Bounded<Http::Private::HeadersStep>>(
+        &request, "\r\n\r\n", kMaxHeaderBytes, Http::Code::Request_Header_Fields_Too_Large);
     allSteps[2] = std::make_unique<BodyStep>(&request, max_request_bytes);
   }
 };
