@@ -28,6 +28,7 @@
 #include "asicmon/record.h"
 #include "farm.h"
 #include "fleet.h"
+#include "http_guard.h"
 #include "jobs.h"
 #include "live_polls.h"
 #include "metrics.h"
@@ -268,7 +269,7 @@ struct Service::Impl {
       if (value.starts_with("Bearer ")) presented = value.substr(7);
     }
     if (!ConstantTimeEquals(presented, options.token)) {
-      response.headers().addRaw(Http::Header::Raw("WWW-Authenticate", "Bearer"));
+      response.headers().add<WwwAuthenticateBearer>();
       Error(response, route, 401, "unauthorized",
             "send 'Authorization: Bearer <CONTROL_TOKEN>'");
       return false;
@@ -703,7 +704,8 @@ struct Service::Impl {
     Result<nlohmann::json> job =
         jobs.Start(*bulk, std::move(targets), std::move(unknown), Actor(request));
     if (!job.ok()) return Error(response, "actions", 429, "too many jobs", job.status().message());
-    response.headers().addRaw(Http::Header::Raw("Location", "/actions/" + (*job)["id"].get<std::string>()));
+    // Typed: Pistache 0.0.5 drops headers added raw.
+    response.headers().add<Http::Header::Location>("/actions/" + (*job)["id"].get<std::string>());
     Answer(response, "actions", 202, *job);
   }
 
@@ -944,7 +946,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                              .headerTimeout(std::chrono::seconds(10))
                              .bodyTimeout(std::chrono::seconds(10)));
     impl->Routes();
-    impl->endpoint->setHandler(impl->router.handler());
+    impl->endpoint->setHandler(GuardedHandler(impl->router));
     impl->endpoint->serveThreaded();
   } catch (const std::exception& e) {
     impl->stopping = true;

@@ -24,6 +24,15 @@ Status Invalid(std::string_view what, std::string_view value, std::string_view w
   return Status::InvalidArgument(std::string(what) + " '" + shown + "' " + std::string(why));
 }
 
+// What a pool user or password may hold. Unlike a worker name, which control
+// only compares, these reach the miner: inside the API's JSON, and on
+// stock firmware into set_miner_conf.cgi, a shell script. So only what no
+// shell, JSON string or "url,user,pass" list treats as special.
+bool IsPoolFieldChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("._-@+=:/%").find(c) != std::string_view::npos;
+}
+
 bool ValidHostLabelChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
 }
@@ -104,11 +113,10 @@ Status ValidatePoolField(std::string_view what, std::string_view value, bool may
                                    " to 128 bytes");
   }
   for (char c : value) {
-    if (!IsSafeFieldChar(c)) {
+    if (!IsPoolFieldChar(c)) {
       // The value itself stays out of the message: it may be a password.
       return Status::InvalidArgument(std::string(what) +
-                                     " has a character the miner API cannot carry (spaces, "
-                                     "commas, quotes, backslashes, '|', control bytes)");
+                                     " may hold only letters, digits and . _ - @ + = : / %");
     }
   }
   return Status::Ok();

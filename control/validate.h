@@ -34,8 +34,10 @@ Status ValidateWorker(std::string_view worker);
 // or IPv4, port 1-65535, nothing after the port.
 Status ValidatePoolUrl(std::string_view url);
 
-// A pool user or password: `what` names it in the message. Printable
-// ASCII without commas, quotes or backslashes; the password may be empty.
+// A pool user or password: `what` names it in the message. Letters, digits
+// and . _ - @ + = : / % only (no separator of the API's parameters, no
+// quote, no shell metacharacter: stock firmware's CGI scripts are shell);
+// the password may be empty.
 Status ValidatePoolField(std::string_view what, std::string_view value, bool may_be_empty);
 
 // A pool change from a JSON object {"url", "user", "password"} (password

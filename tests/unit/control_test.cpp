@@ -72,6 +72,17 @@ TEST(ValidatePoolField, PasswordMayBeEmptyUserMayNot) {
   EXPECT_EQ(s.message().find("sec,ret"), std::string::npos) << "a password must not be echoed";
 }
 
+TEST(ValidatePoolField, RefusesShellMetacharacters) {
+  // Stock firmware hands the pool fields to set_miner_conf.cgi, a shell script.
+  for (std::string v : {"$(reboot)", "`id`", "a;b", "a&b", "a>b", "a<b", "a'b", "a*", "a?",
+                        "a!b", "a#b", "~root", "a(b)", "a{b}", "a[b]", "a^b", "a\tb"}) {
+    EXPECT_FALSE(ValidatePoolField("user", v, false).ok()) << v;
+  }
+  for (const char* v : {"bc1qxyz.rig_7", "user@example.com", "d=1024", "acct+w1", "x:y/z%20-1"}) {
+    EXPECT_OK(ValidatePoolField("password", v, true));
+  }
+}
+
 TEST(ConstantTimeEquals, ComparesWholeStrings) {
   EXPECT_TRUE(ConstantTimeEquals("s3cret-token", "s3cret-token"));
   EXPECT_FALSE(ConstantTimeEquals("s3cret-token", "s3cret-tokeN"));
