@@ -32,6 +32,19 @@ int64_t DayOf(double ts);
 // wins, as it would across batches.
 std::vector<bool> NewestOfEachMiner(std::span<const Record> records);
 
+// LastSeqs() in SQL both backends speak: a skip scan of the (producer_id,
+// seq) index, a seek per producer instead of a scan of every row.
+inline constexpr const char* kLastSeqs = R"sql(
+WITH RECURSIVE producers (producer_id) AS (
+  SELECT min(producer_id) FROM records
+  UNION ALL
+  SELECT (SELECT min(r.producer_id) FROM records r WHERE r.producer_id > p.producer_id)
+  FROM producers p WHERE p.producer_id IS NOT NULL
+)
+SELECT p.producer_id, (SELECT max(r.seq) FROM records r WHERE r.producer_id = p.producer_id)
+FROM producers p WHERE p.producer_id IS NOT NULL ORDER BY p.producer_id
+)sql";
+
 // Options already validated by StoreDb::Open.
 Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options);
 Result<std::unique_ptr<StoreDb>> OpenPostgres(const StoreOptions& options);

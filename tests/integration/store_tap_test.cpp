@@ -456,6 +456,34 @@ TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {
   EXPECT_EQ(stored->size(), 200u);
 }
 
+// A store killed with records received and not committed loses them; the
+// restarted store resumes each producer's seq from the database, so the
+// loss is a counted, logged gap when the producer's next record arrives.
+TEST_F(StoreTapTest, ARestartedStoreCountsWhatItNeverStoredAsGaps) {
+  {
+    auto store = StartStore();
+    zmq::socket_t push = Pusher();
+    for (uint64_t seq = 1; seq <= 100; ++seq) {
+      ASSERT_TRUE(SendRecord(push, MakeRecord("killed", seq, static_cast<int>(seq))));
+    }
+    ASSERT_TRUE(WaitForStat(*store, "stored", 100)) << store->stderr_text();
+    store->Signal(SIGKILL);
+    EXPECT_EQ(store->Wait(5s), 128 + SIGKILL);
+  }
+  // Seqs 101..149 died with the store.
+  auto store = StartStore();
+  zmq::socket_t push = Pusher();
+  for (uint64_t seq = 150; seq <= 160; ++seq) {
+    ASSERT_TRUE(SendRecord(push, MakeRecord("killed", seq, static_cast<int>(seq))));
+  }
+  ASSERT_TRUE(WaitForStat(*store, "stored", 11)) << store->stderr_text();
+  EXPECT_EQ(StatValue(*store, "seq_gaps"), 49u);
+  EXPECT_NE(store->stderr_text().find("seq gap: 49 record messages of producer killed"),
+            std::string::npos)
+      << store->stderr_text();
+  EXPECT_EQ(Terminate(*store), 0);
+}
+
 TEST_F(StoreTapTest, RetentionFoldsOldRecordsAndTheIdleStoreSleeps) {
   auto store = StartStore({"--maintain-interval", "1"});
   zmq::socket_t push = Pusher();
