@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,32 +32,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using asicmon::testing::BinPath;
+using asicmon::testing::RecentSampleRecord;
 using asicmon::testing::StatValue;
 using asicmon::testing::Subprocess;
+using asicmon::testing::WaitForStat;
 using namespace std::chrono_literals;
-
-// An hour ago: inside the store's raw window, which its retention keeps.
-const double kBaseTs =
-    std::floor(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                   .count()) -
-    3600;
-
-Record MakeRecord(const std::string& producer, uint64_t seq) {
-  return testing::SampleRecord(producer, seq, static_cast<int>(seq % 5000),
-                               kBaseTs + static_cast<double>(seq) * 0.01);
-}
-
-// Waits for a stats line with `key` at `at_least` or more (the store logs
-// one a second in these tests).
-bool WaitForStat(Subprocess& store, const std::string& key, uint64_t at_least,
-                 std::chrono::milliseconds timeout = 20s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (StatValue(store, key) < at_least) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 size_t Occurrences(const std::string& text, const std::string& needle) {
   size_t n = 0;
@@ -112,7 +90,7 @@ class StorageFaultsTest : public ::testing::Test {
   static void Send(zmq::socket_t& push, const std::string& producer, uint64_t first,
                    uint64_t last) {
     for (uint64_t seq = first; seq <= last; ++seq) {
-      const std::string body = EncodeRecord(MakeRecord(producer, seq));
+      const std::string body = EncodeRecord(RecentSampleRecord(producer, seq));
       ASSERT_TRUE(push.send(zmq::buffer(std::string_view("record")), zmq::send_flags::sndmore));
       ASSERT_TRUE(push.send(zmq::buffer(body), zmq::send_flags::none));
     }
@@ -270,7 +248,7 @@ TEST_F(StorageFaultsTest, ATruncatedDatabaseIsRefusedAtStartAndLeftAlone) {
     Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options);
     ASSERT_OK(db);
     std::vector<Record> records;
-    for (uint64_t seq = 1; seq <= 5000; ++seq) records.push_back(MakeRecord("before", seq));
+    for (uint64_t seq = 1; seq <= 5000; ++seq) records.push_back(RecentSampleRecord("before", seq));
     ASSERT_OK((*db)->WriteBatch(records));
   }  // closed: the WAL is checkpointed into the file and removed
   ASSERT_FALSE(fs::exists(db_path_ + "-wal"));

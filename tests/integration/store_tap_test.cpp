@@ -35,6 +35,7 @@ namespace {
 
 using asicmon::testing::BinPath;
 using asicmon::testing::StatValue;
+using asicmon::testing::WaitForStat;
 using asicmon::testing::Subprocess;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -66,18 +67,6 @@ std::vector<json> JsonLines(const std::string& text) {
     if (!j.is_discarded()) out.push_back(std::move(j));
   }
   return out;
-}
-
-// Waits for a stats line with `key` at `at_least` or more (the store logs
-// one a second in these tests).
-bool WaitForStat(Subprocess& store, const std::string& key, uint64_t at_least,
-                 std::chrono::milliseconds timeout = 15s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (StatValue(store, key) < at_least) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
 }
 
 bool SendFrames(zmq::socket_t& socket, const std::vector<std::string>& frames) {

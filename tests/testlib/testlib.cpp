@@ -214,6 +214,16 @@ uint64_t StatValue(Subprocess& process, const std::string& key) {
   return stats.count(key) ? std::stoull(stats[key]) : 0;
 }
 
+bool WaitForStat(Subprocess& process, const std::string& key, uint64_t at_least,
+                 std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (StatValue(process, key) < at_least) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 int64_t ProcStatusKib(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);) {
