@@ -78,13 +78,7 @@ class StorageFaultsTest : public ::testing::Test {
   }
 
   zmq::socket_t Pusher() {
-    zmq::socket_t socket(context_, zmq::socket_type::push);
-    // Holds everything the tests send while the store pauses its intake.
-    socket.set(zmq::sockopt::sndhwm, 100000);
-    socket.set(zmq::sockopt::sndtimeo, 10000);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.connect("ipc://" + (dir_ / "run" / "ingest.sock").string());
-    return socket;
+    return testing::IngestPusher(context_, "ipc://" + (dir_ / "run" / "ingest.sock").string());
   }
 
   static void Send(zmq::socket_t& push, const std::string& producer, uint64_t first,

@@ -125,14 +125,7 @@ class StoreTapTest : public ::testing::Test {
     return std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
   }
 
-  zmq::socket_t Pusher() {
-    zmq::socket_t socket(context_, zmq::socket_type::push);
-    socket.set(zmq::sockopt::sndhwm, 100000);
-    socket.set(zmq::sockopt::sndtimeo, 10000);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.connect(ingest_);
-    return socket;
-  }
+  zmq::socket_t Pusher() { return testing::IngestPusher(context_, ingest_); }
 
   // Sends records of producer "warmup" until `tap` prints one: the store is
   // up and the tap's subscription has reached it (SUB misses what PUB sent

@@ -214,6 +214,15 @@ uint64_t StatValue(Subprocess& process, const std::string& key) {
   return stats.count(key) ? std::stoull(stats[key]) : 0;
 }
 
+zmq::socket_t IngestPusher(zmq::context_t& context, const std::string& endpoint) {
+  zmq::socket_t socket(context, zmq::socket_type::push);
+  socket.set(zmq::sockopt::sndhwm, 100000);
+  socket.set(zmq::sockopt::sndtimeo, 10000);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.connect(endpoint);
+  return socket;
+}
+
 bool WaitForStat(Subprocess& process, const std::string& key, uint64_t at_least,
                  std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;

@@ -31,6 +31,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <zmq.hpp>
 
 #include "asicmon/json_repair.h"
 #include "asicmon/record.h"
@@ -131,6 +132,11 @@ bool WaitForStat(Subprocess& process, const std::string& key, uint64_t at_least,
                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
 // A "VmRSS"/"VmHWM"-style line of /proc/<pid>/status, in KiB (0 when absent).
 int64_t ProcStatusKib(pid_t pid, const std::string& key);
+
+// A PUSH socket connected to a store's ingest `endpoint`, as a producer's:
+// it holds up to 100,000 messages while the store pauses its intake, and a
+// send waits up to 10 s.
+zmq::socket_t IngestPusher(zmq::context_t& context, const std::string& endpoint);
 
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
