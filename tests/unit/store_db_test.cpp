@@ -161,7 +161,9 @@ TEST_F(StoreDbTest, LastSeqsGivesEachProducersHighestSeq) {
   EXPECT_TRUE(none->empty());
 
   std::vector<Record> batch;
-  for (uint64_t seq : {3, 1, 7, 5}) batch.push_back(FullRecord("10.0.0.1", 1000.0 + seq, seq));
+  for (uint64_t seq : {3, 1, 7, 5}) {
+    batch.push_back(FullRecord("10.0.0.1", 1000.0 + static_cast<double>(seq), seq));
+  }
   Record other = TimeoutRecord("10.0.0.2", 1001, 42);
   other.producer_id = "collect-test-0";
   batch.push_back(other);
