@@ -155,10 +155,10 @@ bool SwitchesAtRuntime(Fault fault) {
     case Fault::kReset:
     case Fault::kGarbage:
     case Fault::kBroken:
-      return true;
     case Fault::kHuge:
     case Fault::kFlapping:
-    case Fault::kDeadBoard:
+      return true;
+    case Fault::kDeadBoard:  // the step's dead_board key does it
       return false;
   }
   return false;
@@ -175,6 +175,9 @@ struct FarmServer::Miner {
   uint64_t rng = 0;  // for garbage bytes
   int web_listen_fd = -1;
   bool rebooting = false;  // down until its reboot timer fires
+  // Flap timers carry the cycle they belong to: a scenario that ends a
+  // miner's flapping and starts it again outdates the old cycle's timer.
+  uint32_t flap_cycle = 0;
 };
 
 struct FarmServer::Conn {
@@ -425,8 +428,8 @@ Result<std::vector<ScenarioStep>> ParseScenario(std::string_view text,
             value.is_string() ? ParseFault(value.get<std::string>()) : std::nullopt;
         if (!fault || !SwitchesAtRuntime(*fault)) {
           return bad(fmt::format(
-              "fault {} cannot switch at runtime (none, slow, silent, reset, garbage, broken; "
-              "dead_board for a dead board)",
+              "fault {} cannot switch at runtime (none, slow, silent, reset, garbage, broken, "
+              "huge, flapping; dead_board for a dead board)",
               SafeForLog(value.dump(), 40)));
         }
         step.fault = fault;
@@ -551,7 +554,7 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
     any_huge |= plan.fault == Fault::kHuge;
     uint64_t rng = plan.spec.seed ^ (0x6A09E667F3BCC909ULL * (plan.spec.index + 1));
     FakeMiner fake(plan.spec, now);
-    server->miners_.push_back(Miner{std::move(plan), std::move(fake), -1, rng, -1, false});
+    server->miners_.push_back(Miner{std::move(plan), std::move(fake), -1, rng, -1, false, 0});
   }
   if (any_huge) server->BuildHugeReply();
   const int64_t period_ms =
@@ -1057,7 +1060,7 @@ void FarmServer::FireTimers(int64_t now_ms) {
         break;
       }
       case Timer::Kind::kFlap:
-        Flap(t.index, now_ms);
+        Flap(t.index, t.gen, now_ms);
         break;
       case Timer::Kind::kRebootDone:
         FinishReboot(t.index);
@@ -1080,10 +1083,11 @@ void FarmServer::FireTimers(int64_t now_ms) {
   }
 }
 
-void FarmServer::Flap(uint32_t index, int64_t now_ms) {
+void FarmServer::Flap(uint32_t index, uint32_t cycle, int64_t now_ms) {
   Miner& m = miners_[index];
-  // A scenario switched it to another fault, and brought it up then.
-  if (m.plan.fault != Fault::kFlapping) return;
+  // A scenario switched it to another fault, and brought it up then (or
+  // started a new cycle since).
+  if (m.plan.fault != Fault::kFlapping || cycle != m.flap_cycle) return;
   if (m.rebooting) {
     // Its reboot decides when it comes back.
   } else if (m.listen_fd >= 0) {
@@ -1095,7 +1099,8 @@ void FarmServer::Flap(uint32_t index, int64_t now_ms) {
     spdlog::debug("flapping miner {} up", m.plan.ip_text);
   }
   const auto period_ms = static_cast<int64_t>(std::llround(options_.flap_period_s * 1000));
-  timers_.push_back({now_ms + std::max<int64_t>(1, period_ms), Timer::Kind::kFlap, index, 0});
+  timers_.push_back(
+      {now_ms + std::max<int64_t>(1, period_ms), Timer::Kind::kFlap, index, m.flap_cycle});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
 }
 
@@ -1119,6 +1124,12 @@ void FarmServer::PlayScenario(int64_t now_ms) {
         if (Status status = Listen(step.miner); !status.ok()) {
           spdlog::warn("scenario: {} stays down: {}", m.plan.ip_text, status.message());
         }
+      }
+      if (*step.fault == Fault::kHuge && huge_reply_.empty()) BuildHugeReply();
+      if (*step.fault == Fault::kFlapping && before != Fault::kFlapping) {
+        // Down at once, then up and down every --flap-period-s.
+        timers_.push_back({now_ms, Timer::Kind::kFlap, step.miner, ++m.flap_cycle});
+        std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
       }
     }
     if (step.temp_offset) m.fake.SetTempOffset(*step.temp_offset);

@@ -66,7 +66,7 @@ struct ScenarioStep {
   int line = 0;                    // 1-based, in the file
   double at_s = 0;                 // seconds after READY
   uint32_t miner = 0;              // 0-based index
-  std::optional<Fault> fault;      // none, slow, silent, reset, garbage or broken
+  std::optional<Fault> fault;      // any but deadboard (dead_board does that)
   std::optional<int> temp_offset;  // °C on every live board's sensors; 0 is normal
   std::optional<bool> dead_board;
   std::optional<int> fans_stopped;  // how many fans report 0 rpm
@@ -176,7 +176,7 @@ class FarmServer {
   void Finish(uint32_t slot);
   void CloseConn(uint32_t slot, bool reset);
   void FireTimers(int64_t now_ms);
-  void Flap(uint32_t miner, int64_t now_ms);
+  void Flap(uint32_t miner, uint32_t cycle, int64_t now_ms);
   // Applies the scenario's steps due by `now_ms` and sets the timer of the next.
   void PlayScenario(int64_t now_ms);
   void LogActions(const Miner& miner, uint16_t port);

@@ -43,8 +43,8 @@ One JSON object per line (blank lines skipped), each one timed change of one min
   {"at_s": 9, "miner": 2, "fans_stopped": 1}           that many fans at 0 rpm; 0: all turn again
   {"at_s": 4, "miner": 1, "sleeping": true}            asleep or awake as by the miner's own web
                                                        page (S17 and S19 families only)
-  fault          none, slow, silent, reset, garbage or broken (huge, flapping and deadboard are
-                 start-time only); exchanges under way finish under the fault they began with
+  fault          any fault but deadboard (dead_board does that); exchanges under way finish
+                 under the fault they began with; flapping starts with the miner going down
   temp_offset    whole °C added to every live board's pcb and chip temperatures; 0 is normal
 A line may carry several changes. A bad line (bad JSON, unknown key, unknown miner, negative
 at_s, no change) stops the farm at start with exit code 2, naming the line. Each change is

@@ -169,6 +169,9 @@ class Ingest {
   double commit_ms_sum_ = 0;
   double commit_ms_max_ = 0;
   double age_ms_max_ = 0;
+  // Poll -> stored: a record's ts (its poll) to its batch's commit, wall
+  // clock; includes whatever held the record on the way (a store restart).
+  double poll_to_stored_ms_max_ = 0;
   uint64_t timed_batches_ = 0;
   uint64_t records_in_at_last_stats_ = 0;
   Clock::time_point last_stats_;

@@ -207,6 +207,11 @@ uint64_t SeqTracker::Observe(const std::string& producer, uint64_t seq) {
   return gap;
 }
 
+void SeqTracker::Resume(const std::string& producer, uint64_t seq) {
+  uint64_t& last = last_[producer];
+  last = std::max(last, seq);
+}
+
 std::string DefaultProducerId(std::string_view stage) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");

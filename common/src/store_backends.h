@@ -41,6 +41,19 @@ WHERE id IN (SELECT max(id) FROM audit WHERE result = 'ok' AND action IN ('sleep
   AND action = 'sleep'
 ORDER BY ip)sql";
 
+// LastSeqs() in SQL both backends speak: a skip scan of the (producer_id,
+// seq) index, a seek per producer instead of a scan of every row.
+inline constexpr const char* kLastSeqs = R"sql(
+WITH RECURSIVE producers (producer_id) AS (
+  SELECT min(producer_id) FROM records
+  UNION ALL
+  SELECT (SELECT min(r.producer_id) FROM records r WHERE r.producer_id > p.producer_id)
+  FROM producers p WHERE p.producer_id IS NOT NULL
+)
+SELECT p.producer_id, (SELECT max(r.seq) FROM records r WHERE r.producer_id = p.producer_id)
+FROM producers p WHERE p.producer_id IS NOT NULL ORDER BY p.producer_id
+)sql";
+
 // Options already validated by StoreDb::Open.
 Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options);
 Result<std::unique_ptr<StoreDb>> OpenPostgres(const StoreOptions& options);

@@ -298,6 +298,7 @@ class PostgresStore final : public StoreDb {
                                       size_t limit) override;
   Result<std::vector<Record>> RecordsBySeq(const std::string& producer_id, uint64_t first_seq,
                                            uint64_t last_seq, size_t limit) override;
+  Result<std::vector<std::pair<std::string, uint64_t>>> LastSeqs() override;
   Result<int64_t> CountRecords() override;
   Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                         size_t limit) override;
@@ -658,6 +659,19 @@ Result<std::vector<Record>> PostgresStore::RecordsBySeq(const std::string& produ
         q.exec_prepared("by_seq", producer_id, static_cast<int64_t>(std::min(first_seq, kMaxSeq)),
                         static_cast<int64_t>(std::min(last_seq, kMaxSeq)), Clamp(limit)));
   });
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> PostgresStore::LastSeqs() {
+  return Guard("last seqs",
+               [&](pqxx::connection& conn) -> Result<std::vector<std::pair<std::string, uint64_t>>> {
+                 pqxx::nontransaction q(conn);
+                 std::vector<std::pair<std::string, uint64_t>> out;
+                 for (const auto& row : q.exec(kLastSeqs)) {
+                   out.emplace_back(row[0].as<std::string>(),
+                                    static_cast<uint64_t>(row[1].as<int64_t>()));
+                 }
+                 return out;
+               });
 }
 
 Result<int64_t> PostgresStore::CountRecords() {

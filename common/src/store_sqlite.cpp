@@ -268,11 +268,12 @@ Status FromSqlite(const SQLite::Exception& e, const std::string& path, const cha
     case SQLITE_CORRUPT:
       return Status::IoError(std::move(message) +
                              " (the file is damaged or not a database: restore or move it away)");
+    case SQLITE_FULL:
+      return Status::IoError(std::move(message) + " (the disk is full: free space on it)");
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
       return Status::IoError(std::move(message));
     default:
       return Status::Internal(std::move(message));
@@ -467,6 +468,7 @@ class SqliteStore final : public StoreDb {
                                       size_t limit) override;
   Result<std::vector<Record>> RecordsBySeq(const std::string& producer_id, uint64_t first_seq,
                                            uint64_t last_seq, size_t limit) override;
+  Result<std::vector<std::pair<std::string, uint64_t>>> LastSeqs() override;
   Result<int64_t> CountRecords() override;
   Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                         size_t limit) override;
@@ -483,16 +485,17 @@ class SqliteStore final : public StoreDb {
   std::unique_ptr<SqliteConnection> impl_;
 };
 
-// Creates or migrates the schema in one write transaction, so processes
-// opening a new file at the same moment take turns and the second sees
-// the first's work.
-Status Migrate(SQLite::Database& db, const std::string& path) {
-  SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+// The file's schema version when it is ours (0: empty, a new database);
+// InvalidArgument, saying what to do, for another application's database or
+// a newer schema. Only reads.
+Result<int> OurSchemaVersion(SQLite::Database& db, const std::string& path) {
+  constexpr const char* kWhatToDo =
+      ": point ASICMON_DB at another file, or move this one away (it is left as it is)";
   const int app_id = db.execAndGet("PRAGMA application_id").getInt();
   const int version = db.execAndGet("PRAGMA user_version").getInt();
   if (app_id != kApplicationId && app_id != 0) {
     return Status::InvalidArgument(path + ": not an asicmon database (application_id " +
-                                   std::to_string(app_id) + ")");
+                                   std::to_string(app_id) + ")" + kWhatToDo);
   }
   if (version > kStoreSchemaVersion) {
     return Status::InvalidArgument(path + ": database schema version " + std::to_string(version) +
@@ -501,10 +504,21 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
                                    ": run a newer asicmon (or move the file away)");
   }
   if (version == 0 && db.execAndGet("SELECT count(*) FROM sqlite_schema").getInt64() != 0) {
-    return Status::InvalidArgument(path + ": not an asicmon database (tables but no version)");
+    return Status::InvalidArgument(path + ": not an asicmon database (tables but no version)" +
+                                   kWhatToDo);
   }
-  if (version == kStoreSchemaVersion) return Status::Ok();  // nothing to write: roll back
-  for (int v = version; v < kStoreSchemaVersion; ++v) {
+  return version;
+}
+
+// Creates or migrates the schema in one write transaction, so processes
+// opening a new file at the same moment take turns and the second sees
+// the first's work.
+Status Migrate(SQLite::Database& db, const std::string& path) {
+  SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+  Result<int> version = OurSchemaVersion(db, path);
+  if (!version.ok()) return version.status();
+  if (*version == kStoreSchemaVersion) return Status::Ok();  // migrated meanwhile: roll back
+  for (int v = *version; v < kStoreSchemaVersion; ++v) {
     db.exec(kMigrations[static_cast<size_t>(v)]);
   }
   db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
@@ -528,7 +542,11 @@ Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options) {
   return Guard(options.database, "open", [&]() -> Result<std::unique_ptr<StoreDb>> {
     auto impl = std::make_unique<SqliteConnection>(options);
     SQLite::Database& db = impl->db;
-    // The first read of the file: a file that is not a database fails here.
+    // The first read of the file: a file that is not a database, or is
+    // damaged, fails here; another application's database is refused
+    // before anything is written to it (switching to WAL rewrites its header).
+    Result<int> version = OurSchemaVersion(db, options.database);
+    if (!version.ok()) return version.status();
     // WAL lets readers (control) run while the store writes; it persists in
     // the file, so this is a no-op after the first open.
     const std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
@@ -544,7 +562,11 @@ Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options) {
     db.exec("PRAGMA secure_delete = OFF");
     // Truncate the WAL after checkpoints instead of keeping its peak size.
     db.exec("PRAGMA journal_size_limit = " + std::to_string(64 << 20));
-    if (Status s = Migrate(db, options.database); !s.ok()) return s;
+    // A current schema takes no write lock: another writer holding it does
+    // not stop a start.
+    if (*version != kStoreSchemaVersion) {
+      if (Status s = Migrate(db, options.database); !s.ok()) return s;
+    }
     impl->Prepare();
     impl->StartCheckpointer(options);
     return std::unique_ptr<StoreDb>(new SqliteStore(options, std::move(impl)));
@@ -670,6 +692,19 @@ Result<std::vector<Record>> SqliteStore::RecordsBySeq(const std::string& produce
     BindSize(q, 4, limit);
     return impl_->Records(q);
   });
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::LastSeqs() {
+  return Guard(database(), "last seqs",
+               [&]() -> Result<std::vector<std::pair<std::string, uint64_t>>> {
+                 SQLite::Statement q(impl_->db, kLastSeqs);
+                 std::vector<std::pair<std::string, uint64_t>> out;
+                 while (q.executeStep()) {
+                   out.emplace_back(ColumnText(q.getColumn(0)),
+                                    static_cast<uint64_t>(q.getColumn(1).getInt64()));
+                 }
+                 return out;
+               });
 }
 
 Result<int64_t> SqliteStore::CountRecords() {

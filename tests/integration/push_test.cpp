@@ -41,15 +41,9 @@ using asicmon::testing::TestHttpServer;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const double kBaseTs =
-    std::floor(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                   .count()) -
-    3600;
-
 // Records 10 ms apart, one miner per seq (a thousand workers).
 Record MakeRecord(const std::string& producer, uint64_t seq) {
-  return testing::SampleRecord(producer, seq, static_cast<int>(seq % 1000),
-                               kBaseTs + static_cast<double>(seq) * 0.01);
+  return testing::RecentSampleRecord(producer, seq);
 }
 
 bool SendRecord(zmq::socket_t& socket, const Record& r) {

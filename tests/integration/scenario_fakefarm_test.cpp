@@ -1,7 +1,8 @@
 // asicmon-fakefarm --scenario as a real process: miners change while the farm
 // runs (one goes silent and comes back, one heats up and cools down), polled
 // with the project's miner client before, during and after; and a bad
-// scenario line stops the farm at start with exit code 2.
+// scenario line stops the farm at start with exit code 2; miners turn huge
+// and flapping at runtime and recover.
 // Loopback range: 127.44.0.0/16 (each test its own /24).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "asicmon/miner_api.h"
 #include "asicmon/protocol.h"
@@ -74,6 +76,49 @@ TEST(ScenarioFakefarm, MinerGoesSilentAndHeatsUpThenRecovers) {
   ASSERT_TRUE(cooled.temp_max.has_value());
   EXPECT_NEAR(*cooled.temp_max, *cool.temp_max, 3);
 
+  farm.Signal(SIGTERM);
+  EXPECT_EQ(farm.Wait(10s), 0);
+}
+
+// A miner turns huge and one starts flapping while the farm runs; both are
+// back to normal after the scenario says none.
+TEST(ScenarioFakefarm, MinersTurnHugeAndFlappingThenRecover) {
+  const std::string path = WriteScenario("scenario-huge-flap",
+                                         "{\"at_s\": 1, \"miner\": 0, \"fault\": \"huge\"}\n"
+                                         "{\"at_s\": 1, \"miner\": 1, \"fault\": \"flapping\"}\n"
+                                         "{\"at_s\": 6, \"miner\": 0, \"fault\": \"none\"}\n"
+                                         "{\"at_s\": 6, \"miner\": 1, \"fault\": \"none\"}\n");
+  Subprocess farm({BinPath("asicmon-fakefarm"), "--base", "127.44.3.1", "--count", "2",
+                   "--huge-bytes", "3000000", "--flap-period-s", "0.5", "--scenario", path},
+                  /*capture_stderr=*/true);
+  ASSERT_TRUE(farm.WaitForStdout("READY 2", 30s)) << farm.stderr_text();
+  EXPECT_EQ(Poll("127.44.3.1").status, MinerStatus::kOk);
+  EXPECT_EQ(Poll("127.44.3.2").status, MinerStatus::kOk);
+
+  ASSERT_TRUE(farm.WaitForStderr("scenario: 127.44.3.2 fault=flapping", 10s))
+      << farm.stderr_text();
+  // The client caps replies at 1 MiB: 3 MB is too large.
+  const Record huge = Poll("127.44.3.1");
+  EXPECT_EQ(huge.status, MinerStatus::kTooLarge) << ToString(huge.status) << " " << huge.error;
+  // Down, up, down... every half second until the scenario ends it.
+  bool refused = false;
+  bool answered = false;
+  while (farm.stderr_text().find("scenario: 127.44.3.2 fault=none") == std::string::npos &&
+         !(refused && answered)) {
+    const Record r = Poll("127.44.3.2", 1s);
+    refused |= r.status == MinerStatus::kRefused;
+    answered |= r.status == MinerStatus::kOk;
+    farm.WaitForStderr("scenario: 127.44.3.2 fault=none", 100ms);
+  }
+  EXPECT_TRUE(refused && answered) << "refused " << refused << ", answered " << answered;
+
+  ASSERT_TRUE(farm.WaitForStderr("scenario: 127.44.3.2 fault=none", 15s)) << farm.stderr_text();
+  EXPECT_EQ(Poll("127.44.3.1").status, MinerStatus::kOk);
+  // Stays up now: every poll answers.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Poll("127.44.3.2").status, MinerStatus::kOk);
+    std::this_thread::sleep_for(200ms);
+  }
   farm.Signal(SIGTERM);
   EXPECT_EQ(farm.Wait(10s), 0);
 }

@@ -36,6 +36,7 @@ namespace {
 
 using asicmon::testing::BinPath;
 using asicmon::testing::StatValue;
+using asicmon::testing::WaitForStat;
 using asicmon::testing::Subprocess;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -67,18 +68,6 @@ std::vector<json> JsonLines(const std::string& text) {
     if (!j.is_discarded()) out.push_back(std::move(j));
   }
   return out;
-}
-
-// Waits for a stats line with `key` at `at_least` or more (the store logs
-// one a second in these tests).
-bool WaitForStat(Subprocess& store, const std::string& key, uint64_t at_least,
-                 std::chrono::milliseconds timeout = 15s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (StatValue(store, key) < at_least) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
 }
 
 bool SendFrames(zmq::socket_t& socket, const std::vector<std::string>& frames) {
@@ -137,14 +126,7 @@ class StoreTapTest : public ::testing::Test {
     return std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
   }
 
-  zmq::socket_t Pusher() {
-    zmq::socket_t socket(context_, zmq::socket_type::push);
-    socket.set(zmq::sockopt::sndhwm, 100000);
-    socket.set(zmq::sockopt::sndtimeo, 10000);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.connect(ingest_);
-    return socket;
-  }
+  zmq::socket_t Pusher() { return testing::IngestPusher(context_, ingest_); }
 
   // Sends records of producer "warmup" until `tap` prints one: the store is
   // up and the tap's subscription has reached it (SUB misses what PUB sent
@@ -519,6 +501,34 @@ TEST_F(StoreTapTest, ALockedDatabaseIsRetriedNotDropped) {
   Result<std::vector<Record>> stored = db->RecordsBySeq("locked", 1, 200);
   ASSERT_OK(stored);
   EXPECT_EQ(stored->size(), 200u);
+}
+
+// A store killed with records received and not committed loses them; the
+// restarted store resumes each producer's seq from the database, so the
+// loss is a counted, logged gap when the producer's next record arrives.
+TEST_F(StoreTapTest, ARestartedStoreCountsWhatItNeverStoredAsGaps) {
+  {
+    auto store = StartStore();
+    zmq::socket_t push = Pusher();
+    for (uint64_t seq = 1; seq <= 100; ++seq) {
+      ASSERT_TRUE(SendRecord(push, MakeRecord("killed", seq, static_cast<int>(seq))));
+    }
+    ASSERT_TRUE(WaitForStat(*store, "stored", 100)) << store->stderr_text();
+    store->Signal(SIGKILL);
+    EXPECT_EQ(store->Wait(5s), 128 + SIGKILL);
+  }
+  // Seqs 101..149 died with the store.
+  auto store = StartStore();
+  zmq::socket_t push = Pusher();
+  for (uint64_t seq = 150; seq <= 160; ++seq) {
+    ASSERT_TRUE(SendRecord(push, MakeRecord("killed", seq, static_cast<int>(seq))));
+  }
+  ASSERT_TRUE(WaitForStat(*store, "stored", 11)) << store->stderr_text();
+  EXPECT_EQ(StatValue(*store, "seq_gaps"), 49u);
+  EXPECT_NE(store->stderr_text().find("seq gap: 49 record messages of producer killed"),
+            std::string::npos)
+      << store->stderr_text();
+  EXPECT_EQ(Terminate(*store), 0);
 }
 
 TEST_F(StoreTapTest, RetentionFoldsOldRecordsAndTheIdleStoreSleeps) {

@@ -1,5 +1,8 @@
 #include "sample_records.h"
 
+#include <chrono>
+#include <cmath>
+
 namespace asicmon::testing {
 
 std::string DataOnlyIp(int n) {
@@ -38,6 +41,17 @@ Record SampleRecord(const std::string& producer, uint64_t seq, int miner, double
   r.power_w = 3250;
   r.poll_ms = 12.5;
   return r;
+}
+
+Record RecentSampleRecord(const std::string& producer, uint64_t seq) {
+  // Whole seconds, fixed for the process: the same arguments, the same record.
+  static const double base_ts =
+      std::floor(
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count()) -
+      3600;
+  return SampleRecord(producer, seq, static_cast<int>(seq % 1000),
+                      base_ts + static_cast<double>(seq) * 0.01);
 }
 
 Record RandomSampleRecord(int miner, double ts, double start_ts, uint64_t seq,

@@ -28,6 +28,10 @@ std::string DataOnlyIp(int n);
 // always give the same record.
 Record SampleRecord(const std::string& producer, uint64_t seq, int miner, double ts);
 
+// Records 10 ms apart from an hour ago on (inside a store's raw window, which
+// its retention keeps), one of 1,000 miners per seq.
+Record RecentSampleRecord(const std::string& producer, uint64_t seq);
+
 // A farm's stream for sizing a store: the poll of `miner` finishing near
 // `ts` (a sweep's spread added), counters grown with the polls since
 // `start_ts`, numbers varied by `rng`, 2% of polls timed out.

@@ -249,6 +249,25 @@ uint64_t StatValue(Subprocess& process, const std::string& key) {
   return stats.count(key) ? std::stoull(stats[key]) : 0;
 }
 
+zmq::socket_t IngestPusher(zmq::context_t& context, const std::string& endpoint) {
+  zmq::socket_t socket(context, zmq::socket_type::push);
+  socket.set(zmq::sockopt::sndhwm, 100000);
+  socket.set(zmq::sockopt::sndtimeo, 10000);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.connect(endpoint);
+  return socket;
+}
+
+bool WaitForStat(Subprocess& process, const std::string& key, uint64_t at_least,
+                 std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (StatValue(process, key) < at_least) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 int64_t ProcStatusKib(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);) {

@@ -13,6 +13,7 @@
 //          127.42.3 curve_netns_test (inside network namespaces it makes)
 //   127.43 dashboard_test (fakefarm on 127.43.0, control on 127.43.1.1)
 //   127.44 scenario_fakefarm_test (fakefarm_scenario_test plans 127.44.0 but binds nothing)
+//   127.81 (fake farm), 127.82 (push receiver, control) bench/chaos.sh and its ctest "chaos"
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
 //            127.61 push_bench   127.62 control_bench   127.72-79 scale_bench.sh
 //   127.41 data only (sample_records.h DataOnlyIp): addresses inside records and
@@ -31,6 +32,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <zmq.hpp>
 
 #include "asicmon/json_repair.h"
 #include "asicmon/record.h"
@@ -125,8 +127,17 @@ int ConnectTcp(const std::string& ip, uint16_t port);
 std::map<std::string, std::string> StatsFields(Subprocess& process);
 // One field of StatsFields as a number (0 when absent).
 uint64_t StatValue(Subprocess& process, const std::string& key);
+// Waits until the newest stats line has `key` at `at_least` or more; false
+// after `timeout`.
+bool WaitForStat(Subprocess& process, const std::string& key, uint64_t at_least,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
 // A "VmRSS"/"VmHWM"-style line of /proc/<pid>/status, in KiB (0 when absent).
 int64_t ProcStatusKib(pid_t pid, const std::string& key);
+
+// A PUSH socket connected to a store's ingest `endpoint`, as a producer's:
+// it holds up to 100,000 messages while the store pauses its intake, and a
+// send waits up to 10 s.
+zmq::socket_t IngestPusher(zmq::context_t& context, const std::string& endpoint);
 
 // Waits until a TCP connect to ip:port succeeds (a server is up).
 bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);

@@ -153,6 +153,27 @@ TEST_F(StoreDbTest, RoundTripOfWholeRecords) {
   EXPECT_EQ(*count, 3);
 }
 
+TEST_F(StoreDbTest, LastSeqsGivesEachProducersHighestSeq) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  Result<std::vector<std::pair<std::string, uint64_t>>> none = db->LastSeqs();
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+
+  std::vector<Record> batch;
+  for (uint64_t seq : {3, 1, 7, 5}) {
+    batch.push_back(FullRecord("10.0.0.1", 1000.0 + static_cast<double>(seq), seq));
+  }
+  Record other = TimeoutRecord("10.0.0.2", 1001, 42);
+  other.producer_id = "collect-test-0";
+  batch.push_back(other);
+  ASSERT_STATUS_OK(db->WriteBatch(batch));
+  Result<std::vector<std::pair<std::string, uint64_t>>> last = db->LastSeqs();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, (std::vector<std::pair<std::string, uint64_t>>{{"collect-test-0", 42},
+                                                                   {"collect-test-1", 7}}));
+}
+
 TEST_F(SqliteStoreTest, NotReportedIsNullNotZero) {
   auto db = MustOpen();
   ASSERT_TRUE(db);

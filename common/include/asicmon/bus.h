@@ -120,6 +120,9 @@ class SeqTracker {
   // none). A seq at or below the last seen is a restarted producer or a
   // duplicate: not a gap.
   uint64_t Observe(const std::string& producer, uint64_t seq);
+  // Starts `producer` at `seq` as if it had been seen (a restart resuming
+  // from what it stored), so what is missing after it counts as missed.
+  void Resume(const std::string& producer, uint64_t seq);
   uint64_t missed() const { return missed_; }
   size_t producers() const { return last_.size(); }
 

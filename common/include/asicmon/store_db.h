@@ -250,6 +250,10 @@ class StoreDb {
   virtual Result<std::vector<Record>> RecordsBySeq(const std::string& producer_id,
                                                    uint64_t first_seq, uint64_t last_seq,
                                                    size_t limit = 10000) = 0;
+  // The highest seq stored of each producer_id in the raw rows: where a
+  // restarted store resumes counting each producer's gaps. One index seek
+  // per producer (a collector makes a new one per start).
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> LastSeqs() = 0;
   // Raw rows held, from counters kept with every write (no table scan).
   virtual Result<int64_t> CountRecords() = 0;
   // Aggregates of `ip` (any port) with from_ts <= hour <= to_ts, oldest first.
