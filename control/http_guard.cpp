@@ -63,21 +63,24 @@ class Bounded : public Guarded<Base> {
 
 class BodyStep : public Guarded<Http::Private::BodyStep> {
  public:
-  BodyStep(Http::Message* request, size_t max_body_bytes)
-      : Guarded(request), max_body_bytes_(max_body_bytes) {}
+  BodyStep(Http::Request* request, size_t max_body_bytes)
+      : Guarded(request), request_(request), max_body_bytes_(max_body_bytes) {}
   State apply(StreamCursor& cursor) override {
     const Http::Header::Collection& headers = std::as_const(*message).headers();
     if (headers.has<Http::Header::TransferEncoding>()) {
       raise("Send the body with a Content-Length", Http::Code::Length_Required);
     }
     const auto length = headers.tryGet<Http::Header::ContentLength>();
-    if (length && length->value() > max_body_bytes_) {
+    const bool long_body_route =
+        request_->method() == Http::Method::Post && request_->resource() == kLongBodyRoute;
+    if (length && length->value() > (long_body_route ? max_body_bytes_ : kMaxBodyBytes)) {
       raise("Request body larger than the limit", Http::Code::Request_Entity_Too_Large);
     }
     return Guarded::apply(cursor);
   }
 
  private:
+  const Http::Request* request_;
   size_t max_body_bytes_;
 };
 

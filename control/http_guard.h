@@ -7,7 +7,9 @@
 // port"), and waits out its header timeout (then 408) on a request line
 // without a space or a header line without a colon. Here, around Pistache's
 // own parse steps:
-//   - a Content-Length over the request limit is 413, before any reserve;
+//   - a Content-Length over kMaxBodyBytes is 413, before any reserve (over
+//     the endpoint's request limit for POST kLongBodyRoute, a bulk job that
+//     may list many addresses);
 //   - Transfer-Encoding is 411 (our bodies are small; chunk sizes would be
 //     reserved unchecked like Content-Length);
 //   - a whole request line or header section Pistache cannot read is 400;
@@ -22,11 +24,15 @@
 #include <pistache/router.h>
 
 #include <memory>
+#include <string_view>
 
 namespace asicmon::control {
 
 inline constexpr size_t kMaxRequestLineBytes = 8 << 10;
 inline constexpr size_t kMaxHeaderBytes = 8 << 10;
+// A command's body is a pool change at most.
+inline constexpr size_t kMaxBodyBytes = 16 << 10;
+inline constexpr std::string_view kLongBodyRoute = "/actions";
 
 // "WWW-Authenticate: Bearer", for 401s. A typed header: Pistache 0.0.5
 // writes only those into a response, and silently drops headers added raw.

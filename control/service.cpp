@@ -45,10 +45,6 @@ using Clock = std::chrono::steady_clock;
 // the bus did not bring (each rebuild reads every miner: ~60 ms at 10,000).
 constexpr auto kGaugeResync = std::chrono::minutes(5);
 
-// A single miner's command carries a pool change at most; POST /actions may
-// carry a long list of addresses, so the server's own limit is larger.
-constexpr size_t kMaxCommandBody = 16 << 10;
-
 // Enough audit rows to cover a day of automatic actions on a large farm.
 constexpr size_t kRestoredAuditRows = 100000;
 
@@ -637,10 +633,6 @@ struct Service::Impl {
     if (!Authorized(request, response, route, true) ||
         !MinerPath(request, response, route, command.ip, command.worker)) {
       return;
-    }
-    if (request.body().size() > kMaxCommandBody) {
-      return Error(response, route, 413, "body too large",
-                   fmt::format("a command's body is at most {} bytes", kMaxCommandBody));
     }
     switch (kind) {
       case ActionKind::kReboot:

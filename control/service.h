@@ -33,7 +33,7 @@ struct ServiceOptions {
   std::string web_dir;                  // ASICMON_WEB_DIR: openapi.json, swagger-ui/, dashboard/
   bus::Endpoints endpoints;             // events go to ingest, counters come from publish
   ActionOptions actions;
-  // POST /actions may list up to 100,000 addresses; single commands check their own 16 KiB.
+  // POST /actions may list up to 100,000 addresses; every other body is 16 KiB at most (http_guard.h).
   size_t max_request_bytes = 2 << 20;
   bool auto_actions = false;            // AUTO_ACTIONS: rules may act on their own
   std::string rules_file;               // REMEDIATION_RULES: the rules (JSON); "" = none

@@ -185,6 +185,63 @@ TEST_F(FleetOpsTest, BulkPoolChangeTouchesExactlyTheSelectedAndReportsEachMiner)
   EXPECT_EQ(Http("GET", base_ + "/actions").Json()["jobs"][0]["id"], id);
 }
 
+TEST_F(FleetOpsTest, LocateSleepAndWakeChangeTheMinerAndReadBack) {
+  testing::FakeFarm farm = testing::StartFakeFarm(
+      {"--base", "127.53.4.1", "--count", "3", "--models", "s19pro,s17pro,l3plus", "--http-port",
+       "8080", "--action-log", (dir_ / "actions.jsonl").string()});
+  ASSERT_TRUE(farm.process);
+  StoreLatest(farm);
+  StartControl({"--miner-http-port", "8080", "--miner-back-timeout", "20"});
+  auto url = [&](const std::string& ip, const std::string& what) {
+    return base_ + "/miners/" + ip + "/" + farm.miners[ip]["worker"].get<std::string>() + "/" + what;
+  };
+  const std::string s19 = "127.53.4.1", s17 = "127.53.4.2", l3 = "127.53.4.3";
+
+  HttpReply lit = Http("POST", url(s19, "locate"), R"({"on": true})", kToken);
+  ASSERT_EQ(lit.status, 200) << lit.body;
+  EXPECT_EQ(lit.Json()["via"], "blink.cgi json");
+  HttpReply old_form = Http("POST", url(s17, "locate"), R"({"on": true})", kToken);
+  ASSERT_EQ(old_form.status, 200) << old_form.body;
+  EXPECT_EQ(old_form.Json()["via"], "blink.cgi form");
+  EXPECT_EQ(Http("POST", url(s19, "locate"), R"({"on": false})", kToken).status, 200);
+  EXPECT_EQ(Http("POST", url(l3, "locate"), R"({"on": true})", kToken).status, 501);
+  EXPECT_EQ(Http("POST", url(s19, "locate"), R"({"on": "yes"})", kToken).status, 400);
+
+  HttpReply asleep = Http("POST", url(s19, "sleep"), "", kToken);
+  ASSERT_EQ(asleep.status, 200) << asleep.body;
+  EXPECT_EQ(asleep.Json()["result"], "sleeping");
+  EXPECT_EQ(asleep.Json()["record"]["hashrate"].get<double>(), 0);
+  HttpReply summary = Http("GET", url(s19, "summary"));
+  ASSERT_EQ(summary.status, 200);
+  EXPECT_EQ(summary.Json()["hashrate"].get<double>(), 0);
+  HttpReply awake = Http("POST", url(s19, "wake"), "", kToken);
+  ASSERT_EQ(awake.status, 200) << awake.body;
+  EXPECT_EQ(awake.Json()["result"], "awake");
+  HttpReply no_sleep = Http("POST", url(l3, "sleep"), "", kToken);
+  EXPECT_EQ(no_sleep.status, 501) << no_sleep.body;
+
+  // In bulk, by model: only the S17 Pro sleeps.
+  HttpReply job = Http("POST", base_ + "/actions",
+                       json{{"action", "sleep"}, {"select", {{"model", "Antminer S17 Pro"}}}}.dump(),
+                       kToken);
+  ASSERT_EQ(job.status, 202) << job.body;
+  const json done = WaitForJob(job.Json()["id"], 60s);
+  EXPECT_EQ(done["counts"]["ok"], 1) << done.dump();
+  EXPECT_EQ(done["miners"][0]["ip"], s17);
+  EXPECT_EQ(Http("GET", url(s17, "summary")).Json()["hashrate"].get<double>(), 0);
+
+  const auto actions = Actions();
+  auto has = [&](const std::string& ip, const std::string& command) {
+    return actions.contains(ip) &&
+           std::count(actions.at(ip).begin(), actions.at(ip).end(), command) > 0;
+  };
+  EXPECT_TRUE(has(s19, "locate") && has(s19, "sleep") && has(s19, "wake"));
+  EXPECT_TRUE(has(s17, "locate") && has(s17, "sleep"));
+  EXPECT_FALSE(actions.contains(l3)) << "the L3+ was changed";
+  HttpReply audit = Http("GET", base_ + "/audit?ip=" + l3);
+  EXPECT_EQ(audit.Json()["audit"][0]["http_status"], 501);
+}
+
 TEST_F(FleetOpsTest, ACancelledJobStartsNoFurtherMiner) {
   testing::FakeFarm farm = testing::StartFakeFarm(
       {"--base", "127.53.2.1", "--count", "30", "--http-port", "8080", "--reboot-s", "1",
