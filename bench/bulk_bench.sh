@@ -42,6 +42,15 @@ done
 echo "== $known of $MINERS fake miners up in the store; reboot all, max_parallel $PARALLEL," \
      "fake reboot takes $REBOOT_S s"
 
+why_failed=$(cat <<'PY'
+import collections, json, sys
+job = json.load(sys.stdin)
+why = collections.Counter("%s %s" % (m.get("http_status"), m.get("result"))
+                          for m in job["miners"] if m["state"] != "ok")
+for reason, n in why.most_common(3):
+    print("  %d not ok: %s" % (n, reason))
+PY
+)
 run_job() {  # run_job PARAMS_JSON LABEL
   local params=$1 label=$2 id t0 t1 c0 c1 state body rss_peak=0 rss
   c0=$(ticks "$PID_control")
@@ -59,6 +68,8 @@ run_job() {  # run_job PARAMS_JSON LABEL
   done
   t1=$(date +%s.%N)
   c1=$(ticks "$PID_control")
+  curl -s "$url/actions/$id" | python3 -c "$why_failed"
+
   awk -v l="$label" -v s="$state" -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" -v tck="$TCK" \
       -v rss="$rss_peak" -v n="$MINERS" 'BEGIN {
     split(s, f, " "); wall = t1 - t0;

@@ -167,6 +167,20 @@ Result<BulkRequest> ParseBulkRequest(std::string_view text) {
   return r;
 }
 
+void FillIdentity(std::vector<Record>& latest, const std::vector<InventoryRow>& inventory) {
+  std::map<std::string, const InventoryRow*> by_ip;
+  for (const InventoryRow& row : inventory) {
+    if (row.identified) by_ip[row.ip] = &row;
+  }
+  for (Record& r : latest) {
+    if (!r.worker.empty() && !r.model.empty()) continue;
+    const auto it = by_ip.find(r.ip);
+    if (it == by_ip.end()) continue;
+    if (r.worker.empty()) r.worker = it->second->worker;
+    if (r.model.empty()) r.model = it->second->model;
+  }
+}
+
 std::vector<JobTarget> SelectTargets(const MinerSelector& select, const std::vector<Record>& latest,
                                      std::vector<std::string>& unknown) {
   std::map<uint32_t, const Record*> by_address;  // one per address, the newest record

@@ -25,6 +25,7 @@
 
 #include "asicmon/record.h"
 #include "asicmon/status.h"
+#include "asicmon/store_db.h"
 #include "fleet.h"
 #include "validate.h"
 
@@ -65,6 +66,11 @@ struct JobTarget {
   std::string worker;
   std::string model;
 };
+
+// A miner whose last poll failed has no worker or model in its record; the
+// inventory (discover's identification) still has them: filled in `latest`
+// so such a miner can be selected and its worker checked.
+void FillIdentity(std::vector<Record>& latest, const std::vector<InventoryRow>& inventory);
 
 // The miners `select` picks from `latest`, one per address, ordered by
 // address; addresses listed in `select.ips` that the store does not know

@@ -676,6 +676,12 @@ struct Service::Impl {
     if (!latest.ok()) {
       return Error(response, "actions", 503, "store unavailable", latest.status().ToString());
     }
+    Result<std::vector<InventoryRow>> inventory =
+        db.With([](StoreDb& store) { return store.Inventory(); });
+    if (!inventory.ok()) {
+      return Error(response, "actions", 503, "store unavailable", inventory.status().ToString());
+    }
+    FillIdentity(*latest, *inventory);
     std::vector<std::string> unknown;
     std::vector<JobTarget> targets = SelectTargets(bulk->select, *latest, unknown);
     if (bulk->dry_run) {

@@ -124,6 +124,22 @@ TEST(SelectTargetsTest, SleepingIsAStatusToSelectBy) {
   EXPECT_EQ(targets[0].ip, "10.0.0.1");
 }
 
+TEST(SelectTargetsTest, AMinerDownAtItsLastPollKeepsItsIdentityFromTheInventory) {
+  std::vector<Record> latest = {At("10.0.0.1", "", "", 100, MinerStatus::kRefused),
+                                At("10.0.0.2", "", "", 100, MinerStatus::kTimeout)};
+  InventoryRow known{.ip = "10.0.0.1", .port = 4028, .first_seen = 1, .last_seen = 1,
+                     .identified = true, .model = "Antminer S19", .firmware = "",
+                     .worker = "row1.a", .gone = false, .producer_id = "discover-1"};
+  FillIdentity(latest, {known});
+  EXPECT_EQ(latest[0].worker, "row1.a");
+  EXPECT_EQ(latest[0].model, "Antminer S19");
+  EXPECT_EQ(latest[1].worker, "");  // never identified: nothing to go by
+  MinerSelector select;
+  select.worker_prefix = "row1.";
+  std::vector<std::string> unknown;
+  ASSERT_EQ(SelectTargets(select, latest, unknown).size(), 1u);
+}
+
 TEST(CidrTest, NetworkAndMask) {
   Result<Cidr> c = ParseCidr("10.1.2.3/16");
   ASSERT_OK(c);
