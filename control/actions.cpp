@@ -135,6 +135,19 @@ T FieldOr(const nlohmann::json& object, const char* key, T fallback) {
   }
 }
 
+// 200 with `body` when the light's state read back (`check`, a JSON object
+// whose boolean `key` is the light) is `on`; 502 otherwise.
+ActionOutcome ConfirmLight(const WebReply& check, const char* key, bool on, nlohmann::json body) {
+  const nlohmann::json state = nlohmann::json::parse(check.body, nullptr, false);
+  if (check.error != CURLE_OK || check.http_status / 100 != 2 || FieldOr(state, key, !on) != on) {
+    return {502,
+            ErrorBody("the miner did not confirm its fault light",
+                      fmt::format("read back '{}': {}", key, check.body.substr(0, 200))),
+            "not confirmed"};
+  }
+  return {200, std::move(body), "ok"};
+}
+
 }  // namespace
 
 nlohmann::json ErrorBody(std::string_view error, std::string_view detail) {
@@ -381,17 +394,9 @@ ActionOutcome MinerActions::Locate(const std::string& ip, const std::string& wor
     if (set.error != CURLE_OK || set.http_status / 100 != 2) {
       return WebFailed("POST /cgi-bin/blink.cgi", set);
     }
-    const WebReply check = WebRequest(options_, ip, "/cgi-bin/get_blink_status.cgi");
-    const nlohmann::json state = nlohmann::json::parse(check.body, nullptr, false);
-    if (check.error != CURLE_OK || check.http_status / 100 != 2 || !state.is_object() ||
-        FieldOr(state, "blink", !on) != on) {
-      return {502,
-              ErrorBody("the miner did not confirm its fault light",
-                        "get_blink_status.cgi after blink.cgi: " + check.body.substr(0, 200)),
-              "not confirmed"};
-    }
     body["via"] = "blink.cgi json";
-    return {200, std::move(body), "ok"};
+    return ConfirmLight(WebRequest(options_, ip, "/cgi-bin/get_blink_status.cgi"), "blink", on,
+                        std::move(body));
   }
   if (status.error != CURLE_OK || status.http_status != 404) {
     return WebFailed("GET /cgi-bin/get_blink_status.cgi", status);
@@ -408,17 +413,9 @@ ActionOutcome MinerActions::Locate(const std::string& ip, const std::string& wor
   if (set.error != CURLE_OK || set.http_status / 100 != 2) {
     return WebFailed("POST /cgi-bin/blink.cgi", set);
   }
-  const WebReply check = WebRequest(options_, ip, "/cgi-bin/blink.cgi", "action=onPageLoaded");
-  const nlohmann::json state = nlohmann::json::parse(check.body, nullptr, false);
-  if (check.error != CURLE_OK || check.http_status / 100 != 2 || !state.is_object() ||
-      FieldOr(state, "isBlinking", !on) != on) {
-    return {502,
-            ErrorBody("the miner did not confirm its fault light",
-                      "blink.cgi onPageLoaded: " + check.body.substr(0, 200)),
-            "not confirmed"};
-  }
   body["via"] = "blink.cgi form";
-  return {200, std::move(body), "ok"};
+  return ConfirmLight(WebRequest(options_, ip, "/cgi-bin/blink.cgi", "action=onPageLoaded"),
+                      "isBlinking", on, std::move(body));
 }
 
 ActionOutcome MinerActions::SetSleep(const std::string& ip, const std::string& worker,
