@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <utility>
 
 namespace asicmon::control {
@@ -10,39 +9,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::array<std::pair<ActionKind, std::string_view>, 6> kActionNames = {{
-    {ActionKind::kReset, "reset"},
-    {ActionKind::kReboot, "reboot"},
-    {ActionKind::kPool, "pool"},
-    {ActionKind::kSleep, "sleep"},
-    {ActionKind::kWake, "wake"},
-    {ActionKind::kLocate, "locate"},
-}};
 
 }  // namespace
-
-std::string_view ToString(ActionKind kind) {
-  for (const auto& [k, name] : kActionNames) {
-    if (k == kind) return name;
-  }
-  return "unknown";
-}
-
-std::optional<ActionKind> ParseActionKind(std::string_view name) {
-  for (const auto& [k, n] : kActionNames) {
-    if (n == name) return k;
-  }
-  return std::nullopt;
-}
-
-std::string ActionKindList() {
-  std::string out;
-  for (const auto& [k, name] : kActionNames) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
 
 ActionOutcome Perform(const MinerActions& actions, const ActionRequest& r) {
   switch (r.kind) {

@@ -18,16 +18,10 @@
 #include <unordered_map>
 
 #include "actions.h"
+#include "fleet_requests.h"
 #include "asicmon/store_db.h"
 
 namespace asicmon::control {
-
-enum class ActionKind { kReset, kReboot, kPool, kSleep, kWake, kLocate };
-
-std::string_view ToString(ActionKind kind);  // "reset", "reboot", ...
-std::optional<ActionKind> ParseActionKind(std::string_view name);
-// "reset, reboot, pool, sleep, wake, locate": for error messages.
-std::string ActionKindList();
 
 struct ActionRequest {
   ActionKind kind = ActionKind::kReset;

@@ -31,36 +31,6 @@
 
 namespace asicmon::control {
 
-inline constexpr int kMaxParallelLimit = 200;
-inline constexpr size_t kMaxSelectIps = 100000;
-
-// Every criterion given must hold (an empty selector is refused: a whole
-// farm is selected by saying so, cidr 0.0.0.0/0).
-struct MinerSelector {
-  std::vector<std::string> ips;
-  std::optional<Cidr> cidr;
-  std::string cidr_text;
-  std::string model;          // exact, as the miner reports it
-  std::string worker_prefix;
-  std::string status;         // a record status ("ok", "timeout", ...) or "sleeping"
-
-  bool Matches(const Record& record) const;
-  nlohmann::json ToJson() const;
-};
-
-struct BulkRequest {
-  ActionKind kind = ActionKind::kReboot;
-  MinerSelector select;
-  PoolChange pool;   // pool
-  bool on = true;    // locate
-  bool wait = false; // reboot: each miner until it is back
-  int max_parallel = 20;
-  bool dry_run = false;
-};
-
-// The body of POST /actions, validated; InvalidArgument says what is wrong.
-Result<BulkRequest> ParseBulkRequest(std::string_view body);
-
 struct JobTarget {
   std::string ip;
   std::string worker;

@@ -6,10 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cmath>
-#include <fstream>
-#include <set>
-#include <sstream>
 
 namespace asicmon::control {
 namespace {
@@ -18,149 +14,11 @@ constexpr double kDay = 86400;
 constexpr double kHour = 3600;
 constexpr std::string_view kActorPrefix = "rule:";
 
-Status Bad(std::string message) { return Status::InvalidArgument(std::move(message)); }
-
-// Conditions that hold until they clear; pool_changed and rebooted fire once.
-bool Holds(std::string_view kind) {
-  return IsHealthKind(kind) && kind != "pool_changed" && kind != "rebooted" &&
-         kind != kRemediationFailed;
-}
-
-// "HH:MM" as minutes after midnight.
-std::optional<int> ParseClock(const nlohmann::json& value) {
-  if (!value.is_string()) return std::nullopt;
-  const std::string text = value.get<std::string>();
-  if (text.size() != 5 || text[2] != ':') return std::nullopt;
-  for (size_t i : {0u, 1u, 3u, 4u}) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-  }
-  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
-  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  if (hours > 23 || minutes > 59) return std::nullopt;
-  return hours * 60 + minutes;
-}
-
-Result<double> Seconds(const nlohmann::json& rule, const char* key, double fallback,
-                       const std::string& where) {
-  auto it = rule.find(key);
-  if (it == rule.end()) return fallback;
-  if (!it->is_number() || !std::isfinite(it->get<double>()) || *it < 0 || *it > 7 * kDay) {
-    return Bad(fmt::format("{}.{} must be seconds 0..604800", where, key));
-  }
-  return it->get<double>();
-}
-
-Result<int> Count(const nlohmann::json& object, const char* key, int fallback, int min, int max,
-                  const std::string& where) {
-  auto it = object.find(key);
-  if (it == object.end()) return fallback;
-  if (!it->is_number_integer() || *it < min || *it > max) {
-    return Bad(fmt::format("{}.{} must be an integer {}..{}", where, key, min, max));
-  }
-  return it->get<int>();
-}
-
-// The string at `key`, or "" when absent or not a string.
-std::string StringAt(const nlohmann::json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 void Expire(std::deque<double>& times, double now, double window) {
   while (!times.empty() && times.front() <= now - window) times.pop_front();
 }
 
 }  // namespace
-
-bool QuietWindow::Contains(double unix_s) const {
-  const int minute = static_cast<int>(std::fmod(std::floor(unix_s / 60), 24 * 60));
-  if (from_minute <= to_minute) return minute >= from_minute && minute < to_minute;
-  return minute >= from_minute || minute < to_minute;
-}
-
-Result<RemediationConfig> ParseRemediationConfig(std::string_view text) {
-  const nlohmann::json root = nlohmann::json::parse(text, nullptr, false);
-  if (!root.is_object()) return Bad("the rules file must hold one JSON object");
-  static const std::set<std::string> kTop = {"rules", "max_concurrent", "quiet_hours"};
-  for (const auto& [key, value] : root.items()) {
-    if (!kTop.contains(key)) return Bad(fmt::format("unknown field '{}'", key.substr(0, 64)));
-  }
-  RemediationConfig config;
-  Result<int> concurrent = Count(root, "max_concurrent", config.max_concurrent, 1, 1000, "top level");
-  if (!concurrent.ok()) return concurrent.status();
-  config.max_concurrent = *concurrent;
-
-  const nlohmann::json quiet = root.value("quiet_hours", nlohmann::json::array());
-  if (!quiet.is_array()) return Bad("'quiet_hours' must be a list");
-  for (const nlohmann::json& window : quiet) {
-    const auto from = window.is_object() ? ParseClock(window.value("from", nlohmann::json())) : std::nullopt;
-    const auto to = window.is_object() ? ParseClock(window.value("to", nlohmann::json())) : std::nullopt;
-    if (!from || !to || *from == *to) {
-      return Bad("quiet_hours entries must be {\"from\": \"HH:MM\", \"to\": \"HH:MM\"} (UTC, "
-                 "different times)");
-    }
-    config.quiet_hours.push_back({*from, *to});
-  }
-
-  const nlohmann::json rules = root.value("rules", nlohmann::json::array());
-  if (!rules.is_array()) return Bad("'rules' must be a list");
-  std::set<std::string> names;
-  static const std::set<std::string> kRuleKeys = {
-      "name", "kind", "action", "hold_s", "grace_s", "max_per_miner_per_day", "max_per_hour"};
-  for (size_t i = 0; i < rules.size(); ++i) {
-    const nlohmann::json& r = rules[i];
-    std::string where = fmt::format("rules[{}]", i);
-    if (!r.is_object()) return Bad(where + " must be an object");
-    for (const auto& [key, value] : r.items()) {
-      if (!kRuleKeys.contains(key)) {
-        return Bad(fmt::format("{} has an unknown field '{}'", where, key.substr(0, 64)));
-      }
-    }
-    RemediationRule rule;
-    rule.name = StringAt(r, "name");
-    if (rule.name.empty() || rule.name.size() > 64 ||
-        rule.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos) {
-      return Bad(where + ".name must be 1..64 of a-z 0-9 - _");
-    }
-    where = fmt::format("rule '{}'", rule.name);
-    if (!names.insert(rule.name).second) return Bad(where + " is defined twice");
-    rule.kind = StringAt(r, "kind");
-    if (!Holds(rule.kind)) {
-      return Bad(fmt::format("{}.kind must be one of offline, overheat, board_dead, "
-                             "chips_failed, hashrate_low, fan_stopped, rejected_high",
-                             where));
-    }
-    const auto action = ParseActionKind(StringAt(r, "action"));
-    if (!action || *action == ActionKind::kPool || *action == ActionKind::kWake) {
-      return Bad(where + ".action must be one of reboot, reset, sleep, locate");
-    }
-    rule.action = *action;
-    for (auto [key, into] : {std::pair{"hold_s", &rule.hold_s}, std::pair{"grace_s", &rule.grace_s}}) {
-      Result<double> s = Seconds(r, key, *into, where);
-      if (!s.ok()) return s.status();
-      *into = *s;
-    }
-    Result<int> per_miner = Count(r, "max_per_miner_per_day", rule.max_per_miner_per_day, 1, 100, where);
-    if (!per_miner.ok()) return per_miner.status();
-    rule.max_per_miner_per_day = *per_miner;
-    Result<int> per_hour = Count(r, "max_per_hour", rule.max_per_hour, 0, 100000, where);
-    if (!per_hour.ok()) return per_hour.status();
-    rule.max_per_hour = *per_hour;
-    config.rules.push_back(std::move(rule));
-  }
-  return config;
-}
-
-Result<RemediationConfig> LoadRemediationConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError(fmt::format("cannot read the rules file {}", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1 << 20)) return Bad(fmt::format("{}: larger than 1 MiB", path));
-  Result<RemediationConfig> config = ParseRemediationConfig(text.str());
-  if (!config.ok()) return Bad(fmt::format("{}: {}", path, config.status().message()));
-  return config;
-}
 
 std::string Remediation::Key(const std::string& ip, std::string_view kind) {
   return fmt::format("{}|{}", ip, kind);
@@ -178,7 +36,7 @@ void Remediation::Restore(const std::vector<HealthEvent>& active_fired,
                           const std::vector<AuditEntry>& audit) {
   std::lock_guard lock(mutex_);
   for (const HealthEvent& e : active_fired) {
-    if (Holds(e.kind)) episodes_[Key(e.ip, e.kind)].fired = e;
+    if (IsHoldingKind(e.kind)) episodes_[Key(e.ip, e.kind)].fired = e;
   }
   // Audit rows come newest first; the limits want them oldest first.
   for (auto it = audit.rbegin(); it != audit.rend(); ++it) {
@@ -205,7 +63,7 @@ void Remediation::Restore(const std::vector<HealthEvent>& active_fired,
 }
 
 void Remediation::Observe(const HealthEvent& event) {
-  if (!Holds(event.kind)) return;  // nothing to hold (ours come back from the store too)
+  if (!IsHoldingKind(event.kind)) return;  // nothing to hold (ours come back from the store too)
   std::lock_guard lock(mutex_);
   const std::string key = Key(event.ip, event.kind);
   if (event.state == "fired") {

@@ -37,35 +37,6 @@
 
 namespace asicmon::control {
 
-inline constexpr std::string_view kRemediationFailed = "remediation_failed";
-
-struct RemediationRule {
-  std::string name;
-  std::string kind;  // a health kind that fires and clears
-  ActionKind action = ActionKind::kReboot;
-  double hold_s = 900;  // the condition holds this long before the rule acts
-  double grace_s = 900; // after the action, before it counts as not helping
-  int max_per_miner_per_day = 1;
-  int max_per_hour = 0;  // by this rule over the farm; 0: no limit
-};
-
-struct QuietWindow {
-  int from_minute = 0;  // minutes after midnight UTC
-  int to_minute = 0;    // may be smaller than from: the window spans midnight
-  bool Contains(double unix_s) const;
-};
-
-struct RemediationConfig {
-  std::vector<RemediationRule> rules;
-  int max_concurrent = 5;
-  std::vector<QuietWindow> quiet_hours;
-};
-
-// InvalidArgument naming the field that is wrong.
-Result<RemediationConfig> ParseRemediationConfig(std::string_view text);
-// The file's contents parsed; the error names the file.
-Result<RemediationConfig> LoadRemediationConfig(const std::string& path);
-
 class Remediation {
  public:
   // Runs a command off the caller's thread (control's action pool).

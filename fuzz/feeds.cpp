@@ -11,6 +11,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "asicmon/bus.h"
@@ -20,6 +21,7 @@
 #include "asicmon/protocol.h"
 #include "asicmon/record.h"
 #include "asicmon/targets.h"
+#include "fleet_requests.h"
 #include "validate.h"
 
 namespace asicmon::fuzz {
@@ -306,6 +308,74 @@ FeedResult FeedControlRequest(std::string_view input) {
   if (const Result<Cidr> cidr = ParseCidr(input); validated("cidr", cidr.status())) {
     check.Expect((cidr->network & ~cidr->mask) == 0 && cidr->Contains(cidr->network),
                  "an accepted cidr is a network with its host bits clear");
+  }
+  return check.Take();
+}
+
+FeedResult FeedFleetRequest(std::string_view input) {
+  using namespace control;
+  Checker check;
+  auto refused_well = [&](const Status& status) {
+    check.Expect(status.ok() || (!status.message().empty() && SerialisesAsJson(status.message())),
+                 "a refusal is a message that serialises as JSON");
+  };
+
+  const Result<BulkRequest> bulk = ParseBulkRequest(input);
+  check.Verdict("bulk", bulk.status());
+  refused_well(bulk.status());
+  if (bulk.ok()) {
+    const nlohmann::json select = bulk->select.ToJson();
+    check.Expect(!select.empty(), "an accepted bulk request selects by something");
+    check.Expect(bulk->max_parallel >= 1 && bulk->max_parallel <= kMaxParallelLimit,
+                 "an accepted max_parallel is within its limit");
+    // A job shows its request (GET /actions/{id}); the same request sent
+    // again is accepted and means the same.
+    nlohmann::json params = nlohmann::json::object();
+    if (bulk->kind == ActionKind::kPool) {
+      params = {{"url", bulk->pool.url}, {"user", bulk->pool.user}, {"password", bulk->pool.password}};
+    } else if (bulk->kind == ActionKind::kLocate) {
+      params = {{"on", bulk->on}};
+    } else if (bulk->kind == ActionKind::kReboot) {
+      params = {{"wait", bulk->wait}};
+    }
+    const nlohmann::json again_body = {{"action", ToString(bulk->kind)},
+                                       {"select", select},
+                                       {"params", params},
+                                       {"max_parallel", bulk->max_parallel},
+                                       {"dry_run", bulk->dry_run}};
+    const Result<BulkRequest> again = ParseBulkRequest(again_body.dump());
+    check.Expect(again.ok() && again->kind == bulk->kind && again->select.ToJson() == select &&
+                     again->pool.url == bulk->pool.url && again->pool.user == bulk->pool.user &&
+                     again->pool.password == bulk->pool.password && again->on == bulk->on &&
+                     again->wait == bulk->wait && again->max_parallel == bulk->max_parallel &&
+                     again->dry_run == bulk->dry_run,
+                 "an accepted bulk request, shown and sent again, means the same");
+  }
+
+  const Result<RemediationConfig> rules = ParseRemediationConfig(input);
+  check.Verdict("rules", rules.status());
+  refused_well(rules.status());
+  if (rules.ok()) {
+    check.Expect(rules->max_concurrent >= 1, "an accepted rules file lets something run");
+    std::set<std::string> names;
+    for (const RemediationRule& rule : rules->rules) {
+      check.Expect(names.insert(rule.name).second, "accepted rule names are unique");
+      check.Expect(IsHoldingKind(rule.kind), "an accepted rule waits on a condition that holds");
+      check.Expect(rule.action != ActionKind::kPool && rule.action != ActionKind::kWake,
+                   "an accepted rule acts without parameters");
+      check.Expect(std::isfinite(rule.hold_s) && rule.hold_s >= 0 && std::isfinite(rule.grace_s) &&
+                       rule.grace_s >= 0 && rule.max_per_miner_per_day >= 1,
+                   "an accepted rule has finite times and a daily limit");
+    }
+    for (const QuietWindow& window : rules->quiet_hours) {
+      check.Expect(window.from_minute != window.to_minute && window.from_minute >= 0 &&
+                       window.from_minute < 24 * 60 && window.to_minute >= 0 &&
+                       window.to_minute < 24 * 60,
+                   "an accepted quiet window is two different times of day");
+      const double at_start = window.from_minute * 60.0;
+      check.Expect(window.Contains(at_start) && !window.Contains(window.to_minute * 60.0),
+                   "a quiet window holds its start and not its end");
+    }
   }
   return check.Take();
 }

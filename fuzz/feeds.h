@@ -40,6 +40,9 @@ FeedResult FeedTargets(std::string_view input);
 // A control API request: the input as the body of a pool change
 // (PoolChangeFromJson) and as each path or body field a validator checks.
 FeedResult FeedControlRequest(std::string_view input);
+// The same bytes as a bulk job's request (POST /actions) and as a
+// remediation rules file.
+FeedResult FeedFleetRequest(std::string_view input);
 
 struct FeedTarget {
   std::string_view name;  // the fuzz target is fuzz_<name>; corpus and crashers are in <name>/
@@ -48,7 +51,7 @@ struct FeedTarget {
 inline constexpr FeedTarget kFeedTargets[] = {
     {"miner_reply", FeedMinerReply},         {"json_repair", FeedJsonRepair},
     {"bus_message", FeedBusMessage},         {"targets", FeedTargets},
-    {"control_request", FeedControlRequest},
+    {"control_request", FeedControlRequest}, {"fleet_request", FeedFleetRequest},
 };
 
 // The body of LLVMFuzzerTestOneInput: runs `feed` and aborts, printing the
