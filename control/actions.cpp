@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <thread>
 
 namespace asicmon::control {
 namespace {
@@ -218,9 +217,32 @@ bool MinerActions::Until(const std::function<bool()>& done) const {
   const auto until = Clock::now() + options_.back_timeout;
   while (Clock::now() < until) {
     if (done()) return true;
-    std::this_thread::sleep_for(options_.back_poll_interval);
+    std::unique_lock lock(wait_mutex_);
+    if (wait_stopped_.wait_for(lock, options_.back_poll_interval, [&] { return stop_waiting_; })) {
+      return false;
+    }
   }
   return false;
+}
+
+void MinerActions::StopWaiting() {
+  {
+    std::lock_guard lock(wait_mutex_);
+    stop_waiting_ = true;
+  }
+  wait_stopped_.notify_all();
+}
+
+ActionOutcome MinerActions::Unconfirmed(std::string_view error, std::string detail,
+                                        std::string_view result) const {
+  std::lock_guard lock(wait_mutex_);
+  if (stop_waiting_) {
+    return {503,
+            ErrorBody(error, "asicmon-control shut down while waiting: the miner took the command, "
+                             "its effect is not confirmed"),
+            "shut down while waiting"};
+  }
+  return {504, ErrorBody(error, detail), std::string(result)};
 }
 
 std::optional<Record> MinerActions::WaitFor(
@@ -259,11 +281,10 @@ ActionOutcome MinerActions::Reboot(const std::string& ip, const std::string& wor
     return went_down;
   });
   if (!back) {
-    return {504,
-            ErrorBody("the miner took the reboot but is not back yet",
-                      "not answering with a fresh uptime after " +
-                          std::to_string(options_.back_timeout.count() / 1000) + " s"),
-            "not back in time"};
+    return Unconfirmed("the miner took the reboot but is not back yet",
+                       "not answering with a fresh uptime after " +
+                           std::to_string(options_.back_timeout.count() / 1000) + " s",
+                       "not back in time");
   }
   nlohmann::json body = {{"result", "rebooted"}, {"ip", ip}, {"worker", back->worker}};
   body["record"] = RecordToJson(*back);
@@ -368,12 +389,11 @@ ActionOutcome MinerActions::ChangePoolByWeb(const std::string& ip, const PoolCha
   // The firmware restarts its miner with the new config; confirm from the API.
   const auto confirmed = WaitFor(ip, [&](const Record& r) { return HasOnlyPool(r, pool); });
   if (!confirmed) {
-    return {504,
-            ErrorBody("the miner took the new config but does not show the pool yet",
-                      "set_miner_conf.cgi answered " + std::to_string(set.http_status) +
-                          "; the API did not list only " + pool.url + " within " +
-                          std::to_string(options_.back_timeout.count() / 1000) + " s"),
-            "not confirmed"};
+    return Unconfirmed("the miner took the new config but does not show the pool yet",
+                       "set_miner_conf.cgi answered " + std::to_string(set.http_status) +
+                           "; the API did not list only " + pool.url + " within " +
+                           std::to_string(options_.back_timeout.count() / 1000) + " s",
+                       "not confirmed");
   }
   nlohmann::json body = {{"result", "pool replaced"}, {"via", "web"}, {"ip", ip}};
   body["pools"] = PoolsJson(*confirmed);
@@ -466,13 +486,12 @@ ActionOutcome MinerActions::SetSleep(const std::string& ip, const std::string& w
     return !sleep || !last->hashrate || *last->hashrate <= 0;
   });
   if (!confirmed) {
-    return {504,
-            ErrorBody(sleep ? "the miner took the sleep command but is still hashing"
-                            : "the miner took the wake command but does not show it yet",
-                      fmt::format("no work mode {} with the API answering{} within {} s", want,
-                                  sleep ? " and no hashrate" : "",
-                                  options_.back_timeout.count() / 1000)),
-            "not confirmed"};
+    return Unconfirmed(sleep ? "the miner took the sleep command but is still hashing"
+                             : "the miner took the wake command but does not show it yet",
+                       fmt::format("no work mode {} with the API answering{} within {} s", want,
+                                   sleep ? " and no hashrate" : "",
+                                   options_.back_timeout.count() / 1000),
+                       "not confirmed");
   }
   nlohmann::json body = {{"result", sleep ? "sleeping" : "awake"}, {"ip", ip}, {"worker", worker}};
   body["record"] = RecordToJson(*last);

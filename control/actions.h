@@ -7,12 +7,14 @@
 // Outcomes are an HTTP status and a JSON body, ready for the REST layer.
 //
 // Thread-safety: a MinerActions is shared by the action threads; it holds
-// only configuration.
+// configuration and the flag that ends waits, behind a mutex.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -83,6 +85,11 @@ class MinerActions {
 
   const ActionOptions& options() const { return options_; }
 
+  // Ends every wait for a miner at once, for good (control is shutting
+  // down): a waiting command answers 503, the miner's part done, its effect
+  // not confirmed.
+  void StopWaiting();
+
  private:
   Record Poll(const std::string& ip) const;
   // Poll, then MinerFailed / CheckWorker: the record when both pass.
@@ -91,13 +98,20 @@ class MinerActions {
   ActionOutcome ChangePoolByApi(const std::string& ip, const PoolChange& pool) const;
   ActionOutcome ChangePoolByWeb(const std::string& ip, const PoolChange& pool) const;
   // Calls `done` every back_poll_interval until it is true (true) or
-  // back_timeout passes (false).
+  // back_timeout passes or StopWaiting is called (false).
   bool Until(const std::function<bool()>& done) const;
+  // The answer for a command the miner took whose effect Until did not see:
+  // 504 after back_timeout, 503 after StopWaiting.
+  ActionOutcome Unconfirmed(std::string_view error, std::string detail,
+                            std::string_view result) const;
   // Polls until `done(record)` or back_timeout; the last record seen.
   std::optional<Record> WaitFor(const std::string& ip,
                                 const std::function<bool(const Record&)>& done) const;
 
   ActionOptions options_;
+  mutable std::mutex wait_mutex_;
+  mutable std::condition_variable wait_stopped_;
+  bool stop_waiting_ = false;  // guarded by wait_mutex_
 };
 
 // {"error": error, "detail": detail}

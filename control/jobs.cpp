@@ -141,13 +141,17 @@ struct BulkJobs::Job {
   }
 };
 
-BulkJobs::~BulkJobs() {
+void BulkJobs::Stop() {
   std::map<uint64_t, std::shared_ptr<Job>> jobs;
   {
     std::lock_guard lock(mutex_);
-    jobs.swap(jobs_);
+    stopped_ = true;
+    jobs = jobs_;
   }
-  for (auto& [seq, job] : jobs) job->cancel = true;
+  for (auto& [seq, job] : jobs) {
+    if (!job->Done()) spdlog::warn("job {}: cancelled, control is shutting down", job->id);
+    job->cancel = true;
+  }
   for (auto& [seq, job] : jobs) {
     if (job->runner.joinable()) job->runner.join();
   }
@@ -156,6 +160,7 @@ BulkJobs::~BulkJobs() {
 Result<nlohmann::json> BulkJobs::Start(const BulkRequest& request, std::vector<JobTarget> targets,
                                        std::vector<std::string> unknown, std::string actor) {
   std::lock_guard lock(mutex_);
+  if (stopped_) return Status::Unavailable("asicmon-control is shutting down");
   const size_t running = std::count_if(jobs_.begin(), jobs_.end(),
                                        [](const auto& j) { return !j.second->Done(); });
   if (running >= max_running_) {

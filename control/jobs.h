@@ -53,7 +53,11 @@ class BulkJobs {
   // At most `max_running` jobs at once; the newest `keep` finished ones are remembered.
   BulkJobs(CommandGate& gate, size_t max_running = 4, size_t keep = 100)
       : gate_(gate), max_running_(max_running), keep_(keep) {}
-  ~BulkJobs();  // cancels what runs and waits for it
+  ~BulkJobs() { Stop(); }
+
+  // Cancels every job, waits for the miners they are running, and refuses
+  // new jobs from then on (control is shutting down).
+  void Stop();
 
   // Starts a job: its JSON, or Unavailable when max_running run already.
   Result<nlohmann::json> Start(const BulkRequest& request, std::vector<JobTarget> targets,
@@ -76,6 +80,7 @@ class BulkJobs {
   mutable std::mutex mutex_;
   std::map<uint64_t, std::shared_ptr<Job>> jobs_;  // by sequence, oldest first
   uint64_t next_seq_ = 1;
+  bool stopped_ = false;
 };
 
 }  // namespace asicmon::control

@@ -970,6 +970,10 @@ void Service::Shutdown() {
   if (impl_->stopping.exchange(true)) return;
   impl_->endpoint->shutdown();
   impl_->bus_thread.join();  // no rule starts anything after this
+  // Commands already sent to miners finish; none waits out MINER_BACK_TIMEOUT
+  // (a supervisor kills a stop that takes longer), and no job starts another miner.
+  impl_->actions.StopWaiting();
+  impl_->jobs.Stop();
   impl_->action_pool.reset();  // runs what was accepted to its end
   impl_->live.reset();
   std::lock_guard lock(impl_->events_mutex);

@@ -284,6 +284,50 @@ TEST_F(FleetOpsTest, ACancelledJobStartsNoFurtherMiner) {
   EXPECT_EQ(second["counts"]["skipped"], rebooted) << second.dump();
 }
 
+// SIGTERM while a job waits for rebooted miners to come back: the waits end
+// at once (503 in the audit, the reboot itself done), no further miner of the
+// job is touched, and control exits cleanly long before MINER_BACK_TIMEOUT.
+TEST_F(FleetOpsTest, ShutdownEndsWaitsAndStartsNoFurtherMiner) {
+  testing::FakeFarm farm = testing::StartFakeFarm(
+      {"--base", "127.53.5.1", "--count", "10", "--http-port", "8080", "--reboot-s", "600",
+       "--action-log", (dir_ / "actions.jsonl").string()});
+  ASSERT_TRUE(farm.process);
+  StoreLatest(farm);
+  StartControl({"--miner-http-port", "8080", "--miner-back-timeout", "600"});
+  const json request = {{"action", "reboot"},
+                        {"select", {{"cidr", "127.53.5.0/24"}}},
+                        {"params", {{"wait", true}}},
+                        {"max_parallel", 2}};
+  HttpReply started = Http("POST", base_ + "/actions", request.dump(), kToken);
+  ASSERT_EQ(started.status, 202) << started.body;
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (Actions().size() < 2 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(Actions().size(), 2u);
+
+  control_->Signal(SIGTERM);
+  // A bound for a hung process, ten times what a stop takes, far below the 600 s waits.
+  EXPECT_EQ(control_->Wait(60s), 0) << control_->stderr_text();
+  EXPECT_NE(control_->stderr_text().find("cancelled, control is shutting down"), std::string::npos)
+      << control_->stderr_text();
+  EXPECT_EQ(Actions().size(), 2u) << "a miner was rebooted after SIGTERM";
+
+  auto db = StoreDb::Open({.database = (dir_ / "asicmon.db").string()});
+  ASSERT_OK(db);
+  auto audit = (*db)->Audit("", 100);
+  ASSERT_OK(audit);
+  std::set<std::string> audited;
+  for (const AuditEntry& e : *audit) {
+    EXPECT_EQ(e.http_status, 503) << e.ip << " " << e.result;
+    EXPECT_EQ(e.result, "shut down while waiting");
+    audited.insert(e.ip);
+  }
+  std::set<std::string> rebooted;
+  for (const auto& [ip, commands] : Actions()) rebooted.insert(ip);
+  EXPECT_EQ(audited, rebooted);
+}
+
 TEST_F(FleetOpsTest, RulesReloadOnSighupAndABadFileKeepsTheOldOnes) {
   const std::string rules = (dir_ / "rules.json").string();
   std::ofstream(rules) << R"({"rules": [{"name": "a", "kind": "board_dead", "action": "reboot"}]})";
