@@ -15,7 +15,8 @@
 //   - a whole request line or header section Pistache cannot read is 400;
 //   - a request line over kMaxRequestLineBytes is 414, a header section over
 //     kMaxHeaderBytes 431 (whole or still arriving);
-//   - any other exception of a parse step is 400: the request was malformed.
+//   - any other exception of a parse step is 400: the request was malformed;
+//   - each refusal is counted (OnRefused): none of them reaches a route.
 //
 // Thread-safety: as Pistache's handlers (one clone per reactor thread).
 #pragma once
@@ -23,6 +24,7 @@
 #include <pistache/http.h>
 #include <pistache/router.h>
 
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -43,8 +45,13 @@ class WwwAuthenticateBearer : public Pistache::Http::Header::Header {
   void write(std::ostream& os) const override { os << "Bearer"; }
 };
 
+// Told the HTTP status of each request refused while it was parsed (it
+// never reaches a route). Called on Pistache's reactor threads.
+using OnRefused = std::function<void(int http_status)>;
+
 // The handler for Http::Endpoint::setHandler, routing with `router`.
 // Bodies over the endpoint's maxRequestSize are refused by their declared length.
-std::shared_ptr<Pistache::Http::Handler> GuardedHandler(const Pistache::Rest::Router& router);
+std::shared_ptr<Pistache::Http::Handler> GuardedHandler(const Pistache::Rest::Router& router,
+                                                        OnRefused on_refused);
 
 }  // namespace asicmon::control

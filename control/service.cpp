@@ -944,7 +944,8 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                              .headerTimeout(std::chrono::seconds(10))
                              .bodyTimeout(std::chrono::seconds(10)));
     impl->Routes();
-    impl->endpoint->setHandler(GuardedHandler(impl->router));
+    impl->endpoint->setHandler(GuardedHandler(
+        impl->router, [metrics = &impl->metrics](int status) { metrics->CountRequest("unparsed", status); }));
     impl->endpoint->serveThreaded();
   } catch (const std::exception& e) {
     impl->stopping = true;

@@ -213,6 +213,16 @@ class HostileControlTest : public ::testing::Test {
     }
   }
 
+  // asicmon_control_requests_total{route, code} from /metrics (0 when absent).
+  double RequestsCounted(const std::string& route, int code) const {
+    const Reply metrics = Send(Request("GET", "/metrics"));
+    EXPECT_EQ(metrics.status, 200) << metrics.head;
+    const std::string sample =
+        fmt::format("asicmon_control_requests_total{{code=\"{}\",route=\"{}\"}} ", code, route);
+    const size_t at = metrics.body.find(sample);
+    return at == std::string::npos ? 0 : std::stod(metrics.body.substr(at + sample.size()));
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<testing::TestDatabase> database_;
   std::string action_log_;
@@ -262,6 +272,10 @@ TEST_F(HostileControlTest, OversizedLyingAndChunkedBodies) {
   const Reply timed_out = lying.get();
   EXPECT_EQ(timed_out.status, 408) << timed_out.head;
   ExpectUpAndNothingSent("bodies");
+  // Refused while parsed, before any route: each is still counted.
+  EXPECT_EQ(RequestsCounted("unparsed", 413), 7);
+  EXPECT_EQ(RequestsCounted("unparsed", 411), 4);
+  EXPECT_EQ(RequestsCounted("pool", 400), 1);
 }
 
 TEST_F(HostileControlTest, MalformedJsonAndWrongTypes) {
