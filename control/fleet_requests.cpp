@@ -176,6 +176,22 @@ nlohmann::json MinerSelector::ToJson() const {
   return out;
 }
 
+nlohmann::json BulkRequest::ParamsJson(bool with_password) const {
+  switch (kind) {
+    case ActionKind::kPool: {
+      nlohmann::json params = {{"url", pool.url}, {"user", pool.user}};
+      if (with_password) params["password"] = pool.password;
+      return params;
+    }
+    case ActionKind::kLocate:
+      return {{"on", on}};
+    case ActionKind::kReboot:
+      return {{"wait", wait}};
+    default:
+      return nlohmann::json::object();
+  }
+}
+
 Result<BulkRequest> ParseBulkRequest(std::string_view text) {
   const nlohmann::json body = nlohmann::json::parse(text, nullptr, false);
   if (!body.is_object()) {

@@ -49,6 +49,9 @@ struct BulkRequest {
   bool wait = false; // reboot: each miner until it is back
   int max_parallel = 20;
   bool dry_run = false;
+
+  // `params` as the request gave them (a job shows them without the password).
+  nlohmann::json ParamsJson(bool with_password) const;
 };
 
 // The body of POST /actions, validated; InvalidArgument says what is wrong.

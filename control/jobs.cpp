@@ -94,14 +94,6 @@ struct BulkJobs::Job {
       counts[std::string(s)] = 0;
     }
     for (const Miner& m : miners) counts[std::string(m.state)] = counts[std::string(m.state)].get<int>() + 1;
-    nlohmann::json params = nlohmann::json::object();
-    if (request.kind == ActionKind::kPool) {
-      params = {{"url", request.pool.url}, {"user", request.pool.user}};  // never the password
-    } else if (request.kind == ActionKind::kLocate) {
-      params = {{"on", request.on}};
-    } else if (request.kind == ActionKind::kReboot) {
-      params = {{"wait", request.wait}};
-    }
     nlohmann::json out = {{"id", id},
                           {"action", ToString(request.kind)},
                           {"state", state},
@@ -110,7 +102,7 @@ struct BulkJobs::Job {
                           {"finished", finished > 0 ? nlohmann::json(finished) : nlohmann::json()},
                           {"max_parallel", request.max_parallel},
                           {"select", request.select.ToJson()},
-                          {"params", std::move(params)},
+                          {"params", request.ParamsJson(/*with_password=*/false)},
                           {"counts", std::move(counts)},
                           {"unknown", unknown}};
     if (with_miners) {

@@ -39,6 +39,9 @@ class Checker {
   void Expect(bool holds, std::string_view invariant) {
     if (!holds && result_.violation.empty()) result_.violation = invariant;
   }
+  // A verdict on input a client sent: a refusal must be a message it can be
+  // sent (JSON). Whether `status` accepted the input.
+  bool Validated(std::string_view what, const Status& status);
   FeedResult Take() { return std::move(result_); }
 
  private:
@@ -54,6 +57,13 @@ bool SerialisesAsJson(const std::string& message) {
   } catch (const nlohmann::json::exception&) {
     return false;
   }
+}
+
+bool Checker::Validated(std::string_view what, const Status& status) {
+  Verdict(what, status);
+  Expect(status.ok() || (!status.message().empty() && SerialisesAsJson(status.message())),
+         "a refusal is a message that serialises as JSON");
+  return status.ok();
 }
 
 bool IsNan(const std::optional<double>& v) { return v && std::isnan(*v); }
@@ -267,10 +277,7 @@ FeedResult FeedControlRequest(std::string_view input) {
   using namespace control;
   Checker check;
   auto validated = [&](std::string_view what, const Status& status) {
-    check.Verdict(what, status);
-    check.Expect(status.ok() || (!status.message().empty() && SerialisesAsJson(status.message())),
-                 "a refusal is a message that serialises as JSON");
-    return status.ok();
+    return check.Validated(what, status);
   };
 
   // As the pool action reads its body (service.cpp).
@@ -315,32 +322,17 @@ FeedResult FeedControlRequest(std::string_view input) {
 FeedResult FeedFleetRequest(std::string_view input) {
   using namespace control;
   Checker check;
-  auto refused_well = [&](const Status& status) {
-    check.Expect(status.ok() || (!status.message().empty() && SerialisesAsJson(status.message())),
-                 "a refusal is a message that serialises as JSON");
-  };
-
   const Result<BulkRequest> bulk = ParseBulkRequest(input);
-  check.Verdict("bulk", bulk.status());
-  refused_well(bulk.status());
-  if (bulk.ok()) {
+  if (check.Validated("bulk", bulk.status())) {
     const nlohmann::json select = bulk->select.ToJson();
     check.Expect(!select.empty(), "an accepted bulk request selects by something");
     check.Expect(bulk->max_parallel >= 1 && bulk->max_parallel <= kMaxParallelLimit,
                  "an accepted max_parallel is within its limit");
     // A job shows its request (GET /actions/{id}); the same request sent
     // again is accepted and means the same.
-    nlohmann::json params = nlohmann::json::object();
-    if (bulk->kind == ActionKind::kPool) {
-      params = {{"url", bulk->pool.url}, {"user", bulk->pool.user}, {"password", bulk->pool.password}};
-    } else if (bulk->kind == ActionKind::kLocate) {
-      params = {{"on", bulk->on}};
-    } else if (bulk->kind == ActionKind::kReboot) {
-      params = {{"wait", bulk->wait}};
-    }
     const nlohmann::json again_body = {{"action", ToString(bulk->kind)},
                                        {"select", select},
-                                       {"params", params},
+                                       {"params", bulk->ParamsJson(/*with_password=*/true)},
                                        {"max_parallel", bulk->max_parallel},
                                        {"dry_run", bulk->dry_run}};
     const Result<BulkRequest> again = ParseBulkRequest(again_body.dump());
@@ -353,9 +345,7 @@ FeedResult FeedFleetRequest(std::string_view input) {
   }
 
   const Result<RemediationConfig> rules = ParseRemediationConfig(input);
-  check.Verdict("rules", rules.status());
-  refused_well(rules.status());
-  if (rules.ok()) {
+  if (check.Validated("rules", rules.status())) {
     check.Expect(rules->max_concurrent >= 1, "an accepted rules file lets something run");
     std::set<std::string> names;
     for (const RemediationRule& rule : rules->rules) {
