@@ -452,14 +452,15 @@ TEST_F(ControlApiTest, BadPoolRequestsAreRefusedBeforeTheMinerIsContacted) {
 
 TEST_F(ControlApiTest, OneCommandAtATimePerMiner) {
   testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.5.1", "--count", "1", "--fault",
-                                          "slow=1", "--slow-ms", "3000"});
+                                          "slow=1", "--slow-ms", "2000"});
   StartControl(kToken);
   const std::string url = base_ + "/miners/127.39.5.1/" +
                           farm.miners["127.39.5.1"]["worker"].get<std::string>() + "/reset";
   auto first = std::async(std::launch::async, [&] { return Http("POST", url, "", kToken); });
-  // The first holds the miner 6 s (a slow poll, then a slow restart): 1 s
-  // leaves a loaded machine room to start it, and the second lands inside.
-  std::this_thread::sleep_for(1s);
+  // The first holds the miner 4 s (a slow poll, then a slow restart; each
+  // under POLL_TIMEOUT 3 s): 800 ms leaves a loaded machine room to start
+  // it, and the second lands inside.
+  std::this_thread::sleep_for(800ms);
   HttpReply second = Http("POST", url, "", kToken);
   EXPECT_EQ(second.status, 409);
   EXPECT_NE(second.Json()["error"].get<std::string>().find("already running"), std::string::npos);
