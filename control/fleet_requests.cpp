@@ -29,10 +29,15 @@ constexpr std::array<std::pair<ActionKind, std::string_view>, 6> kActionNames = 
 
 Status Bad(std::string message) { return Status::InvalidArgument(std::move(message)); }
 
+// "" when absent. A present but empty criterion is refused: it would match
+// every miner, so {"model": ""} would silently act on the whole farm.
 Result<std::string> OptionalString(const nlohmann::json& object, const char* key) {
   auto it = object.find(key);
   if (it == object.end()) return std::string();
-  if (!it->is_string()) return Bad(fmt::format("select.{} must be a string", key));
+  if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+    return Bad(fmt::format("select.{} must be a non-empty string (cidr 0.0.0.0/0 selects every "
+                           "miner)", key));
+  }
   return it->get<std::string>();
 }
 

@@ -44,7 +44,11 @@ TEST(BulkRequestTest, RefusesEveryBadPartWithAClearMessage) {
       {R"({"action": "reboot", "select": {"ips": ["10.0.0.1", "010.0.0.2"]}})", "010.0.0.2"},
       {R"({"action": "reboot", "select": {"ips": []}})", "list of 1.."},
       {R"({"action": "reboot", "select": {"cidr": "10.0.0.0/33"}})", "prefix length"},
-      {R"({"action": "reboot", "select": {"cidr": 10}})", "select.cidr must be a string"},
+      {R"({"action": "reboot", "select": {"cidr": 10}})", "select.cidr must be a non-empty"},
+      // Found by fuzz_fleet_request: empty criteria used to select every miner.
+      {R"({"action": "reboot", "select": {"model": ""}})", "select.model must be a non-empty"},
+      {R"({"action": "reboot", "select": {"cidr": "", "status": ""}})", "select.cidr must be"},
+      {R"({"action": "reboot", "select": {"worker_prefix": ""}})", "select.worker_prefix"},
       {R"({"action": "reboot", "select": {"status": "sleepy"}})", "select.status"},
       {R"({"action": "reboot", "select": {"cidr": "10.0.0.0/8"}, "params": {"force": true}})",
        "never forces"},
