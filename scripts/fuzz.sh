@@ -62,6 +62,10 @@ for target in miner_reply json_repair bus_message targets control_request fleet_
     echo "fuzz: $target FAILED (exit $status) after ${execs:-?} execs: ${reason:-see the log}"
     echo "fuzz:   input: ${input:-none written}; log: $log"
     echo "fuzz:   again: $bin/fuzz_$target ${input:-<input>}"
+    if [ -n "$input" ] && [ -f "$input" ]; then
+      # CI keeps only this output: the bytes, to recreate the input elsewhere.
+      echo "fuzz:   bytes ($(wc -c <"$input")), base64: $(head -c 4096 "$input" | base64 -w0)"
+    fi
   fi
 done
 exit "$failed"
