@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <iterator>
 
@@ -68,12 +69,43 @@ Result<T> DecodeVersioned(std::string_view bytes, const char* what) {
   }
 }
 
+}  // namespace
+
+// The stream every message is packed into.
+struct StringWriter {
+  std::string* s;
+  void write(const char* data, size_t n) { s->append(data, n); }
+};
+
+}  // namespace asicmon
+
+// msgpack-c 4.1.3 packs a whole double as an integer when
+// d <= double(UINT64_MAX), but that bound rounds up to 2^64, and converting
+// 2^64 itself to uint64_t is undefined behaviour (fuzz_bus_message found it:
+// a poll job decoded with ts 2^64, then encoded again). Our packer keeps
+// msgpack-c's encoding, byte for byte, with the bound made strict.
+template <>
+inline msgpack::packer<asicmon::StringWriter>&
+msgpack::packer<asicmon::StringWriter>::pack_double(double d) {
+  if (d >= 0 && d < 0x1p64 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+    return pack_unsigned_long_long(static_cast<uint64_t>(d));
+  }
+  if (d < 0 && d >= -0x1p63 && d == static_cast<double>(static_cast<int64_t>(d))) {
+    return pack_long_long(static_cast<int64_t>(d));
+  }
+  char buf[9];
+  buf[0] = static_cast<char>(0xcbu);
+  _msgpack_store64(&buf[1], std::bit_cast<uint64_t>(d));
+  append_buffer(buf, 9);
+  return *this;
+}
+
+namespace asicmon {
+namespace {
+
 template <typename T>
 void Encode(const T& value, std::string& out) {
-  struct StringWriter {
-    std::string* s;
-    void write(const char* data, size_t n) { s->append(data, n); }
-  } writer{&out};
+  StringWriter writer{&out};
   msgpack::pack(writer, value);
 }
 
