@@ -451,21 +451,28 @@ TEST_F(ControlApiTest, BadPoolRequestsAreRefusedBeforeTheMinerIsContacted) {
 }
 
 TEST_F(ControlApiTest, OneCommandAtATimePerMiner) {
+  const std::string action_log = (dir_ / "actions.jsonl").string();
   testing::FakeFarm farm = StartFakeFarm({"--base", "127.39.5.1", "--count", "1", "--fault",
-                                          "slow=1", "--slow-ms", "2000"});
+                                          "slow=1", "--slow-ms", "2000", "--action-log",
+                                          action_log});
   StartControl(kToken);
   const std::string url = base_ + "/miners/127.39.5.1/" +
                           farm.miners["127.39.5.1"]["worker"].get<std::string>() + "/reset";
   auto first = std::async(std::launch::async, [&] { return Http("POST", url, "", kToken); });
-  // The first holds the miner 4 s (a slow poll, then a slow restart; each
-  // under POLL_TIMEOUT 3 s): 800 ms leaves a loaded machine room to start
-  // it, and the second lands inside.
-  std::this_thread::sleep_for(800ms);
+  // The farm logs the restart as it arrives and answers 2 s later (under
+  // POLL_TIMEOUT 3 s): from that line on, the first command holds the miner.
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (testing::ReadActionLog(action_log).empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(testing::ReadActionLog(action_log).size(), 1u)
+      << "the first reset never reached the miner";
   HttpReply second = Http("POST", url, "", kToken);
   EXPECT_EQ(second.status, 409);
   EXPECT_NE(second.Json()["error"].get<std::string>().find("already running"), std::string::npos);
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(Http("POST", url, "", kToken).status, 200);  // free again once done
+  EXPECT_EQ(testing::ReadActionLog(action_log).size(), 2u) << "the refused reset reached the miner";
 }
 
 TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {

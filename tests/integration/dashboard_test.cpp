@@ -155,9 +155,7 @@ TEST_F(DashboardTest, PageShowsTheFarmAndItsRebootButtonRebootsTheMiner) {
             << " s\n";
 
   // The fake miner took the reboot from its web UI, and came back fresh.
-  std::ifstream log(action_log);
-  std::vector<json> actions;
-  for (std::string line; std::getline(log, line);) actions.push_back(json::parse(line));
+  const std::vector<json> actions = testing::ReadActionLog(action_log);
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(actions[0]["ip"], reboot_ip);
   EXPECT_EQ(actions[0]["command"], "reboot");

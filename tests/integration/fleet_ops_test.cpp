@@ -87,10 +87,8 @@ class FleetOpsTest : public ::testing::Test {
   // The farm's action log: ip -> commands received, in order.
   std::map<std::string, std::vector<std::string>> Actions() const {
     std::map<std::string, std::vector<std::string>> out;
-    std::ifstream in(dir_ / "actions.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      const json a = json::parse(line, nullptr, false);
-      if (a.is_object()) out[a["ip"]].push_back(a["command"]);
+    for (const json& a : testing::ReadActionLog(dir_ / "actions.jsonl")) {
+      out[a["ip"]].push_back(a["command"]);
     }
     return out;
   }

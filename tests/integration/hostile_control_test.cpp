@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -189,12 +188,7 @@ class HostileControlTest : public ::testing::Test {
   }
 
   // The privileged commands and web actions the farm received, one a line.
-  std::vector<json> Actions() const {
-    std::vector<json> actions;
-    std::ifstream in(action_log_);
-    for (std::string line; std::getline(in, line);) actions.push_back(json::parse(line));
-    return actions;
-  }
+  std::vector<json> Actions() const { return testing::ReadActionLog(action_log_); }
 
   // Control is up and nothing reached a miner: after every barrage.
   void ExpectUpAndNothingSent(const std::string& after) {

@@ -172,6 +172,16 @@ void Subprocess::Signal(int sig) {
   if (!exited_ && pid_ > 0) kill(pid_, sig);
 }
 
+std::vector<nlohmann::json> ReadActionLog(const std::string& path) {
+  std::vector<nlohmann::json> actions;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json action = nlohmann::json::parse(line, nullptr, false);
+    if (action.is_object()) actions.push_back(std::move(action));
+  }
+  return actions;
+}
+
 FakeFarm StartFakeFarm(std::vector<std::string> args, std::vector<std::string> prefix) {
   FakeFarm farm;
   args.insert(args.begin(), BinPath("asicmon-fakefarm"));

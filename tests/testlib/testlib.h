@@ -110,6 +110,10 @@ struct FakeFarm {
 // Starts asicmon-fakefarm with `args` (plus --manifest -) and waits for READY.
 // `prefix` runs it through another command, e.g. {"ip", "netns", "exec", ns}.
 FakeFarm StartFakeFarm(std::vector<std::string> args, std::vector<std::string> prefix = {});
+// The privileged commands and web actions a farm started with --action-log
+// `path` received, one JSON object each ({ts, ip, port, command, parameter,
+// result}), in order; a line still being written is left for the next read.
+std::vector<nlohmann::json> ReadActionLog(const std::string& path);
 
 // Runs asicmon-keygen for <dir>/<name>.key and .pub; the public key it
 // printed (empty, and the test failed, when it did not succeed).
