@@ -1,26 +1,39 @@
 #include "farm.h"
 
-#include <fmt/format.h>
-
-#include <iterator>
+#include <nlohmann/json.hpp>
 
 namespace asicmon::control {
+namespace {
 
-std::string FarmTotalsJson(const FarmTotals& t) {
-  std::string out;
+nlohmann::json FarmTotalsToJson(const FarmTotals& t) {
   const size_t up = t.by_status[static_cast<size_t>(MinerStatus::kOk)];
-  fmt::format_to(std::back_inserter(out),
-                 R"({{"ts":{},"miners":{},"up":{},"down":{},"sleeping":{},"status":{{)", t.ts,
-                 t.miners, up, t.miners - up, t.sleeping);
+  nlohmann::json status = nlohmann::json::object();
   for (size_t s = 0; s < t.by_status.size(); ++s) {
-    fmt::format_to(std::back_inserter(out), R"({}"{}":{})", s == 0 ? "" : ",",
-                   ToString(static_cast<MinerStatus>(s)), t.by_status[s]);
+    status[std::string(ToString(static_cast<MinerStatus>(s)))] = t.by_status[s];
   }
-  fmt::format_to(std::back_inserter(out), R"(}},"hashrate":{},"hashrate_expected":{},"power_w":)",
-                 t.hashrate, t.hashrate_expected);
-  out += t.power_w ? fmt::format("{}", *t.power_w) : "null";
-  out += '}';
-  return out;
+  nlohmann::json algorithms = nlohmann::json::object();
+  for (const auto& [name, a] : t.algorithms) {
+    algorithms[name] = {{"miners", a.miners},
+                        {"hashrate", a.hashrate},
+                        {"hashrate_expected", a.hashrate_expected}};
+  }
+  return {{"ts", t.ts},
+          {"miners", t.miners},
+          {"up", up},
+          {"down", t.miners - up},
+          {"sleeping", t.sleeping},
+          {"status", std::move(status)},
+          {"hashrate", t.hashrate},
+          {"hashrate_expected", t.hashrate_expected},
+          {"power_w", t.power_w ? nlohmann::json(*t.power_w) : nlohmann::json(nullptr)},
+          {"algorithms", std::move(algorithms)}};
+}
+
+}  // namespace
+
+std::string FarmTotalsJson(const FarmTotals& totals) {
+  // Algorithm names come off the bus: bytes that are not UTF-8 are replaced.
+  return FarmTotalsToJson(totals).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void FarmHistory::Add(const FarmTotals& totals) {

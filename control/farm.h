@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,9 +26,17 @@
 namespace asicmon::control {
 
 // How often control samples the farm's totals, and how many samples it keeps
-// (a day: 2,880 samples of ~80 bytes).
+// (a day: 2,880 samples of a few hundred bytes).
 inline constexpr std::chrono::seconds kFarmSampleEvery{30};
 inline constexpr size_t kFarmHistoryLength = 2880;
+
+// One algorithm's share of the farm. Hashrates of different algorithms do
+// not add up: an L3+'s 504 MH/s of scrypt is no part of an S19's SHA-256.
+struct AlgorithmTotals {
+  size_t miners = 0;
+  double hashrate = 0;           // H/s, as FarmTotals::hashrate
+  double hashrate_expected = 0;  // H/s, as FarmTotals::hashrate_expected
+};
 
 struct FarmTotals {
   double ts = 0;      // unix seconds when summed
@@ -40,10 +49,15 @@ struct FarmTotals {
   // A miner already down when control started adds nothing until it is back.
   double hashrate_expected = 0;
   std::optional<double> power_w;  // sum over miners that report power; nullopt when none does
+  // By Record::algorithm ("unknown" for a miner that never said). hashrate
+  // and hashrate_expected above add them all up, which means something only
+  // on a farm of one algorithm; a mixed farm reads these.
+  std::map<std::string, AlgorithmTotals> algorithms;
 };
 
 // {"ts":…,"miners":…,"up":…,"down":…,"sleeping":…,"status":{"ok":…,…},
-//  "hashrate":…,"hashrate_expected":…,"power_w":…|null}
+//  "hashrate":…,"hashrate_expected":…,"power_w":…|null,
+//  "algorithms":{"sha256d":{"miners":…,"hashrate":…,"hashrate_expected":…},…}}
 std::string FarmTotalsJson(const FarmTotals& totals);
 
 class FarmHistory {

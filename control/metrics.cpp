@@ -125,16 +125,23 @@ MinerGauges::Lines MinerGauges::RenderLines(const Record& record) {
   lines.hashrate = record.hashrate;
   lines.hashrate_expected = record.hashrate_expected;
   lines.power_w = record.power_w;
+  lines.algorithm = record.algorithm;
   return lines;
+}
+
+void MinerGauges::CarryOver(Lines& lines, const Lines& before) {
+  // A failed poll reports no nominal rate and no algorithm, yet the farm
+  // still expects the miner's rate, in its algorithm.
+  if (!lines.hashrate_expected) lines.hashrate_expected = before.hashrate_expected;
+  if (lines.algorithm.empty()) lines.algorithm = before.algorithm;
 }
 
 void MinerGauges::Keep(std::map<uint64_t, Lines>& miners, const Record& record) {
   Lines& current = miners[AddressKey(record)];
   if (record.ts < current.ts) return;  // an older record changes nothing
-  // A failed poll reports no nominal rate, yet the farm still expects it.
-  const std::optional<double> expected_before = current.hashrate_expected;
-  current = RenderLines(record);
-  if (!current.hashrate_expected) current.hashrate_expected = expected_before;
+  Lines lines = RenderLines(record);
+  CarryOver(lines, current);
+  current = std::move(lines);
 }
 
 void MinerGauges::Update(const Record& record) {
@@ -148,10 +155,7 @@ void MinerGauges::Reset(const std::vector<Record>& latest) {
   for (const Record& r : latest) Keep(miners, r);
   std::lock_guard lock(mutex_);
   for (auto& [key, lines] : miners) {
-    auto held = miners_.find(key);
-    if (!lines.hashrate_expected && held != miners_.end()) {
-      lines.hashrate_expected = held->second.hashrate_expected;
-    }
+    if (auto held = miners_.find(key); held != miners_.end()) CarryOver(lines, held->second);
   }
   miners_.swap(miners);
 }
@@ -171,6 +175,11 @@ FarmTotals MinerGauges::Totals() const {
     if (lines.sleeping) ++totals.sleeping;
     totals.hashrate += lines.hashrate.value_or(0);
     totals.hashrate_expected += lines.hashrate_expected.value_or(0);
+    AlgorithmTotals& algorithm =
+        totals.algorithms[lines.algorithm.empty() ? "unknown" : lines.algorithm];
+    ++algorithm.miners;
+    algorithm.hashrate += lines.hashrate.value_or(0);
+    algorithm.hashrate_expected += lines.hashrate_expected.value_or(0);
     if (lines.power_w) totals.power_w = totals.power_w.value_or(0) + *lines.power_w;
   }
   return totals;

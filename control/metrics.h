@@ -52,8 +52,11 @@ class MinerGauges {
     MinerStatus status = MinerStatus::kOk;
     bool sleeping = false;
     std::optional<double> hashrate, hashrate_expected, power_w;
+    std::string algorithm;
   };
   static Lines RenderLines(const Record& record);
+  // What a miner's newer lines keep from `before` when its record lacks it.
+  static void CarryOver(Lines& lines, const Lines& before);
   // Puts `record` in `miners` unless it holds a newer one of that miner.
   static void Keep(std::map<uint64_t, Lines>& miners, const Record& record);
   mutable std::mutex mutex_;

@@ -105,14 +105,25 @@ async function loadTotals() {
   $('t-down').textContent = t.down;
   $('t-down').classList.toggle('health-down', t.down > 0);
   $('t-sleeping').textContent = t.sleeping ?? 0;
-  $('t-hashrate').textContent = fmtRate(t.hashrate);
-  $('t-expected').textContent = t.hashrate_expected
-    ? `of ${fmtRate(t.hashrate_expected)} expected (${(100 * t.hashrate / t.hashrate_expected).toFixed(1)} %)`
-    : '';
+  const share = (h, e) => (e ? `of ${fmtRate(e)} expected (${(100 * h / e).toFixed(1)} %)` : '');
+  // Down miners that never said their algorithm add nothing to any rate:
+  // they must not make a farm of one algorithm look mixed.
+  const algorithms = Object.entries(t.algorithms || {})
+    .filter(([, a]) => a.hashrate > 0 || a.hashrate_expected > 0);
+  if (algorithms.length > 1) {
+    // Hashrates of different algorithms do not add up: each on its own.
+    $('t-hashrate').textContent = algorithms.map(([name, a]) => `${name} ${fmtRate(a.hashrate)}`).join(' · ');
+    $('t-expected').textContent = algorithms
+      .map(([name, a]) => `${name} ${share(a.hashrate, a.hashrate_expected) || 'no expected rate'}`).join(' · ');
+  } else {
+    $('t-hashrate').textContent = fmtRate(t.hashrate);
+    $('t-expected').textContent = share(t.hashrate, t.hashrate_expected);
+  }
   $('t-power').textContent = t.power_w === null ? 'not reported' : (t.power_w / 1000).toFixed(1) + ' kW';
 }
 
-function drawChart(id, series, data) {
+// `axes` defaults to time below and one value axis formatted as series[0].
+function drawChart(id, series, data, axes) {
   const el = $(id);
   if (typeof uPlot === 'undefined') {
     el.textContent = 'charts need uPlot (run scripts/deps.sh, then rebuild)';
@@ -123,7 +134,7 @@ function drawChart(id, series, data) {
   state.charts[id] = new uPlot({
     width: Math.max(300, el.clientWidth), height: 220,
     series: [{}, ...series],
-    axes: [{}, { size: 70, values: (u, ticks) => ticks.map(series[0].format) }],
+    axes: axes || [{}, { size: 70, values: (u, ticks) => ticks.map(series[0].format) }],
   }, data, el);
 }
 
@@ -131,6 +142,34 @@ async function loadFarmChart() {
   const r = await api('/farm/history?seconds=3600');
   if (r.status !== 200) return;
   const samples = r.body.samples;
+  const names = [...new Set(samples.flatMap((s) => Object.entries(s.algorithms || {})
+    .filter(([, a]) => a.hashrate > 0 || a.hashrate_expected > 0).map(([name]) => name)))].sort();
+  if (names.length > 1) {
+    // A mixed farm: H/s of SHA-256 and of scrypt share no scale, so each
+    // algorithm gets its own (the first two with an axis, left and right).
+    const colours = ['#1f6feb', '#bf8700', '#8250df', '#1a7f37', '#cf222e'];
+    const of = (name, field) => samples.map((s) => ((s.algorithms || {})[name] || {})[field] ?? null);
+    const series = [];
+    const data = [samples.map((s) => s.ts)];
+    names.forEach((name, i) => {
+      series.push({ label: name, scale: name, stroke: colours[i % colours.length], width: 2,
+                    value: (u, v) => fmtRate(v) });
+      data.push(of(name, 'hashrate'));
+    });
+    names.forEach((name, i) => {
+      const expected = of(name, 'hashrate_expected');
+      if (!expected.some((v) => v > 0)) return;
+      series.push({ label: `${name} expected`, scale: name, stroke: colours[i % colours.length],
+                    dash: [6, 4], value: (u, v) => fmtRate(v) });
+      data.push(expected);
+    });
+    const axes = [{}, ...names.slice(0, 2).map((name, i) => ({
+      scale: name, side: i === 0 ? 3 : 1, size: 70, stroke: colours[i], grid: { show: i === 0 },
+      values: (u, ticks) => ticks.map(fmtRate),
+    }))];
+    drawChart('farm-chart', series, data, axes);
+    return;
+  }
   drawChart('farm-chart', [
     { label: 'hashrate', stroke: '#1f6feb', width: 2, value: (u, v) => fmtRate(v), format: fmtRate },
     { label: 'expected', stroke: '#8c959f', dash: [6, 4], value: (u, v) => fmtRate(v) },

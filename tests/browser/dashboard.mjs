@@ -68,6 +68,11 @@ try {
   const sleeping = Number(await page.textContent('#t-sleeping'));
   check(sleeping === 1, `totals: ${sleeping} asleep`);
 
+  // The farm mixes SHA-256 and scrypt miners: each algorithm's hashrate on its own.
+  const hashrateTile = await page.textContent('#t-hashrate');
+  check(/sha256d .*H\/s/.test(hashrateTile) && /scrypt .*H\/s/.test(hashrateTile),
+        `totals per algorithm: '${hashrateTile}'`);
+
   // The farm chart: a canvas with pixels on it, over at least two samples.
   await page.waitForSelector('#farm-chart canvas');
   const painted = await page.$eval('#farm-chart canvas', (c) => {

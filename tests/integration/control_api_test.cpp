@@ -178,6 +178,7 @@ TEST_F(ControlApiTest, FarmTotalsSortedPagesAndTheDashboardFiles) {
       r.ts = now - 30 + i;
       r.ip = testing::DataOnlyIp(10 * 250 + i);  // 127.41.10.1-4
       r.model = "Antminer S19 Pro";
+      r.algorithm = "sha256d";
       r.worker = "farm.w" + std::to_string(i + 1);
     }
     records[0].hashrate = 10e12;
@@ -207,6 +208,9 @@ TEST_F(ControlApiTest, FarmTotalsSortedPagesAndTheDashboardFiles) {
   EXPECT_DOUBLE_EQ(totals["hashrate"].get<double>(), 35e12);
   EXPECT_DOUBLE_EQ(totals["hashrate_expected"].get<double>(), 39.5e12);
   EXPECT_DOUBLE_EQ(totals["power_w"].get<double>(), 3300.5);
+  ASSERT_EQ(totals["algorithms"].size(), 1u) << totals.dump();
+  EXPECT_EQ(totals["algorithms"]["sha256d"]["miners"], 4);
+  EXPECT_DOUBLE_EQ(totals["algorithms"]["sha256d"]["hashrate"].get<double>(), 35e12);
   EXPECT_NEAR(totals["ts"].get<double>(), now, 60);
 
   // Sampled when control's bus thread starts (which may come just after

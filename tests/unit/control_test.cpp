@@ -183,6 +183,51 @@ TEST(MinerGauges, SleepingMinersAreAGaugeAndCountedInTheTotals) {
   EXPECT_EQ(gauges.Totals().sleeping, 0u);
 }
 
+// SHA-256 and scrypt hashrates do not add up: the totals keep each apart,
+// and a miner down at its last poll keeps its algorithm and nominal rate.
+TEST(MinerGauges, TotalsPerAlgorithmKeepADownMinersAlgorithm) {
+  MinerGauges gauges;
+  Record s9 = Miner("10.0.0.1", MinerStatus::kOk);
+  s9.algorithm = "sha256d";
+  s9.hashrate_expected = 14e12;
+  Record l3 = Miner("10.0.0.2", MinerStatus::kOk);
+  l3.model = "Antminer L3+";
+  l3.algorithm = "scrypt";
+  l3.hashrate = 500e6;
+  l3.hashrate_expected = 504e6;
+  Record silent = Miner("10.0.0.3", MinerStatus::kTimeout);  // never said: unknown
+  gauges.Reset({s9, l3, silent});
+  Record l3_down = Miner("10.0.0.2", MinerStatus::kTimeout);  // a failed poll: no algorithm
+  l3_down.model.clear();
+  l3_down.ts = l3.ts + 30;
+  gauges.Update(l3_down);
+
+  const FarmTotals totals = gauges.Totals();
+  ASSERT_EQ(totals.algorithms.size(), 3u);
+  EXPECT_EQ(totals.algorithms.at("sha256d").miners, 1u);
+  EXPECT_DOUBLE_EQ(totals.algorithms.at("sha256d").hashrate, 13.5e12);
+  EXPECT_DOUBLE_EQ(totals.algorithms.at("sha256d").hashrate_expected, 14e12);
+  EXPECT_EQ(totals.algorithms.at("scrypt").miners, 1u);
+  EXPECT_DOUBLE_EQ(totals.algorithms.at("scrypt").hashrate, 0);  // down now
+  EXPECT_DOUBLE_EQ(totals.algorithms.at("scrypt").hashrate_expected, 504e6);
+  EXPECT_EQ(totals.algorithms.at("unknown").miners, 1u);
+  EXPECT_DOUBLE_EQ(totals.hashrate_expected, 14e12 + 504e6);
+
+  const nlohmann::json j = nlohmann::json::parse(FarmTotalsJson(totals));
+  EXPECT_EQ(j["algorithms"]["scrypt"]["miners"], 1);
+  EXPECT_DOUBLE_EQ(j["algorithms"]["sha256d"]["hashrate"].get<double>(), 13.5e12);
+  EXPECT_DOUBLE_EQ(j["algorithms"]["scrypt"]["hashrate_expected"].get<double>(), 504e6);
+
+  // Names come off the bus: bytes that are not UTF-8 still make valid JSON.
+  Record odd = Miner("10.0.0.4", MinerStatus::kOk);
+  odd.algorithm = "x\xff\"y";
+  gauges.Update(odd);
+  const nlohmann::json with_odd =
+      nlohmann::json::parse(FarmTotalsJson(gauges.Totals()), nullptr, false);
+  ASSERT_TRUE(with_odd.is_object());
+  EXPECT_EQ(with_odd["algorithms"].size(), 4u);
+}
+
 TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
   Metrics metrics;
   metrics.CountRecord(MinerStatus::kTimeout);
