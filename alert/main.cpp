@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   if (auto exit_code = asicmon::StartStage(app, argc, argv, "alert", c.stage, env)) {
     return *exit_code;
   }
+  asicmon::HideFlagValues(argc, argv, "--webhook-key");
   if (c.url.empty()) {
     spdlog::warn("ALERT_WEBHOOK_URL is empty: alerts are not sent anywhere; exiting");
     return 0;

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   if (auto exit_code = asicmon::StartStage(app, argc, argv, "control", c.stage, env)) {
     return *exit_code;
   }
+  asicmon::HideFlagValues(argc, argv, "--db", asicmon::DatabasePassword);
   if (Status st = asicmon::bus::LoadEndpoints(s.endpoints); !st.ok()) {
     spdlog::error("bad configuration: {}", st.message());
     return 2;

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   if (auto exit_code = asicmon::StartStage(app, argc, argv, "push", c.stage, env)) {
     return *exit_code;
   }
+  asicmon::HideFlagValues(argc, argv, "--api-key");
   if (c.api_url.empty()) {
     spdlog::warn("API_URL is empty: push is disabled, nothing is forwarded; exiting");
     return 0;

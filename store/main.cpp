@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   if (auto exit_code = asicmon::StartStage(app, argc, argv, "store", c.stage, env)) {
     return *exit_code;
   }
+  asicmon::HideFlagValues(argc, argv, "--db", asicmon::DatabasePassword);
   if (c.db.raw_hours > c.db.retention_days * 24) {
     spdlog::error("bad configuration: raw hours ({}) must not pass retention ({} days)",
                   c.db.raw_hours, c.db.retention_days);

@@ -1,6 +1,8 @@
 #include "asicmon/stage.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "asicmon/config.h"
 #include "asicmon/log.h"
@@ -40,6 +42,29 @@ std::optional<int> StartStage(CLI::App& app, int argc, char** argv, const std::s
     return 2;
   }
   return std::nullopt;
+}
+
+void HideFlagValues(int argc, char** argv, std::string_view flag, const SecretIn& secret_in) {
+  auto hide = [&](char* value) {
+    const size_t length = std::strlen(value);
+    SecretSpan span{0, length};
+    if (secret_in) {
+      const std::optional<SecretSpan> found = secret_in(std::string_view(value, length));
+      if (!found) return;
+      span = *found;
+    }
+    if (span.first >= length) return;
+    std::memset(value + span.first, '*', std::min(span.size, length - span.first));
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg == "--") return;  // what follows is not flags
+    if (arg == flag && i + 1 < argc) {
+      hide(argv[++i]);
+    } else if (arg.size() > flag.size() && arg.starts_with(flag) && arg[flag.size()] == '=') {
+      hide(argv[i] + flag.size() + 1);
+    }
+  }
 }
 
 }  // namespace asicmon

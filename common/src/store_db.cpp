@@ -125,8 +125,8 @@ bool IsPostgresUrl(std::string_view database) {
   return database.starts_with("postgresql://") || database.starts_with("postgres://");
 }
 
-std::string RedactDatabase(std::string_view database) {
-  if (!IsPostgresUrl(database)) return std::string(database);
+std::optional<SecretSpan> DatabasePassword(std::string_view database) {
+  if (!IsPostgresUrl(database)) return std::nullopt;
   // scheme://user:password@host...: the password is what sits between the
   // first ':' after the scheme and the last '@' of the authority.
   const size_t authority = database.find("://") + 3;
@@ -135,12 +135,18 @@ std::string RedactDatabase(std::string_view database) {
       authority,
       authority_end == std::string_view::npos ? std::string_view::npos : authority_end - authority);
   const size_t at = userinfo_and_host.rfind('@');
-  if (at == std::string_view::npos) return std::string(database);
+  if (at == std::string_view::npos) return std::nullopt;
   const size_t colon = userinfo_and_host.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return std::string(database);
-  std::string out(database.substr(0, authority + colon + 1));
+  if (colon == std::string_view::npos) return std::nullopt;
+  return SecretSpan{authority + colon + 1, at - colon - 1};
+}
+
+std::string RedactDatabase(std::string_view database) {
+  const std::optional<SecretSpan> password = DatabasePassword(database);
+  if (!password) return std::string(database);
+  std::string out(database.substr(0, password->first));
   out += "***";
-  out += database.substr(authority + at);
+  out += database.substr(password->first + password->size);
   return out;
 }
 

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -627,6 +629,28 @@ TEST_F(PushTest, BadBusMessagesAreCountedAndSurvived) {
   EXPECT_EQ(StatValue(*push_, "bad_messages"), garbage.size());
   EXPECT_EQ(Count(push_->stderr_text(), "bad message on the bus"), 1u) << push_->stderr_text();
   EXPECT_EQ(Collect().Distinct("x"), 0u);
+}
+
+// --api-key is for trials (SECURITY.md), yet it must not sit in ps for every
+// local user to read: push stars it out of its own command line once parsed.
+TEST_F(PushTest, TheApiKeyFlagReachesTheReceiverButNotPs) {
+  const std::string key = "flag-k3y-0123456789";
+  StartReceiver(12);
+  StartStore();
+  StartPush({"--api-key", key});
+  zmq::socket_t push = Pusher();
+  ASSERT_NO_FATAL_FAILURE(WarmUp(push));
+  const std::vector<HttpRequest> requests = receiver_->Requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests.back().Header("authorization"), "Bearer " + key);
+
+  std::ifstream in("/proc/" + std::to_string(push_->pid()) + "/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  EXPECT_EQ(cmdline.find(key), std::string::npos) << cmdline;
+  EXPECT_NE(cmdline.find("--api-key " + std::string(key.size(), '*')), std::string::npos)
+      << cmdline;
+  EXPECT_EQ(Terminate(*push_), 0);
 }
 
 TEST_F(PushTest, WithoutApiUrlItSaysSoAndExitsZero) {

@@ -4,6 +4,7 @@
 // SQLite's schema creation and migration guards, bad files and paths
 // (SqliteStoreTest); PostgreSQL's partitions, schema guards, unreachable
 // servers and reconnects (PostgresStoreTest, only in the postgres: run).
+#include "asicmon/stage.h"
 #include "asicmon/store_db.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -1014,6 +1015,50 @@ TEST(StoreOptions, RedactsThePasswordOfUrls) {
   EXPECT_TRUE(IsPostgresUrl("postgresql://x/y"));
   EXPECT_TRUE(IsPostgresUrl("postgres://x/y"));
   EXPECT_FALSE(IsPostgresUrl("data/postgresql.db"));
+}
+
+// What ps shows of a stage's command line once it has parsed it: secrets
+// starred out in place, the rest as given.
+TEST(StoreOptions, SecretFlagValuesAreStarredInArgv) {
+  std::vector<std::string> args = {"asicmon-store",
+                                   "--db",
+                                   "postgresql://ops:pa:ss@db.farm/asicmon",
+                                   "--db=postgres://ops:hunter2@db/a",
+                                   "--db",
+                                   "data/asicmon.db",
+                                   "--api-key",
+                                   "k3y",
+                                   "--api-key=k3y2",
+                                   "--api-keys",
+                                   "not-this",
+                                   "--",
+                                   "--api-key",
+                                   "after-dashes"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  const int argc = static_cast<int>(argv.size());
+  HideFlagValues(argc, argv.data(), "--db", DatabasePassword);
+  HideFlagValues(argc, argv.data(), "--api-key");
+  const std::vector<std::string> want = {"asicmon-store",
+                                         "--db",
+                                         "postgresql://ops:*****@db.farm/asicmon",
+                                         "--db=postgres://ops:*******@db/a",
+                                         "--db",
+                                         "data/asicmon.db",
+                                         "--api-key",
+                                         "***",
+                                         "--api-key=****",
+                                         "--api-keys",
+                                         "not-this",
+                                         "--",
+                                         "--api-key",
+                                         "after-dashes"};
+  EXPECT_EQ(std::vector<std::string>(argv.begin(), argv.end()), want);
+  // A flag given last, with no value, is left alone.
+  std::string name = "asicmon-push", flag = "--api-key";
+  char* bare[] = {name.data(), flag.data()};
+  HideFlagValues(2, bare, "--api-key");
+  EXPECT_EQ(flag, "--api-key");
 }
 
 TEST(StoreOptions, FromEnvironment) {

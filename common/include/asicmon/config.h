@@ -11,12 +11,19 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "asicmon/status.h"
 
 namespace asicmon {
+
+// Where a secret sits within a setting's text: [first, first + size).
+struct SecretSpan {
+  size_t first = 0;
+  size_t size = 0;
+};
 
 Status EnvString(const char* name, std::string& out);
 Status EnvInt(const char* name, int64_t& out, int64_t min, int64_t max);

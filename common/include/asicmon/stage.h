@@ -6,12 +6,14 @@
 // Thread-safety: call from main before starting threads.
 #pragma once
 
-#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
+#include "asicmon/config.h"
 #include "asicmon/status.h"
 
 namespace asicmon {
@@ -32,5 +34,15 @@ void AddStageFlags(CLI::App& app, StageFlags& flags, bool with_stats = true);
 // Returns the exit code when main should return now, nullopt to go on.
 std::optional<int> StartStage(CLI::App& app, int argc, char** argv, const std::string& name,
                               const StageFlags& flags, const Status& env);
+
+// Where the secret sits in a flag's value (SecretSpan, asicmon/config.h), or
+// nullopt when the value holds none.
+using SecretIn = std::function<std::optional<SecretSpan>(std::string_view value)>;
+
+// Overwrites with '*', in this process's own argv, the values given to `flag`
+// ("--flag value" or "--flag=value"; all of each value, or the span `secret_in`
+// finds), so ps and /proc/<pid>/cmdline stop showing them to other users.
+// Call after StartStage: CLI11 has copied the values by then.
+void HideFlagValues(int argc, char** argv, std::string_view flag, const SecretIn& secret_in = {});
 
 }  // namespace asicmon

@@ -71,6 +71,7 @@
 #include <string_view>
 #include <vector>
 
+#include "asicmon/config.h"
 #include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/status.h"
@@ -124,6 +125,9 @@ inline bool StorableTs(double ts) { return ts >= -62135596800.0 && ts < 25340230
 bool IsPostgresUrl(std::string_view database);
 // `database` fit for logs and error messages: a URL's password is masked.
 std::string RedactDatabase(std::string_view database);
+// Where a PostgreSQL URL holds its password (for HideFlagValues); nullopt
+// for a SQLite path or a URL without one.
+std::optional<SecretSpan> DatabasePassword(std::string_view database);
 
 // The miners table's columns Latest() may sort by: a closed list, so no
 // caller's text ever reaches the SQL.
