@@ -18,6 +18,10 @@ std::optional<InventoryChange> Inventory::Observe(const ProbeOutcome& outcome) {
     m.port = outcome.port;
     m.ip = Ipv4ToString(outcome.address);
     change = InventoryChange::kFound;
+  } else if (!m.announced) {
+    m.announced = true;
+    change = InventoryChange::kFound;
+    if (!identified) return change;  // keeps the identity it was restored with
   } else if (!identified) {
     return std::nullopt;
   } else if (!m.identified || m.model != outcome.model || m.firmware != outcome.firmware ||
@@ -47,6 +51,22 @@ std::vector<KnownMiner> Inventory::EndSweep() {
   std::sort(gone.begin(), gone.end(),
             [](const KnownMiner& a, const KnownMiner& b) { return a.address < b.address; });
   return gone;
+}
+
+bool Inventory::Restore(KnownMiner miner) {
+  miner.seen_in_sweep = 0;  // before any sweep of this run
+  miner.announced = false;
+  return miners_.try_emplace(KeyOf(miner.address, miner.port), std::move(miner)).second;
+}
+
+std::vector<KnownMiner> Inventory::Snapshot() const {
+  std::vector<KnownMiner> out;
+  out.reserve(miners_.size());
+  for (const auto& [key, m] : miners_) out.push_back(m);
+  std::sort(out.begin(), out.end(), [](const KnownMiner& a, const KnownMiner& b) {
+    return KeyOf(a.address, a.port) < KeyOf(b.address, b.port);
+  });
+  return out;
 }
 
 const KnownMiner* Inventory::Find(MinerKey key) const {

@@ -33,6 +33,9 @@ struct KnownMiner {
   std::string worker;
   int missed_sweeps = 0;  // consecutive sweeps it did not answer
   uint64_t seen_in_sweep = 0;
+  // False for a miner restored from the state file until it answers: that
+  // answer announces it (found), as a fresh discover would.
+  bool announced = true;
 };
 
 class Inventory {
@@ -49,7 +52,14 @@ class Inventory {
   // gone_after are removed and returned (to publish as gone).
   std::vector<KnownMiner> EndSweep();
 
+  // Knows `miner` again (from the state file) without having seen it: it
+  // is polled, keeps its missed sweeps, and is announced when it answers.
+  // False when it is already known.
+  bool Restore(KnownMiner miner);
+
   const KnownMiner* Find(MinerKey key) const;
+  // Every known miner, in address order.
+  std::vector<KnownMiner> Snapshot() const;
   size_t size() const { return miners_.size(); }
   size_t unidentified() const;
 

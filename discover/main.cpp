@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "asicmon/shutdown.h"
 #include "asicmon/stage.h"
 #include "asicmon/targets.h"
+#include "known_state.h"
 #include "scanner.h"
 #include "service.h"
 
@@ -48,8 +50,18 @@ struct DiscoverConfig {
   double scan_interval_s = 30;     // SCAN_INTERVAL
   double sweep_interval_s = 300;   // SWEEP_INTERVAL
   std::string producer_id;         // PRODUCER_ID; default discover-<host>-<pid>
+  // DISCOVER_STATE; default $ASICMON_RUN_DIR/discover-<hash of targets>.state,
+  // "none" for no state file.
+  std::optional<std::string> state_path;
   asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
 };
+
+Status LoadStatePath(std::optional<std::string>& state_path) {
+  std::string path;
+  if (Status s = asicmon::EnvString("DISCOVER_STATE", path); !s.ok()) return s;
+  if (!path.empty()) state_path = path;
+  return Status::Ok();
+}
 
 Status LoadEnv(DiscoverConfig& c) {
   std::string subnet;
@@ -62,6 +74,7 @@ Status LoadEnv(DiscoverConfig& c) {
                    asicmon::EnvDouble("SCAN_INTERVAL", c.scan_interval_s, 0.1, 86400),
                    asicmon::EnvDouble("SWEEP_INTERVAL", c.sweep_interval_s, 0.1, 7 * 86400),
                    asicmon::EnvString("PRODUCER_ID", c.producer_id),
+                   LoadStatePath(c.state_path),
                    asicmon::LoadStageEnv(c.stage)}) {
     if (!s.ok()) return s;
   }
@@ -222,6 +235,9 @@ int RunService(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
   options.sweep_interval = Millis(c.sweep_interval_s);
   options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
   options.producer_id = c.producer_id;
+  options.state_path = c.state_path.value_or(asicmon::discover::DefaultStatePath(
+      options.endpoints.run_dir, options.addresses, options.scanner.port));
+  if (options.state_path == "none") options.state_path.clear();
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {
     spdlog::error("{}", shutdown.status().ToString());
@@ -286,6 +302,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   app.add_option("--producer-id", c.producer_id,
                  "Producer id stamped on jobs and inventory entries (env PRODUCER_ID)");
+  app.add_option("--state-file", c.state_path,
+                 "Where the known miners are kept, so a restart polls them at once rather than "
+                 "after its first sweep; 'none' keeps none (env DISCOVER_STATE; default "
+                 "$ASICMON_RUN_DIR/discover-<hash of the targets>.state)")
+      ->type_name("PATH");
   asicmon::AddStageFlags(app, c.stage);
   app.footer(
       "Service mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "

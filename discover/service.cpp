@@ -9,6 +9,7 @@
 #include "asicmon/log.h"
 #include "asicmon/record.h"
 #include "asicmon/targets.h"
+#include "known_state.h"
 
 namespace asicmon::discover {
 namespace {
@@ -86,6 +87,54 @@ DiscoverService::DiscoverService(const ServiceOptions& options)
       inventory_seq_(options.producer_id),
       job_seq_(options.producer_id) {}
 
+void DiscoverService::ResumeKnownMiners() {
+  if (options_.state_path.empty()) return;
+  Result<std::optional<KnownState>> state =
+      LoadKnownState(options_.state_path, [&](uint32_t address, uint16_t port) {
+        return port == options_.scanner.port &&
+               std::binary_search(options_.addresses.begin(), options_.addresses.end(), address);
+      });
+  if (!state.ok()) {
+    spdlog::warn("state file not used, every miner waits for the sweep to find it: {}",
+                 state.status().message());
+    return;
+  }
+  if (!state->has_value()) {
+    spdlog::info("no state file {} yet: miners are polled as the first sweep finds them",
+                 options_.state_path);
+    return;
+  }
+  const KnownState& known = **state;
+  const auto now = Clock::now();
+  for (const KnownMiner& m : known.miners) {
+    const MinerKey key = KeyOf(m.address, m.port);
+    if (inventory_.Restore(m)) {
+      scheduler_.Add(key, now);
+      ++counters_.resumed;
+    }
+  }
+  spdlog::info(
+      "resumed {} known miners from {} (saved {:.0f} s ago): polling them now; {} outside the "
+      "targets left out, {} bad lines skipped",
+      counters_.resumed, options_.state_path, UnixNow() - known.saved_ts, known.outside_targets,
+      known.bad_lines);
+}
+
+void DiscoverService::SaveKnownMiners() {
+  if (options_.state_path.empty()) return;
+  const std::vector<KnownMiner> miners = inventory_.Snapshot();
+  if (Status s = SaveKnownState(options_.state_path, miners); !s.ok()) {
+    ++counters_.state_errors;
+    if (s.message() != last_state_error_) {
+      spdlog::warn("cannot keep the known miners for a restart: {} (counted in state_errors)",
+                   s.message());
+      last_state_error_ = s.message();
+    }
+    return;
+  }
+  last_state_error_.clear();
+}
+
 void DiscoverService::StartSweep() {
   sweep_started_ = Clock::now();
   inventory_.BeginSweep();
@@ -138,6 +187,7 @@ void DiscoverService::OnSweepDone() {
       "services; inventory {} miners ({} unidentified), {} gone",
       counters_.sweeps, scanner_->elapsed_s(), p.total, p.found(), p.unidentified, p.foreign,
       inventory_.size(), inventory_.unidentified(), gone.size());
+  SaveKnownMiners();
 }
 
 void DiscoverService::Publish(const KnownMiner& miner, InventoryChange change) {
@@ -248,7 +298,9 @@ void DiscoverService::LogCounters() {
        {"inventory_sent", counters_.inventory_sent},
        {"inventory_backlog", backlog_.size()},
        {"inventory_dropped", counters_.inventory_dropped},
-       {"bad_messages", counters_.bad_messages}}};
+       {"bad_messages", counters_.bad_messages},
+       {"resumed", counters_.resumed},
+       {"state_errors", counters_.state_errors}}};
   spdlog::info("counters {}", stats.ToLogFields());
   bus::TrySendStageStats(ingest_, stats);  // best effort: the next one replaces it
 }
@@ -261,6 +313,7 @@ Status DiscoverService::Run(const ShutdownSignal& shutdown) {
       Seconds(options_.sweep_interval), options_.scanner.max_in_flight,
       Seconds(options_.scan_interval), options_.endpoints.jobs, options_.endpoints.ingest,
       options_.endpoints.publish);
+  ResumeKnownMiners();
   StartSweep();
   auto next_progress = sweep_started_ + kProgressLogEvery;
   auto next_stats = Clock::now() + options_.stats_interval;
@@ -318,6 +371,7 @@ Status DiscoverService::Run(const ShutdownSignal& shutdown) {
     spdlog::error("store did not take {} inventory entries before exit: dropped (counted)",
                   backlog_.size());
   }
+  SaveKnownMiners();
   LogCounters();
   return Status::Ok();
 }

@@ -32,7 +32,7 @@ namespace asicmon::discover {
 struct ServiceOptions {
   bus::Endpoints endpoints;
   ScannerOptions scanner;
-  std::vector<uint32_t> addresses;  // the expanded targets
+  std::vector<uint32_t> addresses;  // the expanded targets (sorted, as ExpandTargets gives them)
   // SCAN_INTERVAL: one poll job per miner per interval. Default: 30 s.
   std::chrono::milliseconds scan_interval{30000};
   // SWEEP_INTERVAL: time from one sweep's start to the next's. Default: 300 s.
@@ -43,6 +43,9 @@ struct ServiceOptions {
   size_t backlog_max = 10000;
   std::chrono::seconds stats_interval{60};
   std::string producer_id;
+  // DISCOVER_STATE: where the known miners are kept across restarts
+  // (known_state.h); empty keeps none.
+  std::string state_path;
 };
 
 struct ServiceCounters {
@@ -55,6 +58,8 @@ struct ServiceCounters {
   uint64_t inventory_dropped = 0;  // backlog overflow
   uint64_t records = 0;            // records seen on publish
   uint64_t bad_messages = 0;       // undecodable bus input
+  uint64_t resumed = 0;            // miners restored from the state file at start
+  uint64_t state_errors = 0;       // state file writes that failed
 };
 
 class DiscoverService {
@@ -67,6 +72,8 @@ class DiscoverService {
 
  private:
   explicit DiscoverService(const ServiceOptions& options);
+  void ResumeKnownMiners();
+  void SaveKnownMiners();
   void StartSweep();
   void OnOutcome(ProbeOutcome&& outcome);
   void OnSweepDone();
@@ -95,6 +102,7 @@ class DiscoverService {
   std::string job_body_;
   ServiceCounters counters_;
   std::chrono::steady_clock::time_point sweep_started_;
+  std::string last_state_error_;  // each distinct failure logged once
 };
 
 }  // namespace asicmon::discover

@@ -123,8 +123,8 @@ Result<std::unique_ptr<ZapHandler>> StartZapHandler(zmq::context_t& context,
 Status LoadEndpoints(Endpoints& endpoints) {
   std::string run_dir = "run";
   if (Status s = EnvString("ASICMON_RUN_DIR", run_dir); !s.ok()) return s;
-  std::string base = "ipc://";
-  base += run_dir.empty() ? std::string_view(".") : std::string_view(run_dir);
+  endpoints.run_dir = run_dir.empty() ? "." : run_dir;
+  const std::string base = "ipc://" + endpoints.run_dir;
   endpoints.jobs = base + "/jobs.sock";
   endpoints.ingest = base + "/ingest.sock";
   endpoints.publish = base + "/publish.sock";

@@ -436,5 +436,79 @@ TEST(Discover, MinerMissingFromThreeSweepsIsGone) {
             std::string::npos);
 }
 
+// Jobs that reach `jobs` within `window`, by ip.
+std::map<std::string, int> JobsWithin(zmq::socket_t& jobs, Subprocess& discover,
+                                      std::chrono::milliseconds window) {
+  std::map<std::string, int> out;
+  const auto until = Clock::now() + window;
+  while (Clock::now() < until) {
+    discover.stderr_text();
+    if (std::optional<bus::Message> m = Receive(jobs, 100ms)) {
+      Result<PollJob> job = DecodePollJob(m->body);
+      EXPECT_OK(job);
+      if (job.ok()) ++out[job->ip];
+    }
+  }
+  return out;
+}
+
+// A restarted discover polls the miners it knew at once, from its state
+// file, before (here: without) its sweep finding them again; and announces
+// none of them until one answers.
+TEST(Discover, ARestartPollsTheKnownMinersBeforeItsSweepFindsThem) {
+  Farm farm = StartFakeFarm({"--base", "127.35.3.1", "--count", "3"});
+  ASSERT_EQ(farm.miners.size(), 3u);
+  RunDir run_dir("resume");
+  FakePipeline pipeline(run_dir.path());
+  const std::string state = run_dir.path() + "/known.state";
+  const std::vector<std::string> args = {"--subnet", "127.35.3.0/28", "--interval", "1",
+                                         "--timeout", "0.5", "--stats-interval", "1",
+                                         "--state-file", state};
+  {
+    Subprocess discover(DiscoverArgs(run_dir.path(), args), true);
+    const auto until = Clock::now() + 15s;
+    while (!std::filesystem::exists(state) && Clock::now() < until) {
+      discover.stderr_text();
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(std::filesystem::exists(state)) << discover.stderr_text();
+    discover.Signal(SIGKILL);  // what the sweep's end saved is all there is
+    discover.Wait(5s);
+  }
+  farm.process->Signal(SIGTERM);
+  ASSERT_EQ(farm.process->Wait(5s), 0);
+  while (Receive(pipeline.jobs, 300ms)) {
+  }
+  while (Receive(pipeline.ingest, 100ms)) {
+  }
+
+  Subprocess again(DiscoverArgs(run_dir.path(), args), true);
+  const std::map<std::string, int> jobs = JobsWithin(pipeline.jobs, again, 2500ms);
+  EXPECT_EQ(jobs.size(), 3u) << again.stderr_text();
+  for (const auto& [ip, m] : farm.miners) EXPECT_GE(jobs.count(ip), 1u) << ip;
+  int found = 0;
+  while (std::optional<bus::Message> m = Receive(pipeline.ingest, 100ms)) {
+    if (m->topic != bus::kTopicInventory) continue;  // stats events share the socket
+    Result<InventoryEntry> e = DecodeInventory(m->body);
+    ASSERT_OK(e);
+    found += e->change == InventoryChange::kFound;
+  }
+  EXPECT_EQ(found, 0) << "a miner that never answered was announced";
+  again.Signal(SIGTERM);
+  ASSERT_EQ(again.Wait(5s), 0);
+  const std::string log = again.stderr_text();
+  EXPECT_NE(log.find("resumed 3 known miners from " + state), std::string::npos) << log;
+  EXPECT_EQ(Counter(log, "resumed"), 3) << log;
+
+  // The same restart without the file waits for a sweep that finds nobody.
+  Subprocess forgetful(DiscoverArgs(run_dir.path(), {"--subnet", "127.35.3.0/28", "--interval",
+                                                     "1", "--timeout", "0.5", "--state-file",
+                                                     "none"}),
+                       true);
+  EXPECT_TRUE(JobsWithin(pipeline.jobs, forgetful, 2000ms).empty());
+  forgetful.Signal(SIGTERM);
+  EXPECT_EQ(forgetful.Wait(5s), 0);
+}
+
 }  // namespace
 }  // namespace asicmon

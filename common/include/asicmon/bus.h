@@ -37,6 +37,7 @@ inline constexpr std::string_view kTopicJob = "job";
 inline constexpr size_t kMaxBodyBytes = 1 << 20;
 
 struct Endpoints {
+  std::string run_dir;  // ASICMON_RUN_DIR: the sockets' directory, and discover's state
   std::string jobs;     // Default: ipc://$ASICMON_RUN_DIR/jobs.sock
   std::string ingest;   // Default: ipc://$ASICMON_RUN_DIR/ingest.sock
   std::string publish;  // Default: ipc://$ASICMON_RUN_DIR/publish.sock
