@@ -95,8 +95,12 @@ void DiscoverService::ResumeKnownMiners() {
                std::binary_search(options_.addresses.begin(), options_.addresses.end(), address);
       });
   if (!state.ok()) {
-    spdlog::warn("state file not used, every miner waits for the sweep to find it: {}",
-                 state.status().message());
+    // Someone else's file, or a path given by mistake: never written over.
+    spdlog::error(
+        "state file not used and not written: {}; every miner waits for the sweep to find it "
+        "(remove the file or set DISCOVER_STATE elsewhere)",
+        state.status().message());
+    options_.state_path.clear();
     return;
   }
   if (!state->has_value()) {

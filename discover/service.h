@@ -44,7 +44,8 @@ struct ServiceOptions {
   std::chrono::seconds stats_interval{60};
   std::string producer_id;
   // DISCOVER_STATE: where the known miners are kept across restarts
-  // (known_state.h); empty keeps none.
+  // (known_state.h); empty keeps none. A file there that cannot be read as
+  // one is left alone, and none is kept.
   std::string state_path;
 };
 

@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <cctype>
@@ -508,6 +510,31 @@ TEST(Discover, ARestartPollsTheKnownMinersBeforeItsSweepFindsThem) {
   EXPECT_TRUE(JobsWithin(pipeline.jobs, forgetful, 2000ms).empty());
   forgetful.Signal(SIGTERM);
   EXPECT_EQ(forgetful.Wait(5s), 0);
+}
+
+// DISCOVER_STATE pointing at a file that is not discover's: it is neither
+// used nor written over.
+TEST(Discover, AStateFileOfAnotherKindIsLeftAlone) {
+  RunDir run_dir("foreign-state");
+  FakePipeline pipeline(run_dir.path());
+  const std::string state = run_dir.path() + "/notes.txt";
+  std::ofstream(state) << "an operator's notes\n";
+  Subprocess discover(DiscoverArgs(run_dir.path(), {"--subnet", "127.35.4.0/30", "--timeout",
+                                                    "0.2", "--sweep-interval", "0.5"},
+                                   {"DISCOVER_STATE=" + state}),
+                      true);
+  const auto until = Clock::now() + 15s;
+  while (discover.stderr_text().find("sweep 2 done") == std::string::npos && Clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  discover.Signal(SIGTERM);
+  ASSERT_EQ(discover.Wait(5s), 0);
+  const std::string log = discover.stderr_text();
+  EXPECT_NE(log.find("sweep 2 done"), std::string::npos) << log;
+  EXPECT_NE(log.find("not a discover state file"), std::string::npos) << log;
+  std::ifstream in(state);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "an operator's notes\n");
 }
 
 }  // namespace
