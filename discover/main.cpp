@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -50,18 +49,11 @@ struct DiscoverConfig {
   double scan_interval_s = 30;     // SCAN_INTERVAL
   double sweep_interval_s = 300;   // SWEEP_INTERVAL
   std::string producer_id;         // PRODUCER_ID; default discover-<host>-<pid>
-  // DISCOVER_STATE; default $ASICMON_RUN_DIR/discover-<hash of targets>.state,
-  // "none" for no state file.
-  std::optional<std::string> state_path;
+  // DISCOVER_STATE; empty: $ASICMON_RUN_DIR/discover-<hash of targets>.state;
+  // "none": no state file.
+  std::string state_path;
   asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
 };
-
-Status LoadStatePath(std::optional<std::string>& state_path) {
-  std::string path;
-  if (Status s = asicmon::EnvString("DISCOVER_STATE", path); !s.ok()) return s;
-  if (!path.empty()) state_path = path;
-  return Status::Ok();
-}
 
 Status LoadEnv(DiscoverConfig& c) {
   std::string subnet;
@@ -74,7 +66,7 @@ Status LoadEnv(DiscoverConfig& c) {
                    asicmon::EnvDouble("SCAN_INTERVAL", c.scan_interval_s, 0.1, 86400),
                    asicmon::EnvDouble("SWEEP_INTERVAL", c.sweep_interval_s, 0.1, 7 * 86400),
                    asicmon::EnvString("PRODUCER_ID", c.producer_id),
-                   LoadStatePath(c.state_path),
+                   asicmon::EnvString("DISCOVER_STATE", c.state_path),
                    asicmon::LoadStageEnv(c.stage)}) {
     if (!s.ok()) return s;
   }
@@ -235,9 +227,12 @@ int RunService(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
   options.sweep_interval = Millis(c.sweep_interval_s);
   options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
   options.producer_id = c.producer_id;
-  options.state_path = c.state_path.value_or(asicmon::discover::DefaultStatePath(
-      options.endpoints.run_dir, options.addresses, options.scanner.port));
-  if (options.state_path == "none") options.state_path.clear();
+  if (c.state_path.empty()) {
+    options.state_path = asicmon::discover::DefaultStatePath(
+        options.endpoints.run_dir, options.addresses, options.scanner.port);
+  } else if (c.state_path != "none") {
+    options.state_path = c.state_path;
+  }
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {
     spdlog::error("{}", shutdown.status().ToString());

@@ -276,13 +276,10 @@ FeedResult FeedTargets(std::string_view input) {
 FeedResult FeedControlRequest(std::string_view input) {
   using namespace control;
   Checker check;
-  auto validated = [&](std::string_view what, const Status& status) {
-    return check.Validated(what, status);
-  };
 
   // As the pool action reads its body (service.cpp).
   const Result<PoolChange> pool = PoolChangeFromJson(nlohmann::json::parse(input, nullptr, false));
-  if (validated("pool body", pool.status())) {
+  if (check.Validated("pool body", pool.status())) {
     check.Expect(ValidatePoolUrl(pool->url).ok() &&
                      ValidatePoolField("user", pool->user, false).ok() &&
                      ValidatePoolField("password", pool->password, true).ok(),
@@ -299,20 +296,20 @@ FeedResult FeedControlRequest(std::string_view input) {
   }
 
   // The same bytes as each field of a path or body.
-  const bool ip_ok = validated("ip", ValidateIp(input));
+  const bool ip_ok = check.Validated("ip", ValidateIp(input));
   const Result<uint32_t> ip = ParseIpv4(input);
   const bool canonical = ip.ok() && Ipv4ToString(*ip) == input;
   check.Expect(ip_ok == canonical, "an accepted ip is exactly a dotted quad as it prints");
-  if (validated("worker", ValidateWorker(input))) {
+  if (check.Validated("worker", ValidateWorker(input))) {
     check.Expect(input.find_first_of(",\"\\ ") == std::string_view::npos,
                  "an accepted worker has no separator or quote");
   }
-  if (validated("pool url", ValidatePoolUrl(input))) {
+  if (check.Validated("pool url", ValidatePoolUrl(input))) {
     check.Expect(input.find_first_of(",\"\\ ") == std::string_view::npos,
                  "an accepted pool url has no separator or quote");
   }
-  validated("pool user", ValidatePoolField("user", input, false));
-  if (const Result<Cidr> cidr = ParseCidr(input); validated("cidr", cidr.status())) {
+  check.Validated("pool user", ValidatePoolField("user", input, false));
+  if (const Result<Cidr> cidr = ParseCidr(input); check.Validated("cidr", cidr.status())) {
     check.Expect((cidr->network & ~cidr->mask) == 0 && cidr->Contains(cidr->network),
                  "an accepted cidr is a network with its host bits clear");
   }

@@ -97,6 +97,14 @@ function activePool(m) {
 
 // --- totals and farm chart ----------------------------------------------------
 
+// A totals sample's algorithms that have a rate, as [name, totals]. Down
+// miners that never said their algorithm add nothing to any rate: they must
+// not make a farm of one algorithm look mixed.
+function ratedAlgorithms(totals) {
+  return Object.entries(totals.algorithms || {})
+    .filter(([, a]) => a.hashrate > 0 || a.hashrate_expected > 0);
+}
+
 async function loadTotals() {
   const r = await api('/farm');
   if (r.status !== 200) return;
@@ -106,10 +114,7 @@ async function loadTotals() {
   $('t-down').classList.toggle('health-down', t.down > 0);
   $('t-sleeping').textContent = t.sleeping ?? 0;
   const share = (h, e) => (e ? `of ${fmtRate(e)} expected (${(100 * h / e).toFixed(1)} %)` : '');
-  // Down miners that never said their algorithm add nothing to any rate:
-  // they must not make a farm of one algorithm look mixed.
-  const algorithms = Object.entries(t.algorithms || {})
-    .filter(([, a]) => a.hashrate > 0 || a.hashrate_expected > 0);
+  const algorithms = ratedAlgorithms(t);
   if (algorithms.length > 1) {
     // Hashrates of different algorithms do not add up: each on its own.
     $('t-hashrate').textContent = algorithms.map(([name, a]) => `${name} ${fmtRate(a.hashrate)}`).join(' · ');
@@ -142,8 +147,7 @@ async function loadFarmChart() {
   const r = await api('/farm/history?seconds=3600');
   if (r.status !== 200) return;
   const samples = r.body.samples;
-  const names = [...new Set(samples.flatMap((s) => Object.entries(s.algorithms || {})
-    .filter(([, a]) => a.hashrate > 0 || a.hashrate_expected > 0).map(([name]) => name)))].sort();
+  const names = [...new Set(samples.flatMap((s) => ratedAlgorithms(s).map(([name]) => name)))].sort();
   if (names.length > 1) {
     // A mixed farm: H/s of SHA-256 and of scrypt share no scale, so each
     // algorithm gets its own (the first two with an axis, left and right).

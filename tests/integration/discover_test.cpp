@@ -523,14 +523,10 @@ TEST(Discover, AStateFileOfAnotherKindIsLeftAlone) {
                                                     "0.2", "--sweep-interval", "0.5"},
                                    {"DISCOVER_STATE=" + state}),
                       true);
-  const auto until = Clock::now() + 15s;
-  while (discover.stderr_text().find("sweep 2 done") == std::string::npos && Clock::now() < until) {
-    std::this_thread::sleep_for(50ms);
-  }
+  EXPECT_TRUE(discover.WaitForStderr("sweep 2 done", 15s)) << discover.stderr_text();
   discover.Signal(SIGTERM);
   ASSERT_EQ(discover.Wait(5s), 0);
   const std::string log = discover.stderr_text();
-  EXPECT_NE(log.find("sweep 2 done"), std::string::npos) << log;
   EXPECT_NE(log.find("not a discover state file"), std::string::npos) << log;
   std::ifstream in(state);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
