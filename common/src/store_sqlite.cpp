@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "store_backends.h"
+#include "store_sqlite_internal.h"
 
 namespace asicmon::store_internal {
 namespace {
@@ -485,14 +486,21 @@ class SqliteStore final : public StoreDb {
   std::unique_ptr<SqliteConnection> impl_;
 };
 
-// The file's schema version when it is ours (0: empty, a new database);
-// InvalidArgument, saying what to do, for another application's database or
-// a newer schema. Only reads.
+}  // namespace
+
 Result<int> OurSchemaVersion(SQLite::Database& db, const std::string& path) {
   constexpr const char* kWhatToDo =
       ": point ASICMON_DB at another file, or move this one away (it is left as it is)";
-  const int app_id = db.execAndGet("PRAGMA application_id").getInt();
-  const int version = db.execAndGet("PRAGMA user_version").getInt();
+  // One statement, so one read transaction: a migration that another process
+  // commits between separate reads would show its tables without its version.
+  SQLite::Statement read(db,
+                         "SELECT (SELECT application_id FROM pragma_application_id),"
+                         " (SELECT user_version FROM pragma_user_version),"
+                         " (SELECT count(*) FROM sqlite_schema)");
+  read.executeStep();
+  const int app_id = read.getColumn(0).getInt();
+  const int version = read.getColumn(1).getInt();
+  const int64_t tables = read.getColumn(2).getInt64();
   if (app_id != kApplicationId && app_id != 0) {
     return Status::InvalidArgument(path + ": not an asicmon database (application_id " +
                                    std::to_string(app_id) + ")" + kWhatToDo);
@@ -503,12 +511,14 @@ Result<int> OurSchemaVersion(SQLite::Database& db, const std::string& path) {
                                    std::to_string(kStoreSchemaVersion) +
                                    ": run a newer asicmon (or move the file away)");
   }
-  if (version == 0 && db.execAndGet("SELECT count(*) FROM sqlite_schema").getInt64() != 0) {
+  if (version == 0 && tables != 0) {
     return Status::InvalidArgument(path + ": not an asicmon database (tables but no version)" +
                                    kWhatToDo);
   }
   return version;
 }
+
+namespace {
 
 // Creates or migrates the schema in one write transaction, so processes
 // opening a new file at the same moment take turns and the second sees
