@@ -539,6 +539,39 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// What an open does to the file before using it: check it is ours, WAL,
+// the connection's pragmas, the schema. Throws SQLite::Exception.
+Status SetUpFile(SQLite::Database& db, const StoreOptions& options) {
+  // The first read of the file: a file that is not a database, or is
+  // damaged, fails here; another application's database is refused
+  // before anything is written to it (switching to WAL rewrites its header).
+  Result<int> version = OurSchemaVersion(db, options.database);
+  if (!version.ok()) return version.status();
+  // WAL lets readers (control) run while the store writes; it persists in
+  // the file, so this is a no-op after the first open.
+  const std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
+  if (mode != "wal") {
+    return Status::IoError(options.database + ": cannot use WAL (journal_mode " + mode + ")");
+  }
+  // NORMAL in WAL mode: a power cut may lose the last transactions but
+  // never corrupts; FULL would fsync every batch.
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA cache_size = -" + std::to_string(options.cache_kib));
+  // Debian builds SQLite with secure_delete on: it rewrites every freed
+  // byte with zeros, costly for Maintain and pointless for telemetry.
+  db.exec("PRAGMA secure_delete = OFF");
+  // Truncate the WAL after checkpoints instead of keeping its peak size.
+  db.exec("PRAGMA journal_size_limit = " + std::to_string(64 << 20));
+  // A current schema takes no write lock: another writer holding it does
+  // not stop a start.
+  if (*version != kStoreSchemaVersion) return Migrate(db, options.database);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options) {
   const std::filesystem::path parent = std::filesystem::path(options.database).parent_path();
   if (!parent.empty()) {
@@ -551,31 +584,23 @@ Result<std::unique_ptr<StoreDb>> OpenSqlite(const StoreOptions& options) {
   }
   return Guard(options.database, "open", [&]() -> Result<std::unique_ptr<StoreDb>> {
     auto impl = std::make_unique<SqliteConnection>(options);
-    SQLite::Database& db = impl->db;
-    // The first read of the file: a file that is not a database, or is
-    // damaged, fails here; another application's database is refused
-    // before anything is written to it (switching to WAL rewrites its header).
-    Result<int> version = OurSchemaVersion(db, options.database);
-    if (!version.ok()) return version.status();
-    // WAL lets readers (control) run while the store writes; it persists in
-    // the file, so this is a no-op after the first open.
-    const std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
-    if (mode != "wal") {
-      return Status::IoError(options.database + ": cannot use WAL (journal_mode " + mode + ")");
-    }
-    // NORMAL in WAL mode: a power cut may lose the last transactions but
-    // never corrupts; FULL would fsync every batch.
-    db.exec("PRAGMA synchronous = NORMAL");
-    db.exec("PRAGMA cache_size = -" + std::to_string(options.cache_kib));
-    // Debian builds SQLite with secure_delete on: it rewrites every freed
-    // byte with zeros, costly for Maintain and pointless for telemetry.
-    db.exec("PRAGMA secure_delete = OFF");
-    // Truncate the WAL after checkpoints instead of keeping its peak size.
-    db.exec("PRAGMA journal_size_limit = " + std::to_string(64 << 20));
-    // A current schema takes no write lock: another writer holding it does
-    // not stop a start.
-    if (*version != kStoreSchemaVersion) {
-      if (Status s = Migrate(db, options.database); !s.ok()) return s;
+    // Stages opening a new file at once (supervisord starts them together on
+    // a fresh install) meet where SQLite answers BUSY without waiting, as
+    // waiting could deadlock: a reader upgrading to writer, the switch to
+    // WAL. Every step below is idempotent, so they are tried again until
+    // busy_timeout.
+    const auto give_up = std::chrono::steady_clock::now() + options.busy_timeout;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        if (Status s = SetUpFile(impl->db, options); !s.ok()) return s;
+        break;
+      } catch (const SQLite::Exception& e) {
+        if ((e.getErrorCode() & 0xff) != SQLITE_BUSY ||
+            std::chrono::steady_clock::now() >= give_up) {
+          throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 * std::min(attempt, 20)));
+      }
     }
     impl->Prepare();
     impl->StartCheckpointer(options);

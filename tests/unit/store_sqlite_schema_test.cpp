@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "asicmon/store_db.h"
 #include "store_sqlite_internal.h"
@@ -64,6 +66,32 @@ TEST(SqliteSchemaCheckTest, MigrationCommittedMidCheckIsNotAForeignFile) {
     EXPECT_EQ(*version, kStoreSchemaVersion);
   }
   opener.store.reset();
+  fs::remove_all(dir);
+}
+
+// Every stage opening one new file at the same moment, as supervisord starts
+// them on a fresh install: each open succeeds, whoever migrates.
+TEST(SqliteSchemaCheckTest, StagesOpeningANewFileAtOnceAllStart) {
+  const fs::path dir = fs::path(::testing::TempDir()) /
+                       ("asicmon_open_race_" + std::to_string(getpid()));
+  constexpr int kRounds = 40;
+  constexpr int kStages = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    StoreOptions options;
+    options.database = (dir / "asicmon.db").string();
+    std::vector<Status> opened(kStages);
+    std::vector<std::thread> stages;
+    for (int i = 0; i < kStages; ++i) {
+      stages.emplace_back([&, i] { opened[i] = StoreDb::Open(options).status(); });
+    }
+    for (std::thread& t : stages) t.join();
+    for (const Status& s : opened) {
+      SCOPED_TRACE("round " + std::to_string(round));
+      ASSERT_OK(s);
+    }
+  }
   fs::remove_all(dir);
 }
 
