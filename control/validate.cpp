@@ -1,6 +1,12 @@
 #include "validate.h"
 
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
 #include <charconv>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -35,6 +41,49 @@ bool IsPoolFieldChar(char c) {
 
 bool ValidHostLabelChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+// Base58 (Bitcoin's alphabet) to bytes; nullopt on a character outside it.
+std::optional<std::vector<uint8_t>> DecodeBase58(std::string_view text) {
+  constexpr std::string_view kAlphabet =
+      "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  std::vector<uint8_t> big_endian;  // the number so far, base 256
+  for (char c : text) {
+    const size_t digit = kAlphabet.find(c);
+    if (digit == std::string_view::npos) return std::nullopt;
+    unsigned carry = static_cast<unsigned>(digit);
+    for (auto it = big_endian.rbegin(); it != big_endian.rend(); ++it) {
+      carry += 58u * *it;
+      *it = static_cast<uint8_t>(carry);
+      carry >>= 8;
+    }
+    for (; carry > 0; carry >>= 8) big_endian.insert(big_endian.begin(), static_cast<uint8_t>(carry));
+  }
+  // Each leading '1' stands for a leading zero byte.
+  for (char c : text) {
+    if (c != '1') break;
+    big_endian.insert(big_endian.begin(), 0);
+  }
+  return big_endian;
+}
+
+// A Stratum V2 pool's authority public key as pools publish it: base58check
+// of the 32-byte key, bare (Braiins Pool's published key) or after a 2-byte
+// version (the Stratum Reference Implementation's form); the last 4 bytes
+// are the first 4 of SHA-256(SHA-256(payload)). A typo here leaves the
+// miner unable to authenticate its pool, so it is caught before sending.
+bool ValidAuthorityKey(std::string_view key) {
+  if (key.size() < 40 || key.size() > 60) return false;
+  const std::optional<std::vector<uint8_t>> bytes = DecodeBase58(key);
+  if (!bytes || (bytes->size() != 32 + 4 && bytes->size() != 34 + 4)) return false;
+  const size_t payload = bytes->size() - 4;
+  std::array<unsigned char, EVP_MAX_MD_SIZE> once{}, twice{};
+  unsigned int length = 0;
+  if (EVP_Digest(bytes->data(), payload, once.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      EVP_Digest(once.data(), length, twice.data(), &length, EVP_sha256(), nullptr) != 1) {
+    return false;
+  }
+  return std::equal(twice.begin(), twice.begin() + 4, bytes->begin() + static_cast<long>(payload));
 }
 
 }  // namespace
@@ -76,33 +125,54 @@ Status ValidateWorker(std::string_view worker) {
 Status ValidatePoolUrl(std::string_view url) {
   if (url.size() > kMaxPoolUrlBytes) return Invalid("pool url", url, "is too long");
   std::string_view rest;
+  bool stratum_v2 = false;
   for (std::string_view scheme : {"stratum+tcp://", "stratum+ssl://", "stratum2+tcp://"}) {
-    if (url.starts_with(scheme)) rest = url.substr(scheme.size());
+    if (url.starts_with(scheme)) {
+      rest = url.substr(scheme.size());
+      stratum_v2 = scheme.starts_with("stratum2");
+    }
   }
   if (rest.empty()) {
-    return Invalid("pool url", url, "must be stratum+tcp://host:port (or stratum+ssl, stratum2+tcp)");
+    return Invalid("pool url", url,
+                   "must be stratum+tcp://host:port (or stratum+ssl, or "
+                   "stratum2+tcp://host[:port]/authority-key)");
+  }
+  // Stratum V2 may name the pool's authority public key after the address
+  // (which may then leave out the port: the protocol's default).
+  bool has_key = false;
+  if (stratum_v2) {
+    if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
+      if (!ValidAuthorityKey(rest.substr(slash + 1))) {
+        return Invalid("pool url", url,
+                       "has an authority public key that is not a pool key in base58check "
+                       "(a typo, or a truncated copy)");
+      }
+      rest = rest.substr(0, slash);
+      has_key = true;
+    }
   }
   const size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
+  if (colon == 0 || (colon == std::string_view::npos && !has_key)) {
     return Invalid("pool url", url, "needs host:port");
   }
   const std::string_view host = rest.substr(0, colon);
-  const std::string_view port_text = rest.substr(colon + 1);
-  if (host.size() > 253 || host.front() == '.' || host.back() == '.' || host.front() == '-') {
+  if (host.empty() || host.size() > 253 || host.front() == '.' || host.back() == '.' ||
+      host.front() == '-') {
     return Invalid("pool url", url, "has an invalid host");
   }
   for (char c : host) {
     if (!ValidHostLabelChar(c) && c != '.') return Invalid("pool url", url, "has an invalid host");
   }
+  if (colon == std::string_view::npos) return Status::Ok();
+  const std::string_view port_text = rest.substr(colon + 1);
+  const std::string_view after_port = has_key ? "" : " and nothing after it";
   int port = 0;
-  if (port_text.empty() || port_text[0] < '0' || port_text[0] > '9') {
-    return Invalid("pool url", url, "needs a port from 1 to 65535 and nothing after it");
-  }
   const auto [end, ec] =
       std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
-      port < 1 || port > 65535) {
-    return Invalid("pool url", url, "needs a port from 1 to 65535 and nothing after it");
+  if (port_text.empty() || port_text[0] < '0' || port_text[0] > '9' || ec != std::errc() ||
+      end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    return Invalid("pool url", url,
+                   fmt::format("needs a port from 1 to 65535{}", after_port));
   }
   return Status::Ok();
 }

@@ -63,6 +63,43 @@ TEST(ValidatePoolUrl, RefusesOtherSchemesHostsAndPorts) {
   EXPECT_FALSE(ValidatePoolUrl("stratum+tcp://" + std::string(300, 'a') + ":1").ok());
 }
 
+// Stratum V2 URLs carry the pool's authority public key (issue 17: they were
+// refused for "nothing after" the port).
+// Braiins Pool's published key (its Stratum V2 manual), a bare 32-byte key:
+constexpr const char* kBraiinsPoolKey = "u95GEReVMjK6k5YqiSFNqqTnKU4ypU2Wm8awa6tmbmDmk1bWt";
+// The reference implementation's form, a 2-byte version then the key: made
+// for this test from SHA-256("asicmon test authority") with version 1.
+constexpr const char* kVersionedKey = "9c8u1gsutyfQNLC9RzcmFp2JAztw9eBaBTsvdbdn6muEtdpHxnJ";
+
+TEST(ValidatePoolUrl, AcceptsStratumV2WithItsAuthorityKey) {
+  for (const std::string& url :
+       {std::string("stratum2+tcp://v2.stratum.braiins.com/") + kBraiinsPoolKey,
+        std::string("stratum2+tcp://v2.eu.stratum.braiins.com:3336/") + kBraiinsPoolKey,
+        std::string("stratum2+tcp://10.0.0.9:34254/") + kVersionedKey}) {
+    EXPECT_OK(ValidatePoolUrl(url));
+  }
+}
+
+TEST(ValidatePoolUrl, RefusesAStratumV2KeyThatIsNotOne) {
+  std::string typo = kBraiinsPoolKey;
+  typo[10] = typo[10] == 'a' ? 'b' : 'a';  // the checksum catches one wrong character
+  const std::string braiins(kBraiinsPoolKey);
+  for (const std::string& key :
+       {typo, braiins.substr(0, braiins.size() - 1), braiins + "1", braiins.substr(0, 20),
+        std::string(""), "0" + braiins.substr(1), "l" + braiins.substr(1),
+        braiins + "/extra", std::string(70, '2')}) {
+    const std::string url = "stratum2+tcp://v2.stratum.braiins.com:3336/" + key;
+    Status s = ValidatePoolUrl(url);
+    EXPECT_FALSE(s.ok()) << url;
+  }
+  // A key is Stratum V2's: V1 URLs still end at the port.
+  EXPECT_FALSE(ValidatePoolUrl(std::string("stratum+tcp://pool:3333/") + kBraiinsPoolKey).ok());
+  // Without a key the port is required, as for V1.
+  EXPECT_FALSE(ValidatePoolUrl("stratum2+tcp://v2.pool.io").ok());
+  EXPECT_FALSE(ValidatePoolUrl(std::string("stratum2+tcp://:3336/") + kBraiinsPoolKey).ok());
+  EXPECT_FALSE(ValidatePoolUrl(std::string("stratum2+tcp:///") + kBraiinsPoolKey).ok());
+}
+
 TEST(ValidatePoolField, PasswordMayBeEmptyUserMayNot) {
   EXPECT_OK(ValidatePoolField("password", "", true));
   EXPECT_FALSE(ValidatePoolField("user", "", false).ok());
