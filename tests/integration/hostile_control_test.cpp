@@ -346,6 +346,18 @@ TEST_F(HostileControlTest, PathAndQueryTricks) {
   for (const std::string& worker : bad_workers) {
     bad_address.push_back(post(fmt::format("/miners/{}/{}/reset", miner_ip_, worker)));
   }
+  // Path segments are judged decoded (issue 17): encoded, the same bytes are
+  // refused before any miner I/O, even at an address where no miner answers
+  // (that used to be a 502 after trying it).
+  for (const std::string& worker : {worker_ + "%2C1", worker_ + "%0A", worker_ + "%00",
+                                    worker_ + "%22", std::string("w%0d%0aX:1"),
+                                    std::string("w%7C1"), std::string("%ff")}) {
+    bad_address.push_back(post(fmt::format("/miners/{}/{}/reset", miner_ip_, worker)));
+    bad_address.push_back(post(fmt::format("/miners/{}.99/{}/reset", net_, worker)));
+  }
+  for (const char* ip : {"127.47.3.1%00", "127.47.3.1%0a", "127%2E47.3.1%2F"}) {
+    bad_address.push_back(post(fmt::format("/miners/{}/{}/reset", ip, worker_)));
+  }
   for (const char* query :
        {"/miners?limit=1e999", "/miners?limit=nan", "/miners?limit=-1",
         "/miners?limit=99999999999999999999", "/miners?offset=-1", "/miners?limit=%00",
@@ -357,12 +369,12 @@ TEST_F(HostileControlTest, PathAndQueryTricks) {
   }
   ExpectEach(bad_address, 400);
 
-  // Encoded characters stay as they are (Pistache does not decode the path):
-  // a worker that is not the miner's is a 404 after a look, nothing done.
+  // A worker that is not the miner's, encoded or not, is a 404 after a look,
+  // nothing done.
   std::vector<std::string> not_found;
   for (const std::string& worker :
-       {std::string(".."), std::string("%2e%2e"), worker_ + "%2C1", worker_ + "%0A",
-        worker_ + "%00", worker_ + "%22", worker_ + "'"}) {
+       {std::string(".."), std::string("%2e%2e"), worker_ + "'", worker_ + "%27",
+        worker_ + "%2541"}) {
     not_found.push_back(post(fmt::format("/miners/{}/{}/reset", miner_ip_, worker)));
   }
   const std::vector<std::string> not_found_paths = {
@@ -381,6 +393,14 @@ TEST_F(HostileControlTest, PathAndQueryTricks) {
     not_found.push_back(get(path));
   }
   ExpectEach(not_found, 404);
+
+  // What the client meant is what is matched: the miner's worker sent with
+  // every byte encoded is that miner (a read, so nothing reaches its log).
+  std::string encoded_worker;
+  for (char c : worker_) encoded_worker += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+  const Reply summary = Send(get(fmt::format("/miners/{}/{}/summary", miner_ip_, encoded_worker)));
+  EXPECT_EQ(summary.status, 200) << summary.body;
+  EXPECT_EQ(json::parse(summary.body, nullptr, false).value("worker", ""), worker_);
 
   ExpectEach({Request("GET", miner_ + "/reset"), Request("PUT", miner_ + "/reset", "", Bearer()),
               Request("DELETE", miner_ + "/pool", "", Bearer()), Request("POST", "/healthz"),
