@@ -59,7 +59,8 @@ WebReply WebRequest(const ActionOptions& o, const std::string& ip, const std::st
   curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_DIGEST);
   curl_easy_setopt(c, CURLOPT_USERNAME, o.http_user.c_str());
   curl_easy_setopt(c, CURLOPT_PASSWORD, o.http_password.c_str());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(o.http_timeout.count()));
+  const std::chrono::milliseconds timeout = body.empty() ? o.http_timeout : o.http_write_timeout;
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.api.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: we are threaded
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
@@ -196,6 +197,15 @@ ActionOutcome MinerActions::Summary(const std::string& ip, const std::string& wo
 ActionOutcome MinerActions::Reset(const std::string& ip, const std::string& worker) const {
   auto identified = Identify(ip, worker);
   if (auto* failed = std::get_if<ActionOutcome>(&identified)) return *failed;
+  const Record before = std::get<Record>(identified);
+  // A restart so soon after the last start could not be told from it.
+  if (before.uptime_s && *before.uptime_s < kMinUptimeForResetS) {
+    return {409,
+            ErrorBody("the miner's mining software is starting",
+                      fmt::format("it started {} s ago; a restart can be confirmed from {} s on",
+                                  *before.uptime_s, kMinUptimeForResetS)),
+            "starting"};
+  }
   const CommandResult r = RunCommand({ip, options_.api_port}, "restart", "", options_.api);
   if (r.status == MinerStatus::kAuthError) {
     return {409,
@@ -204,13 +214,61 @@ ActionOutcome MinerActions::Reset(const std::string& ip, const std::string& work
                           "); stock firmware ships that way: use POST .../reboot instead"),
             "api read-only"};
   }
-  // cgminer answers before it goes down, or goes down before it answers:
-  // a cut-off reply to restart is the restart happening.
-  if (r.status != MinerStatus::kOk && r.status != MinerStatus::kParseError &&
-      r.status != MinerStatus::kReset) {
-    return MinerFailed(r.status, r.error);
+  // Stock cgminer answers restart with no STATUS block: 4.x sends
+  // {"RESTART","id":1} and a NUL (not even JSON), other builds
+  // {"STATUS":"RESTART"}; and it may go down before or while answering. So
+  // any answer but an explicit error STATUS (E or F: an invalid command) means
+  // it took the command; only the uptime says it happened.
+  const bool answered = r.status == MinerStatus::kOk || r.status == MinerStatus::kParseError ||
+                        r.status == MinerStatus::kReset || r.status == MinerStatus::kApiError;
+  if (!answered) return MinerFailed(r.status, r.error);
+  if (r.status == MinerStatus::kApiError && (r.status_letter == "E" || r.status_letter == "F")) {
+    return {502, ErrorBody("the miner refused 'restart'", r.error), "api error"};
   }
-  return {200, {{"result", "restarting"}, {"ip", ip}, {"worker", worker}}, "ok"};
+  const std::optional<Record> back = WaitForRestart(ip, before);
+  if (!back) {
+    return Unconfirmed("the miner took the restart but does not show it yet",
+                       "not answering with a fresh uptime after " +
+                           std::to_string(options_.back_timeout.count() / 1000) + " s",
+                       "not confirmed");
+  }
+  nlohmann::json body = {{"result", "restarted"}, {"ip", ip}, {"worker", back->worker}};
+  body["record"] = RecordToJson(*back);
+  return {200, std::move(body), "ok"};
+}
+
+namespace {
+
+// When the miner's software started, by the record: poll time less uptime.
+double StartedAt(const Record& r) { return r.ts - static_cast<double>(*r.uptime_s); }
+
+// The slack of comparing two StartedAt: uptimes are whole seconds, and a
+// poll's uptime is read somewhere within the poll while ts is its end.
+double StartSlackS(const Record& a, const Record& b) {
+  return 2.0 + (a.poll_ms.value_or(0) + b.poll_ms.value_or(0)) / 1000.0;
+}
+
+}  // namespace
+
+std::optional<Record> MinerActions::WaitForRestart(const std::string& ip,
+                                                   const Record& before) const {
+  // Restarted means answering with a start clearly later than before's (an
+  // uptime below before's is not enough: a slow poll may come later than
+  // before's uptime), or with a lower uptime after being seen down (a reboot
+  // soon after a start); or, when the miner reports no uptime, answering at
+  // all after a miss.
+  bool went_down = false;
+  return WaitFor(ip, [&](const Record& r) {
+    if (r.status != MinerStatus::kOk) {
+      went_down = true;
+      return false;
+    }
+    if (r.uptime_s && before.uptime_s) {
+      return StartedAt(r) > StartedAt(before) + StartSlackS(r, before) ||
+             (went_down && *r.uptime_s < *before.uptime_s);
+    }
+    return went_down;
+  });
 }
 
 bool MinerActions::Until(const std::function<bool()>& done) const {
@@ -269,17 +327,7 @@ ActionOutcome MinerActions::Reboot(const std::string& ip, const std::string& wor
   if (!wait) {
     return {202, {{"result", "rebooting"}, {"ip", ip}, {"worker", worker}}, "ok"};
   }
-  // Back means answering with an uptime below the one before the reboot
-  // (or, when the miner did not report one, answering at all after a miss).
-  bool went_down = false;
-  const auto back = WaitFor(ip, [&](const Record& r) {
-    if (r.status != MinerStatus::kOk) {
-      went_down = true;
-      return false;
-    }
-    if (r.uptime_s && before.uptime_s) return *r.uptime_s < *before.uptime_s;
-    return went_down;
-  });
+  const std::optional<Record> back = WaitForRestart(ip, before);
   if (!back) {
     return Unconfirmed("the miner took the reboot but is not back yet",
                        "not answering with a fresh uptime after " +

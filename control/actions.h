@@ -32,7 +32,14 @@ struct ActionOptions {
   uint16_t http_port = 80;             // MINER_HTTP_PORT: the miner's web UI (reboot, config)
   std::string http_user = "root";      // MINER_HTTP_USER
   std::string http_password = "root";  // MINER_HTTP_PASSWORD
+  // MINER_HTTP_TIMEOUT: a read of the web UI. Default: 10 s.
   std::chrono::milliseconds http_timeout{10000};
+  // MINER_HTTP_WRITE_TIMEOUT: a request that sends a body (a config write,
+  // the fault light). set_miner_conf.cgi answers only once the firmware has
+  // rewritten its config and restarted its miner: ~21 s on some S19j Pro
+  // firmware, so a read's bound would call a change that went through a
+  // failure. Default: 45 s.
+  std::chrono::milliseconds http_write_timeout{45000};
   // How long ?wait=true waits for a rebooted miner, and a web config change
   // waits for the restarted miner to show its new pool. Default: 180 s.
   std::chrono::milliseconds back_timeout{180000};
@@ -59,7 +66,14 @@ class MinerActions {
 
   // A live poll (summary+stats+pools) as a normalised record.
   ActionOutcome Summary(const std::string& ip, const std::string& worker) const;
-  // cgminer's `restart`. 409 when the API is read-only (stock firmware).
+  // Below this uptime a restart is refused (409): its confirmation could not
+  // be told from the start that just happened.
+  static constexpr int64_t kMinUptimeForResetS = 5;
+
+  // cgminer's `restart`, confirmed by the uptime starting again: 200 then,
+  // 409 when the API is read-only (stock firmware) or the miner has just
+  // started, 502 when the miner says it is an invalid command, 504 when no
+  // fresh uptime within back_timeout.
   ActionOutcome Reset(const std::string& ip, const std::string& worker) const;
   // reboot.cgi with Digest auth: 202 once the miner took it; with `wait`,
   // 200 once it answers again with a fresh uptime (504 past back_timeout).
@@ -104,6 +118,10 @@ class MinerActions {
   // 504 after back_timeout, 503 after StopWaiting.
   ActionOutcome Unconfirmed(std::string_view error, std::string detail,
                             std::string_view result) const;
+  // Polls until the miner answers with a start (ts - uptime) clearly later
+  // than `before`'s (or answers again after a miss, when it reports no
+  // uptime); that record, or nullopt after back_timeout.
+  std::optional<Record> WaitForRestart(const std::string& ip, const Record& before) const;
   // Polls until `done(record)` or back_timeout; the last record seen.
   std::optional<Record> WaitFor(const std::string& ip,
                                 const std::function<bool(const Record&)>& done) const;

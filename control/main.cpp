@@ -24,6 +24,7 @@ struct ControlConfig {
   asicmon::control::ServiceOptions service;
   double poll_timeout_s = 5;                 // POLL_TIMEOUT
   double http_timeout_s = 10;                // MINER_HTTP_TIMEOUT
+  double http_write_timeout_s = 45;          // MINER_HTTP_WRITE_TIMEOUT
   double back_timeout_s = 180;               // MINER_BACK_TIMEOUT
   int64_t reboot_cooldown_s = 300;           // REBOOT_COOLDOWN_S
   int64_t api_port = 4028;                   // MINER_PORT
@@ -50,6 +51,7 @@ Status LoadEnv(ControlConfig& c) {
                     asicmon::EnvInt("MINER_PORT", c.api_port, 1, 65535),
                     asicmon::EnvDouble("POLL_TIMEOUT", c.poll_timeout_s, 0.1, 300),
                     asicmon::EnvDouble("MINER_HTTP_TIMEOUT", c.http_timeout_s, 0.1, 300),
+                    asicmon::EnvDouble("MINER_HTTP_WRITE_TIMEOUT", c.http_write_timeout_s, 1, 600),
                     asicmon::EnvDouble("MINER_BACK_TIMEOUT", c.back_timeout_s, 1, 3600),
                     asicmon::LoadStoreOptions(s.db), asicmon::LoadStageEnv(c.stage)}) {
     if (!st.ok()) return st;
@@ -102,6 +104,15 @@ int main(int argc, char** argv) {
                  "Seconds an API exchange with a miner may take (env POLL_TIMEOUT)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 300.0));
+  app.add_option("--miner-http-timeout", c.http_timeout_s,
+                 "Seconds a read of a miner's web UI may take (env MINER_HTTP_TIMEOUT)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 300.0));
+  app.add_option("--miner-http-write-timeout", c.http_write_timeout_s,
+                 "Seconds a write to a miner's web UI may take: set_miner_conf.cgi answers "
+                 "after ~21 s on some S19j Pro firmware (env MINER_HTTP_WRITE_TIMEOUT)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 600.0));
   app.add_option("--miner-back-timeout", c.back_timeout_s,
                  "Seconds to wait for a rebooted or reconfigured miner to come back "
                  "(env MINER_BACK_TIMEOUT)")
@@ -137,6 +148,7 @@ int main(int argc, char** argv) {
   s.actions.api.deadline = Ms(c.poll_timeout_s);
   s.actions.api.connect_timeout = std::min(s.actions.api.connect_timeout, Ms(c.poll_timeout_s));
   s.actions.http_timeout = Ms(c.http_timeout_s);
+  s.actions.http_write_timeout = Ms(c.http_write_timeout_s);
   s.actions.back_timeout = Ms(c.back_timeout_s);
   if (s.token.empty()) {
     spdlog::warn("no CONTROL_TOKEN: every command that changes a miner will be refused");

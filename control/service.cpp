@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/peer.h>
 #include <pistache/router.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -168,18 +169,31 @@ std::set<std::string> FilesIn(const std::string& dir) {
   return names;
 }
 
+// `raw` with its %XX sequences decoded (others left as they are); nullopt
+// only when memory runs out.
+std::optional<std::string> PercentDecoded(std::string_view raw) {
+  int length = 0;
+  char* decoded = curl_easy_unescape(nullptr, raw.data(), static_cast<int>(raw.size()), &length);
+  if (!decoded) return std::nullopt;
+  std::string out(decoded, static_cast<size_t>(length));
+  curl_free(decoded);
+  return out;
+}
+
 // A query parameter, percent- and '+'-decoded (Pistache hands them over raw).
 std::optional<std::string> Query(const Rest::Request& request, const std::string& name) {
   std::optional<std::string> raw = request.query().get(name);
   if (!raw) return raw;
   std::replace(raw->begin(), raw->end(), '+', ' ');
-  int length = 0;
-  char* decoded =
-      curl_easy_unescape(nullptr, raw->data(), static_cast<int>(raw->size()), &length);
-  if (!decoded) return std::nullopt;
-  std::string out(decoded, static_cast<size_t>(length));
-  curl_free(decoded);
-  return out;
+  return PercentDecoded(*raw);
+}
+
+// A path parameter, percent-decoded once (Pistache routes on the raw path
+// and hands the segment over raw): validation then judges what the client
+// meant, so "w%0d%0a" is refused as a control byte and "%40" matches '@'.
+// "" when it cannot be decoded, which no validation accepts.
+std::string PathParam(const Rest::Request& request, const std::string& name) {
+  return PercentDecoded(request.param(name).as<std::string>()).value_or("");
 }
 
 std::optional<double> QueryDouble(const Rest::Request& request, const std::string& name,
@@ -194,6 +208,33 @@ std::optional<double> QueryDouble(const Rest::Request& request, const std::strin
   }
   error = "query parameter '" + name + "' must be a number";
   return std::nullopt;
+}
+
+// How long a connection may wait for its answer (see AnswerLater): the
+// longest command's steps, each at its bound, and a margin; never below
+// Pistache's keep-alive default of 300 s.
+std::chrono::milliseconds LongestAnswer(const ActionOptions& a) {
+  const auto steps = a.back_timeout + a.http_write_timeout + 2 * a.http_timeout +
+                     4 * a.api.deadline + std::chrono::milliseconds(60000);
+  return std::max<std::chrono::milliseconds>(steps, std::chrono::seconds(300));
+}
+
+// Takes `response` to be answered later from another thread. Pistache 0.0.5
+// answers 408 and drops a connection whose answer is not sent within the
+// header timeout (10 s) of the request's end: its idle check takes a peer
+// with a request in hand, whose parser waits for the next request line, for
+// a slow client. A command on a miner takes longer (set_miner_conf.cgi alone
+// ~21 s on some firmware, a reboot minutes), so the peer is marked idle and
+// the keep-alive bound, which outlasts the longest command, applies instead.
+// Called on the transport thread that runs the handler: the peer's state is
+// that thread's.
+std::shared_ptr<Http::ResponseWriter> AnswerLater(Http::ResponseWriter&& response) {
+  try {
+    response.peer()->setIdle(true);
+  } catch (const std::runtime_error&) {
+    // The client is gone: the answer will go nowhere, which Pistache handles.
+  }
+  return std::make_shared<Http::ResponseWriter>(std::move(response));
 }
 
 }  // namespace
@@ -376,7 +417,7 @@ struct Service::Impl {
 
   void History(const Rest::Request& request, Http::ResponseWriter response) {
     if (!Authorized(request, response, "history", false)) return;
-    const std::string ip = request.param(":ip").as<std::string>();
+    const std::string ip = PathParam(request, ":ip");
     if (Status s = ValidateIp(ip); !s.ok()) {
       return Error(response, "history", 400, "bad address", s.message());
     }
@@ -513,7 +554,7 @@ struct Service::Impl {
   }
 
   void Static(const Rest::Request& request, Http::ResponseWriter response) {
-    const std::string name = request.param(":file").as<std::string>();
+    const std::string name = PathParam(request, ":file");
     // Only files installed in dashboard/, by exact name: no path ever reaches the disk.
     if (!dashboard_files.contains(name)) {
       return Error(response, "static", 404, "not found",
@@ -524,7 +565,7 @@ struct Service::Impl {
   }
 
   void Docs(const Rest::Request& request, Http::ResponseWriter response) {
-    std::string name = request.hasParam(":file") ? request.param(":file").as<std::string>()
+    std::string name = request.hasParam(":file") ? PathParam(request, ":file")
                                                  : "index.html";
     if (name == "swagger-initializer.js") {
       // Points the UI at our spec instead of the package's demo.
@@ -579,8 +620,8 @@ struct Service::Impl {
   // ip and worker from the path, validated; false (answered 400) when bad.
   bool MinerPath(const Rest::Request& request, Http::ResponseWriter& response,
                  std::string_view route, std::string& ip, std::string& worker) {
-    ip = request.param(":ip").as<std::string>();
-    worker = request.param(":worker").as<std::string>();
+    ip = PathParam(request, ":ip");
+    worker = PathParam(request, ":worker");
     for (const Status& s : {ValidateIp(ip), ValidateWorker(worker)}) {
       if (!s.ok()) {
         Error(response, route, 400, "bad request", s.message());
@@ -596,7 +637,7 @@ struct Service::Impl {
         !MinerPath(request, response, "summary", ip, worker)) {
       return;
     }
-    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    auto writer = AnswerLater(std::move(response));
     live->Submit({ip, options.actions.api_port}, [this, writer, worker](Record&& record) {
       if (record.status != MinerStatus::kOk) {
         const ActionOutcome failed = MinerActions::MinerFailed(record.status, record.error);
@@ -617,7 +658,7 @@ struct Service::Impl {
     if (auto refused = gate.TryAcquire(command)) {
       return Answer(response, route, refused->http_status, refused->body);
     }
-    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    auto writer = AnswerLater(std::move(response));
     action_pool->Post([this, writer, command, route] {
       const ActionOutcome outcome = gate.RunHeld(command);
       Answer(*writer, route, outcome.http_status, outcome.body);
@@ -709,7 +750,7 @@ struct Service::Impl {
 
   // The job id from the path; false (answered 404) when it cannot be one.
   bool JobId(const Rest::Request& request, Http::ResponseWriter& response, std::string& id) {
-    id = request.param(":id").as<std::string>();
+    id = PathParam(request, ":id");
     if (id.empty() || id.size() > 40 || id.find_first_not_of("0123456789-") != std::string::npos) {
       Error(response, "actions", 404, "no such job", "job ids look like 1764171234-7");
       return false;
@@ -942,7 +983,8 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                              .flags(Tcp::Options::ReuseAddr)
                              .maxRequestSize(o.max_request_bytes)
                              .headerTimeout(std::chrono::seconds(10))
-                             .bodyTimeout(std::chrono::seconds(10)));
+                             .bodyTimeout(std::chrono::seconds(10))
+                             .keepaliveTimeout(LongestAnswer(o.actions)));
     impl->Routes();
     impl->endpoint->setHandler(GuardedHandler(
         impl->router, [metrics = &impl->metrics](int status) { metrics->CountRequest("unparsed", status); }));

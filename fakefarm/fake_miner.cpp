@@ -923,10 +923,18 @@ ActionResult FakeMiner::RunPrivileged(Writer& w, std::string_view command,
   } else if (command == "removepool" && total <= 1) {
     msg('E', 66, "Cannot remove last pool {}:'{}'", id, pools_[id].url);
   } else if (command == "restart") {
-    // Stock cgminer answers a bare {"STATUS":"RESTART"}; a regular STATUS
-    // block (S, "Restart") lets a client's status check see the success.
+    // Stock firmware answers with no STATUS block (see RestartReply): a
+    // client that wants one sees a failure; only the uptime tells.
     Restart(now_);
-    msg('S', 37, "Restart");
+    w.Open('{');
+    if (spec_.restart_reply == RestartReply::kCgminer) {
+      w.Str("RESTART");
+      w.Int("id", 1);
+    } else {
+      w.Str("STATUS", "RESTART");
+    }
+    w.Close('}');
+    return result;
   } else if (command == "addpool") {
     std::string_view p = missing ? std::string_view() : std::string_view(*parameter);
     size_t c1 = p.find(',');

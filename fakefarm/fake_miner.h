@@ -52,11 +52,20 @@ BlinkApi BlinkApiOf(ModelId id);
 // and S19 families; S9 and L3+ stock firmware has no sleep.
 bool CanSleep(ModelId id);
 
+// What the API answers to `restart`; neither form has a STATUS block. From
+// cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
+// and the field report in issue 17 of builds that answer a STATUS word.
+enum class RestartReply : uint8_t {
+  kCgminer,     // {"RESTART","id":1}: not even JSON
+  kStatusWord,  // {"STATUS":"RESTART"}
+};
+
 struct FakeMinerSpec {
   ModelId model = ModelId::kS9;
   int index = 0;                 // 0-based; the worker is farm.w<index + 1>
   uint64_t seed = 1;             // with index, drives every pseudo-random value
   bool deny_privileged = false;  // read-only API, as stock firmware ships
+  RestartReply restart_reply = RestartReply::kCgminer;
   bool dead_board = false;       // one hash board reports no chips and no hashrate
   double uptime_s = 3600;        // Elapsed at construction
 };

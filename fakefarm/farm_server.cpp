@@ -329,6 +329,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.spec.index = i;
     p.spec.seed = options.seed;
     p.spec.deny_privileged = deny[i];
+    p.spec.restart_reply = options.restart_reply;
     p.spec.dead_board = p.fault == Fault::kDeadBoard;
     // Units have been up between an hour and a month.
     uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(i);
@@ -893,6 +894,18 @@ void FarmServer::RespondWeb(uint32_t slot) {
   // Down before the client can read the answer and try again; closing the
   // listeners leaves this accepted connection alone.
   if (effect == WebEffect::kReboot) Reboot(miner);
+  if (options_.conf_write_s > 0 && c.web_error == 0 && !actions_.empty() &&
+      http_request_.path == "/cgi-bin/set_miner_conf.cgi") {
+    // The firmware's script answers once it has rewritten the config and
+    // restarted the miner (the web server's Digest challenge comes before
+    // the script, at once): the same wait as a slow API reply.
+    c.out.assign(reply_.data(), reply_.size());
+    c.state = Conn::State::kWaiting;
+    timers_.push_back({MonotonicMs() + std::llround(options_.conf_write_s * 1000),
+                       Timer::Kind::kSlowReply, slot, c.gen});
+    std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+    return;
+  }
   c.pending = std::string_view(reply_.data(), reply_.size());
   StartWriting(slot);
 }

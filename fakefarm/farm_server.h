@@ -86,11 +86,15 @@ struct FarmOptions {
   size_t huge_bytes = 8 << 20;
   double flap_period_s = 10;
   Share deny;
+  RestartReply restart_reply = RestartReply::kCgminer;  // every miner's answer to `restart`
   std::string action_log;  // path; empty for none
   uint16_t http_port = 0;  // web interface on every miner; 0 for none
   std::string http_user = "root";
   std::string http_password = "root";
   double reboot_s = 3;                 // how long a reboot keeps a miner down
+  // How long set_miner_conf.cgi takes to answer (its change is applied at
+  // once). Some S19j Pro firmware takes ~21 s (issue 17's field report).
+  double conf_write_s = 0;
   std::vector<ScenarioStep> scenario;  // from ParseScenario; applied from Run() on
 };
 

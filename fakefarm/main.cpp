@@ -10,6 +10,7 @@
 #include <exception>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace {
 
 using asicmon::fakefarm::FarmOptions;
 using asicmon::fakefarm::FarmServer;
+using asicmon::fakefarm::RestartReply;
 
 constexpr const char* kFooter =
     R"(Fault kinds (--fault KIND=N or KIND=P%, repeatable; a miner has at most one;
@@ -54,7 +56,8 @@ Protocol: {"command":"summary+stats+pools"}, {"command":"addpool","parameter":"u
 or "command|parameter" text; one reply per connection, then the miner closes. Read commands:
 summary, stats, pools, version, devs. Privileged commands, which change the miner's state:
 restart, addpool, switchpool, removepool, enablepool, disablepool. The S9 and L3+ end their
-replies with a NUL byte; their stats carry the `}{` quirk of the real firmware.
+replies with a NUL byte; their stats carry the `}{` quirk of the real firmware. restart answers
+as stock firmware does, with no STATUS block (--restart-reply), and the uptime starts again.
 
 Web interface (--http-port N): every miner also serves stock firmware's CGI scripts on ip:N,
 behind HTTP Digest auth (MD5, qop=auth, realm "antMiner Configuration", --http-user and
@@ -128,6 +131,13 @@ int RunFarm(int argc, char** argv) {
                  "Miners whose API is read-only (they answer "
                  "privileged commands with Code 45 \"Access denied\"): none, all, N or P%")
       ->capture_default_str();
+  app.add_option("--restart-reply", options.restart_reply,
+                 "What the API answers to restart: cgminer ({\"RESTART\",\"id\":1}, "
+                 "cgminer 4.x) or status ({\"STATUS\":\"RESTART\"}, other builds)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, RestartReply>{{"cgminer", RestartReply::kCgminer},
+                                              {"status", RestartReply::kStatusWord}}))
+      ->default_str("cgminer");
   app.add_option("--action-log", options.action_log,
                  "Append every privileged command received "
                  "to FILE as a JSON line, flushed at once");
@@ -144,6 +154,11 @@ int RunFarm(int argc, char** argv) {
                  "How long a reboot through the web interface keeps a miner down, s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--conf-write-s", options.conf_write_s,
+                 "How long set_miner_conf.cgi takes to answer, s (the change applies at once); "
+                 "some S19j Pro firmware takes ~21")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
   app.add_option("--scenario", scenario,
                  "Timed changes of miners after READY (fault, temperature, dead board, stopped "
                  "fans), JSON lines in FILE; format below");

@@ -331,6 +331,7 @@ CommandResult InterpretCommandReply(ExchangeResult&& exchange) {
   }
   out.reply_json = parser.text();
   const ReplyStatus status = CheckReplyStatus(*doc);
+  out.status_letter = status.letter;
   if (status.kind == ReplyStatus::Kind::kDenied) {
     out.status = MinerStatus::kAuthError;
     out.error = status.msg;

@@ -377,7 +377,7 @@ bool CollectReply(element reply, Sections& sections, std::vector<Failure>& failu
     if (!value.is_array() && !value.is_object()) return;  // "id":1 and such
     const Node part = ReplyPart(reply, command);
     if (!part) {
-      failures.push_back({std::string(command), {ReplyStatus::Kind::kError, -1, "empty reply"}});
+      failures.push_back({std::string(command), {ReplyStatus::Kind::kError, -1, "empty reply", ""}});
     } else if (take(std::string(command), *part)) {
       usable = true;
     }

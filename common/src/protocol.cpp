@@ -69,6 +69,7 @@ ReplyStatus CheckReplyStatus(element reply) {
     }
   }
   if (const std::optional<element> msg = MemberOf(block, "Msg")) result.msg = MsgText(*msg);
+  result.letter = letter;
 
   if (letter == "S" || letter == "I") {
     result.kind = ReplyStatus::Kind::kOk;

@@ -171,8 +171,10 @@ TEST(CollectFakefarm, PrivilegedCommandsChangeTheRightMinerOnly) {
   after = RecordFromExchange(target, ExchangeOnce(target, BuildRequest(kPollCommand), options));
   EXPECT_EQ(after.worker, "farm.backup");
 
+  // Stock cgminer's answer, {"RESTART","id":1}, is not even JSON: only the
+  // uptime shows the restart.
   CommandResult restart = RunCommand(target, "restart", "", options);
-  ASSERT_EQ(restart.status, MinerStatus::kOk) << restart.error;
+  EXPECT_EQ(restart.status, MinerStatus::kParseError) << restart.error;
   after = RecordFromExchange(target, ExchangeOnce(target, BuildRequest(kPollCommand), options));
   ASSERT_TRUE(after.uptime_s.has_value());
   EXPECT_LT(*after.uptime_s, 5);

@@ -134,6 +134,7 @@ struct CommandResult {
   MinerStatus status = MinerStatus::kOk;
   std::string error;
   std::string reply_json;
+  std::string status_letter;  // ReplyStatus::letter of a parsed reply, "" otherwise
 };
 CommandResult InterpretCommandReply(ExchangeResult&& exchange);
 

@@ -27,6 +27,9 @@ struct ReplyStatus {
   Kind kind = Kind::kMissing;
   int code = -1;     // the miner's Code, -1 when absent
   std::string msg;   // the miner's Msg, as text
+  // The STATUS as sent: CGMiner's letters S, I, W, E, F, or whatever text a
+  // firmware put there instead (stock cgminer's {"STATUS":"RESTART"}).
+  std::string letter;
   bool ok() const { return kind == Kind::kOk; }
 };
 ReplyStatus CheckReplyStatus(simdjson::dom::element reply);
