@@ -220,7 +220,11 @@ struct Service::Impl {
   std::thread bus_thread;
 
   // Every command on a miner, whoever asked, passes the gate.
-  CommandGate gate{actions, options.reboot_cooldown, [this](AuditEntry e) { Audit(std::move(e)); }};
+  CommandGate gate{actions, options.reboot_cooldown, [this](AuditEntry e) { Audit(std::move(e)); },
+                   [this](AuditEntry e, std::chrono::seconds bound) {
+                     e.ts = UnixNow();
+                     PublishEvent(e, bound);
+                   }};
   BulkJobs jobs{gate};
   Remediation remediation{
       gate, options.auto_actions, [this](std::function<void()> task) { action_pool->Post(std::move(task)); },
@@ -278,7 +282,9 @@ struct Service::Impl {
     return (options.token.empty() ? "peer:" : "token@") + request.address().host();
   }
 
-  void PublishEvent(const AuditEntry& entry) {
+  // `bound`, for an announcement: the longest the command can take (timeout_s).
+  void PublishEvent(const AuditEntry& entry,
+                    std::optional<std::chrono::seconds> bound = std::nullopt) {
     nlohmann::json event = {{"producer_id", sequencer.producer_id()},
                             {"ts", entry.ts},
                             {"kind", "control"},
@@ -289,6 +295,7 @@ struct Service::Impl {
                             {"detail", entry.detail},
                             {"http_status", entry.http_status},
                             {"result", entry.result}};
+    if (bound) event["timeout_s"] = bound->count();
     std::lock_guard lock(events_mutex);
     event["seq"] = sequencer.Next();
     const std::vector<uint8_t> body = nlohmann::json::to_msgpack(event);
