@@ -46,9 +46,8 @@ Result<std::optional<SleepCommand>> DecodeSleepCommand(std::string_view body) {
   } else if (result == kControlPending) {
     const std::optional<double> timeout_s = number("timeout_s");
     if (!timeout_s || !(*timeout_s > 0 && *timeout_s <= kMaxPendingS)) {
-      return Status::ParseError(
-          fmt::format("pending control {} event lacks a timeout_s in (0, {}]", *action,
-                      kMaxPendingS));
+      return Status::ParseError(fmt::format("pending control {} event lacks a timeout_s in (0, {}]",
+                                            *action, kMaxPendingS));
     }
     command.phase = SleepPhase::kPending;
     command.timeout_s = *timeout_s;

@@ -91,8 +91,9 @@ TEST(SleepCommand, APendingCommandWithoutAGoodTimeoutIsAnError) {
   none.erase("timeout_s");
   nlohmann::json text = Pending("sleep", kSleptAt);
   text["timeout_s"] = "240";
-  for (const nlohmann::json& event : {none, text, Pending("wake", kSleptAt, 0),
-                                      Pending("wake", kSleptAt, -5), Pending("sleep", kSleptAt, 1e9)}) {
+  for (const nlohmann::json& event :
+       {none, text, Pending("wake", kSleptAt, 0), Pending("wake", kSleptAt, -5),
+        Pending("sleep", kSleptAt, 1e9)}) {
     SCOPED_TRACE(event.dump());
     EXPECT_FALSE(DecodeSleepCommand(testing::ToMsgpack(event)).ok());
   }
@@ -265,8 +266,8 @@ TEST(SleepRegistry, Issue17NoFaultFromTheRequestUntilTheMinerHashesAgain) {
   observe(Poll(-5, true));
   registry.Apply(Decoded(Pending("sleep", kSleptAt)));
   observe(Poll(0.5, true));
-  observe(refused(2));                  // the mining software restarting
-  observe(AsleepS19(3.5), 1);           // back, asleep, before control's confirmation
+  observe(refused(2));         // the mining software restarting
+  observe(AsleepS19(3.5), 1);  // back, asleep, before control's confirmation
   registry.Apply(Decoded(ControlEvent("sleep", testing::DataOnlyIp(1))));
   for (double after : {8.5, 13.5, 18.5}) observe(AsleepS19(after), after - 2);
   registry.Apply(Decoded(Pending("wake", kSleptAt + 20)));
