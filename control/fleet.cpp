@@ -4,13 +4,23 @@
 
 #include <utility>
 
+#include "asicmon/sleep.h"
+
 namespace asicmon::control {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 }  // namespace
+
+std::chrono::seconds SleepCommandBound(const ActionOptions& o) {
+  // SetSleep: a poll, a web read and the config write before the wait, then
+  // checks until back_timeout, the last of which (a web read and a poll) may
+  // begin just before it ends; a second more for rounding.
+  const auto longest = 2 * o.api.deadline + 2 * o.http_timeout + o.http_write_timeout +
+                       o.back_timeout + o.back_poll_interval + std::chrono::milliseconds(1000);
+  return std::chrono::ceil<std::chrono::seconds>(longest);
+}
 
 ActionOutcome Perform(const MinerActions& actions, const ActionRequest& r) {
   switch (r.kind) {
@@ -40,7 +50,7 @@ std::optional<ActionOutcome> CommandGate::TryAcquire(const ActionRequest& reques
       refused = ActionOutcome{409,
                               ErrorBody("a command is already running on this miner",
                                         "wait for it to finish, then try again"),
-                              "busy"};
+                              std::string(kControlBusy)};
     } else if (request.kind == ActionKind::kReboot && !request.force &&
                reboot != last_reboot_.end() && now - reboot->second < reboot_cooldown_) {
       const auto left = std::chrono::duration_cast<std::chrono::seconds>(
@@ -61,6 +71,13 @@ std::optional<ActionOutcome> CommandGate::TryAcquire(const ActionRequest& reques
 }
 
 ActionOutcome CommandGate::RunHeld(const ActionRequest& request) {
+  // A sleep or wake restarts the miner's mining software, whose replies
+  // meanwhile (no API, then no hashrate, every chip 'x') are no fault: say
+  // so before anything reaches the miner.
+  if (announce_ && (request.kind == ActionKind::kSleep || request.kind == ActionKind::kWake)) {
+    announce_(Entry(request, {202, {}, std::string(kControlPending)}),
+              SleepCommandBound(actions_.options()));
+  }
   ActionOutcome outcome;
   try {
     outcome = Perform(actions_, request);
@@ -86,15 +103,19 @@ ActionOutcome CommandGate::Run(const ActionRequest& request) {
   return RunHeld(request);
 }
 
-void CommandGate::Audit(const ActionRequest& request, const ActionOutcome& outcome) {
-  audit_(AuditEntry{.ts = 0,
+AuditEntry CommandGate::Entry(const ActionRequest& request, const ActionOutcome& outcome) const {
+  return AuditEntry{.ts = 0,
                     .actor = request.actor,
                     .action = std::string(ToString(request.kind)),
                     .ip = request.ip,
                     .worker = request.worker,
                     .detail = request.detail,
                     .http_status = outcome.http_status,
-                    .result = outcome.result});
+                    .result = outcome.result};
+}
+
+void CommandGate::Audit(const ActionRequest& request, const ActionOutcome& outcome) {
+  audit_(Entry(request, outcome));
 }
 
 }  // namespace asicmon::control

@@ -210,13 +210,12 @@ std::optional<double> QueryDouble(const Rest::Request& request, const std::strin
   return std::nullopt;
 }
 
-// How long a connection may wait for its answer (see AnswerLater): the
-// longest command's steps, each at its bound, and a margin; never below
-// Pistache's keep-alive default of 300 s.
+// How long a connection may wait for its answer (see AnswerLater): a sleep's
+// bound, the command with the most steps each at its bound, and a margin;
+// never below Pistache's keep-alive default of 300 s.
 std::chrono::milliseconds LongestAnswer(const ActionOptions& a) {
-  const auto steps = a.back_timeout + a.http_write_timeout + 2 * a.http_timeout +
-                     4 * a.api.deadline + std::chrono::milliseconds(60000);
-  return std::max<std::chrono::milliseconds>(steps, std::chrono::seconds(300));
+  return std::max<std::chrono::milliseconds>(SleepCommandBound(a) + std::chrono::seconds(60),
+                                             std::chrono::seconds(300));
 }
 
 // Takes `response` to be answered later from another thread. Pistache 0.0.5
@@ -261,7 +260,11 @@ struct Service::Impl {
   std::thread bus_thread;
 
   // Every command on a miner, whoever asked, passes the gate.
-  CommandGate gate{actions, options.reboot_cooldown, [this](AuditEntry e) { Audit(std::move(e)); }};
+  CommandGate gate{actions, options.reboot_cooldown, [this](AuditEntry e) { Audit(std::move(e)); },
+                   [this](AuditEntry e, std::chrono::seconds bound) {
+                     e.ts = UnixNow();
+                     PublishEvent(e, bound);
+                   }};
   BulkJobs jobs{gate};
   Remediation remediation{
       gate, options.auto_actions, [this](std::function<void()> task) { action_pool->Post(std::move(task)); },
@@ -319,7 +322,9 @@ struct Service::Impl {
     return (options.token.empty() ? "peer:" : "token@") + request.address().host();
   }
 
-  void PublishEvent(const AuditEntry& entry) {
+  // `bound`, for an announcement: the longest the command can take (timeout_s).
+  void PublishEvent(const AuditEntry& entry,
+                    std::optional<std::chrono::seconds> bound = std::nullopt) {
     nlohmann::json event = {{"producer_id", sequencer.producer_id()},
                             {"ts", entry.ts},
                             {"kind", "control"},
@@ -330,6 +335,7 @@ struct Service::Impl {
                             {"detail", entry.detail},
                             {"http_status", entry.http_status},
                             {"result", entry.result}};
+    if (bound) event["timeout_s"] = bound->count();
     std::lock_guard lock(events_mutex);
     event["seq"] = sequencer.Next();
     const std::vector<uint8_t> body = nlohmann::json::to_msgpack(event);

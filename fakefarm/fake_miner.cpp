@@ -606,6 +606,7 @@ FakeMiner::FakeMiner(const FakeMinerSpec& spec, double now)
 }
 
 void FakeMiner::Restart(double now) {
+  if (now < ramp_start_ + spec_.wake_idle_s + spec_.wake_ramp_s) ramp_start_ = now;
   now_ = now;
   start_time_ = now;
   slept_s_ = 0;
@@ -655,7 +656,14 @@ void FakeMiner::SetSleeping(bool asleep, double now) {
   if (!asleep) slept_s_ += std::max(0.0, now - std::max(sleep_since_, start_time_));
   sleeping_ = asleep;
   sleep_since_ = now;
+  if (!asleep) ramp_start_ = now;
   snap_valid_ = false;
+}
+
+double FakeMiner::RampShare() const {
+  const double rising_s = now_ - ramp_start_ - spec_.wake_idle_s;
+  if (!(rising_s > 0)) return 0;
+  return rising_s >= spec_.wake_ramp_s ? 1 : rising_s / spec_.wake_ramp_s;
 }
 
 int FakeMiner::DeadBoard() const { return spec_.dead_board ? spec_.index % model_->boards : -1; }
@@ -718,6 +726,11 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
     s.hw_errors += s.board_hw[b];
   }
   s.rate_av = s.rate_ideal * (1 + av_offset_);
+  if (const double share = RampShare(); share < 1) {
+    for (double& rate : s.board_rate) rate *= share;
+    s.rate_5s *= share;
+    s.rate_av *= share;
+  }
   for (int f = 0; f < fw.fans; ++f) {
     const int rpm =
         fw.fan_base + 60 * static_cast<int>(std::lround((Uniform() * 2 - 1) * 3)) + 120 * f;

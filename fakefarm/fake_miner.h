@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,6 +69,14 @@ struct FakeMinerSpec {
   RestartReply restart_reply = RestartReply::kCgminer;
   bool dead_board = false;       // one hash board reports no chips and no hashrate
   double uptime_s = 3600;        // Elapsed at construction
+  // Woken, the mining software starts over (see SetSleeping): no hashrate
+  // for wake_idle_s, chains answering with every chip 'o', then a linear
+  // rise to nominal over wake_ramp_s. No capture of a waking miner exists:
+  // the shape is the issue 17 report's ("boards come up with chips but
+  // hashrate rising"), the lengths are short for tests (real X19s take
+  // minutes). Defaults: 5 s, 10 s.
+  double wake_idle_s = 5;
+  double wake_ramp_s = 10;
 };
 
 // A privileged command the miner received, for the action log.
@@ -103,6 +112,7 @@ class FakeMiner {
 
   // Restarts the mining software at unix time `now`, as the API's restart
   // and a power cycle do: uptime and share counters start again from zero.
+  // A restart during a wake's ramp-up starts the ramp-up again.
   void Restart(double now);
   // The pools in priority order, as the web configuration shows them.
   std::vector<PoolConfig> PoolsByPriority() const;
@@ -128,11 +138,12 @@ class FakeMiner {
   void SetFansStopped(int count);
 
   // Sleep (true) stops hashing at unix time `now`, as "miner-mode" 1 does on
-  // stock firmware; false resumes it. Ignored unless CanSleep(model). While
-  // asleep the API still answers, with zero hashrate, shares that no longer
-  // grow, and the idle sensors of the model's sleeping captures (S19: fans at
-  // idle and boards near ambient; S17 family: every fan and sensor 0, "Mode"
-  // 254).
+  // stock firmware; false resumes it, ramping up as the spec says from `now`
+  // (or from the next Restart, when the web interface restarts the mining
+  // software to wake it). Ignored unless CanSleep(model). While asleep the
+  // API still answers, with zero hashrate, shares that no longer grow, and
+  // the idle sensors of the model's sleeping captures (S19: fans at idle and
+  // boards near ambient; S17 family: every fan and sensor 0, "Mode" 254).
   void SetSleeping(bool asleep, double now);
   bool sleeping() const { return sleeping_; }
   // The fault LED a locate request turns on or off; it changes no reply.
@@ -191,6 +202,9 @@ class FakeMiner {
   const Snapshot& Snap();
   double Uniform();  // [0, 1)
   int ActivePool() const;
+  // Share of the nominal hashrate a waking miner has reached at now_ (1
+  // when it is not waking).
+  double RampShare() const;
   void SettleShares();  // credits the shares found so far to the pool in use
   std::string_view Description() const;
 
@@ -209,6 +223,7 @@ class FakeMiner {
   bool sleeping_ = false;
   double sleep_since_ = 0;  // unix time hashing last stopped (or the start, when later)
   double slept_s_ = 0;      // seconds asleep since the start, sleeps that ended
+  double ramp_start_ = -std::numeric_limits<double>::infinity();  // of the last wake
   bool blinking_ = false;
   Snapshot snap_;
   bool snap_valid_ = false;

@@ -174,7 +174,8 @@ struct FarmServer::Miner {
   int listen_fd = -1;
   uint64_t rng = 0;  // for garbage bytes
   int web_listen_fd = -1;
-  bool rebooting = false;  // down until its reboot timer fires
+  bool rebooting = false;   // down until its reboot timer fires
+  bool restarting = false;  // API down until its restart timer fires
   // Flap timers carry the cycle they belong to: a scenario that ends a
   // miner's flapping and starts it again outdates the old cycle's timer.
   uint32_t flap_cycle = 0;
@@ -207,7 +208,7 @@ struct FarmServer::Conn {
 };
 
 struct FarmServer::Timer {
-  enum class Kind : uint8_t { kSlowReply, kFlap, kSweep, kRebootDone, kScenario };
+  enum class Kind : uint8_t { kSlowReply, kFlap, kSweep, kRebootDone, kRestartDone, kScenario };
   int64_t at_ms;
   Kind kind;
   uint32_t index;
@@ -331,6 +332,8 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.spec.deny_privileged = deny[i];
     p.spec.restart_reply = options.restart_reply;
     p.spec.dead_board = p.fault == Fault::kDeadBoard;
+    p.spec.wake_idle_s = options.wake_idle_s;
+    p.spec.wake_ramp_s = options.wake_ramp_s;
     // Units have been up between an hour and a month.
     uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(i);
     p.spec.uptime_s = 3600 + static_cast<double>(SplitMix64(state) % (30 * 86400));
@@ -578,10 +581,12 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
 
 Status FarmServer::Listen(uint32_t index) {
   Miner& m = miners_[index];
-  auto api = OpenListener(m, m.plan.port, kListener, index);
-  if (!api.ok()) return api.status();
-  m.listen_fd = *api;
-  if (m.plan.http_port != 0) {
+  if (m.listen_fd < 0) {
+    auto api = OpenListener(m, m.plan.port, kListener, index);
+    if (!api.ok()) return api.status();
+    m.listen_fd = *api;
+  }
+  if (m.plan.http_port != 0 && m.web_listen_fd < 0) {
     auto web = OpenListener(m, m.plan.http_port, kWebListener, index);
     if (!web.ok()) {
       Unlisten(index);
@@ -894,6 +899,7 @@ void FarmServer::RespondWeb(uint32_t slot) {
   // Down before the client can read the answer and try again; closing the
   // listeners leaves this accepted connection alone.
   if (effect == WebEffect::kReboot) Reboot(miner);
+  if (effect == WebEffect::kRestart) RestartSoftware(miner);
   if (options_.conf_write_s > 0 && c.web_error == 0 && !actions_.empty() &&
       http_request_.path == "/cgi-bin/set_miner_conf.cgi") {
     // The firmware's script answers once it has rewritten the config and
@@ -924,12 +930,40 @@ void FarmServer::Reboot(uint32_t index) {
 void FarmServer::FinishReboot(uint32_t index) {
   Miner& m = miners_[index];
   m.rebooting = false;
+  m.restarting = false;  // the reboot restarted everything
   m.fake.Restart(UnixNow());
   if (m.listen_fd >= 0) return;
   if (Status status = Listen(index); !status.ok()) {
     spdlog::warn("miner {} stays down after its reboot: {}", m.plan.ip_text, status.message());
   } else {
     spdlog::info("miner {} is back from its reboot", m.plan.ip_text);
+  }
+}
+
+void FarmServer::RestartSoftware(uint32_t index) {
+  Miner& m = miners_[index];
+  // Down already: it comes back with the configuration just applied.
+  if (m.rebooting || m.restarting) return;
+  m.restarting = true;
+  if (m.listen_fd >= 0) close(m.listen_fd);
+  m.listen_fd = -1;
+  const auto down_ms = static_cast<int64_t>(std::llround(options_.restart_s * 1000));
+  timers_.push_back({MonotonicMs() + down_ms, Timer::Kind::kRestartDone, index, 0});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+  spdlog::info("miner {} restarting its mining software: API down for {} s", m.plan.ip_text,
+               options_.restart_s);
+}
+
+void FarmServer::FinishRestart(uint32_t index) {
+  Miner& m = miners_[index];
+  if (!m.restarting) return;
+  m.restarting = false;
+  if (m.rebooting) return;  // its reboot decides when it comes back
+  m.fake.Restart(UnixNow());
+  if (Status status = Listen(index); !status.ok()) {
+    spdlog::warn("miner {} stays down after its restart: {}", m.plan.ip_text, status.message());
+  } else {
+    spdlog::info("miner {} is back from its restart", m.plan.ip_text);
   }
 }
 
@@ -1078,6 +1112,9 @@ void FarmServer::FireTimers(int64_t now_ms) {
       case Timer::Kind::kRebootDone:
         FinishReboot(t.index);
         break;
+      case Timer::Kind::kRestartDone:
+        FinishRestart(t.index);
+        break;
       case Timer::Kind::kScenario:
         PlayScenario(now_ms);
         break;
@@ -1101,8 +1138,8 @@ void FarmServer::Flap(uint32_t index, uint32_t cycle, int64_t now_ms) {
   // A scenario switched it to another fault, and brought it up then (or
   // started a new cycle since).
   if (m.plan.fault != Fault::kFlapping || cycle != m.flap_cycle) return;
-  if (m.rebooting) {
-    // Its reboot decides when it comes back.
+  if (m.rebooting || m.restarting) {
+    // Its reboot or restart decides when it comes back.
   } else if (m.listen_fd >= 0) {
     Unlisten(index);
     spdlog::debug("flapping miner {} down", m.plan.ip_text);
@@ -1133,7 +1170,7 @@ void FarmServer::PlayScenario(int64_t now_ms) {
       // and are counted under it.
       const Fault before = m.plan.fault;
       m.plan.fault = *step.fault;
-      if (before == Fault::kFlapping && m.listen_fd < 0 && !m.rebooting) {
+      if (before == Fault::kFlapping && m.listen_fd < 0 && !m.rebooting && !m.restarting) {
         if (Status status = Listen(step.miner); !status.ok()) {
           spdlog::warn("scenario: {} stays down: {}", m.plan.ip_text, status.message());
         }

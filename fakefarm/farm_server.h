@@ -4,7 +4,7 @@
 // flapping, dead board) assigned to chosen miners. Optionally each miner also
 // serves stock firmware's web interface (miner_web.h) on its own address,
 // from the same thread and epoll set; a reboot there takes the miner off
-// the network for a while.
+// the network for a while, a configuration written there its API.
 //
 // Thread-safety: a FarmServer belongs to the thread that runs it.
 #pragma once
@@ -92,6 +92,15 @@ struct FarmOptions {
   std::string http_user = "root";
   std::string http_password = "root";
   double reboot_s = 3;                 // how long a reboot keeps a miner down
+  // A configuration applied through the web interface restarts the mining
+  // software: the API refuses connections this long (the web interface,
+  // lighttpd, stays up), then answers with uptime reset, in the new mode.
+  // Issue 17's field report: an S19j Pro's "mining software restarts and
+  // comes back asleep ~3 s after set_miner_conf". Default: 3 s.
+  double restart_s = 3;
+  // Every miner's FakeMinerSpec::wake_idle_s and wake_ramp_s. Defaults: 5 s, 10 s.
+  double wake_idle_s = 5;
+  double wake_ramp_s = 10;
   // How long set_miner_conf.cgi takes to answer (its change is applied at
   // once). Some S19j Pro firmware takes ~21 s (issue 17's field report).
   double conf_write_s = 0;
@@ -160,7 +169,7 @@ class FarmServer {
   struct Timer;
 
   explicit FarmServer(const FarmOptions& options);
-  // Opens the miner's API and, when on, web listeners.
+  // Opens the miner's API and, when on, web listeners, those not open.
   Status Listen(uint32_t miner);
   Result<int> OpenListener(const Miner& miner, uint16_t port, uint64_t kind, uint32_t index);
   void Unlisten(uint32_t miner);
@@ -176,6 +185,9 @@ class FarmServer {
   void RespondWeb(uint32_t slot);
   void Reboot(uint32_t miner);
   void FinishReboot(uint32_t miner);
+  // The mining software restarting: the API alone goes down for restart_s.
+  void RestartSoftware(uint32_t miner);
+  void FinishRestart(uint32_t miner);
   void StartWriting(uint32_t slot);
   void Finish(uint32_t slot);
   void CloseConn(uint32_t slot, bool reset);

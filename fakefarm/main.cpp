@@ -68,9 +68,13 @@ behind HTTP Digest auth (MD5, qop=auth, realm "antMiner Configuration", --http-u
                                     bitmain-*
   POST /cgi-bin/set_miner_conf.cgi  form _ant_pool1url, _ant_pool1user, _ant_pool1pw, ... pool3pw
                                     (other _ant_* fields ignored): pools with a url replace the
-                                    miner's pools and its mining software restarts (uptime 0);
-                                    answers 200 "ok", and leaves the pools as they were when a
-                                    url is not stratum+tcp://host:port
+                                    miner's pools and its mining software restarts: the API
+                                    refuses connections for --restart-s, then comes back with
+                                    uptime 0; answers 200 "ok", and leaves the pools as they were
+                                    when a url is not stratum+tcp://host:port. S17 and S19
+                                    families also take the X19 JSON form with "miner-mode" 1
+                                    (sleep) or 0 (wake, then no hashrate for --wake-idle-s and a
+                                    rise to nominal over --wake-ramp-s)
 Bad requests are 400, oversized ones 413 (body over 16 KiB) or 431 (headers over 8 KiB), unknown
 paths 404, other methods 405; every answer closes the connection.
 
@@ -152,6 +156,19 @@ int RunFarm(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--reboot-s", options.reboot_s,
                  "How long a reboot through the web interface keeps a miner down, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--restart-s", options.restart_s,
+                 "How long a configuration written through the web interface (pools, sleep, "
+                 "wake) keeps a miner's API down while its mining software restarts, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--wake-idle-s", options.wake_idle_s,
+                 "How long a woken miner hashes nothing once its mining software is up, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--wake-ramp-s", options.wake_ramp_s,
+                 "Then how long its hashrate takes to rise to nominal, s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--conf-write-s", options.conf_write_s,

@@ -86,8 +86,8 @@ bool IsJsonBody(const HttpRequest& request) {
 // Applies a configuration the firmware took: `pools` (when given) replace the
 // pools, the mining software restarts, and `miner_mode` (when given) puts the
 // miner to sleep (1) or wakes it (0). Logs "set_miner_conf" and, with a mode,
-// "sleep" or "wake".
-void ApplyMinerConf(const std::optional<std::vector<PoolConfig>>& pools,
+// "sleep" or "wake". True when it was applied.
+bool ApplyMinerConf(const std::optional<std::vector<PoolConfig>>& pools,
                     std::optional<int> miner_mode, const std::string& invalid, FakeMiner& miner,
                     double now, std::vector<PrivilegedAction>& actions) {
   // Stock firmware's CGI writes whatever it is given and answers the same;
@@ -97,7 +97,7 @@ void ApplyMinerConf(const std::optional<std::vector<PoolConfig>>& pools,
   if (!invalid.empty()) {
     spdlog::warn("set_miner_conf.cgi refused: {}", invalid);
     actions.push_back({"set_miner_conf", JoinPools(applied), ActionResult::kError});
-    return;
+    return false;
   }
   miner.Reconfigure(applied, now);
   actions.push_back({"set_miner_conf", JoinPools(applied), ActionResult::kOk});
@@ -105,6 +105,7 @@ void ApplyMinerConf(const std::optional<std::vector<PoolConfig>>& pools,
     miner.SetSleeping(*miner_mode == 1, now);
     actions.push_back({*miner_mode == 1 ? "sleep" : "wake", "", ActionResult::kOk});
   }
+  return true;
 }
 
 // Why `pool` cannot be used (slot counts from 1), empty when it can.
@@ -116,12 +117,12 @@ std::string CheckPool(const PoolConfig& pool, size_t slot) {
 // The X19 form: {"bitmain-fan-ctrl":false,...,"miner-mode":1,"pools":[{"url":..,
 // "user":..,"pass":..},...]}. Keys other than pools and miner-mode are taken
 // and ignored, as the fake has no fan or frequency settings.
-void SetMinerConfJson(const HttpRequest& request, FakeMiner& miner, double now,
-                      fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
+WebEffect SetMinerConfJson(const HttpRequest& request, FakeMiner& miner, double now,
+                           fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
   const nlohmann::json conf = nlohmann::json::parse(request.body, nullptr, false);
   if (conf.is_discarded() || !conf.is_object()) {
     AppendHttpError(out, 400);
-    return;
+    return WebEffect::kNone;
   }
   std::string invalid;
   std::optional<std::vector<PoolConfig>> pools;
@@ -153,21 +154,21 @@ void SetMinerConfJson(const HttpRequest& request, FakeMiner& miner, double now,
       invalid = fmt::format("miner-mode {} is neither 0 nor 1", SafeForLog(it->dump()));
     }
   }
-  ApplyMinerConf(pools, miner_mode, invalid, miner, now, actions);
+  const bool applied = ApplyMinerConf(pools, miner_mode, invalid, miner, now, actions);
   AppendHttpResponse(out, 200, "application/json", kX19ConfOk);
+  return applied ? WebEffect::kRestart : WebEffect::kNone;
 }
 
 // The older firmware's form (S9 and every model): _ant_pool{1,2,3}{url,user,pw}.
-void SetMinerConf(const HttpRequest& request, FakeMiner& miner, double now,
-                  fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
+WebEffect SetMinerConf(const HttpRequest& request, FakeMiner& miner, double now,
+                       fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
   if (CanSleep(miner.spec().model) && IsJsonBody(request)) {
-    SetMinerConfJson(request, miner, now, out, actions);
-    return;
+    return SetMinerConfJson(request, miner, now, out, actions);
   }
   const auto form = ParseForm(request.body);
   if (MediaType(request) != kFormType || !form) {
     AppendHttpError(out, 400);
-    return;
+    return WebEffect::kNone;
   }
   std::vector<PoolConfig> pools;
   std::string invalid;
@@ -180,8 +181,9 @@ void SetMinerConf(const HttpRequest& request, FakeMiner& miner, double now,
     pools.push_back(std::move(pool));
   }
   if (pools.empty()) invalid = "no pool has a url";
-  ApplyMinerConf(pools, std::nullopt, invalid, miner, now, actions);
+  const bool applied = ApplyMinerConf(pools, std::nullopt, invalid, miner, now, actions);
   AppendHttpResponse(out, 200, "text/html", "ok");
+  return applied ? WebEffect::kRestart : WebEffect::kNone;
 }
 
 // blink.cgi: the X19 JSON form {"blink":bool}, answered {"code":"B000"} (on)
@@ -288,7 +290,7 @@ WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, F
   } else if (request.path == kBlinkPath) {
     Blink(request, miner, out, actions);
   } else {
-    SetMinerConf(request, miner, now, out, actions);
+    return SetMinerConf(request, miner, now, out, actions);
   }
   return WebEffect::kNone;
 }

@@ -54,14 +54,20 @@ namespace asicmon::fakefarm {
 // The realm of stock firmware's lighttpd, which clients may check.
 inline constexpr std::string_view kWebRealm = "antMiner Configuration";
 
-enum class WebEffect { kNone, kReboot };
+enum class WebEffect {
+  kNone,
+  kReboot,   // the whole miner goes down for a while (reboot.cgi)
+  kRestart,  // a configuration was applied: the mining software, and with it
+             // the API, restarts (set_miner_conf.cgi)
+};
 
 // Answers `request` for `miner` at unix time `now`, appending a whole HTTP
 // response to `out`. Unknown paths are 404, other methods 405, requests
 // without valid Digest credentials 401 with the challenge. A new
-// configuration, sleep, wake or fault light is applied to `miner` at once; a
-// reboot only answers and returns kReboot. Actions (see above) are appended
-// to `actions`.
+// configuration, sleep, wake or fault light is applied to `miner` at once
+// (a configuration also returns kRestart: the caller takes the API down for
+// the restart); a reboot only answers and returns kReboot. Actions (see
+// above) are appended to `actions`.
 WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, FakeMiner& miner,
                            double now, fmt::memory_buffer& out,
                            std::vector<PrivilegedAction>& actions);

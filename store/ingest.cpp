@@ -175,7 +175,8 @@ void Ingest::Accept(bus::Message&& message) {
     // stored with the store's own, so /events and a restart see them.
     Result<std::optional<HealthEvent>> health = DecodeHealthEvent(message.body);
     if (!health.ok()) return CountBad("event", health.status().message());
-    // Control's sleep and wake say which miners sleep on purpose.
+    // Control's sleep and wake, announced and done, say which miners sleep
+    // (or are going to sleep, or waking) on purpose.
     Result<std::optional<SleepCommand>> command = DecodeSleepCommand(message.body);
     if (!command.ok()) return CountBad("event", command.status().message());
     if (health->has_value()) batch_relayed_events_.push_back(std::move(**health));
@@ -397,7 +398,9 @@ void Ingest::LogStats(Clock::time_point now) {
        {"batches", c.batches},
        {"health_events", c.health_events},
        {"marked_sleeping", c.marked_sleeping},
-       {"asleep_by_control", sleep_.size()},
+       {"asleep_by_control", sleep_.asleep()},
+       {"sleep_transitioning", sleep_.transitioning()},
+       {"sleep_pending_expired", sleep_.expired()},
        {"batch_commit_ms_avg",
         timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0},
        {"batch_commit_ms_max", commit_ms_max_},

@@ -269,6 +269,11 @@ TEST(FakefarmWebTest, ConfigurationRoundTripChangesTheApisPoolsOnAReadOnlyMiner)
   EXPECT_EQ(set.status, 200);
   EXPECT_EQ(set.body, "ok");
 
+  // The mining software restarts with the new config: its API is gone for
+  // --restart-s, the web interface stays up.
+  EXPECT_EQ(Raw(ip, kApiPort, "summary").error, ECONNREFUSED);
+  EXPECT_EQ(Request(ip, "/cgi-bin/get_miner_conf.cgi", "root:root").status, 200);
+  ASSERT_TRUE(testing::WaitForListen(ip, kApiPort, 20s));
   const json pools = Api(ip, "pools")["POOLS"];
   ASSERT_EQ(pools.size(), 2u);
   EXPECT_EQ(pools[0]["URL"], "stratum+tcp://new-pool.example:3333");
@@ -403,6 +408,11 @@ TEST(FakefarmWebTest, SleepAndWakeThroughTheWebConfigShowInTheApi) {
     EXPECT_EQ(slept.status, 200);
     EXPECT_EQ(json::parse(slept.body)["code"], "M000");
     EXPECT_EQ(conf(ip)["bitmain-work-mode"], "1");
+    // As the field report of issue 17 has it: the mining software restarts
+    // (no API for a few seconds) and comes back asleep with uptime reset.
+    EXPECT_EQ(Raw(ip, kApiPort, "summary").error, ECONNREFUSED);
+    ASSERT_TRUE(testing::WaitForListen(ip, kApiPort, 20s));
+    EXPECT_LE(Uptime(ip), 2);
     const json summary = Api(ip, "summary")["SUMMARY"][0];
     EXPECT_EQ(std::stod(summary["GHS 5s"].is_string() ? summary["GHS 5s"].get<std::string>()
                                                        : summary["GHS 5s"].dump()),
@@ -420,6 +430,17 @@ TEST(FakefarmWebTest, SleepAndWakeThroughTheWebConfigShowInTheApi) {
 
   EXPECT_EQ(set_mode(s19, 0).status, 200);
   EXPECT_EQ(conf(s19)["bitmain-work-mode"], "0");
+  // Restarted again, then hashing nothing at first (chains up, every chip
+  // 'o'), then ramping up.
+  EXPECT_EQ(Raw(s19, kApiPort, "summary").error, ECONNREFUSED);
+  ASSERT_TRUE(testing::WaitForListen(s19, kApiPort, 20s));
+  EXPECT_EQ(Api(s19, "summary")["SUMMARY"][0]["GHS 5s"].get<double>(), 0);
+  EXPECT_EQ(StatsOf(s19)["chain_acs1"].get<std::string>().find('x'), std::string::npos);
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (Api(s19, "summary")["SUMMARY"][0]["GHS 5s"].get<double>() <= 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
   EXPECT_GT(Api(s19, "summary")["SUMMARY"][0]["GHS 5s"].get<double>(), 0);
   EXPECT_EQ(StatsOf(s17)["Mode"], 254) << "the neighbour sleeps on";
 

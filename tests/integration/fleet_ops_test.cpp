@@ -2,13 +2,15 @@
 // asicmon-control over asicmon-fakefarm (the farm's action log shows which
 // miners were touched), cancellation, the rules file reloaded on SIGHUP, and
 // a remediation rule over the whole pipeline (discover, collect, store)
-// rebooting a miner whose board died, once, then escalating.
+// rebooting a miner whose board died, once, then escalating; and issue 17's
+// bulk sleep and wake over the whole pipeline, which stores no fault.
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -238,6 +240,117 @@ TEST_F(FleetOpsTest, LocateSleepAndWakeChangeTheMinerAndReadBack) {
   EXPECT_FALSE(actions.contains(l3)) << "the L3+ was changed";
   HttpReply audit = Http("GET", base_ + "/audit?ip=" + l3);
   EXPECT_EQ(audit.Json()["audit"][0]["http_status"], 501);
+}
+
+// Issue 17's acceptance: a bulk sleep and then a bulk wake of every
+// sleep-capable miner of a 60-miner farm polled every 5 s, through the whole
+// pipeline (discover, collect, store, control) against the fake farm's
+// firmware-like restarts (the API gone ~3 s after set_miner_conf, back asleep
+// or hashing nothing yet, then ramping up). From the request until every one
+// of them hashes again, the store keeps no fault event for any miner: only
+// the restarts themselves ("rebooted", info), on the miners that slept.
+TEST_F(FleetOpsTest, Issue17BulkSleepAndWakeStoreNoFaultEvent) {
+  testing::FakeFarm farm = testing::StartFakeFarm(
+      {"--base", "127.53.6.1", "--count", "60", "--http-port", "8080", "--action-log",
+       (dir_ / "actions.jsonl").string()});
+  ASSERT_TRUE(farm.process);
+  std::vector<std::string> capable;  // S17 and S19 families; S9 and L3+ have no sleep
+  for (const auto& [ip, m] : farm.miners) {
+    const std::string model = m["model"];
+    if (model.starts_with("Antminer S17") || model.starts_with("Antminer S19")) {
+      capable.push_back(ip);
+    }
+  }
+  ASSERT_EQ(capable.size(), 36u);
+  setenv("SUBNET", "127.53.6.1-127.53.6.60", 1);
+  setenv("SCAN_INTERVAL", "5", 1);
+  setenv("SWEEP_INTERVAL", "300", 1);
+  Subprocess store({BinPath("asicmon-store")}, true);
+  Subprocess collect({BinPath("asicmon-collect")}, true);
+  Subprocess discover({BinPath("asicmon-discover")}, true);
+  // Once the store has made its database, which control then opens.
+  ASSERT_TRUE(store.WaitForStderr("pulling from", 20s)) << store.stderr_text();
+  StartControl({"--miner-http-port", "8080", "--miner-back-timeout", "60"});
+  auto db = StoreDb::Open({.database = (dir_ / "asicmon.db").string()});
+  ASSERT_OK(db);
+  auto latest = [&] {
+    std::map<std::string, Record> by_ip;
+    LatestFilter all;
+    all.limit = 1000;
+    if (auto rows = (*db)->Latest(all); rows.ok()) {
+      for (Record& r : *rows) by_ip[r.ip] = std::move(r);
+    }
+    return by_ip;
+  };
+  // Every miner of `ips` has a record newer than `since` for which `holds`.
+  auto every = [&](const std::vector<std::string>& ips, double since, auto holds) {
+    const auto now = latest();
+    return std::all_of(ips.begin(), ips.end(), [&](const std::string& ip) {
+      const auto it = now.find(ip);
+      return it != now.end() && it->second.ts > since && holds(it->second);
+    });
+  };
+  auto wait_until = [&](std::chrono::seconds limit, auto done) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(500ms);
+    return done();
+  };
+  auto hashing = [](const Record& r) {
+    return r.status == MinerStatus::kOk && r.hashrate_expected &&
+           r.hashrate.value_or(0) >= 0.8 * *r.hashrate_expected;
+  };
+  std::vector<std::string> all;
+  for (const auto& [ip, m] : farm.miners) all.push_back(ip);
+  ASSERT_TRUE(wait_until(60s, [&] {
+    return every(all, 0, [](const Record& r) { return r.status == MinerStatus::kOk; }) &&
+           every(capable, 0, hashing);
+  })) << "the farm was not polled: " << store.stderr_text();
+
+  auto bulk = [&](const char* action) {
+    HttpReply started = Http("POST", base_ + "/actions",
+                             json{{"action", action},
+                                  {"select", {{"ips", capable}}},
+                                  {"max_parallel", 36}}.dump(),
+                             kToken);
+    EXPECT_EQ(started.status, 202) << started.body;
+    const json job = WaitForJob(started.Json().value("id", ""), 180s);
+    EXPECT_EQ(job["state"], "done") << job.dump();
+    EXPECT_EQ(job["counts"]["ok"], 36) << job.dump();
+    return UnixNow();
+  };
+  const double slept = bulk("sleep");
+  // Each asleep, marked so by the store, a poll interval after the job; then the wake.
+  ASSERT_TRUE(wait_until(60s, [&] {
+    return every(capable, slept + 5, [](const Record& r) { return r.sleeping; });
+  })) << "store: " << store.stderr_text();
+  const double woken = bulk("wake");
+  ASSERT_TRUE(wait_until(120s, [&] { return every(capable, woken, hashing); }))
+      << "store: " << store.stderr_text();
+  // And one more poll of each, hashing, so that anything the ramp-up made is stored.
+  const double hashed = UnixNow();
+  ASSERT_TRUE(wait_until(60s, [&] { return every(capable, hashed, hashing); }));
+
+  auto events = (*db)->Events({.since = 0, .ip = "", .kind = "", .limit = 10000});
+  ASSERT_OK(events);
+  std::set<std::string> rebooted;
+  for (const HealthEvent& e : *events) {
+    EXPECT_EQ(e.kind, "rebooted") << e.ip << " " << e.kind << " " << e.state << ": " << e.message;
+    EXPECT_EQ(e.severity, "info") << e.ip << " " << e.kind;
+    rebooted.insert(e.ip);
+  }
+  EXPECT_EQ(rebooted, std::set<std::string>(capable.begin(), capable.end()));
+  // The restarts were polled: the window the issue is about was really crossed.
+  size_t refused = 0, marked = 0;
+  for (const std::string& ip : capable) {
+    auto history = (*db)->History(ip, slept - 600, UnixNow(), 1000);
+    ASSERT_OK(history);
+    for (const Record& r : *history) {
+      refused += r.status == MinerStatus::kRefused;
+      marked += r.sleeping;
+    }
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_GE(marked, 2 * capable.size());
 }
 
 TEST_F(FleetOpsTest, ACancelledJobStartsNoFurtherMiner) {

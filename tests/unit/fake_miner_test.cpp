@@ -414,6 +414,44 @@ TEST(FakeMinerSleepTest, SharesStopWhileAsleepAndResumeOnWaking) {
   EXPECT_EQ(summary(kNow + 900)["Accepted"], 0);
 }
 
+// Waking, the mining software starts over: chains answer with every chip
+// 'o' but hash nothing for wake_idle_s, then all boards rise together to
+// nominal over wake_ramp_s, from the restart that applied the wake.
+TEST(FakeMinerSleepTest, WakingHashesNothingAtFirstThenRampsUp) {
+  for (ModelId model : {ModelId::kS19Pro, ModelId::kS17Pro}) {
+    SCOPED_TRACE(GetModel(model).key);
+    FakeMinerSpec spec = Spec(model);
+    spec.wake_idle_s = 5;
+    spec.wake_ramp_s = 10;
+    FakeMiner miner(spec, kNow);
+    miner.SetSleeping(true, kNow);
+    miner.SetSleeping(false, kNow + 100);
+    miner.Restart(kNow + 103);  // the web interface's restart: the ramp starts there
+    auto poll = [&](double now) {
+      Record record;
+      NormaliseRawReply(miner.Handle(kPoll, now), record);
+      EXPECT_EQ(record.status, MinerStatus::kOk);
+      EXPECT_FALSE(record.sleeping);
+      return record;
+    };
+    const double nominal = GetModel(model).hashrate_nominal;
+    for (double after : {0.0, 4.9}) {
+      const Record idle = poll(kNow + 103 + after);
+      EXPECT_EQ(idle.hashrate.value_or(-1), 0) << after;
+      ASSERT_EQ(idle.boards.size(), static_cast<size_t>(GetModel(model).boards));
+      for (const BoardStats& b : idle.boards) {
+        EXPECT_EQ(b.chips_failed.value_or(-1), 0);
+        EXPECT_EQ(b.chips_ok, b.chips);
+      }
+    }
+    const Record half = poll(kNow + 103 + 10);
+    EXPECT_NEAR(half.hashrate.value_or(0), nominal / 2, nominal * 0.02);
+    for (const BoardStats& b : half.boards) EXPECT_GT(b.hashrate.value_or(0), 0);
+    const Record full = poll(kNow + 103 + 15);
+    EXPECT_NEAR(full.hashrate.value_or(0), nominal, nominal * 0.02);
+  }
+}
+
 TEST(FakeMinerSleepTest, FirmwareWithoutSleepIgnoresIt) {
   for (ModelId model : {ModelId::kS9, ModelId::kL3Plus}) {
     SCOPED_TRACE(GetModel(model).key);

@@ -1,6 +1,7 @@
 // Bulk requests and selection, the remediation rules file, and what the
 // rules engine decides, with a real CommandGate whose miners do not answer
 // (a closed port on 127.53.0.1): the actions fail fast, for real.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -345,6 +346,54 @@ TEST_F(RemediationTest, ARestartKeepsTheLimitsFromTheAudit) {
   EXPECT_TRUE(posted_.empty());
   ASSERT_EQ(published_.size(), 1u);
   EXPECT_NE(published_[0].message.find("still holds"), std::string::npos) << published_[0].message;
+}
+
+// Sleep and wake are announced on the bus before anything reaches the
+// miner (the store covers the miner's restart with it), with a bound the
+// command cannot outlast; other actions and refusals are not.
+TEST(CommandGateTest, AnnouncesSleepAndWakeBeforeActing) {
+  const std::string ip = "127.53.0.2";
+  ActionOptions options;
+  options.api_port = testing::FreeTcpPort(ip);  // nothing listens: refused at once
+  options.api.deadline = std::chrono::milliseconds(2000);
+  const MinerActions actions(options);
+  std::vector<std::string> seen;  // "announce sleep pending 202", "audit sleep ..."
+  std::vector<std::chrono::seconds> bounds;
+  CommandGate gate(
+      actions, std::chrono::seconds(300),
+      [&](AuditEntry e) {
+        seen.push_back(fmt::format("audit {} {} {}", e.action, e.result, e.http_status));
+      },
+      [&](AuditEntry e, std::chrono::seconds bound) {
+        seen.push_back(fmt::format("announce {} {} {}", e.action, e.result, e.http_status));
+        EXPECT_EQ(e.ip, ip);
+        EXPECT_EQ(e.actor, "token@127.0.0.1");
+        bounds.push_back(bound);
+      });
+  ActionRequest request;
+  request.ip = ip;
+  request.worker = "farm.w1";
+  request.actor = "token@127.0.0.1";
+  for (ActionKind kind : {ActionKind::kSleep, ActionKind::kWake, ActionKind::kReboot}) {
+    request.kind = kind;
+    gate.Run(request);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "announce sleep pending 202", "audit sleep refused 502",
+                      "announce wake pending 202", "audit wake refused 502",
+                      "audit reboot refused 502"}));
+  ASSERT_EQ(bounds.size(), 2u);
+  EXPECT_EQ(bounds[0], SleepCommandBound(options));
+  // The wait for the miner alone takes back_timeout: the bound is longer.
+  EXPECT_GT(bounds[0], options.back_timeout);
+
+  // Refused while another command holds the miner: nothing announced.
+  seen.clear();
+  request.kind = ActionKind::kSleep;
+  ASSERT_FALSE(gate.TryAcquire(request));
+  EXPECT_TRUE(gate.TryAcquire(request));
+  EXPECT_EQ(seen, (std::vector<std::string>{"audit sleep busy 409"}));
+  gate.RunHeld(request);
 }
 
 }  // namespace

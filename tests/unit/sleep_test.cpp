@@ -1,11 +1,15 @@
 // The store's set of miners control put to sleep: control's events decoded
 // (and hostile ones refused), records of those miners marked sleeping while
-// they hash nothing, a wake by other means noticed, a restart resumed.
+// they hash nothing, announced sleeps and wakes covering the mining
+// software's restart, a wake by other means noticed, a restart resumed.
 #include "asicmon/sleep.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+
+#include "asicmon/health.h"
 
 #include "sample_records.h"
 #include "testlib.h"
@@ -20,6 +24,21 @@ nlohmann::json ControlEvent(const std::string& action, const std::string& ip,
   return testing::ControlEvent(action, ip, kSleptAt, result);
 }
 
+// An announcement of `action` on miner 1, as control's gate publishes it.
+nlohmann::json Pending(const std::string& action, double ts, double timeout_s = 240) {
+  nlohmann::json event = testing::ControlEvent(action, testing::DataOnlyIp(1), ts, "pending");
+  event["http_status"] = 202;
+  event["timeout_s"] = timeout_s;
+  return event;
+}
+
+SleepCommand Decoded(const nlohmann::json& event) {
+  Result<std::optional<SleepCommand>> command = DecodeSleepCommand(testing::ToMsgpack(event));
+  EXPECT_OK(command);
+  EXPECT_TRUE(command.ok() && command->has_value()) << event.dump();
+  return command.ok() && command->has_value() ? **command : SleepCommand{};
+}
+
 // A poll of miner 1 `after` seconds past the sleep command: an S19 asleep
 // (hashrate 0) or hashing.
 Record Poll(double after, bool hashing) {
@@ -27,6 +46,17 @@ Record Poll(double after, bool hashing) {
   if (!hashing) {
     r.hashrate = 0;
     for (BoardStats& b : r.boards) b.hashrate = 0;
+  }
+  return r;
+}
+
+// An S19 as antminer-s19-stats-sleeping.json shows it: no hashrate, chains
+// present with every chip 'x'.
+Record AsleepS19(double after) {
+  Record r = Poll(after, false);
+  for (BoardStats& b : r.boards) {
+    b.chips_ok = 0;
+    b.chips_failed = b.chips;
   }
   return r;
 }
@@ -45,12 +75,39 @@ TEST(SleepCommand, DecodesControlsSleepAndWake) {
   EXPECT_FALSE((*wake)->asleep);
 }
 
+TEST(SleepCommand, DecodesAnnouncementsAndFailures) {
+  const SleepCommand pending = Decoded(Pending("sleep", kSleptAt, 240));
+  EXPECT_EQ(pending.phase, SleepPhase::kPending);
+  EXPECT_TRUE(pending.asleep);
+  EXPECT_EQ(pending.timeout_s, 240);
+  const SleepCommand failed = Decoded(ControlEvent("wake", "127.0.0.1", "not confirmed"));
+  EXPECT_EQ(failed.phase, SleepPhase::kFailed);
+  EXPECT_FALSE(failed.asleep);
+  EXPECT_EQ(Decoded(ControlEvent("sleep", "127.0.0.1")).phase, SleepPhase::kDone);
+}
+
+TEST(SleepCommand, APendingCommandWithoutAGoodTimeoutIsAnError) {
+  nlohmann::json none = Pending("sleep", kSleptAt);
+  none.erase("timeout_s");
+  nlohmann::json text = Pending("sleep", kSleptAt);
+  text["timeout_s"] = "240";
+  for (const nlohmann::json& event :
+       {none, text, Pending("wake", kSleptAt, 0), Pending("wake", kSleptAt, -5),
+        Pending("sleep", kSleptAt, 1e9)}) {
+    SCOPED_TRACE(event.dump());
+    EXPECT_FALSE(DecodeSleepCommand(testing::ToMsgpack(event)).ok());
+  }
+}
+
 TEST(SleepCommand, OtherEventsAreNotCommands) {
   nlohmann::json stats = {{"kind", "stats"}, {"stage", "collect"}, {"ts", 1.0}};
   nlohmann::json health = {{"type", "health"}, {"kind", "offline"}, {"ip", "127.0.0.1"}};
   for (const std::string& body :
        {testing::ToMsgpack(ControlEvent("reboot", "127.0.0.1")),
-        testing::ToMsgpack(ControlEvent("sleep", "127.0.0.1", "miner did not confirm")),
+        // Refused by the gate while another command holds the miner: that
+        // one's outcome decides, not this.
+        testing::ToMsgpack(ControlEvent("sleep", "127.0.0.1", "busy")),
+        testing::ToMsgpack(ControlEvent("reboot", "127.0.0.1", "pending")),
         testing::ToMsgpack(ControlEvent("locate", "127.0.0.1")), testing::ToMsgpack(stats),
         testing::ToMsgpack(health), testing::ToMsgpack(nlohmann::json::array({1, 2})),
         std::string("\xc1"), std::string()}) {
@@ -103,10 +160,136 @@ TEST(SleepRegistry, MarksItsMinersWhileTheyHashNothing) {
   EXPECT_FALSE(registry.Mark(said));
   EXPECT_TRUE(said.sleeping);
 
+  // Woken: still starting up while it hashes nothing, awake once it hashes.
   registry.Apply({testing::DataOnlyIp(1), "farm.w1", false, kSleptAt + 4000});
+  EXPECT_EQ(registry.transitioning(), 1u);
+  Record starting = Poll(4030, false);
+  EXPECT_TRUE(registry.Mark(starting));
+  Record hashing = Poll(4060, true);
+  EXPECT_FALSE(registry.Mark(hashing));
+  EXPECT_FALSE(hashing.sleeping);
   EXPECT_EQ(registry.size(), 0u);
-  Record woken = Poll(4030, false);
-  EXPECT_FALSE(registry.Mark(woken));
+  Record idle = Poll(4090, false);
+  EXPECT_FALSE(registry.Mark(idle)) << "awake: hashing nothing is a fault again";
+}
+
+TEST(SleepRegistry, AWakeThatNeverHashesIsAFaultAfterTheRampUp) {
+  SleepRegistry registry;
+  registry.Apply({testing::DataOnlyIp(1), "farm.w1", false, kSleptAt});
+  Record starting = Poll(SleepRegistry::kWakeRampS - 1, false);
+  EXPECT_TRUE(registry.Mark(starting));
+  Record stuck = Poll(SleepRegistry::kWakeRampS, false);
+  EXPECT_FALSE(registry.Mark(stuck));
+  EXPECT_FALSE(registry.Contains(testing::DataOnlyIp(1)));
+}
+
+TEST(SleepRegistry, APendingSleepCoversTheRestartBeforeControlConfirms) {
+  SleepRegistry registry;
+  registry.Apply(Decoded(Pending("sleep", kSleptAt)));
+  EXPECT_EQ(registry.transitioning(), 1u);
+  // Polled before the config write took: still hashing, still pending.
+  Record before = Poll(0.5, true);
+  EXPECT_FALSE(registry.Mark(before));
+  EXPECT_FALSE(before.sleeping);
+  EXPECT_TRUE(registry.Contains(testing::DataOnlyIp(1)));
+  // Back from the restart, asleep, a second before control's confirmation.
+  Record asleep = AsleepS19(3.5);
+  EXPECT_TRUE(registry.Mark(asleep));
+  registry.Apply(Decoded(ControlEvent("sleep", testing::DataOnlyIp(1))));
+  EXPECT_EQ(registry.transitioning(), 0u);
+  Record later = AsleepS19(60);
+  EXPECT_TRUE(registry.Mark(later));
+}
+
+TEST(SleepRegistry, AFailedCommandEndsItsAnnouncementAndKeepsWhatWasKnown) {
+  SleepRegistry registry;
+  registry.Apply(Decoded(Pending("sleep", kSleptAt)));
+  registry.Apply(Decoded(ControlEvent("sleep", testing::DataOnlyIp(1), "web unreachable")));
+  EXPECT_EQ(registry.size(), 0u);
+  Record idle = Poll(30, false);
+  EXPECT_FALSE(registry.Mark(idle));
+
+  // Asleep, then a wake that was not confirmed: asleep as before.
+  registry.Apply({testing::DataOnlyIp(1), "farm.w1", true, kSleptAt});
+  registry.Apply(Decoded(Pending("wake", kSleptAt + 100)));
+  registry.Apply(Decoded(ControlEvent("wake", testing::DataOnlyIp(1), "not confirmed")));
+  EXPECT_EQ(registry.transitioning(), 0u);
+  Record still = Poll(400, false);
+  EXPECT_TRUE(registry.Mark(still));
+}
+
+TEST(SleepRegistry, AnAnnouncementWithoutOutcomeLapsesAfterItsTimeout) {
+  SleepRegistry registry;
+  registry.Apply(Decoded(Pending("sleep", kSleptAt, 240)));
+  Record within = Poll(239, false);
+  EXPECT_TRUE(registry.Mark(within));
+  EXPECT_EQ(registry.expired(), 0u);
+  Record past = Poll(240, false);
+  EXPECT_FALSE(registry.Mark(past)) << "control died mid-command: no longer masked";
+  EXPECT_EQ(registry.expired(), 1u);
+  EXPECT_EQ(registry.size(), 0u);
+}
+
+TEST(SleepRegistry, APendingWakeEndsWhenTheMinerHashes) {
+  SleepRegistry registry;
+  registry.Apply({testing::DataOnlyIp(1), "farm.w1", true, kSleptAt});
+  registry.Apply(Decoded(Pending("wake", kSleptAt + 600)));
+  Record starting = Poll(605, false);
+  EXPECT_TRUE(registry.Mark(starting));
+  Record hashing = Poll(620, true);
+  EXPECT_FALSE(registry.Mark(hashing));
+  EXPECT_EQ(registry.size(), 0u);
+}
+
+// Issue 17: a bulk sleep stored chips_failed ("100 % of its chips failed")
+// for miners polled between the firmware's restart into sleep (~3 s after
+// set_miner_conf) and control's confirmation about a second later. With the
+// announcement, every record from the request until the miner hashes again
+// is judged as a miner changing state on purpose: the health rules fire
+// nothing but the restart itself ("rebooted", info).
+TEST(SleepRegistry, Issue17NoFaultFromTheRequestUntilTheMinerHashesAgain) {
+  SleepRegistry registry;
+  HealthEngine health{HealthRules{}};
+  std::vector<HealthEvent> events;
+  auto observe = [&](Record r, std::optional<int64_t> uptime_s = std::nullopt) {
+    if (uptime_s) r.uptime_s = *uptime_s;
+    registry.Mark(r);
+    health.Observe(r, events);
+  };
+  auto refused = [&](double after) {
+    Record r = Poll(after, false);
+    r.status = MinerStatus::kRefused;
+    r.boards.clear();
+    r.hashrate.reset();
+    return r;
+  };
+  observe(Poll(-5, true));
+  registry.Apply(Decoded(Pending("sleep", kSleptAt)));
+  observe(Poll(0.5, true));
+  observe(refused(2));         // the mining software restarting
+  observe(AsleepS19(3.5), 1);  // back, asleep, before control's confirmation
+  registry.Apply(Decoded(ControlEvent("sleep", testing::DataOnlyIp(1))));
+  for (double after : {8.5, 13.5, 18.5}) observe(AsleepS19(after), after - 2);
+  registry.Apply(Decoded(Pending("wake", kSleptAt + 20)));
+  observe(refused(22));
+  // Up again, chains answering, nothing hashed yet, then ramping up.
+  auto starting = [&](double after, double share) {
+    Record r = Poll(after, share > 0);
+    *r.hashrate *= share;
+    for (BoardStats& b : r.boards) *b.hashrate *= share;
+    return r;
+  };
+  observe(starting(24, 0), 1);
+  registry.Apply(Decoded(ControlEvent("wake", testing::DataOnlyIp(1))));
+  observe(starting(29, 0), 6);
+  observe(starting(34, 0.4), 11);
+  observe(starting(39, 0.9), 16);
+  observe(starting(44, 1), 21);
+
+  std::vector<std::string> kinds;
+  for (const HealthEvent& e : events) kinds.push_back(e.kind + "/" + e.state);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"rebooted/fired", "rebooted/fired"}));
+  EXPECT_EQ(registry.size(), 0u) << "hashing again: awake";
 }
 
 TEST(SleepRegistry, HashingAfterTheSettleTimeMeansWokenByOtherMeans) {
