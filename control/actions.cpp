@@ -225,14 +225,21 @@ ActionOutcome MinerActions::Reset(const std::string& ip, const std::string& work
   if (r.status == MinerStatus::kApiError && (r.status_letter == "E" || r.status_letter == "F")) {
     return {502, ErrorBody("the miner refused 'restart'", r.error), "api error"};
   }
+  return AwaitRestart(ip, before, "the miner took the restart but does not show it yet",
+                      "restarted", "not confirmed");
+}
+
+ActionOutcome MinerActions::AwaitRestart(const std::string& ip, const Record& before,
+                                         std::string_view late_error, std::string_view done,
+                                         std::string_view late_result) const {
   const std::optional<Record> back = WaitForRestart(ip, before);
   if (!back) {
-    return Unconfirmed("the miner took the restart but does not show it yet",
+    return Unconfirmed(late_error,
                        "not answering with a fresh uptime after " +
                            std::to_string(options_.back_timeout.count() / 1000) + " s",
-                       "not confirmed");
+                       late_result);
   }
-  nlohmann::json body = {{"result", "restarted"}, {"ip", ip}, {"worker", back->worker}};
+  nlohmann::json body = {{"result", done}, {"ip", ip}, {"worker", back->worker}};
   body["record"] = RecordToJson(*back);
   return {200, std::move(body), "ok"};
 }
@@ -327,16 +334,8 @@ ActionOutcome MinerActions::Reboot(const std::string& ip, const std::string& wor
   if (!wait) {
     return {202, {{"result", "rebooting"}, {"ip", ip}, {"worker", worker}}, "ok"};
   }
-  const std::optional<Record> back = WaitForRestart(ip, before);
-  if (!back) {
-    return Unconfirmed("the miner took the reboot but is not back yet",
-                       "not answering with a fresh uptime after " +
-                           std::to_string(options_.back_timeout.count() / 1000) + " s",
-                       "not back in time");
-  }
-  nlohmann::json body = {{"result", "rebooted"}, {"ip", ip}, {"worker", back->worker}};
-  body["record"] = RecordToJson(*back);
-  return {200, std::move(body), "ok"};
+  return AwaitRestart(ip, before, "the miner took the reboot but is not back yet", "rebooted",
+                      "not back in time");
 }
 
 ActionOutcome MinerActions::ChangePool(const std::string& ip, const std::string& worker,

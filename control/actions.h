@@ -122,6 +122,11 @@ class MinerActions {
   // than `before`'s (or answers again after a miss, when it reports no
   // uptime); that record, or nullopt after back_timeout.
   std::optional<Record> WaitForRestart(const std::string& ip, const Record& before) const;
+  // WaitForRestart's answer: 200 {"result": done, ..., "record"}, or
+  // Unconfirmed(late_error, ..., late_result).
+  ActionOutcome AwaitRestart(const std::string& ip, const Record& before,
+                             std::string_view late_error, std::string_view done,
+                             std::string_view late_result) const;
   // Polls until `done(record)` or back_timeout; the last record seen.
   std::optional<Record> WaitFor(const std::string& ip,
                                 const std::function<bool(const Record&)>& done) const;
