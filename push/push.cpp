@@ -12,6 +12,7 @@
 
 #include "asicmon/clock.h"
 #include "asicmon/log.h"
+#include "asicmon/outbox.h"
 
 namespace asicmon::push {
 namespace {
@@ -231,8 +232,10 @@ void Push::Observe(const std::string& producer, uint64_t seq, double now_unix,
     first_missed = state.last_seq + 1;
     last_missed = seq - 1;
   }
-  // A seq at or below the last one is a restarted producer: not a gap.
-  state.last_seq = seq;
+  // A seq at or below the last one is not a gap: a late record (resent to
+  // a restarted store), or, far below, a producer restarted under the same
+  // PRODUCER_ID (bus::SeqTracker::Observe).
+  if (seq > state.last_seq || state.last_seq - seq >= bus::kResendWindow) state.last_seq = seq;
   state.last_seen = now_unix;
   state_dirty_ = true;
   if (last_missed == 0) return;
