@@ -124,7 +124,9 @@ void CollectWorker::TakeAcks() {
     if (!ack.ok()) {
       ++counters_.bad_acks;
       spdlog::warn("bad acknowledgement on publish socket: {}", ack.status().message());
-      continue;
+      // A bad message was consumed whole; a socket error would repeat.
+      if (ack.status().code() == Status::Code::kParseError) continue;
+      return;
     }
     const uint64_t restarts = outbox_.counters().store_restarts;
     outbox_.OnAck(*ack, now);
