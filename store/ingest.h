@@ -9,7 +9,8 @@
 // of the seqs it committed per producer; producers keep what they sent until
 // they see it there, and send it again after a store restart. A record this
 // store already has (same producer, seq and ts: a resend) is dropped,
-// counted and acknowledged again, never stored or published twice.
+// counted and acknowledged again, never stored or published twice. Relay
+// only (no database), a resend is recognised within its batch only.
 //
 // Nothing is dropped without a count and a log line: undecodable input is
 // bad_messages, records a producer sent that never arrived are seq_gaps, a
