@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   app.add_option("--producer-id", c.producer_id, "Producer id stamped on records (env PRODUCER_ID)");
   asicmon::AddStageFlags(app, c.stage);
   app.footer("Worker mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
-             "ASICMON_JOBS / ASICMON_INGEST.");
+             "ASICMON_JOBS / ASICMON_INGEST / ASICMON_PUBLISH (store's acknowledgements).");
   if (auto exit_code = asicmon::StartStage(app, argc, argv, "collect", c.stage, env)) {
     return *exit_code;
   }

@@ -39,6 +39,22 @@ Result<std::unique_ptr<CollectWorker>> CollectWorker::Create(const WorkerOptions
       bus::Connect(worker->context_, zmq::socket_type::push, options.endpoints.ingest, ingest_options);
   if (!ingest.ok()) return ingest.status();
   worker->ingest_ = std::move(*ingest);
+
+  // publish: store's acknowledgements only (a few per second). Past the mark
+  // SUB drops acks; the records they covered are sent again after
+  // resend_after and store drops them as duplicates.
+  bus::SocketOptions acks_options;
+  acks_options.rcvhwm = 1000;
+  acks_options.curve = &options.endpoints.curve;
+  Result<zmq::socket_t> acks = bus::Connect(worker->context_, zmq::socket_type::sub,
+                                            options.endpoints.publish, acks_options);
+  if (!acks.ok()) return acks.status();
+  try {
+    acks->set(zmq::sockopt::subscribe, bus::kTopicAck);
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string("subscribe: ") + e.what());
+  }
+  worker->acks_ = std::move(*acks);
   return worker;
 }
 
@@ -47,6 +63,10 @@ CollectWorker::CollectWorker(const WorkerOptions& options, std::unique_ptr<Miner
       client_(std::move(client)),
       context_(1),
       sequencer_(options.producer_id),
+      outbox_({.topic = std::string(bus::kTopicRecord),
+               .producer_id = options.producer_id,
+               .max_kept = options.backlog_max,
+               .resend_after = options.resend_after}),
       request_(BuildRequest(kPollCommand)) {}
 
 void CollectWorker::TakeJobs() {
@@ -83,24 +103,38 @@ void CollectWorker::OnPolled(Record&& record) {
   std::string body;
   body.reserve(512);
   EncodeRecord(record, body);
-  backlog_.push_back(std::move(body));
-  if (backlog_.size() > options_.backlog_max) {
-    backlog_.pop_front();
-    ++counters_.records_dropped;
-    if (!dropping_logged_) {
-      spdlog::error("store is not taking records: backlog full at {}, dropping the oldest (counted)",
-                    options_.backlog_max);
-      dropping_logged_ = true;
-    }
+  const bool full = outbox_.kept() >= options_.backlog_max;
+  outbox_.Add(record.seq, std::move(body));
+  if (full && !dropping_logged_) {
+    spdlog::error(
+        "store is not taking or not acknowledging records: {} kept, dropping the oldest "
+        "(counted: dropped, unacked_dropped)",
+        options_.backlog_max);
+    dropping_logged_ = true;
   }
 }
 
-void CollectWorker::FlushBacklog() {
-  while (!backlog_.empty() && bus::TrySend(ingest_, bus::kTopicRecord, backlog_.front())) {
-    backlog_.pop_front();
-    ++counters_.records_sent;
+void CollectWorker::TakeAcks() {
+  const auto now = Clock::now();
+  for (;;) {
+    Result<std::optional<bus::Message>> message = bus::TryReceive(acks_);
+    if (message.ok() && !message->has_value()) return;
+    Result<bus::StoreAck> ack = message.ok() ? bus::DecodeStoreAck((*message)->body)
+                                             : Result<bus::StoreAck>(message.status());
+    if (!ack.ok()) {
+      ++counters_.bad_acks;
+      spdlog::warn("bad acknowledgement on publish socket: {}", ack.status().message());
+      // A bad message was consumed whole; a socket error would repeat.
+      if (ack.status().code() == Status::Code::kParseError) continue;
+      return;
+    }
+    const uint64_t restarts = outbox_.counters().store_restarts;
+    outbox_.OnAck(*ack, now);
+    if (outbox_.counters().store_restarts != restarts) {
+      spdlog::info("store restarted ({}): sending the {} records it has not acknowledged again",
+                   SafeForLog(ack->store_id), outbox_.unsent());
+    }
   }
-  if (backlog_.empty()) dropping_logged_ = false;
 }
 
 void CollectWorker::LogCounters() {
@@ -112,10 +146,18 @@ void CollectWorker::LogCounters() {
   for (int s = 0; s < kMinerStatusCount; ++s) {
     v.emplace_back(ToString(static_cast<MinerStatus>(s)), counters_.polls[s]);
   }
-  v.insert(v.end(), {{"sent", counters_.records_sent},
-                     {"backlog", backlog_.size()},
-                     {"dropped", counters_.records_dropped},
-                     {"bad_messages", counters_.bad_messages}});
+  const bus::OutboxCounters& o = outbox_.counters();
+  const size_t unsent = outbox_.unsent();
+  v.insert(v.end(), {{"sent", o.sent},
+                     {"resent", o.resent},
+                     {"acked", o.acked},
+                     {"backlog", unsent},
+                     {"unacked", outbox_.kept() - unsent},
+                     {"dropped", o.dropped},
+                     {"unacked_dropped", o.unacked_dropped},
+                     {"store_restarts", o.store_restarts},
+                     {"bad_messages", counters_.bad_messages},
+                     {"bad_acks", counters_.bad_acks}});
   spdlog::info("counters {}", stats.ToLogFields());
   bus::TrySendStageStats(ingest_, stats);  // best effort: the next one replaces it
 }
@@ -128,11 +170,13 @@ Status CollectWorker::Run(const ShutdownSignal& shutdown) {
   while (!shutdown.requested()) {
     const bool has_room = client_->in_flight() < options_.max_in_flight;
     // Records waiting for store: try again soon rather than sleep a whole poll.
-    const auto cap = backlog_.empty() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(20);
+    const auto cap =
+        outbox_.kept() == 0 ? std::chrono::milliseconds(500) : std::chrono::milliseconds(20);
     std::vector<zmq::pollitem_t> items = {
         {nullptr, shutdown.fd(), ZMQ_POLLIN, 0},
         {nullptr, client_->fd(), ZMQ_POLLIN, 0},
         {jobs_.handle(), 0, static_cast<short>(has_room ? ZMQ_POLLIN : 0), 0},
+        {acks_.handle(), 0, ZMQ_POLLIN, 0},
     };
     try {
       zmq::poll(items, client_->NextDeadlineIn(cap));
@@ -141,7 +185,9 @@ Status CollectWorker::Run(const ShutdownSignal& shutdown) {
     }
     client_->Poll(std::chrono::milliseconds(0));
     TakeJobs();
-    FlushBacklog();
+    TakeAcks();
+    outbox_.Flush(ingest_, Clock::now());
+    if (outbox_.kept() < options_.backlog_max / 2) dropping_logged_ = false;  // episode over
     if (Clock::now() >= next_stats) {
       LogCounters();
       next_stats = Clock::now() + options_.stats_interval;
@@ -149,19 +195,24 @@ Status CollectWorker::Run(const ShutdownSignal& shutdown) {
   }
 
   // Stop intake, finish what is in flight (each exchange is bounded by its
-  // deadline), and hand the records on within the socket's linger.
+  // deadline), hand the records on and wait for store's acknowledgement, bounded.
   spdlog::info("shutting down: finishing {} exchanges in flight", client_->in_flight());
   jobs_.close();
   client_->RunUntilIdle();
   const auto flush_until = Clock::now() + std::chrono::seconds(2);
-  FlushBacklog();
-  while (!backlog_.empty() && Clock::now() < flush_until) {
+  for (;;) {
+    TakeAcks();
+    outbox_.Flush(ingest_, Clock::now());
+    if (outbox_.kept() == 0 || Clock::now() >= flush_until) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    FlushBacklog();
   }
-  if (!backlog_.empty()) {
-    counters_.records_dropped += backlog_.size();
-    spdlog::error("store did not take {} records before exit: dropped (counted)", backlog_.size());
+  if (outbox_.kept() > 0) {
+    const size_t unsent = outbox_.unsent();
+    spdlog::error(
+        "store did not take {} records before exit (dropped, counted) and did not acknowledge {} "
+        "(unacked_dropped: lost only if it did not commit them)",
+        unsent, outbox_.kept() - unsent);
+    outbox_.DropAll();
   }
   LogCounters();
   return Status::Ok();

@@ -1,16 +1,17 @@
 // The collect worker: pulls poll jobs from discover, keeps hundreds of
 // exchanges in flight on one thread, and pushes one record per job to store.
 //
-// Every job yields a record, ok or not, by its deadline. A record that store
-// cannot take yet (its ingest socket at the high-water mark, or store down)
-// waits in a bounded backlog; past the bound the oldest is dropped and counted.
+// Every job yields a record, ok or not, by its deadline. A record waits in an
+// Outbox (outbox.h) until store acknowledges it on its publish socket: while
+// store cannot take it yet (its ingest socket at the high-water mark, or
+// store down), and after it was sent, so that what a killed store had not
+// committed is sent again. Past the bound the oldest is dropped and counted.
 //
 // Thread-safety: Run() owns the calling thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/miner_api.h"
+#include "asicmon/outbox.h"
 #include "asicmon/shutdown.h"
 
 namespace asicmon {
@@ -27,8 +29,12 @@ struct WorkerOptions {
   ExchangeOptions exchange;
   // Exchanges open at once; each holds a file descriptor. Default: 512.
   size_t max_in_flight = 512;
-  // Records kept while store cannot take them. Default: 100,000 (~30 MB).
+  // Records kept until store acknowledges them (outbox.h). Default: 100,000
+  // (~30 MB).
   size_t backlog_max = 100000;
+  // An unacknowledged record is sent again after this long, when store
+  // acknowledges later ones. Default: 10 s.
+  std::chrono::milliseconds resend_after{10000};
   // Seconds between counter lines in the log. Default: 60.
   std::chrono::seconds stats_interval{60};
   std::string producer_id;
@@ -39,8 +45,7 @@ struct WorkerCounters {
   uint64_t jobs_expired = 0;    // still queued after their interval ended: skipped
   uint64_t bad_messages = 0;    // undecodable bus input
   uint64_t polls[kMinerStatusCount] = {};
-  uint64_t records_sent = 0;
-  uint64_t records_dropped = 0;  // backlog overflow
+  uint64_t bad_acks = 0;         // undecodable acknowledgements from store
 };
 
 class CollectWorker {
@@ -51,12 +56,13 @@ class CollectWorker {
   // exchanges in flight, hands their records on (bounded by linger) and returns.
   Status Run(const ShutdownSignal& shutdown);
   const WorkerCounters& counters() const { return counters_; }
+  const bus::OutboxCounters& outbox_counters() const { return outbox_.counters(); }
 
  private:
   CollectWorker(const WorkerOptions& options, std::unique_ptr<MinerClient> client);
   void TakeJobs();
   void OnPolled(Record&& record);
-  void FlushBacklog();
+  void TakeAcks();
   void LogCounters();
 
   WorkerOptions options_;
@@ -64,11 +70,12 @@ class CollectWorker {
   zmq::context_t context_;
   zmq::socket_t jobs_;
   zmq::socket_t ingest_;
+  zmq::socket_t acks_;
   bus::Sequencer sequencer_;
-  std::deque<std::string> backlog_;  // encoded records store has not taken yet
+  bus::Outbox outbox_;  // encoded records store has not acknowledged yet
   std::string request_;
   WorkerCounters counters_;
-  bool dropping_logged_ = false;
+  bool dropping_logged_ = false;  // one line per episode of a full outbox
 };
 
 }  // namespace asicmon

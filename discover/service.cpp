@@ -63,7 +63,8 @@ Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOp
   if (!ingest.ok()) return ingest.status();
   service->ingest_ = std::move(*ingest);
 
-  // publish: only records, to match them with the jobs that asked for them.
+  // publish: records, to match them with the jobs that asked for them, and
+  // store's acknowledgements of the inventory.
   bus::SocketOptions publish_options;
   publish_options.rcvhwm = 20000;
   publish_options.curve = &options.endpoints.curve;
@@ -72,6 +73,7 @@ Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOp
   if (!publish.ok()) return publish.status();
   try {
     publish->set(zmq::sockopt::subscribe, bus::kTopicRecord);
+    publish->set(zmq::sockopt::subscribe, bus::kTopicAck);
   } catch (const zmq::error_t& e) {
     return Status::IoError(std::string("subscribe: ") + e.what());
   }
@@ -85,7 +87,10 @@ DiscoverService::DiscoverService(const ServiceOptions& options)
       scheduler_(options.scan_interval, Clock::now()),
       context_(1),
       inventory_seq_(options.producer_id),
-      job_seq_(options.producer_id) {}
+      job_seq_(options.producer_id),
+      outbox_({.topic = std::string(bus::kTopicInventory),
+               .producer_id = options.producer_id,
+               .max_kept = options.backlog_max}) {}
 
 void DiscoverService::ResumeKnownMiners() {
   if (options_.state_path.empty()) return;
@@ -201,7 +206,8 @@ void DiscoverService::Publish(const KnownMiner& miner, InventoryChange change) {
   entry.ts = UnixNow();
   std::string body;
   EncodeInventory(entry, body);
-  backlog_.push_back(std::move(body));
+  const bool full = outbox_.kept() >= options_.backlog_max;
+  outbox_.Add(entry.seq, std::move(body));
   switch (change) {
     case InventoryChange::kFound:
       ++counters_.found;
@@ -213,25 +219,28 @@ void DiscoverService::Publish(const KnownMiner& miner, InventoryChange change) {
       ++counters_.gone;
       break;
   }
-  if (backlog_.size() > options_.backlog_max) {
-    backlog_.pop_front();
-    ++counters_.inventory_dropped;
-    if (!dropping_logged_) {
-      spdlog::error(
-          "store is not taking inventory entries: backlog full at {}, dropping the "
-          "oldest (counted)",
-          options_.backlog_max);
-      dropping_logged_ = true;
-    }
+  if (full && !dropping_logged_) {
+    spdlog::error(
+        "store is not taking or not acknowledging inventory entries: {} kept, dropping the "
+        "oldest (counted: inventory_dropped, inventory_unacked_dropped)",
+        options_.backlog_max);
+    dropping_logged_ = true;
   }
 }
 
-void DiscoverService::FlushBacklog() {
-  while (!backlog_.empty() && bus::TrySend(ingest_, bus::kTopicInventory, backlog_.front())) {
-    backlog_.pop_front();
-    ++counters_.inventory_sent;
+void DiscoverService::TakeAck(const bus::Message& message) {
+  Result<bus::StoreAck> ack = bus::DecodeStoreAck(message.body);
+  if (!ack.ok()) {
+    ++counters_.bad_messages;
+    spdlog::warn("bad acknowledgement on publish socket: {}", ack.status().message());
+    return;
   }
-  if (backlog_.empty()) dropping_logged_ = false;
+  const uint64_t restarts = outbox_.counters().store_restarts;
+  outbox_.OnAck(*ack, Clock::now());
+  if (outbox_.counters().store_restarts != restarts) {
+    spdlog::info("store restarted ({}): sending the {} unacknowledged inventory entries again",
+                 SafeForLog(ack->store_id), outbox_.unsent());
+  }
 }
 
 bool DiscoverService::SendJob(MinerKey key) {
@@ -260,6 +269,10 @@ void DiscoverService::TakeRecords() {
       continue;
     }
     if (!message->has_value()) return;
+    if ((*message)->topic == bus::kTopicAck) {
+      TakeAck(**message);
+      continue;
+    }
     if ((*message)->topic != bus::kTopicRecord) continue;
     Result<Record> record = DecodeRecord((*message)->body);
     Result<uint32_t> address = record.ok() ? ParseIpv4(record->ip) : record.status();
@@ -299,9 +312,14 @@ void DiscoverService::LogCounters() {
        {"records", counters_.records},
        {"records_matched", s.records_matched},
        {"record_gaps", record_seqs_.missed()},
-       {"inventory_sent", counters_.inventory_sent},
-       {"inventory_backlog", backlog_.size()},
-       {"inventory_dropped", counters_.inventory_dropped},
+       {"inventory_sent", outbox_.counters().sent},
+       {"inventory_resent", outbox_.counters().resent},
+       {"inventory_acked", outbox_.counters().acked},
+       {"inventory_backlog", outbox_.unsent()},
+       {"inventory_unacked", outbox_.kept() - outbox_.unsent()},
+       {"inventory_dropped", outbox_.counters().dropped},
+       {"inventory_unacked_dropped", outbox_.counters().unacked_dropped},
+       {"store_restarts", outbox_.counters().store_restarts},
        {"bad_messages", counters_.bad_messages},
        {"resumed", counters_.resumed},
        {"state_errors", counters_.state_errors}}};
@@ -324,7 +342,7 @@ Status DiscoverService::Run(const ShutdownSignal& shutdown) {
   while (!shutdown.requested()) {
     const auto now = Clock::now();
     // Entries waiting for store: try again soon rather than after a whole wait.
-    milliseconds wait = backlog_.empty() ? milliseconds(500) : milliseconds(20);
+    milliseconds wait = outbox_.kept() == 0 ? milliseconds(500) : milliseconds(20);
     wait = scheduler_.NextDueIn(now, wait);
     if (!scanner_->active()) {
       const auto until_sweep =
@@ -345,7 +363,8 @@ Status DiscoverService::Run(const ShutdownSignal& shutdown) {
     if (scanner_->Poll(milliseconds(0))) OnSweepDone();
     TakeRecords();
     scheduler_.IssueDue(Clock::now(), [this](MinerKey key) { return SendJob(key); });
-    FlushBacklog();
+    outbox_.Flush(ingest_, Clock::now());
+    if (outbox_.kept() < options_.backlog_max / 2) dropping_logged_ = false;  // episode over
 
     const auto after = Clock::now();
     if (!scanner_->active() && after >= sweep_started_ + options_.sweep_interval) {
@@ -363,17 +382,22 @@ Status DiscoverService::Run(const ShutdownSignal& shutdown) {
   }
 
   spdlog::info("shutting down on signal {}", shutdown.signal_number());
-  // Hand store what it has not taken yet, within a bound.
+  // Hand store what it has not taken yet and wait for its acknowledgement,
+  // within a bound.
   const auto flush_until = Clock::now() + std::chrono::seconds(1);
-  FlushBacklog();
-  while (!backlog_.empty() && Clock::now() < flush_until) {
+  for (;;) {
+    TakeRecords();
+    outbox_.Flush(ingest_, Clock::now());
+    if (outbox_.kept() == 0 || Clock::now() >= flush_until) break;
     std::this_thread::sleep_for(milliseconds(20));
-    FlushBacklog();
   }
-  if (!backlog_.empty()) {
-    counters_.inventory_dropped += backlog_.size();
-    spdlog::error("store did not take {} inventory entries before exit: dropped (counted)",
-                  backlog_.size());
+  if (outbox_.kept() > 0) {
+    const size_t unsent = outbox_.unsent();
+    spdlog::error(
+        "store did not take {} inventory entries before exit (dropped, counted) and did not "
+        "acknowledge {} (inventory_unacked_dropped: lost only if it did not commit them)",
+        unsent, outbox_.kept() - unsent);
+    outbox_.DropAll();
   }
   SaveKnownMiners();
   LogCounters();

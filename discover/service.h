@@ -7,14 +7,14 @@
 // Sockets (see asicmon/bus.h):
 //   jobs     PUSH, bound     -> collect workers ("job", PollJob)
 //   ingest   PUSH, connected -> store ("inventory", InventoryEntry)
-//   publish  SUB, connected  <- store ("record", to match jobs with records)
+//   publish  SUB, connected  <- store ("record", to match jobs with records;
+//                                     "ack", what it committed of the inventory)
 //
 // Thread-safety: Run() owns the calling thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -22,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "asicmon/bus.h"
+#include "asicmon/outbox.h"
 #include "asicmon/shutdown.h"
 #include "inventory.h"
 #include "scanner.h"
@@ -39,7 +40,8 @@ struct ServiceOptions {
   std::chrono::milliseconds sweep_interval{300000};
   // Consecutive sweeps a miner may miss before it is gone. Default: 3.
   int gone_after_sweeps = 3;
-  // Inventory entries kept while store cannot take them. Default: 10,000.
+  // Inventory entries kept until store acknowledges them (outbox.h).
+  // Default: 10,000.
   size_t backlog_max = 10000;
   std::chrono::seconds stats_interval{60};
   std::string producer_id;
@@ -55,10 +57,8 @@ struct ServiceCounters {
   uint64_t changed = 0;
   uint64_t gone = 0;
   uint64_t foreign = 0;  // probes that met another protocol
-  uint64_t inventory_sent = 0;
-  uint64_t inventory_dropped = 0;  // backlog overflow
   uint64_t records = 0;            // records seen on publish
-  uint64_t bad_messages = 0;       // undecodable bus input
+  uint64_t bad_messages = 0;       // undecodable bus input (acks included)
   uint64_t resumed = 0;            // miners restored from the state file at start
   uint64_t state_errors = 0;       // state file writes that failed
 };
@@ -79,7 +79,7 @@ class DiscoverService {
   void OnOutcome(ProbeOutcome&& outcome);
   void OnSweepDone();
   void Publish(const KnownMiner& miner, InventoryChange change);
-  void FlushBacklog();
+  void TakeAck(const bus::Message& message);
   bool SendJob(MinerKey key);
   void TakeRecords();
   void LogProgress();
@@ -97,7 +97,7 @@ class DiscoverService {
   bus::Sequencer inventory_seq_;
   bus::Sequencer job_seq_;
   bus::SeqTracker record_seqs_;
-  std::deque<std::string> backlog_;  // encoded entries store has not taken yet
+  bus::Outbox outbox_;  // encoded entries store has not acknowledged yet
   bool dropping_logged_ = false;
   std::unordered_set<MinerKey> foreign_logged_;  // each foreign service logged once at info
   std::string job_body_;

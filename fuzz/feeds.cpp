@@ -18,6 +18,7 @@
 #include "asicmon/health.h"
 #include "asicmon/json_repair.h"
 #include "asicmon/miner_api.h"
+#include "asicmon/outbox.h"
 #include "asicmon/protocol.h"
 #include "asicmon/record.h"
 #include "asicmon/targets.h"
@@ -231,6 +232,19 @@ FeedResult FeedBusMessage(std::string_view input) {
   }
   CheckEvent<bus::StageStats>(check, "stage stats", input, bus::EncodeStageStats,
                               bus::DecodeStageStats);
+  if (const Result<bus::StoreAck> ack = bus::DecodeStoreAck(input); !ack.ok()) {
+    check.Verdict("ack", ack.status());
+    check.Expect(!ack.status().message().empty(), "a refused message says why");
+  } else {
+    check.Verdict("ack", "OK");
+    const std::string first = bus::EncodeStoreAck(*ack);
+    const Result<bus::StoreAck> again = bus::DecodeStoreAck(first);
+    check.Expect(again.ok() && bus::EncodeStoreAck(*again) == first,
+                 "a decoded ack re-encodes to itself");
+    for (const bus::AckedSeqs& a : ack->acked) {
+      check.Expect(a.ranges.size() % 2 == 0, "an ack's ranges come in pairs");
+    }
+  }
   return check.Take();
 }
 

@@ -2,6 +2,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/health.h"
+#include "asicmon/outbox.h"
 #include "asicmon/record.h"
 #include "sample_records.h"
 
@@ -65,6 +66,11 @@ std::vector<std::pair<std::string, std::string>> BusMessageSeeds() {
                               .ts = 1.7e9,
                               .values = {{"jobs", 120}, {"ok", 118}, {"timeout", 2}}};
   seeds.emplace_back("stage-stats", bus::EncodeStageStats(stats));
+
+  const bus::StoreAck ack{.store_id = "store-fuzz-1-1700000000.000000",
+                          .acked = {{"record", "collect-fuzz-1", {1, 120, 122, 130}},
+                                    {"inventory", "discover-fuzz-1", {3, 3}}}};
+  seeds.emplace_back("ack", bus::EncodeStoreAck(ack));
   return seeds;
 }
 

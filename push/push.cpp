@@ -12,6 +12,7 @@
 
 #include "asicmon/clock.h"
 #include "asicmon/log.h"
+#include "asicmon/outbox.h"
 
 namespace asicmon::push {
 namespace {
@@ -32,6 +33,8 @@ constexpr uint64_t kBackfillPerTurn = 5000;
 constexpr uint64_t kBackfillPerQuery = 1000;
 // After a failed database open or query, backfill tries again this much later.
 constexpr auto kBackfillRetry = 5s;
+// A new gap waits this long before it is fetched back (see Observe).
+constexpr auto kGapGrace = 3s;
 // Open gaps remembered at most; past it a gap is counted as backfill_missing
 // (a store that stays unreachable must not grow push's memory).
 constexpr size_t kMaxGaps = 100000;
@@ -161,26 +164,26 @@ Status Push::LoadState() {
       return;
     }
     // Fetched back already: no longer part of its gap.
-    for (auto it = gaps_.begin(); it != gaps_.end(); ++it) {
-      if (it->producer != record->producer_id || record->seq < it->first ||
-          record->seq > it->last) {
-        continue;
-      }
-      if (record->seq == it->first) {
-        ++it->first;
-      } else if (record->seq == it->last) {
-        --it->last;
-      } else {
-        Gap tail{it->producer, record->seq + 1, it->last};
-        it->last = record->seq - 1;
-        gaps_.insert(std::next(it), tail);
-      }
-      break;
-    }
-    gaps_.erase(std::remove_if(gaps_.begin(), gaps_.end(),
-                               [](const Gap& g) { return g.first > g.last; }),
-                gaps_.end());
+    CloseInGap(record->producer_id, record->seq);
   });
+}
+
+void Push::CloseInGap(const std::string& producer, uint64_t seq) {
+  for (auto it = gaps_.begin(); it != gaps_.end(); ++it) {
+    if (it->producer != producer || seq < it->first || seq > it->last) continue;
+    if (seq == it->first) {
+      ++it->first;
+    } else if (seq == it->last) {
+      --it->last;
+    } else {
+      Gap tail{it->producer, seq + 1, it->last, it->due};
+      it->last = seq - 1;
+      gaps_.insert(std::next(it), tail);
+    }
+    break;
+  }
+  gaps_.erase(std::remove_if(gaps_.begin(), gaps_.end(), [](const Gap& g) { return g.first > g.last; }),
+              gaps_.end());
 }
 
 Status Push::SaveState() {
@@ -230,9 +233,14 @@ void Push::Observe(const std::string& producer, uint64_t seq, double now_unix,
   } else if (seq > state.last_seq + 1) {
     first_missed = state.last_seq + 1;
     last_missed = seq - 1;
+  } else if (seq <= state.last_seq && state.last_seq - seq < bus::kResendWindow) {
+    if (!from_rebuild) ++counters_.late;
+    CloseInGap(producer, seq);
   }
-  // A seq at or below the last one is a restarted producer: not a gap.
-  state.last_seq = seq;
+  // A seq at or below the last one is not a gap: a late record (resent to
+  // a restarted store), or, far below, a producer restarted under the same
+  // PRODUCER_ID (bus::SeqTracker::Observe).
+  if (seq > state.last_seq || state.last_seq - seq >= bus::kResendWindow) state.last_seq = seq;
   state.last_seen = now_unix;
   state_dirty_ = true;
   if (last_missed == 0) return;
@@ -252,7 +260,11 @@ void Push::Observe(const std::string& producer, uint64_t seq, double now_unix,
     counters_.backfill_missing += missed;
     return;
   }
-  gaps_.push_back(Gap{producer, first_missed, last_missed});
+  // Records resent to a restarted store come just after the later ones that
+  // show their gap (outbox.h): give them a moment before asking the store.
+  // A gap rebuilt from the spool is older than that.
+  gaps_.push_back(Gap{producer, first_missed, last_missed,
+                      from_rebuild ? Clock::time_point{} : Clock::now() + kGapGrace});
 }
 
 void Push::CountBad(const std::string& why) {
@@ -333,7 +345,7 @@ void Push::BackfillStep(Clock::time_point now) {
   uint64_t budget = kBackfillPerTurn;
   std::string body;
   bool appended = false;
-  while (budget > 0 && !gaps_.empty()) {
+  while (budget > 0 && !gaps_.empty() && gaps_.front().due <= now) {
     Gap& gap = gaps_.front();
     const uint64_t want = std::min({gap.last - gap.first + 1, budget, kBackfillPerQuery});
     const uint64_t last = gap.first + want - 1;
@@ -428,6 +440,7 @@ void Push::LogStats(Clock::time_point now) {
        {"bus_gaps", c.bus_gaps.load()},
        {"backfilled", c.backfilled.load()},
        {"backfill_missing", c.backfill_missing.load()},
+       {"late", c.late.load()},
        {"gaps_open", gaps_.size()},
        {"bad_messages", c.bad_messages.load()},
        {"spool_corrupt", c.spool_corrupt.load()},
@@ -462,7 +475,9 @@ Status Push::Run(const ShutdownSignal& shutdown) {
   while (!shutdown.requested()) {
     auto now = Clock::now();
     auto wake = std::min(next_stats, next_housekeeping);
-    if (!gaps_.empty()) wake = std::min(wake, std::max(now, backfill_retry_at_));
+    if (!gaps_.empty()) {
+      wake = std::min(wake, std::max({now, backfill_retry_at_, gaps_.front().due}));
+    }
     const auto timeout =
         std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration(0)));
     std::vector<zmq::pollitem_t> items = {

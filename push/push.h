@@ -89,6 +89,9 @@ struct PushCounters {
   std::atomic<uint64_t> bus_gaps{0};          // records missed on the bus
   std::atomic<uint64_t> backfilled{0};        // missed records fetched back from the store
   std::atomic<uint64_t> backfill_missing{0};  // missed records the store does not have either
+  // Records that came on the bus after their gap was counted: resent to a
+  // restarted store (outbox.h); no longer fetched back.
+  std::atomic<uint64_t> late{0};
   std::atomic<uint64_t> spool_corrupt{0};     // records lost to damaged spool segments
   std::atomic<uint64_t> spool_errors{0};      // failed spool reads or writes
   std::atomic<uint64_t> spool_pending{0};     // gauge: records spooled, not yet accepted
@@ -116,6 +119,7 @@ class Push {
     std::string producer;
     uint64_t first = 0;
     uint64_t last = 0;
+    Clock::time_point due{};  // not fetched before: what is resent may still come
   };
   struct ProducerState {
     uint64_t last_seq = 0;
@@ -128,6 +132,8 @@ class Push {
   // Feeds one live record's seq to the tracker; a gap is counted and, with
   // backfill, queued.
   void Observe(const std::string& producer, uint64_t seq, double now_unix, bool from_rebuild);
+  // `seq` of `producer` is here after all: no longer part of its open gap.
+  void CloseInGap(const std::string& producer, uint64_t seq);
   Status Take();
   void Append(uint8_t origin, std::string_view msgpack);
   void BackfillStep(Clock::time_point now);

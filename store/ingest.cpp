@@ -9,6 +9,7 @@
 
 #include "asicmon/clock.h"
 #include "asicmon/log.h"
+#include "asicmon/outbox.h"
 
 namespace asicmon {
 namespace {
@@ -74,10 +75,14 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
     ingest->sleep_.Restore(*asleep);
     // Resume each producer's seq where the database ends: what a killed
     // store had received but not committed shows as a gap, counted and
-    // logged, when the producer's next record arrives.
+    // logged, when the producer's next record arrives, and is filled when
+    // the producer resends it (late_stored).
     Result<std::vector<std::pair<std::string, uint64_t>>> last_seqs = ingest->db_->LastSeqs();
     if (!last_seqs.ok()) return last_seqs.status();
-    for (const auto& [producer, seq] : *last_seqs) ingest->record_seq_.Resume(producer, seq);
+    for (const auto& [producer, seq] : *last_seqs) {
+      ingest->record_seq_.Resume(producer, seq);
+      ingest->record_high_[producer] = seq;  // what producers resend below it is checked
+    }
   }
   // Before any bind: a Curve socket bound without its ZAP handler would let any key in.
   Result<std::unique_ptr<bus::ZapHandler>> zap =
@@ -105,7 +110,10 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
 }
 
 Ingest::Ingest(const IngestOptions& options)
-    : options_(options), context_(1), health_(options.health) {
+    : options_(options),
+      context_(1),
+      store_id_(fmt::format("{}-{:.6f}", producer_id_, UnixNow())),
+      health_(options.health) {
   batch_.reserve(options_.batch_max);
   batch_records_.reserve(options_.batch_max);
 }
@@ -155,6 +163,11 @@ void Ingest::Accept(bus::Message&& message) {
     if (!StorableTs(record->ts)) return CountBad("record", "ts is not a time in years 1-9999");
     ++counters_.records_in;
     ObserveSeq(record_seq_, message.topic, record->producer_id, record->seq);
+    uint64_t& high = record_high_[record->producer_id];
+    if (record->seq <= high && high - record->seq < bus::kResendWindow) {
+      batch_candidates_.push_back(batch_records_.size());
+    }
+    high = std::max(high, record->seq);
     if (sleep_.Mark(*record)) {
       // Subscribers get the record as stored.
       ++counters_.marked_sleeping;
@@ -214,16 +227,93 @@ bool Ingest::FlushDue(Clock::time_point now) const {
   return !db_ || batch_.size() >= options_.batch_max || now - batch_first_ >= options_.batch_wait;
 }
 
+Status Ingest::DropDuplicates() {
+  if (batch_candidates_.empty()) return Status::Ok();
+  std::vector<bool> duplicate(batch_records_.size(), false);
+  // A candidate's original may be earlier in this batch...
+  std::unordered_map<std::string, std::vector<uint64_t>> to_look_up;
+  for (size_t i : batch_candidates_) {
+    const Record& r = batch_records_[i];
+    for (size_t j = 0; j < i && !duplicate[i]; ++j) {
+      const Record& o = batch_records_[j];
+      duplicate[i] =
+          !duplicate[j] && o.seq == r.seq && o.ts == r.ts && o.producer_id == r.producer_id;
+    }
+    if (!duplicate[i]) to_look_up[r.producer_id].push_back(r.seq);
+  }
+  // ...or in the database. The ts tells a resend from a record with the same
+  // seq of an earlier run of a producer that kept its PRODUCER_ID.
+  std::unordered_map<std::string, std::unordered_map<uint64_t, double>> stored;
+  if (db_) {
+    for (const auto& [producer, seqs] : to_look_up) {
+      auto& found = stored[producer];
+      auto look_up = [&](uint64_t first, uint64_t last) -> Status {
+        Result<std::vector<Record>> rows =
+            db_->RecordsBySeq(producer, first, last, last - first + 1);
+        if (!rows.ok()) return rows.status();
+        for (const Record& row : *rows) found.emplace(row.seq, row.ts);
+        return Status::Ok();
+      };
+      const auto [low, high] = std::minmax_element(seqs.begin(), seqs.end());
+      // Resends come in runs: one range read; scattered seqs one by one.
+      if (*high - *low <= 2 * seqs.size() + 64) {
+        if (Status s = look_up(*low, *high); !s.ok()) return s;
+      } else {
+        for (uint64_t seq : seqs) {
+          if (Status s = look_up(seq, seq); !s.ok()) return s;
+        }
+      }
+    }
+  }
+  for (size_t i : batch_candidates_) {
+    const Record& r = batch_records_[i];
+    if (!duplicate[i]) {
+      auto p = stored.find(r.producer_id);
+      if (p != stored.end()) {
+        auto s = p->second.find(r.seq);
+        duplicate[i] = s != p->second.end() && s->second == r.ts;
+      }
+    }
+    if (duplicate[i]) {
+      batch_duplicates_[r.producer_id].push_back(r.seq);
+      ++counters_.duplicates_dropped;
+    } else {
+      ++counters_.late_stored;
+    }
+  }
+  // Records are in batch_ in the order of batch_records_.
+  // Moved down in place (never onto itself: a self-move empties a string).
+  size_t record = 0, kept_message = 0, kept_record = 0;
+  for (size_t m = 0; m < batch_.size(); ++m) {
+    if (batch_[m].topic == bus::kTopicRecord) {
+      const bool drop = duplicate[record];
+      if (!drop && kept_record++ != record) {
+        batch_records_[kept_record - 1] = std::move(batch_records_[record]);
+      }
+      ++record;
+      if (drop) continue;
+    }
+    if (kept_message++ != m) batch_[kept_message - 1] = std::move(batch_[m]);
+  }
+  batch_.resize(kept_message);
+  batch_records_.resize(kept_record);
+  return Status::Ok();
+}
+
 bool Ingest::Flush(Clock::time_point now) {
   const auto start = Clock::now();
+  Status s;
+  if (!deduplicated_) {
+    s = DropDuplicates();
+    deduplicated_ = s.ok();
+  }
   // Once per batch: a retried batch keeps the events it made the first time.
-  if (!events_made_) {
+  if (s.ok() && !events_made_) {
     for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
     events_made_ = true;
   }
   if (db_) {
-    Status s;
-    if (!records_committed_) {
+    if (s.ok() && !records_committed_) {
       s = db_->WriteBatch(batch_records_);
       records_committed_ = s.ok();
     }
@@ -271,6 +361,7 @@ bool Ingest::Flush(Clock::time_point now) {
     poll_to_stored_ms_max_ = std::max(poll_to_stored_ms_max_, (UnixNow() - oldest_ts) * 1000);
   }
   Publish();
+  PublishAcks();
   const auto published = Clock::now();
   ++counters_.batches;
   ++timed_batches_;
@@ -283,6 +374,9 @@ bool Ingest::Flush(Clock::time_point now) {
   batch_inventory_.clear();
   batch_events_.clear();
   batch_relayed_events_.clear();
+  batch_candidates_.clear();
+  batch_duplicates_.clear();
+  deduplicated_ = false;
   records_committed_ = false;
   inventory_committed_ = false;
   events_made_ = false;
@@ -307,6 +401,44 @@ void Ingest::PublishOne(std::string_view topic, std::string_view body) {
 void Ingest::Publish() {
   for (const bus::Message& m : batch_) PublishOne(m.topic, m.body);
   for (const HealthEvent& e : batch_events_) PublishOne(bus::kTopicEvent, EncodeHealthEvent(e));
+}
+
+void Ingest::PublishAcks() {
+  std::unordered_map<std::string, std::vector<uint64_t>> records = std::move(batch_duplicates_);
+  std::unordered_map<std::string, std::vector<uint64_t>> inventory;
+  for (const Record& r : batch_records_) records[r.producer_id].push_back(r.seq);
+  for (const InventoryEntry& e : batch_inventory_) inventory[e.producer_id].push_back(e.seq);
+  bus::StoreAck ack;
+  ack.store_id = store_id_;
+  size_t numbers = 0;
+  auto send = [&] {
+    if (ack.acked.empty()) return;
+    PublishOne(bus::kTopicAck, bus::EncodeStoreAck(ack));
+    ++counters_.acks_published;
+    ack.acked.clear();
+    numbers = 0;
+  };
+  auto add = [&](std::string_view topic,
+                 std::unordered_map<std::string, std::vector<uint64_t>>& by_producer) {
+    for (auto& [producer, seqs] : by_producer) {
+      std::vector<uint64_t> ranges;
+      bus::AppendRanges(std::move(seqs), ranges);
+      // Split so that no message passes bus::kMaxAckNumbers (ranges stay whole: even counts).
+      for (size_t at = 0; at < ranges.size();) {
+        if (numbers >= bus::kMaxAckNumbers) send();
+        const size_t take = std::min(ranges.size() - at, bus::kMaxAckNumbers - numbers);
+        ack.acked.push_back(
+            {std::string(topic), producer,
+             std::vector<uint64_t>(ranges.begin() + static_cast<ptrdiff_t>(at),
+                                   ranges.begin() + static_cast<ptrdiff_t>(at + take))});
+        numbers += take;
+        at += take;
+      }
+    }
+  };
+  add(bus::kTopicRecord, records);
+  add(bus::kTopicInventory, inventory);
+  send();
 }
 
 void Ingest::LogEvents(const std::vector<HealthEvent>& events) {
@@ -401,6 +533,9 @@ void Ingest::LogStats(Clock::time_point now) {
        {"asleep_by_control", sleep_.asleep()},
        {"sleep_transitioning", sleep_.transitioning()},
        {"sleep_pending_expired", sleep_.expired()},
+       {"duplicates_dropped", c.duplicates_dropped},
+       {"late_stored", c.late_stored},
+       {"acks_published", c.acks_published},
        {"batch_commit_ms_avg",
         timed_batches_ > 0 ? commit_ms_sum_ / static_cast<double>(timed_batches_) : 0.0},
        {"batch_commit_ms_max", commit_ms_max_},

@@ -5,6 +5,13 @@
 // a record of a miner control put to sleep (sleep.h) that hashes nothing is
 // marked sleeping, stored and published so.
 //
+// After each commit it publishes an acknowledgement (topic "ack", outbox.h)
+// of the seqs it committed per producer; producers keep what they sent until
+// they see it there, and send it again after a store restart. A record this
+// store already has (same producer, seq and ts: a resend) is dropped,
+// counted and acknowledged again, never stored or published twice. Relay
+// only (no database), a resend is recognised within its batch only.
+//
 // Nothing is dropped without a count and a log line: undecodable input is
 // bad_messages, records a producer sent that never arrived are seq_gaps, a
 // batch the database refuses is kept and retried (ingest paused meanwhile,
@@ -67,6 +74,12 @@ struct IngestCounters {
   uint64_t batches = 0;
   uint64_t health_events = 0;     // events the health rules produced
   uint64_t marked_sleeping = 0;   // records marked asleep as control put their miner to sleep
+  uint64_t duplicates_dropped = 0;  // records already stored (resent): dropped, acknowledged
+  // Records stored that came after a higher seq of their producer: resent
+  // after a store restart (they fill what seq_gaps counted), or a producer
+  // restarted under the same PRODUCER_ID.
+  uint64_t late_stored = 0;
+  uint64_t acks_published = 0;    // ack messages handed to the publish socket
 };
 
 class Ingest {
@@ -96,7 +109,13 @@ class Ingest {
   // Writes the batch (the parts not yet committed) and publishes it. On a
   // database error keeps it, schedules a retry and returns false.
   bool Flush(Clock::time_point now);
+  // Drops the batch's records this store already has (in the batch or the
+  // database): resends. Error when the database cannot be read.
+  Status DropDuplicates();
   void Publish();
+  // Acknowledges the batch's records and inventory entries (and the
+  // duplicates dropped) to their producers.
+  void PublishAcks();
   void PublishOne(std::string_view topic, std::string_view body);
   // Stores and publishes `events` (those of silence, found between batches).
   void EmitEvents(std::vector<HealthEvent>& events);
@@ -114,6 +133,9 @@ class Ingest {
   zmq::socket_t ingest_;
   zmq::socket_t publish_;
   std::string producer_id_ = bus::DefaultProducerId("store");  // names its stats events
+  // In every ack: differs after each start (a pid may come back), so
+  // producers know their unacknowledged messages may be lost.
+  std::string store_id_;
   std::unique_ptr<StoreDb> db_;
 
   // Taken and not yet published, in arrival order; the decoded records and
@@ -121,6 +143,14 @@ class Ingest {
   std::vector<bus::Message> batch_;
   std::vector<Record> batch_records_;
   std::vector<InventoryEntry> batch_inventory_;
+  // Indices into batch_records_ of records that may be resends: at or below
+  // the newest seq seen of their producer (within bus::kResendWindow).
+  std::vector<size_t> batch_candidates_;
+  bool deduplicated_ = false;  // DropDuplicates done for this batch
+  // Seqs of duplicates dropped from this batch, per producer: acknowledged too.
+  std::unordered_map<std::string, std::vector<uint64_t>> batch_duplicates_;
+  // The newest record seq seen of each producer (from the database at start).
+  std::unordered_map<std::string, uint64_t> record_high_;
   Clock::time_point batch_first_;
   // A batch may fail between its two transactions: what is committed is
   // not written again on retry.

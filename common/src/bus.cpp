@@ -12,13 +12,14 @@
 #include <spdlog/spdlog.h>
 
 #include "asicmon/config.h"
+#include "asicmon/outbox.h"
 #include "asicmon/record.h"
 
 namespace asicmon::bus {
 namespace {
 
-constexpr std::array<std::string_view, 4> kKnownTopics = {kTopicRecord, kTopicInventory, kTopicEvent,
-                                                          kTopicJob};
+constexpr std::array<std::string_view, 5> kKnownTopics = {kTopicRecord, kTopicInventory, kTopicEvent,
+                                                          kTopicJob, kTopicAck};
 
 Status PrepareIpcDir(const std::string& endpoint) {
   constexpr std::string_view kIpc = "ipc://";
@@ -202,7 +203,7 @@ uint64_t SeqTracker::Observe(const std::string& producer, uint64_t seq) {
   if (inserted) return 0;  // a producer's first message: what came before is not ours to know
   uint64_t gap = 0;
   if (seq > it->second + 1) gap = seq - it->second - 1;
-  it->second = seq;
+  if (seq > it->second || it->second - seq >= kResendWindow) it->second = seq;
   missed_ += gap;
   return gap;
 }

@@ -569,6 +569,30 @@ TEST_F(PushTest, GapsTheStoreLacksTooAreCountedAsMissing) {
   EXPECT_NE(push_->stderr_text().find("are not in the store either"), std::string::npos);
 }
 
+// A restarted store gets what its predecessor lost from the collectors'
+// outboxes just after their newer records (outbox.h): push sees the gap,
+// then the records that fill it, and neither fetches them back nor calls
+// them missing. They follow within milliseconds; push waits 3 s.
+TEST_F(PushTest, RecordsResentToARestartedStoreFillTheirGap) {
+  StartReceiver(10);
+  StartStore();
+  StartPush();
+  zmq::socket_t push = Pusher();
+  ASSERT_NO_FATAL_FAILURE(WarmUp(push));
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    if (seq > 10 && seq <= 20) continue;
+    ASSERT_TRUE(SendRecord(push, MakeRecord("resent", seq)));
+  }
+  for (uint64_t seq = 11; seq <= 20; ++seq) ASSERT_TRUE(SendRecord(push, MakeRecord("resent", seq)));
+  ASSERT_TRUE(WaitDelivered("resent", 30, 20s)) << push_->stderr_text();
+  ASSERT_TRUE(WaitForStat(*push_, "late", 10)) << push_->stderr_text();
+  EXPECT_EQ(StatValue(*push_, "bus_gaps"), 10u);
+  EXPECT_EQ(StatValue(*push_, "backfilled"), 0u);
+  EXPECT_EQ(StatValue(*push_, "backfill_missing"), 0u);
+  EXPECT_EQ(StatValue(*push_, "gaps_open"), 0u);
+  ExpectExactlyOnce(Collect(), "resent", 30);
+}
+
 TEST_F(PushTest, WithoutTheStoreGapsAreCountedAndLogged) {
   StartReceiver(8);
   StartStore();

@@ -99,7 +99,8 @@ TEST(FuzzCrashers, BusMessageNestedToTheCapIsRefused) {
             "inventory: parse error: bad msgpack inventory entry: depth size overflow\n"
             "poll job: parse error: bad msgpack poll job: depth size overflow\n"
             "health event: parse error: event is not a msgpack map\n"
-            "stage stats: parse error: event is not a msgpack map\n");
+            "stage stats: parse error: event is not a msgpack map\n"
+            "ack: parse error: bad msgpack ack: depth size overflow\n");
 }
 
 }  // namespace

@@ -5,8 +5,9 @@
 // Topology (one well-known address per hop; stable ends bind):
 //   jobs     discover binds PUSH   -> collectors connect PULL   (poll jobs)
 //   ingest   store binds PULL      <- collectors, discover, control connect PUSH
-//   publish  store binds PUB       -> push, control, tap, discover connect SUB
-// Topics on publish (first frame): "record", "inventory", "event"; on jobs: "job".
+//   publish  store binds PUB       -> push, control, tap, discover, collect connect SUB
+// Topics on publish (first frame): "record", "inventory", "event", and "ack"
+// (store's acknowledgements to producers, outbox.h); on jobs: "job".
 //
 // Thread-safety: zmq sockets belong to one thread; the helpers here are
 // plain functions over a socket the caller owns. SeqTracker and Sequencer are
@@ -118,8 +119,10 @@ class Sequencer {
 class SeqTracker {
  public:
   // How many messages of `producer` were missed just before `seq` (0 when
-  // none). A seq at or below the last seen is a restarted producer or a
-  // duplicate: not a gap.
+  // none). A seq at or below the last seen is not a gap: a late message
+  // (resent after a store restart, outbox.h; it may fill a gap counted
+  // before) or a duplicate, or, bus::kResendWindow or more below, a producer
+  // restarted under the same PRODUCER_ID, whose new seqs are followed from there.
   uint64_t Observe(const std::string& producer, uint64_t seq);
   // Starts `producer` at `seq` as if it had been seen (a restart resuming
   // from what it stored), so what is missing after it counts as missed.
