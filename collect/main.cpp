@@ -79,6 +79,7 @@ int RunWorker(const CollectConfig& c) {
     spdlog::error("bad configuration: {}", s.message());
     return 2;
   }
+  if (auto warning = asicmon::bus::AckPathWarning(options.endpoints)) spdlog::warn("{}", *warning);
   options.exchange = ExchangeOptionsOf(c);
   options.max_in_flight = static_cast<size_t>(c.max_in_flight);
   options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);

@@ -221,6 +221,7 @@ int RunService(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
     spdlog::error("bad configuration: {}", s.message());
     return 2;
   }
+  if (auto warning = asicmon::bus::AckPathWarning(options.endpoints)) spdlog::warn("{}", *warning);
   options.scanner = ScannerOptionsOf(c);
   options.addresses = std::move(addresses);
   options.scan_interval = Millis(c.scan_interval_s);

@@ -141,6 +141,15 @@ Status LoadEndpoints(Endpoints& endpoints) {
   return LoadCurveSettings(endpoints.curve);
 }
 
+std::optional<std::string> AckPathWarning(const Endpoints& endpoints) {
+  if (endpoints.ingest.starts_with("ipc://") || !endpoints.publish.starts_with("ipc://")) {
+    return std::nullopt;
+  }
+  return "records go to " + endpoints.ingest + " but the store's acknowledgements are awaited on " +
+         endpoints.publish + ": set ASICMON_PUBLISH to that store's publish endpoint, or what is in "
+         "flight when it restarts cannot be resent (counted as unacked_dropped)";
+}
+
 Result<zmq::socket_t> Bind(zmq::context_t& context, zmq::socket_type type,
                            const std::string& endpoint, const SocketOptions& options) {
   return Open(context, type, endpoint, options, true);

@@ -149,5 +149,20 @@ TEST(SeqTrackerTest, LateMessagesOpenNoGapAndARestartFarBelowIsFollowed) {
   EXPECT_EQ(tracker.Observe("d", 3), 1u);
 }
 
+// A collector on another host that sends to the central store but awaits
+// its acknowledgements on the local default is told so at start.
+TEST(AckPathWarningTest, ARemoteStoreWithALocalPublishEndpointIsWarned) {
+  Endpoints local{"run", "ipc://run/jobs.sock", "ipc://run/ingest.sock", "ipc://run/publish.sock",
+                  {}};
+  EXPECT_FALSE(AckPathWarning(local).has_value());
+  Endpoints remote = local;
+  remote.ingest = "tcp://127.0.0.5:5602";
+  const std::optional<std::string> warning = AckPathWarning(remote);
+  ASSERT_TRUE(warning.has_value());
+  EXPECT_NE(warning->find("ASICMON_PUBLISH"), std::string::npos) << *warning;
+  remote.publish = "tcp://127.0.0.5:5603";
+  EXPECT_FALSE(AckPathWarning(remote).has_value());
+}
+
 }  // namespace
 }  // namespace asicmon::bus

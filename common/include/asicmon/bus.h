@@ -51,6 +51,12 @@ struct Endpoints {
 // and the Curve keys from ASICMON_CURVE_* (LoadCurveSettings).
 Status LoadEndpoints(Endpoints& endpoints);
 
+// For a producer (collect, discover): a warning when its records go to a
+// store elsewhere (ingest not ipc://) but it listens for the store's
+// acknowledgements on a local ipc:// publish endpoint, where none arrive:
+// what a store restart had in flight could not be resent. nullopt when fine.
+std::optional<std::string> AckPathWarning(const Endpoints& endpoints);
+
 struct SocketOptions {
   // Messages queued per peer before the socket's mark is reached. What
   // happens then depends on the type: PUB drops (consumers see seq gaps),
