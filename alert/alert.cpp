@@ -33,11 +33,7 @@ Result<std::unique_ptr<AlertStage>> AlertStage::Create(const AlertOptions& optio
   Result<zmq::socket_t> sub =
       bus::Connect(stage->context_, zmq::socket_type::sub, options.endpoints.publish, sub_options);
   if (!sub.ok()) return sub.status();
-  try {
-    sub->set(zmq::sockopt::subscribe, bus::kTopicEvent);
-  } catch (const zmq::error_t& e) {
-    return Status::IoError(std::string("subscribe: ") + e.what());
-  }
+  if (Status s = bus::Subscribe(*sub, {bus::kTopicEvent}); !s.ok()) return s;
   stage->sub_ = std::move(*sub);
   return stage;
 }

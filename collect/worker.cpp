@@ -49,11 +49,7 @@ Result<std::unique_ptr<CollectWorker>> CollectWorker::Create(const WorkerOptions
   Result<zmq::socket_t> acks = bus::Connect(worker->context_, zmq::socket_type::sub,
                                             options.endpoints.publish, acks_options);
   if (!acks.ok()) return acks.status();
-  try {
-    acks->set(zmq::sockopt::subscribe, bus::kTopicAck);
-  } catch (const zmq::error_t& e) {
-    return Status::IoError(std::string("subscribe: ") + e.what());
-  }
+  if (Status s = bus::Subscribe(*acks, {bus::kTopicAck}); !s.ok()) return s;
   worker->acks_ = std::move(*acks);
   return worker;
 }

@@ -844,9 +844,11 @@ struct Service::Impl {
       spdlog::error("bus counters off: {}", sub.status().ToString());
       return;
     }
-    sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicRecord));
-    sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicInventory));
-    sub->set(zmq::sockopt::subscribe, std::string(bus::kTopicEvent));
+    if (Status s = bus::Subscribe(*sub, {bus::kTopicRecord, bus::kTopicInventory, bus::kTopicEvent});
+        !s.ok()) {
+      spdlog::error("bus counters off: {}", s.ToString());
+      return;
+    }
     bus::SeqTracker records_seq, inventory_seq;
     auto next_resync = Clock::now() + kGaugeResync;
     auto next_farm_sample = Clock::now();

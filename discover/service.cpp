@@ -71,12 +71,7 @@ Result<std::unique_ptr<DiscoverService>> DiscoverService::Create(const ServiceOp
   Result<zmq::socket_t> publish = bus::Connect(service->context_, zmq::socket_type::sub,
                                                options.endpoints.publish, publish_options);
   if (!publish.ok()) return publish.status();
-  try {
-    publish->set(zmq::sockopt::subscribe, bus::kTopicRecord);
-    publish->set(zmq::sockopt::subscribe, bus::kTopicAck);
-  } catch (const zmq::error_t& e) {
-    return Status::IoError(std::string("subscribe: ") + e.what());
-  }
+  if (Status s = bus::Subscribe(*publish, {bus::kTopicRecord, bus::kTopicAck}); !s.ok()) return s;
   service->publish_ = std::move(*publish);
   return service;
 }

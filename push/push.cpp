@@ -92,11 +92,7 @@ Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options) {
   Result<zmq::socket_t> sub =
       bus::Connect(push->context_, zmq::socket_type::sub, options.endpoints.publish, sub_options);
   if (!sub.ok()) return sub.status();
-  try {
-    sub->set(zmq::sockopt::subscribe, bus::kTopicRecord);
-  } catch (const zmq::error_t& e) {
-    return Status::IoError(std::string("subscribe: ") + e.what());
-  }
+  if (Status s = bus::Subscribe(*sub, {bus::kTopicRecord}); !s.ok()) return s;
   push->sub_ = std::move(*sub);
   bus::SocketOptions out_options;
   out_options.sndhwm = 10;

@@ -129,10 +129,8 @@ int Run(const TapConfig& c) {
     spdlog::error("{}", sub.status().ToString());
     return 1;
   }
-  try {
-    for (const std::string& topic : c.topics) sub->set(zmq::sockopt::subscribe, topic);
-  } catch (const zmq::error_t& e) {
-    spdlog::error("subscribe: {}", e.what());
+  if (Status s = asicmon::bus::Subscribe(*sub, c.topics); !s.ok()) {
+    spdlog::error("{}", s.message());
     return 1;
   }
   std::string topics;

@@ -160,6 +160,28 @@ Result<zmq::socket_t> Connect(zmq::context_t& context, zmq::socket_type type,
   return Open(context, type, endpoint, options, false);
 }
 
+namespace {
+
+template <typename Topics>
+Status SubscribeAll(zmq::socket_t& socket, const Topics& topics) {
+  try {
+    for (const auto& topic : topics) socket.set(zmq::sockopt::subscribe, std::string_view(topic));
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string("subscribe: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Subscribe(zmq::socket_t& socket, std::initializer_list<std::string_view> topics) {
+  return SubscribeAll(socket, topics);
+}
+
+Status Subscribe(zmq::socket_t& socket, const std::vector<std::string>& topics) {
+  return SubscribeAll(socket, topics);
+}
+
 bool TrySend(zmq::socket_t& socket, std::string_view topic, std::string_view body) {
   try {
     // A multipart message is queued whole or not at all, so only the first

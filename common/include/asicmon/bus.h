@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,6 +94,12 @@ Result<zmq::socket_t> Bind(zmq::context_t& context, zmq::socket_type type,
                            const std::string& endpoint, const SocketOptions& options);
 Result<zmq::socket_t> Connect(zmq::context_t& context, zmq::socket_type type,
                               const std::string& endpoint, const SocketOptions& options);
+
+// Subscribes a SUB socket to `topics`; IoError instead of cppzmq's exception
+// (a closed context, a socket of another type), so no caller's thread ends
+// on a throw.
+Status Subscribe(zmq::socket_t& socket, std::initializer_list<std::string_view> topics);
+Status Subscribe(zmq::socket_t& socket, const std::vector<std::string>& topics);
 
 // Sends [topic][body] without blocking. false when the socket is at its
 // high-water mark (or has no peer, for PUSH): nothing was sent.
