@@ -43,8 +43,6 @@ constexpr auto kHousekeepingEvery = 1s;
 // Producers not heard from for this long are forgotten (collectors take a
 // new id per start, so old ids would pile up).
 constexpr double kForgetProducerS = 30 * 86400.0;
-// Repeated warnings of one kind: at most one line per this interval.
-constexpr auto kLogEvery = 10s;
 // The database connection push reads with: a small page cache, reads only.
 constexpr int64_t kDbCacheKib = 4096;
 // A batch holds at most this much msgpack (~3x as much body), whatever
@@ -52,25 +50,6 @@ constexpr int64_t kDbCacheKib = 4096;
 constexpr size_t kMaxBatchBytes = 8 << 20;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-std::string Suppressed(uint64_t n) {
-  return n == 0 ? std::string() : " (" + std::to_string(n) + " more since the last report)";
-}
-
-// True when a warning may be logged now (at most one per kLogEvery);
-// `held` counts those held back, and is reported and reset when one goes out.
-template <typename TimePoint>
-bool Gate(TimePoint& last, uint64_t& held, uint64_t& report) {
-  const auto now = std::chrono::steady_clock::now();
-  if (last != TimePoint{} && now - last < kLogEvery) {
-    ++held;
-    return false;
-  }
-  report = held;
-  held = 0;
-  last = now;
-  return true;
-}
 
 }  // namespace
 
@@ -244,11 +223,11 @@ void Push::Observe(const std::string& producer, uint64_t seq, double now_unix,
   if (!from_rebuild) {
     counters_.bus_gaps += missed;
     uint64_t report = 0;
-    if (Gate(last_gap_log_, gaps_unlogged_, report)) {
+    if (gap_log_.Allow(report)) {
       spdlog::warn("seq gap: {} records of producer {} missed on the bus (seq {}..{}){}{}", missed,
                    SafeForLog(producer), first_missed, last_missed,
                    options_.backfill ? ", fetching them from the store" : ", not recoverable (ENABLE_DB=false)",
-                   Suppressed(report));
+                   HeldBackNote(report));
     }
   }
   if (!options_.backfill) return;
@@ -266,8 +245,8 @@ void Push::Observe(const std::string& producer, uint64_t seq, double now_unix,
 void Push::CountBad(const std::string& why) {
   ++counters_.bad_messages;
   uint64_t report = 0;
-  if (Gate(last_bad_log_, bad_unlogged_, report)) {
-    spdlog::warn("bad message on the bus, skipped: {}{}", SafeForLog(why), Suppressed(report));
+  if (bad_log_.Allow(report)) {
+    spdlog::warn("bad message on the bus, skipped: {}{}", SafeForLog(why), HeldBackNote(report));
   }
 }
 
@@ -644,14 +623,14 @@ bool Push::Deliver(const SpoolBatch& batch, const std::string& body,
     const auto delay = RetryDelay(options_.retry, failures, reply.status, reply.retry_after,
                                   std::uniform_real_distribution<double>(0, 1)(rng_));
     uint64_t report = 0;
-    if (Gate(last_retry_log_, retries_unlogged_, report)) {
+    if (retry_log_.Allow(report)) {
       const std::string why = reply.status == 0 ? reply.error
                                                 : "HTTP " + std::to_string(reply.status) + " " +
                                                       SafeForLog(reply.body, 200);
       spdlog::warn("receiver did not take batch {} ({} records): {}; retry {} in {} ms, {} "
                    "records wait in the spool{}",
                    key, records.size(), why, failures, delay.count(), spool_->pending(),
-                   Suppressed(report));
+                   HeldBackNote(report));
     }
     if (!SleepUntil(Clock::now() + delay)) return false;
   }
@@ -678,12 +657,12 @@ void Push::DeadLetter(const std::string& key, const HttpReply& reply,
   out << Dump(line) << '\n';
   const bool written = static_cast<bool>(out.flush());
   uint64_t report = 0;
-  if (Gate(last_dead_letter_log_, dead_letters_unlogged_, report)) {
+  if (dead_letter_log_.Allow(report)) {
     spdlog::error(
         "receiver rejected batch {} ({} records) with HTTP {}: {}; not retried, {} in {}{}", key,
         records.size(), reply.status, SafeForLog(reply.body, 500),
         written ? "written to the dead-letter file" : "and it could not be written to the dead-letter file",
-        path.string(), Suppressed(report));
+        path.string(), HeldBackNote(report));
   }
 }
 

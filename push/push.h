@@ -43,6 +43,7 @@
 #include <zmq.hpp>
 
 #include "asicmon/bus.h"
+#include "asicmon/log.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
 #include "asicmon/store_db.h"
@@ -172,10 +173,8 @@ class Push {
   uint64_t received_at_last_stats_ = 0;
   uint64_t sent_at_last_stats_ = 0;
   Clock::time_point last_stats_;
-  Clock::time_point last_bad_log_{};
-  uint64_t bad_unlogged_ = 0;
-  Clock::time_point last_gap_log_{};
-  uint64_t gaps_unlogged_ = 0;
+  LogGate bad_log_;
+  LogGate gap_log_;
 
   // Shared with the sender thread.
   std::mutex mu_;
@@ -188,10 +187,8 @@ class Push {
 
   // Sender thread only.
   std::mt19937_64 rng_{std::random_device{}()};  // retry jitter
-  Clock::time_point last_retry_log_{};
-  uint64_t retries_unlogged_ = 0;
-  Clock::time_point last_dead_letter_log_{};
-  uint64_t dead_letters_unlogged_ = 0;
+  LogGate retry_log_;
+  LogGate dead_letter_log_;
 };
 
 }  // namespace asicmon::push

@@ -32,8 +32,6 @@ constexpr int kPublishSndHwm = 100000;
 // A refused batch is retried after 100 ms, doubling up to 10 s.
 constexpr std::chrono::milliseconds kFirstBackoff = 100ms;
 constexpr std::chrono::milliseconds kMaxBackoff = 10s;
-// Repeated warnings of one kind: at most one line per this interval.
-constexpr std::chrono::seconds kLogEvery{10};
 // Maintain's budget per call: a chunk (~0.1 s holding the write lock) of
 // folding and one of dropping. With 1, a call spent on folding never
 // reaches the drop phase and the pass reports `more` for ever.
@@ -49,9 +47,6 @@ double Ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-std::string Suppressed(uint64_t n) {
-  return n == 0 ? std::string() : " (" + std::to_string(n) + " more since the last report)";
-}
 
 }  // namespace
 
@@ -119,17 +114,7 @@ Ingest::Ingest(const IngestOptions& options)
 }
 
 bool Ingest::Gate(const std::string& kind, uint64_t& suppressed) {
-  const auto now = Clock::now();
-  auto [it, first] = gates_.try_emplace(kind);
-  LogGate& gate = it->second;
-  if (!first && now - gate.last < kLogEvery) {
-    ++gate.suppressed;
-    return false;
-  }
-  suppressed = gate.suppressed;
-  gate.suppressed = 0;
-  gate.last = now;
-  return true;
+  return gates_[kind].Allow(suppressed);
 }
 
 void Ingest::CountBad(const std::string& kind, const std::string& why) {
@@ -137,7 +122,7 @@ void Ingest::CountBad(const std::string& kind, const std::string& why) {
   uint64_t suppressed = 0;
   if (Gate("bad " + kind, suppressed)) {
     spdlog::warn("bad message on ingest ({}), skipped: {}{}", kind, SafeForLog(why),
-                 Suppressed(suppressed));
+                 HeldBackNote(suppressed));
   }
 }
 
@@ -150,7 +135,7 @@ void Ingest::ObserveSeq(bus::SeqTracker& tracker, std::string_view topic,
   if (Gate("gap", suppressed)) {
     spdlog::warn("seq gap: {} {} messages of producer {} never reached ingest (seq {}..{}){}",
                  missed, topic, SafeForLog(producer), seq - missed, seq - 1,
-                 Suppressed(suppressed));
+                 HeldBackNote(suppressed));
   }
 }
 
@@ -342,7 +327,7 @@ bool Ingest::Flush(Clock::time_point now) {
             "database refused a batch ({} records, {} inventory entries): {}; keeping it, retrying "
             "in {} ms, ingest paused (producers hold what follows){}",
             records_committed_ ? 0 : batch_records_.size(), batch_inventory_.size(), s.ToString(),
-            backoff_.count(), Suppressed(suppressed));
+            backoff_.count(), HeldBackNote(suppressed));
       }
       return false;
     }
@@ -394,7 +379,7 @@ void Ingest::PublishOne(std::string_view topic, std::string_view body) {
   uint64_t suppressed = 0;
   if (Gate("publish", suppressed)) {
     spdlog::error("publish socket refused a {} message: not published{}", topic,
-                  Suppressed(suppressed));
+                  HeldBackNote(suppressed));
   }
 }
 
@@ -462,7 +447,7 @@ void Ingest::EmitEvents(std::vector<HealthEvent>& events) {
       uint64_t suppressed = 0;
       if (Gate("db events", suppressed)) {
         spdlog::error("database refused {} health event(s): {}; keeping them, retrying{}",
-                      events.size(), s.ToString(), Suppressed(suppressed));
+                      events.size(), s.ToString(), HeldBackNote(suppressed));
       }
       return;
     }
@@ -486,7 +471,7 @@ void Ingest::MaybeMaintain(Clock::time_point now) {
     if (Gate("maintain", suppressed)) {
       spdlog::error("retention pass failed, next one in {} s: {}{}",
                     options_.maintain_interval.count(), stats.status().ToString(),
-                    Suppressed(suppressed));
+                    HeldBackNote(suppressed));
     }
     return;
   }

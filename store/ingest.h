@@ -31,6 +31,7 @@
 #include <zmq.hpp>
 
 #include "asicmon/bus.h"
+#include "asicmon/log.h"
 #include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
@@ -182,14 +183,8 @@ class Ingest {
   int64_t maintain_folded_ = 0;  // rows of the current pass
   int64_t maintain_dropped_ = 0;
 
-  // Warnings of one kind are rate limited: when it last logged, and how
-  // many were held back since.
-  struct LogGate {
-    Clock::time_point last;
-    uint64_t suppressed = 0;
-  };
-  // True when a warning of `kind` may be logged now; `suppressed` says how
-  // many were held back before it.
+  // True when a warning of `kind` may be logged now (LogGate, one per
+  // kind); `suppressed` says how many were held back before it.
   bool Gate(const std::string& kind, uint64_t& suppressed);
   std::unordered_map<std::string, LogGate> gates_;
 

@@ -6,6 +6,24 @@
 
 namespace asicmon {
 
+bool LogGate::Allow(uint64_t& held_back) {
+  const auto now = std::chrono::steady_clock::now();
+  if (logged_ && now - last_ < every_) {
+    ++held_back_;
+    return false;
+  }
+  held_back = held_back_;
+  held_back_ = 0;
+  last_ = now;
+  logged_ = true;
+  return true;
+}
+
+std::string HeldBackNote(uint64_t held_back) {
+  return held_back == 0 ? std::string()
+                        : " (" + std::to_string(held_back) + " more since the last report)";
+}
+
 Status InitLogging(const std::string& name, const std::string& level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   // from_str answers "off" for anything it does not know.
