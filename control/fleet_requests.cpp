@@ -49,8 +49,8 @@ Result<MinerSelector> ParseSelector(const nlohmann::json& select) {
   static const std::set<std::string> kKeys = {"ips", "cidr", "model", "worker_prefix", "status"};
   for (const auto& [key, value] : select.items()) {
     if (!kKeys.contains(key)) {
-      return Bad(fmt::format("select has no criterion '{}' (ips, cidr, model, worker_prefix, "
-                             "status)", key.substr(0, 64)));
+      return Bad(fmt::format("select has no criterion {} (ips, cidr, model, worker_prefix, "
+                             "status)", Shown(key)));
     }
   }
   MinerSelector s;
@@ -206,7 +206,7 @@ Result<BulkRequest> ParseBulkRequest(std::string_view text) {
   static const std::set<std::string> kKeys = {"action", "select", "params", "max_parallel",
                                               "dry_run"};
   for (const auto& [key, value] : body.items()) {
-    if (!kKeys.contains(key)) return Bad(fmt::format("unknown field '{}'", key.substr(0, 64)));
+    if (!kKeys.contains(key)) return Bad(fmt::format("unknown field {}", Shown(key)));
   }
   BulkRequest r;
   const auto action = body.find("action");
@@ -273,7 +273,7 @@ Result<RemediationConfig> ParseRemediationConfig(std::string_view text) {
   if (!root.is_object()) return Bad("the rules file must hold one JSON object");
   static const std::set<std::string> kTop = {"rules", "max_concurrent", "quiet_hours"};
   for (const auto& [key, value] : root.items()) {
-    if (!kTop.contains(key)) return Bad(fmt::format("unknown field '{}'", key.substr(0, 64)));
+    if (!kTop.contains(key)) return Bad(fmt::format("unknown field {}", Shown(key)));
   }
   RemediationConfig config;
   Result<int> concurrent = Count(root, "max_concurrent", config.max_concurrent, 1, 1000, "top level");
@@ -303,7 +303,7 @@ Result<RemediationConfig> ParseRemediationConfig(std::string_view text) {
     if (!r.is_object()) return Bad(where + " must be an object");
     for (const auto& [key, value] : r.items()) {
       if (!kRuleKeys.contains(key)) {
-        return Bad(fmt::format("{} has an unknown field '{}'", where, key.substr(0, 64)));
+        return Bad(fmt::format("{} has an unknown field {}", where, Shown(key)));
       }
     }
     RemediationRule rule;

@@ -23,11 +23,7 @@ bool IsSafeFieldChar(char c) {
 }
 
 Status Invalid(std::string_view what, std::string_view value, std::string_view why) {
-  std::string shown(value.substr(0, 64));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  }
-  return Status::InvalidArgument(std::string(what) + " '" + shown + "' " + std::string(why));
+  return Status::InvalidArgument(std::string(what) + " " + Shown(value) + " " + std::string(why));
 }
 
 // What a pool user or password may hold. Unlike a worker name, which control

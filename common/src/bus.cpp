@@ -222,7 +222,7 @@ Result<std::optional<Message>> TryReceive(zmq::socket_t& socket) {
     if (oversized) return Status::ParseError("bus message body over the cap");
     bool known = false;
     for (std::string_view t : kKnownTopics) known = known || t == message.topic;
-    if (!known) return Status::ParseError("unknown topic '" + message.topic.substr(0, 32) + "'");
+    if (!known) return Status::ParseError("unknown topic " + Shown(message.topic));
     return std::optional<Message>(std::move(message));
   } catch (const zmq::error_t& e) {
     return Status::IoError(std::string("recv: ") + e.what());
@@ -302,7 +302,7 @@ Result<std::optional<StageStats>> DecodeStageStats(std::string_view body) {
   }
   for (const auto& [name, value] : counters->items()) {
     if (!valid_name(name) || !value.is_number()) {
-      return Status::ParseError("stats event has a bad counter '" + name.substr(0, 64) + "'");
+      return Status::ParseError("stats event has a bad counter " + Shown(name));
     }
     stats.values.emplace_back(name, value.get<double>());
   }

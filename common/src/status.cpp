@@ -16,4 +16,12 @@ std::string Status::ToString() const {
   return std::string(name) + ": " + message_;
 }
 
+std::string Shown(std::string_view text) {
+  std::string shown = Quoted(text.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return shown;
+}
+
 }  // namespace asicmon

@@ -46,6 +46,11 @@ inline std::string Quoted(std::string_view text) {
   return out;
 }
 
+// Hostile input echoed in an error message: its first 64 bytes quoted, every
+// byte outside printable ASCII as '?'. A byte cut would leave half a UTF-8
+// sequence, and a refusal must stay valid JSON (nlohmann throws on it).
+std::string Shown(std::string_view text);
+
 // A value or the Status that says why there is none. REQUIRES: a Result built
 // from a Status holds a non-OK one.
 template <typename T>
