@@ -23,7 +23,7 @@ constexpr auto kRefusalLogEvery = 10s;
 
 Result<std::unique_ptr<AlertStage>> AlertStage::Create(const AlertOptions& options) {
   std::unique_ptr<AlertStage> stage(new AlertStage(options));
-  Result<std::unique_ptr<push::HttpSender>> sender = push::HttpSender::Create(options.http);
+  Result<std::unique_ptr<http::HttpSender>> sender = http::HttpSender::Create(options.http);
   if (!sender.ok()) return sender.status();
   stage->sender_ = std::move(*sender);
   bus::SocketOptions sub_options;
@@ -68,13 +68,13 @@ void AlertStage::Take() {
 
 void AlertStage::SendOne() {
   Pending& p = queue_.front();
-  const push::HttpReply reply = sender_->Post(p.json, "application/json", p.key);
-  switch (push::Classify(reply.status)) {
-    case push::Outcome::kAccepted:
+  const http::HttpReply reply = sender_->Post(p.json, "application/json", p.key);
+  switch (http::Classify(reply.status)) {
+    case http::Outcome::kAccepted:
       ++counters_.sent;
       queue_.pop_front();
       return;
-    case push::Outcome::kRejected:
+    case http::Outcome::kRejected:
       ++counters_.rejected;
       if (Clock::now() - last_refusal_log_ >= kRefusalLogEvery) {
         last_refusal_log_ = Clock::now();
@@ -83,12 +83,12 @@ void AlertStage::SendOne() {
       }
       queue_.pop_front();
       return;
-    case push::Outcome::kRetry:
+    case http::Outcome::kRetry:
       break;
   }
   ++counters_.retries;
   ++p.failures;
-  const auto delay = push::RetryDelay(options_.retry, p.failures, reply.status, reply.retry_after,
+  const auto delay = http::RetryDelay(options_.retry, p.failures, reply.status, reply.retry_after,
                                       std::uniform_real_distribution<double>(0, 1)(jitter_));
   next_attempt_ = Clock::now() + delay;
   if (p.failures == 1 || p.failures % 10 == 0) {

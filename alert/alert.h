@@ -22,15 +22,15 @@
 #include "asicmon/bus.h"
 #include "asicmon/health.h"
 #include "asicmon/shutdown.h"
-#include "http_sender.h"
-#include "retry.h"
+#include "asicmon/http_sender.h"
+#include "asicmon/retry.h"
 
 namespace asicmon::alert {
 
 struct AlertOptions {
   bus::Endpoints endpoints;
-  push::HttpOptions http;  // url: ALERT_WEBHOOK_URL, api_key: ALERT_WEBHOOK_KEY, API_TIMEOUT
-  push::RetryOptions retry;
+  http::HttpOptions http;  // url: ALERT_WEBHOOK_URL, api_key: ALERT_WEBHOOK_KEY, API_TIMEOUT
+  http::RetryOptions retry;
   size_t queue_max = 10000;                 // ALERT_QUEUE_MAX
   std::chrono::seconds stats_interval{60};  // STATS_INTERVAL
 };
@@ -68,7 +68,7 @@ class AlertStage {
   AlertOptions options_;
   zmq::context_t context_{1};
   zmq::socket_t sub_;
-  std::unique_ptr<push::HttpSender> sender_;
+  std::unique_ptr<http::HttpSender> sender_;
   std::deque<Pending> queue_;
   Clock::time_point next_attempt_;
   AlertCounters counters_;

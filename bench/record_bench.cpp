@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "asicmon/json_repair.h"
-#include "asicmon/normalise.h"
+#include "json_repair.h"
+#include "normalise.h"
 #include "asicmon/record.h"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "asicmon/sleep.h"
+#include "asicmon/events.h"
 
 namespace asicmon::control {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/health.h"
-#include "asicmon/json_repair.h"
+#include "json_repair.h"
 #include "asicmon/miner_api.h"
 #include "asicmon/outbox.h"
 #include "asicmon/protocol.h"

@@ -56,7 +56,7 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options) {
   if (options.batch_max == 0) return Status::InvalidArgument("batch size must be at least 1");
   std::unique_ptr<Push> push(new Push(options));
-  Result<std::unique_ptr<HttpSender>> http = HttpSender::Create(options.http);
+  Result<std::unique_ptr<http::HttpSender>> http = http::HttpSender::Create(options.http);
   if (!http.ok()) return http.status();
   push->http_ = std::move(*http);
   Result<std::unique_ptr<Spool>> spool = Spool::Open(options.spool);
@@ -599,9 +599,9 @@ bool Push::Deliver(const SpoolBatch& batch, const std::string& body,
       producer_id() + ":" + std::to_string(batch.first) + "-" + std::to_string(batch.last);
   int failures = 0;
   while (true) {
-    HttpReply reply = http_->Post(body, ContentType(options_.format), key, &abort_);
-    switch (Classify(reply.status)) {
-      case Outcome::kAccepted:
+    http::HttpReply reply = http_->Post(body, ContentType(options_.format), key, &abort_);
+    switch (http::Classify(reply.status)) {
+      case http::Outcome::kAccepted:
         counters_.sent += records.size();
         ++counters_.batches_sent;
         if (Status s = spool_->Ack(batch.last); !s.ok()) ++counters_.spool_errors;
@@ -610,17 +610,17 @@ bool Push::Deliver(const SpoolBatch& batch, const std::string& body,
                        failures);
         }
         return true;
-      case Outcome::kRejected:
+      case http::Outcome::kRejected:
         DeadLetter(key, reply, records);
         counters_.dead_lettered += records.size();
         if (Status s = spool_->Ack(batch.last); !s.ok()) ++counters_.spool_errors;
         return true;
-      case Outcome::kRetry:
+      case http::Outcome::kRetry:
         break;
     }
     ++failures;
     ++counters_.retried;
-    const auto delay = RetryDelay(options_.retry, failures, reply.status, reply.retry_after,
+    const auto delay = http::RetryDelay(options_.retry, failures, reply.status, reply.retry_after,
                                   std::uniform_real_distribution<double>(0, 1)(rng_));
     uint64_t report = 0;
     if (retry_log_.Allow(report)) {
@@ -636,7 +636,7 @@ bool Push::Deliver(const SpoolBatch& batch, const std::string& body,
   }
 }
 
-void Push::DeadLetter(const std::string& key, const HttpReply& reply,
+void Push::DeadLetter(const std::string& key, const http::HttpReply& reply,
                       const std::vector<Record>& records) {
   const std::filesystem::path path = std::filesystem::path(options_.spool.dir) / "dead-letter.jsonl";
   // Bounded like the spool: past a quarter of its size, the file starts over

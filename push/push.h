@@ -48,22 +48,22 @@
 #include "asicmon/shutdown.h"
 #include "asicmon/store_db.h"
 #include "format.h"
-#include "http_sender.h"
-#include "retry.h"
+#include "asicmon/http_sender.h"
+#include "asicmon/retry.h"
 #include "spool.h"
 
 namespace asicmon::push {
 
 struct PushOptions {
   bus::Endpoints endpoints;
-  HttpOptions http;
+  http::HttpOptions http;
   Format format = Format::kJson;  // $PUSH_FORMAT
   // Records per request at most. Default: 500 ($PUSH_BATCH).
   size_t batch_max = 500;
   // A record waits at most this long for its batch to fill. Default: 1 s ($PUSH_FLUSH_MS).
   std::chrono::milliseconds flush_interval{1000};
   SpoolOptions spool;  // $PUSH_SPOOL_DIR, $PUSH_SPOOL_MAX_MB
-  RetryOptions retry;  // $PUSH_RETRY_MAX
+  http::RetryOptions retry;  // $PUSH_RETRY_MAX
   // Fetch records missed on the bus back from the store's database; false
   // counts and logs them only. Default: true ($ENABLE_DB).
   bool backfill = true;
@@ -147,7 +147,7 @@ class Push {
   // shutdown's deadline comes first (false: it stays in the spool).
   bool Deliver(const SpoolBatch& batch, const std::string& body,
                const std::vector<Record>& records);
-  void DeadLetter(const std::string& key, const HttpReply& reply,
+  void DeadLetter(const std::string& key, const http::HttpReply& reply,
                   const std::vector<Record>& records);
   // Waits until `until` or shutdown; false when shutdown's deadline comes first.
   bool SleepUntil(Clock::time_point until);
@@ -155,7 +155,7 @@ class Push {
   const PushOptions options_;
   PushCounters counters_;
   std::unique_ptr<Spool> spool_;
-  std::unique_ptr<HttpSender> http_;
+  std::unique_ptr<http::HttpSender> http_;
   zmq::context_t context_{1};
   zmq::socket_t sub_;
   zmq::socket_t stats_out_;  // PUSH to ingest: this stage's counters as stats events

@@ -35,7 +35,7 @@
 #include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
-#include "asicmon/sleep.h"
+#include "sleep.h"
 #include "asicmon/store_db.h"
 
 namespace asicmon {

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "asicmon/normalise.h"
+#include "normalise.h"
 
 namespace asicmon::testing {
 

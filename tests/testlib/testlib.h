@@ -34,7 +34,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include "asicmon/json_repair.h"
+#include "json_repair.h"
 #include "asicmon/record.h"
 #include "asicmon/status.h"
 

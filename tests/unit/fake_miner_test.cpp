@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "asicmon/json_repair.h"
-#include "asicmon/normalise.h"
+#include "json_repair.h"
+#include "normalise.h"
 #include "asicmon/record.h"
 #include "farm_server.h"
 #include "testlib.h"

@@ -10,11 +10,11 @@
 
 #include <gtest/gtest.h>
 
-#include "http_sender.h"
+#include "asicmon/http_sender.h"
 #include "http_server.h"
 #include "testlib.h"
 
-namespace asicmon::push {
+namespace asicmon::http {
 namespace {
 
 using asicmon::testing::HttpAnswer;
@@ -220,4 +220,4 @@ TEST(HttpSenderTest, OnlyHttpAndHttpsUrls) {
 }
 
 }  // namespace
-}  // namespace asicmon::push
+}  // namespace asicmon::http

@@ -1,5 +1,5 @@
 // JSON repair: each firmware quirk at its position, and what must stay an error.
-#include "asicmon/json_repair.h"
+#include "json_repair.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Normalisation of real captured replies (tests/data, see PROVENANCE.md) into
 // Records: every fixture, with the values worked out by hand from the file.
-#include "asicmon/normalise.h"
+#include "normalise.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "asicmon/json_repair.h"
+#include "json_repair.h"
 #include "testlib.h"
 
 namespace asicmon {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "asicmon/json_repair.h"
+#include "json_repair.h"
 #include "testlib.h"
 
 namespace asicmon {

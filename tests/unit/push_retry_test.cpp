@@ -1,9 +1,9 @@
 // What push does with each answer, and how long it waits.
 #include <gtest/gtest.h>
 
-#include "retry.h"
+#include "asicmon/retry.h"
 
-namespace asicmon::push {
+namespace asicmon::http {
 namespace {
 
 using namespace std::chrono_literals;
@@ -51,4 +51,4 @@ TEST(PushRetryTest, RetryAfterIsHonouredFor429And503Only) {
 }
 
 }  // namespace
-}  // namespace asicmon::push
+}  // namespace asicmon::http

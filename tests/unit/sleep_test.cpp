@@ -2,7 +2,7 @@
 // (and hostile ones refused), records of those miners marked sleeping while
 // they hash nothing, announced sleeps and wakes covering the mining
 // software's restart, a wake by other means noticed, a restart resumed.
-#include "asicmon/sleep.h"
+#include "sleep.h"
 
 #include <gtest/gtest.h>
 
