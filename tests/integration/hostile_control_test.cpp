@@ -11,10 +11,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <filesystem>
 #include <future>
@@ -95,7 +97,10 @@ int Connect(const std::string& ip, uint16_t port, const std::string& source) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
-  timeval tv{15, 0};  // longer than control's 10 s header and body timeouts
+  // A bound for a hung control, not a race: control answers the slowest
+  // case here (a body that never comes) after its 10 s body timeout, and a
+  // loaded machine must not turn that answer into "no answer".
+  timeval tv{60, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
@@ -107,13 +112,20 @@ int Connect(const std::string& ip, uint16_t port, const std::string& source) {
 }
 
 // Sends `bytes` as they are and reads the answer. Control may answer and
-// stop reading before all is sent (a 413): the answer still counts.
+// stop reading before all is sent (a 413): the answer still counts. So the
+// answer is read as soon as it arrives, not after the last byte is sent: the
+// kernel discards received bytes not yet read when the peer's reset comes
+// (control closes with our unread upload in its buffer), and on a loaded
+// machine that reset can beat a late read.
 Reply Exchange(const std::string& ip, uint16_t port, const std::string& bytes,
                const std::string& source) {
   const int fd = Connect(ip, port, source);
   if (fd < 0) return {};
   for (size_t sent = 0; sent < bytes.size();) {
-    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN | POLLOUT, 0};
+    if (poll(&p, 1, 60'000) <= 0 || (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0) break;
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN) continue;
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
