@@ -105,6 +105,8 @@ class MinerActions {
   void StopWaiting();
 
  private:
+  // The record's pools as the API shows them, for a pool change's answer.
+  static nlohmann::json PoolsJson(const Record& r);
   Record Poll(const std::string& ip) const;
   // Poll, then MinerFailed / CheckWorker: the record when both pass.
   std::variant<Record, ActionOutcome> Identify(const std::string& ip,
