@@ -291,7 +291,7 @@ FeedResult FeedControlRequest(std::string_view input) {
   using namespace control;
   Checker check;
 
-  // As the pool action reads its body (service.cpp).
+  // As the pool action reads its body (control/command_handlers.cpp).
   const Result<PoolChange> pool = PoolChangeFromJson(nlohmann::json::parse(input, nullptr, false));
   if (check.Validated("pool body", pool.status())) {
     check.Expect(ValidatePoolUrl(pool->url).ok() &&
