@@ -16,42 +16,12 @@
 #include <string_view>
 #include <vector>
 
+#include "models.h"
+#include "request.h"
+
 namespace asicmon::fakefarm {
 
-enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus };
-
-// What the simulator knows of one model.
-struct ModelSpec {
-  ModelId id;
-  std::string_view key;     // CLI name: "s9", "s17pro", ...
-  std::string_view name;    // the firmware's "Type": "Antminer S9"
-  double hashrate_nominal;  // H/s of a healthy unit
-  int boards;               // hash boards (chains)
-  int chips_per_board;
-  int first_chain;      // number the firmware gives the first chain (S9: 6)
-  bool nul_terminated;  // the reply is followed by one NUL byte
-};
-
-inline constexpr int kMaxBoards = 4;
-
-std::span<const ModelSpec> AllModels();
-const ModelSpec& GetModel(ModelId id);
-// nullptr when `key` names no model.
-const ModelSpec* FindModel(std::string_view key);
-// Fans the model's firmware reports.
-int FanCount(ModelId id);
-
-// How the model's stock web interface lights its fault LED (blink.cgi).
-enum class BlinkApi : uint8_t {
-  kNone,  // no blink.cgi (L3+)
-  kForm,  // urlencoded action=startBlink|stopBlink|onPageLoaded (S9, S17 family)
-  kJson,  // JSON {"blink":bool}, state from get_blink_status.cgi (S19 family)
-};
-BlinkApi BlinkApiOf(ModelId id);
-// True when the model's firmware can stop hashing on request ("miner-mode" 1
-// in set_miner_conf.cgi, "bitmain-work-mode" in get_miner_conf.cgi): the S17
-// and S19 families; S9 and L3+ stock firmware has no sleep.
-bool CanSleep(ModelId id);
+class ReplyWriter;
 
 // What the API answers to `restart`; neither form has a STATUS block. From
 // cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
@@ -171,32 +141,31 @@ class FakeMiner {
     std::array<int, kMaxBoards> temp_pcb{};  // °C
     std::array<int, kMaxBoards> temp_chip{};
     std::array<int64_t, kMaxBoards> board_hw{};
-    std::array<int, 4> fans{};
+    std::array<int, kMaxFans> fans{};
     int64_t accepted = 0;
     int64_t rejected = 0;
     int64_t hw_errors = 0;
     int64_t getworks = 0;
     int64_t discarded = 0;
   };
-  class Writer;
-
-  void Command(Writer& w, std::string_view command, const std::string* parameter,
+  
+  void Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
                std::vector<PrivilegedAction>* actions);
-  void Privileged(Writer& w, std::string_view command, const std::string* parameter,
+  void Privileged(ReplyWriter& w, std::string_view command, const std::string* parameter,
                   std::vector<PrivilegedAction>* actions);
-  ActionResult RunPrivileged(Writer& w, std::string_view command, const std::string* parameter);
-  void WriteStatus(Writer& w, char severity, int code, std::string_view msg);
-  void WriteSummary(Writer& w);
-  void WriteStats(Writer& w);
-  void WriteStatsS9(Writer& w);
-  void WriteStatsS17(Writer& w);
-  void WriteStatsS19(Writer& w);
-  void WriteStatsL3(Writer& w);
-  void WritePools(Writer& w);
-  void WriteVersion(Writer& w);
-  void WriteDevs(Writer& w);
-  void WriteVersionFields(Writer& w, bool with_api);
-  void AppendChipStatus(Writer& w, int board);
+  ActionResult RunPrivileged(ReplyWriter& w, std::string_view command, const std::string* parameter);
+  void WriteStatus(ReplyWriter& w, char severity, int code, std::string_view msg);
+  void WriteSummary(ReplyWriter& w);
+  void WriteStats(ReplyWriter& w);
+  void WriteStatsS9(ReplyWriter& w);
+  void WriteStatsS17(ReplyWriter& w);
+  void WriteStatsS19(ReplyWriter& w);
+  void WriteStatsL3(ReplyWriter& w);
+  void WritePools(ReplyWriter& w);
+  void WriteVersion(ReplyWriter& w);
+  void WriteDevs(ReplyWriter& w);
+  void WriteVersionFields(ReplyWriter& w, bool with_api);
+  void AppendChipStatus(ReplyWriter& w, int board);
 
   int DeadBoard() const;  // 0-based board index, -1 when none
   const Snapshot& Snap();
@@ -228,8 +197,7 @@ class FakeMiner {
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.
-  std::string command_;
-  std::string parameter_;
+  Request request_;
   fmt::memory_buffer scratch_;
 };
 

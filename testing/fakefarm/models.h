@@ -1,0 +1,83 @@
+// The models the fake farm simulates, as data: one row per model in its
+// family's table (antminer_models.cpp for Bitmain's cgminer/bmminer builds),
+// carrying every fact the replies need, so a new model is a new row and a
+// new family a new table with its own reply writers.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace asicmon::fakefarm {
+
+enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus };
+
+inline constexpr int kMaxBoards = 4;
+inline constexpr int kMaxFans = 4;
+
+// How the model's stock web interface lights its fault LED (blink.cgi).
+enum class BlinkApi : uint8_t {
+  kNone,  // no blink.cgi (L3+)
+  kForm,  // urlencoded action=startBlink|stopBlink|onPageLoaded (S9, S17 family)
+  kJson,  // JSON {"blink":bool}, state from get_blink_status.cgi (S19 family)
+};
+
+// Which firmware generation's STATS[1] layout the model answers with
+// (antminer_stats.cpp has one writer per layout).
+enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3 };
+
+// What the firmware's replies show of the model, from the captures in
+// tests/data (each row names the ones it follows).
+struct Firmware {
+  std::string_view miner_key;      // "BMMiner" or "CGMiner", the first key of VERSION
+  std::string_view miner_version;  // its value
+  std::string_view miner;          // "Miner": Bitmain's firmware version
+  std::string_view compile_time;
+  std::string_view description;  // STATUS Description
+  std::string_view msg_prefix;   // "BMMiner stats" / "CGMiner stats"
+  std::string_view stats_id;     // STATS[1] "ID"
+  StatsLayout stats;
+  bool glued_stats;    // STATS[0] and STATS[1] glued as `}{` (bmminer, cgminer 4.9.0)
+  bool spaced;         // ", " and ": " between tokens (S19 family)
+  bool ghs_5s_string;  // "GHS 5s" is a string ("13883.81"), else a number
+  int chip_group;      // chips per group in the chain_acs strings
+  double ghs_unit;     // H/s per unit of the "GHS" labels (L3+: MH/s)
+  int frequency;       // MHz
+  int pcb_base;        // °C
+  int chip_base;
+  int fan_base;   // rpm
+  int fans;       // at most kMaxFans
+  int fan_first;  // fan number of the first populated fan slot
+  std::string_view pool_diff_text;
+  double pool_diff;
+  BlinkApi blink;  // the web interface's fault LED, if any
+  bool can_sleep;  // "miner-mode" 1 stops hashing
+  int fan_idle;    // rpm while asleep (S17 family: fans off)
+};
+
+// What the simulator knows of one model.
+struct ModelSpec {
+  ModelId id;
+  std::string_view key;     // CLI name: "s9", "s17pro", ...
+  std::string_view name;    // the firmware's "Type": "Antminer S9"
+  double hashrate_nominal;  // H/s of a healthy unit
+  int boards;               // hash boards (chains), at most kMaxBoards
+  int chips_per_board;
+  int first_chain;      // number the firmware gives the first chain (S9: 6)
+  bool nul_terminated;  // the reply is followed by one NUL byte
+  Firmware firmware;
+};
+
+std::span<const ModelSpec> AllModels();
+const ModelSpec& GetModel(ModelId id);
+// nullptr when `key` names no model.
+const ModelSpec* FindModel(std::string_view key);
+// Fans the model's firmware reports.
+inline int FanCount(ModelId id) { return GetModel(id).firmware.fans; }
+inline BlinkApi BlinkApiOf(ModelId id) { return GetModel(id).firmware.blink; }
+// True when the model's firmware can stop hashing on request ("miner-mode" 1
+// in set_miner_conf.cgi, "bitmain-work-mode" in get_miner_conf.cgi): the S17
+// and S19 families; S9 and L3+ stock firmware has no sleep.
+inline bool CanSleep(ModelId id) { return GetModel(id).firmware.can_sleep; }
+
+}  // namespace asicmon::fakefarm

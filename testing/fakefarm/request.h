@@ -1,0 +1,26 @@
+// A request to the fake miner's API, read as cgminer reads it (api.c): JSON
+// {"command":...,"parameter":...} parsed with jansson, or the text form
+// "command|parameter".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace asicmon::fakefarm {
+
+enum class ParseOutcome { kOk, kInvalidJson, kMissingCommand, kCommandNotString };
+
+struct Request {
+  std::string command;
+  std::string parameter;
+  bool has_parameter = false;
+};
+
+// Fills `out` (reused, so answering does not allocate) from `request`, whose
+// trailing NULs and newlines the caller has removed. JSON when it starts with
+// '{' after blanks: integer parameters become text as jansson's "%d", reals
+// as "%f"; nesting deeper than cgminer would take is Invalid JSON. Text:
+// everything before '|' (up to a NUL) is the command, the rest the parameter.
+ParseOutcome ParseRequest(std::string_view request, Request& out);
+
+}  // namespace asicmon::fakefarm
