@@ -101,6 +101,36 @@ void FakeMiner::AppendChipStatus(ReplyWriter& w, int board) {
   w.Str(std::string_view(scratch_.data(), scratch_.size()));
 }
 
+// chain_acn, chain_acs, chain_hw and chain_rate for slots 1 to `slots`, as
+// every Antminer layout lists them: each chain in the slot of its number,
+// "" for the text of a slot with no chain (or of every slot when `listed`
+// is false), 0 for the numbers of a dead chain.
+void FakeMiner::WriteChains(ReplyWriter& w, int slots, bool listed) {
+  const Snapshot& s = Snap();
+  const int first = model_->first_chain;
+  const int dead = dead_chain();
+  auto populated = [&](int i) { return listed && i >= first && i < first + model_->boards; };
+  auto alive = [&](int i) { return populated(i) && i != dead; };
+  for (int i = 1; i <= slots; ++i) w.IntN("chain_acn", i, alive(i) ? model_->chips_per_board : 0);
+  for (int i = 1; i <= slots; ++i) {
+    w.Key("chain_acs", i);
+    if (populated(i)) {
+      AppendChipStatus(w, i - first);
+    } else {
+      w.Str("");
+    }
+  }
+  for (int i = 1; i <= slots; ++i) w.IntN("chain_hw", i, alive(i) ? s.board_hw[i - first] : 0);
+  for (int i = 1; i <= slots; ++i) {
+    w.Key("chain_rate", i);
+    if (populated(i)) {
+      w.FixedStr(s.board_rate[i - first] / model_->firmware.ghs_unit, 2);
+    } else {
+      w.Str("");
+    }
+  }
+}
+
 // antminer-s9-stats.json: 16 slots per family of keys, chains 6-8 populated.
 void FakeMiner::WriteStatsS9(ReplyWriter& w) {
   const Firmware& fw = model_->firmware;
@@ -138,24 +168,7 @@ void FakeMiner::WriteStatsS9(ReplyWriter& w) {
   w.Int("temp_max", max_temp);
   w.Fixed("Device Hardware%", 0.0184, 4);
   w.Int("no_matching_work", s.hw_errors);
-  for (int i = 1; i <= 16; ++i) w.IntN("chain_acn", i, alive(i) ? model_->chips_per_board : 0);
-  for (int i = 1; i <= 16; ++i) {
-    w.Key("chain_acs", i);
-    if (populated(i)) {
-      AppendChipStatus(w, board(i));
-    } else {
-      w.Str("");
-    }
-  }
-  for (int i = 1; i <= 16; ++i) w.IntN("chain_hw", i, alive(i) ? s.board_hw[board(i)] : 0);
-  for (int i = 1; i <= 16; ++i) {
-    w.Key("chain_rate", i);
-    if (populated(i)) {
-      w.FixedStr(s.board_rate[board(i)] / fw.ghs_unit, 2);
-    } else {
-      w.Str("");
-    }
-  }
+  WriteChains(w, 16, true);
   for (int i = first; i <= last; ++i)
     w.StrN("chain_xtime", i, alive(i) ? S9Xtime(i - first) : "{}");
   for (int i = first; i <= last; ++i) w.StrN("chain_offside_", i, "0");
@@ -211,24 +224,7 @@ void FakeMiner::WriteStatsS17(ReplyWriter& w) {
   for (int i = 1; i <= 16; ++i) w.FixedN("chain_rateideal", i, 0, 2);
   w.Int("temp_max", max_temp);
   w.Int("no_matching_work", s.hw_errors);
-  for (int i = 1; i <= 16; ++i) w.IntN("chain_acn", i, alive(i) ? model_->chips_per_board : 0);
-  for (int i = 1; i <= 16; ++i) {
-    w.Key("chain_acs", i);
-    if (populated(i)) {
-      AppendChipStatus(w, i - 1);
-    } else {
-      w.Str("");
-    }
-  }
-  for (int i = 1; i <= 16; ++i) w.IntN("chain_hw", i, alive(i) ? s.board_hw[i - 1] : 0);
-  for (int i = 1; i <= 16; ++i) {
-    w.Key("chain_rate", i);
-    if (populated(i)) {
-      w.FixedStr(s.board_rate[i - 1] / fw.ghs_unit, 2);
-    } else {
-      w.Str("");
-    }
-  }
+  WriteChains(w, 16, !sleeping_);
   for (int i = 1; i <= boards; ++i) w.StrN("chain_xtime", i, "{}");
   for (int i = 1; i <= boards; ++i) w.StrN("chain_offside_", i, "");
   for (int i = 1; i <= boards; ++i) w.StrN("chain_opencore_", i, "1");
@@ -286,24 +282,7 @@ void FakeMiner::WriteStatsS19(ReplyWriter& w) {
   w.Fixed("total rate", s.rate_av / fw.ghs_unit, 2);
   w.Int("temp_max", 0);
   w.Int("no_matching_work", s.hw_errors);
-  for (int i = 1; i <= 4; ++i) w.IntN("chain_acn", i, alive(i) ? model_->chips_per_board : 0);
-  for (int i = 1; i <= 4; ++i) {
-    w.Key("chain_acs", i);
-    if (populated(i)) {
-      AppendChipStatus(w, i - 1);
-    } else {
-      w.Str("");
-    }
-  }
-  for (int i = 1; i <= 4; ++i) w.IntN("chain_hw", i, alive(i) ? s.board_hw[i - 1] : 0);
-  for (int i = 1; i <= 4; ++i) {
-    w.Key("chain_rate", i);
-    if (populated(i)) {
-      w.FixedStr(s.board_rate[i - 1] / fw.ghs_unit, 2);
-    } else {
-      w.Str("");
-    }
-  }
+  WriteChains(w, 4, true);
   for (int i = 1; i <= 4; ++i) w.IntN("freq", i, alive(i) ? fw.frequency : 0);
   w.Str("miner_version", fw.miner);
   w.Str("miner_id", miner_id_);
@@ -332,15 +311,7 @@ void FakeMiner::WriteStatsL3(ReplyWriter& w) {
   w.Int("temp_max", max_temp);
   w.Fixed("Device Hardware%", 0, 4);
   w.Int("no_matching_work", s.hw_errors);
-  for (int i = 1; i <= boards; ++i) w.IntN("chain_acn", i, alive(i) ? model_->chips_per_board : 0);
-  for (int i = 1; i <= boards; ++i) {
-    w.Key("chain_acs", i);
-    AppendChipStatus(w, i - 1);
-  }
-  for (int i = 1; i <= boards; ++i) w.IntN("chain_hw", i, alive(i) ? s.board_hw[i - 1] : 0);
-  for (int i = 1; i <= boards; ++i) {
-    w.FixedStrN("chain_rate", i, s.board_rate[i - 1] / fw.ghs_unit, 2);
-  }
+  WriteChains(w, boards, true);
 }
 
 }  // namespace asicmon::fakefarm

@@ -1,16 +1,12 @@
 #include "fake_miner.h"
 
-#include "reply_writer.h"
-#include "request.h"
-
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <iterator>
 #include <numbers>
+
+#include "random.h"
+#include "reply_writer.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -18,37 +14,8 @@ namespace {
 constexpr std::string_view kPrivileged[] = {"restart",    "addpool",    "switchpool",
                                             "removepool", "enablepool", "disablepool"};
 
-// A cap on pools a miner keeps, so a loop of addpool cannot grow it without end.
-constexpr int kMaxPools = 32;
 // A cap on the parts of one multi-command (cgminer's own buffer holds 256 bytes).
 constexpr int kMaxJoinParts = 32;
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// cgminer reads pool ids with atoi(): leading blanks, a sign, digits, and 0
-// for anything else.
-int Atoi(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  bool negative = false;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) negative = s[i++] == '-';
-  int64_t value = 0;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
-    value = std::min<int64_t>(value * 10 + (s[i] - '0'), 1LL << 31);
-  }
-  return static_cast<int>(negative ? -value : std::min<int64_t>(value, INT32_MAX));
-}
-
-// The host part of a stratum URL, as cgminer shows it in "Stratum URL".
-std::string_view UrlHost(std::string_view url) {
-  if (size_t p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
-  return url.substr(0, url.find_first_of(":/"));
-}
 
 }  // namespace
 
@@ -255,12 +222,7 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
   const ParseOutcome outcome = ParseRequest(request, request_);
   const std::string& command = request_.command;
   ReplyWriter w(out, model_->firmware.spaced);
-  auto error_reply = [&](int code, std::string_view msg) {
-    w.Open('{');
-    WriteStatus(w, 'E', code, msg);
-    w.Int("id", 1);
-    w.Close('}');
-  };
+  auto error_reply = [&](int code, std::string_view msg) { WriteStatusReply(w, 'E', code, msg); };
 
   switch (outcome) {
     case ParseOutcome::kInvalidJson:
@@ -296,9 +258,7 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
           w.EscKey(part);
           w.Open('[');
           if (IsPrivilegedCommand(part)) {
-            scratch_.clear();
-            fmt::format_to(fmt::appender(scratch_), "Access denied to '{}' command", part);
-            error_reply(45, std::string_view(scratch_.data(), scratch_.size()));
+            WriteDenied(w, part);
             if (actions) actions->push_back({std::string(part), "", ActionResult::kDenied});
           } else {
             Command(w, part, nullptr, actions);
@@ -334,10 +294,7 @@ void FakeMiner::Command(ReplyWriter& w, std::string_view command, const std::str
   } else if (IsPrivilegedCommand(command)) {
     Privileged(w, command, parameter, actions);
   } else {
-    w.Open('{');
-    WriteStatus(w, 'E', 14, "Invalid command");
-    w.Int("id", 1);
-    w.Close('}');
+    WriteStatusReply(w, 'E', 14, "Invalid command");
   }
 }
 
@@ -356,319 +313,18 @@ void FakeMiner::WriteStatus(ReplyWriter& w, char severity, int code, std::string
   w.Close(']');
 }
 
-void FakeMiner::Privileged(ReplyWriter& w, std::string_view command, const std::string* parameter,
-                           std::vector<PrivilegedAction>* actions) {
-  ActionResult result;
-  if (spec_.deny_privileged) {
-    scratch_.clear();
-    fmt::format_to(fmt::appender(scratch_), "Access denied to '{}' command", command);
-    w.Open('{');
-    WriteStatus(w, 'E', 45, std::string_view(scratch_.data(), scratch_.size()));
-    w.Int("id", 1);
-    w.Close('}');
-    result = ActionResult::kDenied;
-  } else {
-    result = RunPrivileged(w, command, parameter);
-  }
-  if (actions) {
-    actions->push_back({std::string(command), parameter ? *parameter : "", result});
-  }
+void FakeMiner::WriteStatusReply(ReplyWriter& w, char severity, int code, std::string_view msg) {
+  w.Open('{');
+  WriteStatus(w, severity, code, msg);
+  w.Int("id", 1);
+  w.Close('}');
 }
 
-ActionResult FakeMiner::RunPrivileged(ReplyWriter& w, std::string_view command,
-                                      const std::string* parameter) {
-  // Each outcome is cgminer's message for it (api.c codes[]).
-  char severity = 'S';
-  int code = 0;
-  ActionResult result = ActionResult::kOk;
+// cgminer's refusal of a privileged command (api.c, code 45).
+void FakeMiner::WriteDenied(ReplyWriter& w, std::string_view command) {
   scratch_.clear();
-  auto msg = [&]<typename... Args>(char sev, int c, fmt::format_string<Args...> text,
-                                   Args&&... args) {
-    severity = sev;
-    code = c;
-    fmt::format_to(fmt::appender(scratch_), text, std::forward<Args>(args)...);
-    if (sev == 'E') result = ActionResult::kError;
-  };
-  const int total = static_cast<int>(pools_.size());
-  const bool missing = parameter == nullptr || parameter->empty();
-  const int id = missing ? -1 : Atoi(*parameter);
-  const bool pool_command = command != "restart" && command != "addpool";
-
-  SettleShares();
-  if (pool_command && missing) {
-    msg('E', 25, "Missing pool id parameter");
-  } else if (pool_command && (id < 0 || id >= total)) {
-    msg('E', 26, "Invalid pool id {} - range is 0 - {}", id, total - 1);
-  } else if (command == "removepool" && total <= 1) {
-    msg('E', 66, "Cannot remove last pool {}:'{}'", id, pools_[id].url);
-  } else if (command == "restart") {
-    // Stock firmware answers with no STATUS block (see RestartReply): a
-    // client that wants one sees a failure; only the uptime tells.
-    Restart(now_);
-    w.Open('{');
-    if (spec_.restart_reply == RestartReply::kCgminer) {
-      w.Str("RESTART");
-      w.Int("id", 1);
-    } else {
-      w.Str("STATUS", "RESTART");
-    }
-    w.Close('}');
-    return result;
-  } else if (command == "addpool") {
-    std::string_view p = missing ? std::string_view() : std::string_view(*parameter);
-    size_t c1 = p.find(',');
-    size_t c2 = c1 == std::string_view::npos ? c1 : p.find(',', c1 + 1);
-    if (missing) {
-      msg('E', 52, "Missing addpool details");
-    } else if (c2 == std::string_view::npos || c1 == 0) {
-      msg('E', 53, "Invalid addpool details '{}'", p);
-    } else if (total >= kMaxPools) {
-      msg('E', 54, "Reached maximum number of pools ({})", kMaxPools);
-    } else {
-      pools_.push_back(Pool{std::string(p.substr(0, c1)),
-                            std::string(p.substr(c1 + 1, c2 - c1 - 1)),
-                            std::string(p.substr(c2 + 1)), total, true, 0});
-      msg('S', 55, "Added pool {}: '{}'", total, pools_.back().url);
-    }
-  } else if (command == "switchpool") {
-    Pool& pool = pools_[id];
-    pool.enabled = true;
-    for (Pool& other : pools_) {
-      if (other.priority < pool.priority) ++other.priority;
-    }
-    pool.priority = 0;
-    msg('S', 27, "Switching to pool {}:'{}'", id, pool.url);
-  } else if (command == "removepool") {
-    if (id == ActivePool()) {
-      msg('E', 67, "Cannot remove active pool {}:'{}'", id, pools_[id].url);
-    } else {
-      msg('S', 68, "Removed pool {}:'{}'", id, pools_[id].url);
-      for (Pool& other : pools_) {
-        if (other.priority > pools_[id].priority) --other.priority;
-      }
-      // cgminer moves the last pool into the hole, so ids stay dense.
-      if (id != total - 1) pools_[id] = std::move(pools_.back());
-      pools_.pop_back();
-    }
-  } else if (command == "enablepool") {
-    Pool& pool = pools_[id];
-    if (pool.enabled) {
-      msg('I', 49, "Pool {}:'{}' already enabled", id, pool.url);
-    } else {
-      pool.enabled = true;
-      msg('S', 47, "Enabling pool {}:'{}'", id, pool.url);
-    }
-  } else {  // disablepool
-    Pool& pool = pools_[id];
-    const auto enabled =
-        std::count_if(pools_.begin(), pools_.end(), [](const Pool& p) { return p.enabled; });
-    if (!pool.enabled) {
-      msg('I', 50, "Pool {}:'{}' already disabled", id, pool.url);
-    } else if (enabled <= 1) {
-      msg('E', 51, "Cannot disable last active pool {}:'{}'", id, pool.url);
-    } else {
-      pool.enabled = false;
-      msg('S', 48, "Disabling pool {}:'{}'", id, pool.url);
-    }
-  }
-  // The reply and every later request see the new state.
-  snap_valid_ = false;
-  w.Open('{');
-  WriteStatus(w, severity, code, std::string_view(scratch_.data(), scratch_.size()));
-  w.Int("id", 1);
-  w.Close('}');
-  return result;
-}
-
-void FakeMiner::WriteSummary(ReplyWriter& w) {
-  const Firmware& fw = model_->firmware;
-  const Snapshot& s = Snap();
-  const bool c = !w.spaced();  // cgminer's fixed decimals, else the S19's shorter ones
-  const double minutes = std::max<double>(1, static_cast<double>(s.elapsed)) / 60;
-  const double diff_accepted = static_cast<double>(s.accepted) * fw.pool_diff;
-  const double diff_rejected = static_cast<double>(s.rejected) * fw.pool_diff;
-  const int64_t diff1 = static_cast<int64_t>(diff_accepted + diff_rejected);
-  const double hw_pct = diff1 > 0 ? 100.0 * static_cast<double>(s.hw_errors) /
-                                        static_cast<double>(diff1 + s.hw_errors)
-                                  : 0;
-  const double rej_pct = diff1 > 0 ? 100.0 * diff_rejected / static_cast<double>(diff1) : 0;
-  w.Open('{');
-  WriteStatus(w, 'S', 11, "Summary");
-  w.Key("SUMMARY");
-  w.Open('[');
-  w.Open('{');
-  w.Int("Elapsed", s.elapsed);
-  w.Key("GHS 5s");
-  if (fw.ghs_5s_string) {
-    w.FixedStr(s.rate_5s / fw.ghs_unit, 2);
-  } else {
-    w.Fixed(s.rate_5s / fw.ghs_unit, 2);
-  }
-  w.Fixed("GHS av", s.rate_av / fw.ghs_unit, 2);
-  w.Int("Found Blocks", 0);
-  w.Int("Getworks", s.getworks);
-  w.Int("Accepted", s.accepted);
-  w.Int("Rejected", s.rejected);
-  w.Int("Hardware Errors", s.hw_errors);
-  w.Fixed("Utility", static_cast<double>(s.accepted) / minutes, 2);
-  w.Int("Discarded", s.discarded);
-  w.Int("Stale", 0);
-  w.Int("Get Failures", 0);
-  w.Int("Local Work", s.discarded + s.getworks * 7);
-  w.Int("Remote Failures", 0);
-  w.Int("Network Blocks", s.elapsed / 600);
-  w.Fixed("Total MH", s.rate_av * static_cast<double>(s.elapsed) / 1e6, c ? 4 : 1);
-  w.Fixed("Work Utility", static_cast<double>(diff1) / minutes, 2);
-  w.Fixed("Difficulty Accepted", diff_accepted, c ? 8 : 1);
-  w.Fixed("Difficulty Rejected", diff_rejected, c ? 8 : 1);
-  w.Fixed("Difficulty Stale", 0, c ? 8 : 1);
-  w.Int("Best Share", 1000003 + s.accepted * 4093);
-  w.Fixed("Device Hardware%", hw_pct, 4);
-  w.Fixed("Device Rejected%", rej_pct, 4);
-  w.Fixed("Pool Rejected%", rej_pct, 4);
-  w.Fixed("Pool Stale%", 0, 4);
-  w.Int("Last getwork", s.when);
-  w.Close('}');
-  w.Close(']');
-  w.Int("id", 1);
-  w.Close('}');
-}
-
-void FakeMiner::WriteVersionFields(ReplyWriter& w, bool with_api) {
-  const Firmware& fw = model_->firmware;
-  w.Str(fw.miner_key, fw.miner_version);
-  if (with_api) w.Str("API", "3.1");
-  w.Str("Miner", fw.miner);
-  w.Str("CompileTime", fw.compile_time);
-  w.Str("Type", model_->name);
-}
-
-void FakeMiner::WriteVersion(ReplyWriter& w) {
-  const Firmware& fw = model_->firmware;
-  scratch_.clear();
-  fmt::format_to(fmt::appender(scratch_), "{} versions", fw.msg_prefix);
-  w.Open('{');
-  WriteStatus(w, 'S', 22, std::string_view(scratch_.data(), scratch_.size()));
-  w.Key("VERSION");
-  w.Open('[');
-  w.Open('{');
-  WriteVersionFields(w, true);
-  w.Close('}');
-  w.Close(']');
-  w.Int("id", 1);
-  w.Close('}');
-}
-
-void FakeMiner::WritePools(ReplyWriter& w) {
-  const Firmware& fw = model_->firmware;
-  const Snapshot& s = Snap();
-  const bool c = !w.spaced();
-  const int active = ActivePool();
-  const int total = static_cast<int>(pools_.size());
-  scratch_.clear();
-  fmt::format_to(fmt::appender(scratch_), "{} Pool(s)", total);
-  w.Open('{');
-  WriteStatus(w, 'S', 7, std::string_view(scratch_.data(), scratch_.size()));
-  w.Key("POOLS");
-  w.Open('[');
-  for (int i = 0; i < total; ++i) {
-    const Pool& p = pools_[i];
-    const bool in_use = i == active;
-    const int64_t accepted = p.accepted + (in_use ? s.accepted - settled_accepted_ : 0);
-    const int64_t rejected = accepted / 400;
-    const double diff_accepted = static_cast<double>(accepted) * fw.pool_diff;
-    const double diff_rejected = static_cast<double>(rejected) * fw.pool_diff;
-    w.Open('{');
-    w.Int("POOL", i);
-    w.EscStr("URL", p.url);
-    w.Str("Status", p.enabled ? "Alive" : "Disabled");
-    w.Int("Priority", p.priority);
-    w.Int("Quota", 1);
-    w.Str("Long Poll", "N");
-    w.Int("Getworks", in_use ? s.getworks : s.getworks / 9);
-    w.Int("Accepted", accepted);
-    w.Int("Rejected", rejected);
-    w.Int("Discarded", in_use ? s.discarded : 0);
-    w.Int("Stale", 0);
-    w.Int("Get Failures", 0);
-    w.Int("Remote Failures", 0);
-    w.EscStr("User", p.user);
-    w.Str("Last Share Time", in_use ? "0:00:05" : "0");
-    w.Str("Diff", p.enabled ? fw.pool_diff_text : "");
-    w.Int("Diff1 Shares", 0);
-    w.Str("Proxy Type", "");
-    w.Str("Proxy", "");
-    w.Fixed("Difficulty Accepted", diff_accepted, c ? 8 : 1);
-    w.Fixed("Difficulty Rejected", diff_rejected, c ? 8 : 1);
-    w.Fixed("Difficulty Stale", 0, c ? 8 : 1);
-    w.Fixed("Last Share Difficulty", in_use ? fw.pool_diff : 0, c ? 8 : 1);
-    w.Bool("Has Stratum", true);
-    w.Bool("Stratum Active", in_use);
-    w.EscStr("Stratum URL", in_use ? UrlHost(p.url) : "");
-    w.Bool("Has GBT", false);
-    if (c) {
-      w.Int("Best Share", accepted > 0 ? 1000003 + accepted * 4093 : 0);
-    } else {
-      w.Fixed("Best Share", accepted > 0 ? 1000003.0 + static_cast<double>(accepted) * 4093 : 0, 1);
-    }
-    const double rej_pct = accepted + rejected > 0 ? 100.0 * static_cast<double>(rejected) /
-                                                         static_cast<double>(accepted + rejected)
-                                                   : 0;
-    w.Fixed("Pool Rejected%", rej_pct, c ? 4 : 1);
-    // The S19 firmware prints this key through printf, doubling the %.
-    w.Fixed(c ? "Pool Stale%" : "Pool Stale%%", 0, c ? 4 : 1);
-    w.Close('}');
-  }
-  w.Close(']');
-  w.Int("id", 1);
-  w.Close('}');
-}
-
-void FakeMiner::WriteDevs(ReplyWriter& w) {
-  const Firmware& fw = model_->firmware;
-  const Snapshot& s = Snap();
-  const int dead = dead_chain();
-  // cgminer's device rates are MH/s whatever the algorithm.
-  constexpr double mhs_unit = 1e6;
-  scratch_.clear();
-  fmt::format_to(fmt::appender(scratch_), "{} ASC(s)", model_->boards);
-  w.Open('{');
-  WriteStatus(w, 'S', 9, std::string_view(scratch_.data(), scratch_.size()));
-  w.Key("DEVS");
-  w.Open('[');
-  for (int b = 0; b < model_->boards; ++b) {
-    const bool alive = model_->first_chain + b != dead;
-    const double elapsed = static_cast<double>(std::max<int64_t>(1, s.elapsed));
-    const int64_t accepted = s.accepted / model_->boards;
-    w.Open('{');
-    w.Int("ASC", b);
-    w.Str("Name", fw.stats_id.substr(0, 3));
-    w.Int("ID", model_->first_chain + b);
-    w.Str("Enabled", "Y");
-    w.Str("Status", alive ? "Alive" : "Dead");
-    w.Fixed("Temperature", alive ? s.temp_chip[b] : 0, 2);
-    w.Fixed("MHS av", sleeping_ ? 0 : s.board_ideal[b] * (1 + av_offset_) / mhs_unit, 2);
-    w.Fixed("MHS 5s", s.board_rate[b] / mhs_unit, 2);
-    w.Int("Accepted", accepted);
-    w.Int("Rejected", accepted / 400);
-    w.Int("Hardware Errors", s.board_hw[b]);
-    w.Fixed("Utility", static_cast<double>(accepted) * 60 / elapsed, 2);
-    w.Int("Last Share Pool", ActivePool());
-    w.Int("Last Share Time", alive ? s.when - 5 : 0);
-    w.Fixed("Total MH", s.board_ideal[b] * elapsed / 1e6, 4);
-    w.Int("Diff1 Work", static_cast<int64_t>(static_cast<double>(accepted) * fw.pool_diff));
-    w.Fixed("Difficulty Accepted", static_cast<double>(accepted) * fw.pool_diff, 8);
-    w.Fixed("Difficulty Rejected", static_cast<double>(accepted / 400) * fw.pool_diff, 8);
-    w.Fixed("Last Share Difficulty", alive ? fw.pool_diff : 0, 8);
-    w.Int("Last Valid Work", alive ? s.when : 0);
-    w.Fixed("Device Hardware%", 0, 4);
-    w.Fixed("Device Rejected%", 0, 4);
-    w.Int("Device Elapsed", s.elapsed);
-    w.Close('}');
-  }
-  w.Close(']');
-  w.Int("id", 1);
-  w.Close('}');
+  fmt::format_to(fmt::appender(scratch_), "Access denied to '{}' command", command);
+  WriteStatusReply(w, 'E', 45, std::string_view(scratch_.data(), scratch_.size()));
 }
 
 }  // namespace asicmon::fakefarm

@@ -155,6 +155,9 @@ class FakeMiner {
                   std::vector<PrivilegedAction>* actions);
   ActionResult RunPrivileged(ReplyWriter& w, std::string_view command, const std::string* parameter);
   void WriteStatus(ReplyWriter& w, char severity, int code, std::string_view msg);
+  // {"STATUS":[...],"id":1}: the whole reply of an error or a command's outcome.
+  void WriteStatusReply(ReplyWriter& w, char severity, int code, std::string_view msg);
+  void WriteDenied(ReplyWriter& w, std::string_view command);
   void WriteSummary(ReplyWriter& w);
   void WriteStats(ReplyWriter& w);
   void WriteStatsS9(ReplyWriter& w);
@@ -166,6 +169,7 @@ class FakeMiner {
   void WriteDevs(ReplyWriter& w);
   void WriteVersionFields(ReplyWriter& w, bool with_api);
   void AppendChipStatus(ReplyWriter& w, int board);
+  void WriteChains(ReplyWriter& w, int slots, bool listed);
 
   int DeadBoard() const;  // 0-based board index, -1 when none
   const Snapshot& Snap();

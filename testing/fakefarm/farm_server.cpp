@@ -23,6 +23,7 @@
 
 #include "asicmon/log.h"
 #include "miner_web.h"
+#include "random.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -63,13 +64,6 @@ double UnixNow() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
 }
 
 // Fisher-Yates with our own generator, so a seed gives the same farm with
