@@ -37,8 +37,8 @@ struct FakeMinerSpec {
   uint64_t seed = 1;             // with index, drives every pseudo-random value
   bool deny_privileged = false;  // read-only API, as stock firmware ships
   RestartReply restart_reply = RestartReply::kCgminer;
-  bool dead_board = false;       // one hash board reports no chips and no hashrate
-  double uptime_s = 3600;        // Elapsed at construction
+  bool dead_board = false;  // one hash board reports no chips and no hashrate
+  double uptime_s = 3600;   // Elapsed at construction
   // Woken, the mining software starts over (see SetSleeping): no hashrate
   // for wake_idle_s, chains answering with every chip 'o', then a linear
   // rise to nominal over wake_ramp_s. No capture of a waking miner exists:
@@ -148,12 +148,13 @@ class FakeMiner {
     int64_t getworks = 0;
     int64_t discarded = 0;
   };
-  
+
   void Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
                std::vector<PrivilegedAction>* actions);
   void Privileged(ReplyWriter& w, std::string_view command, const std::string* parameter,
                   std::vector<PrivilegedAction>* actions);
-  ActionResult RunPrivileged(ReplyWriter& w, std::string_view command, const std::string* parameter);
+  ActionResult RunPrivileged(ReplyWriter& w, std::string_view command,
+                             const std::string* parameter);
   void WriteStatus(ReplyWriter& w, char severity, int code, std::string_view msg);
   // {"STATUS":[...],"id":1}: the whole reply of an error or a command's outcome.
   void WriteStatusReply(ReplyWriter& w, char severity, int code, std::string_view msg);

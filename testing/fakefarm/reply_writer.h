@@ -19,6 +19,24 @@
 
 namespace asicmon::fakefarm {
 
+// `s` as a JSON string, its bytes passed through as they are but for quotes,
+// backslashes and control characters: a hostile request's bytes reach the
+// reply and the action log as sent, where nlohmann would refuse invalid UTF-8.
+inline void AppendJsonString(fmt::memory_buffer& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      fmt::format_to(fmt::appender(out), "\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
 // Writes JSON tokens with the separators of one firmware family: `,` and `:`
 // (cgminer), or `, ` and `: ` (the S19 captures).
 class ReplyWriter {
@@ -186,20 +204,7 @@ class ReplyWriter {
     }
     Append(std::string_view(digits, static_cast<size_t>(decimals)));
   }
-  void Escaped(std::string_view s) {
-    out_.push_back('"');
-    for (char c : s) {
-      if (c == '"' || c == '\\') {
-        out_.push_back('\\');
-        out_.push_back(c);
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        fmt::format_to(fmt::appender(out_), "\\u{:04x}", static_cast<unsigned>(c));
-      } else {
-        out_.push_back(c);
-      }
-    }
-    out_.push_back('"');
-  }
+  void Escaped(std::string_view s) { AppendJsonString(out_, s); }
 
   fmt::memory_buffer& out_;
   bool spaced_;
