@@ -19,7 +19,9 @@ struct Request {
 // Fills `out` (reused, so answering does not allocate) from `request`, whose
 // trailing NULs and newlines the caller has removed. JSON when it starts with
 // '{' after blanks: integer parameters become text as jansson's "%d", reals
-// as "%f"; nesting deeper than cgminer would take is Invalid JSON. Text:
+// as "%f"; nesting deeper than cgminer would take is Invalid JSON, and so is
+// text that is not UTF-8, as jansson's json_loadb refuses it (cgminer
+// answers MSG_INVJSON). Text:
 // everything before '|' (up to a NUL) is the command, the rest the parameter.
 ParseOutcome ParseRequest(std::string_view request, Request& out);
 

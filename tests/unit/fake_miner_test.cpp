@@ -539,6 +539,22 @@ TEST(FakeMinerRequestTest, RequestFormsAsCgminerReadsThem) {
   EXPECT_EQ(Status0(MustParse(miner.Handle(R"({"command":"po\u006fls"})", kNow)))["Code"], 7);
 }
 
+// jansson, which cgminer parses requests with, refuses JSON that is not
+// UTF-8: cgminer answers "Invalid JSON". Text requests take any bytes.
+TEST(FakeMinerRequestTest, JsonThatIsNotUtf8IsInvalidJson) {
+  FakeMiner miner(Spec(ModelId::kS9), kNow);
+  EXPECT_EQ(Status0(MustParse(miner.Handle("{\"command\":\"summ\xe9ry\"}", kNow)))["Code"], 23);
+  EXPECT_EQ(Status0(MustParse(miner.Handle(
+                "{\"command\":\"addpool\",\"parameter\":\"stratum+tcp://p\xe9.example:3333,u,x\"}",
+                kNow)))["Code"],
+            23);
+  EXPECT_EQ(miner.pool_count(), 3);
+  EXPECT_EQ(Status0(MustParse(
+                miner.Handle("{\"command\":\"summary\",\"x\":\"caf\xc3\xa9\"}", kNow)))["Code"],
+            11);
+  EXPECT_EQ(Status0(MustParse(miner.Handle("summ\xe9ry", kNow)))["Code"], 14);
+}
+
 TEST(FakeMinerRequestTest, HostileRequestsGetAnErrorReply) {
   FakeMiner miner(Spec(ModelId::kS9), kNow);
   std::vector<std::string> requests = {
