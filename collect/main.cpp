@@ -10,10 +10,10 @@
 #include <CLI/CLI.hpp>
 
 #include "asicmon/bus.h"
-#include "asicmon/config.h"
 #include "asicmon/log.h"
 #include "asicmon/miner_api.h"
 #include "asicmon/record.h"
+#include "asicmon/settings.h"
 #include "asicmon/shutdown.h"
 #include "asicmon/stage.h"
 #include "worker.h"
@@ -26,24 +26,27 @@ struct CollectConfig {
   std::vector<std::string> targets;
   bool once = false;
   bool json = false;
-  double poll_timeout_s = 5;      // POLL_TIMEOUT
-  double connect_timeout_s = 3;   // CONNECT_TIMEOUT
-  int64_t max_reply_bytes = 1 << 20;  // MAX_REPLY_BYTES
-  int64_t max_in_flight = 512;    // MAX_IN_FLIGHT
-  std::string producer_id;        // PRODUCER_ID; default collect-<host>-<pid>
-  asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
+  // exchange, max_in_flight and producer_id (default collect-<host>-<pid>)
+  // are settings, which --once uses too.
+  asicmon::WorkerOptions worker;
+  asicmon::StageFlags stage;
 };
 
-Status LoadEnv(CollectConfig& c) {
-  for (Status s : {asicmon::EnvDouble("POLL_TIMEOUT", c.poll_timeout_s, 0.05, 600),
-                   asicmon::EnvDouble("CONNECT_TIMEOUT", c.connect_timeout_s, 0.05, 600),
-                   asicmon::EnvInt("MAX_REPLY_BYTES", c.max_reply_bytes, 1024, 1 << 30),
-                   asicmon::EnvInt("MAX_IN_FLIGHT", c.max_in_flight, 1, 100000),
-                   asicmon::EnvString("PRODUCER_ID", c.producer_id),
-                   asicmon::LoadStageEnv(c.stage)}) {
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
+// The settings table: one row per setting, flag and env var.
+void AddSettings(asicmon::SettingsTable& t, CollectConfig& c) {
+  asicmon::ExchangeOptions& exchange = c.worker.exchange;
+  t.Seconds(exchange.deadline,
+            {"--timeout", "POLL_TIMEOUT", "Seconds a poll may take, connect included"}, 0.05, 600);
+  t.Seconds(exchange.connect_timeout, {"--connect-timeout", "CONNECT_TIMEOUT", "Seconds to connect"},
+            0.05, 600);
+  t.Int(exchange.max_reply_bytes,
+        {"--max-reply-bytes", "MAX_REPLY_BYTES", "Longer replies are too_large"}, 1024, 1 << 30);
+  t.Int(c.worker.max_in_flight,
+        {"--max-in-flight", "MAX_IN_FLIGHT", "Exchanges open at once; each holds a file descriptor"},
+        1, 100000);
+  t.Text(c.worker.producer_id,
+         {"--producer-id", "PRODUCER_ID", "Producer id stamped on records"});
+  asicmon::AddStageSettings(t, c.stage);
 }
 
 // A line for people: the fields an operator looks at first.
@@ -64,26 +67,14 @@ std::string HumanLine(const asicmon::Record& r) {
   return line;
 }
 
-asicmon::ExchangeOptions ExchangeOptionsOf(const CollectConfig& c) {
-  asicmon::ExchangeOptions options;
-  options.deadline = std::chrono::milliseconds(static_cast<int64_t>(c.poll_timeout_s * 1000));
-  options.connect_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(c.connect_timeout_s * 1000));
-  options.max_reply_bytes = static_cast<size_t>(c.max_reply_bytes);
-  return options;
-}
-
 int RunWorker(const CollectConfig& c) {
-  asicmon::WorkerOptions options;
+  asicmon::WorkerOptions options = c.worker;
   if (Status s = asicmon::bus::LoadEndpoints(options.endpoints); !s.ok()) {
     spdlog::error("bad configuration: {}", s.message());
     return 2;
   }
   if (auto warning = asicmon::bus::AckPathWarning(options.endpoints)) spdlog::warn("{}", *warning);
-  options.exchange = ExchangeOptionsOf(c);
-  options.max_in_flight = static_cast<size_t>(c.max_in_flight);
-  options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
-  options.producer_id = c.producer_id;
+  options.stats_interval = c.stage.stats_interval;
   auto shutdown = asicmon::ShutdownSignal::Install();
   if (!shutdown.ok()) {
     spdlog::error("{}", shutdown.status().ToString());
@@ -104,8 +95,7 @@ int RunWorker(const CollectConfig& c) {
 }
 
 int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& endpoints) {
-  const asicmon::ExchangeOptions options = ExchangeOptionsOf(c);
-  auto client = asicmon::MinerClient::Create(options);
+  auto client = asicmon::MinerClient::Create(c.worker.exchange);
   if (!client.ok()) {
     spdlog::error("cannot start the miner client: {}", client.status().ToString());
     return 1;
@@ -116,11 +106,11 @@ int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& e
   uint64_t seq = 0;
   // Keep at most max_in_flight exchanges open: each holds a file descriptor.
   auto start_more = [&](auto& self) -> void {
-    while (next < endpoints.size() && (*client)->in_flight() < static_cast<size_t>(c.max_in_flight)) {
+    while (next < endpoints.size() && (*client)->in_flight() < c.worker.max_in_flight) {
       const size_t i = next++;
       (*client)->Start(endpoints[i], request, [&, i](asicmon::ExchangeResult&& r) {
         records[i] = asicmon::RecordFromExchange(endpoints[i], std::move(r));
-        records[i].producer_id = c.producer_id;
+        records[i].producer_id = c.worker.producer_id;
         records[i].seq = ++seq;
         self(self);
       });
@@ -146,33 +136,23 @@ int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& e
 
 int main(int argc, char** argv) {
   CollectConfig c;
-  Status env = LoadEnv(c);
-
   CLI::App app{"asicmon-collect: poll miners over the CGMiner/BMMiner API (TCP 4028) and "
                "normalise their replies into records.\nSettings come from env vars; flags override."};
   app.add_option("--target", c.targets, "Miner to poll, IP[:PORT] (port 4028 by default); repeatable")
       ->type_name("IP[:PORT]");
   app.add_flag("--once", c.once, "Poll each --target once, print the records, exit 0");
   app.add_flag("--json", c.json, "Print one flat JSON record per line (else a line for people)");
-  app.add_option("--timeout", c.poll_timeout_s,
-                 "Seconds a poll may take, connect included (env POLL_TIMEOUT)")
-      ->capture_default_str()->check(CLI::Range(0.05, 600.0));
-  app.add_option("--connect-timeout", c.connect_timeout_s, "Seconds to connect (env CONNECT_TIMEOUT)")
-      ->capture_default_str()->check(CLI::Range(0.05, 600.0));
-  app.add_option("--max-reply-bytes", c.max_reply_bytes,
-                 "Longer replies are too_large (env MAX_REPLY_BYTES)")
-      ->capture_default_str()->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
-  app.add_option("--max-in-flight", c.max_in_flight,
-                 "Exchanges open at once; each holds a file descriptor (env MAX_IN_FLIGHT)")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  app.add_option("--producer-id", c.producer_id, "Producer id stamped on records (env PRODUCER_ID)");
-  asicmon::AddStageFlags(app, c.stage);
+  asicmon::SettingsTable settings(app);
+  AddSettings(settings, c);
   app.footer("Worker mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
              "ASICMON_JOBS / ASICMON_INGEST / ASICMON_PUBLISH (store's acknowledgements).");
-  if (auto exit_code = asicmon::StartStage(app, argc, argv, "collect", c.stage, env)) {
+  if (auto exit_code =
+          asicmon::StartStage(app, argc, argv, "collect", c.stage, settings.env_status())) {
     return *exit_code;
   }
-  if (c.producer_id.empty()) c.producer_id = asicmon::bus::DefaultProducerId("collect");
+  if (c.worker.producer_id.empty()) {
+    c.worker.producer_id = asicmon::bus::DefaultProducerId("collect");
+  }
   if (!c.once) {
     if (!c.targets.empty()) {
       spdlog::error("--target goes with --once; in worker mode discover hands out the miners");

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "asicmon/bus.h"
-#include "asicmon/config.h"
 #include "asicmon/log.h"
+#include "asicmon/settings.h"
 #include "asicmon/shutdown.h"
 #include "asicmon/stage.h"
 #include "asicmon/targets.h"
@@ -38,45 +38,58 @@ using Clock = std::chrono::steady_clock;
 constexpr rlim_t kReservedFds = 128;
 
 struct DiscoverConfig {
-  std::vector<std::string> subnets;       // SUBNET (a comma list); no default
-  std::vector<std::string> excludes;      // EXCLUDE
-  int64_t port = asicmon::kMinerApiPort;  // MINER_PORT
+  std::vector<std::string> subnets;   // SUBNET (a comma list); no default
+  std::vector<std::string> excludes;  // EXCLUDE
   bool once = false;
   bool json = false;
-  double connect_timeout_s = 1;    // SWEEP_CONNECT_TIMEOUT
-  double poll_timeout_s = 5;       // POLL_TIMEOUT: identifying waits as long as a poll would
-  int64_t max_workers = 4096;      // MAX_WORKERS: a /16 of silent LAN hosts in ~16 timeouts
-  double scan_interval_s = 30;     // SCAN_INTERVAL
-  double sweep_interval_s = 300;   // SWEEP_INTERVAL
-  std::string producer_id;         // PRODUCER_ID; default discover-<host>-<pid>
+  // Its scanner (port, max_in_flight, timeouts), intervals and producer_id
+  // (default discover-<host>-<pid>) are settings; --once uses the scanner.
+  asicmon::discover::ServiceOptions service;
   // DISCOVER_STATE; empty: $ASICMON_RUN_DIR/discover-<hash of targets>.state;
   // "none": no state file.
   std::string state_path;
-  asicmon::StageFlags stage;  // LOG_LEVEL, STATS_INTERVAL
+  asicmon::StageFlags stage;
 };
 
-Status LoadEnv(DiscoverConfig& c) {
-  std::string subnet;
-  std::string exclude;
-  for (Status s : {asicmon::EnvString("SUBNET", subnet), asicmon::EnvString("EXCLUDE", exclude),
-                   asicmon::EnvInt("MINER_PORT", c.port, 1, 65535),
-                   asicmon::EnvDouble("SWEEP_CONNECT_TIMEOUT", c.connect_timeout_s, 0.01, 600),
-                   asicmon::EnvDouble("POLL_TIMEOUT", c.poll_timeout_s, 0.05, 600),
-                   asicmon::EnvInt("MAX_WORKERS", c.max_workers, 1, 1000000),
-                   asicmon::EnvDouble("SCAN_INTERVAL", c.scan_interval_s, 0.1, 86400),
-                   asicmon::EnvDouble("SWEEP_INTERVAL", c.sweep_interval_s, 0.1, 7 * 86400),
-                   asicmon::EnvString("PRODUCER_ID", c.producer_id),
-                   asicmon::EnvString("DISCOVER_STATE", c.state_path),
-                   asicmon::LoadStageEnv(c.stage)}) {
-    if (!s.ok()) return s;
-  }
-  if (!subnet.empty()) c.subnets = {subnet};
-  if (!exclude.empty()) c.excludes = {exclude};
-  return Status::Ok();
-}
-
-std::chrono::milliseconds Millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+// The settings table: one row per setting, flag and env var.
+void AddSettings(asicmon::SettingsTable& t, DiscoverConfig& c) {
+  asicmon::discover::ScannerOptions& scanner = c.service.scanner;
+  t.Texts(c.subnets,
+          {"--subnet", "SUBNET",
+           "Targets: CIDR 10.1.0.0/16, wildcard 192.168.2.* or 10.1.*.*, range "
+           "10.0.0.10-10.0.0.200, an address, or a comma list; repeatable"},
+          "SPEC");
+  t.Texts(c.excludes, {"--exclude", "EXCLUDE", "Addresses not to probe, same forms; repeatable"},
+          "SPEC");
+  t.Int(scanner.port, {"--port", "MINER_PORT", "Miner API port"}, 1, 65535);
+  t.Seconds(c.service.scan_interval,
+            {"--interval", "SCAN_INTERVAL", "Seconds between polls of each miner"}, 0.1, 86400);
+  t.Seconds(c.service.sweep_interval,
+            {"--sweep-interval", "SWEEP_INTERVAL", "Seconds from one sweep's start to the next's"},
+            0.1, 7 * 86400);
+  t.Seconds(scanner.exchange.connect_timeout,
+            {"--connect-timeout", "SWEEP_CONNECT_TIMEOUT",
+             "Seconds a sweep probe may take to connect"},
+            0.01, 600);
+  // Identifying an open port waits as long as a poll would.
+  t.Seconds(scanner.exchange.deadline,
+            {"--timeout", "POLL_TIMEOUT",
+             "Seconds an open port gets to identify itself, as a poll"},
+            0.05, 600);
+  // A /16 of silent LAN hosts in ~16 timeouts by default.
+  t.Int(scanner.max_in_flight,
+        {"--max-workers", "MAX_WORKERS",
+         "Probes in flight at once, kept below the open-file limit"},
+        1, 1000000);
+  t.Text(c.service.producer_id,
+         {"--producer-id", "PRODUCER_ID", "Producer id stamped on jobs and inventory entries"});
+  t.Text(c.state_path,
+         {"--state-file", "DISCOVER_STATE",
+          "Where the known miners are kept, so a restart polls them at once rather than after "
+          "its first sweep; 'none' keeps none (default $ASICMON_RUN_DIR/discover-<hash of the "
+          "targets>.state)"},
+         "PATH");
+  asicmon::AddStageSettings(t, c.stage);
 }
 
 // Every probe holds a descriptor: take the hard limit, and keep the probes
@@ -105,12 +118,9 @@ size_t FitToOpenFileLimit(size_t wanted) {
   return wanted;
 }
 
-asicmon::discover::ScannerOptions ScannerOptionsOf(const DiscoverConfig& c) {
-  asicmon::discover::ScannerOptions options;
-  options.port = static_cast<uint16_t>(c.port);
-  options.max_in_flight = FitToOpenFileLimit(static_cast<size_t>(c.max_workers));
-  options.exchange.connect_timeout = Millis(c.connect_timeout_s);
-  options.exchange.deadline = Millis(c.poll_timeout_s);
+// The scanner's settings with its probes fitted to the open-file limit.
+asicmon::discover::ScannerOptions Fitted(asicmon::discover::ScannerOptions options) {
+  options.max_in_flight = FitToOpenFileLimit(options.max_in_flight);
   return options;
 }
 
@@ -153,7 +163,7 @@ int RunOnce(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
     return 1;
   }
   std::vector<ProbeOutcome> found;
-  auto scanner = Scanner::Create(ScannerOptionsOf(c), std::move(addresses), [&](ProbeOutcome&& o) {
+  auto scanner = Scanner::Create(Fitted(c.service.scanner), std::move(addresses), [&](ProbeOutcome&& o) {
     if (o.kind == ProbeOutcome::Kind::kForeign) {
       spdlog::info("{} speaks another protocol (\"{}\"): not a miner, skipped", Where(o), o.detail);
       return;
@@ -216,18 +226,15 @@ int RunOnce(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
 }
 
 int RunService(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
-  asicmon::discover::ServiceOptions options;
+  asicmon::discover::ServiceOptions options = c.service;
   if (Status s = asicmon::bus::LoadEndpoints(options.endpoints); !s.ok()) {
     spdlog::error("bad configuration: {}", s.message());
     return 2;
   }
   if (auto warning = asicmon::bus::AckPathWarning(options.endpoints)) spdlog::warn("{}", *warning);
-  options.scanner = ScannerOptionsOf(c);
+  options.scanner = Fitted(options.scanner);
   options.addresses = std::move(addresses);
-  options.scan_interval = Millis(c.scan_interval_s);
-  options.sweep_interval = Millis(c.sweep_interval_s);
-  options.stats_interval = std::chrono::seconds(c.stage.stats_interval_s);
-  options.producer_id = c.producer_id;
+  options.stats_interval = c.stage.stats_interval;
   if (c.state_path.empty()) {
     options.state_path = asicmon::discover::DefaultStatePath(
         options.endpoints.run_dir, options.addresses, options.scanner.port);
@@ -256,59 +263,22 @@ int RunService(const DiscoverConfig& c, std::vector<uint32_t> addresses) {
 
 int main(int argc, char** argv) {
   DiscoverConfig c;
-  Status env = LoadEnv(c);
-
   CLI::App app{
       "asicmon-discover: find the miners on the target subnets (CGMiner API, TCP 4028), "
       "keep their inventory and hand collect one poll job per miner per interval.\n"
       "Settings come from env vars; flags override."};
-  app.add_option("--subnet", c.subnets,
-                 "Targets: CIDR 10.1.0.0/16, wildcard 192.168.2.* or 10.1.*.*, range "
-                 "10.0.0.10-10.0.0.200, an address, or a comma list; repeatable (env SUBNET)")
-      ->type_name("SPEC");
-  app.add_option("--exclude", c.excludes,
-                 "Addresses not to probe, same forms; repeatable (env EXCLUDE)")
-      ->type_name("SPEC");
-  app.add_option("--port", c.port, "Miner API port (env MINER_PORT)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{65535}));
   app.add_flag("--once", c.once, "Sweep once, print one line per miner found, exit 0");
   app.add_flag("--json", c.json,
                "With --once: one JSON object per miner (ip, port, model, firmware, worker, "
                "identified, error)");
-  app.add_option("--interval", c.scan_interval_s,
-                 "Seconds between polls of each miner (env SCAN_INTERVAL)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 86400.0));
-  app.add_option("--sweep-interval", c.sweep_interval_s,
-                 "Seconds from one sweep's start to the next's (env SWEEP_INTERVAL)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 7 * 86400.0));
-  app.add_option("--connect-timeout", c.connect_timeout_s,
-                 "Seconds a sweep probe may take to connect (env SWEEP_CONNECT_TIMEOUT)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 600.0));
-  app.add_option("--timeout", c.poll_timeout_s,
-                 "Seconds an open port gets to identify itself, as a poll (env POLL_TIMEOUT)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.05, 600.0));
-  app.add_option("--max-workers", c.max_workers,
-                 "Probes in flight at once, kept below the open-file limit (env MAX_WORKERS)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
-  app.add_option("--producer-id", c.producer_id,
-                 "Producer id stamped on jobs and inventory entries (env PRODUCER_ID)");
-  app.add_option("--state-file", c.state_path,
-                 "Where the known miners are kept, so a restart polls them at once rather than "
-                 "after its first sweep; 'none' keeps none (env DISCOVER_STATE; default "
-                 "$ASICMON_RUN_DIR/discover-<hash of the targets>.state)")
-      ->type_name("PATH");
-  asicmon::AddStageFlags(app, c.stage);
+  asicmon::SettingsTable settings(app);
+  AddSettings(settings, c);
   app.footer(
       "Service mode (no --once): endpoints from ASICMON_RUN_DIR (default run/) or "
       "ASICMON_JOBS / ASICMON_INGEST / ASICMON_PUBLISH.\nA miner missing from 3 "
       "consecutive sweeps is gone; until then it is polled.");
-  if (auto exit_code = asicmon::StartStage(app, argc, argv, "discover", c.stage, env)) {
+  if (auto exit_code =
+          asicmon::StartStage(app, argc, argv, "discover", c.stage, settings.env_status())) {
     return *exit_code;
   }
   if (c.json && !c.once) {
@@ -330,6 +300,8 @@ int main(int argc, char** argv) {
     spdlog::error("bad targets: the exclusions leave no address to sweep");
     return 2;
   }
-  if (c.producer_id.empty()) c.producer_id = asicmon::bus::DefaultProducerId("discover");
+  if (c.service.producer_id.empty()) {
+    c.service.producer_id = asicmon::bus::DefaultProducerId("discover");
+  }
   return c.once ? RunOnce(c, std::move(*addresses)) : RunService(c, std::move(*addresses));
 }

@@ -182,9 +182,10 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--manifest", manifest,
                  "Write one JSON line per miner to FILE, or to stdout "
                  "before the READY line with -");
-  const asicmon::Status env = asicmon::LoadStageEnv(stage);
-  asicmon::AddStageFlags(app, stage, /*with_stats=*/false);
-  if (auto exit_code = asicmon::StartStage(app, argc, argv, "fakefarm", stage, env)) {
+  asicmon::SettingsTable settings(app);
+  asicmon::AddStageSettings(settings, stage, /*with_stats=*/false);
+  if (auto exit_code =
+          asicmon::StartStage(app, argc, argv, "fakefarm", stage, settings.env_status())) {
     return *exit_code;
   }
   auto config_error = [](const asicmon::Status& s) {

@@ -9,6 +9,7 @@
 
 #include "asicmon/bus_security.h"
 #include "asicmon/log.h"
+#include "asicmon/settings.h"
 #include "asicmon/stage.h"
 
 int main(int argc, char** argv) {
@@ -27,13 +28,14 @@ int main(int argc, char** argv) {
       });
   app.add_option("--dir", dir, "Directory to write the two files in (created when missing)")
       ->capture_default_str();
-  asicmon::AddStageFlags(app, stage, /*with_stats=*/false);
+  asicmon::SettingsTable settings(app);
+  asicmon::AddStageSettings(settings, stage, /*with_stats=*/false);
   app.footer(
       "Then: ASICMON_CURVE_KEY=<name>.key on this host; <name>.pub in the central host's "
       "ASICMON_CURVE_AUTHORIZED directory (a client) or as ASICMON_CURVE_SERVER on every "
       "other host (the central host).");
   if (auto exit_code =
-          asicmon::StartStage(app, argc, argv, "keygen", stage, asicmon::Status::Ok())) {
+          asicmon::StartStage(app, argc, argv, "keygen", stage, settings.env_status())) {
     return *exit_code;
   }
   std::error_code ec;

@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "asicmon/bus.h"
-#include "asicmon/config.h"
 #include "asicmon/log.h"
 #include "asicmon/record.h"
+#include "asicmon/settings.h"
 #include "asicmon/shutdown.h"
 #include "asicmon/stage.h"
 
@@ -197,7 +197,6 @@ int Run(const TapConfig& c) {
 
 int main(int argc, char** argv) {
   TapConfig c;
-  Status env = asicmon::LoadStageEnv(c.stage);
 
   CLI::App app{
       "asicmon-tap: print what store publishes as JSON lines on stdout (one object per "
@@ -210,8 +209,10 @@ int main(int argc, char** argv) {
   app.add_option("--count", c.count,
                  "Exit after printing this many messages (0: run until stopped)")
       ->check(CLI::NonNegativeNumber);
-  asicmon::AddStageFlags(app, c.stage, /*with_stats=*/false);
-  if (auto exit_code = asicmon::StartStage(app, argc, argv, "tap", c.stage, env)) {
+  asicmon::SettingsTable settings(app);
+  asicmon::AddStageSettings(settings, c.stage, /*with_stats=*/false);
+  if (auto exit_code =
+          asicmon::StartStage(app, argc, argv, "tap", c.stage, settings.env_status())) {
     return *exit_code;
   }
   if (c.topics.empty()) c.topics = {"record", "inventory", "event"};

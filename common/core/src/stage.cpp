@@ -9,20 +9,13 @@
 
 namespace asicmon {
 
-Status LoadStageEnv(StageFlags& flags) {
-  if (Status s = EnvString("LOG_LEVEL", flags.log_level); !s.ok()) return s;
-  return EnvInt("STATS_INTERVAL", flags.stats_interval_s, 1, 86400);
-}
-
-void AddStageFlags(CLI::App& app, StageFlags& flags, bool with_stats) {
-  app.add_option("--log-level", flags.log_level,
-                 "trace, debug, info, warn, error, off (env LOG_LEVEL)")
-      ->capture_default_str();
+void AddStageSettings(SettingsTable& settings, StageFlags& flags, bool with_stats) {
+  settings.Text(flags.log_level,
+                {"--log-level", "LOG_LEVEL", "trace, debug, info, warn, error, off"}, "LEVEL");
   if (with_stats) {
-    app.add_option("--stats-interval", flags.stats_interval_s,
-                   "Seconds between counter lines in the log (env STATS_INTERVAL)")
-        ->capture_default_str()
-        ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+    settings.Int(flags.stats_interval,
+                 {"--stats-interval", "STATS_INTERVAL", "Seconds between counter lines in the log"},
+                 1, 86400);
   }
 }
 

@@ -1,7 +1,7 @@
-// Settings from the environment, the layer between built-in defaults and
-// command-line flags: a stage fills its Config with defaults, applies the env
-// vars (the seed's names: SUBNET, SCAN_INTERVAL, ENABLE_DB, API_URL, ...),
-// then lets CLI11 flags override, and validates once before connecting.
+// Settings from the environment and the parsers behind them. A stage's own
+// settings are rows of its table (settings.h), where CLI11 reads the flag or
+// the env var; the Env* here serve the libraries' env-only settings (bus
+// endpoints and keys, health rules, the store's database).
 //
 // Each Env* leaves `out` untouched when the variable is unset, and returns
 // InvalidArgument naming the variable when its value does not parse or is
@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "asicmon/status.h"
 
@@ -30,12 +31,20 @@ Status EnvInt(const char* name, int64_t& out, int64_t min, int64_t max);
 Status EnvDouble(const char* name, double& out, double min, double max);
 // true/false, 1/0, yes/no, on/off (any case).
 Status EnvBool(const char* name, bool& out);
-// A number of seconds (may be fractional), stored as milliseconds.
-Status EnvSeconds(const char* name, std::chrono::milliseconds& out, double min_s, double max_s);
 
-// Parses "2.5" (seconds) into milliseconds within [min_s, max_s]; `what`
-// names the setting in the error.
+// The parsers behind the Env* above and the settings tables (settings.h):
+// each takes already trimmed text, and `what` names the setting in the error.
+Result<int64_t> ParseInt(const std::string& text, const std::string& what, int64_t min,
+                         int64_t max);
+Result<double> ParseDouble(const std::string& text, const std::string& what, double min,
+                           double max);
+// true/false, 1/0, yes/no, on/off (any case).
+Result<bool> ParseBool(const std::string& text, const std::string& what);
+// Parses "2.5" (seconds) into milliseconds within [min_s, max_s].
 Result<std::chrono::milliseconds> ParseSeconds(const std::string& text, const std::string& what,
                                                double min_s, double max_s);
+
+// `text` without its leading and trailing blanks.
+std::string Trimmed(std::string_view text);
 
 }  // namespace asicmon

@@ -6,6 +6,7 @@
 // Thread-safety: call from main before starting threads.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -14,23 +15,23 @@
 #include <CLI/CLI.hpp>
 
 #include "asicmon/config.h"
+#include "asicmon/settings.h"
 #include "asicmon/status.h"
 
 namespace asicmon {
 
 struct StageFlags {
-  std::string log_level = "info";  // LOG_LEVEL
-  int64_t stats_interval_s = 60;   // STATS_INTERVAL: seconds between counter lines in the log
+  std::string log_level = "info";                 // LOG_LEVEL
+  std::chrono::seconds stats_interval{60};        // STATS_INTERVAL: between counter lines in the log
 };
 
-// Applies LOG_LEVEL and STATS_INTERVAL.
-Status LoadStageEnv(StageFlags& flags);
+// Adds the rows --log-level (LOG_LEVEL) and, when `with_stats`,
+// --stats-interval (STATS_INTERVAL).
+void AddStageSettings(SettingsTable& settings, StageFlags& flags, bool with_stats = true);
 
-// Adds --log-level and, when `with_stats`, --stats-interval.
-void AddStageFlags(CLI::App& app, StageFlags& flags, bool with_stats = true);
-
-// Parses the command line, starts logging as `name`, then checks `env` (the
-// Status of loading env vars, done before parsing so flags override them).
+// Parses the command line (flags, then the env vars of the flags not given),
+// starts logging as `name`, then checks `env` (SettingsTable::env_status:
+// the env-only settings, read before parsing).
 // Returns the exit code when main should return now, nullopt to go on.
 std::optional<int> StartStage(CLI::App& app, int argc, char** argv, const std::string& name,
                               const StageFlags& flags, const Status& env);
