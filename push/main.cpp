@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   }
   Status s = (*push)->Run(**shutdown);
   if (!s.ok()) {
-    spdlog::error("{}", s.ToString());
+    spdlog::error("intake failed: {}", s.ToString());
     return 1;
   }
   spdlog::info("stopped cleanly");

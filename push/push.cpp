@@ -482,8 +482,6 @@ Status Push::Run(const ShutdownSignal& shutdown) {
       next_stats = now + options_.stats_interval;
     }
   }
-  if (!failure.ok()) spdlog::error("intake loop failed: {}", failure.ToString());
-
   // Stop intake first, so what the sender flushes is all there will be.
   sub_.close();
   Housekeeping();

@@ -594,9 +594,11 @@ Status Ingest::Run(const ShutdownSignal& shutdown) {
       next_stats = now + options_.stats_interval;
     }
   }
-  if (!failure.ok()) spdlog::error("ingest loop failed: {}", failure.ToString());
   Status drained = Drain(shutdown);
-  return failure.ok() ? drained : failure;
+  if (failure.ok()) return drained;
+  // main logs the failure returned; what the drain lost is not returned with it.
+  if (!drained.ok()) spdlog::error("{}", drained.message());
+  return failure;
 }
 
 Status Ingest::Drain(const ShutdownSignal& shutdown) {
@@ -647,7 +649,6 @@ Status Ingest::Drain(const ShutdownSignal& shutdown) {
                                  std::to_string(batch_records_.size()) + " records, " +
                                  std::to_string(batch_inventory_.size()) +
                                  " inventory entries) could not be stored before exit: lost");
-    spdlog::error("{}", status.message());
   }
   LogStats(Clock::now());
   publish_.close();  // waits up to its linger for subscribers to take what is queued

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   }
   Status s = (*ingest)->Run(**shutdown);
   if (!s.ok()) {
-    spdlog::error("{}", s.ToString());
+    spdlog::error("ingest failed: {}", s.ToString());
     return 1;
   }
   spdlog::info("stopped cleanly");
