@@ -29,9 +29,6 @@ constexpr int kIngestRcvHwm = 10000;
 // farm, so a subscriber that pauses or reconnects loses nothing; it costs
 // up to ~50 MB per stalled subscriber.
 constexpr int kPublishSndHwm = 100000;
-// A refused batch is retried after 100 ms, doubling up to 10 s.
-constexpr std::chrono::milliseconds kFirstBackoff = 100ms;
-constexpr std::chrono::milliseconds kMaxBackoff = 10s;
 // Maintain's budget per call: a chunk (~0.1 s holding the write lock) of
 // folding and one of dropping. With 1, a call spent on folding never
 // reaches the drop phase and the pass reports `more` for ever.
@@ -43,19 +40,25 @@ constexpr std::chrono::seconds kHealthTick{1};
 // On shutdown, intake ends once nothing arrived for this long.
 constexpr std::chrono::milliseconds kDrainQuiet = 100ms;
 
-double Ms(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
 
 
 }  // namespace
 
 Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options) {
-  std::unique_ptr<Ingest> ingest(new Ingest(options));
+  std::unique_ptr<StoreDb> db;
   if (options.enable_db) {
-    Result<std::unique_ptr<StoreDb>> db = StoreDb::Open(options.db);
-    if (!db.ok()) return db.status();
-    ingest->db_ = std::move(*db);
+    Result<std::unique_ptr<StoreDb>> opened = StoreDb::Open(options.db);
+    if (!opened.ok()) return opened.status();
+    db = std::move(*opened);
+  }
+  return Create(options, std::move(db));
+}
+
+Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options,
+                                               std::unique_ptr<StoreDb> db) {
+  std::unique_ptr<Ingest> ingest(new Ingest(options));
+  if (db) {
+    ingest->db_ = std::move(db);
     // Start from what the store knows, so a restart neither fires again
     // what already fired nor misses a miner that fell silent meanwhile.
     Result<std::vector<ActiveCondition>> active = ingest->db_->ActiveConditions();
@@ -108,7 +111,10 @@ Ingest::Ingest(const IngestOptions& options)
     : options_(options),
       context_(1),
       store_id_(fmt::format("{}-{:.6f}", producer_id_, UnixNow())),
-      health_(options.health) {
+      health_(options.health),
+      next_maintain_(Clock::now()),  // catch up on retention right away after downtime
+      last_stats_(next_maintain_),
+      next_stats_(last_stats_ + options_.stats_interval) {
   batch_.reserve(options_.batch_max);
   batch_records_.reserve(options_.batch_max);
 }
@@ -206,258 +212,6 @@ Result<size_t> Ingest::Take() {
   return taken;
 }
 
-bool Ingest::FlushDue(Clock::time_point now) const {
-  if (batch_.empty()) return false;
-  if (retrying_) return now >= retry_at_;
-  return !db_ || batch_.size() >= options_.batch_max || now - batch_first_ >= options_.batch_wait;
-}
-
-Status Ingest::DropDuplicates() {
-  if (batch_candidates_.empty()) return Status::Ok();
-  std::vector<bool> duplicate(batch_records_.size(), false);
-  // A candidate's original may be earlier in this batch...
-  std::unordered_map<std::string, std::vector<uint64_t>> to_look_up;
-  for (size_t i : batch_candidates_) {
-    const Record& r = batch_records_[i];
-    for (size_t j = 0; j < i && !duplicate[i]; ++j) {
-      const Record& o = batch_records_[j];
-      duplicate[i] =
-          !duplicate[j] && o.seq == r.seq && o.ts == r.ts && o.producer_id == r.producer_id;
-    }
-    if (!duplicate[i]) to_look_up[r.producer_id].push_back(r.seq);
-  }
-  // ...or in the database. The ts tells a resend from a record with the same
-  // seq of an earlier run of a producer that kept its PRODUCER_ID.
-  std::unordered_map<std::string, std::unordered_map<uint64_t, double>> stored;
-  if (db_) {
-    for (const auto& [producer, seqs] : to_look_up) {
-      auto& found = stored[producer];
-      auto look_up = [&](uint64_t first, uint64_t last) -> Status {
-        Result<std::vector<Record>> rows =
-            db_->RecordsBySeq(producer, first, last, last - first + 1);
-        if (!rows.ok()) return rows.status();
-        for (const Record& row : *rows) found.emplace(row.seq, row.ts);
-        return Status::Ok();
-      };
-      const auto [low, high] = std::minmax_element(seqs.begin(), seqs.end());
-      // Resends come in runs: one range read; scattered seqs one by one.
-      if (*high - *low <= 2 * seqs.size() + 64) {
-        if (Status s = look_up(*low, *high); !s.ok()) return s;
-      } else {
-        for (uint64_t seq : seqs) {
-          if (Status s = look_up(seq, seq); !s.ok()) return s;
-        }
-      }
-    }
-  }
-  for (size_t i : batch_candidates_) {
-    const Record& r = batch_records_[i];
-    if (!duplicate[i]) {
-      auto p = stored.find(r.producer_id);
-      if (p != stored.end()) {
-        auto s = p->second.find(r.seq);
-        duplicate[i] = s != p->second.end() && s->second == r.ts;
-      }
-    }
-    if (duplicate[i]) {
-      batch_duplicates_[r.producer_id].push_back(r.seq);
-      ++counters_.duplicates_dropped;
-    } else {
-      ++counters_.late_stored;
-    }
-  }
-  // Records are in batch_ in the order of batch_records_.
-  // Moved down in place (never onto itself: a self-move empties a string).
-  size_t record = 0, kept_message = 0, kept_record = 0;
-  for (size_t m = 0; m < batch_.size(); ++m) {
-    if (batch_[m].topic == bus::kTopicRecord) {
-      const bool drop = duplicate[record];
-      if (!drop && kept_record++ != record) {
-        batch_records_[kept_record - 1] = std::move(batch_records_[record]);
-      }
-      ++record;
-      if (drop) continue;
-    }
-    if (kept_message++ != m) batch_[kept_message - 1] = std::move(batch_[m]);
-  }
-  batch_.resize(kept_message);
-  batch_records_.resize(kept_record);
-  return Status::Ok();
-}
-
-bool Ingest::Flush(Clock::time_point now) {
-  const auto start = Clock::now();
-  Status s;
-  if (!deduplicated_) {
-    s = DropDuplicates();
-    deduplicated_ = s.ok();
-  }
-  // Once per batch: a retried batch keeps the events it made the first time.
-  if (s.ok() && !events_made_) {
-    for (const Record& r : batch_records_) health_.Observe(r, batch_events_);
-    events_made_ = true;
-  }
-  if (db_) {
-    if (s.ok() && !records_committed_) {
-      s = db_->WriteBatch(batch_records_);
-      records_committed_ = s.ok();
-    }
-    if (s.ok() && !inventory_committed_) {
-      s = db_->UpsertInventory(batch_inventory_);
-      inventory_committed_ = s.ok();
-    }
-    if (s.ok() && !events_committed_) {
-      if (batch_relayed_events_.empty()) {
-        s = db_->AppendEvents(batch_events_);
-      } else {
-        std::vector<HealthEvent> all = batch_events_;
-        all.insert(all.end(), batch_relayed_events_.begin(), batch_relayed_events_.end());
-        s = db_->AppendEvents(all);
-      }
-      events_committed_ = s.ok();
-    }
-    if (!s.ok()) {
-      ++counters_.db_errors;
-      backoff_ = retrying_ ? std::min(backoff_ * 2, kMaxBackoff) : kFirstBackoff;
-      retrying_ = true;
-      retry_at_ = now + backoff_;
-      uint64_t suppressed = 0;
-      if (Gate("db", suppressed)) {
-        spdlog::error(
-            "database refused a batch ({} records, {} inventory entries): {}; keeping it, retrying "
-            "in {} ms, ingest paused (producers hold what follows){}",
-            records_committed_ ? 0 : batch_records_.size(), batch_inventory_.size(), s.ToString(),
-            backoff_.count(), HeldBackNote(suppressed));
-      }
-      return false;
-    }
-    if (retrying_) spdlog::info("database accepts writes again; ingest resumed");
-    counters_.stored += batch_records_.size();
-    counters_.inventory_stored += batch_inventory_.size();
-  }
-  counters_.health_events += batch_events_.size();
-  LogEvents(batch_events_);
-  const auto committed = Clock::now();
-  if (db_ && !batch_records_.empty()) {
-    const double oldest_ts =
-        std::min_element(batch_records_.begin(), batch_records_.end(),
-                         [](const Record& a, const Record& b) { return a.ts < b.ts; })
-            ->ts;
-    poll_to_stored_ms_max_ = std::max(poll_to_stored_ms_max_, (UnixNow() - oldest_ts) * 1000);
-  }
-  Publish();
-  PublishAcks();
-  const auto published = Clock::now();
-  ++counters_.batches;
-  ++timed_batches_;
-  commit_ms_sum_ += Ms(committed - start);
-  commit_ms_max_ = std::max(commit_ms_max_, Ms(committed - start));
-  age_ms_max_ = std::max(age_ms_max_, Ms(published - batch_first_));
-
-  batch_.clear();
-  batch_records_.clear();
-  batch_inventory_.clear();
-  batch_events_.clear();
-  batch_relayed_events_.clear();
-  batch_candidates_.clear();
-  batch_duplicates_.clear();
-  deduplicated_ = false;
-  records_committed_ = false;
-  inventory_committed_ = false;
-  events_made_ = false;
-  events_committed_ = false;
-  retrying_ = false;
-  return true;
-}
-
-void Ingest::PublishOne(std::string_view topic, std::string_view body) {
-  if (bus::TrySend(publish_, topic, body)) {
-    ++counters_.published;
-    return;
-  }
-  ++counters_.publish_failed;
-  uint64_t suppressed = 0;
-  if (Gate("publish", suppressed)) {
-    spdlog::error("publish socket refused a {} message: not published{}", topic,
-                  HeldBackNote(suppressed));
-  }
-}
-
-void Ingest::Publish() {
-  for (const bus::Message& m : batch_) PublishOne(m.topic, m.body);
-  for (const HealthEvent& e : batch_events_) PublishOne(bus::kTopicEvent, EncodeHealthEvent(e));
-}
-
-void Ingest::PublishAcks() {
-  std::unordered_map<std::string, std::vector<uint64_t>> records = std::move(batch_duplicates_);
-  std::unordered_map<std::string, std::vector<uint64_t>> inventory;
-  for (const Record& r : batch_records_) records[r.producer_id].push_back(r.seq);
-  for (const InventoryEntry& e : batch_inventory_) inventory[e.producer_id].push_back(e.seq);
-  bus::StoreAck ack;
-  ack.store_id = store_id_;
-  size_t numbers = 0;
-  auto send = [&] {
-    if (ack.acked.empty()) return;
-    PublishOne(bus::kTopicAck, bus::EncodeStoreAck(ack));
-    ++counters_.acks_published;
-    ack.acked.clear();
-    numbers = 0;
-  };
-  auto add = [&](std::string_view topic,
-                 std::unordered_map<std::string, std::vector<uint64_t>>& by_producer) {
-    for (auto& [producer, seqs] : by_producer) {
-      std::vector<uint64_t> ranges;
-      bus::AppendRanges(std::move(seqs), ranges);
-      // Split so that no message passes bus::kMaxAckNumbers (ranges stay whole: even counts).
-      for (size_t at = 0; at < ranges.size();) {
-        if (numbers >= bus::kMaxAckNumbers) send();
-        const size_t take = std::min(ranges.size() - at, bus::kMaxAckNumbers - numbers);
-        ack.acked.push_back(
-            {std::string(topic), producer,
-             std::vector<uint64_t>(ranges.begin() + static_cast<ptrdiff_t>(at),
-                                   ranges.begin() + static_cast<ptrdiff_t>(at + take))});
-        numbers += take;
-        at += take;
-      }
-    }
-  };
-  add(bus::kTopicRecord, records);
-  add(bus::kTopicInventory, inventory);
-  send();
-}
-
-void Ingest::LogEvents(const std::vector<HealthEvent>& events) {
-  constexpr size_t kShown = 5;  // a farm-wide outage is one line, not thousands
-  if (events.empty()) return;
-  std::string shown;
-  for (size_t i = 0; i < std::min(events.size(), kShown); ++i) {
-    const HealthEvent& e = events[i];
-    fmt::format_to(std::back_inserter(shown), "{}{} {} {}:{} ({})", i ? "; " : "", e.kind,
-                   e.state, e.ip, e.port, SafeForLog(e.message));
-  }
-  spdlog::info("health: {} event(s): {}{}", events.size(), shown,
-               events.size() > kShown ? "; ..." : "");
-}
-
-void Ingest::EmitEvents(std::vector<HealthEvent>& events) {
-  if (events.empty()) return;
-  if (db_) {
-    if (Status s = db_->AppendEvents(events); !s.ok()) {
-      ++counters_.db_errors;
-      uint64_t suppressed = 0;
-      if (Gate("db events", suppressed)) {
-        spdlog::error("database refused {} health event(s): {}; keeping them, retrying{}",
-                      events.size(), s.ToString(), HeldBackNote(suppressed));
-      }
-      return;
-    }
-  }
-  counters_.health_events += events.size();
-  LogEvents(events);
-  for (const HealthEvent& e : events) PublishOne(bus::kTopicEvent, EncodeHealthEvent(e));
-  events.clear();
-}
-
 void Ingest::MaybeMaintain(Clock::time_point now) {
   if (!db_ || retrying_ || now < next_maintain_) return;
   if (!maintain_more_) pass_start_ = now;
@@ -548,57 +302,55 @@ Status Ingest::Run(const ShutdownSignal& shutdown) {
         "pulling from {}, publishing on {}",
         options_.endpoints.ingest, options_.endpoints.publish);
   }
-  last_stats_ = Clock::now();
-  auto next_stats = last_stats_ + options_.stats_interval;
-  next_maintain_ = last_stats_;  // catch up on retention right away after downtime
   Status failure;
   while (!shutdown.requested()) {
-    auto now = Clock::now();
-    const bool take = !retrying_ && batch_.size() < options_.batch_max;
-    auto wake = next_stats;
-    if (!batch_.empty()) {
-      wake = std::min(wake, retrying_ ? retry_at_ : batch_first_ + options_.batch_wait);
-    }
-    if (db_ && !retrying_) wake = std::min(wake, next_maintain_);
-    const auto timeout =
-        std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration(0)));
-    std::vector<zmq::pollitem_t> items = {
-        {nullptr, shutdown.fd(), ZMQ_POLLIN, 0},
-        {ingest_.handle(), 0, static_cast<short>(take ? ZMQ_POLLIN : 0), 0},
-    };
-    try {
-      zmq::poll(items, timeout);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) {
-        failure = Status::IoError(std::string("poll: ") + e.what());
-        break;
-      }
-    }
-    if (take) {
-      Result<size_t> taken = Take();
-      if (!taken.ok()) {
-        failure = taken.status();
-        break;
-      }
-    }
-    now = Clock::now();
-    if (FlushDue(now)) Flush(now);
-    if (now >= next_health_tick_ && !retrying_) {
-      health_.Tick(UnixNow(), silence_events_);
-      EmitEvents(silence_events_);
-      next_health_tick_ = now + kHealthTick;
-    }
-    MaybeMaintain(Clock::now());
-    if (now >= next_stats) {
-      LogStats(now);
-      next_stats = now + options_.stats_interval;
-    }
+    failure = Turn(shutdown.fd(), std::chrono::milliseconds::max());
+    if (!failure.ok()) break;
   }
   Status drained = Drain(shutdown);
   if (failure.ok()) return drained;
   // main logs the failure returned; what the drain lost is not returned with it.
   if (!drained.ok()) spdlog::error("{}", drained.message());
   return failure;
+}
+
+Status Ingest::Turn(int wake_fd, std::chrono::milliseconds max_wait) {
+  auto now = Clock::now();
+  const bool take = !retrying_ && batch_.size() < options_.batch_max;
+  auto wake = next_stats_;
+  if (!batch_.empty()) {
+    wake = std::min(wake, retrying_ ? retry_at_ : batch_first_ + options_.batch_wait);
+  }
+  if (db_ && !retrying_) wake = std::min(wake, next_maintain_);
+  const auto timeout = std::min(
+      max_wait,
+      std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration(0))));
+  std::vector<zmq::pollitem_t> items = {
+      {ingest_.handle(), 0, static_cast<short>(take ? ZMQ_POLLIN : 0), 0},
+  };
+  if (wake_fd >= 0) items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+  try {
+    zmq::poll(items, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
+  }
+  if (take) {
+    Result<size_t> taken = Take();
+    if (!taken.ok()) return taken.status();
+  }
+  now = Clock::now();
+  if (FlushDue(now)) Flush(now);
+  if (now >= next_health_tick_ && !retrying_) {
+    health_.Tick(UnixNow(), silence_events_);
+    EmitEvents(silence_events_);
+    next_health_tick_ = now + kHealthTick;
+  }
+  MaybeMaintain(Clock::now());
+  if (now >= next_stats_) {
+    LogStats(now);
+    next_stats_ = now + options_.stats_interval;
+  }
+  return Status::Ok();
 }
 
 Status Ingest::Drain(const ShutdownSignal& shutdown) {

@@ -87,15 +87,31 @@ class Ingest {
  public:
   // Binds the sockets and opens the database (unless enable_db is false).
   static Result<std::unique_ptr<Ingest>> Create(const IngestOptions& options);
+  // The same with `db` instead of opening options.db (null: relay only, as
+  // enable_db false): tests give a fake.
+  static Result<std::unique_ptr<Ingest>> Create(const IngestOptions& options,
+                                                std::unique_ptr<StoreDb> db);
 
   // Runs until `shutdown` fires; then stops intake, stores and publishes
   // what it holds (bounded by shutdown_grace) and closes. Not OK when
   // messages were left unstored or the loop failed.
   Status Run(const ShutdownSignal& shutdown);
+  // One turn of Run's loop: waits for input until the next thing falls due,
+  // at most `max_wait` (a readable `wake_fd` ends the wait; -1 for none),
+  // takes what arrived, writes and publishes a batch that is due, looks for
+  // silent miners, runs retention and logs stats when due. Error when the
+  // sockets fail.
+  Status Turn(int wake_fd, std::chrono::milliseconds max_wait);
   const IngestCounters& counters() const { return counters_; }
+  // Where the sockets live: an inproc:// endpoint is reached from this
+  // context only (tests).
+  zmq::context_t& context() { return context_; }
 
  private:
   using Clock = std::chrono::steady_clock;
+  // A refused batch is retried after 100 ms, doubling up to 10 s.
+  static constexpr std::chrono::milliseconds kFirstBackoff{100};
+  static constexpr std::chrono::milliseconds kMaxBackoff{10000};
 
   explicit Ingest(const IngestOptions& options);
   // Takes up to batch_max - pending messages; returns how many arrived.
@@ -107,8 +123,8 @@ class Ingest {
   void ObserveSeq(bus::SeqTracker& tracker, std::string_view topic, const std::string& producer,
                   uint64_t seq);
   bool FlushDue(Clock::time_point now) const;
-  // Writes the batch (the parts not yet committed) and publishes it. On a
-  // database error keeps it, schedules a retry and returns false.
+  // Writes the batch in one transaction and publishes it. On a database
+  // error keeps it, schedules a retry and returns false.
   bool Flush(Clock::time_point now);
   // Drops the batch's records this store already has (in the batch or the
   // database): resends. Error when the database cannot be read.
@@ -147,22 +163,18 @@ class Ingest {
   // Indices into batch_records_ of records that may be resends: at or below
   // the newest seq seen of their producer (within bus::kResendWindow).
   std::vector<size_t> batch_candidates_;
-  bool deduplicated_ = false;  // DropDuplicates done for this batch
   // Seqs of duplicates dropped from this batch, per producer: acknowledged too.
   std::unordered_map<std::string, std::vector<uint64_t>> batch_duplicates_;
   // The newest record seq seen of each producer (from the database at start).
   std::unordered_map<std::string, uint64_t> record_high_;
   Clock::time_point batch_first_;
-  // A batch may fail between its two transactions: what is committed is
-  // not written again on retry.
-  bool records_committed_ = false;
-  bool inventory_committed_ = false;
-  // The batch's health events, made once its records are committed.
+  // The batch's health events, made once, when its resends are dropped.
   std::vector<HealthEvent> batch_events_;
   std::vector<HealthEvent> batch_relayed_events_;  // from other stages, stored as they are
-  bool events_made_ = false;
-  bool events_committed_ = false;
-  // Set while the database refuses the batch: ingest pauses until retry_at_.
+  // Resends dropped and health events made: a retry only commits again.
+  bool settled_ = false;
+  // Set while the batch is not committed yet (the database refused it):
+  // ingest pauses until retry_at_.
   bool retrying_ = false;
   Clock::time_point retry_at_;
   std::chrono::milliseconds backoff_{0};
@@ -200,6 +212,7 @@ class Ingest {
   uint64_t timed_batches_ = 0;
   uint64_t records_in_at_last_stats_ = 0;
   Clock::time_point last_stats_;
+  Clock::time_point next_stats_;
 };
 
 }  // namespace asicmon

@@ -117,7 +117,7 @@ struct StoreOptions {
 Status LoadStoreOptions(StoreOptions& options);
 
 // Timestamps the store takes: finite, within years 1..9999 (PostgreSQL's
-// partitions are named by date). Anything else is refused by WriteBatch as
+// partitions are named by date). Anything else is refused by Commit as
 // a whole, so the ingest drops such records one by one first.
 inline bool StorableTs(double ts) { return ts >= -62135596800.0 && ts < 253402300800.0; }
 
@@ -205,6 +205,13 @@ struct EventFilter {
   size_t limit = 100;
 };
 
+// What the store's ingest writes of one batch (StoreDb::Commit).
+struct StoreBatch {
+  std::span<const Record> records = {};
+  std::span<const InventoryEntry> inventory = {};
+  std::span<const HealthEvent> events = {};
+};
+
 struct MaintainStats {
   int64_t rows_folded = 0;          // raw rows folded into records_hourly and deleted
   int64_t hourly_rows_dropped = 0;  // aggregates past retention
@@ -228,18 +235,22 @@ class StoreDb {
   StoreDb(const StoreDb&) = delete;
   StoreDb& operator=(const StoreDb&) = delete;
 
-  // Appends `records` and upserts the newest of each miner into miners (a
-  // record older than the stored state leaves it alone), in one transaction:
-  // all or nothing.
-  virtual Status WriteBatch(std::span<const Record> records) = 0;
-
-  // Applies discover's entries in order, one transaction. first_seen keeps
-  // the earliest ts; a gone entry keeps the last known identity. With
-  // several discovers (one per subnet or site), a gone entry only counts
-  // from the discover (producer_id) that reported the miner last, so one
-  // whose scan no longer covers an address never hides a miner another one
-  // sees. Give each discover a stable PRODUCER_ID so its restarts keep it.
-  virtual Status UpsertInventory(std::span<const InventoryEntry> entries) = 0;
+  // Writes a batch in one transaction, all or nothing: appends its records
+  // and upserts the newest of each miner into miners (a record older than the
+  // stored state leaves it alone); applies its inventory entries in order
+  // (first_seen keeps the earliest ts; a gone entry keeps the last known
+  // identity); appends its health events. An empty batch writes nothing.
+  // With several discovers (one per subnet or site), a gone entry only
+  // counts from the discover (producer_id) that reported the miner last, so
+  // one whose scan no longer covers an address never hides a miner another
+  // one sees. Give each discover a stable PRODUCER_ID so its restarts keep it.
+  virtual Status Commit(const StoreBatch& batch) = 0;
+  // Commit of records, inventory entries or events alone.
+  Status WriteBatch(std::span<const Record> records) { return Commit({.records = records}); }
+  Status UpsertInventory(std::span<const InventoryEntry> entries) {
+    return Commit({.inventory = entries});
+  }
+  Status AppendEvents(std::span<const HealthEvent> events) { return Commit({.events = events}); }
 
   // Latest record of each miner that matches, ordered by filter.sort, then
   // by address (numeric IPv4, then port); kept for miners silent longer
@@ -274,8 +285,6 @@ class StoreDb {
   // The whole inventory, ordered by address.
   virtual Result<std::vector<InventoryRow>> Inventory() = 0;
 
-  // Health events, one transaction.
-  virtual Status AppendEvents(std::span<const HealthEvent> events) = 0;
   // Newest first (by arrival), at most filter.limit.
   virtual Result<std::vector<HealthEvent>> Events(const EventFilter& filter) = 0;
   // The conditions whose newest event says "fired": where a restarted
