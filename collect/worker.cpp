@@ -63,7 +63,8 @@ CollectWorker::CollectWorker(const WorkerOptions& options, std::unique_ptr<Miner
                .producer_id = options.producer_id,
                .max_kept = options.backlog_max,
                .resend_after = options.resend_after}),
-      request_(BuildRequest(kPollCommand)) {}
+      request_(BuildRequest(kPollCommand)),
+      next_stats_(Clock::now() + options.stats_interval) {}
 
 void CollectWorker::TakeJobs() {
   while (client_->in_flight() < options_.max_in_flight) {
@@ -158,38 +159,41 @@ void CollectWorker::LogCounters() {
   bus::TrySendStageStats(ingest_, stats);  // best effort: the next one replaces it
 }
 
+Status CollectWorker::Turn(int wake_fd) {
+  const bool has_room = client_->in_flight() < options_.max_in_flight;
+  // Records waiting for store: try again soon rather than sleep a whole poll.
+  const auto cap =
+      outbox_.kept() == 0 ? std::chrono::milliseconds(500) : std::chrono::milliseconds(20);
+  std::vector<zmq::pollitem_t> items = {
+      {nullptr, client_->fd(), ZMQ_POLLIN, 0},
+      {jobs_.handle(), 0, static_cast<short>(has_room ? ZMQ_POLLIN : 0), 0},
+      {acks_.handle(), 0, ZMQ_POLLIN, 0},
+  };
+  if (wake_fd >= 0) items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+  try {
+    zmq::poll(items, client_->NextDeadlineIn(cap));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
+  }
+  client_->Poll(std::chrono::milliseconds(0));
+  TakeJobs();
+  TakeAcks();
+  outbox_.Flush(ingest_, Clock::now());
+  if (outbox_.kept() < options_.backlog_max / 2) dropping_logged_ = false;  // episode over
+  if (Clock::now() >= next_stats_) {
+    LogCounters();
+    next_stats_ = Clock::now() + options_.stats_interval;
+  }
+  return Status::Ok();
+}
+
 Status CollectWorker::Run(const ShutdownSignal& shutdown) {
   spdlog::info("collect worker {} pulling jobs from {}, pushing records to {}, {} in flight at most",
                sequencer_.producer_id(), options_.endpoints.jobs, options_.endpoints.ingest,
                options_.max_in_flight);
-  auto next_stats = Clock::now() + options_.stats_interval;
   while (!shutdown.requested()) {
-    const bool has_room = client_->in_flight() < options_.max_in_flight;
-    // Records waiting for store: try again soon rather than sleep a whole poll.
-    const auto cap =
-        outbox_.kept() == 0 ? std::chrono::milliseconds(500) : std::chrono::milliseconds(20);
-    std::vector<zmq::pollitem_t> items = {
-        {nullptr, shutdown.fd(), ZMQ_POLLIN, 0},
-        {nullptr, client_->fd(), ZMQ_POLLIN, 0},
-        {jobs_.handle(), 0, static_cast<short>(has_room ? ZMQ_POLLIN : 0), 0},
-        {acks_.handle(), 0, ZMQ_POLLIN, 0},
-    };
-    try {
-      zmq::poll(items, client_->NextDeadlineIn(cap));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
-    }
-    client_->Poll(std::chrono::milliseconds(0));
-    TakeJobs();
-    TakeAcks();
-    outbox_.Flush(ingest_, Clock::now());
-    if (outbox_.kept() < options_.backlog_max / 2) dropping_logged_ = false;  // episode over
-    if (Clock::now() >= next_stats) {
-      LogCounters();
-      next_stats = Clock::now() + options_.stats_interval;
-    }
+    if (Status s = Turn(shutdown.fd()); !s.ok()) return s;
   }
-
   // Stop intake, finish what is in flight (each exchange is bounded by its
   // deadline), hand the records on and wait for store's acknowledgement, bounded.
   spdlog::info("shutting down: finishing {} exchanges in flight", client_->in_flight());

@@ -55,8 +55,18 @@ class CollectWorker {
   // Runs until `shutdown` fires; then stops taking jobs, finishes the
   // exchanges in flight, hands their records on (bounded by linger) and returns.
   Status Run(const ShutdownSignal& shutdown);
+  // One turn of Run's loop: waits for jobs, replies and acks (at most until
+  // the next exchange deadline, and 500 ms; a readable `wake_fd` ends the
+  // wait, -1 for none), starts jobs, hands records on, logs stats when due.
+  // Error when the sockets fail.
+  Status Turn(int wake_fd);
   const WorkerCounters& counters() const { return counters_; }
   const bus::OutboxCounters& outbox_counters() const { return outbox_.counters(); }
+  // Records kept until store acknowledges them.
+  size_t kept() const { return outbox_.kept(); }
+  // Where the sockets live: an inproc:// endpoint is reached from this
+  // context only (tests).
+  zmq::context_t& context() { return context_; }
 
  private:
   CollectWorker(const WorkerOptions& options, std::unique_ptr<MinerClient> client);
@@ -76,6 +86,7 @@ class CollectWorker {
   std::string request_;
   WorkerCounters counters_;
   bool dropping_logged_ = false;  // one line per episode of a full outbox
+  std::chrono::steady_clock::time_point next_stats_;
 };
 
 }  // namespace asicmon
