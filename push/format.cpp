@@ -149,4 +149,8 @@ void FormatBatch(Format format, std::span<const Record> records, std::string& bo
   if (format == Format::kJson) body += ']';
 }
 
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace asicmon::push

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "asicmon/record.h"
 
 namespace asicmon::push {
@@ -35,5 +37,9 @@ void AppendInfluxLine(const Record& record, std::string& out);
 std::string EscapeInfluxTag(std::string_view value);
 // A string field value, quoted, with backslash and double quote escaped.
 std::string QuoteInfluxString(std::string_view value);
+
+// `j` as one line of JSON text, invalid UTF-8 replaced (never thrown): what
+// push writes to its own files (state, dead letters).
+std::string DumpJson(const nlohmann::json& j);
 
 }  // namespace asicmon::push
