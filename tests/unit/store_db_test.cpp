@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -902,6 +903,60 @@ TEST_F(StoreDbTest, EventsFilteredNewestFirstWithTheActiveConditions) {
 
 // PostgreSQL only: the tests run in the "postgres:" pass, on a cluster of
 // their own; elsewhere they are skipped.
+TEST_F(StoreDbTest, CommitWritesRecordsInventoryAndEventsAllOrNothing) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const std::vector<Record> records = {FullRecord("10.0.0.1", 1000, 1),
+                                       TimeoutRecord("10.0.0.2", 1001, 2)};
+  InventoryEntry found;
+  found.producer_id = "discover-1";
+  found.ts = 1000;
+  found.ip = "10.0.0.1";
+  found.identified = true;
+  found.model = "Antminer S19 Pro";
+  HealthEvent fired;
+  fired.ts = 1001;
+  fired.ip = "10.0.0.2";
+  fired.kind = "offline";
+  fired.state = "fired";
+  fired.severity = "critical";
+  fired.message = "no reply";
+  // Written last in the transaction and refused by either backend (SQLite
+  // stores NaN as NULL, which NOT NULL refuses; PostgreSQL refuses text
+  // that is not UTF-8): what came before it in the batch must go too.
+  HealthEvent refused = fired;
+  refused.ts = std::nan("");
+  refused.message = "\xff";
+  const std::vector<InventoryEntry> inventory = {found};
+  const std::vector<HealthEvent> bad_events = {fired, refused};
+  EXPECT_FALSE(db->Commit({records, inventory, bad_events}).ok());
+  ASSERT_OK(db->CountRecords());
+  EXPECT_EQ(*db->CountRecords(), 0);
+  Result<std::vector<Record>> latest = db->Latest({});
+  ASSERT_OK(latest);
+  EXPECT_TRUE(latest->empty());
+  Result<std::vector<InventoryRow>> rows = db->Inventory();
+  ASSERT_OK(rows);
+  EXPECT_TRUE(rows->empty());
+  Result<std::vector<HealthEvent>> events = db->Events({});
+  ASSERT_OK(events);
+  EXPECT_TRUE(events->empty());
+
+  const std::vector<HealthEvent> good_events = {fired};
+  ASSERT_STATUS_OK(db->Commit({records, inventory, good_events}));
+  EXPECT_EQ(*db->CountRecords(), 2);
+  latest = db->Latest({});
+  ASSERT_OK(latest);
+  EXPECT_EQ(*latest, records);
+  rows = db->Inventory();
+  ASSERT_OK(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].model, "Antminer S19 Pro");
+  events = db->Events({});
+  ASSERT_OK(events);
+  EXPECT_EQ(*events, good_events);
+}
+
 class PostgresStoreTest : public StoreDbTest {
  protected:
   void SetUp() override {
