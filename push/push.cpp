@@ -27,8 +27,14 @@ constexpr auto kHousekeepingEvery = 1s;
 }  // namespace
 
 Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options) {
+  return Create(options, nullptr);
+}
+
+Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options,
+                                           std::unique_ptr<StoreDb> db) {
   if (options.batch_max == 0) return Status::InvalidArgument("batch size must be at least 1");
   std::unique_ptr<Push> push(new Push(options));
+  push->db_ = std::move(db);
   Result<std::unique_ptr<http::HttpSender>> http = http::HttpSender::Create(options.http);
   if (!http.ok()) return http.status();
   push->http_ = std::move(*http);
@@ -58,7 +64,11 @@ Result<std::unique_ptr<Push>> Push::Create(const PushOptions& options) {
   return push;
 }
 
-Push::Push(const PushOptions& options) : options_(options) {}
+Push::Push(const PushOptions& options)
+    : options_(options),
+      last_stats_(Clock::now()),
+      next_stats_(last_stats_ + options.stats_interval),
+      next_housekeeping_(last_stats_ + kHousekeepingEvery) {}
 
 Push::~Push() {
   if (sender_.joinable()) {
@@ -145,6 +155,36 @@ void Push::LogStats(Clock::time_point now) {
   last_stats_ = now;
 }
 
+Status Push::Turn(int wake_fd, std::chrono::milliseconds max_wait) {
+  auto now = Clock::now();
+  auto wake = std::min(next_stats_, next_housekeeping_);
+  if (!gaps_.empty()) {
+    wake = std::min(wake, std::max({now, backfill_retry_at_, gaps_.front().due}));
+  }
+  const auto timeout = std::min(
+      max_wait,
+      std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration(0))));
+  std::vector<zmq::pollitem_t> items = {{sub_.handle(), 0, ZMQ_POLLIN, 0}};
+  if (wake_fd >= 0) items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+  try {
+    zmq::poll(items, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
+  }
+  if (Status s = Take(); !s.ok()) return s;
+  now = Clock::now();
+  BackfillStep(now);
+  if (now >= next_housekeeping_) {
+    Housekeeping();
+    next_housekeeping_ = now + kHousekeepingEvery;
+  }
+  if (now >= next_stats_) {
+    LogStats(now);
+    next_stats_ = now + options_.stats_interval;
+  }
+  return Status::Ok();
+}
+
 Status Push::Run(const ShutdownSignal& shutdown) {
   spdlog::info(
       "subscribed to records on {}; pushing to {} as {} (batch {}, flush {} ms); spool {} "
@@ -160,44 +200,10 @@ Status Push::Run(const ShutdownSignal& shutdown) {
   }
   sender_ = std::thread([this] { SenderLoop(); });
 
-  last_stats_ = Clock::now();
-  auto next_stats = last_stats_ + options_.stats_interval;
-  auto next_housekeeping = last_stats_ + kHousekeepingEvery;
   Status failure;
   while (!shutdown.requested()) {
-    auto now = Clock::now();
-    auto wake = std::min(next_stats, next_housekeeping);
-    if (!gaps_.empty()) {
-      wake = std::min(wake, std::max({now, backfill_retry_at_, gaps_.front().due}));
-    }
-    const auto timeout =
-        std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration(0)));
-    std::vector<zmq::pollitem_t> items = {
-        {nullptr, shutdown.fd(), ZMQ_POLLIN, 0},
-        {sub_.handle(), 0, ZMQ_POLLIN, 0},
-    };
-    try {
-      zmq::poll(items, timeout);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) {
-        failure = Status::IoError(std::string("poll: ") + e.what());
-        break;
-      }
-    }
-    if (Status s = Take(); !s.ok()) {
-      failure = s;
-      break;
-    }
-    now = Clock::now();
-    BackfillStep(now);
-    if (now >= next_housekeeping) {
-      Housekeeping();
-      next_housekeeping = now + kHousekeepingEvery;
-    }
-    if (now >= next_stats) {
-      LogStats(now);
-      next_stats = now + options_.stats_interval;
-    }
+    failure = Turn(shutdown.fd(), std::chrono::milliseconds::max());
+    if (!failure.ok()) break;
   }
   // Stop intake first, so what the sender flushes is all there will be.
   sub_.close();

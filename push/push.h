@@ -104,13 +104,25 @@ class Push {
   // Opens the spool (rebuilding per-producer state), prepares the HTTP
   // handle and connects to the bus. InvalidArgument for bad options.
   static Result<std::unique_ptr<Push>> Create(const PushOptions& options);
+  // The same, backfilling from `db` instead of opening options.db (tests).
+  static Result<std::unique_ptr<Push>> Create(const PushOptions& options,
+                                              std::unique_ptr<StoreDb> db);
   ~Push();
 
   // Runs until `shutdown` fires; then stops intake, sends what it can within
   // shutdown_grace, and leaves the rest in the spool.
   Status Run(const ShutdownSignal& shutdown);
+  // One turn of Run's intake loop: waits for records until the next thing
+  // falls due, at most `max_wait` (a readable `wake_fd` ends the wait; -1 for
+  // none), spools what arrived, backfills gaps that are due, does
+  // housekeeping and stats when due. Sends nothing: Run's sender thread does.
+  // Error when the bus socket fails.
+  Status Turn(int wake_fd, std::chrono::milliseconds max_wait);
   const PushCounters& counters() const { return counters_; }
   const std::string& producer_id() const { return spool_->producer_id(); }
+  // Where the sockets live: an inproc:// endpoint is reached from this
+  // context only (tests).
+  zmq::context_t& context() { return context_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -173,6 +185,8 @@ class Push {
   uint64_t received_at_last_stats_ = 0;
   uint64_t sent_at_last_stats_ = 0;
   Clock::time_point last_stats_;
+  Clock::time_point next_stats_;
+  Clock::time_point next_housekeeping_;
   LogGate bad_log_;
   LogGate gap_log_;
 

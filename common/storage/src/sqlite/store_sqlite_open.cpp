@@ -180,7 +180,7 @@ ON CONFLICT (ip, hour, port) DO UPDATE SET
 // Entries may arrive out of order: seen times take min/max, the identity
 // and gone flag follow the newest entry, and a gone entry keeps the identity.
 // A gone entry from another discover than the one that reported the miner
-// last changes nothing (see UpsertInventory).
+// last changes nothing (see StoreDb::Commit).
 constexpr const char* kUpsertInventory = R"sql(
 INSERT INTO inventory (ip, port, ip_key, first_seen, last_seen, updated_ts, identified, model,
                        firmware, worker, gone, producer_id)
