@@ -4,6 +4,9 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -279,6 +282,75 @@ TEST(RecordJson, TheDirectWriterMatchesRecordToJson) {
   AppendRecordJson(full, out);
   EXPECT_NE(out.find("\"hashrate_avg\":3250.0,"), std::string::npos) << out;
   EXPECT_NE(out.find("\"temp_max\":null,"), std::string::npos) << out;
+}
+
+// ---- The field list (Fields()) names every member ---------------------------
+
+// Converts to any member type, so T{AnyMember x N} compiles exactly when T has
+// at least N members: the largest N is T's member count.
+struct AnyMember {
+  template <typename T>
+  operator T&() const&&;
+};
+template <typename T, size_t... I>
+constexpr bool BracesTake(std::index_sequence<I...>) {
+  return requires { T{(void(I), AnyMember{})...}; };
+}
+template <typename T, size_t N = 0>
+constexpr size_t MemberCount() {
+  if constexpr (BracesTake<T>(std::make_index_sequence<N + 1>())) {
+    return MemberCount<T, N + 1>();
+  } else {
+    return N;
+  }
+}
+template <typename T>
+constexpr size_t ListedFields() {
+  return std::tuple_size_v<decltype(T::Fields())>;
+}
+// A member added without its Fields() entry would reach none of msgpack, the
+// JSON writers or normalisation's copy: it fails here, at compile time.
+static_assert(MemberCount<Record>() == ListedFields<Record>());
+static_assert(MemberCount<BoardStats>() == ListedFields<BoardStats>());
+static_assert(MemberCount<PoolInfo>() == ListedFields<PoolInfo>());
+
+// Gives `v` a value other than its default, nested structs and lists included.
+template <typename T>
+void MakeDistinct(T& v) {
+  if constexpr (requires { T::Fields(); }) {
+    ForEachField<T>([&](const auto& f) { MakeDistinct(v.*f.member); });
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    v = "x";
+  } else if constexpr (std::is_same_v<T, bool>) {
+    v = !v;
+  } else if constexpr (std::is_enum_v<T>) {
+    v = static_cast<T>(static_cast<int>(v) + 1);
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    v = static_cast<T>(v + 7);
+  } else if constexpr (requires { v.has_value(); }) {
+    v.emplace();
+    MakeDistinct(*v);
+  } else {
+    v.emplace_back();
+    MakeDistinct(v.back());
+  }
+}
+
+TEST(RecordFields, EachFieldReachesMsgpackAndBothJsonWriters) {
+  const nlohmann::json defaults = RecordToJson(Record{});
+  ForEachField<Record>([&](const auto& f) {
+    Record r;
+    MakeDistinct(r.*f.member);
+    ASSERT_NE(r, Record{}) << f.name;
+    const Result<Record> back = DecodeRecord(EncodeRecord(r));
+    ASSERT_TRUE(back.ok()) << f.name;
+    EXPECT_EQ(*back, r) << f.name;
+    const nlohmann::json dom = RecordToJson(r);
+    ASSERT_TRUE(dom.contains(std::string(f.name))) << f.name;
+    EXPECT_NE(dom[std::string(f.name)], defaults[std::string(f.name)]) << f.name;
+    EXPECT_EQ(nlohmann::json::parse(RecordToJsonLine(r)), dom) << f.name;
+  });
+  EXPECT_EQ(defaults.size(), ListedFields<Record>());  // and no key from elsewhere
 }
 
 }  // namespace

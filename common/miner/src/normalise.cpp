@@ -983,26 +983,10 @@ void NormaliseReply(simdjson::dom::element reply, Record& record) {
     out.error = DescribeFailures(failures);
   }
 
-  record.status = out.status;
-  record.error = std::move(out.error);
-  record.model = std::move(out.model);
-  record.firmware = std::move(out.firmware);
-  record.firmware_build = std::move(out.firmware_build);
-  record.algorithm = std::move(out.algorithm);
-  record.worker = std::move(out.worker);
-  record.hashrate = out.hashrate;
-  record.hashrate_avg = out.hashrate_avg;
-  record.hashrate_expected = out.hashrate_expected;
-  record.uptime_s = out.uptime_s;
-  record.accepted = out.accepted;
-  record.rejected = out.rejected;
-  record.hw_errors = out.hw_errors;
-  record.temp_max = out.temp_max;
-  record.fans = std::move(out.fans);
-  record.boards = std::move(out.boards);
-  record.pools = std::move(out.pools);
-  record.power_w = out.power_w;
-  record.sleeping = out.sleeping;
+  // What the reply says; the caller's envelope, address and poll time stay.
+  ForEachField<Record>([&](const auto& f) {
+    if (f.source == FieldSource::kReply) record.*f.member = std::move(out.*f.member);
+  });
 }
 
 void NormaliseRawReply(std::string_view raw, Record& record) {

@@ -161,60 +161,40 @@ nlohmann::json InventoryToJson(const InventoryEntry& e) {
           {"worker", e.worker}};
 }
 
-nlohmann::json RecordToJson(const Record& r) {
-  nlohmann::json boards = nlohmann::json::array();
-  for (const BoardStats& b : r.boards) {
-    boards.push_back({{"index", b.index},
-                      {"hashrate", OrNull(b.hashrate)},
-                      {"hashrate_expected", OrNull(b.hashrate_expected)},
-                      {"temp_board", OrNull(b.temp_board)},
-                      {"temp_chip", OrNull(b.temp_chip)},
-                      {"chips", OrNull(b.chips)},
-                      {"chips_ok", OrNull(b.chips_ok)},
-                      {"chips_failed", OrNull(b.chips_failed)},
-                      {"freq_mhz", OrNull(b.freq_mhz)},
-                      {"hw_errors", OrNull(b.hw_errors)}});
+namespace {
+
+template <typename T>
+concept HasFields = requires { T::Fields(); };
+
+// A field's JSON value: null for "not reported", status as its word, nested
+// structs as objects of their own Fields().
+struct JsonDom {
+  template <typename T>
+  static nlohmann::json Of(const T& v) {
+    if constexpr (HasFields<T>) {
+      nlohmann::json object = nlohmann::json::object();
+      ForEachField<T>([&](const auto& f) { object[std::string(f.name)] = Of(v.*f.member); });
+      return object;
+    } else {
+      return v;
+    }
   }
-  nlohmann::json pools = nlohmann::json::array();
-  for (const PoolInfo& p : r.pools) {
-    pools.push_back({{"index", p.index},
-                     {"url", p.url},
-                     {"user", p.user},
-                     {"status", p.status},
-                     {"priority", OrNull(p.priority)},
-                     {"accepted", OrNull(p.accepted)},
-                     {"rejected", OrNull(p.rejected)},
-                     {"stale", OrNull(p.stale)},
-                     {"active", p.active}});
+  static nlohmann::json Of(MinerStatus status) { return ToString(status); }
+  template <typename T>
+  static nlohmann::json Of(const std::optional<T>& v) {
+    return OrNull(v);
   }
-  return {{"schema_version", r.schema_version},
-          {"producer_id", r.producer_id},
-          {"seq", r.seq},
-          {"ts", r.ts},
-          {"ip", r.ip},
-          {"port", r.port},
-          {"status", ToString(r.status)},
-          {"error", r.error},
-          {"model", r.model},
-          {"firmware", r.firmware},
-          {"firmware_build", r.firmware_build},
-          {"algorithm", r.algorithm},
-          {"worker", r.worker},
-          {"hashrate", OrNull(r.hashrate)},
-          {"hashrate_avg", OrNull(r.hashrate_avg)},
-          {"hashrate_expected", OrNull(r.hashrate_expected)},
-          {"uptime_s", OrNull(r.uptime_s)},
-          {"accepted", OrNull(r.accepted)},
-          {"rejected", OrNull(r.rejected)},
-          {"hw_errors", OrNull(r.hw_errors)},
-          {"temp_max", OrNull(r.temp_max)},
-          {"fans", r.fans},
-          {"boards", std::move(boards)},
-          {"pools", std::move(pools)},
-          {"power_w", OrNull(r.power_w)},
-          {"poll_ms", OrNull(r.poll_ms)},
-          {"sleeping", r.sleeping}};
-}
+  template <typename T>
+  static nlohmann::json Of(const std::vector<T>& items) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const T& item : items) array.push_back(Of(item));
+    return array;
+  }
+};
+
+}  // namespace
+
+nlohmann::json RecordToJson(const Record& r) { return JsonDom::Of(r); }
 
 namespace {
 
@@ -285,14 +265,31 @@ class JsonWriter {
   }
   void Bool(bool v) { out_ += v ? "true" : "false"; }
 
+  // A field's value as RecordToJson writes it.
+  void Value(const std::string& v) { String(v); }
+  void Value(MinerStatus v) { String(ToString(v)); }
+  void Value(bool v) { Bool(v); }
   template <typename T>
-  void Field(std::string_view key, const T& v) {
-    Key(key);
-    Number(v);
+  void Value(const T& v) {
+    if constexpr (HasFields<T>) {
+      Open('{');
+      ForEachField<T>([&](const auto& f) {
+        Key(f.name);
+        Value(v.*f.member);
+      });
+      Close('}');
+    } else {
+      Number(v);  // numbers and optional numbers
+    }
   }
-  void TextField(std::string_view key, std::string_view v) {
-    Key(key);
-    String(v);
+  template <typename T>
+  void Value(const std::vector<T>& items) {
+    Open('[');
+    for (const T& item : items) {
+      Element();
+      Value(item);
+    }
+    Close(']');
   }
 
  private:
@@ -302,79 +299,7 @@ class JsonWriter {
 
 }  // namespace
 
-void AppendRecordJson(const Record& r, std::string& out) {
-  JsonWriter w(out);
-  w.Open('{');
-  w.Field("schema_version", r.schema_version);
-  w.TextField("producer_id", r.producer_id);
-  w.Field("seq", r.seq);
-  w.Field("ts", r.ts);
-  w.TextField("ip", r.ip);
-  w.Field("port", r.port);
-  w.TextField("status", ToString(r.status));
-  w.TextField("error", r.error);
-  w.TextField("model", r.model);
-  w.TextField("firmware", r.firmware);
-  w.TextField("firmware_build", r.firmware_build);
-  w.TextField("algorithm", r.algorithm);
-  w.TextField("worker", r.worker);
-  w.Field("hashrate", r.hashrate);
-  w.Field("hashrate_avg", r.hashrate_avg);
-  w.Field("hashrate_expected", r.hashrate_expected);
-  w.Field("uptime_s", r.uptime_s);
-  w.Field("accepted", r.accepted);
-  w.Field("rejected", r.rejected);
-  w.Field("hw_errors", r.hw_errors);
-  w.Field("temp_max", r.temp_max);
-  w.Key("fans");
-  w.Open('[');
-  for (int32_t rpm : r.fans) {
-    w.Element();
-    w.Number(rpm);
-  }
-  w.Close(']');
-  w.Key("boards");
-  w.Open('[');
-  for (const BoardStats& b : r.boards) {
-    w.Element();
-    w.Open('{');
-    w.Field("index", b.index);
-    w.Field("hashrate", b.hashrate);
-    w.Field("hashrate_expected", b.hashrate_expected);
-    w.Field("temp_board", b.temp_board);
-    w.Field("temp_chip", b.temp_chip);
-    w.Field("chips", b.chips);
-    w.Field("chips_ok", b.chips_ok);
-    w.Field("chips_failed", b.chips_failed);
-    w.Field("freq_mhz", b.freq_mhz);
-    w.Field("hw_errors", b.hw_errors);
-    w.Close('}');
-  }
-  w.Close(']');
-  w.Key("pools");
-  w.Open('[');
-  for (const PoolInfo& p : r.pools) {
-    w.Element();
-    w.Open('{');
-    w.Field("index", p.index);
-    w.TextField("url", p.url);
-    w.TextField("user", p.user);
-    w.TextField("status", p.status);
-    w.Field("priority", p.priority);
-    w.Field("accepted", p.accepted);
-    w.Field("rejected", p.rejected);
-    w.Field("stale", p.stale);
-    w.Key("active");
-    w.Bool(p.active);
-    w.Close('}');
-  }
-  w.Close(']');
-  w.Field("power_w", r.power_w);
-  w.Field("poll_ms", r.poll_ms);
-  w.Key("sleeping");
-  w.Bool(r.sleeping);
-  w.Close('}');
-}
+void AppendRecordJson(const Record& r, std::string& out) { JsonWriter(out).Value(r); }
 
 std::string RecordToJsonLine(const Record& record) {
   std::string line;

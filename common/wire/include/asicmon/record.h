@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <msgpack.hpp>
@@ -31,6 +32,65 @@ namespace asicmon {
 // reader of version 1 bytes leaves it false). InventoryEntry and PollJob
 // share the number and are unchanged by 2.
 inline constexpr uint32_t kRecordSchemaVersion = 2;
+
+// Where a field of Record comes from: normalisation fills kReply fields and
+// leaves the others to the caller (collect's envelope and its own poll facts).
+enum class FieldSource : uint8_t { kEnvelope, kPoll, kReply };
+
+// One member of a wire struct: its name (the JSON key) and where it lives.
+// BoardStats, PoolInfo and Record list their members once, in wire order, in
+// a static Fields(): msgpack, RecordToJson, AppendRecordJson and
+// normalisation's copy all walk that list, and record_test checks it names
+// every member, so a new field cannot be left out of one of them.
+template <typename Struct, typename T>
+struct Field {
+  std::string_view name;
+  T Struct::*member;
+  FieldSource source = FieldSource::kReply;
+};
+template <typename Struct, typename T>
+constexpr Field<Struct, T> MakeField(std::string_view name, T Struct::*member,
+                                     FieldSource source = FieldSource::kReply) {
+  return {name, member, source};
+}
+
+// Calls fn(field) for each entry of Type::Fields(), in wire order.
+template <typename Type, typename Fn>
+constexpr void ForEachField(Fn&& fn) {
+  constexpr auto kFields = Type::Fields();  // constant, so each member pointer folds away
+  std::apply([&](const auto&... field) { (fn(field), ...); }, kFields);
+}
+
+// MSGPACK_DEFINE over Fields(): the same define_array of the same members, so
+// the same bytes.
+#define ASICMON_MSGPACK_FIELDS()                                                              \
+  template <typename Packer>                                                                  \
+  void msgpack_pack(Packer& msgpack_pk) const {                                               \
+    constexpr auto kFields = Fields();                                                        \
+    std::apply(                                                                               \
+        [&](const auto&... f) {                                                               \
+          msgpack::type::make_define_array(this->*f.member...).msgpack_pack(msgpack_pk);      \
+        },                                                                                    \
+        kFields);                                                                             \
+  }                                                                                           \
+  void msgpack_unpack(const msgpack::object& msgpack_o) {                                     \
+    constexpr auto kFields = Fields();                                                        \
+    std::apply(                                                                               \
+        [&](const auto&... f) {                                                               \
+          msgpack::type::make_define_array(this->*f.member...).msgpack_unpack(msgpack_o);     \
+        },                                                                                    \
+        kFields);                                                                             \
+  }                                                                                           \
+  template <typename MsgpackObject>                                                           \
+  void msgpack_object(MsgpackObject* msgpack_o, msgpack::zone& msgpack_z) const {             \
+    constexpr auto kFields = Fields();                                                        \
+    std::apply(                                                                               \
+        [&](const auto&... f) {                                                               \
+          msgpack::type::make_define_array(this->*f.member...)                                \
+              .msgpack_object(msgpack_o, msgpack_z);                                          \
+        },                                                                                    \
+        kFields);                                                                             \
+  }
 
 // What came of one poll. Stored and shown as the words of ToString.
 enum class MinerStatus : uint8_t {
@@ -64,8 +124,20 @@ struct BoardStats {
   std::optional<int64_t> hw_errors;          // hardware errors on this board
 
   bool operator==(const BoardStats&) const = default;
-  MSGPACK_DEFINE(index, hashrate, hashrate_expected, temp_board, temp_chip, chips, chips_ok,
-                 chips_failed, freq_mhz, hw_errors)
+  static constexpr auto Fields() {
+    using B = BoardStats;
+    return std::tuple{MakeField("index", &B::index),
+                      MakeField("hashrate", &B::hashrate),
+                      MakeField("hashrate_expected", &B::hashrate_expected),
+                      MakeField("temp_board", &B::temp_board),
+                      MakeField("temp_chip", &B::temp_chip),
+                      MakeField("chips", &B::chips),
+                      MakeField("chips_ok", &B::chips_ok),
+                      MakeField("chips_failed", &B::chips_failed),
+                      MakeField("freq_mhz", &B::freq_mhz),
+                      MakeField("hw_errors", &B::hw_errors)};
+  }
+  ASICMON_MSGPACK_FIELDS()
 };
 
 // One configured pool.
@@ -81,7 +153,15 @@ struct PoolInfo {
   bool active = false;                // the pool the miner is hashing on now
 
   bool operator==(const PoolInfo&) const = default;
-  MSGPACK_DEFINE(index, url, user, status, priority, accepted, rejected, stale, active)
+  static constexpr auto Fields() {
+    using P = PoolInfo;
+    return std::tuple{MakeField("index", &P::index),       MakeField("url", &P::url),
+                      MakeField("user", &P::user),         MakeField("status", &P::status),
+                      MakeField("priority", &P::priority), MakeField("accepted", &P::accepted),
+                      MakeField("rejected", &P::rejected), MakeField("stale", &P::stale),
+                      MakeField("active", &P::active)};
+  }
+  ASICMON_MSGPACK_FIELDS()
 };
 
 struct Record {
@@ -123,10 +203,40 @@ struct Record {
   bool sleeping = false;
 
   bool operator==(const Record&) const = default;
-  MSGPACK_DEFINE(schema_version, producer_id, seq, ts, ip, port, status, error, model, firmware,
-                 firmware_build, algorithm, worker, hashrate, hashrate_avg, hashrate_expected,
-                 uptime_s, accepted, rejected, hw_errors, temp_max, fans, boards, pools, power_w,
-                 poll_ms, sleeping)
+  // Wire order: append only (see kRecordSchemaVersion).
+  static constexpr auto Fields() {
+    using R = Record;
+    constexpr FieldSource kEnvelope = FieldSource::kEnvelope;
+    constexpr FieldSource kPoll = FieldSource::kPoll;
+    return std::tuple{MakeField("schema_version", &R::schema_version, kEnvelope),
+                      MakeField("producer_id", &R::producer_id, kEnvelope),
+                      MakeField("seq", &R::seq, kEnvelope),
+                      MakeField("ts", &R::ts, kEnvelope),
+                      MakeField("ip", &R::ip, kPoll),
+                      MakeField("port", &R::port, kPoll),
+                      MakeField("status", &R::status),
+                      MakeField("error", &R::error),
+                      MakeField("model", &R::model),
+                      MakeField("firmware", &R::firmware),
+                      MakeField("firmware_build", &R::firmware_build),
+                      MakeField("algorithm", &R::algorithm),
+                      MakeField("worker", &R::worker),
+                      MakeField("hashrate", &R::hashrate),
+                      MakeField("hashrate_avg", &R::hashrate_avg),
+                      MakeField("hashrate_expected", &R::hashrate_expected),
+                      MakeField("uptime_s", &R::uptime_s),
+                      MakeField("accepted", &R::accepted),
+                      MakeField("rejected", &R::rejected),
+                      MakeField("hw_errors", &R::hw_errors),
+                      MakeField("temp_max", &R::temp_max),
+                      MakeField("fans", &R::fans),
+                      MakeField("boards", &R::boards),
+                      MakeField("pools", &R::pools),
+                      MakeField("power_w", &R::power_w),
+                      MakeField("poll_ms", &R::poll_ms, kPoll),
+                      MakeField("sleeping", &R::sleeping)};
+  }
+  ASICMON_MSGPACK_FIELDS()
 };
 
 // What discover knows of one miner, published (topic "inventory") whenever
