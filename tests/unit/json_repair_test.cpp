@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "json_read.h"  // MemberOf
 #include "testlib.h"
 
 namespace asicmon {

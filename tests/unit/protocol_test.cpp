@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "json_read.h"  // MemberOf
 #include "json_repair.h"
 #include "testlib.h"
 

@@ -333,15 +333,6 @@ Result<std::string> RepairMinerJson(std::string_view raw, RepairStats* stats) {
   return Repairer(raw, stats ? *stats : local).Run();
 }
 
-std::optional<simdjson::dom::element> MemberOf(simdjson::dom::element obj, std::string_view key) {
-  simdjson::dom::object o;
-  simdjson::dom::element value;
-  if (obj.get(o) != simdjson::SUCCESS || o.at_key(key).get(value) != simdjson::SUCCESS) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 Result<simdjson::dom::element> MinerJsonParser::Parse(std::string_view raw, RepairStats* stats) {
   Result<std::string> text = RepairMinerJson(raw, stats);
   if (!text.ok()) return text.status();

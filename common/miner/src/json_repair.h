@@ -20,7 +20,6 @@
 // to one thread.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,9 +50,6 @@ struct RepairStats {
 // Strict JSON text for `raw`, or a ParseError that says what is wrong and at
 // which byte offset.
 Result<std::string> RepairMinerJson(std::string_view raw, RepairStats* stats = nullptr);
-
-// obj[key] when `obj` is an object that has `key`; nullopt otherwise.
-std::optional<simdjson::dom::element> MemberOf(simdjson::dom::element obj, std::string_view key);
 
 // Repairs and parses miner replies, reusing its buffers from one reply to the next.
 class MinerJsonParser {

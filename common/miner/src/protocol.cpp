@@ -1,23 +1,15 @@
 #include "asicmon/protocol.h"
 
-#include <algorithm>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
 
-#include "json_repair.h"
+#include "json_read.h"
 
 namespace asicmon {
 namespace {
 
 using simdjson::dom::element;
-
-bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                    std::tolower(static_cast<unsigned char>(b)); });
-  return it != haystack.end();
-}
 
 std::string MsgText(element msg) {
   std::string_view text;

@@ -1,0 +1,119 @@
+// A firmware family: how to recognise its replies, what a poll asks it, and
+// how to read what only it reports. Normalisation (normalise.cpp) reads what
+// every cgminer-alike reports the same way (summary rates, shares, pools,
+// DEVS) and calls each recognised family, in registry order, for the rest.
+// A new family is a new file here and its line in registry.cpp.
+//
+// Thread-safety: families are immutable tables of pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asicmon/record.h"
+#include "json_read.h"
+#include "normalise.h"
+
+namespace asicmon {
+
+// What the record is made from, whichever command carried it.
+struct Sections {
+  Node version;                           // VERSION[0]
+  Node summary;                           // SUMMARY[0]
+  Node stats;                             // STATS
+  Node pools;                             // POOLS
+  Node devs;                              // DEVS (devs and edevs)
+  Node fans;                              // FANS (Braiins OS)
+  Node temps;                             // TEMPS (Braiins OS)
+  Node devdetails;                        // DEVDETAILS
+  Node status_msg;                        // Whatsminer "status": its Msg is an object of facts
+  std::vector<std::string> descriptions;  // "cgminer 4.9.2", "btminer", ...
+  // The STATS entry that carries a cgminer-alike's figures ("GHS 5s",
+  // chain_acnN), as Antminers write it.
+  Node miner_stats;
+};
+
+// Miner software, as a VERSION key or the first word of a STATUS Description.
+struct Software {
+  std::string_view key;   // "bmminer"
+  std::string_view name;  // "BMMiner", as the record's firmware names it
+};
+
+// Who the miner says it is, before any family names it.
+struct Identity {
+  std::string model;
+  std::string firmware;
+  std::string firmware_build;
+  bool braiins_plus = false;
+};
+
+using Boards = std::map<int32_t, BoardStats>;  // by the miner's board index
+
+struct Family {
+  std::string_view name;
+  // What a poll asks a miner of this family. Every family today reads from
+  // the one kPollCommand exchange collect makes before it knows the family.
+  std::string_view commands;
+  std::span<const Software> software;  // the miner software that names this family
+  // True when the reply carries this family's data (read from the version
+  // and stats sections, with the identity the software gave); the hooks
+  // below run only then. Null hooks: the family reports nothing of that kind.
+  bool (*recognise)(const Sections&, const Identity&);
+  std::string (*build)(const Sections&);  // the build, when VERSION names none
+  // The model of a reply with no "Type"; empty when the family cannot say.
+  std::string (*model)(const Sections&, const Identity&);
+  // Boards from the family's own per-board STATS entries (they always add
+  // boards); returns the power the boards add up to, when each reports it.
+  std::optional<double> (*stats_boards)(const Sections&, double ghs_unit, Boards&);
+  // Boards from lists that may number them apart from STATS: they only add
+  // boards when `may_add` (STATS gave none).
+  void (*listed_boards)(const Sections&, bool may_add, Boards&);
+  std::optional<double> (*chip_temp)(const Sections&);  // hottest chip beyond the boards
+  std::vector<int32_t> (*fans)(const Sections&);        // rpm; empty when none reported
+  void (*state)(const Sections&, Record&);              // asleep, and what that implies
+};
+
+// Every family, in the order their readings are taken: where two would fill
+// the same field (only hostile replies mix families), the first wins.
+std::span<const Family* const> Families();
+
+// ---- Shared record-building helpers ----
+
+inline constexpr double kMega = 1e6;
+inline constexpr double kGiga = 1e9;
+inline constexpr size_t kMaxFans = 32;  // bounds a hostile fan_num
+
+// The model table entry for `model`, else its family's defaults, else "unknown".
+const ModelInfo& InfoFor(std::string_view model);
+
+template <typename T>
+void Fill(std::optional<T>& field, std::optional<T> value) {
+  if (!field && value) field = value;
+}
+BoardStats& BoardAt(Boards& boards, int32_t index);  // made, with its index, when new
+// The board an entry of a listed section (DEVS, TEMPS) is about, numbered by
+// its "ID", else its `id_key`, else its position; nullptr when it would be a
+// new board and `may_add` is false.
+BoardStats* ListedBoard(Boards& boards, simdjson::dom::element entry, size_t position,
+                        std::string_view id_key, bool may_add);
+std::optional<double> MaxOf(std::optional<double> a, std::optional<double> b);
+// A temperature reading, nullopt for 0 ("not fitted") and broken sensors.
+std::optional<double> ValidTemp(std::optional<double> t);
+// obj[key] as a temperature: a number, or the hottest of a "60-71-83-96" list.
+std::optional<double> TempField(simdjson::dom::element obj, std::string_view key);
+std::optional<double> FreqField(simdjson::dom::element obj, std::string_view key);  // MHz
+std::optional<double> Rate(std::optional<double> value, double unit);  // H/s; < 0 is nullopt
+// A nominal rate of 0 says nothing about what the unit should do.
+std::optional<double> Nominal(std::optional<double> rate);
+// The N of every "chain_acnN" / "chain_acsN" key of a STATS entry, ascending.
+std::vector<int32_t> ChainIndices(simdjson::dom::element stats);
+// Fans from rpm readings: nonzero readings, then stopped fans as 0 up to the
+// count the firmware declares.
+std::vector<int32_t> Fans(const std::vector<double>& readings, int64_t declared);
+
+}  // namespace asicmon
