@@ -1,7 +1,9 @@
 // Raw miner replies -> the normalised Record, per firmware family.
 // Family facts are data (a table of models: algorithm, unit of the "GHS"
-// labels, boards, chips per board), not a class tree; a model not in the table
-// gets its family's defaults.
+// labels, boards, chips per board; families/models.cpp), not a class tree; a
+// model not in the table gets its family's defaults. What only one firmware
+// family reports is read by that family's normaliser (families/, found through
+// families/registry.cpp).
 //
 // Thread-safety: pure functions over immutable tables.
 #pragma once

@@ -1,0 +1,45 @@
+// The family registry: what each entry must give for normalisation and the
+// poll to use it (issue 19 adds families here).
+#include "families/family.h"
+
+#include <cctype>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "asicmon/miner_api.h"
+
+namespace asicmon {
+namespace {
+
+TEST(Families, EachIsNamedOnceAndRecognisable) {
+  std::set<std::string_view> names;
+  for (const Family* f : Families()) {
+    EXPECT_FALSE(f->name.empty());
+    EXPECT_TRUE(names.insert(f->name).second) << "two families named " << f->name;
+    EXPECT_NE(f->recognise, nullptr) << f->name;
+  }
+  EXPECT_GE(names.size(), 4u);
+}
+
+// collect makes one exchange before it knows the family: a family that needs
+// another command must first get a poll that asks it.
+TEST(Families, OnePollCommandServesEveryFamily) {
+  for (const Family* f : Families()) EXPECT_EQ(f->commands, kPollCommand) << f->name;
+}
+
+// A software key names one family: the first family listing it would take it.
+TEST(Families, EachSoftwareKeyBelongsToOneFamily) {
+  std::set<std::string> keys;
+  for (const Family* f : Families()) {
+    for (const Software& s : f->software) {
+      std::string key(s.key);
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_TRUE(keys.insert(key).second) << s.key << " in " << f->name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace asicmon
