@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "asicmon/events.h"
 #include "asicmon/log.h"
 
 namespace asicmon::alert {
@@ -48,13 +49,18 @@ void AlertStage::Take() {
       continue;
     }
     if (!message->has_value()) return;
-    Result<std::optional<HealthEvent>> event = DecodeHealthEvent((*message)->body);
+    Result<Event> event = DecodeEvent((*message)->body);
     if (!event.ok()) {
       ++counters_.bad_messages;
       continue;
     }
-    if (!event->has_value()) continue;  // stats and control's events are not alerts
-    const HealthEvent& e = **event;
+    if (event->kind != EventKind::kHealth) continue;  // stats and control's events are not alerts
+    Result<HealthEvent> health = HealthEventFromJson(event->body);
+    if (!health.ok()) {
+      ++counters_.bad_messages;
+      continue;
+    }
+    const HealthEvent& e = *health;
     ++counters_.events_in;
     if (queue_.size() >= options_.queue_max) {
       queue_.pop_front();

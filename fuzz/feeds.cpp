@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "asicmon/bus.h"
+#include "asicmon/events.h"
 #include "asicmon/health.h"
 #include "json_repair.h"
 #include "asicmon/miner_api.h"
@@ -105,22 +106,23 @@ void CheckVersioned(Checker& check, std::string_view what, std::string_view inpu
   check.Expect(RoundTrips(*decoded, encode, decode), "a decoded message re-encodes to itself");
 }
 
-// Decoders of the maps on the "event" topic: nullopt is an event of another kind.
-template <typename T, typename Encode, typename Decode>
-std::optional<T> CheckEvent(Checker& check, std::string_view what, std::string_view input,
-                            Encode encode, Decode decode) {
-  Result<std::optional<T>> decoded = decode(input);
+// The body of an event of the kind T is read by: decoded whole or refused
+// with a reason, and re-encoded to itself through DecodeEvent.
+template <typename T, typename Encode, typename FromJson>
+std::optional<T> CheckEvent(Checker& check, std::string_view what, const Event& event,
+                            Encode encode, FromJson from_json) {
+  Result<T> decoded = from_json(event.body);
+  check.Verdict(what, decoded.status());
   if (!decoded.ok()) {
-    check.Verdict(what, decoded.status());
     check.Expect(!decoded.status().message().empty(), "a refused event says why");
     return std::nullopt;
   }
-  check.Verdict(what, decoded->has_value() ? "OK" : "OK (another kind)");
-  if (!decoded->has_value()) return std::nullopt;
-  const std::string first = encode(**decoded);
-  Result<std::optional<T>> again = decode(first);
-  check.Expect(again.ok() && again->has_value() && encode(**again) == first,
-               "a decoded event re-encodes to itself");
+  const std::string first = encode(*decoded);
+  const Result<Event> again = DecodeEvent(first);
+  const Result<T> body = again.ok() && again->kind == event.kind
+                             ? from_json(again->body)
+                             : Result<T>(Status::ParseError("not decoded as its kind"));
+  check.Expect(body.ok() && encode(*body) == first, "a decoded event re-encodes to itself");
   return std::move(*decoded);
 }
 
@@ -226,12 +228,22 @@ FeedResult FeedBusMessage(std::string_view input) {
       DecodeRecord);
   CheckVersioned<InventoryEntry>(check, "inventory", input, EncodeInventory, DecodeInventory);
   CheckVersioned<PollJob>(check, "poll job", input, EncodePollJob, DecodePollJob);
-  if (const std::optional<HealthEvent> event = CheckEvent<HealthEvent>(
-          check, "health event", input, EncodeHealthEvent, DecodeHealthEvent)) {
-    check.Expect(event->port >= 1, "a health event names a port");
+  if (const Result<Event> event = DecodeEvent(input); !event.ok()) {
+    check.Verdict("event", event.status());
+    check.Expect(!event.status().message().empty(), "a refused event says why");
+  } else if (event->kind == EventKind::kHealth) {
+    if (const std::optional<HealthEvent> health = CheckEvent<HealthEvent>(
+            check, "health event", *event, EncodeHealthEvent, HealthEventFromJson)) {
+      check.Expect(health->port >= 1, "a health event names a port");
+    }
+  } else if (event->kind == EventKind::kStats) {
+    CheckEvent<bus::StageStats>(check, "stage stats", *event, bus::EncodeStageStats,
+                                bus::StageStatsFromJson);
+  } else {
+    // Control's events are typed by the store alone (store/sleep.h), which
+    // the fuzz build does not compile.
+    check.Verdict("event", event->kind == EventKind::kControl ? "OK (control)" : "OK (another kind)");
   }
-  CheckEvent<bus::StageStats>(check, "stage stats", input, bus::EncodeStageStats,
-                              bus::DecodeStageStats);
   if (const Result<bus::StoreAck> ack = bus::DecodeStoreAck(input); !ack.ok()) {
     check.Verdict("ack", ack.status());
     check.Expect(!ack.status().message().empty(), "a refused message says why");

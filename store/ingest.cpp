@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "asicmon/clock.h"
+#include "asicmon/events.h"
 #include "asicmon/log.h"
 #include "asicmon/outbox.h"
 
@@ -175,16 +176,21 @@ void Ingest::Accept(bus::Message&& message) {
     batch_inventory_.push_back(std::move(*entry));
   } else if (message.topic == bus::kTopicEvent) {
     ++counters_.events_in;  // relayed as they are
-    // Health events other stages make (control's remediation_failed) are
-    // stored with the store's own, so /events and a restart see them.
-    Result<std::optional<HealthEvent>> health = DecodeHealthEvent(message.body);
-    if (!health.ok()) return CountBad("event", health.status().message());
-    // Control's sleep and wake, announced and done, say which miners sleep
-    // (or are going to sleep, or waking) on purpose.
-    Result<std::optional<SleepCommand>> command = DecodeSleepCommand(message.body);
-    if (!command.ok()) return CountBad("event", command.status().message());
-    if (health->has_value()) batch_relayed_events_.push_back(std::move(**health));
-    if (*command) sleep_.Apply(**command);
+    Result<Event> event = DecodeEvent(message.body);
+    if (!event.ok()) return CountBad("event", event.status().message());
+    if (event->kind == EventKind::kHealth) {
+      // Health events other stages make (control's remediation_failed) are
+      // stored with the store's own, so /events and a restart see them.
+      Result<HealthEvent> health = HealthEventFromJson(event->body);
+      if (!health.ok()) return CountBad("event", health.status().message());
+      batch_relayed_events_.push_back(std::move(*health));
+    } else if (event->kind == EventKind::kControl) {
+      // Control's sleep and wake, announced and done, say which miners sleep
+      // (or are going to sleep, or waking) on purpose.
+      Result<std::optional<SleepCommand>> command = SleepCommandFromJson(event->body);
+      if (!command.ok()) return CountBad("event", command.status().message());
+      if (*command) sleep_.Apply(**command);
+    }
   } else {
     return CountBad("topic", "topic '" + message.topic + "' does not belong on ingest");
   }

@@ -14,9 +14,7 @@ constexpr double kMaxPendingS = 86400;
 
 }  // namespace
 
-Result<std::optional<SleepCommand>> DecodeSleepCommand(std::string_view body) {
-  const nlohmann::json event = nlohmann::json::from_msgpack(body, true, false);
-  if (event.is_discarded() || !event.is_object()) return std::optional<SleepCommand>();
+Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& event) {
   auto text = [&](const char* key) -> std::optional<std::string> {
     const auto it = event.find(key);
     if (it == event.end() || !it->is_string()) return std::nullopt;
@@ -31,8 +29,7 @@ Result<std::optional<SleepCommand>> DecodeSleepCommand(std::string_view body) {
   };
   const std::optional<std::string> action = text("action");
   const std::string result = text("result").value_or("");
-  if (text("kind") != "control" || (action != "sleep" && action != "wake") ||
-      result == kControlBusy) {
+  if ((action != "sleep" && action != "wake") || result == kControlBusy) {
     return std::optional<SleepCommand>();
   }
   const std::optional<std::string> ip = text("ip");

@@ -2,7 +2,7 @@
 // answers its API as one that hashes nothing for any other reason (zero
 // hashrate, every chip 'x', "Mode" 2), so only control says it sleeps on
 // purpose: the store starts from StoreDb::AsleepByControl, follows control's
-// events (topic "event": {"kind":"control","action":"sleep"|"wake",
+// events (topic "event": {"type":"control","action":"sleep"|"wake",
 // "result":...,"ip","worker","ts",...}) and marks the records of those
 // miners sleeping while they hash nothing.
 //
@@ -36,6 +36,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "asicmon/events.h"
 #include "asicmon/record.h"
 #include "asicmon/status.h"
@@ -61,12 +63,11 @@ struct SleepCommand {
   bool operator==(const SleepCommand&) const = default;
 };
 
-// The sleep or wake in an event body (msgpack of a JSON map). nullopt for
-// anything else: another kind or action, a "busy" refusal, or a body that is
-// no msgpack map (the store relays those untouched). ParseError for a control
-// sleep or wake without a text ip or a finite ts, or a pending one without a
-// timeout_s in (0, 1 day].
-Result<std::optional<SleepCommand>> DecodeSleepCommand(std::string_view body);
+// The sleep or wake in the body of a control event (DecodeEvent's kind
+// kControl). nullopt for another action or a "busy" refusal (the store
+// relays those untouched). ParseError for a sleep or wake without a text ip
+// or a finite ts, or a pending one without a timeout_s in (0, 1 day].
+Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& event);
 
 class SleepRegistry {
  public:

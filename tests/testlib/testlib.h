@@ -27,7 +27,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -35,6 +37,7 @@
 #include <zmq.hpp>
 
 #include "json_repair.h"
+#include "asicmon/events.h"
 #include "asicmon/record.h"
 #include "asicmon/status.h"
 
@@ -59,6 +62,21 @@ const Status& StatusOf(const Result<T>& r) { return r.status(); }
   } while (0)
 
 namespace asicmon::testing {
+
+// The body of `bytes` when they are an event of `kind`, typed by `from_json`
+// (HealthEventFromJson, bus::StageStatsFromJson) as a consumer does after
+// DecodeEvent: nullopt for another kind, ParseError for bytes that are no
+// event or a malformed body.
+template <typename T>
+Result<std::optional<T>> DecodeEventAs(std::string_view bytes, EventKind kind,
+                                       Result<T> (*from_json)(const nlohmann::json&)) {
+  Result<Event> event = DecodeEvent(bytes);
+  if (!event.ok()) return event.status();
+  if (event->kind != kind) return std::optional<T>();
+  Result<T> body = from_json(event->body);
+  if (!body.ok()) return body.status();
+  return std::optional<T>(std::move(*body));
+}
 
 // The bytes of tests/data/<name>; fails the test when missing.
 std::string ReadFixture(const std::string& name);

@@ -98,8 +98,7 @@ TEST(FuzzCrashers, BusMessageNestedToTheCapIsRefused) {
             "record: parse error: bad msgpack record: depth size overflow\n"
             "inventory: parse error: bad msgpack inventory entry: depth size overflow\n"
             "poll job: parse error: bad msgpack poll job: depth size overflow\n"
-            "health event: parse error: event is not a msgpack map\n"
-            "stage stats: parse error: event is not a msgpack map\n"
+            "event: parse error: event is not a msgpack map\n"
             "ack: parse error: bad msgpack ack: depth size overflow\n");
 }
 

@@ -282,6 +282,11 @@ TEST_F(HealthTest, ARestartStartsFromWhatTheStoreKnew) {
   EXPECT_EQ(Feed(rebooted), (Events{"overheat/cleared", "rebooted/fired"}));
 }
 
+// A health event's bytes as alert and the store read them.
+Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view bytes) {
+  return testing::DecodeEventAs(bytes, EventKind::kHealth, HealthEventFromJson);
+}
+
 TEST(HealthEvent, RoundTripOnTheBusAndOtherEventsPass) {
   HealthEvent e{.ts = 1764000000.5, .ip = "127.41.0.2", .port = 4028, .model = "Antminer S9",
                 .worker = "farm.w1", .kind = "overheat", .state = "fired",

@@ -32,6 +32,15 @@ nlohmann::json Pending(const std::string& action, double ts, double timeout_s = 
   return event;
 }
 
+// The sleep or wake in an event's bytes, as the store's ingest reads them
+// after DecodeEvent; nullopt for anything else (bytes that are no event are
+// no command either).
+Result<std::optional<SleepCommand>> DecodeSleepCommand(std::string_view bytes) {
+  Result<Event> event = DecodeEvent(bytes);
+  if (!event.ok() || event->kind != EventKind::kControl) return std::optional<SleepCommand>();
+  return SleepCommandFromJson(event->body);
+}
+
 SleepCommand Decoded(const nlohmann::json& event) {
   Result<std::optional<SleepCommand>> command = DecodeSleepCommand(testing::ToMsgpack(event));
   EXPECT_OK(command);
@@ -73,6 +82,16 @@ TEST(SleepCommand, DecodesControlsSleepAndWake) {
   ASSERT_OK(wake);
   ASSERT_TRUE(wake->has_value());
   EXPECT_FALSE((*wake)->asleep);
+}
+
+// Control names its events by "type" too now; the store reads both forms.
+TEST(SleepCommand, DecodesTheEnvelopesFormAsThePreviousOne) {
+  const nlohmann::json previous = ControlEvent("sleep", testing::DataOnlyIp(1));
+  nlohmann::json typed = previous;
+  typed["type"] = "control";
+  EXPECT_EQ(Decoded(typed), Decoded(previous));
+  typed.erase("kind");
+  EXPECT_EQ(Decoded(typed), Decoded(previous));
 }
 
 TEST(SleepCommand, DecodesAnnouncementsAndFailures) {

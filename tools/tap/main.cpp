@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "asicmon/bus.h"
+#include "asicmon/events.h"
 #include "asicmon/log.h"
 #include "asicmon/record.h"
 #include "asicmon/settings.h"
@@ -72,7 +73,8 @@ class Tap {
       Observe(m.topic, e->producer_id, e->seq);
       return WithTopic(m.topic, Dump(asicmon::InventoryToJson(*e)));
     }
-    // Events have no schema of their own yet: their msgpack as JSON.
+    // Events are shown whole, of any kind (or none: tap is where a stray
+    // body gets seen), so as their msgpack as JSON rather than DecodeEvent.
     nlohmann::json event = asicmon::DecodeEventBody(m.body);
     if (event.is_discarded()) return Status::ParseError("event body is not msgpack");
     if (!event.is_object()) return WithTopic(m.topic, Dump({{"event", event}}));

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "asicmon/config.h"
+#include "asicmon/events.h"
 #include "asicmon/outbox.h"
 #include "asicmon/record.h"
 
@@ -262,7 +263,9 @@ std::string StageStats::ToLogFields() const {
 std::string EncodeStageStats(const StageStats& stats) {
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [name, value] : stats.values) counters[name] = value;
-  const nlohmann::json event = {{"kind", "stats"},
+  // "kind" too: the previous form, which stages not upgraded yet read.
+  const nlohmann::json event = {{kEventTypeKey, kEventStats},
+                                {"kind", kEventStats},
                                 {"stage", stats.stage},
                                 {"producer_id", stats.producer_id},
                                 {"ts", stats.ts},
@@ -271,13 +274,7 @@ std::string EncodeStageStats(const StageStats& stats) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-Result<std::optional<StageStats>> DecodeStageStats(std::string_view body) {
-  const nlohmann::json event = DecodeEventBody(body);
-  if (event.is_discarded() || !event.is_object()) {
-    return Status::ParseError("event is not a msgpack map");
-  }
-  const auto kind = event.find("kind");
-  if (kind == event.end() || *kind != "stats") return std::optional<StageStats>();
+Result<StageStats> StageStatsFromJson(const nlohmann::json& event) {
   const auto stage = event.find("stage");
   const auto producer = event.find("producer_id");
   const auto ts = event.find("ts");
@@ -306,7 +303,7 @@ Result<std::optional<StageStats>> DecodeStageStats(std::string_view body) {
     }
     stats.values.emplace_back(name, value.get<double>());
   }
-  return std::optional<StageStats>(std::move(stats));
+  return stats;
 }
 
 bool TrySendStageStats(zmq::socket_t& socket, const StageStats& stats) {

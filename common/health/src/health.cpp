@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "asicmon/config.h"
+#include "asicmon/events.h"
 
 namespace asicmon {
 namespace {
@@ -128,16 +129,12 @@ nlohmann::json HealthEventToJson(const HealthEvent& e) {
 
 std::string EncodeHealthEvent(const HealthEvent& e) {
   nlohmann::json j = HealthEventToJson(e);
-  j["type"] = "health";
+  j[kEventTypeKey] = kEventHealth;
   const std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(j);
   return std::string(bytes.begin(), bytes.end());
 }
 
-Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body) {
-  const nlohmann::json j = DecodeEventBody(body);
-  if (j.is_discarded() || !j.is_object()) return Status::ParseError("event is not a msgpack map");
-  const auto type = j.find("type");
-  if (type == j.end() || *type != "health") return std::optional<HealthEvent>();
+Result<HealthEvent> HealthEventFromJson(const nlohmann::json& j) {
   HealthEvent e;
   auto text = [&](const char* key, std::string& into) {
     const auto it = j.find(key);
@@ -162,7 +159,7 @@ Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body) {
   e.port = static_cast<uint16_t>(*port);
   e.value = number("value");
   e.threshold = number("threshold");
-  return std::optional<HealthEvent>(std::move(e));
+  return e;
 }
 
 void HealthEngine::Restore(std::span<const ActiveCondition> active,

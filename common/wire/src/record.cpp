@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "limits.h"
+
 namespace asicmon {
 namespace {
 
@@ -18,12 +20,6 @@ constexpr std::array<std::string_view, kMinerStatusCount> kStatusWords = {
 template <typename T>
 nlohmann::json OrNull(const std::optional<T>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-}
-
-// Caps for hostile bytes: no record has anywhere near these many elements.
-msgpack::unpack_limit DecodeLimits() {
-  return msgpack::unpack_limit(/*array=*/4096, /*map=*/256, /*str=*/64 * 1024, /*bin=*/64 * 1024,
-                               /*ext=*/1024, /*depth=*/8);
 }
 
 }  // namespace
@@ -51,7 +47,7 @@ Result<T> DecodeVersioned(std::string_view bytes, const char* what) {
   }
   try {
     msgpack::object_handle handle =
-        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, DecodeLimits());
+        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, wire::DecodeLimits());
     const msgpack::object& obj = handle.get();
     if (obj.type != msgpack::type::ARRAY || obj.via.array.size == 0) {
       return Status::ParseError(std::string(what) + " is not a msgpack array");
@@ -141,17 +137,6 @@ void EncodePollJob(const PollJob& job, std::string& out) { Encode(job, out); }
 
 Result<PollJob> DecodePollJob(std::string_view bytes) {
   return DecodeVersioned<PollJob>(bytes, "poll job");
-}
-
-nlohmann::json DecodeEventBody(std::string_view body) {
-  if (body.size() > kMaxRecordBytes) return nlohmann::json(nlohmann::json::value_t::discarded);
-  try {
-    // msgpack-c's unpacker keeps its own stack and enforces the depth limit.
-    msgpack::unpack(body.data(), body.size(), nullptr, nullptr, DecodeLimits());
-  } catch (const std::exception&) {
-    return nlohmann::json(nlohmann::json::value_t::discarded);
-  }
-  return nlohmann::json::from_msgpack(body, true, false);
 }
 
 nlohmann::json InventoryToJson(const InventoryEntry& e) {

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <zmq.hpp>
 
 #include "asicmon/bus_security.h"
@@ -149,7 +150,7 @@ class SeqTracker {
 };
 
 // A stage's counters at one moment. Each stage logs them ("name=value ...")
-// and sends them as an event (kind "stats", a msgpack map) every
+// and sends them as an event (type "stats", a msgpack map) every
 // STATS_INTERVAL, so asicmon-control serves every stage's counters on
 // /metrics. No sequence number: a lost one is replaced by the next.
 struct StageStats {
@@ -161,8 +162,9 @@ struct StageStats {
   std::string ToLogFields() const;  // "jobs=12 ok=11 ..."
 };
 std::string EncodeStageStats(const StageStats& stats);
-// nullopt for an event of another kind; ParseError for a malformed one.
-Result<std::optional<StageStats>> DecodeStageStats(std::string_view body);
+// The stats in the body of an event of kind kStats (DecodeEvent);
+// ParseError for a malformed one.
+Result<StageStats> StageStatsFromJson(const nlohmann::json& body);
 // Sends `stats` as an event without blocking; false when the socket refused.
 bool TrySendStageStats(zmq::socket_t& socket, const StageStats& stats);
 

@@ -86,9 +86,9 @@ struct HealthEvent {
 nlohmann::json HealthEventToJson(const HealthEvent& event);
 // On the bus (topic "event"): that map with "type": "health", in msgpack.
 std::string EncodeHealthEvent(const HealthEvent& event);
-// nullopt for an event of another type (stats, control); ParseError for a
-// health event that lacks a field or has one of the wrong type.
-Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view body);
+// The health event in the body of an event of kind kHealth (DecodeEvent);
+// ParseError when it lacks a field or has one of the wrong type.
+Result<HealthEvent> HealthEventFromJson(const nlohmann::json& body);
 
 // A condition a miner is in, as the store's events say (to start from).
 struct ActiveCondition {

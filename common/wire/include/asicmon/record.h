@@ -297,13 +297,6 @@ void EncodeInventory(const InventoryEntry& entry, std::string& out);
 Result<InventoryEntry> DecodeInventory(std::string_view bytes);
 nlohmann::json InventoryToJson(const InventoryEntry& entry);
 
-// An event's body (topic "event": a msgpack map) as JSON, or a discarded
-// value when the bytes are not one msgpack value within the decoders'
-// limits. The limits are checked first: nlohmann's msgpack reader recurses
-// once per nesting level, so a body of nested arrays up to the bus's cap
-// would overflow the stack.
-nlohmann::json DecodeEventBody(std::string_view body);
-
 // The flat JSON form: schema fields at the top level, status as its word,
 // fans/boards/pools as nested arrays, null for "not reported".
 nlohmann::json RecordToJson(const Record& record);
