@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "asicmon/clock.h"
+#include "asicmon/events.h"
 #include "asicmon/health.h"
 #include "asicmon/record.h"
 
@@ -89,14 +90,16 @@ void BusWatch::Observe(const bus::Message& msg) {
       metrics_.CountBusGaps(bus::kTopicRecord, missed);
     }
   } else if (msg.topic == bus::kTopicEvent) {
-    Result<std::optional<HealthEvent>> health = DecodeHealthEvent(msg.body);
-    if (!health.ok()) return metrics_.CountBadMessage();
-    if (health->has_value()) return remediation_.Observe(**health);
-    Result<std::optional<bus::StageStats>> stats = bus::DecodeStageStats(msg.body);
-    if (!stats.ok()) {
-      metrics_.CountBadMessage();
-    } else if (stats->has_value()) {
-      metrics_.UpdateStage(std::move(**stats));
+    Result<Event> event = DecodeEvent(msg.body);
+    if (!event.ok()) return metrics_.CountBadMessage();
+    if (event->kind == EventKind::kHealth) {
+      Result<HealthEvent> health = HealthEventFromJson(event->body);
+      if (!health.ok()) return metrics_.CountBadMessage();
+      remediation_.Observe(*health);
+    } else if (event->kind == EventKind::kStats) {
+      Result<bus::StageStats> stats = bus::StageStatsFromJson(event->body);
+      if (!stats.ok()) return metrics_.CountBadMessage();
+      metrics_.UpdateStage(std::move(*stats));
     }
   } else {
     Result<InventoryEntry> e = DecodeInventory(msg.body);
