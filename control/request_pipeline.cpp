@@ -10,6 +10,7 @@
 
 #include "actions.h"
 #include "asicmon/clock.h"
+#include "asicmon/events.h"
 #include "http_guard.h"
 #include "validate.h"
 
@@ -185,7 +186,8 @@ void RequestPipeline::PublishEvent(const AuditEntry& entry,
                                    std::optional<std::chrono::seconds> bound) {
   nlohmann::json event = {{"producer_id", sequencer_.producer_id()},
                           {"ts", entry.ts},
-                          {"kind", "control"},
+                          {kEventTypeKey, kEventControl},
+                          {"kind", kEventControl},  // the previous form, for readers not upgraded
                           {"action", entry.action},
                           {"ip", entry.ip},
                           {"worker", entry.worker},

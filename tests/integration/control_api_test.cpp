@@ -566,6 +566,7 @@ TEST_F(ControlApiTest, EveryWriteIsAnEventOnTheBus) {
   }
   EXPECT_TRUE(store_counters) << "the store's counters never reached /metrics";
   EXPECT_EQ(event["kind"], "control");
+  EXPECT_EQ(event["type"], "control");
   EXPECT_EQ(event["action"], "reset");
   EXPECT_EQ(event["ip"], "127.39.6.1");
   // The first reset is done; a later one may be refused for the restart that
