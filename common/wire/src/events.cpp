@@ -4,7 +4,7 @@
 #include <string>
 
 #include "asicmon/record.h"
-#include "limits.h"
+#include "decode_limits.h"
 
 namespace asicmon {
 namespace {

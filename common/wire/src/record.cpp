@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "limits.h"
+#include "decode_limits.h"
 
 namespace asicmon {
 namespace {
