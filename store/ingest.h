@@ -1,7 +1,8 @@
 // The store's ingest loop: pulls records, inventory entries and events from
-// every producer, writes them to SQLite in batches, then republishes each
-// message as it came (same topic, same bytes) on the publish socket, so a
-// subscriber never sees a record that is not in the database. One exception:
+// every producer, commits them to the store (SQLite or PostgreSQL) in batches,
+// one transaction each, then republishes each message as it came (same
+// topic, same bytes) on the publish socket, so a subscriber never sees a
+// record that is not in the database. One exception:
 // a record of a miner control put to sleep (sleep.h) that hashes nothing is
 // marked sleeping, stored and published so.
 //

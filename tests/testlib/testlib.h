@@ -182,8 +182,8 @@ Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats =
 // NormaliseRawReply over `reply` written out as JSON text.
 Record NormaliseJson(const nlohmann::json& reply);
 
-// A control audit event as control/service.cpp PublishEvent sends it on the
-// bus (msgpack of the map), of `action` on `ip` at unix time `ts`.
+// A control audit event as control/request_pipeline.cpp PublishEvent sends it
+// on the bus (msgpack of the map), of `action` on `ip` at unix time `ts`.
 nlohmann::json ControlEvent(const std::string& action, const std::string& ip, double ts,
                             const std::string& result = "ok");
 std::string ToMsgpack(const nlohmann::json& j);
