@@ -14,6 +14,9 @@
 namespace asicmon::control {
 namespace {
 
+// The addresses in these tests are text for the validators: farms put their
+// miners on private networks (10/8, 192.168/16), so control must accept them,
+// but nothing here opens a socket. Tests that contact a miner use 127.x.y.z.
 TEST(ValidateIp, AcceptsDottedQuads) {
   for (const char* ip : {"10.0.0.1", "192.168.2.254", "127.39.0.1", "0.0.0.0", "255.255.255.255"}) {
     EXPECT_OK(ValidateIp(ip));
