@@ -315,6 +315,9 @@ FROM records_hourly WHERE ip = ?1 AND hour >= ?2 AND hour <= ?3 ORDER BY hour, p
 SELECT ip, port, first_seen, last_seen, identified, model, firmware, worker, gone, producer_id
 FROM inventory ORDER BY ip_key, port)sql");
   upsert_inventory.emplace(db, kUpsertInventory);
+  insert_event.emplace(db, R"sql(
+INSERT INTO events (ts, ip, port, model, worker, kind, state, severity, message, value, threshold)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
   miner_ips.emplace(db, "SELECT DISTINCT ip FROM miners WHERE ip >= ?1 ORDER BY ip");
   old_rows.emplace(db, R"sql(
 SELECT r.id, r.port, r.ts, r.status, r.model, r.worker, r.hashrate, r.temp_max,

@@ -69,9 +69,7 @@ void UpsertInventoryRows(SqliteConnection& c, std::span<const InventoryEntry> en
 }
 
 void InsertEvents(SqliteConnection& c, std::span<const HealthEvent> events) {
-  SQLite::Statement insert(c.db, R"sql(
-INSERT INTO events (ts, ip, port, model, worker, kind, state, severity, message, value, threshold)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
+  SQLite::Statement& insert = *c.insert_event;
   for (const HealthEvent& e : events) {
     Use use(insert);
     insert.bind(1, e.ts);
