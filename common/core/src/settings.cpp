@@ -18,8 +18,9 @@ std::string What(const Setting& s) {
   return name;
 }
 
+// A number as an ostream prints it (the --help text keeps its form).
 template <typename T>
-std::string Shown(const T& value) {
+std::string Printed(const T& value) {
   std::ostringstream out;
   out << value;
   return out.str();
@@ -27,7 +28,7 @@ std::string Shown(const T& value) {
 
 template <typename T>
 std::string Bounded(const char* unit, T min, T max) {
-  return std::string(unit) + " in [" + Shown(min) + ", " + Shown(max) + "]";
+  return std::string(unit) + " in [" + Printed(min) + ", " + Printed(max) + "]";
 }
 
 }  // namespace
@@ -56,7 +57,7 @@ void SettingsTable::Add(const Setting& s, const std::string& type, const std::st
 
 void SettingsTable::AddInt(const Setting& s, const char* unit, int64_t current, int64_t min,
                            int64_t max, std::function<void(int64_t)> set) {
-  Add(s, Bounded(unit, min, max), Shown(current),
+  Add(s, Bounded(unit, min, max), Printed(current),
       [min, max, set = std::move(set)](const std::string& text, const std::string& what) {
         Result<int64_t> v = ParseInt(text, what, min, max);
         if (!v.ok()) return v.status();
@@ -99,7 +100,7 @@ void SettingsTable::Texts(std::vector<std::string>& out, const Setting& s, const
 
 void SettingsTable::Seconds(std::chrono::milliseconds& out, const Setting& s, double min_s,
                             double max_s) {
-  Add(s, Bounded("SECONDS", min_s, max_s), Shown(static_cast<double>(out.count()) / 1000.0),
+  Add(s, Bounded("SECONDS", min_s, max_s), Printed(static_cast<double>(out.count()) / 1000.0),
       [&out, min_s, max_s](const std::string& text, const std::string& what) {
         Result<std::chrono::milliseconds> v = ParseSeconds(text, what, min_s, max_s);
         if (!v.ok()) return v.status();
@@ -109,10 +110,6 @@ void SettingsTable::Seconds(std::chrono::milliseconds& out, const Setting& s, do
 }
 
 void SettingsTable::Flag(bool& out, const Setting& s) {
-  if (s.flag == nullptr) {
-    Env(EnvBool(s.env, out));
-    return;
-  }
   // CLI11 turns the flag into "true" (or "false" for a negated name); the env
   // var's word is checked here and given to CLI11 in that form. CLI11 puts the
   // flag's name before the message.
