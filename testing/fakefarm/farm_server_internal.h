@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "asicmon/clock.h"
 #include "farm_server.h"
 
 namespace asicmon::fakefarm {
@@ -14,12 +15,6 @@ inline int64_t MonotonicMs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-inline double UnixNow() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 struct FarmServer::Miner {

@@ -154,10 +154,6 @@ class ReplyWriter {
     Key(prefix, n);
     Str(v);
   }
-  void FixedStrN(std::string_view prefix, int n, double v, int decimals) {
-    Key(prefix, n);
-    FixedStr(v, decimals);
-  }
 
   bool spaced() const { return spaced_; }
 

@@ -28,16 +28,16 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
   bool boolean(bool) override { return Scalar(); }
   bool number_integer(number_integer_t v) override { return Integer(v); }
   bool number_unsigned(number_unsigned_t v) override {
-    // Text past int64 is no number for jansson's integer reader: 0, as before.
-    return Integer(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-                       ? static_cast<int64_t>(v)
-                       : 0);
+    // jansson's integer reader refuses text past int64 ("too big integer"),
+    // so cgminer answers Invalid JSON.
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    return Integer(static_cast<int64_t>(v));
   }
   bool number_float(number_float_t, const string_t& text) override {
-    // nlohmann reads an integer too large for 64 bits as a real; jansson's
-    // "%d" of it gave 0 here before, so only text with a fraction or an
-    // exponent is a real ("%f" of strtod, as jansson formats it).
-    if (text.find_first_of(".eE") == string_t::npos) return Integer(0);
+    // nlohmann reads an integer too large for 64 bits as a real; jansson
+    // refuses it (above). Only text with a fraction or an exponent is a real
+    // ("%f" of strtod, as jansson formats it).
+    if (text.find_first_of(".eE") == string_t::npos) return false;
     if (!Value()) return false;
     if (depth_ == 1 && key_ == Key::kParameter) {
       out_.parameter = fmt::format("{:f}", std::strtod(text.c_str(), nullptr));
@@ -48,7 +48,9 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool string(string_t& s) override {
-    if (!Value()) return false;
+    // jansson refuses "\u0000" unless asked to allow it (JSON_ALLOW_NUL),
+    // and cgminer does not ask.
+    if (s.find('\0') != string_t::npos || !Value()) return false;
     if (depth_ == 1 && key_ == Key::kCommand) {
       out_.command = s;
       have_command = command_is_string = true;
@@ -61,6 +63,7 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
   bool binary(binary_t&) override { return false; }  // not in JSON
   bool start_object(std::size_t) override { return Open(); }
   bool key(string_t& k) override {
+    if (k.find('\0') != string_t::npos) return false;  // as string()
     if (depth_ == 1) {
       key_ = k == "command" ? Key::kCommand : k == "parameter" ? Key::kParameter : Key::kOther;
     }
@@ -125,8 +128,9 @@ ParseOutcome ParseRequest(std::string_view request, Request& out) {
   out.command.clear();
   out.parameter.clear();
   out.has_parameter = false;
-  const size_t first = request.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || request[first] != '{') {
+  // cgminer's api.c looks at the first byte only (`*buf != ISJSON`): a
+  // request with a blank before its '{' is a text command, and no command.
+  if (request.empty() || request.front() != '{') {
     const size_t bar = request.find('|');
     out.command.assign(request.substr(0, bar));
     if (bar != std::string_view::npos) {

@@ -17,11 +17,11 @@ struct Request {
 };
 
 // Fills `out` (reused, so answering does not allocate) from `request`, whose
-// trailing NULs and newlines the caller has removed. JSON when it starts with
-// '{' after blanks: integer parameters become text as jansson's "%d", reals
-// as "%f"; nesting deeper than cgminer would take is Invalid JSON, and so is
-// text that is not UTF-8, as jansson's json_loadb refuses it (cgminer
-// answers MSG_INVJSON). Text:
+// trailing NULs and newlines the caller has removed. JSON when its first
+// byte is '{': integer parameters become text as jansson's "%d", reals as
+// "%f"; nesting deeper than cgminer would take is Invalid JSON, and so are
+// text that is not UTF-8, integers past int64 and "\u0000", as jansson's
+// json_loadb refuses them (cgminer answers MSG_INVJSON). Text:
 // everything before '|' (up to a NUL) is the command, the rest the parameter.
 ParseOutcome ParseRequest(std::string_view request, Request& out);
 

@@ -555,6 +555,25 @@ TEST(FakeMinerRequestTest, JsonThatIsNotUtf8IsInvalidJson) {
   EXPECT_EQ(Status0(MustParse(miner.Handle("summ\xe9ry", kNow)))["Code"], 14);
 }
 
+// What jansson refuses, cgminer answers Invalid JSON (23): integers past
+// int64 and "\u0000" (json_loads without JSON_ALLOW_NUL). And api.c takes a
+// request for JSON only when its first byte is '{': one with a blank first is
+// a text command, and no known one (14).
+TEST(FakeMinerRequestTest, WhatJanssonRefusesIsInvalidJsonAndOnlyALeadingBraceIsJson) {
+  FakeMiner miner(Spec(ModelId::kS9), kNow);
+  for (const char* request :
+       {R"({"command":"switchpool","parameter":99999999999999999999})",
+        R"({"command":"switchpool","parameter":9223372036854775808})",
+        R"({"command":"summ\u0000ary"})", R"({"command":"summary","p\u0000":1})"}) {
+    EXPECT_EQ(Status0(MustParse(miner.Handle(request, kNow)))["Code"], 23) << request;
+  }
+  EXPECT_EQ(Status0(MustParse(miner.Handle(R"({"command":"switchpool","parameter":9223372036854775807})",
+                                           kNow)))["STATUS"],
+            "E");  // a number jansson reads: an unknown pool, not a parse error
+  EXPECT_EQ(Status0(MustParse(miner.Handle(R"( {"command":"summary"})", kNow)))["Code"], 14);
+  EXPECT_EQ(Status0(MustParse(miner.Handle(R"({"command":"summary"})", kNow)))["Code"], 11);
+}
+
 TEST(FakeMinerRequestTest, HostileRequestsGetAnErrorReply) {
   FakeMiner miner(Spec(ModelId::kS9), kNow);
   std::vector<std::string> requests = {
