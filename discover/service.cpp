@@ -213,6 +213,9 @@ void DiscoverService::Publish(const KnownMiner& miner, InventoryChange change) {
     case InventoryChange::kGone:
       ++counters_.gone;
       break;
+    case InventoryChange::kMoved:
+      ++counters_.moved;
+      break;
   }
   if (full && !dropping_logged_) {
     spdlog::error(
@@ -300,6 +303,7 @@ void DiscoverService::LogCounters() {
        {"found", counters_.found},
        {"changed", counters_.changed},
        {"gone", counters_.gone},
+       {"moved", counters_.moved},
        {"foreign", counters_.foreign},
        {"jobs_sent", s.jobs_sent},
        {"jobs_behind", s.jobs_behind},

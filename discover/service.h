@@ -56,6 +56,7 @@ struct ServiceCounters {
   uint64_t found = 0;   // inventory changes published, by kind
   uint64_t changed = 0;
   uint64_t gone = 0;
+  uint64_t moved = 0;
   uint64_t foreign = 0;  // probes that met another protocol
   uint64_t records = 0;            // records seen on publish
   uint64_t bad_messages = 0;       // undecodable bus input (acks included)

@@ -27,7 +27,12 @@ std::vector<std::pair<std::string, std::string>> BusMessageSeeds() {
                        .identified = true,
                        .model = "Antminer S9",
                        .firmware = "BMMiner 2.0.0",
-                       .worker = "farm.w5"};
+                       .worker = "farm.w5",
+                       .family = "antminer",
+                       .mac = "02:00:7f:00:00:05",
+                       .serial = "SMTTF5",
+                       .hostname = "Antminer",
+                       .previous_ip = ""};
   std::string inventory;
   EncodeInventory(found, inventory);
   seeds.emplace_back("inventory-found", std::move(inventory));
@@ -36,7 +41,8 @@ std::vector<std::pair<std::string, std::string>> BusMessageSeeds() {
                     .seq = 9,
                     .ts = 1.7e9,
                     .ip = testing::DataOnlyIp(6),
-                    .expires_ts = 1.7e9 + 30};
+                    .expires_ts = 1.7e9 + 30,
+                    .family = "antminer"};
   std::string job_bytes;
   EncodePollJob(job, job_bytes);
   seeds.emplace_back("poll-job", std::move(job_bytes));

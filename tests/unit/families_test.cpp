@@ -23,10 +23,20 @@ TEST(Families, EachIsNamedOnceAndRecognisable) {
   EXPECT_GE(names.size(), 4u);
 }
 
-// collect makes one exchange before it knows the family: a family that needs
-// another command must first get a poll that asks it.
-TEST(Families, OnePollCommandServesEveryFamily) {
-  for (const Family* f : Families()) EXPECT_EQ(f->commands, kPollCommand) << f->name;
+// A poll job names its family (PollJob::family): the name finds it again.
+// A family that reads its own documents (HTTP, API v3) has a poll plan to
+// fetch them and none of the cgminer hooks, which would never be called.
+TEST(Families, FoundByNameAndDocumentReadersHaveAPlan) {
+  for (const Family* f : Families()) {
+    EXPECT_EQ(FindFamily(f->name), f) << f->name;
+    if (f->read_documents != nullptr) {
+      EXPECT_FALSE(f->poll.empty()) << f->name;
+      EXPECT_EQ(f->stats_boards, nullptr) << f->name;
+      EXPECT_EQ(f->fans, nullptr) << f->name;
+    }
+  }
+  EXPECT_EQ(FindFamily("no such family"), nullptr);
+  EXPECT_EQ(FindFamily(""), nullptr);
 }
 
 // A software key names one family: the first family listing it would take it.

@@ -86,5 +86,52 @@ TEST(Protocol, ReplyPartOfSingleCommand) {
   EXPECT_FALSE(ReplyPart(*doc, "pools").has_value());
 }
 
+// Whatsminer API v3 frames both ways with a 4-byte little-endian length
+// (a 300-byte body has a NUL in its prefix: 2c 01 00 00).
+TEST(Protocol, LengthPrefixedFraming) {
+  const std::string body(300, 'x');
+  const PollStep step{"get.device.info", Framing::kLengthPrefixed, kWhatsminerV3Port, body};
+  const std::string framed = FrameRequest(step, "127.0.0.1");
+  ASSERT_EQ(framed.size(), 304u);
+  EXPECT_EQ(framed.substr(0, 4), std::string("\x2c\x01\x00\x00", 4));
+  EXPECT_EQ(CompleteReplySize(Framing::kLengthPrefixed, framed.substr(0, 3)), std::nullopt);
+  EXPECT_EQ(CompleteReplySize(Framing::kLengthPrefixed, framed.substr(0, 10)), 304u);
+  const Payload whole = ReplyPayload(Framing::kLengthPrefixed, framed + "trailing");
+  ASSERT_TRUE(whole.ok);
+  EXPECT_EQ(whole.text, body);
+  const Payload cut = ReplyPayload(Framing::kLengthPrefixed, framed.substr(0, 100));
+  EXPECT_FALSE(cut.ok);
+  EXPECT_EQ(cut.text, "reply shorter than its length prefix");
+}
+
+TEST(Protocol, HttpFramingAndBodies) {
+  const PollStep step{"/api/system/info", Framing::kHttp, 80, "/api/system/info"};
+  EXPECT_EQ(FrameRequest(step, "127.0.0.5"),
+            "GET /api/system/info HTTP/1.1\r\nHost: 127.0.0.5\r\nAccept: application/json\r\n"
+            "Connection: close\r\n\r\n");
+  const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "content-length: 11\r\n\r\n{\"power\":1}";
+  EXPECT_EQ(CompleteReplySize(Framing::kHttp, reply.substr(0, 20)), std::nullopt);
+  EXPECT_EQ(CompleteReplySize(Framing::kHttp, reply), reply.size());
+  Payload p = ReplyPayload(Framing::kHttp, reply);
+  ASSERT_TRUE(p.ok) << p.text;
+  EXPECT_EQ(p.text, "{\"power\":1}");
+  EXPECT_EQ(p.http_status, 200);
+
+  p = ReplyPayload(Framing::kHttp,
+                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3;x=1\r\n:1}\r\n0\r\n\r\n");
+  ASSERT_TRUE(p.ok) << p.text;
+  EXPECT_EQ(p.text, "{\"a\":1}");
+  EXPECT_FALSE(ReplyPayload(Framing::kHttp, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nab").ok);
+  p = ReplyPayload(Framing::kHttp, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.text, "HTTP 401");
+  EXPECT_EQ(p.http_status, 401);
+  EXPECT_FALSE(ReplyPayload(Framing::kHttp, "{\"STATUS\":[]}").ok);
+  EXPECT_FALSE(ReplyPayload(Framing::kHttp, "HTTP/1.1 200 OK\r\nContent-Length: -4\r\n\r\n").ok);
+  EXPECT_TRUE(LooksLikeHttp("HTTP/1.0 404 Not Found\r\n"));
+  EXPECT_FALSE(LooksLikeHttp("{\"STATUS\""));
+}
+
 }  // namespace
 }  // namespace asicmon

@@ -46,7 +46,27 @@ Record SampleRecord() {
   r.power_w = 3250;
   r.poll_ms = 12.5;
   r.sleeping = true;
+  r.family = "antminer";
+  r.mac = "02:00:7f:14:00:07";
+  r.serial = "JYZZ1234567890";
+  r.hostname = "Antminer";
+  r.efficiency_j_per_th = 29.4;
+  r.errors = {MinerError{"540", "fan speed error"}, MinerError{"", "chain 2 lost"}};
   return r;
+}
+
+// The first `count` elements of a record's array, re-packed as an older writer
+// of that many fields with `version` at their head.
+std::string OlderLayout(const Record& r, uint32_t version, uint32_t count) {
+  const std::string bytes = EncodeRecord(r);
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  const auto& arr = h.get().via.array;
+  msgpack::sbuffer older;
+  msgpack::packer<msgpack::sbuffer> pk(older);
+  pk.pack_array(count);
+  pk.pack_uint32(version);
+  for (uint32_t i = 1; i < count; ++i) pk.pack(arr.ptr[i]);
+  return std::string(older.data(), older.size());
 }
 
 TEST(Record, StatusWordsRoundTrip) {
@@ -97,6 +117,55 @@ TEST(Record, EveryDoublePacksAsMsgpackCDoesAndRoundTrips) {
   EXPECT_TRUE(std::isnan(back->ts));
 }
 
+// A version 2 poll job (no family) decodes with an empty family: collect
+// fingerprints the miner itself, as before version 3.
+TEST(Record, Version2PollJobDecodesWithoutFamily) {
+  msgpack::sbuffer v2;
+  msgpack::packer<msgpack::sbuffer> pk(v2);
+  pk.pack_array(7);
+  pk.pack_uint32(2);
+  pk.pack(std::string("discover-a"));
+  pk.pack_uint64(5);
+  pk.pack(1700000000.0);
+  pk.pack(std::string("127.0.0.9"));
+  pk.pack_uint16(4028);
+  pk.pack(1700000010.0);
+  Result<PollJob> back = DecodePollJob(std::string_view(v2.data(), v2.size()));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->ip, "127.0.0.9");
+  EXPECT_EQ(back->expires_ts, 1700000010.0);
+  EXPECT_TRUE(back->family.empty());
+
+  PollJob job = *back;
+  job.family = "whatsminer";
+  std::string bytes;
+  EncodePollJob(job, bytes);
+  Result<PollJob> again = DecodePollJob(bytes);
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, job);
+}
+
+TEST(Record, InventoryMoveRoundTripsWithIdentity) {
+  InventoryEntry e;
+  e.change = InventoryChange::kMoved;
+  e.ip = "127.0.0.12";
+  e.previous_ip = "127.0.0.11";
+  e.mac = "02:00:7f:00:00:0b";
+  e.serial = "HTM3X";
+  e.family = "whatsminer";
+  e.hostname = "WhatsMiner";
+  std::string bytes;
+  EncodeInventory(e, bytes);
+  Result<InventoryEntry> back = DecodeInventory(bytes);
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, e);
+  const nlohmann::json j = InventoryToJson(e);
+  EXPECT_EQ(j["change"], "moved");
+  EXPECT_EQ(j["previous_ip"], "127.0.0.11");
+  EXPECT_EQ(j["mac"], "02:00:7f:00:00:0b");
+  EXPECT_EQ(ToString(static_cast<InventoryChange>(9)), "unknown");
+}
+
 TEST(Record, NotReportedStaysNotReported) {
   Record r;
   r.ip = "127.0.0.1";
@@ -141,34 +210,52 @@ TEST(Record, OlderReaderIgnoresAppendedFields) {
 // Version 1 bytes (every field before `sleeping`) decode whole, not asleep.
 TEST(Record, Version1RecordDecodesAsAwake) {
   Record r = SampleRecord();
-  const std::string bytes = EncodeRecord(r);
-  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
-  const auto& arr = h.get().via.array;
-  msgpack::sbuffer v1;
-  msgpack::packer<msgpack::sbuffer> pk(v1);
-  pk.pack_array(arr.size - 1);
-  pk.pack_uint32(1);
-  for (uint32_t i = 1; i + 1 < arr.size; ++i) pk.pack(arr.ptr[i]);
-  Result<Record> back = DecodeRecord(std::string_view(v1.data(), v1.size()));
+  Result<Record> back = DecodeRecord(OlderLayout(r, 1, 26));
   ASSERT_OK(back);
   EXPECT_EQ(back->schema_version, 1u);
   EXPECT_FALSE(back->sleeping);
   EXPECT_EQ(back->poll_ms, r.poll_ms);
-  r.schema_version = 1;
-  r.sleeping = false;
-  EXPECT_EQ(*back, r);
+  Record expected;
+  ForEachField<Record>([&](const auto& f) { expected.*f.member = r.*f.member; });
+  expected.schema_version = 1;
+  expected.sleeping = false;
+  expected.family.clear();
+  expected.mac.clear();
+  expected.serial.clear();
+  expected.hostname.clear();
+  expected.efficiency_j_per_th.reset();
+  expected.errors.clear();
+  EXPECT_EQ(*back, expected);
 }
 
-// `sleeping` is appended last: a version 1 reader (26 fields) sees its own
-// layout and ignores it.
-TEST(Record, SleepingIsTheLastElement) {
+// Version 2 bytes (up to `sleeping`) decode with no identity, efficiency or errors.
+TEST(Record, Version2RecordDecodesWithoutIdentity) {
+  Record r = SampleRecord();
+  Result<Record> back = DecodeRecord(OlderLayout(r, 2, 27));
+  ASSERT_OK(back);
+  EXPECT_TRUE(back->sleeping);
+  EXPECT_TRUE(back->family.empty());
+  EXPECT_TRUE(back->mac.empty());
+  EXPECT_FALSE(back->efficiency_j_per_th.has_value());
+  EXPECT_TRUE(back->errors.empty());
+  EXPECT_EQ(back->power_w, r.power_w);
+}
+
+// Each version appends: `sleeping` stays element 26 (a version 1 reader sees
+// its own 26 fields), and version 3's identity, efficiency and errors follow.
+TEST(Record, Version3FieldsFollowSleeping) {
   const std::string bytes = EncodeRecord(SampleRecord());
   msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
   const auto& arr = h.get().via.array;
-  ASSERT_EQ(arr.size, 27u);
+  ASSERT_EQ(arr.size, 33u);
   EXPECT_EQ(arr.ptr[26].type, msgpack::type::BOOLEAN);
   EXPECT_TRUE(arr.ptr[26].via.boolean);
   EXPECT_EQ(arr.ptr[25].as<double>(), 12.5);  // poll_ms stays where it was
+  EXPECT_EQ(arr.ptr[27].as<std::string>(), "antminer");
+  EXPECT_EQ(arr.ptr[28].as<std::string>(), "02:00:7f:14:00:07");
+  EXPECT_EQ(arr.ptr[31].as<double>(), 29.4);
+  ASSERT_EQ(arr.ptr[32].type, msgpack::type::ARRAY);
+  EXPECT_EQ(arr.ptr[32].via.array.size, 2u);
 }
 
 // An older writer sent fewer fields; the rest keep their defaults.
@@ -313,6 +400,7 @@ constexpr size_t ListedFields() {
 static_assert(MemberCount<Record>() == ListedFields<Record>());
 static_assert(MemberCount<BoardStats>() == ListedFields<BoardStats>());
 static_assert(MemberCount<PoolInfo>() == ListedFields<PoolInfo>());
+static_assert(MemberCount<MinerError>() == ListedFields<MinerError>());
 
 // Gives `v` a value other than its default, nested structs and lists included.
 template <typename T>

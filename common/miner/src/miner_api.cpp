@@ -78,6 +78,7 @@ struct MinerClient::Exchange {
   bool connected = false;
   MinerEndpoint endpoint;
   std::string request;
+  Framing framing = Framing::kCgminer;
   size_t sent = 0;
   std::string reply;
   Callback done;
@@ -109,7 +110,8 @@ MinerClient::Exchange* MinerClient::Find(uint64_t id) {
   return ex && ex->id == id && ex->done ? ex : nullptr;
 }
 
-void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Callback done) {
+void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Callback done,
+                        Framing framing) {
   ++counters_.started;
   uint32_t index;
   if (!free_slots_.empty()) {
@@ -127,6 +129,7 @@ void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Call
   ex.connected = false;
   ex.endpoint = endpoint;
   ex.request = std::move(request);
+  ex.framing = framing;
   ex.sent = 0;
   ex.reply.clear();
   ex.done = std::move(done);
@@ -234,9 +237,16 @@ void MinerClient::OnReadable(Exchange& ex) {
       Finish(ex, MinerStatus::kOk, {});
       return;
     }
-    // CGMiner ends a reply with NUL and may keep the socket open.
-    if (size_t nul = ex.reply.find('\0', old_size); nul != std::string::npos) {
-      ex.reply.resize(nul);
+    if (ex.framing == Framing::kCgminer) {
+      // CGMiner ends a reply with NUL and may keep the socket open.
+      if (size_t nul = ex.reply.find('\0', old_size); nul != std::string::npos) {
+        ex.reply.resize(nul);
+        Finish(ex, MinerStatus::kOk, {});
+        return;
+      }
+    } else if (const std::optional<size_t> whole = CompleteReplySize(ex.framing, ex.reply);
+               whole && ex.reply.size() >= *whole && *whole <= options_.max_reply_bytes) {
+      ex.reply.resize(*whole);  // a length prefix or Content-Length says it is all here
       Finish(ex, MinerStatus::kOk, {});
       return;
     }

@@ -398,9 +398,20 @@ void ReadMeasurements(const Sections& s, std::span<const Family* const> families
     }
   }
   Fill(out.power_w, board_watts);
+  for (const Family* f : families) {
+    if (f->extras != nullptr) f->extras(s, out);
+  }
 }
 
 }  // namespace
+
+void CompleteRecord(Record& record) {
+  record.efficiency_j_per_th.reset();
+  if (record.power_w && *record.power_w > 0 && record.hashrate && *record.hashrate > 0 &&
+      !record.sleeping) {
+    record.efficiency_j_per_th = *record.power_w / (*record.hashrate / 1e12);
+  }
+}
 
 void NormaliseReply(simdjson::dom::element reply, Record& record) {
   Sections sections;
@@ -424,6 +435,7 @@ void NormaliseReply(simdjson::dom::element reply, Record& record) {
     if (f->recognise(sections, id)) families.push_back(f);
   }
   CompleteIdentity(sections, families, id);
+  if (!families.empty()) out.family = std::string(families.front()->name);
   const ModelInfo& info = InfoFor(id.model);
   out.model = std::move(id.model);
   out.firmware = std::move(id.firmware);
@@ -446,6 +458,7 @@ void NormaliseReply(simdjson::dom::element reply, Record& record) {
     out.error = DescribeFailures(failures);
   }
 
+  CompleteRecord(out);
   // What the reply says; the caller's envelope, address and poll time stay.
   ForEachField<Record>([&](const auto& f) {
     if (f.source == FieldSource::kReply) record.*f.member = std::move(out.*f.member);

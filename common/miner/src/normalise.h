@@ -39,6 +39,10 @@ const ModelInfo* FindModel(std::string_view type);
 // described in `error` while status stays ok. Never throws, whatever the JSON.
 void NormaliseReply(simdjson::dom::element reply, Record& record);
 
+// What every record gets from its other fields once a family has read it:
+// efficiency_j_per_th from power_w and hashrate (awake, both reported).
+void CompleteRecord(Record& record);
+
 // Repairs, parses and normalises the bytes of a reply (with a parser kept per
 // thread); a reply that cannot be parsed sets status parse_error and says why.
 void NormaliseRawReply(std::string_view raw, Record& record);

@@ -123,6 +123,7 @@ std::string_view ToString(InventoryChange change) {
     case InventoryChange::kFound: return "found";
     case InventoryChange::kChanged: return "changed";
     case InventoryChange::kGone: return "gone";
+    case InventoryChange::kMoved: return "moved";
   }
   return "unknown";
 }
@@ -143,7 +144,8 @@ nlohmann::json InventoryToJson(const InventoryEntry& e) {
   return {{"schema_version", e.schema_version}, {"producer_id", e.producer_id}, {"seq", e.seq},
           {"ts", e.ts}, {"change", ToString(e.change)}, {"ip", e.ip}, {"port", e.port},
           {"identified", e.identified}, {"model", e.model}, {"firmware", e.firmware},
-          {"worker", e.worker}};
+          {"worker", e.worker}, {"family", e.family}, {"mac", e.mac}, {"serial", e.serial},
+          {"hostname", e.hostname}, {"previous_ip", e.previous_ip}};
 }
 
 namespace {

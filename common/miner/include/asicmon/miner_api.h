@@ -75,9 +75,11 @@ class MinerClient {
   MinerClient(const MinerClient&) = delete;
   MinerClient& operator=(const MinerClient&) = delete;
 
-  // Begins an exchange: connect, send `request`, read the reply. `done` runs
-  // exactly once, from a later Poll(), with the outcome.
-  void Start(const MinerEndpoint& endpoint, std::string request, Callback done);
+  // Begins an exchange: connect, send `request` (already framed), read the
+  // reply until `framing` says it is whole. `done` runs exactly once, from a
+  // later Poll(), with the outcome.
+  void Start(const MinerEndpoint& endpoint, std::string request, Callback done,
+             Framing framing = Framing::kCgminer);
 
   // Moves every exchange forward for up to `max_wait` (0: do what is ready
   // and return) and runs the callbacks of those that finished. Returns how many.

@@ -90,7 +90,7 @@ void State(const Sections& s, Record& out) {
 
 extern const Family kAntminer = {
     .name = "antminer",
-    .commands = kPollCommand,
+    .poll = {},
     .software = kSoftware,
     .recognise = Recognise,
     .build = nullptr,
@@ -100,6 +100,8 @@ extern const Family kAntminer = {
     .chip_temp = nullptr,
     .fans = ReadFans,
     .state = State,
+    .extras = nullptr,
+    .read_documents = nullptr,
 };
 
 }  // namespace asicmon

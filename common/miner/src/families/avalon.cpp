@@ -104,7 +104,7 @@ std::vector<int32_t> ReadFans(const Sections& s) {
 
 extern const Family kAvalon = {
     .name = "avalon",
-    .commands = kPollCommand,
+    .poll = {},
     .software = {},  // cgminer: the modules, not the software, say Avalon
     .recognise = Recognise,
     .build = Build,
@@ -114,6 +114,8 @@ extern const Family kAvalon = {
     .chip_temp = ChipTemp,
     .fans = ReadFans,
     .state = nullptr,
+    .extras = nullptr,
+    .read_documents = nullptr,
 };
 
 }  // namespace asicmon

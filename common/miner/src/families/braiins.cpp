@@ -45,7 +45,7 @@ std::vector<int32_t> ReadFans(const Sections& s) {
 
 extern const Family kBraiins = {
     .name = "braiins",
-    .commands = kPollCommand,
+    .poll = {},
     .software = kSoftware,
     .recognise = Recognise,
     .build = nullptr,  // the git hash of its version string, taken with the version
@@ -55,6 +55,8 @@ extern const Family kBraiins = {
     .chip_temp = nullptr,
     .fans = ReadFans,
     .state = nullptr,
+    .extras = nullptr,
+    .read_documents = nullptr,
 };
 
 }  // namespace asicmon

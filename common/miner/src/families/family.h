@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "asicmon/protocol.h"
 #include "asicmon/record.h"
 #include "json_read.h"
 #include "normalise.h"
@@ -54,11 +55,18 @@ struct Identity {
 
 using Boards = std::map<int32_t, BoardStats>;  // by the miner's board index
 
+// One reply of a poll, parsed: the step that asked and its document.
+struct PolledDocument {
+  std::string_view step;  // PollStep::name
+  simdjson::dom::element doc;
+};
+
 struct Family {
-  std::string_view name;
-  // What a poll asks a miner of this family. Every family today reads from
-  // the one kPollCommand exchange collect makes before it knows the family.
-  std::string_view commands;
+  std::string_view name;  // Record::family and PollJob::family
+  // What a poll of this family asks, in order. Empty: the one kPollCommand
+  // exchange on the target's port, as a poll of a not yet fingerprinted
+  // miner makes (every cgminer-alike answers it).
+  std::span<const PollStep> poll;
   std::span<const Software> software;  // the miner software that names this family
   // True when the reply carries this family's data (read from the version
   // and stats sections, with the identity the software gave); the hooks
@@ -76,7 +84,18 @@ struct Family {
   std::optional<double> (*chip_temp)(const Sections&);  // hottest chip beyond the boards
   std::vector<int32_t> (*fans)(const Sections&);        // rpm; empty when none reported
   void (*state)(const Sections&, Record&);              // asleep, and what that implies
+  // Identity (mac, serial, hostname), power and the firmware's own errors,
+  // where only this family reports them; runs after the measurements.
+  void (*extras)(const Sections&, Record&);
+  // Families whose replies are not cgminer-alike (HTTP JSON, Whatsminer API
+  // v3): reads the whole record from the poll's documents instead of the
+  // hooks above (which are then null), including status and error. Such a
+  // family recognises nothing in a cgminer reply.
+  void (*read_documents)(std::span<const PolledDocument>, Record&);
 };
+
+// The family named `name`, nullptr when none is.
+const Family* FindFamily(std::string_view name);
 
 // Every family, in the order their readings are taken: where two would fill
 // the same field (only hostile replies mix families), the first wins.

@@ -18,4 +18,11 @@ constexpr const Family* kRegistry[] = {&kAntminer, &kWhatsminer, &kBraiins, &kAv
 
 std::span<const Family* const> Families() { return kRegistry; }
 
+const Family* FindFamily(std::string_view name) {
+  for (const Family* f : kRegistry) {
+    if (f->name == name) return f;
+  }
+  return nullptr;
+}
+
 }  // namespace asicmon

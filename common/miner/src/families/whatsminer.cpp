@@ -102,7 +102,7 @@ void State(const Sections& s, Record& out) {
 
 extern const Family kWhatsminer = {
     .name = "whatsminer",
-    .commands = kPollCommand,
+    .poll = {},
     .software = kSoftware,
     .recognise = Recognise,
     .build = Build,
@@ -112,6 +112,8 @@ extern const Family kWhatsminer = {
     .chip_temp = nullptr,
     .fans = ReadFans,
     .state = State,
+    .extras = nullptr,
+    .read_documents = nullptr,
 };
 
 }  // namespace asicmon

@@ -29,9 +29,11 @@
 namespace asicmon {
 
 // Version 1 is the first published layout; 2 appends Record::sleeping (a
-// reader of version 1 bytes leaves it false). InventoryEntry and PollJob
-// share the number and are unchanged by 2.
-inline constexpr uint32_t kRecordSchemaVersion = 2;
+// reader of version 1 bytes leaves it false); 3 appends the miner's identity
+// (family, mac, serial, hostname), efficiency and the firmware's own errors
+// to Record, identity and the previous address to InventoryEntry, and the
+// family to PollJob. InventoryEntry and PollJob share the number.
+inline constexpr uint32_t kRecordSchemaVersion = 3;
 
 // Where a field of Record comes from: normalisation fills kReply fields and
 // leaves the others to the caller (collect's envelope and its own poll facts).
@@ -164,6 +166,20 @@ struct PoolInfo {
   ASICMON_MSGPACK_FIELDS()
 };
 
+// One error the firmware reports about itself (Whatsminer error codes,
+// Antminer warnings, Avalon ECMM bits), in its own words.
+struct MinerError {
+  std::string code;     // the firmware's code as text ("540", "ECMM"); "" when it gives none
+  std::string message;  // its message; "" when it gives only a code
+
+  bool operator==(const MinerError&) const = default;
+  static constexpr auto Fields() {
+    return std::tuple{MakeField("code", &MinerError::code),
+                      MakeField("message", &MinerError::message)};
+  }
+  ASICMON_MSGPACK_FIELDS()
+};
+
 struct Record {
   // Envelope.
   uint32_t schema_version = kRecordSchemaVersion;
@@ -202,6 +218,16 @@ struct Record {
   // hashes nothing since), so no hashrate, board, chip or fan rule applies.
   bool sleeping = false;
 
+  // Identity (version 3): what names the machine whatever its address.
+  std::string family;    // firmware family: "antminer", "whatsminer", "braiins", "avalon", ...
+  std::string mac;       // "aa:bb:cc:dd:ee:ff", lower case; "" when the firmware does not say
+  std::string serial;    // the maker's serial number
+  std::string hostname;
+  // J per unit of 1e12 of the algorithm's rate (J/TH for sha256d), from
+  // power_w and hashrate; nullopt unless both are reported.
+  std::optional<double> efficiency_j_per_th;
+  std::vector<MinerError> errors;  // what the firmware reports as wrong with itself
+
   bool operator==(const Record&) const = default;
   // Wire order: append only (see kRecordSchemaVersion).
   static constexpr auto Fields() {
@@ -234,7 +260,13 @@ struct Record {
                       MakeField("pools", &R::pools),
                       MakeField("power_w", &R::power_w),
                       MakeField("poll_ms", &R::poll_ms, kPoll),
-                      MakeField("sleeping", &R::sleeping)};
+                      MakeField("sleeping", &R::sleeping),
+                      MakeField("family", &R::family),
+                      MakeField("mac", &R::mac),
+                      MakeField("serial", &R::serial),
+                      MakeField("hostname", &R::hostname),
+                      MakeField("efficiency_j_per_th", &R::efficiency_j_per_th),
+                      MakeField("errors", &R::errors)};
   }
   ASICMON_MSGPACK_FIELDS()
 };
@@ -245,9 +277,11 @@ enum class InventoryChange : uint8_t {
   kFound = 0,    // a new miner answered on its API port
   kChanged = 1,  // model, firmware or worker differ from before
   kGone = 2,     // no longer answers a sweep
+  kMoved = 3,    // a known machine (same MAC) answers at a new address (version 3)
 };
-inline constexpr int kInventoryChangeCount = 3;
-std::string_view ToString(InventoryChange change);  // "found", "changed", "gone"
+inline constexpr int kInventoryChangeCount = 4;
+// "found", "changed", "gone", "moved"; "unknown" for a value this build does not know.
+std::string_view ToString(InventoryChange change);
 
 struct InventoryEntry {
   uint32_t schema_version = kRecordSchemaVersion;
@@ -261,10 +295,16 @@ struct InventoryEntry {
   std::string model;
   std::string firmware;
   std::string worker;
+  // Version 3.
+  std::string family;
+  std::string mac;
+  std::string serial;
+  std::string hostname;
+  std::string previous_ip;  // kMoved: the address the machine had before
 
   bool operator==(const InventoryEntry&) const = default;
   MSGPACK_DEFINE(schema_version, producer_id, seq, ts, change, ip, port, identified, model,
-                 firmware, worker)
+                 firmware, worker, family, mac, serial, hostname, previous_ip)
 };
 
 // One poll to make, from discover's scheduler to a collect worker (PUSH/PULL).
@@ -276,9 +316,12 @@ struct PollJob {
   std::string ip;
   uint16_t port = 4028;
   double expires_ts = 0;    // a job still queued after this is stale: the next interval's replaces it
+  // Version 3: the family discover fingerprinted (Record::family), so the
+  // poll asks the right questions the first time; "" to fingerprint.
+  std::string family;
 
   bool operator==(const PollJob&) const = default;
-  MSGPACK_DEFINE(schema_version, producer_id, seq, ts, ip, port, expires_ts)
+  MSGPACK_DEFINE(schema_version, producer_id, seq, ts, ip, port, expires_ts, family)
 };
 void EncodePollJob(const PollJob& job, std::string& out);
 Result<PollJob> DecodePollJob(std::string_view bytes);
