@@ -1,8 +1,10 @@
-// asicmon-collect: polls miners (summary+stats+pools) and normalises each
-// reply into a record.
+// asicmon-collect: polls miners (what each firmware family is asked, the
+// family fingerprinted when a job does not name it; poller.h) and normalises
+// the replies into a record.
 //   worker mode (default): pulls poll jobs from discover, pushes records to store.
 //   `--target ... --once --json`: polls the given miners once, all at once,
 //   and prints one JSON record per target on stdout.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "asicmon/bus.h"
 #include "asicmon/log.h"
 #include "asicmon/miner_api.h"
+#include "asicmon/poller.h"
 #include "asicmon/record.h"
 #include "asicmon/settings.h"
 #include "asicmon/shutdown.h"
@@ -46,6 +49,11 @@ void AddSettings(asicmon::SettingsTable& t, CollectConfig& c) {
         1, 100000);
   t.Text(c.worker.producer_id,
          {"--producer-id", "PRODUCER_ID", "Producer id stamped on records"});
+  c.worker.poller.ports = {asicmon::kMinerApiPort, asicmon::kWhatsminerV3Port};
+  t.Ports(c.worker.poller.ports,
+          {"--ports", "DISCOVER_PORTS",
+           "Ports a miner's API may be found on when fingerprinting it (jobs without a family, "
+           "--once); --once also tries the web port 80"});
   asicmon::AddStageSettings(t, c.stage);
 }
 
@@ -55,8 +63,10 @@ std::string HumanLine(const asicmon::Record& r) {
   std::string line = r.ip + ":" + std::to_string(r.port) + "  " + std::string(ToString(r.status));
   if (r.status != asicmon::MinerStatus::kOk || !r.error.empty()) line += " (" + r.error + ")";
   if (!r.model.empty()) line += "  " + r.model;
-  if (r.hashrate) {
-    std::snprintf(buf, sizeof buf, "  %.3f TH/s", *r.hashrate / 1e12);
+  if (!r.family.empty()) line += " [" + r.family + "]";
+  if (r.hashrate) line += "  " + asicmon::FormatRate(*r.hashrate, r.algorithm);
+  if (r.power_w) {
+    std::snprintf(buf, sizeof buf, "  %.0f W", *r.power_w);
     line += buf;
   }
   if (r.temp_max) {
@@ -100,16 +110,25 @@ int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& e
     spdlog::error("cannot start the miner client: {}", client.status().ToString());
     return 1;
   }
-  const std::string request = asicmon::BuildRequest(asicmon::kPollCommand);
+  // One command reads any miner by its address alone: the web port too.
+  asicmon::PollerOptions poller_options = c.worker.poller;
+  if (std::find(poller_options.ports.begin(), poller_options.ports.end(), 80) ==
+      poller_options.ports.end()) {
+    poller_options.ports.push_back(80);
+  }
+  asicmon::Poller poller(**client, poller_options);
   std::vector<asicmon::Record> records(endpoints.size());
   size_t next = 0;
+  size_t running = 0;
   uint64_t seq = 0;
-  // Keep at most max_in_flight exchanges open: each holds a file descriptor.
+  // Keep at most max_in_flight polls open: each holds a file descriptor.
   auto start_more = [&](auto& self) -> void {
-    while (next < endpoints.size() && (*client)->in_flight() < c.worker.max_in_flight) {
+    while (next < endpoints.size() && running < c.worker.max_in_flight) {
       const size_t i = next++;
-      (*client)->Start(endpoints[i], request, [&, i](asicmon::ExchangeResult&& r) {
-        records[i] = asicmon::RecordFromExchange(endpoints[i], std::move(r));
+      ++running;
+      poller.Poll(endpoints[i], {}, [&, i](asicmon::PollResult&& r) {
+        --running;
+        records[i] = std::move(r.record);
         records[i].producer_id = c.worker.producer_id;
         records[i].seq = ++seq;
         self(self);
@@ -136,8 +155,8 @@ int RunOnce(const CollectConfig& c, const std::vector<asicmon::MinerEndpoint>& e
 
 int main(int argc, char** argv) {
   CollectConfig c;
-  CLI::App app{"asicmon-collect: poll miners over the CGMiner/BMMiner API (TCP 4028) and "
-               "normalise their replies into records.\nSettings come from env vars; flags override."};
+  CLI::App app{"asicmon-collect: poll miners over their APIs (CGMiner-style on 4028, Whatsminer "
+               "API v3 on 4433, HTTP for web-API miners) and normalise their replies into records.\nSettings come from env vars; flags override."};
   app.add_option("--target", c.targets, "Miner to poll, IP[:PORT] (port 4028 by default); repeatable")
       ->type_name("IP[:PORT]");
   app.add_flag("--once", c.once, "Poll each --target once, print the records, exit 0");

@@ -63,7 +63,7 @@ CollectWorker::CollectWorker(const WorkerOptions& options, std::unique_ptr<Miner
                .producer_id = options.producer_id,
                .max_kept = options.backlog_max,
                .resend_after = options.resend_after}),
-      request_(BuildRequest(kPollCommand)),
+      poller_(*client_, options.poller),
       next_stats_(Clock::now() + options.stats_interval) {}
 
 void CollectWorker::TakeJobs() {
@@ -86,10 +86,9 @@ void CollectWorker::TakeJobs() {
       ++counters_.jobs_expired;  // the next interval's job for this miner is already on its way
       continue;
     }
-    MinerEndpoint endpoint{job->ip, job->port};
-    client_->Start(endpoint, request_, [this, endpoint](ExchangeResult&& r) {
-      OnPolled(RecordFromExchange(endpoint, std::move(r)));
-    });
+    // The family discover fingerprinted: the right questions the first time.
+    poller_.Poll(MinerEndpoint{job->ip, job->port}, job->family,
+                 [this](PollResult&& r) { OnPolled(std::move(r.record)); });
   }
 }
 

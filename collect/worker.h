@@ -19,6 +19,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/miner_api.h"
+#include "asicmon/poller.h"
 #include "asicmon/outbox.h"
 #include "asicmon/shutdown.h"
 
@@ -27,6 +28,9 @@ namespace asicmon {
 struct WorkerOptions {
   bus::Endpoints endpoints;
   ExchangeOptions exchange;
+  // Where a job with no family (or a miner that stopped answering as its
+  // family) is fingerprinted (DISCOVER_PORTS).
+  PollerOptions poller;
   // Exchanges open at once; each holds a file descriptor. Default: 512.
   size_t max_in_flight = 512;
   // Records kept until store acknowledges them (outbox.h). Default: 100,000
@@ -83,7 +87,7 @@ class CollectWorker {
   zmq::socket_t acks_;
   bus::Sequencer sequencer_;
   bus::Outbox outbox_;  // encoded records store has not acknowledged yet
-  std::string request_;
+  Poller poller_;  // polls through client_
   WorkerCounters counters_;
   bool dropping_logged_ = false;  // one line per episode of a full outbox
   std::chrono::steady_clock::time_point next_stats_;

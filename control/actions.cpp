@@ -3,6 +3,8 @@
 // command. The commands through the web UI are in actions_web.cpp.
 #include "actions.h"
 
+#include "asicmon/poller.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -40,10 +42,7 @@ std::optional<ActionOutcome> MinerActions::CheckWorker(const Record& record,
 }
 
 Record MinerActions::Poll(const std::string& ip) const {
-  const MinerEndpoint endpoint{ip, options_.api_port};
-  return RecordFromExchange(endpoint,
-                            ExchangeOnce(endpoint, BuildRequest(kPollCommand),
-                                         options_.api));
+  return PollOnce(MinerEndpoint{ip, options_.api_port}, {}, options_.api).record;
 }
 
 std::variant<Record, ActionOutcome> MinerActions::Identify(const std::string& ip,

@@ -18,7 +18,10 @@ Result<std::unique_ptr<LivePolls>> LivePolls::Start(const ExchangeOptions& optio
 }
 
 LivePolls::LivePolls(std::unique_ptr<MinerClient> client, int wake_fd)
-    : client_(std::move(client)), wake_fd_(wake_fd), thread_([this] { Run(); }) {}
+    : client_(std::move(client)),
+      poller_(*client_),
+      wake_fd_(wake_fd),
+      thread_([this] { Run(); }) {}
 
 LivePolls::~LivePolls() {
   {
@@ -49,11 +52,11 @@ void LivePolls::Run() {
       jobs.swap(queue_);
     }
     for (Job& job : jobs) {
-      const MinerEndpoint endpoint = job.endpoint;
-      client_->Start(endpoint, BuildRequest(kPollCommand),
-                     [endpoint, done = std::move(job.done)](ExchangeResult&& result) {
-                       done(RecordFromExchange(endpoint, std::move(result)));
-                     });
+      // Fingerprinted each time: a live read is rare, and must not trust a
+      // family the miner may since have changed (new firmware).
+      poller_.Poll(job.endpoint, {}, [done = std::move(job.done)](PollResult&& result) {
+        done(std::move(result.record));
+      });
     }
     jobs.clear();
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {client_->fd(), POLLIN, 0}};

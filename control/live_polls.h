@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "asicmon/miner_api.h"
+#include "asicmon/poller.h"
 #include "asicmon/status.h"
 
 namespace asicmon::control {
@@ -27,7 +28,8 @@ class LivePolls {
   LivePolls(const LivePolls&) = delete;
   LivePolls& operator=(const LivePolls&) = delete;
 
-  // Polls `endpoint` (summary+stats+pools) and hands the record to `done`.
+  // Polls `endpoint` (fingerprinting its family: poller.h) and hands the
+  // record to `done`.
   void Submit(const MinerEndpoint& endpoint, Callback done);
 
  private:
@@ -39,6 +41,7 @@ class LivePolls {
   void Run();
 
   std::unique_ptr<MinerClient> client_;
+  Poller poller_;  // through client_, on the thread
   int wake_fd_;  // eventfd: Submit and the destructor wake the thread
   std::mutex mutex_;
   std::deque<Job> queue_;

@@ -61,7 +61,13 @@ void AddSettings(asicmon::SettingsTable& t, DiscoverConfig& c) {
           "SPEC");
   t.Texts(c.excludes, {"--exclude", "EXCLUDE", "Addresses not to probe, same forms; repeatable"},
           "SPEC");
-  t.Int(scanner.port, {"--port", "MINER_PORT", "Miner API port"}, 1, 65535);
+  t.Int(scanner.port, {"--port", "MINER_PORT", "Miner API port (CGMiner-style), tried first"}, 1,
+        65535);
+  scanner.poller.ports = {asicmon::kMinerApiPort, asicmon::kWhatsminerV3Port};
+  t.Ports(scanner.poller.ports,
+          {"--ports", "DISCOVER_PORTS",
+           "Ports a miner's API may be found on when MINER_PORT does not answer as one: 4433 "
+           "is Whatsminer API v3; add 80 for miners with only a web API (Bitaxe)"});
   t.Seconds(c.service.scan_interval,
             {"--interval", "SCAN_INTERVAL", "Seconds between polls of each miner"}, 0.1, 86400);
   t.Seconds(c.service.sweep_interval,

@@ -11,32 +11,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Model and firmware (version) with the worker (pools) in one light exchange.
-constexpr std::string_view kIdentifyCommand = "version+pools";
-
-// An HTTP server answers our JSON with a status line, a web UI or XML service
-// with markup: neither is a miner, however patient we are.
-bool SpeaksAnotherProtocol(std::string_view reply) {
-  while (!reply.empty() && (reply.front() == ' ' || reply.front() == '\r' ||
-                            reply.front() == '\n' || reply.front() == '\t')) {
-    reply.remove_prefix(1);
-  }
-  return reply.starts_with("HTTP/") || reply.starts_with("<");
-}
-
-ProbeOutcome Classify(uint32_t address, uint16_t port, ExchangeResult&& result) {
+ProbeOutcome Classify(uint32_t address, uint16_t port, PollResult&& result) {
   ProbeOutcome out;
   out.address = address;
   out.port = port;
-  if (SpeaksAnotherProtocol(result.reply)) {
+  Record& record = result.record;
+  if (result.foreign) {
     out.kind = ProbeOutcome::Kind::kForeign;
-    out.detail = SafeForLog(result.reply, 40);
+    out.detail = record.error;
     return out;
   }
-  Record record = RecordFromExchange(MinerEndpoint{Ipv4ToString(address), port}, std::move(result));
   out.model = std::move(record.model);
   out.firmware = std::move(record.firmware);
   out.worker = std::move(record.worker);
+  out.family = std::move(record.family);
+  out.mac = std::move(record.mac);
+  out.serial = std::move(record.serial);
+  out.hostname = std::move(record.hostname);
   if (record.status == MinerStatus::kOk) {
     out.kind = ProbeOutcome::Kind::kMiner;
   } else {
@@ -63,7 +54,7 @@ Scanner::Scanner(const ScannerOptions& options, std::vector<uint32_t> addresses,
       addresses_(std::move(addresses)),
       on_outcome_(std::move(on_outcome)),
       client_(std::move(client)),
-      request_(BuildRequest(kIdentifyCommand)) {}
+      poller_(*client_, options_.poller) {}
 
 void Scanner::Begin() {
   next_ = 0;
@@ -79,14 +70,14 @@ void Scanner::StartMore() {
     const uint32_t address = addresses_[next_++];
     // A refused connect finishes inside Start(); its callback runs at the
     // next Poll(), so this loop never recurses.
-    client_->Start(MinerEndpoint{Ipv4ToString(address), options_.port}, request_,
-                   [this, address](ExchangeResult&& r) { OnProbed(address, std::move(r)); });
+    poller_.Poll(MinerEndpoint{Ipv4ToString(address), options_.port}, {},
+                 [this, address](PollResult&& r) { OnProbed(address, std::move(r)); });
   }
 }
 
-void Scanner::OnProbed(uint32_t address, ExchangeResult&& result) {
+void Scanner::OnProbed(uint32_t address, PollResult&& result) {
   ++progress_.done;
-  if (!result.connected) return;  // nothing listens there
+  if (!result.connected) return;  // nothing listens on any port tried
   ProbeOutcome outcome = Classify(address, options_.port, std::move(result));
   switch (outcome.kind) {
     case ProbeOutcome::Kind::kMiner:

@@ -1,5 +1,6 @@
-// The sweep: probes every target address on the miner API port with one
-// light exchange ("version+pools") and says what answers there.
+// The sweep: probes every target address with a poll that fingerprints the
+// miner's family (poller.h: the API port, then the other DISCOVER_PORTS) and
+// says what answers there.
 //
 // All probes run on one MinerClient (non-blocking connects, epoll), at most
 // max_in_flight at a time, each holding one file descriptor. A refused
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "asicmon/miner_api.h"
+#include "asicmon/poller.h"
 #include "asicmon/status.h"
 
 namespace asicmon::discover {
@@ -38,6 +40,11 @@ struct ProbeOutcome {
   std::string model;
   std::string firmware;
   std::string worker;
+  // Who it is (Record's identity; family "" until fingerprinted).
+  std::string family;
+  std::string mac;
+  std::string serial;
+  std::string hostname;
   std::string detail;  // unidentified: status and error; foreign: the reply's first bytes
 };
 
@@ -48,9 +55,12 @@ struct ScannerOptions {
   // caller keeps it below the open-file limit.
   size_t max_in_flight = 4096;
   // connect_timeout: SWEEP_CONNECT_TIMEOUT (1 s); deadline: POLL_TIMEOUT (5 s);
-  // a version+pools reply is a few KB, so a chatty foreign service is cut short.
+  // a poll's reply is at most tens of KB (Whatsminer M3 stats: 67 KB), so a
+  // chatty foreign service is cut short.
   ExchangeOptions exchange{std::chrono::milliseconds(1000), std::chrono::milliseconds(5000),
-                           64 * 1024};
+                           256 * 1024};
+  // The other ports fingerprinting may try (DISCOVER_PORTS).
+  PollerOptions poller;
 };
 
 struct SweepProgress {
@@ -93,13 +103,13 @@ class Scanner {
   Scanner(const ScannerOptions& options, std::vector<uint32_t> addresses,
           OutcomeCallback on_outcome, std::unique_ptr<MinerClient> client);
   void StartMore();
-  void OnProbed(uint32_t address, ExchangeResult&& result);
+  void OnProbed(uint32_t address, PollResult&& result);
 
   ScannerOptions options_;
   std::vector<uint32_t> addresses_;
   OutcomeCallback on_outcome_;
   std::unique_ptr<MinerClient> client_;
-  std::string request_;
+  Poller poller_;  // through client_
   size_t next_ = 0;  // index of the next address to probe
   bool active_ = false;
   SweepProgress progress_;

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "loopback_server.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -20,63 +21,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A blocking one-thread server: accepts, reads the request, runs `behave`.
-class TestServer {
- public:
-  using Behaviour = std::function<void(int fd, const std::string& request)>;
-
-  TestServer(const std::string& ip, Behaviour behave, int backlog = 64)
-      : behave_(std::move(behave)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(4028);
-    inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << ip;
-    EXPECT_EQ(listen(fd_, backlog), 0);
-    if (behave_) thread_ = std::thread([this] { Loop(); });
-  }
-  ~TestServer() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    if (thread_.joinable()) thread_.join();
-    close(fd_);
-  }
-  int accepted() const { return accepted_; }
-
- private:
-  void Loop() {
-    while (!stop_) {
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      ++accepted_;
-      std::thread([this, c] {
-        char buf[4096];
-        std::string request;
-        ssize_t n = recv(c, buf, sizeof buf, 0);
-        if (n > 0) request.assign(buf, static_cast<size_t>(n));
-        behave_(c, request);
-        close(c);
-      }).detach();
-    }
-  }
-
-  int fd_;
-  Behaviour behave_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-};
-
-void SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
+using TestServer = testing::LoopbackServer;
+using testing::SendAll;
 
 ExchangeOptions Fast() {
   ExchangeOptions o;

@@ -98,6 +98,27 @@ void SettingsTable::Texts(std::vector<std::string>& out, const Setting& s, const
   if (s.env != nullptr) option->envname(s.env);
 }
 
+void SettingsTable::Ports(std::vector<uint16_t>& out, const Setting& s) {
+  std::string shown;
+  for (uint16_t port : out) shown += (shown.empty() ? "" : ",") + std::to_string(port);
+  Add(s, "PORT,...", shown, [&out](const std::string& text, const std::string& what) {
+    std::vector<uint16_t> ports;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      Result<int64_t> port = ParseInt(Trimmed(rest.substr(0, comma)), what, 1, 65535);
+      if (!port.ok()) return port.status();
+      if (std::find(ports.begin(), ports.end(), *port) == ports.end()) {
+        ports.push_back(static_cast<uint16_t>(*port));
+      }
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    if (ports.empty()) return Status::InvalidArgument(what + ": no port given");
+    out = std::move(ports);
+    return Status::Ok();
+  });
+}
+
 void SettingsTable::Seconds(std::chrono::milliseconds& out, const Setting& s, double min_s,
                             double max_s) {
   Add(s, Bounded("SECONDS", min_s, max_s), Printed(static_cast<double>(out.count()) / 1000.0),

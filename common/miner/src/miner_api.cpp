@@ -79,6 +79,7 @@ struct MinerClient::Exchange {
   MinerEndpoint endpoint;
   std::string request;
   Framing framing = Framing::kCgminer;
+  bool port_closed = false;
   size_t sent = 0;
   std::string reply;
   Callback done;
@@ -130,6 +131,7 @@ void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Call
   ex.endpoint = endpoint;
   ex.request = std::move(request);
   ex.framing = framing;
+  ex.port_closed = false;
   ex.sent = 0;
   ex.reply.clear();
   ex.done = std::move(done);
@@ -153,6 +155,7 @@ void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Call
   if (connect(ex.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
       errno != EINPROGRESS) {
     const int err = errno;
+    ex.port_closed = err == ECONNREFUSED;
     Finish(ex, StatusForErrno(err), std::string("connect: ") + std::strerror(err));
     return;
   }
@@ -178,6 +181,7 @@ void MinerClient::Finish(Exchange& ex, MinerStatus status, std::string error) {
   result.reply = std::move(ex.reply);
   result.elapsed_ms = MillisSince(ex.started);
   result.connected = ex.connected;
+  result.port_closed = ex.port_closed;
   ++counters_.completed[static_cast<size_t>(status)];
   completed_.emplace_back(std::move(ex.done), std::move(result));
   ex.done = nullptr;
@@ -193,6 +197,7 @@ void MinerClient::OnWritable(Exchange& ex) {
     socklen_t len = sizeof err;
     getsockopt(ex.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
+      ex.port_closed = err == ECONNREFUSED;
       Finish(ex, StatusForErrno(err), std::string("connect: ") + std::strerror(err));
       return;
     }

@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -138,6 +139,23 @@ void EncodePollJob(const PollJob& job, std::string& out) { Encode(job, out); }
 
 Result<PollJob> DecodePollJob(std::string_view bytes) {
   return DecodeVersioned<PollJob>(bytes, "poll job");
+}
+
+std::string_view RateUnitOf(std::string_view algorithm) {
+  return algorithm.starts_with("equihash") ? "Sol/s" : "H/s";
+}
+
+std::string FormatRate(double per_second, std::string_view algorithm) {
+  static constexpr const char* kPrefixes[] = {"", "k", "M", "G", "T", "P", "E"};
+  size_t prefix = 0;
+  double value = per_second;
+  while (std::abs(value) >= 1000 && prefix + 1 < std::size(kPrefixes)) {
+    value /= 1000;
+    ++prefix;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %s", value, kPrefixes[prefix]);
+  return buf + std::string(RateUnitOf(algorithm));
 }
 
 nlohmann::json InventoryToJson(const InventoryEntry& e) {

@@ -62,6 +62,8 @@ class SettingsTable {
     AddInt(s, unit, static_cast<int64_t>(out.count()), min, max,
            [&out](int64_t v) { out = D(static_cast<Rep>(v)); });
   }
+  // A comma list of TCP ports ("4028,4433"), each 1..65535, repeats dropped.
+  void Ports(std::vector<uint16_t>& out, const Setting& s);
   // Seconds, fractional, within [min_s, max_s], kept as milliseconds.
   void Seconds(std::chrono::milliseconds& out, const Setting& s, double min_s, double max_s);
   // A flag (true when given); its env var takes true/false, 1/0, yes/no,

@@ -56,6 +56,7 @@ struct ExchangeResult {
   std::string reply;
   double elapsed_ms = 0;
   bool connected = false;  // the TCP connection was made (something listens there)
+  bool port_closed = false;  // the host answered the connect with a reset: up, but nothing listens
 };
 
 // Counters since the client was made; for logs and /metrics.

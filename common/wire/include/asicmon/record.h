@@ -326,6 +326,12 @@ struct PollJob {
 void EncodePollJob(const PollJob& job, std::string& out);
 Result<PollJob> DecodePollJob(std::string_view bytes);
 
+// The unit of a record's hashrates for its algorithm: "Sol/s" for Equihash
+// (solutions), "H/s" for every other (and for an unknown algorithm).
+std::string_view RateUnitOf(std::string_view algorithm);
+// A rate for people: "110.50 TH/s", "420.00 kSol/s" (SI prefix to keep 1..1000).
+std::string FormatRate(double per_second, std::string_view algorithm);
+
 // Appends the msgpack form of `record` to `out`.
 void EncodeRecord(const Record& record, std::string& out);
 std::string EncodeRecord(const Record& record);
