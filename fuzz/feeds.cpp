@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -17,6 +18,7 @@
 #include "asicmon/bus.h"
 #include "asicmon/events.h"
 #include "asicmon/health.h"
+#include "families/family.h"
 #include "json_repair.h"
 #include "asicmon/miner_api.h"
 #include "asicmon/outbox.h"
@@ -135,25 +137,14 @@ constexpr size_t kFuzzMaxAddresses = size_t{1} << 16;
 
 }  // namespace
 
-FeedResult FeedMinerReply(std::string_view input) {
-  Checker check;
-  const MinerEndpoint endpoint{"127.0.0.1", kMinerApiPort};
-  ExchangeResult exchange;
-  exchange.reply = std::string(input);
-  exchange.elapsed_ms = 1;
-  exchange.connected = true;
-  const Record record = RecordFromExchange(endpoint, ExchangeResult(exchange));
-  check.Verdict("record", record.error.empty()
-                              ? std::string(ToString(record.status))
-                              : fmt::format("{}: {}", ToString(record.status), record.error));
+// What holds for any record made of a miner's reply, whatever the bytes.
+void CheckRecord(Checker& check, const Record& record) {
   check.Expect(record.status == MinerStatus::kOk || record.status == MinerStatus::kParseError ||
                    record.status == MinerStatus::kApiError ||
                    record.status == MinerStatus::kAuthError,
                "a whole reply is ok, parse_error, api_error or auth_error");
   check.Expect(record.status == MinerStatus::kOk || !record.error.empty(),
                "a record that is not ok says why");
-  check.Expect(record.ip == endpoint.ip && record.port == endpoint.port,
-               "the reply does not change the miner's address");
   check.Expect(!HasNan(record), "no measurement is NaN (not reported is nullopt)");
   check.Expect(
       RoundTrips(
@@ -168,6 +159,22 @@ FeedResult FeedMinerReply(std::string_view input) {
       false);
   check.Expect(!from_writer.is_discarded() && from_writer == from_dom,
                "AppendRecordJson writes RecordToJson's document");
+}
+
+FeedResult FeedMinerReply(std::string_view input) {
+  Checker check;
+  const MinerEndpoint endpoint{"127.0.0.1", kMinerApiPort};
+  ExchangeResult exchange;
+  exchange.reply = std::string(input);
+  exchange.elapsed_ms = 1;
+  exchange.connected = true;
+  const Record record = RecordFromExchange(endpoint, ExchangeResult(exchange));
+  check.Verdict("record", record.error.empty()
+                              ? std::string(ToString(record.status))
+                              : fmt::format("{}: {}", ToString(record.status), record.error));
+  CheckRecord(check, record);
+  check.Expect(record.ip == endpoint.ip && record.port == endpoint.port,
+               "the reply does not change the miner's address");
 
   const CommandResult command = InterpretCommandReply(std::move(exchange));
   check.Verdict("command", command.error.empty()
@@ -178,6 +185,44 @@ FeedResult FeedMinerReply(std::string_view input) {
       "a poll and a command read the same bytes alike");
   check.Expect(command.status == MinerStatus::kParseError || !command.reply_json.empty(),
                "a parsed command reply keeps its JSON");
+  return check.Take();
+}
+
+FeedResult FeedWhatsminerV3(std::string_view input) {
+  Checker check;
+  // Each frame a document, as a poll's steps bring them; a few at most.
+  constexpr size_t kMaxFrames = 4;
+  std::vector<std::unique_ptr<MinerJsonParser>> parsers;
+  std::vector<PolledDocument> documents;
+  std::string_view rest = input;
+  while (!rest.empty() && documents.size() < kMaxFrames) {
+    const std::optional<size_t> size = CompleteReplySize(Framing::kLengthPrefixed, rest);
+    const Payload payload = ReplyPayload(Framing::kLengthPrefixed, rest);
+    check.Verdict("frame", payload.ok ? Status::Ok() : Status::ParseError(payload.text));
+    if (!payload.ok || !size) break;
+    check.Expect(payload.text.size() + 4 == *size && *size <= rest.size(),
+                 "a frame is its prefix and the length it declares");
+    rest.remove_prefix(*size);
+    auto& parser = parsers.emplace_back(std::make_unique<MinerJsonParser>());
+    const Result<simdjson::dom::element> doc = parser->Parse(payload.text);
+    check.Verdict("parse", doc.ok() ? Status::Ok() : doc.status());
+    if (doc.ok()) documents.push_back({"get.miner.status", *doc});
+  }
+  const Family* family = FindFamily("whatsminer3");
+  check.Expect(family != nullptr && family->read_documents != nullptr,
+               "the v3 family reads documents");
+  if (family == nullptr || family->read_documents == nullptr) return check.Take();
+  Record record;
+  record.ip = "127.0.0.1";
+  record.port = kWhatsminerV3Port;
+  family->read_documents(documents, record);
+  check.Verdict("record", record.error.empty()
+                              ? std::string(ToString(record.status))
+                              : fmt::format("{}: {}", ToString(record.status), record.error));
+  CheckRecord(check, record);
+  check.Expect(record.status != MinerStatus::kParseError, "documents are read, not parsed again");
+  check.Expect(record.ip == "127.0.0.1" && record.port == kWhatsminerV3Port,
+               "the reply does not change the miner's address");
   return check.Take();
 }
 

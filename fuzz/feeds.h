@@ -30,6 +30,9 @@ using Feed = FeedResult (*)(std::string_view input);
 // Bytes a miner sent in reply to a poll: RecordFromExchange (JSON repair,
 // parse, normalise) and InterpretCommandReply (control's commands).
 FeedResult FeedMinerReply(std::string_view input);
+// Bytes from a Whatsminer's API v3 port (4433): up to four length-prefixed
+// frames, each parsed and read by the whatsminer3 family as one poll.
+FeedResult FeedWhatsminerV3(std::string_view input);
 // RepairMinerJson and MinerJsonParser alone.
 FeedResult FeedJsonRepair(std::string_view input);
 // A message body from the bus through every decoder: record, inventory
@@ -52,6 +55,7 @@ inline constexpr FeedTarget kFeedTargets[] = {
     {"miner_reply", FeedMinerReply},         {"json_repair", FeedJsonRepair},
     {"bus_message", FeedBusMessage},         {"targets", FeedTargets},
     {"control_request", FeedControlRequest}, {"fleet_request", FeedFleetRequest},
+    {"whatsminer_v3", FeedWhatsminerV3},
 };
 
 // The body of LLVMFuzzerTestOneInput: runs `feed` and aborts, printing the

@@ -35,13 +35,15 @@ seed bus_message "$work/generated-bus-messages"
 seed targets fuzz/corpus/targets
 seed control_request fuzz/corpus/control_request
 seed fleet_request fuzz/corpus/fleet_request
+seed whatsminer_v3 fuzz/corpus/whatsminer_v3
 rm -f "$work"/*/PROVENANCE.md
 
-declare -A dict=([miner_reply]=json [json_repair]=json [control_request]=json [fleet_request]=json [targets]=targets)
+declare -A dict=([miner_reply]=json [json_repair]=json [control_request]=json [fleet_request]=json [targets]=targets [whatsminer_v3]=json)
 
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 failed=0
-for target in miner_reply json_repair bus_message targets control_request fleet_request; do
+for target in miner_reply json_repair bus_message targets control_request fleet_request \
+              whatsminer_v3; do
   log="$out/logs/$target.log"
   args=("$work/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10
         -print_final_stats=1 -artifact_prefix="$out/failures/$target-")

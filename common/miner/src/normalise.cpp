@@ -52,6 +52,7 @@ bool TakeSections(element part, Sections& sections) {
   }
   if (const Node msg = MemberOf(part, "Msg"); msg && msg->is_object()) {
     if (!sections.status_msg) sections.status_msg = msg;
+    sections.msgs.push_back(*msg);
     used = true;
   }
   const std::vector<element> status = Objects(MemberOf(part, "STATUS"));

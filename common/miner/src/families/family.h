@@ -33,6 +33,9 @@ struct Sections {
   Node temps;                             // TEMPS (Braiins OS)
   Node devdetails;                        // DEVDETAILS
   Node status_msg;                        // Whatsminer "status": its Msg is an object of facts
+  // Every Msg that is an object, in reply order: Whatsminer's status,
+  // get_version, get_miner_info, get_psu and get_error_code each answer one.
+  std::vector<simdjson::dom::element> msgs;
   std::vector<std::string> descriptions;  // "cgminer 4.9.2", "btminer", ...
   // The STATS entry that carries a cgminer-alike's figures ("GHS 5s",
   // chain_acnN), as Antminers write it.
@@ -106,6 +109,8 @@ std::span<const Family* const> Families();
 inline constexpr double kMega = 1e6;
 inline constexpr double kGiga = 1e9;
 inline constexpr size_t kMaxFans = 32;  // bounds a hostile fan_num
+inline constexpr size_t kMaxErrors = 64;  // bounds a hostile error list
+inline constexpr double kMaxFanRpm = 100000;  // faster is a broken reading
 
 // The model table entry for `model`, else its family's defaults, else "unknown".
 const ModelInfo& InfoFor(std::string_view model);
@@ -131,6 +136,9 @@ std::optional<double> Rate(std::optional<double> value, double unit);  // H/s; <
 std::optional<double> Nominal(std::optional<double> rate);
 // The N of every "chain_acnN" / "chain_acsN" key of a STATS entry, ascending.
 std::vector<int32_t> ChainIndices(simdjson::dom::element stats);
+// "aa:bb:cc:dd:ee:ff" from a MAC written with ':' or '-' separators in
+// either case; "" for anything else.
+std::string MacAddress(std::string_view text);
 // Fans from rpm readings: nonzero readings, then stopped fans as 0 up to the
 // count the firmware declares.
 std::vector<int32_t> Fans(const std::vector<double>& readings, int64_t declared);

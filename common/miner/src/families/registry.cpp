@@ -6,13 +6,15 @@ namespace asicmon {
 
 extern const Family kAntminer;
 extern const Family kWhatsminer;
+extern const Family kWhatsminer3;
 extern const Family kBraiins;
 extern const Family kAvalon;
 
 namespace {
 
 // The order readings are taken in (see Families()).
-constexpr const Family* kRegistry[] = {&kAntminer, &kWhatsminer, &kBraiins, &kAvalon};
+constexpr const Family* kRegistry[] = {&kAntminer, &kWhatsminer, &kBraiins, &kAvalon,
+                                        &kWhatsminer3};
 
 }  // namespace
 

@@ -11,7 +11,6 @@ namespace {
 // Sensor readings outside this range are broken sensors (the S9's temp2_7 = -83).
 constexpr double kMinTempC = -40;
 constexpr double kMaxTempC = 200;
-constexpr double kMaxFanRpm = 100000;
 constexpr double kMaxFreqMhz = 10000;
 
 // The hottest valid reading of a sensor list: S17/S19 write "60-71-83-96", and a
@@ -100,6 +99,25 @@ std::vector<int32_t> ChainIndices(simdjson::dom::element stats) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::string MacAddress(std::string_view text) {
+  text = Trim(text);
+  constexpr size_t kLength = 17;  // six hex pairs, five separators
+  if (text.size() != kLength) return {};
+  std::string mac(text);
+  for (size_t i = 0; i < mac.size(); ++i) {
+    char& c = mac[i];
+    if (i % 3 == 2) {
+      if (c != ':' && c != '-') return {};
+      c = ':';
+    } else if (c >= 'A' && c <= 'F') {
+      c = static_cast<char>(c - 'A' + 'a');
+    } else if (!IsDigit(c) && !(c >= 'a' && c <= 'f')) {
+      return {};
+    }
+  }
+  return mac;
 }
 
 // Absent fans read 0, so only nonzero readings count as fans.

@@ -1,7 +1,12 @@
-// MicroBT Whatsminers (btminer): summary carries fans, power and the build
-// ("Firmware Version"); older firmware writes one STATS entry per board
-// ("ID":"SM0"); "status" says whether the mining software is off.
+// MicroBT Whatsminers (btminer), API v2 on port 4028: summary carries fans,
+// power, the build ("Firmware Version"), the MAC and the error codes; older
+// firmware writes one STATS entry per board ("ID":"SM0"); "status" says
+// whether the mining software is off; get_miner_info names the machine and
+// get_error_code dates its errors. The get_* commands and status answer
+// with STATUS a string and Msg an object of facts.
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "asicmon/miner_api.h"
 #include "family.h"
@@ -12,6 +17,38 @@ namespace {
 using simdjson::dom::element;
 
 constexpr Software kSoftware[] = {{"btminer", "btminer"}};
+
+// btminer answers the cgminer commands as one "+" multi-command, but not
+// status or the get_* commands, which each take an exchange of their own
+// (pyasic/rpc/btminer.py, BTMinerRPCAPI.multicommand, at e2b9d357). It has
+// no "stats". All of these are read without the admin token (Whatsminer
+// API v2: only the set commands are encrypted).
+constexpr PollStep kPoll[] = {
+    {"summary+pools+edevs+devdetails", Framing::kCgminer, 0,
+     R"({"command":"summary+pools+edevs+devdetails"})"},
+    {"status", Framing::kCgminer, 0, R"({"command":"status"})"},
+    {"get_miner_info", Framing::kCgminer, 0, R"({"command":"get_miner_info"})"},
+    {"get_error_code", Framing::kCgminer, 0, R"({"command":"get_error_code"})"},
+};
+
+// Keys only btminer's Msg objects carry: status ("btmineroff" before 2022,
+// "mineroff" and "FirmwareVersion" after), get_version ("fw_ver"),
+// get_miner_info ("ledstat"), get_error_code ("error_code").
+constexpr std::string_view kMsgKeys[] = {"btmineroff", "mineroff",   "Firmware Version",
+                                         "FirmwareVersion", "fw_ver", "ledstat", "error_code"};
+
+// The value of `key` in the first Msg object that has it.
+Node MsgMember(const Sections& s, std::string_view key) {
+  for (simdjson::dom::element msg : s.msgs) {
+    if (Node v = MemberOf(msg, key)) return v;
+  }
+  return std::nullopt;
+}
+
+std::string MsgString(const Sections& s, std::string_view key) {
+  const Node v = MsgMember(s, key);
+  return v ? std::string(AsText(*v).value_or("")) : std::string();
+}
 
 bool IsBoard(element e) {
   const std::string id = OptString(e, "ID");
@@ -28,9 +65,8 @@ bool Recognise(const Sections& s, const Identity& id) {
                     MemberOf(*s.summary, "Firmware Version"))) {
     return true;
   }
-  if (s.status_msg &&
-      (MemberOf(*s.status_msg, "btmineroff") || MemberOf(*s.status_msg, "Firmware Version"))) {
-    return true;
+  for (std::string_view key : kMsgKeys) {
+    if (MsgMember(s, key)) return true;
   }
   for (element e : Objects(s.stats)) {
     if (IsBoard(e)) return true;
@@ -41,11 +77,14 @@ bool Recognise(const Sections& s, const Identity& id) {
   return false;
 }
 
-// Whatsminer writes its build as "'20200917.22.REL'", quotes included.
+// Whatsminer writes its build as "'20200917.22.REL'", quotes included, in
+// summary and the old status; the 2022+ status says "FirmwareVersion" and
+// get_version "fw_ver", unquoted.
 std::string Build(const Sections& s) {
-  for (const Node& obj : {s.summary, s.status_msg}) {
-    if (!obj) continue;
-    const std::string text = OptString(*obj, "Firmware Version");
+  const std::string texts[] = {s.summary ? OptString(*s.summary, "Firmware Version") : "",
+                               MsgString(s, "Firmware Version"), MsgString(s, "FirmwareVersion"),
+                               MsgString(s, "fw_ver")};
+  for (const std::string& text : texts) {
     std::string_view build = Trim(text);
     while (!build.empty() && (build.front() == '\'' || build.front() == '"'))
       build.remove_prefix(1);
@@ -91,10 +130,73 @@ std::vector<int32_t> ReadFans(const Sections& s) {
   return Fans(readings, static_cast<int64_t>(readings.size()));
 }
 
+// status: "btmineroff" before 2022 firmware, "mineroff" after.
 void State(const Sections& s, Record& out) {
-  if (s.status_msg && IsTrue(*s.status_msg, "btmineroff")) {
+  const auto off = [&](std::string_view key) {
+    return std::any_of(s.msgs.begin(), s.msgs.end(), [&](element m) { return IsTrue(m, key); });
+  };
+  if (off("btmineroff") || off("mineroff")) {
     Fill(out.hashrate, std::optional<double>(0));  // mining software off: hashing at 0, known
     out.sleeping = true;
+  }
+}
+
+// An error code as text: digits, as get_error_code's keys write it; "" for
+// anything else.
+std::string CodeOf(std::string_view text) {
+  text = Trim(text);
+  const bool digits =
+      !text.empty() && text.size() <= 9 && std::all_of(text.begin(), text.end(), IsDigit);
+  return digits ? std::string(text) : std::string();
+}
+
+// A number, as summary's "Error Code N" writes it, or a string of digits.
+std::string CodeOf(simdjson::dom::element value) {
+  if (const std::optional<std::string_view> text = AsText(value)) return CodeOf(*text);
+  const std::optional<double> n = AsNumber(value);
+  if (!n || *n < 0 || *n >= 1e9) return {};
+  return std::to_string(std::llround(*n));
+}
+
+// Errors by code, in the order first reported; v2 replies give no message
+// (get_error_code pairs each code with the time it was raised).
+void AddError(std::string code, Record& out) {
+  if (code.empty() || out.errors.size() >= kMaxErrors) return;
+  for (const MinerError& e : out.errors) {
+    if (e.code == code) return;
+  }
+  out.errors.push_back({std::move(code), ""});
+}
+
+// Identity from get_miner_info ("mac", "hostname", and "minersn" where the
+// firmware gives it) or summary's "MAC"; errors from summary's "Error Code N"
+// and get_error_code's [{"110":"2024-06-15 09:15:00"}, ...].
+void Extras(const Sections& s, Record& out) {
+  std::string mac = MsgString(s, "mac");
+  if (mac.empty() && s.summary) mac = OptString(*s.summary, "MAC");
+  if (out.mac.empty()) out.mac = MacAddress(mac);
+  if (out.hostname.empty()) out.hostname = std::string(Trim(MsgString(s, "hostname")));
+  if (out.serial.empty()) out.serial = std::string(Trim(MsgString(s, "minersn")));
+
+  constexpr std::string_view kErrorKey = "Error Code ";  // "Error Code 0", not "... Count"
+  if (s.summary) {
+    ForEachMember(*s.summary, [&](std::string_view key, simdjson::dom::element value) {
+      if (key.starts_with(kErrorKey) && !CodeOf(key.substr(kErrorKey.size())).empty()) {
+        AddError(CodeOf(value), out);
+      }
+    });
+  }
+  const Node listed = MsgMember(s, "error_code");
+  simdjson::dom::array list;
+  if (!listed || listed->get(list) != simdjson::SUCCESS) return;
+  for (simdjson::dom::element entry : list) {
+    if (!entry.is_object()) {
+      AddError(CodeOf(entry), out);
+      continue;
+    }
+    ForEachMember(entry, [&](std::string_view key, simdjson::dom::element) {
+      AddError(CodeOf(key), out);
+    });
   }
 }
 
@@ -102,7 +204,7 @@ void State(const Sections& s, Record& out) {
 
 extern const Family kWhatsminer = {
     .name = "whatsminer",
-    .poll = {},
+    .poll = kPoll,
     .software = kSoftware,
     .recognise = Recognise,
     .build = Build,
@@ -112,7 +214,7 @@ extern const Family kWhatsminer = {
     .chip_temp = nullptr,
     .fans = ReadFans,
     .state = State,
-    .extras = nullptr,
+    .extras = Extras,
     .read_documents = nullptr,
 };
 
