@@ -32,6 +32,8 @@ struct Sections {
   Node fans;                              // FANS (Braiins OS)
   Node temps;                             // TEMPS (Braiins OS)
   Node devdetails;                        // DEVDETAILS
+  Node tunerstatus;                       // TUNERSTATUS (Braiins OS+ tuner: power)
+  Node power;                             // POWER (LuxOS "power": Watts)
   Node status_msg;                        // Whatsminer "status": its Msg is an object of facts
   std::vector<std::string> descriptions;  // "cgminer 4.9.2", "btminer", ...
   // The STATS entry that carries a cgminer-alike's figures ("GHS 5s",
@@ -125,6 +127,7 @@ std::optional<double> MaxOf(std::optional<double> a, std::optional<double> b);
 std::optional<double> ValidTemp(std::optional<double> t);
 // obj[key] as a temperature: a number, or the hottest of a "60-71-83-96" list.
 std::optional<double> TempField(simdjson::dom::element obj, std::string_view key);
+std::optional<double> ValidFreq(std::optional<double> mhz);  // nullopt outside (0, 10 GHz]
 std::optional<double> FreqField(simdjson::dom::element obj, std::string_view key);  // MHz
 std::optional<double> Rate(std::optional<double> value, double unit);  // H/s; < 0 is nullopt
 // A nominal rate of 0 says nothing about what the unit should do.
@@ -134,5 +137,8 @@ std::vector<int32_t> ChainIndices(simdjson::dom::element stats);
 // Fans from rpm readings: nonzero readings, then stopped fans as 0 up to the
 // count the firmware declares.
 std::vector<int32_t> Fans(const std::vector<double>& readings, int64_t declared);
+// Fans from a FANS section (Braiins OS, LuxOS): each header's "RPM", unused
+// headers (0 rpm) dropped.
+std::vector<int32_t> FansSection(const Node& fans);
 
 }  // namespace asicmon
