@@ -29,6 +29,7 @@ constexpr SectionSlot kSectionSlots[] = {
     {"STATS", &Sections::stats, false},    {"POOLS", &Sections::pools, false},
     {"DEVS", &Sections::devs, false},      {"FANS", &Sections::fans, false},
     {"TEMPS", &Sections::temps, false},    {"DEVDETAILS", &Sections::devdetails, false},
+    {"TUNERSTATUS", &Sections::tunerstatus, false}, {"POWER", &Sections::power, false},
 };
 
 struct Failure {

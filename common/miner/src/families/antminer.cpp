@@ -17,8 +17,7 @@ using simdjson::dom::element;
 // STATS "Mode" of S17 family firmware put to sleep ("miner-mode" 1).
 constexpr double kAntminerSleepMode = 254;
 
-constexpr Software kSoftware[] = {
-    {"bmminer", "BMMiner"}, {"cgminer", "CGMiner"}, {"luxminer", "LUXminer"}};
+constexpr Software kSoftware[] = {{"bmminer", "BMMiner"}, {"cgminer", "CGMiner"}};
 
 bool Recognise(const Sections& s, const Identity&) { return s.miner_stats.has_value(); }
 

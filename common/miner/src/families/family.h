@@ -32,6 +32,8 @@ struct Sections {
   Node fans;                              // FANS (Braiins OS)
   Node temps;                             // TEMPS (Braiins OS)
   Node devdetails;                        // DEVDETAILS
+  Node tunerstatus;                       // TUNERSTATUS (Braiins OS+ tuner: power)
+  Node power;                             // POWER (LuxOS "power": Watts)
   Node status_msg;                        // Whatsminer "status": its Msg is an object of facts
   // Every Msg that is an object, in reply order: Whatsminer's status,
   // get_version, get_miner_info, get_psu and get_error_code each answer one.
@@ -130,6 +132,7 @@ std::optional<double> MaxOf(std::optional<double> a, std::optional<double> b);
 std::optional<double> ValidTemp(std::optional<double> t);
 // obj[key] as a temperature: a number, or the hottest of a "60-71-83-96" list.
 std::optional<double> TempField(simdjson::dom::element obj, std::string_view key);
+std::optional<double> ValidFreq(std::optional<double> mhz);  // nullopt outside (0, 10 GHz]
 std::optional<double> FreqField(simdjson::dom::element obj, std::string_view key);  // MHz
 std::optional<double> Rate(std::optional<double> value, double unit);  // H/s; < 0 is nullopt
 // A nominal rate of 0 says nothing about what the unit should do.
@@ -142,5 +145,8 @@ std::string MacAddress(std::string_view text);
 // Fans from rpm readings: nonzero readings, then stopped fans as 0 up to the
 // count the firmware declares.
 std::vector<int32_t> Fans(const std::vector<double>& readings, int64_t declared);
+// Fans from a FANS section (Braiins OS, LuxOS): each header's "RPM", unused
+// headers (0 rpm) dropped.
+std::vector<int32_t> FansSection(const Node& fans);
 
 }  // namespace asicmon

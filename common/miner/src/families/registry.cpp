@@ -9,12 +9,17 @@ extern const Family kWhatsminer;
 extern const Family kWhatsminer3;
 extern const Family kBraiins;
 extern const Family kAvalon;
+extern const Family kLuxos;
+extern const Family kVnish;
+extern const Family kHiveon;
 
 namespace {
 
-// The order readings are taken in (see Families()).
-constexpr const Family* kRegistry[] = {&kAntminer, &kWhatsminer, &kBraiins, &kAvalon,
-                                        &kWhatsminer3};
+// The order readings are taken in (see Families()). Firmware that runs on
+// Antminers (LuxOS, Vnish, Hiveon) comes first: the record is named after it,
+// while the antminer family still reads the STATS they share.
+constexpr const Family* kRegistry[] = {&kLuxos,      &kVnish,   &kHiveon, &kAntminer,
+                                       &kWhatsminer, &kBraiins, &kAvalon, &kWhatsminer3};
 
 }  // namespace
 

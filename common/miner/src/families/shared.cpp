@@ -66,10 +66,13 @@ std::optional<double> TempField(simdjson::dom::element obj, std::string_view key
   return ValidTemp(AsNumber(*v));
 }
 
+std::optional<double> ValidFreq(std::optional<double> mhz) {
+  if (!mhz || *mhz <= 0 || *mhz > kMaxFreqMhz) return std::nullopt;
+  return mhz;
+}
+
 std::optional<double> FreqField(simdjson::dom::element obj, std::string_view key) {
-  const std::optional<double> f = OptNumber(obj, key);
-  if (!f || *f <= 0 || *f > kMaxFreqMhz) return std::nullopt;
-  return f;
+  return ValidFreq(OptNumber(obj, key));
 }
 
 std::optional<double> Rate(std::optional<double> value, double unit) {
@@ -131,6 +134,14 @@ std::vector<int32_t> Fans(const std::vector<double>& readings, int64_t declared)
   const size_t want = std::min(static_cast<size_t>(std::max<int64_t>(declared, 0)), kMaxFans);
   if (fans.size() < want) fans.resize(want, 0);
   return fans;
+}
+
+std::vector<int32_t> FansSection(const Node& fans) {
+  std::vector<double> readings;
+  for (simdjson::dom::element e : Objects(fans)) {
+    if (std::optional<double> rpm = OptNumber(e, "RPM")) readings.push_back(*rpm);
+  }
+  return Fans(readings, 0);
 }
 
 }  // namespace asicmon
