@@ -37,6 +37,10 @@ ProbeOutcome Classify(uint32_t address, uint16_t port, ExchangeResult&& result) 
   out.model = std::move(record.model);
   out.firmware = std::move(record.firmware);
   out.worker = std::move(record.worker);
+  out.family = std::move(record.family);
+  out.mac = std::move(record.mac);
+  out.serial = std::move(record.serial);
+  out.hostname = std::move(record.hostname);
   if (record.status == MinerStatus::kOk) {
     out.kind = ProbeOutcome::Kind::kMiner;
   } else {

@@ -38,6 +38,12 @@ struct ProbeOutcome {
   std::string model;
   std::string firmware;
   std::string worker;
+  // What names the machine whatever its address, where the probe learnt it
+  // (Record's fields of the same names); mac "" when it did not.
+  std::string family;
+  std::string mac;
+  std::string serial;
+  std::string hostname;
   std::string detail;  // unidentified: status and error; foreign: the reply's first bytes
 };
 
