@@ -195,12 +195,16 @@ void DiscoverService::OnSweepDone() {
   ++counters_.sweeps;
   const std::vector<KnownMiner> gone = inventory_.EndSweep();
   for (const KnownMiner& m : gone) {
-    // A machine displaced by another leaves its address scheduled for that one.
     if (inventory_.Find(KeyOf(m.address, m.port)) == nullptr) {
       scheduler_.Remove(KeyOf(m.address, m.port));
+      spdlog::info("{}:{} gone: missing from {} consecutive sweeps, no longer polled", m.ip,
+                   m.port, options_.gone_after_sweeps);
+    } else {
+      // Its address stays scheduled for the machine that answers there now.
+      spdlog::info("{}:{} gone: MAC {} gave its address to another machine and answered nowhere "
+                   "else",
+                   m.ip, m.port, SafeForLog(m.mac));
     }
-    spdlog::info("{}:{} gone: missing from {} consecutive sweeps, no longer polled", m.ip, m.port,
-                 options_.gone_after_sweeps);
     Publish(EntryFor(m, InventoryChange::kGone));
   }
   const SweepProgress& p = scanner_->progress();
