@@ -115,6 +115,13 @@ MinerGauges::Lines MinerGauges::RenderLines(const Record& record) {
   labels.append("\",worker=\"");
   AppendEscaped(labels, record.worker);
   labels.push_back('"');
+  // The machine's identity where known: its series go on under the same mac
+  // when DHCP moves it to another ip (query by mac to follow it).
+  if (!record.mac.empty()) {
+    labels.append(",mac=\"");
+    AppendEscaped(labels, record.mac);
+    labels.push_back('"');
+  }
   Lines lines;
   for (size_t f = 0; f < kFamilyCount; ++f) {
     kFamilies[f].emit(record, Sampler{lines.text[f], kFamilies[f].name, labels});

@@ -26,8 +26,8 @@
 
 namespace asicmon::control {
 
-// Every miner's gauges (labels ip, model, worker; per board and per fan an
-// extra index label), kept rendered: each record is written out once when
+// Every miner's gauges (labels ip, model, worker, and mac when the record
+// names the machine; per board and per fan an extra index label), kept rendered: each record is written out once when
 // it arrives, so a scrape only concatenates (~25 samples per miner; at
 // 10,000 miners, reading the store and rendering on each scrape took over
 // 100 ms, concatenating takes a few, see bench/control_bench).

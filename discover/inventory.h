@@ -1,6 +1,13 @@
 // The inventory: every miner discover knows (ip:port -> identity), kept up
 // to date by sweeps, with the change each sweep result means for it.
 //
+// A machine is known by its MAC when a probe learnt one, else by its
+// address. A known MAC answering at another address is that machine moved
+// (DHCP): one kMoved change, never gone + found. A machine whose address
+// another one took (a swap, a new MAC at the same address) is held aside
+// until the sweep ends: seen elsewhere in the same sweep it has moved,
+// otherwise it is gone.
+//
 // A miner stays known while it is missing from fewer than gone_after
 // consecutive sweeps, so a miner that is down is still polled (and its
 // records say so) until it has plainly left.
@@ -31,11 +38,24 @@ struct KnownMiner {
   std::string model;
   std::string firmware;
   std::string worker;
+  std::string family;
+  std::string mac;  // "" when no probe learnt it
+  std::string serial;
+  std::string hostname;
   int missed_sweeps = 0;  // consecutive sweeps it did not answer
   uint64_t seen_in_sweep = 0;
   // False for a miner restored from the state file until it answers: that
   // answer announces it (found), as a fresh discover would.
   bool announced = true;
+};
+
+// One change a sweep result means, to publish in this order.
+struct InventoryUpdate {
+  KnownMiner miner;  // as it is now (gone: as it was)
+  InventoryChange change = InventoryChange::kFound;
+  std::string previous_ip;  // kMoved: where it answered before
+  // kMoved: the address it left, now free (nothing else answers there yet).
+  std::optional<MinerKey> vacated;
 };
 
 class Inventory {
@@ -44,12 +64,14 @@ class Inventory {
 
   void BeginSweep() { ++sweep_; }
   // A miner (identified or not) answered in the current sweep. Returns the
-  // change to publish: found (new), changed (identity differs, or it became
-  // identified), or nothing. A known miner that answers without identifying
-  // itself this time (slow, busy) keeps the identity it had.
-  std::optional<InventoryChange> Observe(const ProbeOutcome& outcome);
+  // changes to publish: found (new), changed (identity differs, or it became
+  // identified), moved (its MAC was known at another address), or none. A
+  // known miner that answers without identifying itself this time (slow,
+  // busy), or without a MAC, keeps the identity it had.
+  std::vector<InventoryUpdate> Observe(const ProbeOutcome& outcome);
   // Ends the sweep: every miner it did not see has one more miss; those at
-  // gone_after are removed and returned (to publish as gone).
+  // gone_after, and those displaced from their address and not seen
+  // elsewhere, are removed and returned (to publish as gone).
   std::vector<KnownMiner> EndSweep();
 
   // Knows `miner` again (from the state file) without having seen it: it
@@ -64,12 +86,21 @@ class Inventory {
   size_t unidentified() const;
 
  private:
+  // Takes the miner at `key` out, keeping it aside by MAC when it has one;
+  // returns it when it has none (gone now: nothing can tell it elsewhere).
+  std::optional<KnownMiner> Displace(MinerKey key);
+  // Applies an identified outcome's identity; true when it differs.
+  static bool TakeIdentity(KnownMiner& m, const ProbeOutcome& outcome);
+
   int gone_after_;
   uint64_t sweep_ = 0;
   std::unordered_map<MinerKey, KnownMiner> miners_;
+  std::unordered_map<std::string, MinerKey> by_mac_;       // of miners_
+  std::unordered_map<std::string, KnownMiner> displaced_;  // this sweep, by MAC
 };
 
-// The entry that announces `change` for `miner` (envelope left to the caller).
+// The entry that announces `update` (envelope left to the caller).
 InventoryEntry EntryFor(const KnownMiner& miner, InventoryChange change);
+InventoryEntry EntryFor(const InventoryUpdate& update);
 
 }  // namespace asicmon::discover

@@ -1,15 +1,14 @@
 #include "known_state.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "asicmon/clock.h"
 #include "asicmon/targets.h"
@@ -26,11 +25,17 @@ constexpr int kMaxMissedSweeps = 1000;
 
 bool TextAt(const nlohmann::json& line, const char* key, std::string& out) {
   auto it = line.find(key);
-  if (it == line.end() || !it->is_string() || it->get_ref<const std::string&>().size() > kMaxTextBytes) {
+  if (it == line.end() || !it->is_string() ||
+      it->get_ref<const std::string&>().size() > kMaxTextBytes) {
     return false;
   }
   out = it->get<std::string>();
   return true;
+}
+
+// An identity field: absent in files older than schema 3's identity is "".
+bool OptionalTextAt(const nlohmann::json& line, const char* key, std::string& out) {
+  return !line.contains(key) || TextAt(line, key, out);
 }
 
 // One miner's line, or nullopt when any field is missing or out of range.
@@ -41,10 +46,10 @@ std::optional<KnownMiner> ParseMiner(const nlohmann::json& line) {
   auto port = line.find("port");
   auto identified = line.find("identified");
   auto missed = line.find("missed_sweeps");
-  if (ip == line.end() || !ip->is_string() || port == line.end() ||
-      !port->is_number_unsigned() || *port < 1 || *port > 65535 || identified == line.end() ||
-      !identified->is_boolean() || missed == line.end() || !missed->is_number_integer() ||
-      *missed < 0 || *missed > kMaxMissedSweeps) {
+  if (ip == line.end() || !ip->is_string() || port == line.end() || !port->is_number_unsigned() ||
+      *port < 1 || *port > 65535 || identified == line.end() || !identified->is_boolean() ||
+      missed == line.end() || !missed->is_number_integer() || *missed < 0 ||
+      *missed > kMaxMissedSweeps) {
     return std::nullopt;
   }
   Result<uint32_t> address = ParseIpv4(ip->get<std::string>());
@@ -55,7 +60,9 @@ std::optional<KnownMiner> ParseMiner(const nlohmann::json& line) {
   m.identified = identified->get<bool>();
   m.missed_sweeps = missed->get<int>();
   if (!TextAt(line, "model", m.model) || !TextAt(line, "firmware", m.firmware) ||
-      !TextAt(line, "worker", m.worker)) {
+      !TextAt(line, "worker", m.worker) || !OptionalTextAt(line, "family", m.family) ||
+      !OptionalTextAt(line, "mac", m.mac) || !OptionalTextAt(line, "serial", m.serial) ||
+      !OptionalTextAt(line, "hostname", m.hostname)) {
     return std::nullopt;
   }
   return m;
@@ -84,7 +91,7 @@ std::string DefaultStatePath(const std::string& run_dir, std::span<const uint32_
 
 Result<std::optional<KnownState>> LoadKnownState(
     const std::string& path, const std::function<bool(uint32_t, uint16_t)>& in_targets) {
-  struct stat info{};
+  struct stat info {};
   if (stat(path.c_str(), &info) != 0) {
     if (errno == ENOENT) return std::optional<KnownState>();
     return Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
@@ -130,6 +137,10 @@ Status SaveKnownState(const std::string& path, std::span<const KnownMiner> miner
                   {"model", m.model},
                   {"firmware", m.firmware},
                   {"worker", m.worker},
+                  {"family", m.family},
+                  {"mac", m.mac},
+                  {"serial", m.serial},
+                  {"hostname", m.hostname},
                   {"missed_sweeps", m.missed_sweeps}});
   }
   // Written aside and renamed over: a crash mid-write leaves the old file whole.

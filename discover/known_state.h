@@ -5,7 +5,8 @@
 //
 // Format: JSON lines. A header {"asicmon_discover_state":1,"saved_ts":…},
 // then one miner a line {"ip","port","identified","model",
-// "firmware","worker","missed_sweeps"}.
+// "firmware","worker","family","mac","serial","hostname","missed_sweeps"}
+// (the four identity keys may be absent: files written before them).
 //
 // The file is hostile input like any other: a bad line is skipped and
 // counted, a miner outside this discover's targets or port (SUBNET or

@@ -40,7 +40,8 @@ struct ProbeOutcome {
   std::string model;
   std::string firmware;
   std::string worker;
-  // Who it is (Record's identity; family "" until fingerprinted).
+  // What names the machine whatever its address, where the probe learnt it
+  // (Record's fields of the same names); mac "" when it did not.
   std::string family;
   std::string mac;
   std::string serial;

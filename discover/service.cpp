@@ -25,7 +25,7 @@ double Seconds(milliseconds ms) { return static_cast<double>(ms.count()) / 1000.
 
 std::string Identity(const KnownMiner& m) {
   return "model=\"" + SafeForLog(m.model) + "\" firmware=\"" + SafeForLog(m.firmware) +
-         "\" worker=\"" + SafeForLog(m.worker) + "\"";
+         "\" worker=\"" + SafeForLog(m.worker) + "\" mac=\"" + SafeForLog(m.mac) + "\"";
 }
 
 }  // namespace
@@ -159,31 +159,53 @@ void DiscoverService::OnOutcome(ProbeOutcome&& outcome) {
                 outcome.detail);
     return;
   }
-  const std::optional<InventoryChange> change = inventory_.Observe(outcome);
-  if (!change) return;
-  const KnownMiner& miner = *inventory_.Find(key);
-  if (*change == InventoryChange::kFound) {
-    scheduler_.Add(key, Clock::now());
-    if (miner.identified) {
-      spdlog::debug("found {} {}", where, Identity(miner));
-    } else {
-      spdlog::info("found {}: accepts but gives no valid reply ({}); listed unidentified", where,
-                   SafeForLog(outcome.detail));
+  for (InventoryUpdate& update : inventory_.Observe(outcome)) {
+    const KnownMiner& miner = update.miner;
+    switch (update.change) {
+      case InventoryChange::kFound:
+        scheduler_.Add(key, Clock::now());
+        if (miner.identified) {
+          spdlog::debug("found {} {}", where, Identity(miner));
+        } else {
+          spdlog::info("found {}: accepts but gives no valid reply ({}); listed unidentified",
+                       where, SafeForLog(outcome.detail));
+        }
+        break;
+      case InventoryChange::kChanged:
+        spdlog::info("{} changed identity: now {}", where, Identity(miner));
+        break;
+      case InventoryChange::kMoved:
+        if (update.vacated && inventory_.Find(*update.vacated) == nullptr) {
+          scheduler_.Remove(*update.vacated);
+        }
+        scheduler_.Add(key, Clock::now());
+        spdlog::info("{} moved here from {}: {}", where, update.previous_ip, Identity(miner));
+        break;
+      case InventoryChange::kGone:
+        // Another machine answers at its address (the key stays scheduled for it).
+        spdlog::info("{}:{} gone: another machine (MAC {}) answers there", miner.ip, miner.port,
+                     SafeForLog(outcome.mac));
+        break;
     }
-  } else {
-    spdlog::info("{} changed identity: now {}", where, Identity(miner));
+    Publish(EntryFor(update));
   }
-  Publish(miner, *change);
 }
 
 void DiscoverService::OnSweepDone() {
   ++counters_.sweeps;
   const std::vector<KnownMiner> gone = inventory_.EndSweep();
   for (const KnownMiner& m : gone) {
-    scheduler_.Remove(KeyOf(m.address, m.port));
-    spdlog::info("{}:{} gone: missing from {} consecutive sweeps, no longer polled", m.ip, m.port,
-                 options_.gone_after_sweeps);
-    Publish(m, InventoryChange::kGone);
+    if (inventory_.Find(KeyOf(m.address, m.port)) == nullptr) {
+      scheduler_.Remove(KeyOf(m.address, m.port));
+      spdlog::info("{}:{} gone: missing from {} consecutive sweeps, no longer polled", m.ip,
+                   m.port, options_.gone_after_sweeps);
+    } else {
+      // Its address stays scheduled for the machine that answers there now.
+      spdlog::info("{}:{} gone: MAC {} gave its address to another machine and answered nowhere "
+                   "else",
+                   m.ip, m.port, SafeForLog(m.mac));
+    }
+    Publish(EntryFor(m, InventoryChange::kGone));
   }
   const SweepProgress& p = scanner_->progress();
   spdlog::info(
@@ -194,8 +216,8 @@ void DiscoverService::OnSweepDone() {
   SaveKnownMiners();
 }
 
-void DiscoverService::Publish(const KnownMiner& miner, InventoryChange change) {
-  InventoryEntry entry = EntryFor(miner, change);
+void DiscoverService::Publish(InventoryEntry entry) {
+  const InventoryChange change = entry.change;
   entry.producer_id = inventory_seq_.producer_id();
   entry.seq = inventory_seq_.Next();
   entry.ts = UnixNow();
@@ -250,6 +272,7 @@ bool DiscoverService::SendJob(MinerKey key) {
   job.ts = UnixNow();
   job.ip = miner->ip;
   job.port = miner->port;
+  job.family = miner->family;
   job.expires_ts = job.ts + Seconds(options_.scan_interval);
   job_body_.clear();
   EncodePollJob(job, job_body_);
@@ -293,35 +316,34 @@ void DiscoverService::LogProgress() {
 
 void DiscoverService::LogCounters() {
   const SchedulerCounters& s = scheduler_.counters();
-  const bus::StageStats stats{
-      "discover",
-      inventory_seq_.producer_id(),
-      UnixNow(),
-      {{"sweeps", counters_.sweeps},
-       {"miners", inventory_.size()},
-       {"unidentified", inventory_.unidentified()},
-       {"found", counters_.found},
-       {"changed", counters_.changed},
-       {"gone", counters_.gone},
-       {"moved", counters_.moved},
-       {"foreign", counters_.foreign},
-       {"jobs_sent", s.jobs_sent},
-       {"jobs_behind", s.jobs_behind},
-       {"jobs_lost", s.jobs_lost},
-       {"records", counters_.records},
-       {"records_matched", s.records_matched},
-       {"record_gaps", record_seqs_.missed()},
-       {"inventory_sent", outbox_.counters().sent},
-       {"inventory_resent", outbox_.counters().resent},
-       {"inventory_acked", outbox_.counters().acked},
-       {"inventory_backlog", outbox_.unsent()},
-       {"inventory_unacked", outbox_.kept() - outbox_.unsent()},
-       {"inventory_dropped", outbox_.counters().dropped},
-       {"inventory_unacked_dropped", outbox_.counters().unacked_dropped},
-       {"store_restarts", outbox_.counters().store_restarts},
-       {"bad_messages", counters_.bad_messages},
-       {"resumed", counters_.resumed},
-       {"state_errors", counters_.state_errors}}};
+  const bus::StageStats stats{"discover",
+                              inventory_seq_.producer_id(),
+                              UnixNow(),
+                              {{"sweeps", counters_.sweeps},
+                               {"miners", inventory_.size()},
+                               {"unidentified", inventory_.unidentified()},
+                               {"found", counters_.found},
+                               {"changed", counters_.changed},
+                               {"gone", counters_.gone},
+                               {"moved", counters_.moved},
+                               {"foreign", counters_.foreign},
+                               {"jobs_sent", s.jobs_sent},
+                               {"jobs_behind", s.jobs_behind},
+                               {"jobs_lost", s.jobs_lost},
+                               {"records", counters_.records},
+                               {"records_matched", s.records_matched},
+                               {"record_gaps", record_seqs_.missed()},
+                               {"inventory_sent", outbox_.counters().sent},
+                               {"inventory_resent", outbox_.counters().resent},
+                               {"inventory_acked", outbox_.counters().acked},
+                               {"inventory_backlog", outbox_.unsent()},
+                               {"inventory_unacked", outbox_.kept() - outbox_.unsent()},
+                               {"inventory_dropped", outbox_.counters().dropped},
+                               {"inventory_unacked_dropped", outbox_.counters().unacked_dropped},
+                               {"store_restarts", outbox_.counters().store_restarts},
+                               {"bad_messages", counters_.bad_messages},
+                               {"resumed", counters_.resumed},
+                               {"state_errors", counters_.state_errors}}};
   spdlog::info("counters {}", stats.ToLogFields());
   bus::TrySendStageStats(ingest_, stats);  // best effort: the next one replaces it
 }

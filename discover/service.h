@@ -79,7 +79,7 @@ class DiscoverService {
   void StartSweep();
   void OnOutcome(ProbeOutcome&& outcome);
   void OnSweepDone();
-  void Publish(const KnownMiner& miner, InventoryChange change);
+  void Publish(InventoryEntry entry);
   void TakeAck(const bus::Message& message);
   bool SendJob(MinerKey key);
   void TakeRecords();

@@ -72,6 +72,9 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options,
     Result<std::vector<AuditEntry>> asleep = ingest->db_->AsleepByControl();
     if (!asleep.ok()) return asleep.status();
     ingest->sleep_.Restore(*asleep);
+    Result<std::vector<InventoryRow>> inventory = ingest->db_->Inventory();
+    if (!inventory.ok()) return inventory.status();
+    ingest->identities_.Restore(*inventory);
     // Resume each producer's seq where the database ends: what a killed
     // store had received but not committed shows as a gap, counted and
     // logged, when the producer's next record arrives, and is filled when
@@ -160,9 +163,10 @@ void Ingest::Accept(bus::Message&& message) {
       batch_candidates_.push_back(batch_records_.size());
     }
     high = std::max(high, record->seq);
-    if (sleep_.Mark(*record)) {
+    const bool marked = sleep_.Mark(*record);
+    if (marked) ++counters_.marked_sleeping;
+    if (identities_.Stamp(*record) || marked) {
       // Subscribers get the record as stored.
-      ++counters_.marked_sleeping;
       message.body.clear();
       EncodeRecord(*record, message.body);
     }
@@ -173,6 +177,7 @@ void Ingest::Accept(bus::Message&& message) {
     if (!std::isfinite(entry->ts)) return CountBad("inventory", "ts is not a finite number");
     ++counters_.inventory_in;
     ObserveSeq(inventory_seq_, message.topic, entry->producer_id, entry->seq);
+    identities_.Apply(*entry);
     batch_inventory_.push_back(std::move(*entry));
   } else if (message.topic == bus::kTopicEvent) {
     ++counters_.events_in;  // relayed as they are

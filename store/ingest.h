@@ -36,6 +36,7 @@
 #include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/shutdown.h"
+#include "identity.h"
 #include "sleep.h"
 #include "asicmon/store_db.h"
 
@@ -182,6 +183,7 @@ class Ingest {
 
   HealthEngine health_;
   SleepRegistry sleep_;
+  IdentityBook identities_;  // discover's identity of each address, stamped on records
   std::vector<HealthEvent> silence_events_;  // from Tick, not yet stored
   Clock::time_point next_health_tick_;
 

@@ -268,6 +268,23 @@ TEST(MinerGauges, TotalsPerAlgorithmKeepADownMinersAlgorithm) {
   EXPECT_EQ(with_odd["algorithms"].size(), 4u);
 }
 
+TEST(Metrics, AMachinesSeriesCarryItsMacAcrossAddresses) {
+  MinerGauges gauges;
+  Record before = Miner("10.0.0.1", MinerStatus::kOk);
+  before.mac = "02:a5:1c:00:00:0a";
+  Record after = before;  // DHCP moved it
+  after.ip = "10.0.0.7";
+  after.ts = before.ts + 30;
+  gauges.Reset({before});
+  gauges.Update(after);
+  std::string text;
+  gauges.Render(text);
+  EXPECT_NE(text.find("asicmon_miner_up{ip=\"10.0.0.7\",model=\"Antminer S9\",worker=\"farm."
+                      "\\\"w1\\\"\",mac=\"02:a5:1c:00:00:0a\"} 1"),
+            std::string::npos)
+      << text.substr(0, 2000);
+}
+
 TEST(Metrics, RendersExpositionWithEscapedLabelsAndCounters) {
   Metrics metrics;
   metrics.CountRecord(MinerStatus::kTimeout);

@@ -2,11 +2,11 @@
 // discover knows before its first sweep, and how it treats a file that was
 // damaged, hand-edited or left by other targets.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "asicmon/clock.h"
 #include "asicmon/targets.h"
@@ -29,6 +29,13 @@ KnownMiner Miner(const char* ip, int missed = 0) {
   m.worker = std::string("farm.") + ip;
   m.missed_sweeps = missed;
   return m;
+}
+
+// The one change an answer means (nullopt: none); these tests meet no moves.
+std::optional<InventoryChange> OneChange(const std::vector<InventoryUpdate>& updates) {
+  EXPECT_LE(updates.size(), 1u);
+  if (updates.empty()) return std::nullopt;
+  return updates.front().change;
 }
 
 ProbeOutcome Answer(const KnownMiner& m, bool identified = true) {
@@ -66,9 +73,13 @@ class DiscoverStateTest : public ::testing::Test {
 };
 
 TEST_F(DiscoverStateTest, SavedMinersLoadBackWithTheirIdentityAndMisses) {
-  const std::vector<KnownMiner> saved = {Miner("127.70.1.1"), Miner("127.70.1.2", 2)};
+  std::vector<KnownMiner> saved = {Miner("127.70.1.1"), Miner("127.70.1.2", 2)};
+  saved[0].family = "antminer";
+  saved[0].mac = "02:a5:1c:00:01:01";
+  saved[0].serial = "JYZZF1BBCJJBF0BFJ";
+  saved[0].hostname = "Antminer";
   ASSERT_OK(SaveKnownState(path_, saved));
-  struct stat info{};
+  struct stat info {};
   ASSERT_EQ(stat(path_.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
@@ -87,8 +98,32 @@ TEST_F(DiscoverStateTest, SavedMinersLoadBackWithTheirIdentityAndMisses) {
     EXPECT_EQ(state.miners[i].model, saved[i].model);
     EXPECT_EQ(state.miners[i].firmware, saved[i].firmware);
     EXPECT_EQ(state.miners[i].worker, saved[i].worker);
+    EXPECT_EQ(state.miners[i].family, saved[i].family);
+    EXPECT_EQ(state.miners[i].mac, saved[i].mac);
+    EXPECT_EQ(state.miners[i].serial, saved[i].serial);
+    EXPECT_EQ(state.miners[i].hostname, saved[i].hostname);
     EXPECT_EQ(state.miners[i].missed_sweeps, saved[i].missed_sweeps);
   }
+}
+
+TEST_F(DiscoverStateTest, LinesWrittenBeforeIdentityLoadWithoutIt) {
+  {
+    std::ofstream out(path_);
+    out << R"({"asicmon_discover_state":1,"saved_ts":1700000000})"
+        << "\n"
+        << R"({"ip":"127.70.1.1","port":4028,"identified":true,"model":"Antminer S9",)"
+        << R"("firmware":"x","worker":"w","missed_sweeps":0})"
+        << "\n"
+        << R"({"ip":"127.70.1.2","port":4028,"identified":true,"model":"Antminer S9",)"
+        << R"("firmware":"x","worker":"w","mac":7,"missed_sweeps":0})"
+        << "\n";
+  }
+  Result<std::optional<KnownState>> loaded = Load();
+  ASSERT_OK(loaded);
+  ASSERT_TRUE(loaded->has_value());
+  ASSERT_EQ((*loaded)->miners.size(), 1u);
+  EXPECT_EQ((*loaded)->miners[0].mac, "");
+  EXPECT_EQ((*loaded)->bad_lines, 1u);  // a mac that is not text
 }
 
 TEST_F(DiscoverStateTest, NoFileIsNothingToResume) {
@@ -102,15 +137,23 @@ TEST_F(DiscoverStateTest, BadLinesAreSkippedAndOtherTargetsLeftOut) {
   {
     std::ofstream out(path_, std::ios::app);
     out << "not json\n"
-        << R"({"ip":"127.70.1.02","port":4028,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":0})" "\n"
-        << R"({"ip":"127.70.1.3","port":70000,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":0})" "\n"
-        << R"({"ip":"127.70.1.4","port":4028,"identified":"yes","model":"","firmware":"","worker":"","missed_sweeps":0})" "\n"
-        << R"({"ip":"127.70.1.5","port":4028,"identified":true,"model":1,"firmware":"","worker":"","missed_sweeps":0})" "\n"
-        << R"({"ip":"127.70.1.6","port":4028,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":-1})" "\n"
+        << R"({"ip":"127.70.1.02","port":4028,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
+        << R"({"ip":"127.70.1.3","port":70000,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
+        << R"({"ip":"127.70.1.4","port":4028,"identified":"yes","model":"","firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
+        << R"({"ip":"127.70.1.5","port":4028,"identified":true,"model":1,"firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
+        << R"({"ip":"127.70.1.6","port":4028,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":-1})"
+           "\n"
         << R"({"ip":"127.70.1.7","port":4028,"identified":true,"model":")" << std::string(5000, 'x')
-        << R"(","firmware":"","worker":"","missed_sweeps":0})" "\n"
-        << R"({"ip":"127.70.2.1","port":4028,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":0})" "\n"
-        << R"({"ip":"127.70.1.8","port":4029,"identified":false,"model":"","firmware":"","worker":"","missed_sweeps":0})" "\n"
+        << R"(","firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
+        << R"({"ip":"127.70.2.1","port":4028,"identified":true,"model":"","firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
+        << R"({"ip":"127.70.1.8","port":4029,"identified":false,"model":"","firmware":"","worker":"","missed_sweeps":0})"
+           "\n"
         << R"({"ip":"127.70.1.9","port":4028,"identified":false,"model":"","firmware":"","worker":"","missed_sweeps":1})";
   }
   Result<std::optional<KnownState>> loaded = Load();
@@ -167,10 +210,11 @@ TEST(InventoryRestore, AnnouncedOnFirstAnswerGoneAfterMisses) {
   EXPECT_EQ(inventory.size(), 2u);
 
   inventory.BeginSweep();
-  EXPECT_EQ(inventory.Observe(Answer(back)), InventoryChange::kFound);
+  EXPECT_EQ(OneChange(inventory.Observe(Answer(back))), InventoryChange::kFound);
   EXPECT_TRUE(inventory.EndSweep().empty());  // silent: 2 misses now
   inventory.BeginSweep();
-  EXPECT_EQ(inventory.Observe(Answer(back)), std::nullopt);  // announced already, same identity
+  EXPECT_EQ(OneChange(inventory.Observe(Answer(back))),
+            std::nullopt);  // announced already, same identity
   const std::vector<KnownMiner> gone = inventory.EndSweep();
   ASSERT_EQ(gone.size(), 1u);
   EXPECT_EQ(gone[0].ip, "127.70.1.2");
@@ -181,7 +225,7 @@ TEST(InventoryRestore, AnnouncedOnFirstAnswerGoneAfterMisses) {
   Inventory busy(3);
   ASSERT_TRUE(busy.Restore(back));
   busy.BeginSweep();
-  EXPECT_EQ(busy.Observe(Answer(back, /*identified=*/false)), InventoryChange::kFound);
+  EXPECT_EQ(OneChange(busy.Observe(Answer(back, /*identified=*/false))), InventoryChange::kFound);
   EXPECT_EQ(busy.Find(KeyOf(back.address, back.port))->model, "Antminer S19 Pro");
   EXPECT_EQ(busy.Snapshot().size(), 1u);
 }

@@ -134,7 +134,8 @@ TEST(SelectTargetsTest, AMinerDownAtItsLastPollKeepsItsIdentityFromTheInventory)
                                 At("10.0.0.2", "", "", 100, MinerStatus::kTimeout)};
   InventoryRow known{.ip = "10.0.0.1", .port = 4028, .first_seen = 1, .last_seen = 1,
                      .identified = true, .model = "Antminer S19", .firmware = "",
-                     .worker = "row1.a", .gone = false, .producer_id = "discover-1"};
+                     .worker = "row1.a", .gone = false, .producer_id = "discover-1",
+                     .family = "", .mac = "", .serial = "", .hostname = "", .previous_ip = ""};
   FillIdentity(latest, {known});
   EXPECT_EQ(latest[0].worker, "row1.a");
   EXPECT_EQ(latest[0].model, "Antminer S19");

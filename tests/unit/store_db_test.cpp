@@ -4,23 +4,23 @@
 // SQLite's schema creation and migration guards, bad files and paths
 // (SqliteStoreTest); PostgreSQL's partitions, schema guards, unreachable
 // servers and reconnects (PostgresStoreTest, only in the postgres: run).
-#include "asicmon/stage.h"
 #include "asicmon/store_db.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cmath>
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <map>
-#include <tuple>
 #include <pqxx/pqxx>
 #include <thread>
+#include <tuple>
 
+#include "asicmon/stage.h"
 #include "test_database.h"
 #include "testlib.h"
 
@@ -173,7 +173,7 @@ TEST_F(StoreDbTest, LastSeqsGivesEachProducersHighestSeq) {
   Result<std::vector<std::pair<std::string, uint64_t>>> last = db->LastSeqs();
   ASSERT_OK(last);
   EXPECT_EQ(*last, (std::vector<std::pair<std::string, uint64_t>>{{"collect-test-0", 42},
-                                                                   {"collect-test-1", 7}}));
+                                                                  {"collect-test-1", 7}}));
 }
 
 TEST_F(SqliteStoreTest, NotReportedIsNullNotZero) {
@@ -344,10 +344,15 @@ TEST_F(SqliteStoreTest, MigratesVersion1Forward) {
     ASSERT_TRUE(db);
     ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{FullRecord("10.0.0.1", 100, 1)}));
   }
-  {  // Back to what a version-1 build left: no audit, inventory.producer_id or events.
+  {  // Back to what a version-1 build left: no audit, inventory.producer_id, events,
+     // identity or addresses.
     SQLite::Database raw(options_.database, SQLite::OPEN_READWRITE);
     raw.exec("DROP TABLE audit");
     raw.exec("ALTER TABLE inventory DROP COLUMN producer_id");
+    for (const char* column : {"family", "mac", "serial", "hostname", "previous_ip"}) {
+      raw.exec(std::string("ALTER TABLE inventory DROP COLUMN ") + column);
+    }
+    raw.exec("DROP TABLE addresses");
     raw.exec("DROP TABLE events");
     raw.exec("PRAGMA user_version = 1");
   }
@@ -722,8 +727,8 @@ TEST_F(StoreDbTest, InventoryKeepsFirstSeen) {
   Result<std::vector<InventoryRow>> inventory = db->Inventory();
   ASSERT_OK(inventory);
   ASSERT_EQ(inventory->size(), 1u);
-  InventoryRow want{"10.0.0.9",      4028,      100,  200,         true, "S19",
-                    "BMMiner 2.0.0", "farm.w9", true, "discover-1"};
+  InventoryRow want{"10.0.0.9",   4028, 100, 200, true, "S19", "BMMiner 2.0.0", "farm.w9", true,
+                    "discover-1", "",   "",  "",  "",   ""};
   EXPECT_EQ((*inventory)[0], want);
 
   // An old entry arriving late moves first_seen back, not the identity.
@@ -754,6 +759,149 @@ TEST_F(StoreDbTest, InventoryKeepsFirstSeen) {
   EXPECT_EQ((*inventory)[1].ip, "10.0.0.10");
   EXPECT_FALSE((*inventory)[1].last_seen.has_value());
   EXPECT_TRUE((*inventory)[1].gone);
+}
+
+// Identity (schema 5): what discover says a machine is, by MAC.
+InventoryEntry Identity(InventoryChange change, const std::string& ip, const std::string& mac,
+                        double ts, const std::string& previous_ip = "") {
+  InventoryEntry e;
+  e.producer_id = "discover-1";
+  e.ts = ts;
+  e.change = change;
+  e.ip = ip;
+  e.identified = true;
+  e.model = "Antminer S19 Pro";
+  e.family = "antminer";
+  e.mac = mac;
+  e.serial = "SN-" + mac;
+  e.hostname = "rig-" + mac.substr(mac.size() - 2);
+  e.previous_ip = previous_ip;
+  return e;
+}
+
+// Each record's hashrate names the machine that made it (mine below).
+std::vector<double> Hashrates(const std::vector<Record>& records) {
+  std::vector<double> out;
+  for (const Record& r : records) out.push_back(r.hashrate.value_or(-1));
+  return out;
+}
+
+Record Made(const std::string& ip, double ts, uint64_t seq, double hashrate) {
+  Record r = FullRecord(ip, ts, seq);
+  r.hashrate = hashrate;
+  return r;
+}
+
+constexpr const char* kMacA = "02:a5:1c:00:00:0a";
+constexpr const char* kMacB = "02:a5:1c:00:00:0b";
+
+TEST_F(StoreDbTest, AMovedMachinesHistoryAndIdentityFollowIt) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  // Polled at .1 before anyone knew its MAC, then identified there.
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{Made("10.0.0.1", 900, 1, 1)}));
+  ASSERT_STATUS_OK(db->Commit(
+      {.records = std::vector<Record>{Made("10.0.0.1", 1010, 2, 2), Made("10.0.0.1", 1020, 3, 3)},
+       .inventory = std::vector<InventoryEntry>{
+           Identity(InventoryChange::kFound, "10.0.0.1", kMacA, 1000)}}));
+  // DHCP gave it .5.
+  ASSERT_STATUS_OK(
+      db->Commit({.records = std::vector<Record>{Made("10.0.0.5", 2010, 4, 4)},
+                  .inventory = std::vector<InventoryEntry>{
+                      Identity(InventoryChange::kMoved, "10.0.0.5", kMacA, 2000, "10.0.0.1")}}));
+
+  Result<std::vector<Record>> history = db->History("10.0.0.5", 0, 1e10, 100);
+  ASSERT_OK(history);
+  EXPECT_EQ(Hashrates(*history), (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ((*history)[0].ip, "10.0.0.1");           // each record says where it was polled
+  history = db->History("10.0.0.5", 1015, 1e10, 1);  // the window and limit still apply
+  ASSERT_OK(history);
+  EXPECT_EQ(Hashrates(*history), (std::vector<double>{3}));
+
+  Result<std::vector<InventoryRow>> inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  ASSERT_EQ(inventory->size(), 1u);  // the old address no longer lists it
+  const InventoryRow& row = (*inventory)[0];
+  EXPECT_EQ(row.ip, "10.0.0.5");
+  EXPECT_EQ(row.family, "antminer");
+  EXPECT_EQ(row.mac, kMacA);
+  EXPECT_EQ(row.serial, std::string("SN-") + kMacA);
+  EXPECT_EQ(row.hostname, "rig-0a");
+  EXPECT_EQ(row.previous_ip, "10.0.0.1");
+
+  Result<std::vector<Record>> latest = db->Latest({});
+  ASSERT_OK(latest);
+  ASSERT_EQ(latest->size(), 1u);
+  EXPECT_EQ((*latest)[0].ip, "10.0.0.5");
+}
+
+TEST_F(StoreDbTest, TwoMachinesThatSwapAddressesKeepTheirOwnHistory) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  const double now = 1'700'000'000;
+  const double h0 = std::floor((now - 100 * 3600) / 3600) * 3600;  // past the raw window
+  // A (hashrates 1x) at .1, B (2x) at .2; two hours later they swap.
+  ASSERT_STATUS_OK(db->Commit({.records = std::vector<Record>{Made("10.0.0.1", h0 + 10, 1, 10),
+                                                              Made("10.0.0.2", h0 + 10, 2, 20)},
+                               .inventory = std::vector<InventoryEntry>{
+                                   Identity(InventoryChange::kFound, "10.0.0.1", kMacA, h0),
+                                   Identity(InventoryChange::kFound, "10.0.0.2", kMacB, h0)}}));
+  ASSERT_STATUS_OK(db->Commit(
+      {.records = std::vector<Record>{Made("10.0.0.1", h0 + 3 * 3600, 3, 21),
+                                      Made("10.0.0.2", h0 + 3 * 3600, 4, 11)},
+       .inventory = std::vector<InventoryEntry>{
+           Identity(InventoryChange::kMoved, "10.0.0.1", kMacB, h0 + 2 * 3600, "10.0.0.2"),
+           Identity(InventoryChange::kMoved, "10.0.0.2", kMacA, h0 + 2 * 3600 + 1, "10.0.0.1")}}));
+
+  Result<std::vector<Record>> at_1 = db->History("10.0.0.1", 0, 1e10, 100);
+  ASSERT_OK(at_1);
+  EXPECT_EQ(Hashrates(*at_1), (std::vector<double>{20, 21}));  // B's, wherever it was
+  Result<std::vector<Record>> at_2 = db->History("10.0.0.2", 0, 1e10, 100);
+  ASSERT_OK(at_2);
+  EXPECT_EQ(Hashrates(*at_2), (std::vector<double>{10, 11}));
+
+  Result<std::vector<InventoryRow>> inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  ASSERT_EQ(inventory->size(), 2u);
+  EXPECT_EQ((*inventory)[0].mac, kMacB);
+  EXPECT_EQ((*inventory)[1].mac, kMacA);
+
+  // The hourly rollups follow the machines the same way.
+  ASSERT_OK(db->Maintain(now));
+  Result<std::vector<HourlyRow>> hourly = db->Hourly("10.0.0.1", 0, 1e10, 100);
+  ASSERT_OK(hourly);
+  ASSERT_EQ(hourly->size(), 2u);
+  EXPECT_EQ((*hourly)[0].ip, "10.0.0.2");
+  EXPECT_EQ((*hourly)[0].hashrate_avg, 20);
+  EXPECT_EQ((*hourly)[1].ip, "10.0.0.1");
+  EXPECT_EQ((*hourly)[1].hashrate_avg, 21);
+
+  // A gone entry for A at its old address leaves B, who answers there now.
+  ASSERT_STATUS_OK(db->UpsertInventory(
+      std::vector<InventoryEntry>{Identity(InventoryChange::kGone, "10.0.0.1", kMacA, now)}));
+  inventory = db->Inventory();
+  ASSERT_OK(inventory);
+  EXPECT_FALSE((*inventory)[0].gone);
+  EXPECT_EQ((*inventory)[0].mac, kMacB);
+}
+
+TEST_F(StoreDbTest, ANewMacAtAnAddressStartsItsOwnHistory) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  ASSERT_STATUS_OK(db->Commit({.records = std::vector<Record>{Made("10.0.0.1", 1010, 1, 10)},
+                               .inventory = std::vector<InventoryEntry>{
+                                   Identity(InventoryChange::kFound, "10.0.0.1", kMacA, 1000)}}));
+  ASSERT_STATUS_OK(db->Commit({.records = std::vector<Record>{Made("10.0.0.1", 2010, 2, 20)},
+                               .inventory = std::vector<InventoryEntry>{
+                                   Identity(InventoryChange::kFound, "10.0.0.1", kMacB, 2000)}}));
+  Result<std::vector<Record>> history = db->History("10.0.0.1", 0, 1e10, 100);
+  ASSERT_OK(history);
+  EXPECT_EQ(Hashrates(*history), (std::vector<double>{20}));
+  // An address whose machine has no MAC keeps every row recorded there.
+  ASSERT_STATUS_OK(db->WriteBatch(std::vector<Record>{Made("10.0.0.3", 10, 3, 30)}));
+  history = db->History("10.0.0.3", 0, 1e10, 100);
+  ASSERT_OK(history);
+  EXPECT_EQ(Hashrates(*history), (std::vector<double>{30}));
 }
 
 TEST_F(StoreDbTest, TwoConnectionsReadWhileWriting) {

@@ -64,6 +64,14 @@ std::vector<bool> NewestOfEachMiner(std::span<const Record> records) {
   return out;
 }
 
+std::string PostgresParams(std::string_view sql) {
+  std::string out(sql);
+  for (char& c : out) {
+    if (c == '?') c = '$';  // the texts hold no other '?'
+  }
+  return out;
+}
+
 }  // namespace store_internal
 
 namespace {

@@ -25,8 +25,16 @@
 //                   by numeric address.
 //   records_hourly  per (ip, hour, port): polls, polls_ok, hashrate avg/min/max,
 //                   max temp_max, model and worker of the last poll.
-//   inventory       discover's view per (ip, port): first/last seen, identity,
-//                   gone, and which discover (producer_id) said so last.
+//   inventory       discover's view per (ip, port): first/last seen, identity
+//                   (model, firmware, worker, family, mac, serial, hostname),
+//                   gone, which discover (producer_id) said so last, and the
+//                   address it moved from (previous_ip).
+//   addresses       (mac, ip, since): each time a machine, known by its MAC,
+//                   is first seen at an address. History and Hourly of an
+//                   address are its machine's: the rows recorded at each
+//                   address it had while it was there, so they follow it
+//                   through DHCP moves, and two machines that swap addresses
+//                   keep their own. Rows are never rewritten for a move.
 //   audit           control's write commands.
 //   events          health events (health.h), fired and cleared; kept retention_days.
 // Columns a record did not report (std::nullopt, empty text) are NULL, never 0.
@@ -80,7 +88,8 @@ namespace asicmon {
 
 // Version 1 is the first published schema. Each later version adds one
 // migration step; Open applies those the file lacks.
-inline constexpr int kStoreSchemaVersion = 4;  // 2: audit; 3: inventory.producer_id; 4: events
+// 2: audit; 3: inventory.producer_id; 4: events; 5: inventory identity and addresses
+inline constexpr int kStoreSchemaVersion = 5;
 
 struct StoreOptions {
   // A SQLite file (its directory is created when missing; the WAL and
@@ -179,6 +188,13 @@ struct InventoryRow {
   std::string worker;
   bool gone = false;        // the newest entry that counts says gone
   std::string producer_id;  // the discover that reported it last
+  // Schema 5: the machine's identity ("" unknown), and the address it
+  // answered at before it last moved here ("" never moved).
+  std::string family;
+  std::string mac;
+  std::string serial;
+  std::string hostname;
+  std::string previous_ip;
 
   bool operator==(const InventoryRow&) const = default;
 };
@@ -239,7 +255,10 @@ class StoreDb {
   // and upserts the newest of each miner into miners (a record older than the
   // stored state leaves it alone); applies its inventory entries in order
   // (first_seen keeps the earliest ts; a gone entry keeps the last known
-  // identity); appends its health events. An empty batch writes nothing.
+  // identity and marks nothing when it names another MAC than the row's; a
+  // moved entry removes the machine's rows at its previous address from
+  // inventory and miners, and notes the new one in addresses); appends its
+  // health events. An empty batch writes nothing.
   // With several discovers (one per subnet or site), a gone entry only
   // counts from the discover (producer_id) that reported the miner last, so
   // one whose scan no longer covers an address never hides a miner another
@@ -256,8 +275,10 @@ class StoreDb {
   // by address (numeric IPv4, then port); kept for miners silent longer
   // than the raw window.
   virtual Result<std::vector<Record>> Latest(const LatestFilter& filter) = 0;
-  // Raw records of `ip` (any port) with from_ts <= ts <= to_ts, oldest
-  // first, at most `limit`. Rows past the raw window are in Hourly instead.
+  // Raw records of the machine at `ip` (any port) with from_ts <= ts <=
+  // to_ts, oldest first, at most `limit`: with a known MAC, those of every
+  // address it had while it had it (see addresses); else all of `ip`'s.
+  // Rows past the raw window are in Hourly instead.
   virtual Result<std::vector<Record>> History(const std::string& ip, double from_ts, double to_ts,
                                               size_t limit) = 0;
   // Records of one producer with first_seq <= seq <= last_seq, by seq, at
@@ -271,7 +292,9 @@ class StoreDb {
   virtual Result<std::vector<std::pair<std::string, uint64_t>>> LastSeqs() = 0;
   // Raw rows held, from counters kept with every write (no table scan).
   virtual Result<int64_t> CountRecords() = 0;
-  // Aggregates of `ip` (any port) with from_ts <= hour <= to_ts, oldest first.
+  // Aggregates of the machine at `ip` (any port, as History) with from_ts <=
+  // hour <= to_ts, oldest first. An hour in which it moved counts at both
+  // addresses.
   virtual Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                                 size_t limit) = 0;
   virtual Status AppendAudit(const AuditEntry& entry) = 0;

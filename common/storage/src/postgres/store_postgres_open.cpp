@@ -121,6 +121,14 @@ CREATE TABLE events (
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_ip_kind ON events (ip, port, kind);
 )sql",
+    // 5: the machine's identity, and where each machine answered (kAddressesSchema).
+    R"sql(
+ALTER TABLE inventory ADD COLUMN family text;
+ALTER TABLE inventory ADD COLUMN mac text;
+ALTER TABLE inventory ADD COLUMN serial text;
+ALTER TABLE inventory ADD COLUMN hostname text;
+ALTER TABLE inventory ADD COLUMN previous_ip text;
+)sql",
 };
 
 // The newest of each miner in a batch, staged by COPY and merged by one
@@ -136,10 +144,11 @@ ON CONFLICT (day) DO UPDATE SET n = record_counts.n + excluded.n)sql";
 // As SQLite's kUpsertInventory (see there).
 constexpr const char* kUpsertInventory = R"sql(
 INSERT INTO inventory AS i (ip, port, ip_key, first_seen, last_seen, updated_ts, identified,
-                            model, firmware, worker, gone, producer_id)
+                            model, firmware, worker, gone, producer_id, family, mac, serial,
+                            hostname, previous_ip)
 VALUES ($1, $2::integer, $3::bigint, $4::double precision,
         CASE WHEN $9::boolean THEN NULL ELSE $4::double precision END, $4::double precision,
-        $5::boolean, $6, $7, $8, $9::boolean, $10)
+        $5::boolean, $6, $7, $8, $9::boolean, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (ip, port) DO UPDATE SET
   first_seen = LEAST(i.first_seen, excluded.first_seen),
   last_seen = GREATEST(i.last_seen, excluded.last_seen),
@@ -151,11 +160,23 @@ ON CONFLICT (ip, port) DO UPDATE SET
              THEN excluded.firmware ELSE i.firmware END,
   worker = CASE WHEN excluded.updated_ts >= i.updated_ts AND NOT excluded.gone
            THEN excluded.worker ELSE i.worker END,
+  family = CASE WHEN excluded.updated_ts >= i.updated_ts AND NOT excluded.gone
+           THEN excluded.family ELSE i.family END,
+  mac = CASE WHEN excluded.updated_ts >= i.updated_ts AND NOT excluded.gone
+        THEN excluded.mac ELSE i.mac END,
+  serial = CASE WHEN excluded.updated_ts >= i.updated_ts AND NOT excluded.gone
+           THEN excluded.serial ELSE i.serial END,
+  hostname = CASE WHEN excluded.updated_ts >= i.updated_ts AND NOT excluded.gone
+             THEN excluded.hostname ELSE i.hostname END,
+  previous_ip = CASE WHEN excluded.updated_ts >= i.updated_ts AND NOT excluded.gone
+                THEN coalesce(excluded.previous_ip, i.previous_ip) ELSE i.previous_ip END,
   gone = CASE WHEN excluded.updated_ts >= i.updated_ts THEN excluded.gone ELSE i.gone END,
   producer_id = CASE WHEN excluded.updated_ts >= i.updated_ts THEN excluded.producer_id
                 ELSE i.producer_id END,
   updated_ts = GREATEST(i.updated_ts, excluded.updated_ts)
-WHERE NOT excluded.gone OR i.producer_id IS NULL OR i.producer_id = excluded.producer_id)sql";
+WHERE NOT excluded.gone
+  OR ((i.producer_id IS NULL OR i.producer_id = excluded.producer_id)
+      AND (excluded.mac IS NULL OR i.mac IS NULL OR i.mac = excluded.mac)))sql";
 
 }  // namespace
 
@@ -189,18 +210,17 @@ void PostgresStore::Prepare() {
   c.prepare("upsert_inventory", kUpsertInventory);
   c.prepare("latest",
             std::string(kLatest) + "ORDER BY ip_key NULLS FIRST, port LIMIT $4 OFFSET $5");
-  c.prepare("history",
-            "SELECT record FROM records WHERE ip = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts "
-            "LIMIT $4");
+  c.prepare("history", PostgresParams(std::string(kMachineSpans) + kMachineHistory));
+  c.prepare("note_address", PostgresParams(kNoteAddress));
+  c.prepare("moved_inventory", PostgresParams(kMovedFromInventory));
+  c.prepare("moved_miners", PostgresParams(kMovedFromMiners));
   c.prepare("by_seq",
             "SELECT record FROM records WHERE producer_id = $1 AND seq >= $2 AND seq <= $3 "
             "ORDER BY seq LIMIT $4");
-  c.prepare("hourly", R"sql(
-SELECT ip, port, hour, polls, polls_ok, hashrate_avg, hashrate_min, hashrate_max, temp_max,
-       model, worker
-FROM records_hourly WHERE ip = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour, port LIMIT $4)sql");
+  c.prepare("hourly", PostgresParams(std::string(kMachineSpans) + kMachineHourly));
   c.prepare("inventory", R"sql(
-SELECT ip, port, first_seen, last_seen, identified, model, firmware, worker, gone, producer_id
+SELECT ip, port, first_seen, last_seen, identified, model, firmware, worker, gone, producer_id,
+       family, mac, serial, hostname, previous_ip
 FROM inventory ORDER BY ip_key NULLS FIRST, port)sql");
   c.prepare("append_audit", R"sql(
 INSERT INTO audit (ts, actor, action, ip, worker, detail, http_status, result)
@@ -280,6 +300,7 @@ Status PostgresStore::Migrate() {
     }
     for (int v = version; v < kStoreSchemaVersion; ++v) {
       tx.exec(kMigrations[static_cast<size_t>(v)]);
+      if (v == 4) tx.exec(kAddressesSchema);  // shared with SQLite
     }
     tx.exec(fmt::format("UPDATE asicmon_meta SET value = {} WHERE key = 'schema_version'",
                         kStoreSchemaVersion));

@@ -169,6 +169,11 @@ Result<std::vector<InventoryRow>> PostgresStore::Inventory() {
       i.worker = FieldText(row[7]);
       i.gone = row[8].as<bool>();
       i.producer_id = FieldText(row[9]);
+      i.family = FieldText(row[10]);
+      i.mac = FieldText(row[11]);
+      i.serial = FieldText(row[12]);
+      i.hostname = FieldText(row[13]);
+      i.previous_ip = FieldText(row[14]);
     }
     return out;
   });

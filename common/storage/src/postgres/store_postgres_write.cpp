@@ -216,7 +216,14 @@ Status PostgresStore::Commit(const StoreBatch& batch) {
       const std::optional<int64_t> ip_key = IpKey(e.ip);
       tx.exec_prepared("upsert_inventory", e.ip, e.port, ip_key, e.ts, e.identified,
                        OrNull(e.model), OrNull(e.firmware), OrNull(e.worker),
-                       e.change == InventoryChange::kGone, OrNull(e.producer_id));
+                       e.change == InventoryChange::kGone, OrNull(e.producer_id),
+                       OrNull(e.family), OrNull(e.mac), OrNull(e.serial), OrNull(e.hostname),
+                       OrNull(e.previous_ip));
+      if (e.mac.empty() || e.change == InventoryChange::kGone) continue;
+      tx.exec_prepared("note_address", e.mac, e.ip, e.ts);
+      if (e.change != InventoryChange::kMoved || e.previous_ip.empty()) continue;
+      tx.exec_prepared("moved_inventory", e.previous_ip, e.port, e.mac);
+      tx.exec_prepared("moved_miners", e.previous_ip, e.port, e.ts);
     }
     for (const HealthEvent& e : batch.events) {
       tx.exec_prepared("append_event", e.ts, e.ip, e.port, OrNull(e.model), OrNull(e.worker),

@@ -132,6 +132,14 @@ CREATE TABLE events (
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_ip_kind ON events (ip, port, kind);
 )sql",
+    // 5: the machine's identity, and where each machine answered (kAddressesSchema).
+    R"sql(
+ALTER TABLE inventory ADD COLUMN family TEXT;
+ALTER TABLE inventory ADD COLUMN mac TEXT;
+ALTER TABLE inventory ADD COLUMN serial TEXT;
+ALTER TABLE inventory ADD COLUMN hostname TEXT;
+ALTER TABLE inventory ADD COLUMN previous_ip TEXT;
+)sql",
 };
 
 constexpr const char* kInsertRecord = R"sql(
@@ -180,11 +188,14 @@ ON CONFLICT (ip, hour, port) DO UPDATE SET
 // Entries may arrive out of order: seen times take min/max, the identity
 // and gone flag follow the newest entry, and a gone entry keeps the identity.
 // A gone entry from another discover than the one that reported the miner
-// last changes nothing (see StoreDb::Commit).
+// last changes nothing (see StoreDb::Commit), nor one naming another MAC than
+// the row's (a machine displaced by the one that answers there now).
 constexpr const char* kUpsertInventory = R"sql(
 INSERT INTO inventory (ip, port, ip_key, first_seen, last_seen, updated_ts, identified, model,
-                       firmware, worker, gone, producer_id)
-VALUES (?1, ?2, ?3, ?4, CASE WHEN ?9 THEN NULL ELSE ?4 END, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                       firmware, worker, gone, producer_id, family, mac, serial, hostname,
+                       previous_ip)
+VALUES (?1, ?2, ?3, ?4, CASE WHEN ?9 THEN NULL ELSE ?4 END, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+        ?12, ?13, ?14, ?15)
 ON CONFLICT (ip, port) DO UPDATE SET
   first_seen = min(first_seen, excluded.first_seen),
   last_seen = CASE WHEN excluded.last_seen IS NULL THEN last_seen
@@ -197,12 +208,23 @@ ON CONFLICT (ip, port) DO UPDATE SET
              THEN excluded.firmware ELSE firmware END,
   worker = CASE WHEN excluded.updated_ts >= updated_ts AND NOT excluded.gone
            THEN excluded.worker ELSE worker END,
+  family = CASE WHEN excluded.updated_ts >= updated_ts AND NOT excluded.gone
+           THEN excluded.family ELSE family END,
+  mac = CASE WHEN excluded.updated_ts >= updated_ts AND NOT excluded.gone
+        THEN excluded.mac ELSE mac END,
+  serial = CASE WHEN excluded.updated_ts >= updated_ts AND NOT excluded.gone
+           THEN excluded.serial ELSE serial END,
+  hostname = CASE WHEN excluded.updated_ts >= updated_ts AND NOT excluded.gone
+             THEN excluded.hostname ELSE hostname END,
+  previous_ip = CASE WHEN excluded.updated_ts >= updated_ts AND NOT excluded.gone
+                THEN ifnull(excluded.previous_ip, previous_ip) ELSE previous_ip END,
   gone = CASE WHEN excluded.updated_ts >= updated_ts THEN excluded.gone ELSE gone END,
   producer_id = CASE WHEN excluded.updated_ts >= updated_ts THEN excluded.producer_id
                 ELSE producer_id END,
   updated_ts = max(updated_ts, excluded.updated_ts)
-WHERE NOT excluded.gone OR inventory.producer_id IS NULL
-  OR inventory.producer_id = excluded.producer_id
+WHERE NOT excluded.gone
+  OR ((inventory.producer_id IS NULL OR inventory.producer_id = excluded.producer_id)
+      AND (excluded.mac IS NULL OR inventory.mac IS NULL OR inventory.mac = excluded.mac))
 )sql";
 
 // A reused statement, reset on entry (a failed step leaves it mid-run) and
@@ -300,21 +322,19 @@ void SqliteConnection::Prepare() {
   add_count.emplace(db, "UPDATE meta SET value = value + ?1 WHERE key = 'record_count'");
   get_count.emplace(db, "SELECT value FROM meta WHERE key = 'record_count'");
   latest.emplace(db, std::string(kLatest) + "ORDER BY m.ip_key, m.port LIMIT ?4 OFFSET ?5");
-  history.emplace(
-      db,
-      "SELECT record FROM records WHERE ip = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts "
-      "LIMIT ?4");
+  history.emplace(db, std::string(kMachineSpans) + kMachineHistory);
   by_seq.emplace(db,
                  "SELECT record FROM records WHERE producer_id = ?1 AND seq >= ?2 AND seq <= ?3 "
                  "ORDER BY seq LIMIT ?4");
-  hourly.emplace(db, R"sql(
-SELECT ip, port, hour, polls, polls_ok, hashrate_avg, hashrate_min, hashrate_max, temp_max,
-     model, worker
-FROM records_hourly WHERE ip = ?1 AND hour >= ?2 AND hour <= ?3 ORDER BY hour, port LIMIT ?4)sql");
+  hourly.emplace(db, std::string(kMachineSpans) + kMachineHourly);
   inventory.emplace(db, R"sql(
-SELECT ip, port, first_seen, last_seen, identified, model, firmware, worker, gone, producer_id
+SELECT ip, port, first_seen, last_seen, identified, model, firmware, worker, gone, producer_id,
+       family, mac, serial, hostname, previous_ip
 FROM inventory ORDER BY ip_key, port)sql");
   upsert_inventory.emplace(db, kUpsertInventory);
+  note_address.emplace(db, kNoteAddress);
+  moved_inventory.emplace(db, kMovedFromInventory);
+  moved_miners.emplace(db, kMovedFromMiners);
   insert_event.emplace(db, R"sql(
 INSERT INTO events (ts, ip, port, model, worker, kind, state, severity, message, value, threshold)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
@@ -376,6 +396,7 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
   if (*version == kStoreSchemaVersion) return Status::Ok();  // migrated meanwhile: roll back
   for (int v = *version; v < kStoreSchemaVersion; ++v) {
     db.exec(kMigrations[static_cast<size_t>(v)]);
+    if (v == 4) db.exec(kAddressesSchema);  // shared with PostgreSQL
   }
   db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
   db.exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));

@@ -161,6 +161,11 @@ Result<std::vector<InventoryRow>> SqliteStore::Inventory() {
       row.worker = ColumnText(q.getColumn(7));
       row.gone = q.getColumn(8).getInt() != 0;
       row.producer_id = ColumnText(q.getColumn(9));
+      row.family = ColumnText(q.getColumn(10));
+      row.mac = ColumnText(q.getColumn(11));
+      row.serial = ColumnText(q.getColumn(12));
+      row.hostname = ColumnText(q.getColumn(13));
+      row.previous_ip = ColumnText(q.getColumn(14));
       out.push_back(std::move(row));
     }
     return out;

@@ -147,7 +147,8 @@ WHERE (?1 IS NULL OR m.status = ?1) AND (?2 IS NULL OR ifnull(m.model, '') = ?2)
   // Prepared once, reused for every call.
   std::optional<SQLite::Statement> insert_record, upsert_miner, add_count, get_count, latest,
       history, by_seq, hourly, inventory, upsert_inventory, insert_event, miner_ips, old_rows,
-      keep_latest, delete_record, upsert_hourly, drop_hourly;
+      keep_latest, delete_record, upsert_hourly, drop_hourly, note_address, moved_inventory,
+      moved_miners;
   std::string encoded;  // reused across records: no allocation per row once warm
   std::unique_ptr<Checkpointer> checkpointer;  // after db: stops before db closes
 };

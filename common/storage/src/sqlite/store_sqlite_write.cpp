@@ -64,7 +64,33 @@ void UpsertInventoryRows(SqliteConnection& c, std::span<const InventoryEntry> en
     BindText(s, 8, e.worker);
     s.bind(9, e.change == InventoryChange::kGone ? 1 : 0);
     BindText(s, 10, e.producer_id);
+    BindText(s, 11, e.family);
+    BindText(s, 12, e.mac);
+    BindText(s, 13, e.serial);
+    BindText(s, 14, e.hostname);
+    BindText(s, 15, e.previous_ip);
     s.exec();
+    if (e.mac.empty() || e.change == InventoryChange::kGone) continue;
+    {
+      Use note(*c.note_address);
+      (*note).bindNoCopy(1, e.mac);
+      (*note).bindNoCopy(2, e.ip);
+      (*note).bind(3, e.ts);
+      (*note).exec();
+    }
+    if (e.change != InventoryChange::kMoved || e.previous_ip.empty()) continue;
+    {
+      Use moved(*c.moved_inventory);
+      (*moved).bindNoCopy(1, e.previous_ip);
+      (*moved).bind(2, e.port);
+      (*moved).bindNoCopy(3, e.mac);
+      (*moved).exec();
+    }
+    Use moved(*c.moved_miners);
+    (*moved).bindNoCopy(1, e.previous_ip);
+    (*moved).bind(2, e.port);
+    (*moved).bind(3, e.ts);
+    (*moved).exec();
   }
 }
 

@@ -1,0 +1,170 @@
+// The inventory's identity: a machine known by its MAC keeps it across
+// address changes (DHCP), two machines that swap addresses stay apart, and a
+// new MAC at a known address is another machine.
+#include <gtest/gtest.h>
+
+#include "asicmon/targets.h"
+#include "inventory.h"
+
+namespace asicmon::discover {
+namespace {
+
+ProbeOutcome Answer(const char* ip, std::string mac, std::string worker = "farm.a") {
+  ProbeOutcome o;
+  o.kind = ProbeOutcome::Kind::kMiner;
+  o.address = *ParseIpv4(ip);
+  o.model = "Antminer S19 Pro";
+  o.firmware = "Thu Jul 16 17:47:32 CST 2020";
+  o.worker = std::move(worker);
+  o.family = "antminer";
+  o.mac = std::move(mac);
+  o.serial = o.mac.empty() ? "" : "SN-" + o.mac;
+  o.hostname = "Antminer";
+  return o;
+}
+
+MinerKey Key(const char* ip) { return KeyOf(*ParseIpv4(ip), kMinerApiPort); }
+
+constexpr const char* kMacA = "02:a5:1c:00:00:0a";
+constexpr const char* kMacB = "02:a5:1c:00:00:0b";
+
+TEST(InventoryIdentity, FoundCarriesTheIdentity) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.1", kMacA));
+  ASSERT_EQ(updates.size(), 1u);
+  const InventoryEntry e = EntryFor(updates[0]);
+  EXPECT_EQ(e.change, InventoryChange::kFound);
+  EXPECT_EQ(e.family, "antminer");
+  EXPECT_EQ(e.mac, kMacA);
+  EXPECT_EQ(e.serial, std::string("SN-") + kMacA);
+  EXPECT_EQ(e.hostname, "Antminer");
+  EXPECT_EQ(e.previous_ip, "");
+}
+
+TEST(InventoryIdentity, AKnownMacAtANewAddressIsOneMove) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  inventory.Observe(Answer("127.71.0.1", kMacA));
+  inventory.EndSweep();
+
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.9", kMacA));
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kMoved);
+  EXPECT_EQ(updates[0].miner.ip, "127.71.0.9");
+  EXPECT_EQ(updates[0].previous_ip, "127.71.0.1");
+  EXPECT_EQ(updates[0].vacated, Key("127.71.0.1"));
+  EXPECT_EQ(EntryFor(updates[0]).previous_ip, "127.71.0.1");
+  EXPECT_EQ(inventory.Find(Key("127.71.0.1")), nullptr);
+  ASSERT_NE(inventory.Find(Key("127.71.0.9")), nullptr);
+  EXPECT_EQ(inventory.size(), 1u);
+  // Not gone at the end of the sweep: it answered, elsewhere.
+  EXPECT_TRUE(inventory.EndSweep().empty());
+  // And settled: the next sweep sees it where it is, no change.
+  inventory.BeginSweep();
+  EXPECT_TRUE(inventory.Observe(Answer("127.71.0.9", kMacA)).empty());
+}
+
+TEST(InventoryIdentity, TwoMachinesThatSwapAddressesAreEachMoved) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  inventory.Observe(Answer("127.71.0.1", kMacA, "farm.a"));
+  inventory.Observe(Answer("127.71.0.2", kMacB, "farm.b"));
+  inventory.EndSweep();
+
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> first = inventory.Observe(Answer("127.71.0.1", kMacB, "farm.b"));
+  ASSERT_EQ(first.size(), 1u);  // A is held aside, not gone
+  EXPECT_EQ(first[0].change, InventoryChange::kMoved);
+  EXPECT_EQ(first[0].miner.mac, kMacB);
+  EXPECT_EQ(first[0].miner.worker, "farm.b");
+  EXPECT_EQ(first[0].previous_ip, "127.71.0.2");
+  std::vector<InventoryUpdate> second = inventory.Observe(Answer("127.71.0.2", kMacA, "farm.a"));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].change, InventoryChange::kMoved);
+  EXPECT_EQ(second[0].miner.mac, kMacA);
+  EXPECT_EQ(second[0].miner.worker, "farm.a");
+  EXPECT_EQ(second[0].previous_ip, "127.71.0.1");
+  EXPECT_EQ(second[0].vacated, std::nullopt);  // its old address is B's now
+  EXPECT_TRUE(inventory.EndSweep().empty());
+  EXPECT_EQ(inventory.Find(Key("127.71.0.1"))->mac, kMacB);
+  EXPECT_EQ(inventory.Find(Key("127.71.0.2"))->mac, kMacA);
+  EXPECT_EQ(inventory.size(), 2u);
+}
+
+TEST(InventoryIdentity, ANewMacAtAKnownAddressIsAnotherMachine) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  inventory.Observe(Answer("127.71.0.1", kMacA));
+  inventory.EndSweep();
+
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.1", kMacB));
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kFound);
+  EXPECT_EQ(updates[0].miner.mac, kMacB);
+  // A answered nowhere else this sweep: gone, with its own identity.
+  const std::vector<KnownMiner> gone = inventory.EndSweep();
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].mac, kMacA);
+  EXPECT_EQ(gone[0].ip, "127.71.0.1");
+  EXPECT_EQ(inventory.Find(Key("127.71.0.1"))->mac, kMacB);
+}
+
+TEST(InventoryIdentity, AMachineThatMovesOntoOneWithoutAMacReplacesIt) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  inventory.Observe(Answer("127.71.0.1", kMacA));
+  inventory.Observe(Answer("127.71.0.2", ""));  // its firmware names no MAC
+  inventory.EndSweep();
+
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.2", kMacA));
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kGone);  // nothing tells it elsewhere
+  EXPECT_EQ(updates[0].miner.ip, "127.71.0.2");
+  EXPECT_EQ(updates[0].miner.mac, "");
+  EXPECT_EQ(updates[1].change, InventoryChange::kMoved);
+  EXPECT_EQ(updates[1].previous_ip, "127.71.0.1");
+}
+
+TEST(InventoryIdentity, AProbeWithoutAMacKeepsTheOneLearnt) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  EXPECT_EQ(inventory.Observe(Answer("127.71.0.1", ""))[0].change, InventoryChange::kFound);
+  // The identity fetch worked this time: the MAC is learnt, a change.
+  std::vector<InventoryUpdate> learnt = inventory.Observe(Answer("127.71.0.1", kMacA));
+  ASSERT_EQ(learnt.size(), 1u);
+  EXPECT_EQ(learnt[0].change, InventoryChange::kChanged);
+  EXPECT_EQ(learnt[0].miner.mac, kMacA);
+  // It failed the next time: nothing changes, the MAC stays.
+  ProbeOutcome without = Answer("127.71.0.1", "");
+  without.serial = "SN-02:a5:1c:00:00:0a";
+  EXPECT_TRUE(inventory.Observe(without).empty());
+  EXPECT_EQ(inventory.Find(Key("127.71.0.1"))->mac, kMacA);
+  // Unidentified (busy) answers change nothing either.
+  ProbeOutcome busy = Answer("127.71.0.1", "");
+  busy.kind = ProbeOutcome::Kind::kUnidentified;
+  EXPECT_TRUE(inventory.Observe(busy).empty());
+  EXPECT_EQ(inventory.Find(Key("127.71.0.1"))->model, "Antminer S19 Pro");
+}
+
+TEST(InventoryIdentity, ARestoredMachineAtANewAddressIsMoved) {
+  Inventory inventory(3);
+  KnownMiner restored;
+  restored.address = *ParseIpv4("127.71.0.1");
+  restored.ip = "127.71.0.1";
+  restored.identified = true;
+  restored.mac = kMacA;
+  ASSERT_TRUE(inventory.Restore(restored));
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.3", kMacA));
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kMoved);
+  EXPECT_EQ(updates[0].previous_ip, "127.71.0.1");
+  EXPECT_EQ(inventory.size(), 1u);
+}
+
+}  // namespace
+}  // namespace asicmon::discover
