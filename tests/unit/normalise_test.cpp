@@ -81,7 +81,7 @@ TEST(FindModel, LongestCaseInsensitivePrefix) {
   EXPECT_EQ(FindModel("Whatsminer M31S")->type_prefix, "Whatsminer M31S");
   EXPECT_EQ(FindModel("Whatsminer M3")->type_prefix, "Whatsminer M3");
   EXPECT_EQ(FindModel("AvalonMiner 1047")->algorithm, "sha256d");
-  EXPECT_EQ(FindModel("Antminer Z15"), nullptr);
+  EXPECT_EQ(FindModel("Antminer HS3"), nullptr);  // Handshake: not in the table
   EXPECT_EQ(FindModel(""), nullptr);
 }
 
@@ -922,9 +922,9 @@ json StatsReply(json stats) {
 }
 
 TEST(NormaliseRules, UnknownAntminerGetsFamilyDefaults) {
-  const Record r = Normalise(StatsReply({{"Type", "Antminer Z15"}, {"GHS 5s", "10.5"}}));
+  const Record r = Normalise(StatsReply({{"Type", "Antminer HS3"}, {"GHS 5s", "10.5"}}));
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "Antminer Z15");
+  EXPECT_EQ(r.model, "Antminer HS3");
   EXPECT_EQ(r.algorithm, "");  // not knowable
   EXPECT_TRUE(Near(r.hashrate, 10.5e9));
 }

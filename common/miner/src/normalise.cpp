@@ -40,7 +40,20 @@ struct Failure {
 // Takes the sections of one successful command reply; true when it carried any.
 bool TakeSections(element part, Sections& sections) {
   bool used = false;
+  if (const Node info = MemberOf(part, "INFO"); info && info->is_object() && !sections.info) {
+    sections.info = info;
+  }
+  // The new layout's STATS is not cgminer's: kept apart, so that both layouts
+  // of one poll (the plain and the new_api stats) are read.
+  bool chain_layout = false;
+  if (const std::vector<element> stats = Objects(MemberOf(part, "STATS"));
+      !stats.empty() && MemberOf(stats.front(), "chain")) {
+    chain_layout = true;
+    if (!sections.chain_stats) sections.chain_stats = stats.front();
+    used = true;
+  }
   for (const SectionSlot& s : kSectionSlots) {
+    if (chain_layout && s.slot == &Sections::stats) continue;
     const Node v = MemberOf(part, s.key);
     simdjson::dom::array list;
     element first;
@@ -230,14 +243,16 @@ void ReadPools(const Sections& s, Record& out) {
   for (size_t i = 0; i < elements.size(); ++i) {
     const element e = elements[i];
     PoolInfo p;
-    p.index = OptInt32(e, "POOL").value_or(static_cast<int32_t>(i));
-    p.url = OptString(e, "URL");
-    p.user = OptString(e, "User");
-    p.status = OptString(e, "Status");
-    p.priority = OptInt32(e, "Priority");
-    p.accepted = OptInt(e, "Accepted");
-    p.rejected = OptInt(e, "Rejected");
-    p.stale = OptInt(e, "Stale");
+    // Bitmain's new layout writes the same fields in lowercase, "index" for "POOL".
+    const bool lower = !MemberOf(e, "URL") && MemberOf(e, "url");
+    p.index = OptInt32(e, lower ? "index" : "POOL").value_or(static_cast<int32_t>(i));
+    p.url = OptString(e, lower ? "url" : "URL");
+    p.user = OptString(e, lower ? "user" : "User");
+    p.status = OptString(e, lower ? "status" : "Status");
+    p.priority = OptInt32(e, lower ? "priority" : "Priority");
+    p.accepted = OptInt(e, lower ? "accepted" : "Accepted");
+    p.rejected = OptInt(e, lower ? "rejected" : "Rejected");
+    p.stale = OptInt(e, lower ? "stale" : "Stale");
     const bool candidate =
         any_stratum_active ? IsTrue(e, "Stratum Active") : EqualsNoCase(p.status, "Alive");
     const auto rank = [](const PoolInfo& pool) {
@@ -276,14 +291,17 @@ struct RateKey {
 // its name says (76690808.44 on a 76 TH/s M31S).
 constexpr RateKey kShortRateKeys[] = {
     {"MHS 5s", Unit::kMhs}, {"GHS 5s", Unit::kGhsLabel},     {"MHS 30s", Unit::kMhs},
-    {"HS RT", Unit::kMhs},  {"total_rate", Unit::kGhsLabel}, {"total rate", Unit::kGhsLabel}};
+    {"HS RT", Unit::kMhs},  {"total_rate", Unit::kGhsLabel}, {"total rate", Unit::kGhsLabel},
+    {"rate_5s", Unit::kGhsLabel}};  // Bitmain's new layout, in its rate_unit
 // Since start first: bOS+'s "MHS 24h" is scaled to a full day even an hour after boot.
 constexpr RateKey kAvgRateKeys[] = {{"MHS av", Unit::kMhs},
                                     {"GHS av", Unit::kGhsLabel},
+                                    {"rate_avg", Unit::kGhsLabel},
                                     {"GHS 30m", Unit::kGhsLabel},
                                     {"rate_30m", Unit::kGhsLabel},
                                     {"MHS 24h", Unit::kMhs}};
 constexpr RateKey kExpectedRateKeys[] = {{"total_rateideal", Unit::kGhsLabel},
+                                         {"rate_ideal", Unit::kGhsLabel},
                                          {"Target MHS", Unit::kMhs},
                                          {"Factory GHS", Unit::kGhs},
                                          {"Nominal MHS", Unit::kMhs}};
@@ -324,7 +342,7 @@ void ReadMeasurements(const Sections& s, std::span<const Family* const> families
                       const ModelInfo& info, Record& out) {
   // "rate_unit" (S17, S19, T15) says what the "GHS" labels hold, overriding the table.
   double ghs_unit = info.ghs_label_unit;
-  for (const Node& obj : {s.miner_stats, s.summary}) {
+  for (const Node& obj : {s.miner_stats, s.summary, s.chain_stats}) {
     if (!obj) continue;
     if (std::optional<double> unit = RateUnit(OptString(*obj, "rate_unit"))) {
       ghs_unit = *unit;
@@ -344,7 +362,7 @@ void ReadMeasurements(const Sections& s, std::span<const Family* const> families
   }
   for (const auto& entry : boards) out.boards.push_back(entry.second);
 
-  for (const Node& src : {s.summary, s.miner_stats}) {
+  for (const Node& src : {s.summary, s.miner_stats, s.chain_stats}) {
     Fill(out.hashrate, FirstRate(src, kShortRateKeys, ghs_unit));
     Fill(out.hashrate_avg, FirstRate(src, kAvgRateKeys, ghs_unit));
     Fill(out.hashrate_expected, Nominal(FirstRate(src, kExpectedRateKeys, ghs_unit)));
@@ -358,6 +376,9 @@ void ReadMeasurements(const Sections& s, std::span<const Family* const> families
 
   if (s.summary) out.uptime_s = OptInt(*s.summary, "Elapsed");
   for (element e : Objects(s.stats)) Fill(out.uptime_s, OptInt(e, "Elapsed"));
+  for (const Node& src : {s.summary, s.chain_stats}) {  // the new layout's lowercase key
+    if (src) Fill(out.uptime_s, OptInt(*src, "elapsed"));
+  }
 
   if (s.summary) {
     out.accepted = OptInt(*s.summary, "Accepted");

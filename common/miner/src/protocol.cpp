@@ -41,21 +41,29 @@ ReplyStatus CheckReplyStatus(element reply) {
   if (!status) return result;
 
   // CGMiner: "STATUS":[{"STATUS":"S","Code":..,"Msg":..}]. Whatsminer: "STATUS":"E"
-  // with Code and Msg beside it in the reply itself.
+  // with Code and Msg beside it in the reply itself. Bitmain's new API layout
+  // ({"command":..,"new_api":true}, and the web CGIs): "STATUS":{"STATUS":"S",
+  // "when":..,"Msg":"stats","api_version":"1.0.0"}, one object, no Code.
   element block = reply;
   std::string_view letter;
   simdjson::dom::array list;
+  std::optional<element> object;  // the STATUS object, when it is one
   if (status->get(list) == simdjson::SUCCESS) {
     element first;
     if (list.at(0).get(first) != simdjson::SUCCESS || !first.is_object()) return result;
-    block = first;
+    object = first;
+  } else if (status->is_object()) {
+    object = status;
+  } else if (status->get(letter) != simdjson::SUCCESS) {
+    return result;
+  }
+  if (object) {
+    block = *object;
     std::string_view text;
     if (const std::optional<element> s = MemberOf(block, "STATUS");
         s && s->get(text) == simdjson::SUCCESS) {
       letter = text;
     }
-  } else if (status->get(letter) != simdjson::SUCCESS) {
-    return result;
   }
   if (const std::optional<element> code = MemberOf(block, "Code")) {
     int64_t n = 0;

@@ -1,11 +1,14 @@
 // Bitmain Antminers and the firmware that keeps their cgminer-style STATS:
 // stock bmminer/cgminer, Hiveon, Vnish (which adds chain_consumptionN watts)
 // and LuxOS. One STATS entry carries the figures: chain_acnN chips,
-// chain_acsN chip states, chain_rateN, tempN / temp2_N, fanN.
+// chain_acsN chip states, chain_rateN, tempN / temp2_N, fanN. Stock firmware
+// of 2022 on also answers Bitmain's new API layout (antminer_new_api.cpp),
+// which alone reports power; a poll asks for both.
 #include <algorithm>
 #include <charconv>
 #include <map>
 
+#include "antminer_new_api.h"
 #include "asicmon/miner_api.h"
 #include "family.h"
 
@@ -19,16 +22,24 @@ constexpr double kAntminerSleepMode = 254;
 
 constexpr Software kSoftware[] = {{"bmminer", "BMMiner"}, {"cgminer", "CGMiner"}};
 
-bool Recognise(const Sections& s, const Identity&) { return s.miner_stats.has_value(); }
+// What plain and new_api requests are answered with, in that order: stock
+// firmware of 2022 on answers the plain request with the classic layout
+// (antminer-s21xphyd-stats.json, 2026) and reports power only in the new one
+// (antminer-s23hyd-stats-newapi.json); firmware before it ignores "new_api"
+// and answers the classic layout again, which reads the same (asic-rs PR #328,
+// measured on L9/L11 86.48-2.0.0 and older units).
+constexpr PollStep kPoll[] = {
+    {"summary+stats+pools", Framing::kCgminer, 0, R"({"command":"summary+stats+pools"})"},
+    {"stats new_api", Framing::kCgminer, 0, R"({"command":"stats","new_api":true})"},
+};
 
-// Chip states in chain_acsN: " oooooooo ooo", 'x' for a failed chip.
-std::optional<int32_t> CountOf(std::string_view acs, char state) {
-  return static_cast<int32_t>(std::count(acs.begin(), acs.end(), state));
+bool Recognise(const Sections& s, const Identity&) {
+  return s.miner_stats.has_value() || IsAntminerInfo(s);
 }
 
 // One board per populated chain N; returns the watts vnish reports as
 // chain_consumptionN when every populated chain has it.
-std::optional<double> Chains(const Sections& s, double ghs_unit, Boards& boards) {
+std::optional<double> ClassicChains(const Sections& s, double ghs_unit, Boards& boards) {
   const element stats = *s.miner_stats;
   double watts = 0;
   bool all_have_watts = true;
@@ -46,8 +57,8 @@ std::optional<double> Chains(const Sections& s, double ghs_unit, Boards& boards)
     Fill(b.temp_chip, MaxOf(TempField(stats, "temp2_" + n), TempField(stats, "temp_chip" + n)));
     Fill(b.chips, chips);
     if (has_acs) {
-      Fill(b.chips_ok, CountOf(acs, 'o'));
-      Fill(b.chips_failed, CountOf(acs, 'x'));
+      Fill(b.chips_ok, ChipsIn(acs, 'o'));
+      Fill(b.chips_failed, ChipsIn(acs, 'x'));
     }
     for (std::string_view key : {"freq_avg", "freq", "frequency"}) {
       Fill(b.freq_mhz, FreqField(stats, std::string(key) + n));
@@ -61,8 +72,20 @@ std::optional<double> Chains(const Sections& s, double ghs_unit, Boards& boards)
   return all_have_watts && watts > 0 ? std::optional<double>(watts) : std::nullopt;
 }
 
+// The new layout's chains when the poll has them (per board: its serial and
+// 0-based index), else the classic chain_*N keys: both describe the same
+// boards, numbered apart (classic chains start at 1, or 6 on an S9).
+std::optional<double> Chains(const Sections& s, double ghs_unit, Boards& boards) {
+  if (s.chain_stats) {
+    NewApiChains(*s.chain_stats, ghs_unit, boards);
+    return std::nullopt;  // its power is the whole unit's, read by NewApiExtras
+  }
+  if (s.miner_stats) return ClassicChains(s, ghs_unit, boards);
+  return std::nullopt;
+}
+
 // "fan5", "fan6", ... in fan order, up to the declared fan_num.
-std::vector<int32_t> ReadFans(const Sections& s) {
+std::vector<int32_t> ClassicFans(const Sections& s) {
   std::map<int32_t, double> by_number;
   ForEachMember(*s.miner_stats, [&](std::string_view key, element value) {
     const std::string_view digits = key.substr(std::min<size_t>(key.size(), 3));
@@ -79,27 +102,35 @@ std::vector<int32_t> ReadFans(const Sections& s) {
   return Fans(readings, OptInt(*s.miner_stats, "fan_num").value_or(0));
 }
 
+std::vector<int32_t> ReadFans(const Sections& s) {
+  if (s.chain_stats) return NewApiFans(*s.chain_stats);
+  if (s.miner_stats) return ClassicFans(s);
+  return {};
+}
+
 // S17 family firmware in sleep mode (antminer-s17plus/t17plus-stats-sleeping.json).
 // An S19 asleep still says "Mode":2, so its sleep is known only to control.
 void State(const Sections& s, Record& out) {
-  if (OptNumber(*s.miner_stats, "Mode") == kAntminerSleepMode) out.sleeping = true;
+  if (s.miner_stats && OptNumber(*s.miner_stats, "Mode") == kAntminerSleepMode) {
+    out.sleeping = true;
+  }
 }
 
 }  // namespace
 
 extern const Family kAntminer = {
     .name = "antminer",
-    .poll = {},
+    .poll = kPoll,
     .software = kSoftware,
     .recognise = Recognise,
-    .build = nullptr,
-    .model = nullptr,  // every Antminer firmware reports its "Type"
+    .build = NewApiBuild,   // classic replies name theirs in VERSION / STATS[0]
+    .model = NewApiModel,   // classic replies report their "Type"
     .stats_boards = Chains,
     .listed_boards = nullptr,
     .chip_temp = nullptr,
     .fans = ReadFans,
     .state = State,
-    .extras = nullptr,
+    .extras = NewApiExtras,
     .read_documents = nullptr,
 };
 

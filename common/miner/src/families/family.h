@@ -42,6 +42,11 @@ struct Sections {
   // The STATS entry that carries a cgminer-alike's figures ("GHS 5s",
   // chain_acnN), as Antminers write it.
   Node miner_stats;
+  // Bitmain's new API layout (request with "new_api":true, and its web CGIs):
+  // STATS[0] with "chain":[{index, rate_real, temp_chip[], asic, ...}], fan[],
+  // rate_unit, watt; and INFO {type, miner_version, CompileTime}.
+  Node chain_stats;
+  Node info;
 };
 
 // Miner software, as a VERSION key or the first word of a STATUS Description.
