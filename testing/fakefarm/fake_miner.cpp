@@ -236,6 +236,9 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
       break;
     case ParseOutcome::kOk:
       if (command.find('+') == std::string::npos) {
+        // "new_api" is asked of one command at a time (pyasic, asic-rs); a
+        // multi-command keeps the classic layout.
+        if (request_.new_api && model_->firmware.new_api && WriteNewApi(w, command)) break;
         Command(w, command, request_.has_parameter ? &request_.parameter : nullptr, actions);
         break;
       }

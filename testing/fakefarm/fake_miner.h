@@ -167,6 +167,12 @@ class FakeMiner {
   void WritePools(ReplyWriter& w);
   void WriteVersion(ReplyWriter& w);
   void WriteDevs(ReplyWriter& w);
+  // Bitmain's new API layout (antminer_new_api_replies.cpp): true when
+  // `command` is one the model answers in it.
+  bool WriteNewApi(ReplyWriter& w, std::string_view command);
+  void WriteNewApiHead(ReplyWriter& w, std::string_view msg);
+  void WriteStatsNewApi(ReplyWriter& w);
+  void WriteSummaryNewApi(ReplyWriter& w);
   void WriteVersionFields(ReplyWriter& w, bool with_api);
   void AppendChipStatus(ReplyWriter& w, int board);
   void WriteChains(ReplyWriter& w, int slots, bool listed);

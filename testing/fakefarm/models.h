@@ -10,7 +10,7 @@
 
 namespace asicmon::fakefarm {
 
-enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus };
+enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus, kS21, kKS7, kZ15 };
 
 inline constexpr int kMaxBoards = 4;
 inline constexpr int kMaxFans = 4;
@@ -53,6 +53,11 @@ struct Firmware {
   BlinkApi blink;  // the web interface's fault LED, if any
   bool can_sleep;  // "miner-mode" 1 stops hashing
   int fan_idle;    // rpm while asleep (S17 family: fans off)
+  // Bitmain's new API layout (antminer_new_api_replies.cpp): answered to
+  // "stats" and "summary" asked with "new_api":true by firmware of 2022 on;
+  // firmware before it ignores the flag.
+  bool new_api = false;
+  double power_w = 0;  // the new layout's "watt" at nominal rate; 0: not reported
 };
 
 // What the simulator knows of one model.

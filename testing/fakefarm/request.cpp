@@ -25,7 +25,13 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
   bool command_is_string = false;
 
   bool null() override { return Scalar(); }
-  bool boolean(bool) override { return Scalar(); }
+  bool boolean(bool b) override {
+    if (depth_ == 1 && key_ == Key::kNewApi && Value()) {
+      out_.new_api = b;
+      return true;
+    }
+    return Scalar();
+  }
   bool number_integer(number_integer_t v) override { return Integer(v); }
   bool number_unsigned(number_unsigned_t v) override {
     // jansson's integer reader refuses text past int64 ("too big integer"),
@@ -65,7 +71,10 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
   bool key(string_t& k) override {
     if (k.find('\0') != string_t::npos) return false;  // as string()
     if (depth_ == 1) {
-      key_ = k == "command" ? Key::kCommand : k == "parameter" ? Key::kParameter : Key::kOther;
+      key_ = k == "command"     ? Key::kCommand
+             : k == "parameter" ? Key::kParameter
+             : k == "new_api"   ? Key::kNewApi
+                                : Key::kOther;
     }
     return true;
   }
@@ -77,7 +86,7 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
   }
 
  private:
-  enum class Key { kOther, kCommand, kParameter };
+  enum class Key { kOther, kCommand, kParameter, kNewApi };
 
   // A value may start here: within the depth bound.
   bool Value() const { return depth_ < kMaxDepth; }
@@ -128,6 +137,7 @@ ParseOutcome ParseRequest(std::string_view request, Request& out) {
   out.command.clear();
   out.parameter.clear();
   out.has_parameter = false;
+  out.new_api = false;
   // cgminer's api.c looks at the first byte only (`*buf != ISJSON`): a
   // request with a blank before its '{' is a text command, and no command.
   if (request.empty() || request.front() != '{') {

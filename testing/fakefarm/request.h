@@ -14,6 +14,9 @@ struct Request {
   std::string command;
   std::string parameter;
   bool has_parameter = false;
+  // Bitmain's top-level "new_api": true (stock firmware of 2022 on answers it
+  // with its new layout; older firmware, like cgminer, ignores the member).
+  bool new_api = false;
 };
 
 // Fills `out` (reused, so answering does not allocate) from `request`, whose

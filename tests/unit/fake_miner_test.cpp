@@ -147,9 +147,10 @@ TEST(FakeMinerLayoutTest, RawBytesCarryTheFirmwareQuirks) {
     const std::string stats = miner.Handle(R"({"command":"stats"})", kNow);
     const std::string pools = miner.Handle(R"({"command":"pools"})", kNow);
     const std::string poll_reply = miner.Handle(kPoll, kNow);
-    const bool glued = model.id == ModelId::kS9 || model.id == ModelId::kL3Plus;
+    const bool glued =
+        model.id == ModelId::kS9 || model.id == ModelId::kL3Plus || model.id == ModelId::kZ15;
     const bool s19 = model.id == ModelId::kS19Pro || model.id == ModelId::kS19jPro;
-    // The S9 and L3+ glue STATS[0] and STATS[1] as `}{`: invalid JSON that
+    // The S9, L3+ and Z15 glue STATS[0] and STATS[1] as `}{`: invalid JSON that
     // only a repair makes readable.
     EXPECT_EQ(stats.find("\"}{\"STATS\":0") != std::string::npos, glued);
     EXPECT_EQ(poll_reply.find("\"}{\"STATS\":0") != std::string::npos, glued);
@@ -679,7 +680,7 @@ TEST(FarmPlanTest, FaultsAreExactDeterministicAndOnePerMiner) {
   EXPECT_FALSE(ParseFaultRequest("slow=-1").ok());
   EXPECT_FALSE(ParseFaultRequest("slow=101%").ok());
   EXPECT_FALSE(ParseDenyRequest("some").ok());
-  EXPECT_FALSE(ParseModels("s9,s21").ok());
+  EXPECT_FALSE(ParseModels("s9,t21").ok());  // a model the farm does not simulate
 }
 
 TEST(FarmPlanTest, ManifestLineDescribesTheMiner) {
@@ -1004,7 +1005,7 @@ TEST(FarmExecutableTest, BadConfigurationExitsWithTwo) {
   for (std::vector<std::string> args : {
            std::vector<std::string>{"--base", "10.0.0.1", "--count", "1"},
            std::vector<std::string>{"--base", "127.33.5.1", "--count", "2", "--fault", "slow=3"},
-           std::vector<std::string>{"--base", "127.33.5.1", "--count", "2", "--models", "s21"},
+           std::vector<std::string>{"--base", "127.33.5.1", "--count", "2", "--models", "t21"},
            std::vector<std::string>{"--count", "x"},
        }) {
     args.insert(args.begin(), asicmon::testing::BinPath("asicmon-fakefarm"));
