@@ -1,7 +1,8 @@
 // Prints the cost of the record's wire forms and of turning a real reply
 // into a record: msgpack encode/decode (array, as shipped, and the same
 // record as a msgpack map for comparison), JSON rendering, and
-// repair+parse+normalise of a real S9 reply.
+// repair+parse+normalise of a real S9 reply and of a real S21 reply in
+// Bitmain's new API layout.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -131,6 +132,15 @@ int main() {
     sink += r.boards.size();
   });
   std::printf("S9 reply: %zu bytes\n", reply.size());
+  // The S21's answer to {"command":"stats","new_api":true} (its stats.cgi body),
+  // as captured: STATUS one object, INFO, STATS[0].chain[].
+  const std::string new_api = ReadFile(dir + "/antminer-s21-stats-newapi.json");
+  Measure("repair+parse+normalise (S21 new_api stats)", kN / 30, [&](int) {
+    asicmon::Record r;
+    asicmon::NormaliseRawReply(new_api, r);
+    sink += r.boards.size();
+  });
+  std::printf("S21 new_api reply: %zu bytes\n", new_api.size());
   std::printf("\nround trip: %.0f records/s on one core (target >= 200000: %s); encode %.2f us, decode %.2f us\n",
               1e6 / rt, 1e6 / rt >= 200000 ? "met" : "NOT met", enc, dec);
   std::printf("normalising a real reply: %.0f replies/s on one core\n", 1e6 / full);
