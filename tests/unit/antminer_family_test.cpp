@@ -209,6 +209,24 @@ TEST(AntminerClassic2026, S23HydClassicAlone) {
   EXPECT_EQ(r.power_w, std::nullopt);
 }
 
+// L9/L11 on 86.48-2.0.0: chain_rateN a JSON number, the board sensor split in
+// inlet and outlet (the keys and values asic-rs PR #324 quotes from that firmware).
+TEST(AntminerClassic2026, L9InletOutletBoardSensors) {
+  const json reply = {
+      {"STATUS", json::array({{{"STATUS", "S"}, {"Msg", "CGMiner stats"}}})},
+      {"STATS", json::array({{{"Type", "Antminer L9"}},
+                             {{"GHS 5s", 20.3}, {"rate_unit", "GH"}, {"chain_acn1", 110},
+                              {"chain_rate1", 6.790325248}, {"temp_in_pcb_1", "47"},
+                              {"temp_out_pcb_1", "57"}}})}};
+  const Record r = testing::NormaliseJson(reply);
+  ASSERT_EQ(r.status, MinerStatus::kOk) << r.error;
+  EXPECT_EQ(r.algorithm, "scrypt");
+  ASSERT_EQ(r.boards.size(), 1u);
+  // rate_unit "GH" overrides the table's MH/s for the L-series' "GHS" labels.
+  EXPECT_TRUE(Near(r.boards[0].hashrate, 6.790325248e9));
+  EXPECT_TRUE(Near(r.boards[0].temp_board, 57));
+}
+
 // ---- Units by model ------------------------------------------------------------
 
 // Unit trap: the Z11's "GHS 5s":"141.54" is 141.54 ksol/s (nominal 135 ksol/s), not GH/s.

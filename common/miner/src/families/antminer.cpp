@@ -54,6 +54,10 @@ std::optional<double> ClassicChains(const Sections& s, double ghs_unit, Boards& 
     Fill(b.hashrate, Rate(OptNumber(stats, "chain_rate" + n), ghs_unit));
     Fill(b.hashrate_expected, Nominal(Rate(OptNumber(stats, "chain_rateideal" + n), ghs_unit)));
     Fill(b.temp_board, MaxOf(TempField(stats, "temp" + n), TempField(stats, "temp_pcb" + n)));
+    // L9/L11 firmware 86.48-2.0.0 splits the board sensor into inlet and
+    // outlet ("temp_in_pcb_1":"47","temp_out_pcb_1":"57"; asic-rs PR #324).
+    Fill(b.temp_board, MaxOf(TempField(stats, "temp_in_pcb_" + n),
+                             TempField(stats, "temp_out_pcb_" + n)));
     Fill(b.temp_chip, MaxOf(TempField(stats, "temp2_" + n), TempField(stats, "temp_chip" + n)));
     Fill(b.chips, chips);
     if (has_acs) {
