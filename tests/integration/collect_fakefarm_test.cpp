@@ -77,7 +77,7 @@ TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
     EXPECT_FALSE(r["firmware"].get<std::string>().empty());
     EXPECT_FALSE(r["algorithm"].get<std::string>().empty());
   }
-  EXPECT_EQ(models.size(), 5u) << "the farm serves five models";
+  EXPECT_EQ(models.size(), 8u) << "the farm serves eight models";
 }
 
 TEST(CollectFakefarm, EveryFaultEndsInItsStatusByTheDeadline) {

@@ -252,7 +252,7 @@ TEST_F(FleetOpsTest, LocateSleepAndWakeChangeTheMinerAndReadBack) {
 TEST_F(FleetOpsTest, Issue17BulkSleepAndWakeStoreNoFaultEvent) {
   testing::FakeFarm farm = testing::StartFakeFarm(
       {"--base", "127.53.6.1", "--count", "60", "--http-port", "8080", "--action-log",
-       (dir_ / "actions.jsonl").string()});
+       (dir_ / "actions.jsonl").string(), "--models", "s9,s17pro,s19pro,s19jpro,l3plus"});
   ASSERT_TRUE(farm.process);
   std::vector<std::string> capable;  // S17 and S19 families; S9 and L3+ have no sleep
   for (const auto& [ip, m] : farm.miners) {
