@@ -76,9 +76,9 @@ std::optional<double> ClassicChains(const Sections& s, double ghs_unit, Boards& 
   return all_have_watts && watts > 0 ? std::optional<double>(watts) : std::nullopt;
 }
 
-// The new layout's chains when the poll has them (per board: its serial and
-// 0-based index), else the classic chain_*N keys: both describe the same
-// boards, numbered apart (classic chains start at 1, or 6 on an S9).
+// The new layout's chains when the poll has them, else the classic chain_*N
+// keys: both describe the same boards, numbered apart (new chain[].index from
+// 0; classic chains from 1, or 6 on an S9), so never both.
 std::optional<double> Chains(const Sections& s, double ghs_unit, Boards& boards) {
   if (s.chain_stats) {
     NewApiChains(*s.chain_stats, ghs_unit, boards);
