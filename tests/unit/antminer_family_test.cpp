@@ -177,9 +177,8 @@ TEST(AntminerClassic2026, S21XpHydStats) {
   EXPECT_EQ(r.power_w, std::nullopt);  // the classic layout reports no power
 }
 
-// What the poll plan's two exchanges bring from one S23 Hyd. (both captured
-// within a second): the classic stats and the new_api stats, read together as
-// the poller glues a poll's documents. The new layout's chains stand for the
+// Both stats layouts of one S23 Hyd. (captured within a second) in one read, as
+// the poller glues a poll's documents: the new layout's chains stand for the
 // boards (numbered from 0, not the classic 1..3, never both) and bring power.
 TEST(AntminerClassic2026, S23HydBothLayoutsInOnePoll) {
   const json poll = json::array({Fixture("antminer-s23hyd-stats.json"),
@@ -286,13 +285,14 @@ TEST(AntminerModels, TwentyTwentyThreeTable) {
 
 // ---- The poll plan -----------------------------------------------------------
 
-// Asked of every Antminer: the classic exchange, then stats with "new_api" as
-// a top-level member (nested in "parameter" the firmware ignores it).
-TEST(AntminerPoll, ClassicThenNewApiStats) {
+// Asked of every Antminer: cgminer's summary, pools and version, then stats
+// with "new_api" as a top-level member (nested in "parameter" the firmware
+// ignores it).
+TEST(AntminerPoll, ClassicSummaryThenNewApiStats) {
   const Family* f = FindFamily("antminer");
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(f->poll.size(), 2u);
-  EXPECT_EQ(json::parse(f->poll[0].request), (json{{"command", "summary+stats+pools"}}));
+  EXPECT_EQ(json::parse(f->poll[0].request), (json{{"command", "summary+pools+version"}}));
   EXPECT_EQ(json::parse(f->poll[1].request), (json{{"command", "stats"}, {"new_api", true}}));
   for (const PollStep& step : f->poll) {
     EXPECT_EQ(step.framing, Framing::kCgminer);

@@ -22,14 +22,17 @@ constexpr double kAntminerSleepMode = 254;
 
 constexpr Software kSoftware[] = {{"bmminer", "BMMiner"}, {"cgminer", "CGMiner"}};
 
-// What plain and new_api requests are answered with, in that order: stock
-// firmware of 2022 on answers the plain request with the classic layout
-// (antminer-s21xphyd-stats.json, 2026) and reports power only in the new one
-// (antminer-s23hyd-stats-newapi.json); firmware before it ignores "new_api"
-// and answers the classic layout again, which reads the same (asic-rs PR #328,
-// measured on L9/L11 86.48-2.0.0 and older units).
+// A poll: cgminer's summary, pools and version, then stats asked with
+// "new_api" (a top-level member; nested in "parameter" it is ignored). Stock
+// firmware of 2022 on answers that stats in its new layout, the only one
+// with power (antminer-s23hyd-stats-newapi.json; its plain stats,
+// antminer-s23hyd-stats.json, has none); firmware before it ignores the
+// flag and answers the classic stats (asic-rs PR #328, measured on L9/L11
+// 86.48-2.0.0 and older units). VERSION names the miner software, which the
+// new layout does not. Two exchanges where the generic poll is one: the
+// price of power on 2022+ firmware.
 constexpr PollStep kPoll[] = {
-    {"summary+stats+pools", Framing::kCgminer, 0, R"({"command":"summary+stats+pools"})"},
+    {"summary+pools+version", Framing::kCgminer, 0, R"({"command":"summary+pools+version"})"},
     {"stats new_api", Framing::kCgminer, 0, R"({"command":"stats","new_api":true})"},
 };
 

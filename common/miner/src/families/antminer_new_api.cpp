@@ -9,8 +9,7 @@ namespace {
 
 using simdjson::dom::element;
 
-constexpr size_t kMaxChains = 16;   // bounds a hostile chain[]; Antminers have 3 or 4
-constexpr size_t kMaxErrors = 32;   // bounds a hostile status[]
+constexpr size_t kMaxChains = 16;  // bounds a hostile chain[]; Antminers have 3 or 4
 
 // The hottest valid reading of a sensor array ([44,44,56,56]); 0 is a missing
 // sensor (the hydro units' temp_chip [x,y,0,0]).
