@@ -189,6 +189,26 @@ TEST(Poller, HttpReplyEndsAtContentLength) {
   EXPECT_EQ(p.text, body);
 }
 
+// The deadline bounds the whole poll: a slow Antminer, asked its family's two
+// questions, gets the second only for what is left, and the record keeps
+// what the first brought.
+TEST(Poller, DeadlineBoundsTheWholePoll) {
+  LoopbackServer slow("127.61.0.9", [](int fd, const std::string& request) {
+    std::this_thread::sleep_for(700ms);
+    SendAll(fd, request.find("stats") != std::string::npos
+                    ? testing::ReadFixture("antminer-s9-stats.json")
+                    : testing::ReadFixture("antminer-s9-pools.json"));
+  });
+  ExchangeOptions options = Fast();
+  options.deadline = 1000ms;
+  const PollResult r = PollOnce({"127.61.0.9", 4028}, "antminer", options);
+  EXPECT_LT(*r.record.poll_ms, 1300);  // two exchanges of 700 ms would be 1400
+  EXPECT_EQ(slow.accepted(), 2);
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_FALSE(r.record.pools.empty());
+  EXPECT_NE(r.record.error.find("stats new_api"), std::string::npos) << r.record.error;
+}
+
 TEST(Poller, FamilyNamesListTheRegistry) {
   const std::vector<std::string_view> names = FamilyNames();
   EXPECT_GE(names.size(), 4u);

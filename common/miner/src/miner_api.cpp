@@ -112,7 +112,7 @@ MinerClient::Exchange* MinerClient::Find(uint64_t id) {
 }
 
 void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Callback done,
-                        Framing framing) {
+                        Framing framing, std::optional<std::chrono::milliseconds> deadline) {
   ++counters_.started;
   uint32_t index;
   if (!free_slots_.empty()) {
@@ -136,7 +136,7 @@ void MinerClient::Start(const MinerEndpoint& endpoint, std::string request, Call
   ex.reply.clear();
   ex.done = std::move(done);
   ex.started = Clock::now();
-  ex.deadline = ex.started + options_.deadline;
+  ex.deadline = ex.started + deadline.value_or(options_.deadline);
   ex.connect_deadline = std::min(ex.deadline, ex.started + options_.connect_timeout);
   ++live_;
 

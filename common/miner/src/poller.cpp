@@ -152,11 +152,20 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
 
   void NextStep() {
     const PollStep& s = steps[step];
+    // The deadline is the whole poll's, however many exchanges it takes.
+    const auto left = client->options().deadline -
+                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    if (left <= std::chrono::milliseconds(0)) {
+      ExchangeResult late;
+      late.status = MinerStatus::kTimeout;
+      late.error = "the poll's deadline passed before this exchange";
+      return OnExchange(std::move(late));
+    }
     MinerEndpoint to{endpoint.ip, s.port == 0 ? endpoint.port : s.port};
     client->Start(
         to, FrameRequest(s, endpoint.ip),
         [self = shared_from_this()](ExchangeResult&& r) { self->OnExchange(std::move(r)); },
-        s.framing);
+        s.framing, left);
   }
 
   void OnExchange(ExchangeResult&& r) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -77,10 +78,12 @@ class MinerClient {
   MinerClient& operator=(const MinerClient&) = delete;
 
   // Begins an exchange: connect, send `request` (already framed), read the
-  // reply until `framing` says it is whole. `done` runs exactly once, from a
-  // later Poll(), with the outcome.
+  // reply until `framing` says it is whole, within `deadline` (default: the
+  // options' deadline; a poll of several exchanges gives each what is left
+  // of its own). `done` runs exactly once, from a later Poll(), with the outcome.
   void Start(const MinerEndpoint& endpoint, std::string request, Callback done,
-             Framing framing = Framing::kCgminer);
+             Framing framing = Framing::kCgminer,
+             std::optional<std::chrono::milliseconds> deadline = std::nullopt);
 
   // Moves every exchange forward for up to `max_wait` (0: do what is ready
   // and return) and runs the callbacks of those that finished. Returns how many.

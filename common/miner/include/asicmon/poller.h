@@ -16,6 +16,8 @@
 //      allows are tried in registry order.
 // The first `ok` record wins; otherwise the generic poll's outcome stands.
 // A connect timeout ends the poll at once: no host there to try again.
+// The client's deadline bounds the whole poll, every exchange included: an
+// exchange that would start after it is not made.
 //
 // Thread-safety: a Poller belongs to the thread of its MinerClient.
 #pragma once
