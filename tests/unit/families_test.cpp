@@ -18,7 +18,8 @@ TEST(Families, EachIsNamedOnceAndRecognisable) {
   for (const Family* f : Families()) {
     EXPECT_FALSE(f->name.empty());
     EXPECT_TRUE(names.insert(f->name).second) << "two families named " << f->name;
-    EXPECT_NE(f->recognise, nullptr) << f->name;
+    // A family that reads its own documents recognises nothing in a cgminer reply.
+    EXPECT_NE(f->recognise == nullptr, f->read_documents == nullptr) << f->name;
   }
   EXPECT_GE(names.size(), 4u);
 }

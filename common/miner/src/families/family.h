@@ -47,6 +47,9 @@ struct Sections {
   // rate_unit, watt; and INFO {type, miner_version, CompileTime}.
   Node chain_stats;
   Node info;
+  // Canaan's per-module "MM ID<n>" strings of key[value] pairs, gathered once
+  // from STATS (see CanaanModules).
+  std::vector<std::string_view> modules;
 };
 
 // Miner software, as a VERSION key or the first word of a STATUS Description.
@@ -112,6 +115,16 @@ const Family* FindFamily(std::string_view name);
 std::span<const Family* const> Families();
 
 // ---- Shared record-building helpers ----
+
+// The "MM ID<n>" strings of STATS (AvalonMiners: "MM ID0", or "MM ID0:Summary"
+// on 2025 firmware), in order; at most a bounded number of them.
+std::vector<std::string_view> CanaanModules(const Node& stats);
+
+// The document of the poll step named `step`, nullopt when the poll brought none.
+Node FindDocument(std::span<const PolledDocument> documents, std::string_view step);
+// "aa:bb:cc:dd:ee:ff" from "AA:BB:CC:DD:EE:FF", "aa-bb-..." or "aabbccddeeff";
+// "" when `text` is no MAC address.
+std::string MacAddress(std::string_view text);
 
 inline constexpr double kMega = 1e6;
 inline constexpr double kGiga = 1e9;

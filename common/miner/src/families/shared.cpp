@@ -30,6 +30,34 @@ std::optional<double> MaxTempOfList(std::string_view list) {
 
 }  // namespace
 
+Node FindDocument(std::span<const PolledDocument> documents, std::string_view step) {
+  for (const PolledDocument& d : documents) {
+    if (d.step == step) return d.doc;
+  }
+  return std::nullopt;
+}
+
+std::string MacAddress(std::string_view text) {
+  text = Trim(text);
+  std::string hex;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool separator = c == ':' || c == '-';
+    // Separators only between byte pairs: "aa:bb:..." or none at all.
+    if (separator && hex.size() % 2 == 0 && !hex.empty() && i + 1 < text.size()) continue;
+    const bool digit = IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!digit || hex.size() == 12) return {};
+    hex += static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+  }
+  if (hex.size() != 12) return {};
+  std::string mac;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    if (!mac.empty()) mac += ':';
+    mac.append(hex, i, 2);
+  }
+  return mac;
+}
+
 BoardStats& BoardAt(Boards& boards, int32_t index) {
   BoardStats& b = boards[index];
   b.index = index;
