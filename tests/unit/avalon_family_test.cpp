@@ -59,7 +59,7 @@ TEST(AvalonQ, VersionSummaryStatsPools) {
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.error, "");
   EXPECT_EQ(r.family, "avalon");
-  EXPECT_EQ(r.model, "Avalon Q");  // VERSION "PROD"; "MODEL" is only "Q"
+  EXPECT_EQ(r.model, "Avalon Q");  // Ver[Q-...], as VERSION's "PROD" says it
   EXPECT_EQ(r.algorithm, "sha256d");
   EXPECT_EQ(r.firmware, "CGMiner 4.11.1");
   EXPECT_EQ(r.firmware_build, "Q-25052801_14a19a2");  // Ver[...] in "MM ID0:Summary"
@@ -92,7 +92,7 @@ TEST(AvalonQ, LitestatsAlone) {
   const Record r = testing::NormaliseJson(Fixture("avalon-q-litestats.json"));
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.family, "avalon");
-  EXPECT_EQ(r.model, "Avalon Q");  // no VERSION: the letters of Ver[Q-...]
+  EXPECT_EQ(r.model, "Avalon Q");  // no VERSION: Ver[Q-25052801_...] names it alike
   EXPECT_EQ(r.firmware_build, "Q-25052801_14a19a2");
   EXPECT_TRUE(r.sleeping);
   EXPECT_TRUE(Near(r.hashrate, 0));   // GHSspd[0.00], not the MGHS average
@@ -105,7 +105,7 @@ TEST(AvalonQ, LitestatsAlone) {
 TEST(AvalonMiner1246, StatsAlone) {
   const Record r = testing::NormaliseJson(Fixture("avalon-1246-stats.json"));
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "AvalonMiner 1246");  // the digits of Ver[1246-83-...]
+  EXPECT_EQ(r.model, "AvalonMiner 1246-83");  // Ver[1246-83-21072802_...]
   EXPECT_EQ(r.firmware_build, "1246-83-21072802_4ec6bb0_211fc46");
   EXPECT_FALSE(r.sleeping);  // "Work: In Work"
   // No summary: the boards' MGHS (GH/s) add up: 26907.01 + 26025.06 + 26724.56.
@@ -129,7 +129,7 @@ TEST(AvalonMiner1566, VersionStatsPoolsDevs) {
                             Fixture("avalon-1566-pools.json"), Fixture("avalon-1566-devs.json")});
   const Record r = testing::NormaliseJson(reply);
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "AvalonMiner 15-194");  // VERSION "PROD"
+  EXPECT_EQ(r.model, "AvalonMiner 15-194");  // Ver[15-194-...] and VERSION "PROD" alike
   EXPECT_EQ(r.mac, "12:34:56:78:90:12");     // "MAC":"123456789012", no separators
   EXPECT_TRUE(Near(r.power_w, 3731));        // WALLPOWER[3731] (= PS[6])
   // The boards' MGHS; DEVS' "MHS 30s" is not a board of its own.
@@ -163,7 +163,7 @@ TEST(AvalonRules, ControllerBoardAndPowerErrors) {
   const Record r = testing::NormaliseJson(
       StatsReply("Ver[1166Pro-72-21042601] SYSTEMSTATU[Work: In Fault, Hash Board: 2 ] MGHS[1 2] "
                  "PS[3 1200 0 0 0 0 0] ECHU[0 4] ECMM[16]"));
-  EXPECT_EQ(r.model, "AvalonMiner 1166");
+  EXPECT_EQ(r.model, "AvalonMiner 1166Pro-72");
   EXPECT_EQ(r.errors, (Errors{{"ECMM[16]", "controller error code"},
                               {"ECHU[4]", "hash board error code 1"},
                               {"PS[3]", "power supply status"},
@@ -179,6 +179,14 @@ TEST(AvalonRules, Nano3sLitestatsIdleByStateAlone) {
   EXPECT_EQ(r.model, "Avalon");  // no Ver and no VERSION: nothing names the product
   EXPECT_TRUE(r.sleeping);
   EXPECT_TRUE(Near(r.hashrate, 0));
+}
+
+TEST(AvalonRules, WithoutVerTheVersionsProdNamesIt) {
+  json reply =
+      json::array({{{"STATUS", json::array({{{"STATUS", "S"}, {"Description", "cgminer 4.11.1"}}})},
+                    {"VERSION", json::array({{{"CGMiner", "4.11.1"}, {"PROD", "Avalon Nano3s"}}})}},
+                   StatsReply("LVer[25012001_85ce93f] STATE[1] GHSspd[6.2]")});
+  EXPECT_EQ(testing::NormaliseJson(reply).model, "Avalon Nano3s");
 }
 
 TEST(AvalonRules, HostileStringsReadNothingWrong) {

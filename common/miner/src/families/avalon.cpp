@@ -80,19 +80,28 @@ std::string Build(const Sections& s) {
   return {};
 }
 
-// VERSION "PROD" ("AvalonMiner 1246-83", "Avalon Q"), else the model in
-// "Ver": digits name an AvalonMiner ("1047-..." is an AvalonMiner 1047),
-// letters a 2023+ product ("Q-...", "Nano3-...").
+// "Ver" is the module's model, '-', the firmware version (8 digits of
+// date, then hashes): "1246-83-21072802_4ec6bb0_211fc46", "Q-25052801_14a19a2".
+// The model is VERSION's "PROD" spelt out: digits name an AvalonMiner
+// ("AvalonMiner 1246-83"), letters a 2023+ product ("Avalon Q"). Read from
+// "Ver" first, so the generic poll (no VERSION) names it as its own does;
+// "PROD" when no module says (Nano 3s litestats).
 std::string Model(const Sections& s, const Identity&) {
-  if (s.version) {
+  const std::string_view ver = Trim(Field(s.modules.front(), "Ver").value_or(""));
+  std::string_view model = ver;
+  for (size_t dash = ver.find('-'); dash != std::string_view::npos;
+       dash = ver.find('-', dash + 1)) {
+    const std::string_view rest = ver.substr(dash + 1);
+    if (rest.size() >= 8 && std::all_of(rest.begin(), rest.begin() + 8, IsDigit)) {
+      model = ver.substr(0, dash);
+      break;
+    }
+  }
+  if (model.empty() && s.version) {
     if (std::string prod(Trim(OptString(*s.version, "PROD"))); !prod.empty()) return prod;
   }
-  const std::string_view ver = Field(s.modules.front(), "Ver").value_or("");
-  const std::string_view name = ver.substr(0, std::min(ver.find('-'), ver.size()));
-  if (name.empty()) return "Avalon";
-  const size_t digits = std::find_if_not(name.begin(), name.end(), IsDigit) - name.begin();
-  if (digits > 0) return "AvalonMiner " + std::string(name.substr(0, digits));
-  return "Avalon " + std::string(name);
+  if (model.empty()) return "Avalon";
+  return (IsDigit(model.front()) ? "AvalonMiner " : "Avalon ") + std::string(model);
 }
 
 // Per hash board: MGHS (GH/s; the driver computes it from the board's
