@@ -143,6 +143,21 @@ TEST(AvalonMiner1566, VersionStatsPoolsDevs) {
   EXPECT_EQ(r.errors, Errors{});
 }
 
+// What discover asks (version+pools): VERSION alone names the miner.
+TEST(AvalonMiner1566, VersionAndPoolsAlone) {
+  const Record r = testing::NormaliseJson(
+      Multi({{"version", "avalon-1566-version.json"}, {"pools", "avalon-1566-pools.json"}}));
+  EXPECT_EQ(r.status, MinerStatus::kOk);
+  EXPECT_EQ(r.family, "avalon");
+  EXPECT_EQ(r.model, "AvalonMiner 15-194");  // "PROD"
+  EXPECT_EQ(r.firmware, "CGMiner 4.11.1");
+  EXPECT_EQ(r.firmware_build, "24102401_25462b2_9ddf522");  // "VERSION"
+  EXPECT_EQ(r.mac, "12:34:56:78:90:12");
+  EXPECT_FALSE(r.sleeping);
+  EXPECT_TRUE(r.boards.empty());
+  EXPECT_EQ(r.worker, "pool_username.real_worker");
+}
+
 // The foreman capture's ECHU[512 512]: each hash board's own error code.
 TEST(AvalonMiner1047, HashBoardErrorCodes) {
   const Record r =

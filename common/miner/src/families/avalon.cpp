@@ -66,11 +66,17 @@ std::optional<double> FirstNumber(std::string_view mm, std::string_view key) {
   return v.empty() ? std::nullopt : std::optional<double>(v.front());
 }
 
-bool Recognise(const Sections& s, const Identity&) { return !s.modules.empty(); }
+// A module string, or Canaan's VERSION alone (discover asks version+pools):
+// "PROD" names an Avalon product.
+bool Recognise(const Sections& s, const Identity&) {
+  return !s.modules.empty() ||
+         (s.version && StartsWithNoCase(Trim(OptString(*s.version, "PROD")), "Avalon"));
+}
 
 // The first module's "Ver", else VERSION's own firmware version.
 std::string Build(const Sections& s) {
-  if (const std::optional<std::string_view> ver = Field(s.modules.front(), "Ver")) {
+  if (const std::optional<std::string_view> ver =
+          s.modules.empty() ? std::nullopt : Field(s.modules.front(), "Ver")) {
     return std::string(Trim(*ver));
   }
   if (!s.version) return {};
@@ -87,7 +93,8 @@ std::string Build(const Sections& s) {
 // "Ver" first, so the generic poll (no VERSION) names it as its own does;
 // "PROD" when no module says (Nano 3s litestats).
 std::string Model(const Sections& s, const Identity&) {
-  const std::string_view ver = Trim(Field(s.modules.front(), "Ver").value_or(""));
+  const std::string_view ver =
+      s.modules.empty() ? std::string_view() : Trim(Field(s.modules.front(), "Ver").value_or(""));
   std::string_view model = ver;
   for (size_t dash = ver.find('-'); dash != std::string_view::npos;
        dash = ver.find('-', dash + 1)) {
@@ -163,7 +170,7 @@ bool Idle(std::string_view mm) {
 // SYSTEMSTATU and STATE; Nano 3s litestats only in STATE. Asleep, the rate is
 // GHSspd (the driver's real-time speed), not the boards' since-start MGHS.
 void State(const Sections& s, Record& out) {
-  if (!std::all_of(s.modules.begin(), s.modules.end(), Idle)) return;
+  if (s.modules.empty() || !std::all_of(s.modules.begin(), s.modules.end(), Idle)) return;
   out.sleeping = true;
   std::optional<double> ghs;
   for (std::string_view mm : s.modules) {
