@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "asicmon/poller.h"
 #include "families/family.h"
+#include "loopback_server.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -90,7 +92,6 @@ TEST(Epic, SummaryCapabilitiesNetwork) {
   const Record r = poll.Read("epic");
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.error, "");
-  EXPECT_EQ(r.family, "epic");
   EXPECT_EQ(r.model, "AntMiner S19 XP");  // /capabilities "Model"
   EXPECT_EQ(r.firmware, "PowerPlay-BMS v1.5.13");
   EXPECT_EQ(r.firmware_build, "umcOS");
@@ -167,6 +168,56 @@ TEST(Epic, HostileValuesReadNothingWrong) {
   EXPECT_TRUE(r.pools.empty());
 }
 
+// ---- Through the poller, against an HTTP server on the API port (127.64.0.x) ----
+
+// ePIC's web server on 4028: each GET answered with its capture, anything
+// else (the generic poll's JSON) with a 400, as a web server answers junk.
+testing::LoopbackServer::Behaviour EpicServer() {
+  return [](int fd, const std::string& request) {
+    auto answer = [fd](int status, const std::string& body) {
+      testing::SendAll(fd, "HTTP/1.1 " + std::to_string(status) +
+                               (status == 200 ? " OK" : " Bad Request") +
+                               "\r\nContent-Type: application/json\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
+    };
+    for (const auto& [path, file] : {std::pair{"GET /summary ", "epic-s19xp-summary.json"},
+                                     {"GET /capabilities ", "epic-s19xp-capabilities.json"},
+                                     {"GET /network ", "epic-s19xp-network.json"}}) {
+      if (request.starts_with(path)) return answer(200, testing::ReadFixture(file));
+    }
+    answer(400, "{}");
+  };
+}
+
+ExchangeOptions Fast() {
+  ExchangeOptions o;
+  o.connect_timeout = std::chrono::milliseconds(500);
+  o.deadline = std::chrono::milliseconds(2000);
+  return o;
+}
+
+TEST(Epic, FingerprintedByItsHttpAnswerOnTheApiPort) {
+  testing::LoopbackServer server("127.64.0.1", EpicServer());
+  const PollResult r = PollOnce({"127.64.0.1", 4028}, {}, Fast(), PollerOptions{{}});
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_FALSE(r.foreign);
+  EXPECT_EQ(r.record.family, "epic");
+  EXPECT_EQ(r.record.model, "AntMiner S19 XP");
+  EXPECT_EQ(r.record.mac, "e6:d4:41:51:64:28");
+  EXPECT_EQ(r.record.port, 4028);
+  // 2166.6174 W over 99.37 TH/s, computed once the family has read the record.
+  ASSERT_TRUE(r.record.efficiency_j_per_th.has_value());
+  EXPECT_NEAR(*r.record.efficiency_j_per_th, 2166.6174 / 99.365848, 1e-6);
+}
+
+TEST(Epic, KnownFamilyAsksItsThreePaths) {
+  testing::LoopbackServer server("127.64.0.2", EpicServer());
+  const PollResult r = PollOnce({"127.64.0.2", 4028}, "epic", Fast(), PollerOptions{{}});
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_EQ(r.record.family, "epic");
+  EXPECT_EQ(server.accepted(), 3);  // /summary, /capabilities, /network: nothing else
+}
+
 // ---- Bitaxe Supra on AxeOS 2.4.5 ------------------------------------------------------
 
 TEST(Bitaxe, SystemInfo) {
@@ -174,7 +225,6 @@ TEST(Bitaxe, SystemInfo) {
       Poll().Fixture("/api/system/info", "bitaxe-supra-api_system_info.json").Read("bitaxe");
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.error, "");
-  EXPECT_EQ(r.family, "bitaxe");
   EXPECT_EQ(r.model, "Bitaxe Supra");  // "ASICModel": "BM1368" (board 401)
   EXPECT_EQ(r.firmware, "AxeOS v2.4.5-3-gb5d1e36-dirty");
   EXPECT_EQ(r.firmware_build, "v5.4");  // "idfVersion"

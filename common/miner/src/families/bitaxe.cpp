@@ -65,7 +65,6 @@ PoolInfo Pool(element info, std::string_view prefix, int32_t index) {
 }
 
 void ReadDocuments(std::span<const PolledDocument> documents, Record& out) {
-  out.family = "bitaxe";
   const Node doc = FindDocument(documents, kSystemInfo);
   if (!IsSystemInfo(doc)) {
     out.status = MinerStatus::kApiError;

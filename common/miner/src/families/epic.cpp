@@ -132,7 +132,6 @@ std::optional<double> TunerTarget(element summary) {
 }
 
 void ReadDocuments(std::span<const PolledDocument> documents, Record& out) {
-  out.family = "epic";
   const Node summary = FindDocument(documents, kSummary);
   if (!IsEpicSummary(summary)) {
     out.status = MinerStatus::kApiError;

@@ -122,9 +122,6 @@ std::vector<std::string_view> CanaanModules(const Node& stats);
 
 // The document of the poll step named `step`, nullopt when the poll brought none.
 Node FindDocument(std::span<const PolledDocument> documents, std::string_view step);
-// "aa:bb:cc:dd:ee:ff" from "AA:BB:CC:DD:EE:FF", "aa-bb-..." or "aabbccddeeff";
-// "" when `text` is no MAC address.
-std::string MacAddress(std::string_view text);
 
 inline constexpr double kMega = 1e6;
 inline constexpr double kGiga = 1e9;
@@ -158,7 +155,8 @@ std::optional<double> Nominal(std::optional<double> rate);
 // The N of every "chain_acnN" / "chain_acsN" key of a STATS entry, ascending.
 std::vector<int32_t> ChainIndices(simdjson::dom::element stats);
 // "aa:bb:cc:dd:ee:ff" from a MAC written with ':' or '-' separators in
-// either case; "" for anything else.
+// either case, or as 12 bare hex digits (Canaan's VERSION "MAC"); "" for
+// anything else.
 std::string MacAddress(std::string_view text);
 // Fans from rpm readings: nonzero readings, then stopped fans as 0 up to the
 // count the firmware declares.

@@ -37,27 +37,6 @@ Node FindDocument(std::span<const PolledDocument> documents, std::string_view st
   return std::nullopt;
 }
 
-std::string MacAddress(std::string_view text) {
-  text = Trim(text);
-  std::string hex;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool separator = c == ':' || c == '-';
-    // Separators only between byte pairs: "aa:bb:..." or none at all.
-    if (separator && hex.size() % 2 == 0 && !hex.empty() && i + 1 < text.size()) continue;
-    const bool digit = IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    if (!digit || hex.size() == 12) return {};
-    hex += static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-  }
-  if (hex.size() != 12) return {};
-  std::string mac;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    if (!mac.empty()) mac += ':';
-    mac.append(hex, i, 2);
-  }
-  return mac;
-}
-
 BoardStats& BoardAt(Boards& boards, int32_t index) {
   BoardStats& b = boards[index];
   b.index = index;
@@ -135,6 +114,15 @@ std::vector<int32_t> ChainIndices(simdjson::dom::element stats) {
 std::string MacAddress(std::string_view text) {
   text = Trim(text);
   constexpr size_t kLength = 17;  // six hex pairs, five separators
+  constexpr size_t kBare = 12;    // six hex pairs alone
+  if (text.size() == kBare) {
+    std::string separated;
+    for (size_t i = 0; i < kBare; i += 2) {
+      if (i > 0) separated += ':';
+      separated.append(text.substr(i, 2));
+    }
+    return MacAddress(separated);
+  }
   if (text.size() != kLength) return {};
   std::string mac(text);
   for (size_t i = 0; i < mac.size(); ++i) {
