@@ -3,7 +3,8 @@
 // "MM ID0" string (avalon-1246-stats.json, avalon-10xx-*, avalon-1566-*) and
 // the 2025 form (avalon-q-*.json). Field order within a module string is the
 // driver's (Canaan-Creative/Avalon_Nano3s driver-avalon.c); the per-chip
-// PVT_T/PVT_V/MW arrays (some 5 KB a module) are left out: no reader uses them.
+// PVT_T/PVT_V/MW arrays of the classic string (some 5 KB a module) are left
+// out: no reader uses them. The Q's, in HBinfo, are kept for its key order.
 #include <algorithm>
 #include <cstdint>
 
@@ -47,7 +48,8 @@ bool FakeMiner::WriteAvalon(ReplyWriter& w, std::string_view command) {
 }
 
 // avalon-10xx-multicommand-*.json's SUMMARY; 2025 firmware logs every 5 s
-// where the 10xx logged every 30 (avalon-q-summary.json: "MHS 5s").
+// where the 10xx logged every 30 (avalon-q-summary.json: "MHS 5s") and moves
+// "Found Blocks" up.
 void FakeMiner::WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a) {
   const Firmware& fw = model_->firmware;
   const Snapshot& s = Snap();
@@ -66,8 +68,9 @@ void FakeMiner::WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a) {
   w.Fixed(a.form_2025 ? "MHS 5s" : "MHS 30s", s.rate_5s / 1e6, 2);
   w.Fixed("MHS 1m", s.rate_5s / 1e6, 2);
   w.Fixed("MHS 5m", s.rate_av / 1e6, 2);
+  if (a.form_2025) w.Int("Found Blocks", 0);  // before "MHS 15m" there (avalon-q-summary.json)
   w.Fixed("MHS 15m", s.rate_av / 1e6, 2);
-  w.Int("Found Blocks", 0);
+  if (!a.form_2025) w.Int("Found Blocks", 0);
   w.Int("Getworks", s.getworks);
   w.Int("Accepted", s.accepted);
   w.Int("Rejected", s.rejected);
@@ -166,6 +169,32 @@ void FakeMiner::WriteAvalonModule(const AvalonFacts& a) {
   if (a.form_2025) out.push_back('}');
 }
 
+// 2025 firmware's per-board chip sensors, "'HB0':{PVT_T0[ 58  59 ...]
+// PVT_V0[282 ...] MW0[526 ...]}" (avalon-q-stats.json), one value a chip.
+void FakeMiner::WriteAvalonBoardInfo() {
+  const Snapshot& s = Snap();
+  const int chips = model_->chips_per_board;
+  auto& out = scratch_;
+  out.clear();
+  for (int b = 0; b < model_->boards; ++b) {
+    fmt::format_to(fmt::appender(out), "{}'HB{}':{{PVT_T{}[", b == 0 ? "" : " ", b, b);
+    for (int c = 0; c < chips; ++c) {
+      fmt::format_to(fmt::appender(out), "{:3}", s.temp_chip[b] - c % 7);  // " 58  59": width 3
+    }
+    fmt::format_to(fmt::appender(out), "] PVT_V{}[", b);
+    for (int c = 0; c < chips; ++c) {
+      if (c > 0) out.push_back(' ');
+      fmt::format_to(fmt::appender(out), "{}", 270 + c % 13);
+    }
+    fmt::format_to(fmt::appender(out), "] MW{}[", b);
+    for (int c = 0; c < chips; ++c) {
+      if (c > 0) out.push_back(' ');
+      fmt::format_to(fmt::appender(out), "{}", 520 + (c * 37) % 170);
+    }
+    out.append(std::string_view("]}"));
+  }
+}
+
 // STATS[0] carries the module; stats (not estats or litestats) then lists
 // one entry per pool, as cgminer's api.c does.
 void FakeMiner::WriteAvalonStats(ReplyWriter& w, const AvalonFacts& a, bool lite) {
@@ -188,6 +217,10 @@ void FakeMiner::WriteAvalonStats(ReplyWriter& w, const AvalonFacts& a, bool lite
   WriteAvalonModule(a);
   w.Str(a.form_2025 ? "MM ID0:Summary" : "MM ID0",
         std::string_view(scratch_.data(), scratch_.size()));
+  if (!lite && a.form_2025) {
+    WriteAvalonBoardInfo();
+    w.Str("HBinfo", std::string_view(scratch_.data(), scratch_.size()));
+  }
   if (!lite && !a.form_2025) {
     w.Int("MM Count", 1);
     w.Int("Smart Speed", 1);
@@ -255,8 +288,8 @@ void FakeMiner::WriteAvalonVersion(ReplyWriter& w, const AvalonFacts& a) {
     w.Str("LVERSION", a.firmware);
     w.Str("BVERSION", a.firmware);
     w.Str("CGVERSION", a.firmware);
-    w.Str("FANMCUVERSION", a.fan_mcu);
     w.Str("HBMCUVERSION", a.hash_mcu);
+    w.Str("FANMCUVERSION", a.fan_mcu);
     fmt::format_to(fmt::appender(scratch_), "B4:A2:EB:{:02X}:{:02X}:{:02X}", (n >> 16) & 0xff,
                    (n >> 8) & 0xff, n & 0xff);
   } else {

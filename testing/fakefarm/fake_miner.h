@@ -182,6 +182,7 @@ class FakeMiner {
   void WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a);
   void WriteAvalonStats(ReplyWriter& w, const AvalonFacts& a, bool lite);
   void WriteAvalonModule(const AvalonFacts& a);  // the "MM ID0" string, into scratch_
+  void WriteAvalonBoardInfo();                   // 2025 firmware's "HBinfo", into scratch_
   void WriteAvalonVersion(ReplyWriter& w, const AvalonFacts& a);
   void AppendChipStatus(ReplyWriter& w, int board);
   void WriteChains(ReplyWriter& w, int slots, bool listed);

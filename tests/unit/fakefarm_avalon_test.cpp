@@ -66,25 +66,29 @@ TEST(FakeAvalon, ClassicKeysInTheOrderOfTheCaptures) {
   FakeMiner miner(Spec(ModelId::kAvalon1246), kNow);
   const auto capture = nlohmann::ordered_json::parse(
       ReadFixture("avalon-10xx-multicommand-pools+summary+stats.json"));
-  EXPECT_EQ(KeysOfText(miner.Handle(R"({"command":"summary"})", kNow)), KeysOf(capture["summary"][0]));
+  EXPECT_EQ(KeysOfText(miner.Handle(R"({"command":"summary"})", kNow)),
+            KeysOf(capture["summary"][0]));
   EXPECT_EQ(KeysOfText(miner.Handle(R"({"command":"stats"})", kNow)), KeysOf(capture["stats"][0]));
   EXPECT_EQ(KeysOfText(miner.Handle(R"({"command":"version"})", kNow)),
             KeysOfText(ReadFixture("avalon-1566-version.json")));
 }
 
-// The Q's captures are re-serialised with sorted keys: the same keys, then.
-TEST(FakeAvalon, QHasTheKeysOfItsCaptures) {
+// The Q's captures: the 2025 layouts, key for key.
+TEST(FakeAvalon, QKeysInTheOrderOfItsCaptures) {
   FakeMiner miner(Spec(ModelId::kAvalonQ), kNow);
-  auto sorted = [](Keys k) {
-    std::sort(k.begin(), k.end());
-    return k;
-  };
   for (const auto& [command, fixture] : {std::pair{"version", "avalon-q-version.json"},
                                          {"summary", "avalon-q-summary.json"},
+                                         {"stats", "avalon-q-stats.json"},
                                          {"litestats", "avalon-q-litestats.json"}}) {
     SCOPED_TRACE(command);
     const std::string request = std::string(R"({"command":")") + command + "\"}";
-    EXPECT_EQ(sorted(KeysOfText(miner.Handle(request, kNow))), sorted(KeysOfText(ReadFixture(fixture))));
+    Keys ours = KeysOfText(miner.Handle(request, kNow));
+    const Keys real = KeysOfText(ReadFixture(fixture));
+    // The captured Q has one pool, the fake three: stats lists a POOL entry each.
+    if (std::string_view(command) == "stats" && ours.size() > real.size()) {
+      ours.erase(ours.begin() + static_cast<std::ptrdiff_t>(real.size()) - 1, ours.end() - 1);
+    }
+    EXPECT_EQ(ours, real);
   }
 }
 
