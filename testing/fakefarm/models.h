@@ -11,19 +11,12 @@
 
 namespace asicmon::fakefarm {
 
-// In the order of the family tables AllModels() joins (GetModel indexes by it).
-enum class ModelId : uint8_t {
-  kS9,
-  kS17Pro,
-  kS19Pro,
-  kS19jPro,
-  kL3Plus,
-  kS21,
-  kKS7,
-  kZ15,  // antminer_models.cpp
-  kAvalon1246,
-  kAvalonQ,  // avalon_models.cpp
-};
+// In the order of the family tables AllModels() joins (GetModel indexes by
+// it): antminer_models.cpp's rows, then avalon_models.cpp's.
+// clang-format off
+enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus, kS21, kKS7, kZ15,
+                               kAvalon1246, kAvalonQ };
+// clang-format on
 
 inline constexpr int kMaxBoards = 4;
 inline constexpr int kMaxFans = 4;
