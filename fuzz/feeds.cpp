@@ -25,7 +25,9 @@
 #include "asicmon/protocol.h"
 #include "asicmon/record.h"
 #include "asicmon/targets.h"
+#include "families/family.h"
 #include "fleet_requests.h"
+#include "json_repair.h"
 #include "validate.h"
 
 namespace asicmon::fuzz {
@@ -226,6 +228,34 @@ FeedResult FeedWhatsminerV3(std::string_view input) {
   return check.Take();
 }
 
+FeedResult FeedHttpReply(std::string_view input) {
+  Checker check;
+  const Payload payload = ReplyPayload(Framing::kHttp, input);
+  check.Verdict("payload", payload.ok ? "ok" : payload.text);
+  check.Expect(payload.ok || !payload.text.empty(), "a refused HTTP reply says why");
+  for (const std::string_view body : {std::string_view(payload.text), input}) {
+    if (!payload.ok && body.data() == payload.text.data()) continue;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(simdjson::padded_string(body)).get(doc) != simdjson::SUCCESS) continue;
+    for (const Family* family : Families()) {
+      if (family->read_documents == nullptr) continue;
+      for (const PollStep& step : family->poll) {
+        if (step.framing != Framing::kHttp) continue;
+        const PolledDocument one[1] = {{step.name, doc}};
+        Record record;
+        family->read_documents(std::span<const PolledDocument>(one, 1), record);
+        check.Verdict(family->name,
+                      record.error.empty() ? std::string(ToString(record.status)) : record.error);
+        CheckRecord(check, record);
+        check.Expect(record.status == MinerStatus::kOk || record.status == MinerStatus::kApiError,
+                     "a document is read (ok) or not its family's (api_error)");
+      }
+    }
+  }
+  return check.Take();
+}
+
 FeedResult FeedJsonRepair(std::string_view input) {
   Checker check;
   RepairStats stats;
@@ -287,7 +317,8 @@ FeedResult FeedBusMessage(std::string_view input) {
   } else {
     // Control's events are typed by the store alone (store/sleep.h), which
     // the fuzz build does not compile.
-    check.Verdict("event", event->kind == EventKind::kControl ? "OK (control)" : "OK (another kind)");
+    check.Verdict("event",
+                  event->kind == EventKind::kControl ? "OK (control)" : "OK (another kind)");
   }
   if (const Result<bus::StoreAck> ack = bus::DecodeStoreAck(input); !ack.ok()) {
     check.Verdict("ack", ack.status());

@@ -33,6 +33,10 @@ FeedResult FeedMinerReply(std::string_view input);
 // Bytes from a Whatsminer's API v3 port (4433): up to four length-prefixed
 // frames, each parsed and read by the whatsminer3 family as one poll.
 FeedResult FeedWhatsminerV3(std::string_view input);
+// An HTTP response a miner's web API sent (ePIC on 4028, AxeOS on 80): its
+// payload (ReplyPayload: headers, chunks), then the body as every step of
+// every document family's poll plan (read_documents); a bare body too.
+FeedResult FeedHttpReply(std::string_view input);
 // RepairMinerJson and MinerJsonParser alone.
 FeedResult FeedJsonRepair(std::string_view input);
 // A message body from the bus through every decoder: record, inventory
@@ -56,6 +60,7 @@ inline constexpr FeedTarget kFeedTargets[] = {
     {"bus_message", FeedBusMessage},         {"targets", FeedTargets},
     {"control_request", FeedControlRequest}, {"fleet_request", FeedFleetRequest},
     {"whatsminer_v3", FeedWhatsminerV3},
+    {"http_reply", FeedHttpReply},
 };
 
 // The body of LLVMFuzzerTestOneInput: runs `feed` and aborts, printing the

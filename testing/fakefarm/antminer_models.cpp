@@ -304,15 +304,6 @@ static_assert(RowsFitTheirLimits(), "rows in ModelId order, within kMaxBoards an
 
 }  // namespace
 
-std::span<const ModelSpec> AllModels() { return kAntminers; }
-
-const ModelSpec& GetModel(ModelId id) { return kAntminers[static_cast<size_t>(id)]; }
-
-const ModelSpec* FindModel(std::string_view key) {
-  for (const auto& m : kAntminers) {
-    if (m.key == key) return &m;
-  }
-  return nullptr;
-}
+std::span<const ModelSpec> AntminerModels() { return kAntminers; }
 
 }  // namespace asicmon::fakefarm

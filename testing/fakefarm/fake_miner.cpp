@@ -284,6 +284,7 @@ std::string FakeMiner::Handle(std::string_view request, double now) {
 
 void FakeMiner::Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
                         std::vector<PrivilegedAction>* actions) {
+  if (WriteAvalon(w, command)) return;
   if (command == "summary") {
     WriteSummary(w);
   } else if (command == "stats") {

@@ -21,6 +21,7 @@
 namespace asicmon::fakefarm {
 
 class ReplyWriter;
+struct AvalonFacts;
 
 // What the API answers to `restart`; neither form has a STATUS block. From
 // cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
@@ -174,6 +175,15 @@ class FakeMiner {
   void WriteStatsNewApi(ReplyWriter& w);
   void WriteSummaryNewApi(ReplyWriter& w);
   void WriteVersionFields(ReplyWriter& w, bool with_api);
+  // Canaan's own forms (avalon_replies.cpp): true when this is an AvalonMiner
+  // and `command` one it answers its own way (summary, stats, estats,
+  // litestats, version); pools and devs are cgminer's.
+  bool WriteAvalon(ReplyWriter& w, std::string_view command);
+  void WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a);
+  void WriteAvalonStats(ReplyWriter& w, const AvalonFacts& a, bool lite);
+  void WriteAvalonModule(const AvalonFacts& a);  // the "MM ID0" string, into scratch_
+  void WriteAvalonBoardInfo();                   // 2025 firmware's "HBinfo", into scratch_
+  void WriteAvalonVersion(ReplyWriter& w, const AvalonFacts& a);
   void AppendChipStatus(ReplyWriter& w, int board);
   void WriteChains(ReplyWriter& w, int slots, bool listed);
 

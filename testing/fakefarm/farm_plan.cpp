@@ -125,7 +125,9 @@ Result<std::vector<ModelId>> ParseModels(std::string_view text) {
     const ModelSpec* model = FindModel(key);
     if (!model) {
       return Status::InvalidArgument(fmt::format(
-          "--models: unknown model '{}' (s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15 or all)", key));
+          "--models: unknown model '{}' (s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, "
+          "avalon1246, avalonq or all)",
+          key));
     }
     models.push_back(model->id);
   }

@@ -77,7 +77,7 @@ TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
     EXPECT_FALSE(r["firmware"].get<std::string>().empty());
     EXPECT_FALSE(r["algorithm"].get<std::string>().empty());
   }
-  EXPECT_EQ(models.size(), 8u) << "the farm serves eight models";
+  EXPECT_EQ(models.size(), 10u) << "the farm serves ten models";
 }
 
 TEST(CollectFakefarm, EveryFaultEndsInItsStatusByTheDeadline) {

@@ -8,7 +8,7 @@
 //   127.34, 127.35 discover_test   127.36 pipeline_test   127.37 push tests (HTTP receivers)
 //   127.38 fakefarm_web_test   127.39 control_api_test   127.52 sleep and locate tests
 //   127.45 alert_test   127.46 health_pipeline_test   127.47/48 hostile_control/miner_test
-//   127.53 fleet_test, fleet_ops_test   127.54 resend_test
+//   127.53 fleet_test, fleet_ops_test   127.54 resend_test   127.64 http_families_test
 //   127.42 Curve bus: 127.42.0 curve_bus_test, 127.42.1 bus_security_test,
 //          127.42.3 curve_netns_test (inside network namespaces it makes)
 //   127.43 dashboard_test (fakefarm on 127.43.0, control on 127.43.1.1)

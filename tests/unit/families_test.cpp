@@ -18,7 +18,10 @@ TEST(Families, EachIsNamedOnceAndRecognisable) {
   for (const Family* f : Families()) {
     EXPECT_FALSE(f->name.empty());
     EXPECT_TRUE(names.insert(f->name).second) << "two families named " << f->name;
-    EXPECT_NE(f->recognise, nullptr) << f->name;
+    // A family that reads its own documents may recognise nothing in a cgminer reply.
+    if (f->read_documents == nullptr) {
+      EXPECT_NE(f->recognise, nullptr) << f->name;
+    }
   }
   EXPECT_GE(names.size(), 4u);
 }

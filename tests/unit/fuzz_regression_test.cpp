@@ -43,7 +43,7 @@ void AddFiles(const fs::path& dir, std::string_view extension, Inputs& inputs) {
 Inputs SeedsOf(std::string_view target) {
   Inputs seeds;
   AddFiles(fs::path(ASICMON_FUZZ_CORPUS_DIR) / target, "", seeds);
-  if (target == "miner_reply" || target == "json_repair") {
+  if (target == "miner_reply" || target == "json_repair" || target == "http_reply") {
     AddFiles(ASICMON_TEST_DATA_DIR, ".json", seeds);
   }
   if (target == "json_repair")

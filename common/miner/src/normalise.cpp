@@ -450,12 +450,13 @@ void NormaliseReply(simdjson::dom::element reply, Record& record) {
     }
   }
   sections.miner_stats = MinerStats(sections);
+  sections.modules = CanaanModules(sections.stats);
 
   Record out;
   Identity id = ReadOwnWords(sections);
   std::vector<const Family*> families;  // those this reply is from, in registry order
   for (const Family* f : Families()) {
-    if (f->recognise(sections, id)) families.push_back(f);
+    if (f->recognise != nullptr && f->recognise(sections, id)) families.push_back(f);
   }
   CompleteIdentity(sections, families, id);
   if (!families.empty()) out.family = std::string(families.front()->name);

@@ -47,6 +47,9 @@ struct Sections {
   // rate_unit, watt; and INFO {type, miner_version, CompileTime}.
   Node chain_stats;
   Node info;
+  // Canaan's per-module "MM ID<n>" strings of key[value] pairs, gathered once
+  // from STATS (see CanaanModules).
+  std::vector<std::string_view> modules;
 };
 
 // Miner software, as a VERSION key or the first word of a STATUS Description.
@@ -113,6 +116,13 @@ std::span<const Family* const> Families();
 
 // ---- Shared record-building helpers ----
 
+// The "MM ID<n>" strings of STATS (AvalonMiners: "MM ID0", or "MM ID0:Summary"
+// on 2025 firmware), in order; at most a bounded number of them.
+std::vector<std::string_view> CanaanModules(const Node& stats);
+
+// The document of the poll step named `step`, nullopt when the poll brought none.
+Node FindDocument(std::span<const PolledDocument> documents, std::string_view step);
+
 inline constexpr double kMega = 1e6;
 inline constexpr double kGiga = 1e9;
 inline constexpr size_t kMaxFans = 32;  // bounds a hostile fan_num
@@ -145,7 +155,8 @@ std::optional<double> Nominal(std::optional<double> rate);
 // The N of every "chain_acnN" / "chain_acsN" key of a STATS entry, ascending.
 std::vector<int32_t> ChainIndices(simdjson::dom::element stats);
 // "aa:bb:cc:dd:ee:ff" from a MAC written with ':' or '-' separators in
-// either case; "" for anything else.
+// either case, or as 12 bare hex digits (Canaan's VERSION "MAC"); "" for
+// anything else.
 std::string MacAddress(std::string_view text);
 // Fans from rpm readings: nonzero readings, then stopped fans as 0 up to the
 // count the firmware declares.

@@ -87,6 +87,7 @@ constexpr ModelInfo kFamilies[] = {
     {"Antminer", "", kGiga},           // Bitmain builds for many algorithms: unknowable
     {"Whatsminer", "sha256d", kGiga},  // MicroBT builds Bitcoin miners only
     {"Braiins", "sha256d", kGiga},     // Braiins OS runs on SHA-256 Antminers only
+    {"SealMiner", "sha256d", kGiga},   // Bitdeer's SealMiners are Bitcoin miners
 };
 constexpr ModelInfo kUnknownModel{};
 

@@ -12,6 +12,9 @@ extern const Family kAvalon;
 extern const Family kLuxos;
 extern const Family kVnish;
 extern const Family kHiveon;
+extern const Family kSealMiner;
+extern const Family kEpic;
+extern const Family kBitaxe;
 
 namespace {
 
@@ -19,7 +22,8 @@ namespace {
 // Antminers (LuxOS, Vnish, Hiveon) comes first: the record is named after it,
 // while the antminer family still reads the STATS they share.
 constexpr const Family* kRegistry[] = {&kLuxos,      &kVnish,   &kHiveon, &kAntminer,
-                                       &kWhatsminer, &kBraiins, &kAvalon, &kWhatsminer3};
+                                       &kWhatsminer, &kBraiins, &kAvalon, &kWhatsminer3,
+                                       &kSealMiner,  &kEpic,    &kBitaxe};
 
 }  // namespace
 

@@ -30,6 +30,13 @@ std::optional<double> MaxTempOfList(std::string_view list) {
 
 }  // namespace
 
+Node FindDocument(std::span<const PolledDocument> documents, std::string_view step) {
+  for (const PolledDocument& d : documents) {
+    if (d.step == step) return d.doc;
+  }
+  return std::nullopt;
+}
+
 BoardStats& BoardAt(Boards& boards, int32_t index) {
   BoardStats& b = boards[index];
   b.index = index;
@@ -107,6 +114,15 @@ std::vector<int32_t> ChainIndices(simdjson::dom::element stats) {
 std::string MacAddress(std::string_view text) {
   text = Trim(text);
   constexpr size_t kLength = 17;  // six hex pairs, five separators
+  constexpr size_t kBare = 12;    // six hex pairs alone
+  if (text.size() == kBare) {
+    std::string separated;
+    for (size_t i = 0; i < kBare; i += 2) {
+      if (i > 0) separated += ':';
+      separated.append(text.substr(i, 2));
+    }
+    return MacAddress(separated);
+  }
   if (text.size() != kLength) return {};
   std::string mac(text);
   for (size_t i = 0; i < mac.size(); ++i) {
