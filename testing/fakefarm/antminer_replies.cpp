@@ -7,16 +7,6 @@
 #include "reply_writer.h"
 
 namespace asicmon::fakefarm {
-namespace {
-
-// The host part of a stratum URL, as cgminer shows it in "Stratum URL".
-std::string_view UrlHost(std::string_view url) {
-  if (size_t p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
-  return url.substr(0, url.find_first_of(":/"));
-}
-
-}  // namespace
-
 void FakeMiner::WriteSummary(ReplyWriter& w) {
   const Firmware& fw = model_->firmware;
   const Snapshot& s = Snap();

@@ -78,7 +78,8 @@ void FakeMiner::WriteStats(ReplyWriter& w) {
     case StatsLayout::kS19:
       WriteStatsS19(w);
       break;
-    case StatsLayout::kAvalon:  // never here: avalon_replies.cpp answers an Avalon's stats
+    case StatsLayout::kAvalon:      // never here: avalon_replies.cpp answers an Avalon's stats
+    case StatsLayout::kWhatsminer:  // nor here: whatsminer_replies.cpp refuses stats
       break;
     case StatsLayout::kL3:
       WriteStatsL3(w);

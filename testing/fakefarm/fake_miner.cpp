@@ -7,6 +7,7 @@
 
 #include "random.h"
 #include "reply_writer.h"
+#include "whatsminer_models.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -229,6 +230,10 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
       error_reply(23, "Invalid JSON");
       break;
     case ParseOutcome::kMissingCommand:
+      // btminer reads {"cmd":"status"} (whatsminer-m31s-status-sleeping.json)
+      // but its cgminer half wants "command": {"cmd":"pools+summary+edevs"}
+      // is refused so (whatsminer-m31s-multicommand-error.json).
+      if (IsBtminerOwnCommand(request_.cmd) && WriteWhatsminer(w, request_.cmd, false)) break;
       error_reply(24, "Missing JSON 'command'");
       break;
     case ParseOutcome::kCommandNotString:
@@ -264,7 +269,7 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
             WriteDenied(w, part);
             if (actions) actions->push_back({std::string(part), "", ActionResult::kDenied});
           } else {
-            Command(w, part, nullptr, actions);
+            Command(w, part, nullptr, actions, true);
           }
           w.Close(']');
         }
@@ -283,8 +288,19 @@ std::string FakeMiner::Handle(std::string_view request, double now) {
 }
 
 void FakeMiner::Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
-                        std::vector<PrivilegedAction>* actions) {
+                        std::vector<PrivilegedAction>* actions, bool joined) {
   if (WriteAvalon(w, command)) return;
+  if (WhatsminerFactsOf(model_->id) != nullptr && IsPrivilegedCommand(command)) {
+    // btminer takes write commands only encrypted with the admin token
+    // (Whatsminer API v2 document): a plain one is refused.
+    WriteDenied(w, command);
+    if (actions) {
+      actions->push_back(
+          {std::string(command), parameter ? *parameter : "", ActionResult::kDenied});
+    }
+    return;
+  }
+  if (WriteWhatsminer(w, command, joined)) return;
   if (command == "summary") {
     WriteSummary(w);
   } else if (command == "stats") {

@@ -22,6 +22,7 @@ namespace asicmon::fakefarm {
 
 class ReplyWriter;
 struct AvalonFacts;
+struct WhatsminerFacts;
 
 // What the API answers to `restart`; neither form has a STATUS block. From
 // cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
@@ -34,6 +35,7 @@ enum class RestartReply : uint8_t {
 struct FakeMinerSpec {
   ModelId model = ModelId::kS9;
   int index = 0;                 // 0-based; the worker is farm.w<index + 1>
+  uint32_t ip = 0;               // its address (host byte order), where a reply names it
   uint64_t seed = 1;             // with index, drives every pseudo-random value
   bool deny_privileged = false;  // read-only API, as stock firmware ships
   RestartReply restart_reply = RestartReply::kCgminer;
@@ -79,6 +81,11 @@ class FakeMiner {
   void Handle(std::string_view request, double now, fmt::memory_buffer& out,
               std::vector<PrivilegedAction>* actions = nullptr);
   std::string Handle(std::string_view request, double now);
+  // Appends the Whatsminer API v3 reply (4-byte little-endian length, then
+  // JSON) to the v3 request `request` (its JSON, the length prefix removed)
+  // at unix time `now`; a model without API v3 refuses every command.
+  // Never throws for any input.
+  void HandleV3(std::string_view request, double now, fmt::memory_buffer& out);
 
   // Restarts the mining software at unix time `now`, as the API's restart
   // and a power cycle do: uptime and share counters start again from zero.
@@ -150,7 +157,7 @@ class FakeMiner {
   };
 
   void Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
-               std::vector<PrivilegedAction>* actions);
+               std::vector<PrivilegedAction>* actions, bool joined = false);
   void Privileged(ReplyWriter& w, std::string_view command, const std::string* parameter,
                   std::vector<PrivilegedAction>* actions);
   ActionResult RunPrivileged(ReplyWriter& w, std::string_view command,
@@ -184,6 +191,19 @@ class FakeMiner {
   void WriteAvalonModule(const AvalonFacts& a);  // the "MM ID0" string, into scratch_
   void WriteAvalonBoardInfo();                   // 2025 firmware's "HBinfo", into scratch_
   void WriteAvalonVersion(ReplyWriter& w, const AvalonFacts& a);
+  // MicroBT's btminer (whatsminer_replies.cpp): true when this is a
+  // Whatsminer and `command` one it answers its own way; `joined` when it
+  // is part of a "+" multi-command, which btminer's own commands are not.
+  bool WriteWhatsminer(ReplyWriter& w, std::string_view command, bool joined);
+  void WriteWhatsminerSummary(ReplyWriter& w, const WhatsminerFacts& f);
+  void WriteWhatsminerDevs(ReplyWriter& w, const WhatsminerFacts& f);
+  void WriteWhatsminerPools(ReplyWriter& w, const WhatsminerFacts& f);
+  void WriteWhatsminerDetails(ReplyWriter& w, const WhatsminerFacts& f);
+  // status and the get_* commands: STATUS a string, Msg an object.
+  void WriteBtminerOwn(ReplyWriter& w, const WhatsminerFacts& f, std::string_view command);
+  void WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f);
+  void WriteV3MinerStatus(ReplyWriter& w, std::string_view sections);
+  std::string_view WhatsminerMac(const WhatsminerFacts& f);  // into scratch_
   void AppendChipStatus(ReplyWriter& w, int board);
   void WriteChains(ReplyWriter& w, int slots, bool listed);
 

@@ -68,7 +68,11 @@ void FarmServer::Respond(uint32_t slot) {
       return;
     default: {
       actions_.clear();
-      m.fake.Handle(request, UnixNow(), reply_, &actions_);
+      if (c.v3) {
+        m.fake.HandleV3(request.substr(std::min<size_t>(4, request.size())), UnixNow(), reply_);
+      } else {
+        m.fake.Handle(request, UnixNow(), reply_, &actions_);
+      }
       if (!actions_.empty()) LogActions(m, m.plan.port);
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);
       if (fault == Fault::kSlow) {

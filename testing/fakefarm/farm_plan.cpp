@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "random.h"
+#include "whatsminer_models.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -126,7 +127,7 @@ Result<std::vector<ModelId>> ParseModels(std::string_view text) {
     if (!model) {
       return Status::InvalidArgument(fmt::format(
           "--models: unknown model '{}' (s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, "
-          "avalon1246, avalonq or all)",
+          "avalon1246, avalonq, m31s, m60s or all)",
           key));
     }
     models.push_back(model->id);
@@ -186,6 +187,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.fault = faults[i];
     p.spec.model = models[i % models.size()];
     p.spec.index = i;
+    p.spec.ip = p.ip;
     p.spec.seed = options.seed;
     p.spec.deny_privileged = deny[i];
     p.spec.restart_reply = options.restart_reply;
@@ -206,6 +208,7 @@ std::string ManifestLine(const MinerPlan& plan) {
   line["ip"] = plan.ip_text;
   line["port"] = plan.port;
   if (plan.http_port != 0) line["http_port"] = plan.http_port;
+  if (HasWhatsminerV3(plan.spec.model)) line["v3_port"] = kWhatsminerV3Port;
   line["model"] = model.name;
   line["worker"] = probe.worker();
   line["fault"] = ToString(plan.fault);
@@ -219,7 +222,10 @@ std::string ManifestLine(const MinerPlan& plan) {
 }
 
 uint64_t FilesNeeded(const FarmOptions& options) {
-  const uint64_t listeners_per_miner = options.http_port != 0 ? 2 : 1;
+  // A Whatsminer with API v3 listens on its port too.
+  const bool v3 = options.models.empty() ||
+                  std::any_of(options.models.begin(), options.models.end(), HasWhatsminerV3);
+  const uint64_t listeners_per_miner = (options.http_port != 0 ? 2 : 1) + (v3 ? 1 : 0);
   return static_cast<uint64_t>(options.count) * listeners_per_miner + kFilesBesidesListeners;
 }
 

@@ -122,7 +122,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options);
 Result<std::vector<ScenarioStep>> ParseScenario(std::string_view text,
                                                 const std::vector<MinerPlan>& plans);
 
-// {"ip":...,"port":...,["http_port":...,]"model":...,"worker":...,"fault":...,
+// {"ip":...,"port":...,["http_port":...,]["v3_port":4433,]"model":...,"worker":...,"fault":...,
 //  "hashrate_nominal":H/s,"boards":N,"deny_privileged":bool,"dead_board":chain|null}
 std::string ManifestLine(const MinerPlan& plan);
 

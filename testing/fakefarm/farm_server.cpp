@@ -19,6 +19,7 @@
 #include "asicmon/log.h"
 #include "farm_server_internal.h"
 #include "miner_web.h"
+#include "whatsminer_models.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -35,7 +36,7 @@ constexpr int kAcceptsPerWakeup = 64;
 // Where an epoll event came from: kind in the top byte, the connection
 // slot's generation (so an event for a closed connection is not taken for
 // the slot's next one) and the index in the low 32 bits.
-enum Kind : uint64_t { kListener = 1, kConn = 2, kStop = 3, kWebListener = 4 };
+enum Kind : uint64_t { kListener = 1, kConn = 2, kStop = 3, kWebListener = 4, kV3Listener = 5 };
 uint64_t EventData(uint64_t kind, uint32_t gen, uint32_t index) {
   return kind << 56 | (static_cast<uint64_t>(gen & 0xFFFFFF) << 32) | index;
 }
@@ -51,6 +52,7 @@ FarmServer::~FarmServer() {
   for (Miner& m : miners_) {
     if (m.listen_fd >= 0) close(m.listen_fd);
     if (m.web_listen_fd >= 0) close(m.web_listen_fd);
+    if (m.v3_listen_fd >= 0) close(m.v3_listen_fd);
   }
   if (spare_fd_ >= 0) close(spare_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -84,7 +86,8 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
     any_huge |= plan.fault == Fault::kHuge;
     uint64_t rng = plan.spec.seed ^ (0x6A09E667F3BCC909ULL * (plan.spec.index + 1));
     FakeMiner fake(plan.spec, now);
-    server->miners_.push_back(Miner{std::move(plan), std::move(fake), -1, rng, -1, false, 0});
+    server->miners_.push_back(
+        Miner{std::move(plan), std::move(fake), -1, rng, -1, -1, false, false, 0});
   }
   if (any_huge) server->BuildHugeReply();
   const int64_t period_ms =
@@ -119,6 +122,14 @@ Status FarmServer::Listen(uint32_t index) {
       return web.status();
     }
     m.web_listen_fd = *web;
+  }
+  if (HasWhatsminerV3(m.plan.spec.model) && m.v3_listen_fd < 0) {
+    auto v3 = OpenListener(m, kWhatsminerV3Port, kV3Listener, index);
+    if (!v3.ok()) {
+      Unlisten(index);
+      return v3.status();
+    }
+    m.v3_listen_fd = *v3;
   }
   return Status::Ok();
 }
@@ -159,8 +170,10 @@ void FarmServer::Unlisten(uint32_t index) {
   Miner& m = miners_[index];
   if (m.listen_fd >= 0) close(m.listen_fd);
   if (m.web_listen_fd >= 0) close(m.web_listen_fd);
+  if (m.v3_listen_fd >= 0) close(m.v3_listen_fd);
   m.listen_fd = -1;
   m.web_listen_fd = -1;
+  m.v3_listen_fd = -1;
 }
 
 uint64_t FarmServer::exchanges() const {
@@ -220,10 +233,9 @@ Status FarmServer::Run(int stop_fd) {
         case kStop:
           return Status::Ok();
         case kListener:
-          if (miners_[index].listen_fd >= 0) OnAccept(index, false);
-          break;
         case kWebListener:
-          if (miners_[index].web_listen_fd >= 0) OnAccept(index, true);
+        case kV3Listener:
+          OnAccept(index, data >> 56);
           break;
         case kConn: {
           if (index >= conns_.size() || (conns_[index].gen & 0xFFFFFF) != gen) break;
@@ -243,8 +255,11 @@ Status FarmServer::Run(int stop_fd) {
   }
 }
 
-void FarmServer::OnAccept(uint32_t miner, bool web) {
-  const int listen_fd = web ? miners_[miner].web_listen_fd : miners_[miner].listen_fd;
+void FarmServer::OnAccept(uint32_t miner, uint64_t kind) {
+  const Miner& m = miners_[miner];
+  const bool web = kind == kWebListener;
+  const int listen_fd = web ? m.web_listen_fd : kind == kV3Listener ? m.v3_listen_fd : m.listen_fd;
+  if (listen_fd < 0) return;
   for (int k = 0; k < kAcceptsPerWakeup; ++k) {
     const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -275,6 +290,7 @@ void FarmServer::OnAccept(uint32_t miner, bool web) {
     c.fd = fd;
     c.miner = miner;
     c.web = web;
+    c.v3 = kind == kV3Listener;
     // Faults shape the API only; the web interface of a faulty miner answers.
     c.state = !web && miners_[miner].plan.fault == Fault::kSilent ? Conn::State::kSilent
                                                                   : Conn::State::kReading;
@@ -306,7 +322,7 @@ void FarmServer::OnReadable(uint32_t slot) {
         return;
       }
       c.in.append(buf, static_cast<size_t>(n));
-      if (c.web ? ScanWebRequest(c) : ScanRequest(c)) {
+      if (c.web ? ScanWebRequest(c) : c.v3 ? ScanV3Request(c) : ScanRequest(c)) {
         Respond(slot);
         return;
       }
@@ -367,6 +383,18 @@ bool FarmServer::ScanRequest(Conn& c) {
     c.request_end = c.in.size();  // text: what one read brought, as cgminer's single recv()
   }
   return c.request_end > 0;
+}
+
+bool FarmServer::ScanV3Request(Conn& c) {
+  c.started = true;
+  if (c.in.size() < 4) return false;
+  uint32_t length = 0;
+  for (int i = 3; i >= 0; --i) length = length << 8 | static_cast<unsigned char>(c.in[i]);
+  // A length past the request bound never completes: OnReadable closes the
+  // connection when the bytes pass kMaxRequestBytes, or the sweep when they stop.
+  if (c.in.size() - 4 < length) return false;
+  c.request_end = 4 + static_cast<size_t>(length);
+  return true;
 }
 
 void FarmServer::StartWriting(uint32_t slot) {
@@ -438,7 +466,7 @@ void FarmServer::CloseConn(uint32_t slot, bool reset) {
   if (c.in.capacity() > 4096) std::string().swap(c.in);
   if (c.out.capacity() > 65536) std::string().swap(c.out);
   c.pending = {};
-  c.web = c.continue_sent = false;
+  c.web = c.continue_sent = c.v3 = false;
   c.web_error = 0;
   ++c.gen;
   free_conns_.push_back(slot);

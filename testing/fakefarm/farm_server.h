@@ -54,10 +54,14 @@ class FarmServer {
   Status Listen(uint32_t miner);
   Result<int> OpenListener(const Miner& miner, uint16_t port, uint64_t kind, uint32_t index);
   void Unlisten(uint32_t miner);
-  void OnAccept(uint32_t miner, bool web);
+  // `kind`: the listener's, as the epoll event names it.
+  void OnAccept(uint32_t miner, uint64_t kind);
   void OnReadable(uint32_t slot);
   // True once `c.in` holds a whole request (its length in c.request_end).
   static bool ScanRequest(Conn& c);
+  // True once `c.in` holds a whole Whatsminer API v3 request: its 4-byte
+  // little-endian length, then that many bytes.
+  static bool ScanV3Request(Conn& c);
   // True once `c.in` holds a whole web request (parsed into http_request_)
   // or one the parser refuses (c.web_error).
   bool ScanWebRequest(Conn& c);

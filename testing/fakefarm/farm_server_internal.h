@@ -23,6 +23,7 @@ struct FarmServer::Miner {
   int listen_fd = -1;
   uint64_t rng = 0;  // for garbage bytes
   int web_listen_fd = -1;
+  int v3_listen_fd = -1;    // Whatsminer API v3 (kWhatsminerV3Port), on models that have it
   bool rebooting = false;   // down until its reboot timer fires
   bool restarting = false;  // API down until its restart timer fires
   // Flap timers carry the cycle they belong to: a scenario that ends a
@@ -52,6 +53,7 @@ struct FarmServer::Conn {
   std::string_view pending;  // what is left to send: in `out` or the shared huge reply
   int64_t idle_deadline_ms = 0;
   bool web = false;            // an HTTP client of the web interface
+  bool v3 = false;             // a Whatsminer API v3 client: length-prefixed both ways
   bool continue_sent = false;  // "100 Continue" answered an Expect
   int web_error = 0;           // status the HTTP parser refused the request with
 };

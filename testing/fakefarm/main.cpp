@@ -111,7 +111,8 @@ int RunFarm(int argc, char** argv) {
       ->check(CLI::Range(1, 65535));
   app.add_option("--models", models,
                  "Models, assigned round-robin: a comma-separated list of "
-                 "s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, avalon1246, avalonq, or all")
+                 "s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, avalon1246, avalonq, m31s, "
+                 "m60s, or all")
       ->capture_default_str();
   app.add_option("--seed", options.seed,
                  "Seed of every pseudo-random choice (faults, "

@@ -1,6 +1,6 @@
 // The models the fake farm simulates, as data: one row per model in its
 // family's table (antminer_models.cpp for Bitmain's cgminer/bmminer builds,
-// avalon_models.cpp for Canaan's),
+// avalon_models.cpp for Canaan's, whatsminer_models.cpp for MicroBT's),
 // carrying every fact the replies need, so a new model is a new row and a
 // new family a new table with its own reply writers.
 #pragma once
@@ -12,10 +12,12 @@
 namespace asicmon::fakefarm {
 
 // In the order of the family tables AllModels() joins (GetModel indexes by
-// it): antminer_models.cpp's rows, then avalon_models.cpp's.
+// it): antminer_models.cpp's rows, then avalon_models.cpp's, then
+// whatsminer_models.cpp's.
 // clang-format off
 enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus, kS21, kKS7, kZ15,
-                               kAvalon1246, kAvalonQ };
+                               kAvalon1246, kAvalonQ,
+                               kWhatsminerM31S, kWhatsminerM60S };
 // clang-format on
 
 inline constexpr int kMaxBoards = 4;
@@ -31,7 +33,8 @@ enum class BlinkApi : uint8_t {
 // Which firmware generation's STATS[1] layout the model answers with
 // (antminer_stats.cpp has one writer per layout).
 // kAvalon: Canaan's "MM ID" strings, written by avalon_replies.cpp.
-enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon };
+// kWhatsminer: none; btminer has no stats (whatsminer_replies.cpp).
+enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon, kWhatsminer };
 
 // What the firmware's replies show of the model, from the captures in
 // tests/data (each row names the ones it follows).
@@ -83,6 +86,7 @@ struct ModelSpec {
 // Each family's rows, in ModelId order; AllModels() joins them.
 std::span<const ModelSpec> AntminerModels();
 std::span<const ModelSpec> AvalonModels();
+std::span<const ModelSpec> WhatsminerModels();
 std::span<const ModelSpec> AllModels();
 const ModelSpec& GetModel(ModelId id);
 // nullptr when `key` names no model.

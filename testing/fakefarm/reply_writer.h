@@ -37,6 +37,12 @@ inline void AppendJsonString(fmt::memory_buffer& out, std::string_view s) {
   out.push_back('"');
 }
 
+// The host part of a stratum URL, as cgminer shows it in "Stratum URL".
+inline std::string_view UrlHost(std::string_view url) {
+  if (size_t p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
+  return url.substr(0, url.find_first_of(":/"));
+}
+
 // Writes JSON tokens with the separators of one firmware family: `,` and `:`
 // (cgminer), or `, ` and `: ` (the S19 captures).
 class ReplyWriter {

@@ -63,6 +63,10 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
     } else if (depth_ == 1 && key_ == Key::kParameter) {
       out_.parameter = s;
       out_.has_parameter = true;
+    } else if (depth_ == 1 && key_ == Key::kCmd) {
+      out_.cmd = s;
+    } else if (depth_ == 1 && key_ == Key::kParam) {
+      out_.param = s;
     }
     return true;
   }
@@ -74,6 +78,8 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
       key_ = k == "command"     ? Key::kCommand
              : k == "parameter" ? Key::kParameter
              : k == "new_api"   ? Key::kNewApi
+             : k == "cmd"       ? Key::kCmd
+             : k == "param"     ? Key::kParam
                                 : Key::kOther;
     }
     return true;
@@ -86,7 +92,7 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
   }
 
  private:
-  enum class Key { kOther, kCommand, kParameter, kNewApi };
+  enum class Key { kOther, kCommand, kParameter, kNewApi, kCmd, kParam };
 
   // A value may start here: within the depth bound.
   bool Value() const { return depth_ < kMaxDepth; }
@@ -98,6 +104,10 @@ class RequestSax final : public nlohmann::json_sax<nlohmann::json> {
       command_is_string = false;
     } else if (key_ == Key::kParameter) {
       out_.has_parameter = false;
+    } else if (key_ == Key::kCmd) {
+      out_.cmd.clear();
+    } else if (key_ == Key::kParam) {
+      out_.param.clear();
     }
   }
   bool Scalar() {
@@ -138,6 +148,8 @@ ParseOutcome ParseRequest(std::string_view request, Request& out) {
   out.parameter.clear();
   out.has_parameter = false;
   out.new_api = false;
+  out.cmd.clear();
+  out.param.clear();
   // cgminer's api.c looks at the first byte only (`*buf != ISJSON`): a
   // request with a blank before its '{' is a text command, and no command.
   if (request.empty() || request.front() != '{') {

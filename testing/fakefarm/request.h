@@ -17,6 +17,10 @@ struct Request {
   // Bitmain's top-level "new_api": true (stock firmware of 2022 on answers it
   // with its new layout; older firmware, like cgminer, ignores the member).
   bool new_api = false;
+  // Whatsminer's keys (JSON only): btminer reads "cmd" for its own commands
+  // (status, get_*) and API v3 "cmd" and "param"; text values only.
+  std::string cmd;
+  std::string param;
 };
 
 // Fills `out` (reused, so answering does not allocate) from `request`, whose
