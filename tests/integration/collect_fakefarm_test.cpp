@@ -53,8 +53,8 @@ std::map<std::string, json> CollectOnce(const Farm& farm, std::vector<std::strin
 }
 
 TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
-  Farm farm = StartFakeFarm({"--base", "127.32.0.1", "--count", "10", "--models", "all", "--seed", "7"});
-  ASSERT_EQ(farm.miners.size(), 10u);
+  Farm farm = StartFakeFarm({"--base", "127.32.0.1", "--count", "12", "--models", "all", "--seed", "7"});
+  ASSERT_EQ(farm.miners.size(), 12u);
   std::set<std::string> models;
   std::map<std::string, json> records = CollectOnce(farm);
   for (const auto& [ip, m] : farm.miners) {
@@ -77,7 +77,60 @@ TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
     EXPECT_FALSE(r["firmware"].get<std::string>().empty());
     EXPECT_FALSE(r["algorithm"].get<std::string>().empty());
   }
-  EXPECT_EQ(models.size(), 10u) << "the farm serves ten models";
+  EXPECT_EQ(models.size(), 12u) << "the farm serves twelve models";
+}
+
+// The fake Whatsminers (--models m31s,m60s): collect fingerprints each on
+// 4028 to the API v2 family, which the 2021 and the 2025 firmware both
+// answer whole, so the M60S reads as "whatsminer" there too; its API v3 on
+// 4433 reads the same machine as "whatsminer3". MACs are the model's
+// prefix and the address's low three bytes (127.32.9.x: 20:09:0x).
+TEST(CollectFakefarm, WhatsminersReadAsTheirFamilies) {
+  Farm farm = StartFakeFarm(
+      {"--base", "127.32.9.1", "--count", "2", "--models", "m31s,m60s", "--seed", "4"});
+  ASSERT_EQ(farm.miners.size(), 2u);
+  const std::map<std::string, std::string> macs = {{"127.32.9.1", "c6:06:12:20:09:01"},
+                                                   {"127.32.9.2", "ce:02:01:20:09:02"}};
+  std::map<std::string, json> records = CollectOnce(farm);
+  for (const auto& [ip, m] : farm.miners) {
+    SCOPED_TRACE(ip + " " + m.dump());
+    ASSERT_TRUE(records.count(ip));
+    const json& r = records[ip];
+    EXPECT_EQ(r["status"], "ok") << r["error"];
+    EXPECT_EQ(r["family"], "whatsminer");
+    EXPECT_EQ(r["model"], m["model"]);
+    EXPECT_EQ(r["worker"], m["worker"]);
+    // "MHS av"/"HS RT" are MH/s on the wire: H/s in the record.
+    const double nominal = m["hashrate_nominal"].get<double>();
+    ASSERT_TRUE(r["hashrate"].is_number());
+    EXPECT_NEAR(r["hashrate"].get<double>(), nominal, nominal * 0.05);
+    EXPECT_EQ(r["mac"], macs.at(ip));
+    ASSERT_TRUE(r["power_w"].is_number());
+    EXPECT_GT(r["power_w"].get<double>(), 3000);  // W: 3553 (M31S), 3156 (M60S) at nominal
+    EXPECT_EQ(r["boards"].size(), 3u);
+    EXPECT_EQ(r["pools"].size(), 3u);
+    EXPECT_EQ(r["fans"].size(), 2u);
+  }
+  EXPECT_EQ(farm.miners.at("127.32.9.2")["model"], "Whatsminer M60S");
+  EXPECT_EQ(farm.miners.at("127.32.9.2")["v3_port"], 4433);
+  EXPECT_FALSE(farm.miners.at("127.32.9.1").contains("v3_port"));
+
+  Subprocess v3({BinPath("asicmon-collect"), "--once", "--json", "--target", "127.32.9.2:4433"});
+  const std::string out = v3.ReadAllStdout(60s);
+  EXPECT_EQ(v3.Wait(10s), 0);
+  ASSERT_TRUE(json::accept(out)) << out;
+  const json r = json::parse(out);
+  EXPECT_EQ(r["status"], "ok") << r["error"];
+  EXPECT_EQ(r["family"], "whatsminer3");
+  EXPECT_EQ(r["port"], 4433);
+  EXPECT_EQ(r["model"], "Whatsminer M60S");  // get.device.info "M60S_VK40"
+  EXPECT_EQ(r["mac"], "ce:02:01:20:09:02");
+  EXPECT_EQ(r["hostname"], "WhatsMiner-0002");
+  EXPECT_EQ(r["serial"], "BTM3CS40HD24083100000000000000002");
+  EXPECT_NEAR(r["hashrate"].get<double>(), 170.8e12, 170.8e12 * 0.05);  // TH/s on the wire
+  EXPECT_EQ(r["boards"].size(), 3u);
+  EXPECT_EQ(r["pools"].size(), 3u);
+  ASSERT_TRUE(r["power_w"].is_number());
 }
 
 TEST(CollectFakefarm, EveryFaultEndsInItsStatusByTheDeadline) {
