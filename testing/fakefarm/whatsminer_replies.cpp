@@ -120,6 +120,10 @@ void FakeMiner::WriteWhatsminerSummary(ReplyWriter& w, const WhatsminerFacts& f)
     w.Int("Target Freq", fw.frequency);
     w.Int("Uptime", uptime);
   } else {
+    // whatsminer-m31s-summary.json's keys; the figures no reader uses
+    // (Voltage, Power Fanspeed, Chip Data...) are the capture's, and the
+    // targets keep its ratios (Target Freq 652 at freq_avg 710, Target MHS
+    // 94.4 % of Factory GHS).
     w.Int("Elapsed", s.elapsed);
     w.Fixed("MHS av", s.rate_av / 1e6, 2);
     w.Fixed("MHS 5s", s.rate_5s / 1e6, 2);
