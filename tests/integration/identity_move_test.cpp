@@ -108,7 +108,6 @@ std::string MacOf(const json& miner) {
 }
 
 TEST_F(IdentityMoveTest, MovedAndSwappedMachinesKeepTheirHistoryAndIdentity) {
-  const auto started = std::chrono::steady_clock::now();
   const std::string a1 = "127.57.0.1", a2 = "127.57.0.2", a3 = "127.57.0.3", a4 = "127.57.0.4";
   std::unique_ptr<Subprocess> farm_process;
   std::map<std::string, std::string> machine_mac;  // worker -> mac: the machine

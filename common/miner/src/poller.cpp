@@ -166,11 +166,15 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
     NextStep();
   }
 
+  // The deadline is the whole poll's, however many exchanges it takes.
+  std::chrono::milliseconds Left() const {
+    return client->options().deadline -
+           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  }
+
   void NextStep() {
     const PollStep& s = steps[step];
-    // The deadline is the whole poll's, however many exchanges it takes.
-    const auto left = client->options().deadline -
-                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    const auto left = Left();
     if (left <= std::chrono::milliseconds(0)) {
       ExchangeResult late;
       late.status = MinerStatus::kTimeout;
@@ -277,15 +281,20 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
     Deliver(std::move(o));
   }
 
+  // Inside the poll's deadline too: a web port that does not answer costs a
+  // sweep no more than a slow API would.
   void AskIdentity(const std::string& authorization) {
-    const PollStep web_step{"identify", Framing::kHttp, options->web.port, identity_family->identify};
+    const auto left = Left();
+    if (left <= std::chrono::milliseconds(0)) return Deliver(std::move(*identified));
+    const PollStep web_step{"identify", Framing::kHttp, options->web.port,
+                            identity_family->identify};
     const std::string header =
         authorization.empty() ? std::string() : "Authorization: " + authorization + "\r\n";
+    asked_with_credentials = !authorization.empty();
     client->Start(
         MinerEndpoint{endpoint.ip, options->web.port}, FrameRequest(web_step, endpoint.ip, header),
         [self = shared_from_this()](ExchangeResult&& r) { self->OnIdentity(std::move(r)); },
-        Framing::kHttp);
-    asked_with_credentials = !authorization.empty();
+        Framing::kHttp, left);
   }
 
   // The web interface's answer: its identity read, a Digest challenge

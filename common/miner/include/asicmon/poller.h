@@ -52,8 +52,8 @@ struct PollerOptions {
   std::vector<uint16_t> ports{kWhatsminerV3Port};
   // When enabled (discover's sweep), a fingerprint that found a family with
   // web identity and no MAC in the API asks the web interface too: one GET,
-  // a second with Digest credentials after a 401, each bounded like any
-  // exchange. Whatever fails there leaves the record as the API made it.
+  // a second with Digest credentials after a 401, both inside the poll's
+  // deadline. Whatever fails there leaves the record as the API made it.
   // Polls of a known family (collect's) never ask.
   WebIdentity web = {};
 };
