@@ -83,7 +83,8 @@ TEST(Poller, KnownAndUnknownFamilyNames) {
 // lists nothing there). Every port of the list was tried: the poll does not
 // stop at the API port when the host answers there with a reset.
 TEST(Poller, NothingListeningIsRefusedOnEveryPort) {
-  const PollResult r = PollOnce({"127.61.0.3", 4028}, {}, Fast(), PollerOptions{.ports = {4433, 80}});
+  const PollResult r =
+      PollOnce({"127.61.0.3", 4028}, {}, Fast(), PollerOptions{.ports = {4433, 80}});
   EXPECT_EQ(r.record.status, MinerStatus::kRefused);
   EXPECT_FALSE(r.connected);
   EXPECT_FALSE(r.foreign);
@@ -260,10 +261,11 @@ PollerOptions WithWebIdentity(std::string password = "root") {
 TEST(PollerWebIdentity, FingerprintReadsTheAntminersSystemInfo) {
   LoopbackServer api("127.61.1.1", Serves(testing::ReadFixture("antminer-s9-stats.json")));
   std::atomic<int> authorized{0};
-  LoopbackServer web("127.61.1.1",
-                     DigestProtected(testing::ReadFixture("antminer-s21-2024-get_system_info.cgi.json"),
-                                     &authorized),
-                     64, kWebPort);
+  LoopbackServer web(
+      "127.61.1.1",
+      DigestProtected(testing::ReadFixture("antminer-s21-2024-get_system_info.cgi.json"),
+                      &authorized),
+      64, kWebPort);
   const PollResult r = PollOnce({"127.61.1.1", 4028}, {}, Fast(), WithWebIdentity());
   ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
   EXPECT_EQ(r.record.family, "antminer");
