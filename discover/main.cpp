@@ -70,6 +70,17 @@ void AddSettings(asicmon::SettingsTable& t, DiscoverConfig& c) {
            "is Whatsminer API v3; add 80 for miners with only a web API (Bitaxe)"});
   t.Seconds(c.service.scan_interval,
             {"--interval", "SCAN_INTERVAL", "Seconds between polls of each miner"}, 0.1, 86400);
+  // Stock Antminers name their MAC only on the web interface: control's
+  // credentials serve both, so one set is configured.
+  asicmon::WebIdentity& web = scanner.poller.web;
+  web.enabled = true;
+  t.Flag(web.enabled, {"!--no-web-identity", "DISCOVER_WEB_IDENTITY",
+                       "Do not read the identity (MAC, serial) the API does not report from the "
+                       "miner's web interface (stock Antminer get_system_info.cgi) when a sweep "
+                       "finds a miner (DISCOVER_WEB_IDENTITY=false too)"});
+  t.Int(web.port, {"--miner-http-port", "MINER_HTTP_PORT", "Miners' web UI port"}, 1, 65535);
+  t.Text(web.user, {nullptr, "MINER_HTTP_USER"});
+  t.Text(web.password, {nullptr, "MINER_HTTP_PASSWORD"});
   t.Seconds(c.service.sweep_interval,
             {"--sweep-interval", "SWEEP_INTERVAL", "Seconds from one sweep's start to the next's"},
             0.1, 7 * 86400);

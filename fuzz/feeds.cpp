@@ -18,6 +18,7 @@
 #include "asicmon/bus.h"
 #include "asicmon/events.h"
 #include "asicmon/health.h"
+#include "asicmon/http_digest.h"
 #include "families/family.h"
 #include "json_repair.h"
 #include "asicmon/miner_api.h"
@@ -253,6 +254,47 @@ FeedResult FeedHttpReply(std::string_view input) {
       }
     }
   }
+  return check.Take();
+}
+
+FeedResult FeedWebIdentity(std::string_view input) {
+  Checker check;
+  if (const std::optional<DigestChallenge> c = DigestChallengeOf(input)) {
+    check.Verdict("challenge", fmt::format("realm {} qop {}", c->realm, c->qop_auth));
+    const std::string header = DigestAuthorization(*c, "GET", "/cgi-bin/get_system_info.cgi",
+                                                   "root", "root", "0a4f113b");
+    const auto params = ParseDigestAuthorization(header);
+    check.Expect(params.has_value(), "our Authorization parses as Digest parameters");
+    if (params) {
+      const auto same = [&](std::string_view name, const std::string& value) {
+        return std::any_of(params->begin(), params->end(),
+                           [&](const auto& p) { return p.first == name && p.second == value; });
+      };
+      check.Expect(same("nonce", c->nonce) && same("realm", c->realm),
+                   "the answer carries the challenge's nonce and realm as sent");
+    }
+  } else {
+    check.Verdict("challenge", "none");
+  }
+  const Payload payload = ReplyPayload(Framing::kHttp, input);
+  check.Verdict("payload", payload.ok ? Status::Ok() : Status::ParseError(payload.text));
+  if (!payload.ok) return check.Take();
+  MinerJsonParser parser;
+  const Result<simdjson::dom::element> doc = parser.Parse(payload.text);
+  check.Verdict("parse", doc.ok() ? Status::Ok() : doc.status());
+  const Family* family = FindFamily("antminer");
+  check.Expect(family != nullptr && family->read_identity != nullptr,
+               "the antminer family reads its web identity");
+  if (!doc.ok() || !doc->is_object() || family == nullptr || family->read_identity == nullptr) {
+    return check.Take();
+  }
+  Record record;
+  record.status = MinerStatus::kOk;
+  family->read_identity(*doc, record);
+  check.Verdict("identity", fmt::format("mac '{}'", record.mac));
+  check.Expect(record.mac.empty() || MacAddress(record.mac) == record.mac,
+               "a MAC is read as aa:bb:cc:dd:ee:ff or not at all");
+  CheckRecord(check, record);
   return check.Take();
 }
 

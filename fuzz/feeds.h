@@ -37,6 +37,10 @@ FeedResult FeedWhatsminerV3(std::string_view input);
 // payload (ReplyPayload: headers, chunks), then the body as every step of
 // every document family's poll plan (read_documents); a bare body too.
 FeedResult FeedHttpReply(std::string_view input);
+// A response from a miner's web port to the identity GET (poller.h's web
+// identity): its Digest challenge answered, its body read by the antminer
+// family's get_system_info.cgi reader.
+FeedResult FeedWebIdentity(std::string_view input);
 // RepairMinerJson and MinerJsonParser alone.
 FeedResult FeedJsonRepair(std::string_view input);
 // A message body from the bus through every decoder: record, inventory
@@ -61,6 +65,7 @@ inline constexpr FeedTarget kFeedTargets[] = {
     {"control_request", FeedControlRequest}, {"fleet_request", FeedFleetRequest},
     {"whatsminer_v3", FeedWhatsminerV3},
     {"http_reply", FeedHttpReply},
+    {"web_identity", FeedWebIdentity},
 };
 
 // The body of LLVMFuzzerTestOneInput: runs `feed` and aborts, printing the

@@ -37,14 +37,15 @@ seed control_request fuzz/corpus/control_request
 seed fleet_request fuzz/corpus/fleet_request
 seed whatsminer_v3 fuzz/corpus/whatsminer_v3
 seed http_reply fuzz/corpus/http_reply tests/data
+seed web_identity fuzz/corpus/web_identity
 rm -f "$work"/*/PROVENANCE.md
 
-declare -A dict=([miner_reply]=json [json_repair]=json [control_request]=json [fleet_request]=json [targets]=targets [whatsminer_v3]=json [http_reply]=json)
+declare -A dict=([miner_reply]=json [json_repair]=json [control_request]=json [fleet_request]=json [targets]=targets [whatsminer_v3]=json [http_reply]=json [web_identity]=json)
 
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 failed=0
 for target in miner_reply json_repair bus_message targets control_request fleet_request \
-              whatsminer_v3 http_reply; do
+              whatsminer_v3 http_reply web_identity; do
   log="$out/logs/$target.log"
   args=("$work/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10
         -print_final_stats=1 -artifact_prefix="$out/failures/$target-")

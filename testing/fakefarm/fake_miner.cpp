@@ -44,6 +44,17 @@ FakeMiner::FakeMiner(const FakeMinerSpec& spec, double now)
       rng_(spec.seed * 0x2545F4914F6CDD1DULL + static_cast<uint64_t>(spec.index)) {
   av_offset_ = (Uniform() * 2 - 1) * 0.005;
   miner_id_ = fmt::format("{:016x}", spec.seed * 0x9E3779B97F4A7C15ULL + spec.index);
+  // A locally administered MAC (02:...) with the index in its low bytes; a
+  // serial of the 17 characters of antminer-s21-2024-get_system_info.cgi.json
+  // ("SMTTATUBDJAAI00A5"); the hostname a farm names the unit by (stock
+  // firmware ships every one as "Antminer").
+  const auto index = static_cast<uint32_t>(spec.index);
+  mac_ = fmt::format("02:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", spec.seed & 0xFF,
+                     (spec.seed >> 8) & 0xFF, (index >> 16) & 0xFF, (index >> 8) & 0xFF,
+                     index & 0xFF);
+  serial_ = fmt::format("SMTT{:08X}{:05X}", (spec.seed * 0x9E3779B97F4A7C15ULL) >> 32,
+                        index & 0xFFFFF);
+  hostname_ = fmt::format("antminer-w{:04d}", spec.index + 1);
   temp_phase_ = Uniform() * 2 * std::numbers::pi;
   const std::string worker = fmt::format("farm.w{:04d}", spec.index + 1);
   constexpr std::string_view kUrls[] = {"stratum+tcp://pool-a.example:3333",

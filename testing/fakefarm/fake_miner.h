@@ -101,6 +101,12 @@ class FakeMiner {
   const FakeMinerSpec& spec() const { return spec_; }
   const ModelSpec& model() const { return *model_; }
   std::string_view worker() const;  // the user of the pool in use
+  // Who the machine is whatever its address, from the seed and index as the
+  // worker is (get_system_info.cgi): a MAC written in upper case as stock
+  // firmware does, unique within a farm; a serial; a hostname.
+  const std::string& mac() const { return mac_; }
+  const std::string& serial() const { return serial_; }
+  const std::string& hostname() const { return hostname_; }
   int pool_count() const { return static_cast<int>(pools_.size()); }
   // Chain number of the dead board as the firmware numbers it, -1 when none.
   int dead_chain() const;
@@ -225,6 +231,9 @@ class FakeMiner {
   double av_offset_;  // this unit's steady deviation from nominal
   double temp_phase_;
   std::string miner_id_;  // S17/S19 "miner_id", 16 hex digits
+  std::string mac_;
+  std::string serial_;
+  std::string hostname_;
   int64_t settled_accepted_ = 0;
   std::vector<Pool> pools_;
   int temp_offset_ = 0;  // °C

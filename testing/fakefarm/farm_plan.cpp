@@ -154,6 +154,20 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
         fmt::format("--http-port {} is the API's --port: give the web interface its own port",
                     options.http_port));
   }
+  std::vector<int> machines = options.machines;
+  if (machines.empty()) {
+    for (int i = 0; i < options.count; ++i) machines.push_back(i);
+  } else if (std::ssize(machines) != options.count) {
+    return Status::InvalidArgument(fmt::format(
+        "--machines names {} machines for --count {}: one per miner", machines.size(),
+        options.count));
+  } else {
+    std::vector<int> sorted = machines;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted.front() < 0 || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return Status::InvalidArgument("--machines: each a distinct number from 0");
+    }
+  }
   std::vector<ModelId> models = options.models;
   if (models.empty()) {
     for (const ModelSpec& m : AllModels()) models.push_back(m.id);
@@ -185,8 +199,9 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.port = options.port;
     p.http_port = options.http_port;
     p.fault = faults[i];
-    p.spec.model = models[i % models.size()];
-    p.spec.index = i;
+    const int machine = machines[i];
+    p.spec.model = models[static_cast<size_t>(machine) % models.size()];
+    p.spec.index = machine;
     p.spec.ip = p.ip;
     p.spec.seed = options.seed;
     p.spec.deny_privileged = deny[i];
@@ -195,7 +210,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.spec.wake_idle_s = options.wake_idle_s;
     p.spec.wake_ramp_s = options.wake_ramp_s;
     // Units have been up between an hour and a month.
-    uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(i);
+    uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(machine);
     p.spec.uptime_s = 3600 + static_cast<double>(SplitMix64(state) % (30 * 86400));
   }
   return plans;
@@ -211,6 +226,7 @@ std::string ManifestLine(const MinerPlan& plan) {
   if (HasWhatsminerV3(plan.spec.model)) line["v3_port"] = kWhatsminerV3Port;
   line["model"] = model.name;
   line["worker"] = probe.worker();
+  line["mac"] = probe.mac();
   line["fault"] = ToString(plan.fault);
   // An integer, as before: "13500000000000", not nlohmann's "13500000000000.0".
   line["hashrate_nominal"] = std::llround(model.hashrate_nominal);

@@ -69,6 +69,11 @@ struct FarmOptions {
   int count = 1;
   uint16_t port = 4028;
   std::vector<ModelId> models;  // round-robin; empty means all
+  // The machine at each address, in address order (--machines): a machine's
+  // number drives everything it is (model, worker, MAC, serial, telemetry),
+  // so a farm restarted with the numbers reordered has the same machines at
+  // other addresses, as DHCP moves and swaps them. Empty: machine i at base+i.
+  std::vector<int> machines;
   uint64_t seed = 1;
   std::vector<FaultRequest> faults;
   int slow_ms = 2500;
@@ -109,7 +114,8 @@ struct MinerPlan {
 // Addresses, models and, from a seeded shuffle, faults (at most one per
 // miner) and read-only APIs. InvalidArgument when the options cannot be met:
 // a base outside 127.0.0.0/8, a range that would leave it, more faults than
-// miners, the web interface on the API's port.
+// miners, the web interface on the API's port, --machines not naming one
+// distinct machine per miner.
 Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options);
 
 // JSON lines, blank lines skipped:
@@ -122,7 +128,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options);
 Result<std::vector<ScenarioStep>> ParseScenario(std::string_view text,
                                                 const std::vector<MinerPlan>& plans);
 
-// {"ip":...,"port":...,["http_port":...,]["v3_port":4433,]"model":...,"worker":...,"fault":...,
+// {"ip":...,"port":...,["http_port":...,]["v3_port":4433,]"model":...,"worker":...,"mac":...,"fault":...,
 //  "hashrate_nominal":H/s,"boards":N,"deny_privileged":bool,"dead_board":chain|null}
 std::string ManifestLine(const MinerPlan& plan);
 

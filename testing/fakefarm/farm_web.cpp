@@ -46,7 +46,8 @@ void FarmServer::RespondWeb(uint32_t slot) {
     AppendHttpError(reply_, c.web_error);
   } else {
     actions_.clear();
-    effect = HandleWebRequest(http_request_, *web_auth_, m.fake, UnixNow(), reply_, actions_);
+    effect = HandleWebRequest(http_request_, *web_auth_, m.fake, m.plan.ip_text, UnixNow(),
+                              reply_, actions_);
     if (!actions_.empty()) LogActions(m, m.plan.http_port);
   }
   // Down before the client can read the answer and try again; closing the

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "asicmon/http_digest.h"  // Md5Hex, ParseDigestAuthorization
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -61,15 +63,6 @@ std::string_view ReasonPhrase(int status);
 // `extra_headers` are complete lines, each ending in CRLF.
 void AppendHttpResponse(fmt::memory_buffer& out, int status, std::string_view content_type,
                         std::string_view body, std::string_view extra_headers = {});
-
-// MD5 of `data` as 32 lowercase hex digits (OpenSSL EVP).
-std::string Md5Hex(std::string_view data);
-
-// The parameters of an "Authorization: Digest k=v, k=\"v\", ..." header,
-// names lowercased, quoted strings unescaped; nullopt for another scheme or
-// a malformed or repeated parameter.
-std::optional<std::vector<std::pair<std::string, std::string>>> ParseDigestAuthorization(
-    std::string_view header);
 
 // Digest access authentication for one user, one realm and one nonce.
 class DigestAuth {

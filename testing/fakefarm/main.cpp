@@ -114,6 +114,11 @@ int RunFarm(int argc, char** argv) {
                  "s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, avalon1246, avalonq, m31s, "
                  "m60s, or all")
       ->capture_default_str();
+  app.add_option("--machines", options.machines,
+                 "The machine at each address, comma-separated (one per miner): a machine "
+                 "keeps its model, worker, MAC and serial at whatever address, so restarting "
+                 "with them reordered is a DHCP move or swap (default 0,1,2,...)")
+      ->delimiter(',');
   app.add_option("--seed", options.seed,
                  "Seed of every pseudo-random choice (faults, "
                  "read-only miners, telemetry)")

@@ -19,6 +19,7 @@ constexpr std::string_view kGetConfPath = "/cgi-bin/get_miner_conf.cgi";
 constexpr std::string_view kSetConfPath = "/cgi-bin/set_miner_conf.cgi";
 constexpr std::string_view kBlinkPath = "/cgi-bin/blink.cgi";
 constexpr std::string_view kBlinkStatusPath = "/cgi-bin/get_blink_status.cgi";
+constexpr std::string_view kSystemInfoPath = "/cgi-bin/get_system_info.cgi";
 constexpr std::string_view kFormType = "application/x-www-form-urlencoded";
 constexpr std::string_view kJsonType = "application/json";
 // The X19 firmware's answer to a configuration it took.
@@ -69,6 +70,27 @@ void GetMinerConf(const FakeMiner& miner, fmt::memory_buffer& out) {
   // without sleep has no such key.
   if (CanSleep(miner.spec().model)) conf["bitmain-work-mode"] = miner.sleeping() ? "1" : "0";
   AppendHttpResponse(out, 200, "application/json", conf.dump());
+}
+
+// antminer-s21-2024-get_system_info.cgi.json's keys in its order; the
+// filesystem version is the firmware's build date, as there.
+void GetSystemInfo(const FakeMiner& miner, std::string_view address, fmt::memory_buffer& out) {
+  nlohmann::ordered_json info;
+  info["minertype"] = miner.model().name;
+  info["nettype"] = "DHCP";
+  info["netdevice"] = "eth0";
+  info["macaddr"] = miner.mac();
+  info["hostname"] = miner.hostname();
+  info["ipaddress"] = address;
+  info["netmask"] = "255.0.0.0";  // the fake farm's 127.0.0.0/8
+  info["gateway"] = "";
+  info["dnsservers"] = "";
+  info["system_mode"] = "GNU/Linux";
+  info["system_kernel_version"] = "Linux 4.9.113 #1 SMP PREEMPT Thu Jul 11 17:01:13 CST 2024";
+  info["system_filesystem_version"] = miner.model().firmware.compile_time;
+  info["firmware_type"] = "Release";
+  info["serinum"] = miner.serial();
+  AppendHttpResponse(out, 200, "application/json", info.dump());
 }
 
 std::string_view MediaType(const HttpRequest& request) {
@@ -251,11 +273,12 @@ bool IsStratumUrl(std::string_view url) {
 }
 
 WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, FakeMiner& miner,
-                           double now, fmt::memory_buffer& out,
+                           std::string_view address, double now, fmt::memory_buffer& out,
                            std::vector<PrivilegedAction>& actions) {
   const BlinkApi blink = BlinkApiOf(miner.spec().model);
   std::string_view allowed;
   if (request.path == kRebootPath || request.path == kGetConfPath ||
+      request.path == kSystemInfoPath ||
       (request.path == kBlinkStatusPath && blink == BlinkApi::kJson)) {
     allowed = "GET";
   } else if (request.path == kSetConfPath ||
@@ -284,6 +307,8 @@ WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, F
   }
   if (request.path == kGetConfPath) {
     GetMinerConf(miner, out);
+  } else if (request.path == kSystemInfoPath) {
+    GetSystemInfo(miner, address, out);
   } else if (request.path == kBlinkStatusPath) {
     AppendHttpResponse(out, 200, "application/json",
                        nlohmann::json({{"blink", miner.blinking()}}).dump());

@@ -29,6 +29,10 @@
 //                                     with the state after. Another body: 400.
 //                                     L3+: 404, its firmware has no fault light
 //   GET  /cgi-bin/get_blink_status.cgi  S19 family: 200 {"blink":bool}; others 404
+//   GET  /cgi-bin/get_system_info.cgi  every model: 200, the layout of
+//                                     antminer-s21-2024-get_system_info.cgi.json with
+//                                     the machine's own macaddr, serinum and hostname
+//                                     (FakeMiner::mac...) and the address it answers on
 //
 // A configuration with a bad pool url, no pool url or a miner-mode other than
 // 0/1 is answered as a good one (stock CGIs check nothing) but not applied:
@@ -61,7 +65,7 @@ enum class WebEffect {
              // the API, restarts (set_miner_conf.cgi)
 };
 
-// Answers `request` for `miner` at unix time `now`, appending a whole HTTP
+// Answers `request` for `miner` (at `address`) at unix time `now`, appending a whole HTTP
 // response to `out`. Unknown paths are 404, other methods 405, requests
 // without valid Digest credentials 401 with the challenge. A new
 // configuration, sleep, wake or fault light is applied to `miner` at once
@@ -69,7 +73,7 @@ enum class WebEffect {
 // the restart); a reboot only answers and returns kReboot. Actions (see
 // above) are appended to `actions`.
 WebEffect HandleWebRequest(const HttpRequest& request, const DigestAuth& auth, FakeMiner& miner,
-                           double now, fmt::memory_buffer& out,
+                           std::string_view address, double now, fmt::memory_buffer& out,
                            std::vector<PrivilegedAction>& actions);
 
 // An error response with a short HTML body; `extra_headers` as for AppendHttpResponse.

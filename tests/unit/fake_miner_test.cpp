@@ -717,6 +717,42 @@ TEST(FarmPlanTest, ManifestLineDescribesTheMiner) {
   EXPECT_EQ(line["dead_board"], 2);
 }
 
+// --machines puts the same machines at other addresses (a DHCP move or
+// swap): model, worker and MAC follow the machine, faults stay with the plan.
+TEST(FarmPlanTest, MachinesKeepTheirIdentityAtOtherAddresses) {
+  FarmOptions options;
+  options.base = "127.33.0.1";
+  options.count = 3;
+  options.models = {ModelId::kS9, ModelId::kS19Pro, ModelId::kL3Plus};
+  auto before = PlanFarm(options);
+  ASSERT_OK(before);
+  options.machines = {1, 0, 5};
+  auto after = PlanFarm(options);
+  ASSERT_OK(after);
+  auto manifest = [](const MinerPlan& plan) { return nlohmann::json::parse(ManifestLine(plan)); };
+  const nlohmann::json first = manifest((*before)[0]);
+  const nlohmann::json second = manifest((*before)[1]);
+  const nlohmann::json swapped0 = manifest((*after)[0]);
+  const nlohmann::json swapped1 = manifest((*after)[1]);
+  EXPECT_EQ(swapped0["ip"], "127.33.0.1");
+  for (const char* key : {"model", "worker", "mac", "hashrate_nominal"}) {
+    EXPECT_EQ(swapped0[key], second[key]) << key;
+    EXPECT_EQ(swapped1[key], first[key]) << key;
+  }
+  EXPECT_NE(first["mac"], second["mac"]);
+  const nlohmann::json fresh = manifest((*after)[2]);
+  EXPECT_EQ(fresh["worker"], "farm.w0006");
+  EXPECT_EQ(fresh["model"], "Antminer L3+");  // machine 5: models[5 % 3]
+  EXPECT_EQ(FakeMiner((*after)[0].spec, 0).serial(), FakeMiner((*before)[1].spec, 0).serial());
+
+  options.machines = {0, 1};
+  EXPECT_FALSE(PlanFarm(options).ok()) << "one machine per miner";
+  options.machines = {0, 1, 1};
+  EXPECT_FALSE(PlanFarm(options).ok()) << "a machine is at one address";
+  options.machines = {0, 1, -1};
+  EXPECT_FALSE(PlanFarm(options).ok());
+}
+
 TEST(FarmPlanTest, WebInterfaceIsInTheManifestAndNeedsItsOwnPort) {
   FarmOptions options;
   options.base = "127.33.0.1";

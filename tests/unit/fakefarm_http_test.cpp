@@ -255,7 +255,7 @@ class MinerWebTest : public ::testing::Test {
     HttpRequest request;
     EXPECT_EQ(ParseHttpRequest(request_text_, request).state, HttpParseState::kComplete);
     fmt::memory_buffer out;
-    effect_ = HandleWebRequest(request, auth_, *miner_, now_, out, actions_);
+    effect_ = HandleWebRequest(request, auth_, *miner_, "127.0.0.1", now_, out, actions_);
     return fmt::to_string(out);
   }
 
@@ -616,6 +616,36 @@ TEST(MinerWebUrlTest, StratumUrls) {
   EXPECT_FALSE(IsStratumUrl("pool.example:3333"));
   EXPECT_FALSE(IsStratumUrl("stratum+tcp://a_b:1"));
   EXPECT_FALSE(IsStratumUrl("stratum+tcp://a:1/path"));
+}
+
+// get_system_info.cgi in the layout of antminer-s21-2024-get_system_info.cgi.json,
+// naming the machine (its MAC upper case, as the capture writes it) and the
+// address it answers on; behind Digest auth like every page.
+TEST_F(MinerWebTest, SystemInfoNamesTheMachine) {
+  EXPECT_EQ(StatusLine(Send("GET", "/cgi-bin/get_system_info.cgi", "")),
+            "HTTP/1.1 401 Unauthorized");
+  const std::string response = Get("/cgi-bin/get_system_info.cgi");
+  ASSERT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
+  const nlohmann::json info = nlohmann::json::parse(Body(response));
+  EXPECT_EQ(info["minertype"], "Antminer S19 Pro");
+  EXPECT_EQ(info["macaddr"], miner_->mac());
+  EXPECT_EQ(info["serinum"], miner_->serial());
+  EXPECT_EQ(info["hostname"], "antminer-w0005");
+  EXPECT_EQ(info["ipaddress"], "127.0.0.1");
+  EXPECT_EQ(miner_->mac(), "02:01:00:00:00:04");  // seed 1, index 4
+  EXPECT_EQ(miner_->serial().size(), 17u);
+  std::vector<std::string> keys;
+  const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(Body(response));
+  for (const auto& [key, value] : ordered.items()) keys.push_back(key);
+  const std::vector<std::string> capture_order = {
+      "minertype", "nettype", "netdevice", "macaddr", "hostname", "ipaddress", "netmask",
+      "gateway", "dnsservers", "system_mode", "system_kernel_version",
+      "system_filesystem_version", "firmware_type", "serinum"};
+  EXPECT_EQ(keys, capture_order);
+  EXPECT_EQ(StatusLine(Send("POST", "/cgi-bin/get_system_info.cgi",
+                            Authorization("POST", "/cgi-bin/get_system_info.cgi"), "x=1")),
+            "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_TRUE(actions_.empty()) << "reading the page is no action";
 }
 
 }  // namespace

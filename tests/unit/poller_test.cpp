@@ -10,13 +10,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "asicmon/http_digest.h"
 #include "loopback_server.h"
 #include "testlib.h"
 
@@ -80,7 +83,8 @@ TEST(Poller, KnownAndUnknownFamilyNames) {
 // lists nothing there). Every port of the list was tried: the poll does not
 // stop at the API port when the host answers there with a reset.
 TEST(Poller, NothingListeningIsRefusedOnEveryPort) {
-  const PollResult r = PollOnce({"127.61.0.3", 4028}, {}, Fast(), PollerOptions{{4433, 80}});
+  const PollResult r =
+      PollOnce({"127.61.0.3", 4028}, {}, Fast(), PollerOptions{.ports = {4433, 80}});
   EXPECT_EQ(r.record.status, MinerStatus::kRefused);
   EXPECT_FALSE(r.connected);
   EXPECT_FALSE(r.foreign);
@@ -92,14 +96,14 @@ TEST(Poller, NothingListeningIsRefusedOnEveryPort) {
 TEST(Poller, HttpOrMarkupOnTheApiPortIsForeign) {
   LoopbackServer http("127.61.0.4",
                       Serves("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"));
-  PollResult r = PollOnce({"127.61.0.4", 4028}, {}, Fast(), PollerOptions{{}});
+  PollResult r = PollOnce({"127.61.0.4", 4028}, {}, Fast(), PollerOptions{.ports = {}});
   EXPECT_TRUE(r.connected);
   EXPECT_TRUE(r.foreign);
   EXPECT_NE(r.record.status, MinerStatus::kOk);
   EXPECT_EQ(r.record.error, "an HTTP server, not a miner API");
 
   LoopbackServer markup("127.61.0.5", Serves("\r\n<?xml version=\"1.0\"?><root/>"));
-  r = PollOnce({"127.61.0.5", 4028}, {}, Fast(), PollerOptions{{}});
+  r = PollOnce({"127.61.0.5", 4028}, {}, Fast(), PollerOptions{.ports = {}});
   EXPECT_TRUE(r.foreign);
   EXPECT_EQ(r.record.error, "markup (a web page or XML), not a miner API");
 }
@@ -125,7 +129,7 @@ TEST(Poller, ConnectTimeoutTriesNoOtherPort) {
   ExchangeOptions options = Fast();
   options.connect_timeout = 300ms;
   const PollResult r =
-      PollOnce({"127.61.0.6", 4028}, {}, options, PollerOptions{{kWhatsminerV3Port}});
+      PollOnce({"127.61.0.6", 4028}, {}, options, PollerOptions{.ports = {kWhatsminerV3Port}});
   for (int fd : fillers) close(fd);
   EXPECT_EQ(r.record.status, MinerStatus::kTimeout);
   EXPECT_FALSE(r.connected);
@@ -207,6 +211,132 @@ TEST(Poller, DeadlineBoundsTheWholePoll) {
   ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
   EXPECT_FALSE(r.record.pools.empty());
   EXPECT_NE(r.record.error.find("stats new_api"), std::string::npos) << r.record.error;
+}
+
+// ---------------------------------------------------------------------------
+// Web identity at fingerprint time: stock Antminer's get_system_info.cgi
+// behind Digest auth, as lighttpd serves it (401 with the challenge, then
+// the page to a request that answers it).
+
+constexpr uint16_t kWebPort = 8080;
+
+// A web interface that knows the password "root" and serves `page`; counts
+// the requests that carried credentials.
+LoopbackServer::Behaviour DigestProtected(std::string page, std::atomic<int>* authorized) {
+  return [page = std::move(page), authorized](int fd, const std::string& request) {
+    const std::string_view realm = "antMiner Configuration";
+    const size_t at = request.find("Authorization: ");
+    if (at == std::string::npos) {
+      SendAll(fd, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"" +
+                      std::string(realm) +
+                      "\", nonce=\"4a5b\", qop=\"auth\"\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    ++*authorized;
+    const std::string header = request.substr(at + 15, request.find("\r\n", at) - at - 15);
+    const auto params = ParseDigestAuthorization(header);
+    std::map<std::string, std::string> p;
+    if (params) p.insert(params->begin(), params->end());
+    const std::string ha1 = Md5Hex("root:" + std::string(realm) + ":root");
+    const std::string ha2 = Md5Hex("GET:" + p["uri"]);
+    const std::string expected =
+        Md5Hex(ha1 + ":4a5b:" + p["nc"] + ":" + p["cnonce"] + ":auth:" + ha2);
+    if (p["response"] != expected || p["uri"] != "/cgi-bin/get_system_info.cgi") {
+      SendAll(fd, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(page.size()) + "\r\n\r\n" + page);
+  };
+}
+
+PollerOptions WithWebIdentity(std::string password = "root") {
+  PollerOptions o;
+  o.web.enabled = true;
+  o.web.port = kWebPort;
+  o.web.password = std::move(password);
+  return o;
+}
+
+TEST(PollerWebIdentity, FingerprintReadsTheAntminersSystemInfo) {
+  LoopbackServer api("127.61.1.1", Serves(testing::ReadFixture("antminer-s9-stats.json")));
+  std::atomic<int> authorized{0};
+  LoopbackServer web(
+      "127.61.1.1",
+      DigestProtected(testing::ReadFixture("antminer-s21-2024-get_system_info.cgi.json"),
+                      &authorized),
+      64, kWebPort);
+  const PollResult r = PollOnce({"127.61.1.1", 4028}, {}, Fast(), WithWebIdentity());
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_EQ(r.record.family, "antminer");
+  // "macaddr":"02:50:53:09:DA:D9": upper case on the page, lower case in the record.
+  EXPECT_EQ(r.record.mac, "02:50:53:09:da:d9");
+  EXPECT_EQ(r.record.serial, "SMTTATUBDJAAI00A5");
+  EXPECT_EQ(r.record.hostname, "Antminer");
+  EXPECT_EQ(r.record.model, "Antminer S9");  // the API's, not the page's minertype
+  EXPECT_EQ(web.accepted(), 2);              // the challenge, then the page
+  EXPECT_EQ(authorized, 1);
+}
+
+// asic-rs's S21 capture has a MAC with a non-hex digit ("3M", anonymised by
+// hand): no MAC is made up from it; serial and hostname still read.
+TEST(PollerWebIdentity, BrokenMacIsNotInvented) {
+  LoopbackServer api("127.61.1.2", Serves(testing::ReadFixture("antminer-s9-stats.json")));
+  std::atomic<int> authorized{0};
+  LoopbackServer web(
+      "127.61.1.2",
+      DigestProtected(testing::ReadFixture("antminer-s21-get_system_info.cgi.json"), &authorized),
+      64, kWebPort);
+  const PollResult r = PollOnce({"127.61.1.2", 4028}, {}, Fast(), WithWebIdentity());
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_EQ(r.record.mac, "");
+  EXPECT_EQ(r.record.serial, "THQING0BDJAB024NF");
+  EXPECT_EQ(r.record.hostname, "Antminer");
+}
+
+// Wrong credentials are tried once; the miner is still found, with no MAC.
+TEST(PollerWebIdentity, RefusedCredentialsLeaveTheRecordAsTheApiMadeIt) {
+  LoopbackServer api("127.61.1.3", Serves(testing::ReadFixture("antminer-s9-stats.json")));
+  std::atomic<int> authorized{0};
+  LoopbackServer web(
+      "127.61.1.3",
+      DigestProtected(testing::ReadFixture("antminer-s21-2024-get_system_info.cgi.json"),
+                      &authorized),
+      64, kWebPort);
+  const PollResult r = PollOnce({"127.61.1.3", 4028}, {}, Fast(), WithWebIdentity("wrong"));
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_EQ(r.record.mac, "");
+  EXPECT_EQ(r.record.serial, "");
+  EXPECT_EQ(web.accepted(), 2);
+  EXPECT_EQ(authorized, 1);
+}
+
+// No web interface listening: found at once, with no MAC.
+TEST(PollerWebIdentity, ClosedWebPortStillFindsTheMiner) {
+  LoopbackServer api("127.61.1.4", Serves(testing::ReadFixture("antminer-s9-stats.json")));
+  const PollResult r = PollOnce({"127.61.1.4", 4028}, {}, Fast(), WithWebIdentity());
+  ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
+  EXPECT_EQ(r.record.mac, "");
+  EXPECT_LT(*r.record.poll_ms, 500);
+}
+
+// Only a fingerprint asks, and only when told to: a poll of a known family
+// (collect's), or one without web identity, never touches the web port.
+TEST(PollerWebIdentity, KnownFamilyOrOptionOffNeverAsks) {
+  LoopbackServer api("127.61.1.5", Serves(testing::ReadFixture("antminer-s9-stats.json")));
+  std::atomic<int> authorized{0};
+  LoopbackServer web(
+      "127.61.1.5",
+      DigestProtected(testing::ReadFixture("antminer-s21-2024-get_system_info.cgi.json"),
+                      &authorized),
+      64, kWebPort);
+  const PollResult known = PollOnce({"127.61.1.5", 4028}, "antminer", Fast(), WithWebIdentity());
+  ASSERT_EQ(known.record.status, MinerStatus::kOk) << known.record.error;
+  EXPECT_EQ(known.record.mac, "");
+  const PollResult off = PollOnce({"127.61.1.5", 4028}, {}, Fast());
+  ASSERT_EQ(off.record.status, MinerStatus::kOk) << off.record.error;
+  EXPECT_EQ(off.record.mac, "");
+  EXPECT_EQ(web.accepted(), 0);
 }
 
 TEST(Poller, FamilyNamesListTheRegistry) {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <random>
 #include <span>
 #include <utility>
 
 #include "asicmon/clock.h"
+#include "asicmon/http_digest.h"
 #include "families/family.h"
 #include "json_repair.h"
 #include "normalise.h"
@@ -114,6 +116,15 @@ void ReadPayloads(const Family* family, std::span<const PollStep> steps,
   }
 }
 
+// A client nonce for Digest auth: it only needs to differ between requests.
+std::string ClientNonce() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint64_t bits = random(); out.size() < 16; bits >>= 4) out += kHex[bits & 0xf];
+  return out;
+}
+
 }  // namespace
 
 struct Poller::Run : std::enable_shared_from_this<Run> {
@@ -139,6 +150,11 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
   std::vector<const Family*> candidates;
   size_t next_candidate = 0;
 
+  // The fingerprint's outcome while its web identity is asked.
+  std::optional<PlanOutcome> identified;
+  const Family* identity_family = nullptr;
+  bool asked_with_credentials = false;
+
   void Start(const Family* plan_family, Phase next_phase) {
     phase = next_phase;
     family = plan_family;
@@ -150,11 +166,15 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
     NextStep();
   }
 
+  // The deadline is the whole poll's, however many exchanges it takes.
+  std::chrono::milliseconds Left() const {
+    return client->options().deadline -
+           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  }
+
   void NextStep() {
     const PollStep& s = steps[step];
-    // The deadline is the whole poll's, however many exchanges it takes.
-    const auto left = client->options().deadline -
-                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    const auto left = Left();
     if (left <= std::chrono::milliseconds(0)) {
       ExchangeResult late;
       late.status = MinerStatus::kTimeout;
@@ -247,7 +267,59 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
     Finish(std::move(*generic));
   }
 
+  // A fingerprint's outcome: its family's web identity first, where asked for.
   void Finish(PlanOutcome&& o) {
+    if (phase != Phase::kKnown && options->web.enabled && o.record.status == MinerStatus::kOk &&
+        o.record.mac.empty()) {
+      const Family* f = FindFamily(o.record.family);
+      if (f != nullptr && !f->identify.empty() && f->read_identity != nullptr) {
+        identified = std::move(o);
+        identity_family = f;
+        return AskIdentity({});
+      }
+    }
+    Deliver(std::move(o));
+  }
+
+  // Inside the poll's deadline too: a web port that does not answer costs a
+  // sweep no more than a slow API would.
+  void AskIdentity(const std::string& authorization) {
+    const auto left = Left();
+    if (left <= std::chrono::milliseconds(0)) return Deliver(std::move(*identified));
+    const PollStep web_step{"identify", Framing::kHttp, options->web.port,
+                            identity_family->identify};
+    const std::string header =
+        authorization.empty() ? std::string() : "Authorization: " + authorization + "\r\n";
+    asked_with_credentials = !authorization.empty();
+    client->Start(
+        MinerEndpoint{endpoint.ip, options->web.port}, FrameRequest(web_step, endpoint.ip, header),
+        [self = shared_from_this()](ExchangeResult&& r) { self->OnIdentity(std::move(r)); },
+        Framing::kHttp, left);
+  }
+
+  // The web interface's answer: its identity read, a Digest challenge
+  // answered once; anything else leaves the record as the API made it.
+  void OnIdentity(ExchangeResult&& r) {
+    if (r.status == MinerStatus::kOk) {
+      Payload p = ReplyPayload(Framing::kHttp, r.reply);
+      if (p.ok) {
+        thread_local MinerJsonParser parser;
+        if (Result<simdjson::dom::element> doc = parser.Parse(p.text);
+            doc.ok() && doc->is_object()) {
+          identity_family->read_identity(*doc, identified->record);
+        }
+      } else if (p.http_status == 401 && !asked_with_credentials) {
+        if (const std::optional<DigestChallenge> c = DigestChallengeOf(r.reply)) {
+          return AskIdentity(DigestAuthorization(*c, "GET", identity_family->identify,
+                                                 options->web.user, options->web.password,
+                                                 ClientNonce()));
+        }
+      }
+    }
+    Deliver(std::move(*identified));
+  }
+
+  void Deliver(PlanOutcome&& o) {
     PollResult result;
     result.record = std::move(o.record);
     result.foreign = o.foreign;

@@ -184,7 +184,8 @@ std::optional<std::string> Dechunk(std::string_view body) {
 
 bool LooksLikeHttp(std::string_view reply) { return reply.starts_with("HTTP/1."); }
 
-std::string FrameRequest(const PollStep& step, std::string_view host) {
+std::string FrameRequest(const PollStep& step, std::string_view host,
+                         std::string_view extra_headers) {
   switch (step.framing) {
     case Framing::kCgminer: return std::string(step.request);
     case Framing::kLengthPrefixed: {
@@ -199,7 +200,9 @@ std::string FrameRequest(const PollStep& step, std::string_view host) {
       out.append(step.request);
       out.append(" HTTP/1.1\r\nHost: ");
       out.append(host);
-      out.append("\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
+      out.append("\r\nAccept: application/json\r\nConnection: close\r\n");
+      out.append(extra_headers);
+      out.append("\r\n");
       return out;
     }
   }

@@ -15,6 +15,8 @@
 //      other ports (Whatsminer API v3 on 4433; HTTP on 80) that `ports`
 //      allows are tried in registry order.
 // The first `ok` record wins; otherwise the generic poll's outcome stands.
+// With PollerOptions::web enabled, a fingerprinted family's web identity
+// (Family::identify) is then read into the record where the API gave no MAC.
 // A connect timeout ends the poll at once: no host there to try again.
 // The client's deadline bounds the whole poll, every exchange included: an
 // exchange that would start after it is not made.
@@ -34,10 +36,26 @@
 
 namespace asicmon {
 
+// The miner's web interface, where a family keeps identity its API does not
+// report (stock Antminer: MAC, serial and hostname in get_system_info.cgi,
+// behind Digest auth). The same settings as control's web actions.
+struct WebIdentity {
+  bool enabled = false;           // off: a poll never touches the web interface
+  uint16_t port = 80;             // MINER_HTTP_PORT
+  std::string user = "root";      // MINER_HTTP_USER (stock firmware's default)
+  std::string password = "root";  // MINER_HTTP_PASSWORD
+};
+
 struct PollerOptions {
   // Ports fingerprinting may try besides the target's own (DISCOVER_PORTS).
   // Default: the Whatsminer API v3 port; add 80 for HTTP-only miners (Bitaxe).
   std::vector<uint16_t> ports{kWhatsminerV3Port};
+  // When enabled (discover's sweep), a fingerprint that found a family with
+  // web identity and no MAC in the API asks the web interface too: one GET,
+  // a second with Digest credentials after a 401, both inside the poll's
+  // deadline. Whatever fails there leaves the record as the API made it.
+  // Polls of a known family (collect's) never ask.
+  WebIdentity web = {};
 };
 
 struct PollResult {

@@ -35,8 +35,11 @@ struct PollStep {
   std::string_view request;
 };
 
-// The request bytes of a step for `host` (the Host header of an HTTP GET).
-std::string FrameRequest(const PollStep& step, std::string_view host);
+// The request bytes of a step for `host` (the Host header of an HTTP GET);
+// `extra_headers`, whole lines each ending in CRLF, join an HTTP GET's
+// headers (an Authorization).
+std::string FrameRequest(const PollStep& step, std::string_view host,
+                         std::string_view extra_headers = {});
 
 // The payload of a complete reply: the bytes after a length prefix, the body
 // of an HTTP response (chunked transfer decoded), or the reply itself. An

@@ -123,6 +123,15 @@ void State(const Sections& s, Record& out) {
   }
 }
 
+// Stock firmware's get_system_info.cgi (antminer-s21-get_system_info.cgi.json,
+// antminer-s21-2024-get_system_info.cgi.json): "macaddr" in upper case,
+// "serinum" the serial (2024+ firmware; older firmware has none), "hostname".
+void ReadSystemInfo(element info, Record& out) {
+  if (out.mac.empty()) out.mac = MacAddress(OptString(info, "macaddr"));
+  if (out.serial.empty()) out.serial = std::string(Trim(OptString(info, "serinum")));
+  if (out.hostname.empty()) out.hostname = std::string(Trim(OptString(info, "hostname")));
+}
+
 }  // namespace
 
 extern const Family kAntminer = {
@@ -139,6 +148,8 @@ extern const Family kAntminer = {
     .state = State,
     .extras = NewApiExtras,
     .read_documents = nullptr,
+    .identify = "/cgi-bin/get_system_info.cgi",
+    .read_identity = ReadSystemInfo,
 };
 
 }  // namespace asicmon

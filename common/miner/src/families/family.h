@@ -105,6 +105,12 @@ struct Family {
   // hooks above (which are then null), including status and error. Such a
   // family recognises nothing in a cgminer reply.
   void (*read_documents)(std::span<const PolledDocument>, Record&);
+  // Identity the API does not carry, on the miner's web interface: the path
+  // a fingerprint GETs there (Digest auth, PollerOptions::web) once the
+  // family is known, "" for none; `read_identity` fills mac, serial and
+  // hostname from its JSON where the record has none yet.
+  std::string_view identify = {};
+  void (*read_identity)(simdjson::dom::element, Record&) = nullptr;
 };
 
 // The family named `name`, nullptr when none is.
