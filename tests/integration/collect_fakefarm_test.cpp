@@ -117,11 +117,15 @@ TEST(CollectFakefarm, WhatsminersReadAsTheirFamilies) {
   EXPECT_EQ(farm.miners.at("127.32.9.2")["v3_port"], 4433);
   EXPECT_FALSE(farm.miners.at("127.32.9.1").contains("v3_port"));
 
-  // Fingerprinting 4433 would spend the poll's deadline on a cgminer request
-  // the v3 framing never completes: the family is named, as discover's
-  // PollJob::family carries it to collect.
+  // A target on 4433 is fingerprinted as API v3 first (a cgminer request
+  // there would wait out the deadline: the v3 framing never completes it);
+  // named, as discover's PollJob::family carries it, it reads the same.
   ExchangeOptions fast;
   fast.deadline = std::chrono::milliseconds(3000);
+  const PollResult fingerprinted = PollOnce({"127.32.9.2", 4433}, {}, fast);
+  EXPECT_EQ(fingerprinted.record.status, MinerStatus::kOk) << fingerprinted.record.error;
+  EXPECT_EQ(fingerprinted.record.family, "whatsminer3");
+  EXPECT_LT(*fingerprinted.record.poll_ms, 1000);
   const PollResult v3 = PollOnce({"127.32.9.2", 4433}, "whatsminer3", fast);
   const Record& r = v3.record;
   EXPECT_EQ(r.status, MinerStatus::kOk) << r.error;

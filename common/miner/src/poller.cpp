@@ -128,7 +128,7 @@ std::string ClientNonce() {
 }  // namespace
 
 struct Poller::Run : std::enable_shared_from_this<Run> {
-  enum class Phase { kKnown, kGeneric, kFamilyPlan, kCandidates };
+  enum class Phase { kKnown, kOwnPort, kGeneric, kFamilyPlan, kCandidates };
 
   MinerClient* client = nullptr;
   const PollerOptions* options = nullptr;
@@ -147,6 +147,7 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
   bool connected = false;
 
   std::optional<PlanOutcome> generic;  // what the generic poll found
+  const Family* own_port_family = nullptr;  // the family whose own port the target's is
   std::vector<const Family*> candidates;
   size_t next_candidate = 0;
 
@@ -227,6 +228,10 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
         if (ok || outcome.record.status == MinerStatus::kTimeout) return Finish(std::move(outcome));
         if (steps.data() == kGenericSteps) return OnGeneric();
         return Start(nullptr, Phase::kGeneric);
+      case Phase::kOwnPort:
+        // The target's port is that family's own (4433): it was asked first.
+        if (ok) return Finish(std::move(outcome));
+        return Start(nullptr, Phase::kGeneric);
       case Phase::kGeneric:
         return OnGeneric();
       case Phase::kFamilyPlan:
@@ -250,7 +255,7 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
     }
     // Not a cgminer-alike here: the families that speak something else.
     for (const Family* f : Families()) {
-      if (!IsDocumentFamily(f) || f->poll.empty()) continue;
+      if (!IsDocumentFamily(f) || f->poll.empty() || f == own_port_family) continue;
       const uint16_t port = f->poll.front().port;
       const bool on_target = port == 0 && f->poll.front().framing == Framing::kHttp;
       const bool allowed = std::find(options->ports.begin(), options->ports.end(), port) !=
@@ -343,11 +348,16 @@ void Poller::Poll(const MinerEndpoint& endpoint, std::string_view family, Done d
   run->options = &options_;
   run->endpoint = endpoint;
   run->done = std::move(done);
-  if (const Family* known = FindFamily(family)) {
-    run->Start(known, Run::Phase::kKnown);
-  } else {
-    run->Start(nullptr, Run::Phase::kGeneric);
+  if (const Family* known = FindFamily(family)) return run->Start(known, Run::Phase::kKnown);
+  // A target on a document family's own port (4433) may not answer a cgminer
+  // request at all (the v3 framing waits for its length prefix): that family first.
+  for (const Family* f : Families()) {
+    if (IsDocumentFamily(f) && !f->poll.empty() && f->poll.front().port == endpoint.port) {
+      run->own_port_family = f;
+      return run->Start(f, Run::Phase::kOwnPort);
+    }
   }
+  run->Start(nullptr, Run::Phase::kGeneric);
 }
 
 PollResult PollOnce(const MinerEndpoint& endpoint, std::string_view family,

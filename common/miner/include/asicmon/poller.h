@@ -6,6 +6,8 @@
 //
 // Fingerprinting (no family, or the known family stopped answering as it
 // did: re-fingerprinted on anything but a timeout):
+//   0. a target on a family's own port (Whatsminer API v3's 4433): that
+//      family first;
 //   1. the generic cgminer poll (summary+stats+pools) on the target's port;
 //   2. an HTTP answer there (ePIC serves its web API on 4028): the families
 //      that speak HTTP on that port are tried;
