@@ -103,5 +103,11 @@ inline BlinkApi BlinkApiOf(ModelId id) { return GetModel(id).firmware.blink; }
 // in set_miner_conf.cgi, "bitmain-work-mode" in get_miner_conf.cgi): the S17
 // and S19 families; S9 and L3+ stock firmware has no sleep.
 inline bool CanSleep(ModelId id) { return GetModel(id).firmware.can_sleep; }
+// True when cgminer's generic poll (summary+stats+pools) carries the
+// model's telemetry in cgminer's layouts; bosminer's stats carry none, its
+// replies are Braiins OS+'s own (its poll plan asks fans, temps, devdetails).
+inline bool GenericPollReadsAll(ModelId id) {
+  return GetModel(id).firmware.stats != StatsLayout::kBraiins;
+}
 
 }  // namespace asicmon::fakefarm
