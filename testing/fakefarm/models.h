@@ -104,10 +104,11 @@ inline BlinkApi BlinkApiOf(ModelId id) { return GetModel(id).firmware.blink; }
 // and S19 families; S9 and L3+ stock firmware has no sleep.
 inline bool CanSleep(ModelId id) { return GetModel(id).firmware.can_sleep; }
 // True when cgminer's generic poll (summary+stats+pools) carries the
-// model's telemetry in cgminer's layouts; bosminer's stats carry none, its
-// replies are Braiins OS+'s own (its poll plan asks fans, temps, devdetails).
+// model's telemetry in cgminer's layouts: btminer has no stats, bosminer's
+// carry none (Braiins OS+'s poll plan asks fans, temps, devdetails).
 inline bool GenericPollReadsAll(ModelId id) {
-  return GetModel(id).firmware.stats != StatsLayout::kBraiins;
+  const StatsLayout stats = GetModel(id).firmware.stats;
+  return stats != StatsLayout::kWhatsminer && stats != StatsLayout::kBraiins;
 }
 
 }  // namespace asicmon::fakefarm
