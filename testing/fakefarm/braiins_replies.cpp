@@ -77,10 +77,9 @@ void FakeMiner::WriteBraiinsSummary(ReplyWriter& w) {
   const double diff_accepted = static_cast<double>(s.accepted) * fw.pool_diff;
   const double diff_rejected = static_cast<double>(s.rejected) * fw.pool_diff;
   const double diff1 = diff_accepted + diff_rejected;
-  const double hw_pct =
-      diff1 > 0 ? 100.0 * static_cast<double>(s.hw_errors) /
-                      (diff1 + static_cast<double>(s.hw_errors))
-                : 0;
+  const double hw_pct = diff1 > 0 ? 100.0 * static_cast<double>(s.hw_errors) /
+                                        (diff1 + static_cast<double>(s.hw_errors))
+                                  : 0;
   const double rej_pct = diff1 > 0 ? 100.0 * diff_rejected / diff1 : 0;
   w.Open('{');
   WriteStatus(w, 'S', 11, "Summary");
@@ -358,7 +357,8 @@ void FakeMiner::WriteBraiinsTuner(ReplyWriter& w, const BraiinsFacts& b) {
   const Snapshot& s = Snap();
   const double share = s.rate_ideal > 0 ? s.rate_5s / s.rate_ideal : 0;
   const auto miner_w = static_cast<int64_t>(b.watts * std::min(1.0, share));
-  const int64_t chain_w = miner_w * 95 / 100 / model_->boards;  // the rest is fans and control board
+  // The chains draw 95 %; the rest is the fans and the control board.
+  const int64_t chain_w = miner_w * 95 / 100 / model_->boards;
   const int64_t chain_limit = b.power_limit * 95 / 100 / model_->boards;
   w.Open('{');
   WriteStatus(w, 'S', 203, "Tuner Status");

@@ -2,16 +2,15 @@
 // `asicmon-collect --target IP --once --json` (fingerprinting), and polled
 // with the family discover fingerprints into the poll job, which asks the
 // family's plan in its first exchange. Loopback range: 127.63.0.0/16.
+#include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <tuple>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "asicmon/poller.h"
 #include "farm_plan.h"

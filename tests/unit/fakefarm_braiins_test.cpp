@@ -88,7 +88,8 @@ TEST(FakeBraiins, EveryCommandHasTheKeysOfItsCapture) {
   }
   // VERSION as bosminer's, the firmware named by BOSer's key; no "Type".
   const ordered_json version = Parse(Ask(miner, "version"));
-  EXPECT_EQ(version["VERSION"][0].dump(), R"({"API":"3.7","BOSer":"boser-buildroot 0.1.0-0ce150e9"})");
+  EXPECT_EQ(version["VERSION"][0].dump(),
+            R"({"API":"3.7","BOSer":"boser-buildroot 0.1.0-0ce150e9"})");
   EXPECT_EQ(version["STATUS"][0]["Description"], "BOSer boser-buildroot 0.1.0-0ce150e9");
   // devdetails: the maker's name before the model, Frequency in Hz.
   const ordered_json details = Parse(Ask(miner, "devdetails"));
@@ -201,8 +202,8 @@ TEST(FakeLuxos, ThePollPlanReadsAsLuxos) {
 TEST(FakeLuxos, CurtailNeedsTheSessionThenSleepsAndWakes) {
   FakeMiner miner(Spec(ModelId::kLuxosS19), kNow);
   auto curtail = [&](std::string_view param, double at) {
-    return Parse(miner.Handle(
-        fmt::format(R"({{"command":"curtail","parameter":"{}"}})", param), at));
+    return Parse(
+        miner.Handle(fmt::format(R"({{"command":"curtail","parameter":"{}"}})", param), at));
   };
   EXPECT_EQ(curtail("nosuchid,sleep", kNow)["STATUS"][0]["STATUS"], "E") << "no session yet";
   EXPECT_EQ(Parse(Ask(miner, "session"))["SESSION"][0]["SessionID"], "");
