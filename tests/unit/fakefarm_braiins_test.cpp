@@ -130,6 +130,7 @@ TEST(FakeBraiins, PauseStopsHashingAndResumeRampsUp) {
   EXPECT_EQ(pause["STATUS"][0]["Code"], 204);
   EXPECT_EQ(pause["PAUSE"].dump(), "[true]");
   EXPECT_TRUE(miner.sleeping());
+  EXPECT_EQ(KeysOf(pause), KeysOf(Parse(ReadFixture("braiinsos-plus-s17-pause.json"))));
   const Record paused = Normalise(miner.Handle(kBraiinsPoll, kNow + 20));
   EXPECT_EQ(paused.status, MinerStatus::kOk) << paused.error;
   EXPECT_EQ(paused.hashrate, 0.0);
@@ -137,6 +138,7 @@ TEST(FakeBraiins, PauseStopsHashingAndResumeRampsUp) {
   const ordered_json resume = Parse(Ask(miner, "resume", kNow + 30));
   EXPECT_EQ(resume["STATUS"][0]["Code"], 205);
   EXPECT_EQ(resume["RESUME"].dump(), "[true]");
+  EXPECT_EQ(KeysOf(resume), KeysOf(Parse(ReadFixture("braiinsos-plus-s17-resume.json"))));
   EXPECT_FALSE(miner.sleeping());
   const Record back = Normalise(miner.Handle(kBraiinsPoll, kNow + 40));
   ASSERT_TRUE(back.hashrate.has_value());
@@ -209,6 +211,7 @@ TEST(FakeLuxos, CurtailNeedsTheSessionThenSleepsAndWakes) {
   EXPECT_EQ(Parse(Ask(miner, "session"))["SESSION"][0]["SessionID"], "");
   const ordered_json logon = Parse(Ask(miner, "logon"));
   EXPECT_EQ(logon["STATUS"][0]["Code"], 316);
+  EXPECT_EQ(KeysOf(logon), KeysOf(Parse(ReadFixture("luxos-logon.json"))));
   const std::string session = logon["SESSION"][0]["SessionID"];
   ASSERT_FALSE(session.empty());
   EXPECT_EQ(Parse(Ask(miner, "session"))["SESSION"][0]["SessionID"], session);
@@ -218,6 +221,7 @@ TEST(FakeLuxos, CurtailNeedsTheSessionThenSleepsAndWakes) {
   const ordered_json sleep = curtail(session + ",sleep", kNow + 10);
   EXPECT_EQ(sleep["STATUS"][0]["Code"], 335);
   EXPECT_EQ(sleep["CURTAIL"][0]["Action"], "sleep mode");
+  EXPECT_EQ(KeysOf(sleep), KeysOf(Parse(ReadFixture("luxos-curtail-sleep.json"))));
   EXPECT_TRUE(miner.sleeping());
   const Record asleep = Normalise(miner.Handle(kLuxosPoll, kNow + 20));
   EXPECT_EQ(asleep.status, MinerStatus::kOk) << asleep.error;
