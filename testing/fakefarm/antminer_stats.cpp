@@ -80,6 +80,7 @@ void FakeMiner::WriteStats(ReplyWriter& w) {
       break;
     case StatsLayout::kAvalon:      // never here: avalon_replies.cpp answers an Avalon's stats
     case StatsLayout::kWhatsminer:  // nor here: whatsminer_replies.cpp refuses stats
+    case StatsLayout::kBraiins:     // nor here: braiins_replies.cpp answers bosminer's
       break;
     case StatsLayout::kL3:
       WriteStatsL3(w);

@@ -115,7 +115,11 @@ void FakeMiner::SetFansStopped(int count) {
 }
 
 void FakeMiner::SetSleeping(bool asleep, double now) {
-  if (!CanSleep(spec_.model) || asleep == sleeping_) return;
+  if (CanSleep(spec_.model)) Halt(asleep, now);
+}
+
+void FakeMiner::Halt(bool asleep, double now) {
+  if (asleep == sleeping_) return;
   if (!asleep) slept_s_ += std::max(0.0, now - std::max(sleep_since_, start_time_));
   sleeping_ = asleep;
   sleep_since_ = now;
@@ -311,7 +315,10 @@ void FakeMiner::Command(ReplyWriter& w, std::string_view command, const std::str
     }
     return;
   }
-  if (WriteWhatsminer(w, command, joined)) return;
+  if (WriteWhatsminer(w, command, joined) || WriteBraiins(w, command, actions) ||
+      WriteLuxos(w, command, parameter, actions)) {
+    return;
+  }
   if (command == "summary") {
     WriteSummary(w);
   } else if (command == "stats") {

@@ -23,6 +23,8 @@ namespace asicmon::fakefarm {
 class ReplyWriter;
 struct AvalonFacts;
 struct WhatsminerFacts;
+struct BraiinsFacts;
+struct LuxosFacts;
 
 // What the API answers to `restart`; neither form has a STATUS block. From
 // cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
@@ -210,6 +212,34 @@ class FakeMiner {
   void WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f);
   void WriteV3MinerStatus(ReplyWriter& w, std::string_view sections);
   std::string_view WhatsminerMac(const WhatsminerFacts& f);  // into scratch_
+  // Braiins OS+ (braiins_replies.cpp): true when this miner runs it and
+  // `command` is one bosminer answers its own way (every command but the
+  // pool ones, which fall to cgminer's).
+  bool WriteBraiins(ReplyWriter& w, std::string_view command,
+                    std::vector<PrivilegedAction>* actions);
+  void WriteBraiinsSummary(ReplyWriter& w);
+  void WriteBraiinsDevs(ReplyWriter& w);
+  void WriteBraiinsPools(ReplyWriter& w);
+  void WriteBraiinsStats(ReplyWriter& w);
+  void WriteBraiinsFans(ReplyWriter& w);
+  void WriteBraiinsTemps(ReplyWriter& w);
+  void WriteBraiinsDevdetails(ReplyWriter& w, const BraiinsFacts& b);
+  void WriteBraiinsTuner(ReplyWriter& w, const BraiinsFacts& b);
+  void WriteBraiinsVersion(ReplyWriter& w, const BraiinsFacts& b);
+  // LuxOS (luxos_replies.cpp): the same for LUXminer's own commands.
+  bool WriteLuxos(ReplyWriter& w, std::string_view command, const std::string* parameter,
+                  std::vector<PrivilegedAction>* actions);
+  void WriteLuxosStatus(ReplyWriter& w, char severity, int code, std::string_view msg);
+  void WriteLuxosVersion(ReplyWriter& w);
+  void WriteLuxosPower(ReplyWriter& w, const LuxosFacts& l);
+  void WriteLuxosFans(ReplyWriter& w, const LuxosFacts& l);
+  void WriteLuxosTemps(ReplyWriter& w);
+  void WriteLuxosCurtail(ReplyWriter& w, const std::string* parameter,
+                         std::vector<PrivilegedAction>* actions);
+  // Stops (true) or resumes hashing at `now` whatever the web interface can
+  // do: SetSleeping for stock firmware, pause/resume (Braiins OS+) and
+  // curtail (LuxOS) through the API.
+  void Halt(bool asleep, double now);
   void AppendChipStatus(ReplyWriter& w, int board);
   void WriteChains(ReplyWriter& w, int slots, bool listed);
 
@@ -243,6 +273,7 @@ class FakeMiner {
   double slept_s_ = 0;      // seconds asleep since the start, sleeps that ended
   double ramp_start_ = -std::numeric_limits<double>::infinity();  // of the last wake
   bool blinking_ = false;
+  std::string lux_session_;  // LuxOS: the session logon opened, "" when none
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

@@ -112,7 +112,7 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--models", models,
                  "Models, assigned round-robin: a comma-separated list of "
                  "s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, avalon1246, avalonq, m31s, "
-                 "m60s, or all")
+                 "m60s, bos-s19xp, luxos-s19, or all")
       ->capture_default_str();
   app.add_option("--machines", options.machines,
                  "The machine at each address, comma-separated (one per miner): a machine "

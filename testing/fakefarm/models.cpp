@@ -11,7 +11,8 @@ namespace {
 const std::vector<ModelSpec>& Joined() {
   static const std::vector<ModelSpec> all = [] {
     std::vector<ModelSpec> out;
-    for (std::span<const ModelSpec> family : {AntminerModels(), AvalonModels(), WhatsminerModels()}) {
+    for (std::span<const ModelSpec> family :
+         {AntminerModels(), AvalonModels(), WhatsminerModels(), BraiinsModels(), LuxosModels()}) {
       out.insert(out.end(), family.begin(), family.end());
     }
     return out;

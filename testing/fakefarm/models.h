@@ -1,6 +1,7 @@
 // The models the fake farm simulates, as data: one row per model in its
 // family's table (antminer_models.cpp for Bitmain's cgminer/bmminer builds,
-// avalon_models.cpp for Canaan's, whatsminer_models.cpp for MicroBT's),
+// avalon_models.cpp for Canaan's, whatsminer_models.cpp for MicroBT's,
+// braiins_models.cpp and luxos_models.cpp for Antminers on Braiins OS+ and LuxOS),
 // carrying every fact the replies need, so a new model is a new row and a
 // new family a new table with its own reply writers.
 #pragma once
@@ -13,11 +14,12 @@ namespace asicmon::fakefarm {
 
 // In the order of the family tables AllModels() joins (GetModel indexes by
 // it): antminer_models.cpp's rows, then avalon_models.cpp's, then
-// whatsminer_models.cpp's.
+// whatsminer_models.cpp's, braiins_models.cpp's and luxos_models.cpp's.
 // clang-format off
 enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus, kS21, kKS7, kZ15,
                                kAvalon1246, kAvalonQ,
-                               kWhatsminerM31S, kWhatsminerM60S };
+                               kWhatsminerM31S, kWhatsminerM60S,
+                               kBraiinsS19XP, kLuxosS19 };
 // clang-format on
 
 inline constexpr int kMaxBoards = 4;
@@ -34,7 +36,8 @@ enum class BlinkApi : uint8_t {
 // (antminer_stats.cpp has one writer per layout).
 // kAvalon: Canaan's "MM ID" strings, written by avalon_replies.cpp.
 // kWhatsminer: none; btminer has no stats (whatsminer_replies.cpp).
-enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon, kWhatsminer };
+// kBraiins: bosminer's per-chain stats headers, by braiins_replies.cpp.
+enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon, kWhatsminer, kBraiins };
 
 // What the firmware's replies show of the model, from the captures in
 // tests/data (each row names the ones it follows).
@@ -87,6 +90,8 @@ struct ModelSpec {
 std::span<const ModelSpec> AntminerModels();
 std::span<const ModelSpec> AvalonModels();
 std::span<const ModelSpec> WhatsminerModels();
+std::span<const ModelSpec> BraiinsModels();
+std::span<const ModelSpec> LuxosModels();
 std::span<const ModelSpec> AllModels();
 const ModelSpec& GetModel(ModelId id);
 // nullptr when `key` names no model.
@@ -98,5 +103,12 @@ inline BlinkApi BlinkApiOf(ModelId id) { return GetModel(id).firmware.blink; }
 // in set_miner_conf.cgi, "bitmain-work-mode" in get_miner_conf.cgi): the S17
 // and S19 families; S9 and L3+ stock firmware has no sleep.
 inline bool CanSleep(ModelId id) { return GetModel(id).firmware.can_sleep; }
+// True when cgminer's generic poll (summary+stats+pools) carries the
+// model's telemetry in cgminer's layouts: btminer has no stats, bosminer's
+// carry none (Braiins OS+'s poll plan asks fans, temps, devdetails).
+inline bool GenericPollReadsAll(ModelId id) {
+  const StatsLayout stats = GetModel(id).firmware.stats;
+  return stats != StatsLayout::kWhatsminer && stats != StatsLayout::kBraiins;
+}
 
 }  // namespace asicmon::fakefarm

@@ -54,8 +54,8 @@ std::map<std::string, json> CollectOnce(const Farm& farm, std::vector<std::strin
 }
 
 TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
-  Farm farm = StartFakeFarm({"--base", "127.32.0.1", "--count", "12", "--models", "all", "--seed", "7"});
-  ASSERT_EQ(farm.miners.size(), 12u);
+  Farm farm = StartFakeFarm({"--base", "127.32.0.1", "--count", "14", "--models", "all", "--seed", "7"});
+  ASSERT_EQ(farm.miners.size(), 14u);
   std::set<std::string> models;
   std::map<std::string, json> records = CollectOnce(farm);
   for (const auto& [ip, m] : farm.miners) {
@@ -78,7 +78,7 @@ TEST(CollectFakefarm, EveryModelNormalisesToTheFarmsValues) {
     EXPECT_FALSE(r["firmware"].get<std::string>().empty());
     EXPECT_FALSE(r["algorithm"].get<std::string>().empty());
   }
-  EXPECT_EQ(models.size(), 12u) << "the farm serves twelve models";
+  EXPECT_EQ(models.size(), 14u) << "the farm serves fourteen models";
 }
 
 // The fake Whatsminers (--models m31s,m60s): collect fingerprints each on

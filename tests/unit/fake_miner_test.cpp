@@ -116,11 +116,10 @@ TEST(FakeMinerLayoutTest, KeysAppearInTheOrderOfTheRealCaptures) {
   }
 }
 
-// btminer has no stats: fakefarm_whatsminer_test polls the Whatsminers
-// with their family's own plan.
-bool AnswersStats(const ModelSpec& model) {
-  return model.firmware.stats != StatsLayout::kWhatsminer;
-}
+// btminer has no stats and bosminer's carry no telemetry:
+// fakefarm_whatsminer_test and fakefarm_braiins_test poll those with their
+// family's own plan.
+bool AnswersStats(const ModelSpec& model) { return GenericPollReadsAll(model.id); }
 
 TEST(FakeMinerLayoutTest, PollReplyOfEveryModelParses) {
   for (const ModelSpec& model : AllModels()) {
