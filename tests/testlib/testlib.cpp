@@ -1,5 +1,7 @@
 #include "testlib.h"
 
+#include <cmath>
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -308,6 +310,35 @@ Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats) 
   nlohmann::json doc = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::ParseError("not valid JSON after repair");
   return doc;
+}
+
+nlohmann::json Fixture(const std::string& name) {
+  Result<nlohmann::json> doc = ParseMinerJson(ReadFixture(name));
+  EXPECT_TRUE(doc.ok()) << name << ": " << doc.status().ToString();
+  return doc.ok() ? std::move(*doc) : nlohmann::json();
+}
+
+nlohmann::json Multi(const std::vector<std::pair<std::string, std::string>>& parts) {
+  nlohmann::json reply = nlohmann::json::object();
+  for (const auto& [command, file] : parts) {
+    reply[command] = nlohmann::json::array({Fixture(file)});
+  }
+  reply["id"] = 1;
+  return reply;
+}
+
+::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
+  if (!actual) return ::testing::AssertionFailure() << "not reported, expected " << expected;
+  if (std::fabs(*actual - expected) <= std::fabs(expected) * 1e-6) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << *actual << " != " << expected;
+}
+
+std::vector<int32_t> BoardIndices(const Record& r) {
+  std::vector<int32_t> out;
+  for (const BoardStats& b : r.boards) out.push_back(b.index);
+  return out;
 }
 
 Record NormaliseJson(const nlohmann::json& reply) {

@@ -183,6 +183,17 @@ Result<nlohmann::json> ParseMinerJson(std::string_view raw, RepairStats* stats =
 // NormaliseRawReply over `reply` written out as JSON text.
 Record NormaliseJson(const nlohmann::json& reply);
 
+// ---- What the family tests share ----
+// A fixture repaired and parsed; null (and a failure) when it does not parse.
+nlohmann::json Fixture(const std::string& name);
+// A multi-command reply made of fixtures, as "summary+stats+pools" returns it
+// (one array per command, "id" beside them).
+nlohmann::json Multi(const std::vector<std::pair<std::string, std::string>>& parts);
+// Equal within 1e-6 relative (exactly for 0); a failure when not reported.
+::testing::AssertionResult Near(const std::optional<double>& actual, double expected);
+// The boards' indices, in the record's order.
+std::vector<int32_t> BoardIndices(const Record& r);
+
 // A control audit event as control/request_pipeline.cpp PublishEvent sends it
 // on the bus (msgpack of the map), of `action` on `ip` at unix time `ts`.
 nlohmann::json ControlEvent(const std::string& action, const std::string& ip, double ts,

@@ -19,6 +19,8 @@ namespace asicmon {
 namespace {
 
 using nlohmann::json;
+using testing::Near;
+using testing::BoardIndices;
 using Ints = std::vector<int32_t>;
 
 json Fixture(const std::string& name) {
@@ -31,20 +33,6 @@ Record Raw(const std::string& name) {
   Record r;
   NormaliseRawReply(testing::ReadFixture(name), r);
   return r;
-}
-
-::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
-  if (!actual) return ::testing::AssertionFailure() << "not reported, expected " << expected;
-  if (std::fabs(*actual - expected) <= std::fabs(expected) * 1e-6) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << *actual << " != " << expected;
-}
-
-Ints BoardIndices(const Record& r) {
-  Ints out;
-  for (const BoardStats& b : r.boards) out.push_back(b.index);
-  return out;
 }
 
 // ---- The new layout alone ----------------------------------------------------

@@ -17,6 +17,9 @@ namespace asicmon {
 namespace {
 
 using nlohmann::json;
+using testing::Multi;
+using testing::Near;
+using testing::BoardIndices;
 using Ints = std::vector<int32_t>;
 using Errors = std::vector<MinerError>;
 
@@ -24,29 +27,6 @@ json Fixture(const std::string& name) {
   Result<json> doc = testing::ParseMinerJson(testing::ReadFixture(name));
   EXPECT_TRUE(doc.ok()) << name << ": " << doc.status().ToString();
   return doc.ok() ? std::move(*doc) : json();
-}
-
-// A multi-command reply made of single-command fixtures, as
-// "version+summary+stats+pools" returns it.
-json Multi(const std::vector<std::pair<std::string, std::string>>& parts) {
-  json reply = json::object();
-  for (const auto& [command, file] : parts) reply[command] = json::array({Fixture(file)});
-  reply["id"] = 1;
-  return reply;
-}
-
-::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
-  if (!actual) return ::testing::AssertionFailure() << "not reported, expected " << expected;
-  if (std::fabs(*actual - expected) <= std::fabs(expected) * 1e-6) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << *actual << " != " << expected;
-}
-
-Ints BoardIndices(const Record& r) {
-  Ints out;
-  for (const BoardStats& b : r.boards) out.push_back(b.index);
-  return out;
 }
 
 // ---- Avalon Q (2025 firmware, soft-off) ------------------------------------------

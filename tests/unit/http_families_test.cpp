@@ -18,6 +18,8 @@
 namespace asicmon {
 namespace {
 
+using testing::Near;
+
 using Ints = std::vector<int32_t>;
 
 // Documents of one poll, each parsed by its own parser (as the poller's are).
@@ -49,14 +51,6 @@ class Poll {
   std::deque<simdjson::dom::parser> parsers_;  // a deque: parsers never move
   std::vector<PolledDocument> documents_;
 };
-
-::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
-  if (!actual) return ::testing::AssertionFailure() << "not reported, expected " << expected;
-  if (std::fabs(*actual - expected) <= std::fabs(expected) * 1e-6) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << *actual << " != " << expected;
-}
 
 // ---- Poll plans ----------------------------------------------------------------------
 

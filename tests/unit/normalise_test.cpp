@@ -18,40 +18,14 @@ namespace asicmon {
 namespace {
 
 using nlohmann::json;
+using testing::Fixture;
+using testing::Multi;
+using testing::Near;
+using testing::BoardIndices;
 using testing::ParseMinerJson;
 using Ints = std::vector<int32_t>;
 
-// A fixture repaired and parsed; null (and a failure) when it does not parse.
-json Fixture(const std::string& name) {
-  Result<json> doc = ParseMinerJson(testing::ReadFixture(name));
-  EXPECT_TRUE(doc.ok()) << name << ": " << doc.status().ToString();
-  return doc.ok() ? std::move(*doc) : json();
-}
-
-// A multi-command reply made of fixtures, as "summary+stats+pools" returns it.
-json Multi(const std::vector<std::pair<std::string, std::string>>& parts) {
-  json reply = json::object();
-  for (const auto& [command, file] : parts) reply[command] = json::array({Fixture(file)});
-  reply["id"] = 1;
-  return reply;
-}
-
 Record Normalise(const json& reply) { return testing::NormaliseJson(reply); }
-
-// Equal within 1e-6 relative (exactly for 0).
-::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
-  if (!actual) return ::testing::AssertionFailure() << "not reported, expected " << expected;
-  if (std::fabs(*actual - expected) <= std::fabs(expected) * 1e-6) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << *actual << " != " << expected;
-}
-
-Ints BoardIndices(const Record& r) {
-  Ints out;
-  for (const BoardStats& b : r.boards) out.push_back(b.index);
-  return out;
-}
 
 // Every board has `chips` chips, `ok` of them 'o' and `failed` of them 'x'.
 void ExpectChips(const Record& r, int32_t chips, int32_t ok, int32_t failed) {

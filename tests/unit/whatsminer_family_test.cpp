@@ -18,6 +18,7 @@ namespace asicmon {
 namespace {
 
 using nlohmann::json;
+using testing::Multi;
 using Ints = std::vector<int32_t>;
 
 ::testing::AssertionResult Near(const std::optional<double>& actual, double expected) {
@@ -32,15 +33,6 @@ json Fixture(const std::string& name) {
   Result<json> doc = testing::ParseMinerJson(testing::ReadFixture(name));
   EXPECT_TRUE(doc.ok()) << name << ": " << doc.status().ToString();
   return doc.ok() ? std::move(*doc) : json();
-}
-
-// btminer's answer to "summary+pools+edevs+devdetails": each part an array
-// holding the command's own reply.
-json Multi(const std::vector<std::pair<std::string, std::string>>& parts) {
-  json reply = json::object();
-  for (const auto& [command, file] : parts) reply[command] = json::array({Fixture(file)});
-  reply["id"] = 1;
-  return reply;
 }
 
 // The documents of a v2 poll, as normalisation reads them glued together.
