@@ -11,7 +11,7 @@ packages=(
   libsqlitecpp-dev libsqlite3-dev   # the embedded store
   libpqxx-dev postgresql            # the PostgreSQL store; the server for its tests
   libcurl4-openssl-dev              # push
-  libssl-dev                        # fakefarm: MD5 and nonces of HTTP Digest auth (OpenSSL EVP)
+  libssl-dev                        # MD5 and nonces of HTTP Digest auth (OpenSSL EVP): discover reading a web identity, the fake farm
   libpistache-dev                   # control's REST API
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev         # tests
