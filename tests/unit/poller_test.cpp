@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -337,6 +338,39 @@ TEST(PollerWebIdentity, KnownFamilyOrOptionOffNeverAsks) {
   ASSERT_EQ(off.record.status, MinerStatus::kOk) << off.record.error;
   EXPECT_EQ(off.record.mac, "");
   EXPECT_EQ(web.accepted(), 0);
+}
+
+// Replies name other machines (SealMiner's "IP":"10.0.13.179", ePIC's DHCP
+// gateway 10.0.81.1, dns 8.8.8.8): data only. Every exchange of a poll goes
+// to the target, and the record keeps the target's address.
+TEST(Poller, AddressesInRepliesAreNeverContacted) {
+  struct Case {
+    std::string ip, family, reply;
+  };
+  const auto http = [](const std::string& body) {
+    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+  };
+  const Case cases[] = {
+      {"127.61.0.10", "", testing::ReadFixture("sealminer-a2-stats.json")},
+      {"127.61.0.11", "epic", http(testing::ReadFixture("epic-s19xp-network.json"))},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.ip);
+    LoopbackServer server(c.ip, Serves(c.reply));
+    auto client = MinerClient::Create(Fast());
+    ASSERT_OK(client);
+    Poller poller(**client, PollerOptions{{}});
+    std::optional<PollResult> polled;
+    poller.Poll({c.ip, 4028}, c.family, [&polled](PollResult&& r) { polled = std::move(r); });
+    (*client)->RunUntilIdle();
+    ASSERT_TRUE(polled.has_value());
+    EXPECT_GE((*client)->counters().started, 1u);
+    EXPECT_EQ((*client)->counters().started, static_cast<uint64_t>(server.accepted()))
+        << "an exchange went somewhere other than the target";
+    EXPECT_EQ(polled->record.ip, c.ip);
+    EXPECT_EQ(polled->record.port, 4028);
+  }
 }
 
 TEST(Poller, FamilyNamesListTheRegistry) {
