@@ -483,9 +483,12 @@ void NormaliseReply(simdjson::dom::element reply, Record& record) {
   }
 
   CompleteRecord(out);
-  // What the reply says; the caller's envelope, address and poll time stay.
+  MoveReplyFields(out, record);
+}
+
+void MoveReplyFields(Record& from, Record& to) {
   ForEachField<Record>([&](const auto& f) {
-    if (f.source == FieldSource::kReply) record.*f.member = std::move(out.*f.member);
+    if (f.source == FieldSource::kReply) to.*f.member = std::move(from.*f.member);
   });
 }
 

@@ -43,6 +43,10 @@ void NormaliseReply(simdjson::dom::element reply, Record& record);
 // efficiency_j_per_th from power_w and hashrate (awake, both reported).
 void CompleteRecord(Record& record);
 
+// Moves what a reply says (the kReply fields) from `from` into `to`; the
+// caller's envelope, address and poll time in `to` stay.
+void MoveReplyFields(Record& from, Record& to);
+
 // Repairs, parses and normalises the bytes of a reply (with a parser kept per
 // thread); a reply that cannot be parsed sets status parse_error and says why.
 void NormaliseRawReply(std::string_view raw, Record& record);

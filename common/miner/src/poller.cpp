@@ -36,7 +36,7 @@ bool SpeaksAnotherProtocol(std::string_view reply) {
   const size_t first = reply.find_first_not_of(" \r\n\t");
   if (first == std::string_view::npos) return false;
   reply.remove_prefix(first);
-  return LooksLikeHttp(reply) || reply.starts_with("HTTP/") || reply.starts_with("<");
+  return reply.starts_with("HTTP/") || reply.starts_with("<");
 }
 
 // The outcome of one family's steps.
@@ -103,9 +103,7 @@ void ReadPayloads(const Family* family, std::span<const PollStep> steps,
         CompleteRecord(out);
       }
     }
-    ForEachField<Record>([&](const auto& f) {
-      if (f.source == FieldSource::kReply) record.*f.member = std::move(out.*f.member);
-    });
+    MoveReplyFields(out, record);
     if (record.status == MinerStatus::kOk && !errors.empty() && record.error.empty()) {
       record.error = std::move(errors);
     }

@@ -230,13 +230,8 @@ void ReadDocuments(std::span<const PolledDocument> documents, Record& record) {
   }
   out.error = std::move(failures);
   CompleteRecord(out);
-  ForEachField<Record>([&](const auto& f) {
-    if (f.source == FieldSource::kReply) record.*f.member = std::move(out.*f.member);
-  });
+  MoveReplyFields(out, record);
 }
-
-// A cgminer reply is never a v3 one.
-bool RecogniseNothing(const Sections&, const Identity&) { return false; }
 
 }  // namespace
 
@@ -244,7 +239,7 @@ extern const Family kWhatsminer3 = {
     .name = "whatsminer3",
     .poll = kPoll,
     .software = {},
-    .recognise = RecogniseNothing,
+    .recognise = nullptr,  // a cgminer reply is never a v3 one
     .build = nullptr,
     .model = nullptr,
     .stats_boards = nullptr,
