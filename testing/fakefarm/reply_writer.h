@@ -171,6 +171,7 @@ class ReplyWriter {
   void Colon() { Append(spaced_ ? ": " : ":"); }
   // Grows the buffer once and copies, instead of fmt's byte-wise append.
   void Append(std::string_view s) {
+    if (s.empty()) return;  // an empty view may carry a null data(), which memcpy must not get
     const size_t at = out_.size();
     out_.try_resize(at + s.size());
     std::memcpy(out_.data() + at, s.data(), s.size());
