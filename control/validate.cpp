@@ -220,21 +220,4 @@ Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body) {
   return pool;
 }
 
-Result<Cidr> ParseCidr(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return Invalid("cidr", text, "is not a.b.c.d/n");
-  if (!ValidateIp(text.substr(0, slash)).ok()) return Invalid("cidr", text, "is not a.b.c.d/n");
-  const std::string_view bits_text = text.substr(slash + 1);
-  int bits = -1;
-  const auto [end, ec] = std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
-  if (bits_text.empty() || ec != std::errc() || end != bits_text.data() + bits_text.size() ||
-      bits < 0 || bits > 32) {
-    return Invalid("cidr", text, "needs a prefix length 0-32 after '/'");
-  }
-  Result<uint32_t> address = ParseIpv4(text.substr(0, slash));
-  if (!address.ok()) return Invalid("cidr", text, "is not a.b.c.d/n");
-  const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
-  return Cidr{*address & mask, mask};
-}
-
 }  // namespace asicmon::control

@@ -13,6 +13,7 @@
 
 #include "actions.h"
 #include "asicmon/status.h"
+#include "asicmon/targets.h"
 
 namespace asicmon::control {
 
@@ -43,14 +44,6 @@ Status ValidatePoolField(std::string_view what, std::string_view value, bool may
 // A pool change from a JSON object {"url", "user", "password"} (password
 // optional), every field validated as above.
 Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body);
-
-// "a.b.c.d/n": the network (host byte order, host bits cleared) and the mask.
-struct Cidr {
-  uint32_t network = 0;
-  uint32_t mask = 0;
-  bool Contains(uint32_t address) const { return (address & mask) == network; }
-};
-Result<Cidr> ParseCidr(std::string_view text);
 
 // `a` equals `b`, in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

@@ -1,6 +1,7 @@
 #include "asicmon/targets.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 
 namespace asicmon {
@@ -155,5 +156,30 @@ Result<std::vector<uint32_t>> ExpandTargets(const std::vector<std::string>& incl
   });
   return addresses;
 }
+
+Result<Cidr> ParseCidr(std::string_view text) {
+  auto invalid = [&](std::string_view why) {
+    return Status::InvalidArgument("cidr " + Shown(text) + " " + std::string(why));
+  };
+  const size_t slash = text.find('/');
+  // ParseIpv4 forgives spaces around the address; a CIDR in a request or config does not.
+  if (slash == std::string_view::npos || text.find_first_of(" \t") != std::string_view::npos) {
+    return invalid("is not a.b.c.d/n");
+  }
+  const std::string_view bits_text = text.substr(slash + 1);
+  int bits = -1;
+  const auto [end, ec] =
+      std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
+  if (bits_text.empty() || ec != std::errc() || end != bits_text.data() + bits_text.size() ||
+      bits < 0 || bits > 32) {
+    return invalid("needs a prefix length 0-32 after '/'");
+  }
+  Result<uint32_t> address = ParseIpv4(text.substr(0, slash));
+  if (!address.ok()) return invalid("is not a.b.c.d/n");
+  const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+  return Cidr{*address & mask, mask};
+}
+
+int Cidr::PrefixLength() const { return std::popcount(mask); }
 
 }  // namespace asicmon

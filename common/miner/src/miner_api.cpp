@@ -319,7 +319,7 @@ void MinerClient::RunUntilIdle() {
 }
 
 ExchangeResult ExchangeOnce(const MinerEndpoint& endpoint, std::string request,
-                            const ExchangeOptions& options) {
+                            const ExchangeOptions& options, Framing framing) {
   ExchangeResult out;
   Result<std::unique_ptr<MinerClient>> client = MinerClient::Create(options);
   if (!client.ok()) {
@@ -327,7 +327,8 @@ ExchangeResult ExchangeOnce(const MinerEndpoint& endpoint, std::string request,
     out.error = client.status().message();
     return out;
   }
-  (*client)->Start(endpoint, std::move(request), [&out](ExchangeResult&& r) { out = std::move(r); });
+  (*client)->Start(
+      endpoint, std::move(request), [&out](ExchangeResult&& r) { out = std::move(r); }, framing);
   (*client)->RunUntilIdle();
   return out;
 }

@@ -35,4 +35,14 @@ Result<std::vector<uint32_t>> ExpandTargets(const std::vector<std::string>& incl
 std::string Ipv4ToString(uint32_t address);
 Result<uint32_t> ParseIpv4(std::string_view text);
 
+// "a.b.c.d/n": the network (host byte order, host bits cleared) and the mask.
+struct Cidr {
+  uint32_t network = 0;
+  uint32_t mask = 0;
+  bool Contains(uint32_t address) const { return (address & mask) == network; }
+  int PrefixLength() const;
+};
+// InvalidArgument "cidr '<text>' ..." for anything but a.b.c.d/n with n 0-32.
+Result<Cidr> ParseCidr(std::string_view text);
+
 }  // namespace asicmon

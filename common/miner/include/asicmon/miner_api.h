@@ -128,9 +128,10 @@ class MinerClient {
   ClientCounters counters_;
 };
 
-// One exchange, blocking the calling thread until it ends.
+// One exchange, blocking the calling thread until it ends; `request` framed
+// already (FrameRequest), the reply ended by `framing`.
 ExchangeResult ExchangeOnce(const MinerEndpoint& endpoint, std::string request,
-                            const ExchangeOptions& options);
+                            const ExchangeOptions& options, Framing framing = Framing::kCgminer);
 
 // The outcome of a command: the transport and the STATUS block together.
 // status is auth_error for "Access denied", api_error for other error

@@ -1,0 +1,11 @@
+// The drivers, one per family, each defined in its own file; AllDrivers()
+// in driver.cpp lists them.
+#pragma once
+
+#include "asicmon/driver.h"
+
+namespace asicmon::driver {
+
+const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
+
+}  // namespace asicmon::driver
