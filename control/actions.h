@@ -1,5 +1,8 @@
 // What control does to one miner: look at it, soft-restart its mining
-// software, reboot it, replace its pool. Every function here blocks the
+// software, reboot it, set its pools, light, sleep or power, through its
+// family's driver (asicmon/driver.h), and confirm each command the same way
+// for every family: by polling the miner and reading back its settings until
+// the asked-for state shows. Every function here blocks the
 // calling thread for at most its stated bound, talks to exactly one miner,
 // and first checks that the miner at `ip` reports `worker`, so a command
 // never lands on the wrong machine after an address moved.
@@ -18,30 +21,28 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "asicmon/credentials.h"
+#include "asicmon/driver.h"
 #include "asicmon/miner_api.h"
 #include "asicmon/record.h"
 
 namespace asicmon::control {
 
-struct ActionOptions {
-  ExchangeOptions api;                 // POLL_TIMEOUT: each API exchange
-  uint16_t api_port = kMinerApiPort;   // MINER_PORT
-  uint16_t http_port = 80;             // MINER_HTTP_PORT: the miner's web UI (reboot, config)
+// The drivers' ports and timeouts (POLL_TIMEOUT, MINER_PORT, MINER_HTTP_*),
+// the operator's logins, and how long control waits to see a command's effect.
+struct ActionOptions : driver::DriverOptions {
+  // Stock Antminer firmware's web login, below MINER_CREDENTIALS_FILE's rows.
   std::string http_user = "root";      // MINER_HTTP_USER
   std::string http_password = "root";  // MINER_HTTP_PASSWORD
-  // MINER_HTTP_TIMEOUT: a read of the web UI. Default: 10 s.
-  std::chrono::milliseconds http_timeout{10000};
-  // MINER_HTTP_WRITE_TIMEOUT: a request that sends a body (a config write,
-  // the fault light). set_miner_conf.cgi answers only once the firmware has
-  // rewritten its config and restarted its miner: ~21 s on some S19j Pro
-  // firmware, so a read's bound would call a change that went through a
-  // failure. Default: 45 s.
-  std::chrono::milliseconds http_write_timeout{45000};
-  // How long ?wait=true waits for a rebooted miner, and a web config change
-  // waits for the restarted miner to show its new pool. Default: 180 s.
+  // MINER_CREDENTIALS_FILE: logins per family and site (asicmon/credentials.h).
+  driver::CredentialsBook credentials;
+  // How long ?wait=true waits for a rebooted miner, and any other command
+  // waits to see its effect (a restarted miner's new pool, sleep, power).
+  // Default: 180 s.
   std::chrono::milliseconds back_timeout{180000};
   // Between checks while waiting for a miner to come back.
   std::chrono::milliseconds back_poll_interval{1000};
@@ -54,42 +55,51 @@ struct ActionOutcome {
   std::string result = "ok";
 };
 
+// The pools a miner should have, in priority order (1..driver::kMaxPools).
 struct PoolChange {
-  std::string url;
-  std::string user;
-  std::string password;
+  std::vector<driver::PoolSetting> pools;
+};
+
+// A power change: a mode or a limit, never both.
+struct PowerChange {
+  std::optional<driver::PowerMode> mode;
+  std::optional<int> limit_w;
+  bool operator==(const PowerChange&) const = default;
 };
 
 class MinerActions {
  public:
-  explicit MinerActions(ActionOptions options) : options_(std::move(options)) {}
+  explicit MinerActions(ActionOptions options);
 
-  // A live poll (summary+stats+pools) as a normalised record.
+  // A live poll (the family's plan) as a normalised record.
   ActionOutcome Summary(const std::string& ip, const std::string& worker) const;
   // Below this uptime a restart is refused (409): its confirmation could not
   // be told from the start that just happened.
   static constexpr int64_t kMinUptimeForResetS = 5;
 
-  // cgminer's `restart`, confirmed by the uptime starting again: 200 then,
-  // 409 when the API is read-only (stock firmware) or the miner has just
-  // started, 502 when the miner says it is an invalid command, 504 when no
-  // fresh uptime within back_timeout.
+  // Restarts the mining software, confirmed by the uptime starting again:
+  // 200 then, 409 when the miner will not take it now (a read-only API, just
+  // started), 504 when no fresh uptime within back_timeout.
   ActionOutcome Reset(const std::string& ip, const std::string& worker) const;
-  // reboot.cgi with Digest auth: 202 once the miner took it; with `wait`,
-  // 200 once it answers again with a fresh uptime (504 past back_timeout).
+  // 202 once the miner took it; with `wait`, 200 once it answers again with
+  // a fresh uptime (504 past back_timeout).
   ActionOutcome Reboot(const std::string& ip, const std::string& worker, bool wait) const;
-  // Through the API (addpool, switchpool, removepool) where it allows
-  // privileged commands, else the web config; read back to confirm.
+  // Replaces the miner's pools; 200 once its API lists them, in order.
   ActionOutcome ChangePool(const std::string& ip, const std::string& worker,
-                           const PoolChange& pool) const;
-  // The fault light, through blink.cgi: the X19 JSON form where the firmware
-  // has get_blink_status.cgi, else the older form; read back either way.
-  // 501 when the firmware has no blink.cgi.
+                           const PoolChange& pools) const;
+  // The fault light; 200 once read back (or with "read_back": false where
+  // the firmware cannot report it).
   ActionOutcome Locate(const std::string& ip, const std::string& worker, bool on) const;
-  // Sleep (stop hashing, keep the API and fans up) or wake, through the web
-  // config's miner-mode; confirmed from the config and the API. 501 when the
-  // firmware has no work mode (stock S9, L3+).
+  // Sleep (stop hashing, keep the API and fans up) or wake; 200 once the
+  // firmware reports it and the API shows it.
   ActionOutcome SetSleep(const std::string& ip, const std::string& worker, bool sleep) const;
+  // A power mode or limit; 200 once the firmware reports it set.
+  ActionOutcome SetPower(const std::string& ip, const std::string& worker,
+                         const PowerChange& power) const;
+
+  // What `record`'s miner can do: its driver's capabilities, or every action
+  // unsupported when asicmon has no driver for its family.
+  static driver::Capabilities Describe(const Record& record);
 
   // The HTTP answer for a poll that did not give a usable record: 504 for
   // timeout, 502 for everything else the miner did wrong.
@@ -105,14 +115,23 @@ class MinerActions {
   void StopWaiting();
 
  private:
-  // The record's pools as the API shows them, for a pool change's answer.
-  static nlohmann::json PoolsJson(const Record& r);
-  Record Poll(const std::string& ip) const;
-  // Poll, then MinerFailed / CheckWorker: the record when both pass.
-  std::variant<Record, ActionOutcome> Identify(const std::string& ip,
-                                               const std::string& worker) const;
-  ActionOutcome ChangePoolByApi(const std::string& ip, const PoolChange& pool) const;
-  ActionOutcome ChangePoolByWeb(const std::string& ip, const PoolChange& pool) const;
+  // A miner identified by a live poll, with its driver and login.
+  struct Target {
+    Record record;
+    const driver::MinerDriver* driver = nullptr;
+    driver::Credentials credentials;
+    driver::Context Context() const { return {record.ip, record, options, credentials}; }
+    const ActionOptions& options;
+  };
+
+  Record Poll(const std::string& ip, std::string_view family = {}) const;
+  // Poll, MinerFailed, CheckWorker, then the family's driver and whether it
+  // can do `action` (501 with why, nothing sent): the target when all pass.
+  std::variant<Target, ActionOutcome> Identify(const std::string& ip, const std::string& worker,
+                                               driver::Action action) const;
+  // The answer for a driver's failure to get its command taken.
+  static ActionOutcome Failed(driver::Action action, const driver::Outcome& outcome,
+                              const std::string& family);
   // Calls `done` every back_poll_interval until it is true (true) or
   // back_timeout passes or StopWaiting is called (false).
   bool Until(const std::function<bool()>& done) const;
@@ -132,6 +151,11 @@ class MinerActions {
   // Polls until `done(record)` or back_timeout; the last record seen.
   std::optional<Record> WaitFor(const std::string& ip,
                                 const std::function<bool(const Record&)>& done) const;
+  // Polls and reads the settings until `done(record, settings)` or
+  // back_timeout; the last record seen when it held.
+  std::optional<Record> WaitForState(
+      const Target& target,
+      const std::function<bool(const Record&, const driver::Settings&)>& done) const;
 
   ActionOptions options_;
   mutable std::mutex wait_mutex_;

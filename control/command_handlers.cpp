@@ -36,7 +36,17 @@ void CommandHandlers::MinerCommand(ActionKind kind, const Request& request, Writ
         return pipeline_.Error(response, route, 400, "bad request", pool.status().message());
       }
       command.pool = std::move(*pool);
-      command.detail = "url=" + command.pool.url + " user=" + command.pool.user;
+      command.detail = PoolChangeDetail(command.pool);
+      break;
+    }
+    case ActionKind::kPower: {
+      Result<PowerChange> power =
+          PowerChangeFromJson(nlohmann::json::parse(request.body(), nullptr, false));
+      if (!power.ok()) {
+        return pipeline_.Error(response, route, 400, "bad request", power.status().message());
+      }
+      command.power = *power;
+      command.detail = PowerChangeDetail(command.power);
       break;
     }
     case ActionKind::kLocate: {

@@ -36,6 +36,8 @@ ActionOutcome Perform(const MinerActions& actions, const ActionRequest& r) {
       return actions.SetSleep(r.ip, r.worker, false);
     case ActionKind::kLocate:
       return actions.Locate(r.ip, r.worker, r.on);
+    case ActionKind::kPower:
+      return actions.SetPower(r.ip, r.worker, r.power);
   }
   return {500, ErrorBody("internal error", "unknown action"), "internal error"};
 }

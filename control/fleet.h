@@ -29,6 +29,7 @@ struct ActionRequest {
   std::string ip;
   std::string worker;
   PoolChange pool;     // kPool
+  PowerChange power;   // kPower
   bool on = true;      // kLocate: light on or off
   bool wait = false;   // kReboot: until the miner is back
   bool force = false;  // kReboot: past the cooldown

@@ -18,13 +18,14 @@ namespace {
 
 constexpr double kWeek = 7 * 86400;
 
-constexpr std::array<std::pair<ActionKind, std::string_view>, 6> kActionNames = {{
+constexpr std::array<std::pair<ActionKind, std::string_view>, 7> kActionNames = {{
     {ActionKind::kReset, "reset"},
     {ActionKind::kReboot, "reboot"},
     {ActionKind::kPool, "pool"},
     {ActionKind::kSleep, "sleep"},
     {ActionKind::kWake, "wake"},
     {ActionKind::kLocate, "locate"},
+    {ActionKind::kPower, "power"},
 }};
 
 Status Bad(std::string message) { return Status::InvalidArgument(std::move(message)); }
@@ -184,10 +185,19 @@ nlohmann::json MinerSelector::ToJson() const {
 nlohmann::json BulkRequest::ParamsJson(bool with_password) const {
   switch (kind) {
     case ActionKind::kPool: {
-      nlohmann::json params = {{"url", pool.url}, {"user", pool.user}};
-      if (with_password) params["password"] = pool.password;
-      return params;
+      nlohmann::json pools = nlohmann::json::array();
+      for (const driver::PoolSetting& p : pool.pools) {
+        nlohmann::json one = {{"url", p.url}, {"user", p.user}};
+        if (with_password) one["password"] = p.password;
+        pools.push_back(std::move(one));
+      }
+      // One pool keeps the form it was asked in.
+      if (pools.size() == 1) return pools[0];
+      return {{"pools", std::move(pools)}};
     }
+    case ActionKind::kPower:
+      if (power.mode) return {{"mode", driver::ToString(*power.mode)}};
+      return {{"limit_w", power.limit_w.value_or(0)}};
     case ActionKind::kLocate:
       return {{"on", on}};
     case ActionKind::kReboot:
@@ -234,6 +244,12 @@ Result<BulkRequest> ParseBulkRequest(std::string_view text) {
       Result<PoolChange> pool = PoolChangeFromJson(params);
       if (!pool.ok()) return Bad("params: " + pool.status().message());
       r.pool = std::move(*pool);
+      break;
+    }
+    case ActionKind::kPower: {
+      Result<PowerChange> power = PowerChangeFromJson(params);
+      if (!power.ok()) return Bad("params: " + power.status().message());
+      r.power = *power;
       break;
     }
     case ActionKind::kLocate:

@@ -17,7 +17,7 @@
 
 namespace asicmon::control {
 
-enum class ActionKind { kReset, kReboot, kPool, kSleep, kWake, kLocate };
+enum class ActionKind { kReset, kReboot, kPool, kSleep, kWake, kLocate, kPower };
 
 std::string_view ToString(ActionKind kind);  // "reset", "reboot", ...
 std::optional<ActionKind> ParseActionKind(std::string_view name);
@@ -45,6 +45,7 @@ struct BulkRequest {
   ActionKind kind = ActionKind::kReboot;
   MinerSelector select;
   PoolChange pool;   // pool
+  PowerChange power; // power
   bool on = true;    // locate
   bool wait = false; // reboot: each miner until it is back
   int max_parallel = 20;

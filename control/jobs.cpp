@@ -189,6 +189,7 @@ void BulkJobs::Run(const std::shared_ptr<Job>& job) {
                             .ip = job->miners[i].target.ip,
                             .worker = job->miners[i].target.worker,
                             .pool = job->request.pool,
+                            .power = job->request.power,
                             .on = job->request.on,
                             .wait = job->request.wait,
                             .force = false,

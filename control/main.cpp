@@ -23,7 +23,7 @@ using asicmon::Status;
 // The settings table: one row per setting, flag and env var. The secrets
 // have no flag, so ps never shows them.
 void AddSettings(asicmon::SettingsTable& t, asicmon::control::ServiceOptions& s,
-                 asicmon::StageFlags& stage) {
+                 asicmon::StageFlags& stage, std::string& credentials_file) {
   asicmon::control::ActionOptions& a = s.actions;
   t.Text(s.bind, {"--bind", "CONTROL_BIND", "Address:port to serve on"}, "ADDRESS:PORT");
   t.Text(s.token, {nullptr, "CONTROL_TOKEN"});
@@ -46,6 +46,10 @@ void AddSettings(asicmon::SettingsTable& t, asicmon::control::ServiceOptions& s,
         1, 65535);
   t.Text(a.http_user, {nullptr, "MINER_HTTP_USER"});
   t.Text(a.http_password, {nullptr, "MINER_HTTP_PASSWORD"});
+  t.Text(credentials_file,
+         {"--credentials-file", "MINER_CREDENTIALS_FILE",
+          "Miners' logins per firmware family and site (JSON rows, mode 0600)"},
+         "PATH");
   t.Seconds(a.api.deadline,
             {"--poll-timeout", "POLL_TIMEOUT", "Seconds an API exchange with a miner may take"},
             0.1, 300);
@@ -87,11 +91,15 @@ int main(int argc, char** argv) {
       "live queries, soft reset, reboot and pool change, /metrics, /docs.\n"
       "Settings come from env vars; flags override."};
   asicmon::SettingsTable settings(app);
-  AddSettings(settings, s, stage);
+  std::string credentials_file;
+  AddSettings(settings, s, stage, credentials_file);
   app.footer(
       "Secrets only from the environment: CONTROL_TOKEN (bearer token for writes; without it "
-      "every write is refused), MINER_HTTP_USER / MINER_HTTP_PASSWORD (miners' web UI, default "
-      "root/root).\nEvents go to the bus's ingest endpoint (ASICMON_RUN_DIR or ASICMON_INGEST); "
+      "every write is refused), MINER_HTTP_USER / MINER_HTTP_PASSWORD (stock Antminers' web UI, "
+      "default root/root), and the file MINER_CREDENTIALS_FILE names: "
+      "[{\"family\": \"whatsminer\", \"cidr\": \"10.1.0.0/16\", \"user\": \"admin\", "
+      "\"password\": \"...\"}, ...], the most specific site winning, each family's stock "
+      "login where none matches.\nEvents go to the bus's ingest endpoint (ASICMON_RUN_DIR or ASICMON_INGEST); "
       "counters come from its publish endpoint.");
   if (auto exit_code =
           asicmon::StartStage(app, argc, argv, "control", stage, settings.env_status())) {
@@ -101,6 +109,15 @@ int main(int argc, char** argv) {
   if (Status st = asicmon::bus::LoadEndpoints(s.endpoints); !st.ok()) {
     spdlog::error("bad configuration: {}", st.message());
     return 2;
+  }
+  if (!credentials_file.empty()) {
+    auto book = asicmon::driver::CredentialsBook::Load(credentials_file);
+    if (!book.ok()) {
+      spdlog::error("bad configuration: {}", book.status().message());
+      return 2;
+    }
+    s.actions.credentials = std::move(*book);
+    spdlog::info("miner logins: {} rows from {}", s.actions.credentials.size(), credentials_file);
   }
   s.actions.api.connect_timeout = std::min(s.actions.api.connect_timeout, s.actions.api.deadline);
   if (s.token.empty()) {

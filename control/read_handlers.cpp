@@ -230,4 +230,43 @@ void ReadHandlers::Summary(const Request& request, Writer response) {
   });
 }
 
+namespace {
+
+// What the miner can do, by its family's driver: {"actions": [...],
+// "unsupported": {action: why}, "power": {"modes": [...], "limit_w": {...}}}.
+void AddCapabilities(const Record& record, nlohmann::json& body) {
+  const driver::Capabilities caps = MinerActions::Describe(record);
+  body["actions"] = caps.Names();
+  nlohmann::json unsupported = nlohmann::json::object();
+  for (const auto& [action, why] : caps.unsupported) unsupported[driver::ToString(action)] = why;
+  body["unsupported"] = std::move(unsupported);
+  nlohmann::json modes = nlohmann::json::array();
+  for (driver::PowerMode mode : caps.power_modes) modes.push_back(driver::ToString(mode));
+  nlohmann::json power = {{"modes", std::move(modes)}};
+  if (caps.power_limit) {
+    power["limit_w"] = {{"min", caps.power_limit->min_w}, {"max", caps.power_limit->max_w}};
+  }
+  body["power"] = std::move(power);
+}
+
+}  // namespace
+
+void ReadHandlers::Miner(const Request& request, Writer response) {
+  if (!pipeline_.Authorized(request, response, "miner", false)) return;
+  const std::string ip = PathParam(request, ":ip");
+  if (Status s = ValidateIp(ip); !s.ok()) {
+    return pipeline_.Error(response, "miner", 400, "bad address", s.message());
+  }
+  auto writer = AnswerLater(std::move(response));
+  live_->Submit({ip, miner_api_port_}, [this, writer](Record&& record) {
+    if (record.status != MinerStatus::kOk) {
+      const ActionOutcome failed = MinerActions::MinerFailed(record.status, record.error);
+      return pipeline_.Answer(*writer, "miner", failed.http_status, failed.body);
+    }
+    nlohmann::json body = RecordToJson(record);
+    AddCapabilities(record, body);
+    pipeline_.Answer(*writer, "miner", 200, body);
+  });
+}
+
 }  // namespace asicmon::control

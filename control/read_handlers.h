@@ -46,6 +46,8 @@ class ReadHandlers {
   void MetricsPage(const Request& request, Writer response);
   // A live poll of the miner, answered once it ends.
   void Summary(const Request& request, Writer response);
+  // GET /miners/:ip: a live poll, with the actions its driver supports.
+  void Miner(const Request& request, Writer response);
 
  private:
   RequestPipeline& pipeline_;

@@ -160,6 +160,7 @@ void Remediation::Act(const RemediationRule& rule, Episode& episode, double now)
                               .ip = episode.fired.ip,
                               .worker = episode.fired.worker,
                               .pool = {},
+                              .power = {},
                               .on = true,
                               .wait = false,
                               .force = false,

@@ -134,10 +134,12 @@ struct Service::Impl {
     Rest::Routes::Get(router, "/audit", bind(&ReadHandlers::AuditLog, &reads));
     Rest::Routes::Get(router, "/events", bind(&ReadHandlers::EventsLog, &reads));
     Rest::Routes::Get(router, "/miners", bind(&ReadHandlers::ListMiners, &reads));
+    Rest::Routes::Get(router, "/miners/:ip", bind(&ReadHandlers::Miner, &reads));
     Rest::Routes::Get(router, "/miners/:ip/history", bind(&ReadHandlers::History, &reads));
     Rest::Routes::Get(router, "/miners/:ip/:worker/summary", bind(&ReadHandlers::Summary, &reads));
     for (ActionKind kind : {ActionKind::kReset, ActionKind::kReboot, ActionKind::kPool,
-                            ActionKind::kSleep, ActionKind::kWake, ActionKind::kLocate}) {
+                            ActionKind::kSleep, ActionKind::kWake, ActionKind::kLocate,
+                            ActionKind::kPower}) {
       Rest::Routes::Post(router, fmt::format("/miners/:ip/:worker/{}", ToString(kind)),
                          [this, kind](const Rest::Request& request, Http::ResponseWriter response) {
                            commands.MinerCommand(kind, request, std::move(response));

@@ -198,26 +198,97 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body) {
+namespace {
+
+// One pool {"url", "user", "password"} (password optional: "x" is common).
+Result<driver::PoolSetting> PoolFromJson(const nlohmann::json& body) {
   if (!body.is_object()) {
     return Status::InvalidArgument(
-        "the pool must be a JSON object {\"url\":…,\"user\":…,\"password\":…}");
+        "a pool must be a JSON object {\"url\":…,\"user\":…,\"password\":…}");
   }
-  PoolChange pool;
+  driver::PoolSetting pool;
   for (auto [key, into] : {std::pair{"url", &pool.url}, std::pair{"user", &pool.user},
                            std::pair{"password", &pool.password}}) {
     auto it = body.find(key);
-    if (it == body.end() && std::string_view(key) == "password") continue;  // "x" is common
+    if (it == body.end() && std::string_view(key) == "password") continue;
     if (it == body.end() || !it->is_string()) {
       return Status::InvalidArgument(fmt::format("'{}' must be a string", key));
     }
     *into = it->get<std::string>();
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (key != "url" && key != "user" && key != "password") {
+      return Status::InvalidArgument(
+          fmt::format("unknown pool field {} (url, user, password)", Shown(key)));
+    }
   }
   for (const Status& s : {ValidatePoolUrl(pool.url), ValidatePoolField("user", pool.user, false),
                           ValidatePoolField("password", pool.password, true)}) {
     if (!s.ok()) return s;
   }
   return pool;
+}
+
+}  // namespace
+
+Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body) {
+  PoolChange change;
+  if (body.is_object() && body.contains("pools")) {
+    const nlohmann::json& pools = body["pools"];
+    if (body.size() != 1 || !pools.is_array() || pools.empty() ||
+        pools.size() > driver::kMaxPools) {
+      return Status::InvalidArgument(fmt::format(
+          "'pools' must be the only field: a list of 1 to {} pools in priority order",
+          driver::kMaxPools));
+    }
+    for (const nlohmann::json& p : pools) {
+      Result<driver::PoolSetting> pool = PoolFromJson(p);
+      if (!pool.ok()) return pool.status();
+      change.pools.push_back(std::move(*pool));
+    }
+    return change;
+  }
+  Result<driver::PoolSetting> pool = PoolFromJson(body);
+  if (!pool.ok()) return pool.status();
+  change.pools.push_back(std::move(*pool));
+  return change;
+}
+
+Result<PowerChange> PowerChangeFromJson(const nlohmann::json& body) {
+  const auto bad = [] {
+    return Status::InvalidArgument(
+        "the body must be {\"mode\": \"low\"|\"normal\"|\"high\"} or {\"limit_w\": N} with N "
+        "1..100000");
+  };
+  if (!body.is_object() || body.size() != 1) return bad();
+  PowerChange change;
+  if (const auto mode = body.find("mode"); mode != body.end()) {
+    if (!mode->is_string()) return bad();
+    change.mode = driver::ParsePowerMode(mode->get<std::string>());
+    if (!change.mode) return bad();
+    return change;
+  }
+  const auto limit = body.find("limit_w");
+  if (limit == body.end() || !limit->is_number_integer() || *limit < 1 || *limit > 100000) {
+    return bad();
+  }
+  change.limit_w = limit->get<int>();
+  return change;
+}
+
+// "url=... user=..." per pool, never a password: for the audit.
+std::string PoolChangeDetail(const PoolChange& change) {
+  std::string detail;
+  for (const driver::PoolSetting& p : change.pools) {
+    if (!detail.empty()) detail += "; ";
+    detail += "url=" + p.url + " user=" + p.user;
+  }
+  return detail;
+}
+
+std::string PowerChangeDetail(const PowerChange& change) {
+  return change.mode ? "mode=" + std::string(driver::ToString(*change.mode))
+                     : "limit_w=" + std::to_string(change.limit_w.value_or(0));
 }
 
 }  // namespace asicmon::control

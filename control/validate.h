@@ -41,9 +41,15 @@ Status ValidatePoolUrl(std::string_view url);
 // the password may be empty.
 Status ValidatePoolField(std::string_view what, std::string_view value, bool may_be_empty);
 
-// A pool change from a JSON object {"url", "user", "password"} (password
-// optional), every field validated as above.
+// A pool change from one pool {"url", "user", "password"} (password
+// optional) or {"pools": [1..3 such pools, in priority order]}, every field
+// validated as above.
 Result<PoolChange> PoolChangeFromJson(const nlohmann::json& body);
+// {"mode": "low"|"normal"|"high"} or {"limit_w": N}.
+Result<PowerChange> PowerChangeFromJson(const nlohmann::json& body);
+// For the audit: the parameters, never a password.
+std::string PoolChangeDetail(const PoolChange& change);
+std::string PowerChangeDetail(const PowerChange& change);
 
 // `a` equals `b`, in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

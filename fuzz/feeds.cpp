@@ -424,19 +424,28 @@ FeedResult FeedControlRequest(std::string_view input) {
   // As the pool action reads its body (control/command_handlers.cpp).
   const Result<PoolChange> pool = PoolChangeFromJson(nlohmann::json::parse(input, nullptr, false));
   if (check.Validated("pool body", pool.status())) {
-    check.Expect(ValidatePoolUrl(pool->url).ok() &&
-                     ValidatePoolField("user", pool->user, false).ok() &&
-                     ValidatePoolField("password", pool->password, true).ok(),
-                 "an accepted pool change validates");
-    // cgminer splits addpool's parameter at commas and reads it from a JSON string.
-    const std::string parameter = fmt::format("{},{},{}", pool->url, pool->user, pool->password);
-    check.Expect(std::count(parameter.begin(), parameter.end(), ',') == 2,
-                 "an accepted pool change is three addpool parameters");
-    const nlohmann::json request =
-        nlohmann::json::parse(BuildRequest("addpool", parameter), nullptr, false);
-    const auto sent = request.find("parameter");
-    check.Expect(sent != request.end() && *sent == parameter,
-                 "an accepted pool change stays inside its API request");
+    check.Expect(!pool->pools.empty() && pool->pools.size() <= driver::kMaxPools,
+                 "an accepted pool change has 1 to 3 pools");
+    for (const driver::PoolSetting& p : pool->pools) {
+      check.Expect(ValidatePoolUrl(p.url).ok() && ValidatePoolField("user", p.user, false).ok() &&
+                       ValidatePoolField("password", p.password, true).ok(),
+                   "an accepted pool change validates");
+      // cgminer splits addpool's parameter at commas and reads it from a JSON string.
+      const std::string parameter = fmt::format("{},{},{}", p.url, p.user, p.password);
+      check.Expect(std::count(parameter.begin(), parameter.end(), ',') == 2,
+                   "an accepted pool change is three addpool parameters");
+      const nlohmann::json request =
+          nlohmann::json::parse(BuildRequest("addpool", parameter), nullptr, false);
+      const auto sent = request.find("parameter");
+      check.Expect(sent != request.end() && *sent == parameter,
+                   "an accepted pool change stays inside its API request");
+    }
+  }
+  const Result<PowerChange> power =
+      PowerChangeFromJson(nlohmann::json::parse(input, nullptr, false));
+  if (check.Validated("power body", power.status())) {
+    check.Expect(power->mode.has_value() != power->limit_w.has_value(),
+                 "an accepted power change is a mode or a limit");
   }
 
   // The same bytes as each field of a path or body.
@@ -478,8 +487,8 @@ FeedResult FeedFleetRequest(std::string_view input) {
                                        {"dry_run", bulk->dry_run}};
     const Result<BulkRequest> again = ParseBulkRequest(again_body.dump());
     check.Expect(again.ok() && again->kind == bulk->kind && again->select.ToJson() == select &&
-                     again->pool.url == bulk->pool.url && again->pool.user == bulk->pool.user &&
-                     again->pool.password == bulk->pool.password && again->on == bulk->on &&
+                     again->pool.pools == bulk->pool.pools && again->power == bulk->power &&
+                     again->on == bulk->on &&
                      again->wait == bulk->wait && again->max_parallel == bulk->max_parallel &&
                      again->dry_run == bulk->dry_run,
                  "an accepted bulk request, shown and sent again, means the same");

@@ -27,11 +27,58 @@ TEST(BulkRequestTest, AcceptsAPoolChangeOverASelection) {
       "max_parallel": 20})");
   ASSERT_OK(r);
   EXPECT_EQ(r->kind, ActionKind::kPool);
-  EXPECT_EQ(r->pool.user, "farm.new");
+  ASSERT_EQ(r->pool.pools.size(), 1u);
+  EXPECT_EQ(r->pool.pools[0].user, "farm.new");
   EXPECT_EQ(r->max_parallel, 20);
   EXPECT_FALSE(r->dry_run);
   EXPECT_EQ(r->select.ToJson(), json::parse(R"({"cidr": "10.1.2.0/24", "model": "Antminer S19 Pro",
                                                  "worker_prefix": "row3."})"));
+}
+
+TEST(BulkRequestTest, AcceptsThreePoolsInPriorityOrderAndAPowerChange) {
+  Result<BulkRequest> pools = ParseBulkRequest(R"({"action": "pool", "select": {"ips": ["10.0.0.1"]},
+      "params": {"pools": [{"url": "stratum+tcp://a.example:3333", "user": "w1"},
+                           {"url": "stratum+tcp://b.example:3333", "user": "w2", "password": "p"},
+                           {"url": "stratum+tcp://c.example:3333", "user": "w3"}]}})");
+  ASSERT_OK(pools);
+  ASSERT_EQ(pools->pool.pools.size(), 3u);
+  EXPECT_EQ(pools->pool.pools[1].url, "stratum+tcp://b.example:3333");
+  EXPECT_EQ(pools->pool.pools[1].password, "p");
+  EXPECT_FALSE(pools->ParamsJson(false)["pools"][1].contains("password"));
+
+  Result<BulkRequest> mode = ParseBulkRequest(
+      R"({"action": "power", "select": {"ips": ["10.0.0.1"]}, "params": {"mode": "low"}})");
+  ASSERT_OK(mode);
+  EXPECT_EQ(mode->power.mode, asicmon::driver::PowerMode::kLow);
+  EXPECT_FALSE(mode->power.limit_w);
+  Result<BulkRequest> limit = ParseBulkRequest(
+      R"({"action": "power", "select": {"ips": ["10.0.0.1"]}, "params": {"limit_w": 2800}})");
+  ASSERT_OK(limit);
+  EXPECT_EQ(limit->power.limit_w, 2800);
+  EXPECT_EQ(limit->ParamsJson(false), json::parse(R"({"limit_w": 2800})"));
+
+  const std::pair<const char*, const char*> refused[] = {
+      {R"({"action": "pool", "select": {"ips": ["10.0.0.1"]}, "params": {"pools": []}})", "1 to 3"},
+      {R"({"action": "pool", "select": {"ips": ["10.0.0.1"]}, "params": {"pools": [
+          {"url": "stratum+tcp://a:1", "user": "a"}, {"url": "stratum+tcp://a:1", "user": "a"},
+          {"url": "stratum+tcp://a:1", "user": "a"}, {"url": "stratum+tcp://a:1", "user": "a"}]}})",
+       "1 to 3"},
+      {R"({"action": "pool", "select": {"ips": ["10.0.0.1"]}, "params": {"pools": [
+          {"url": "stratum+tcp://a:1", "user": "a", "priority": 1}]}})", "unknown pool field"},
+      {R"({"action": "power", "select": {"ips": ["10.0.0.1"]}, "params": {"mode": "turbo"}})",
+       "\"mode\""},
+      {R"({"action": "power", "select": {"ips": ["10.0.0.1"]}, "params": {"limit_w": 0}})",
+       "limit_w"},
+      {R"({"action": "power", "select": {"ips": ["10.0.0.1"]},
+          "params": {"mode": "low", "limit_w": 3000}})", "limit_w"},
+      {R"({"action": "power", "select": {"ips": ["10.0.0.1"]}, "params": {"limit_w": 2.5}})",
+       "limit_w"},
+  };
+  for (const auto& [body, why] : refused) {
+    Result<BulkRequest> r = ParseBulkRequest(body);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(Message(r.status()).find(why), std::string::npos) << Message(r.status());
+  }
 }
 
 TEST(BulkRequestTest, RefusesEveryBadPartWithAClearMessage) {

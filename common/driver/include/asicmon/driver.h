@@ -47,6 +47,7 @@ struct PoolSetting {
   std::string url;
   std::string user;
   std::string password;
+  bool operator==(const PoolSetting&) const = default;
 };
 inline constexpr size_t kMaxPools = 3;  // what every family's config holds
 
