@@ -186,7 +186,7 @@ TEST(NormaliseS9, HiveonStats) {
   ASSERT_OK(doc);
   const Record r = Normalise(*doc);
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "Antminer S9 Hiveon");
+  EXPECT_EQ(r.model, "Antminer S9");  // the Type without " Hiveon"
   EXPECT_EQ(r.firmware, "BMMiner 2.0.0 rwglr");
   EXPECT_EQ(r.firmware_build, "30.0.1.3 (Tue Nov 20 10:12:30 UTC 2019)");
   EXPECT_EQ(r.algorithm, "sha256d");
@@ -211,7 +211,7 @@ TEST(NormaliseS9, VnishStats) {
   ASSERT_OK(doc);
   const Record r = Normalise(*doc);
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "Antminer S9 (vnish 3.8.6)");
+  EXPECT_EQ(r.model, "Antminer S9");  // the Type without "(vnish 3.8.6)"
   EXPECT_EQ(r.firmware, "CGMiner 4.11.1");  // key spelt "Cgminer"
   EXPECT_EQ(r.firmware_build, "26.0.1.3 (Fri May  8 15:27:59 CST 2020)");
   EXPECT_EQ(r.algorithm, "sha256d");

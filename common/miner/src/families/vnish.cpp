@@ -15,6 +15,15 @@ bool Recognise(const Sections& s, const Identity& id) {
   return false;
 }
 
+// The hardware is the Type without Vnish's "(vnish 3.8.6)" after it.
+void Extras(const Sections&, Record& out) {
+  const size_t open = out.model.find(" (");
+  if (open != std::string::npos && open > 0 &&
+      ContainsNoCase(std::string_view(out.model).substr(open), "vnish")) {
+    out.model.erase(open);
+  }
+}
+
 }  // namespace
 
 extern const Family kVnish = {
@@ -29,7 +38,7 @@ extern const Family kVnish = {
     .chip_temp = nullptr,
     .fans = nullptr,
     .state = nullptr,
-    .extras = nullptr,
+    .extras = Extras,
     .read_documents = nullptr,
 };
 
