@@ -189,7 +189,8 @@ TEST(FakeLuxos, ItsOwnCommandsHaveTheKeysOfTheCaptures) {
   // config: the captured keys a reader uses, each one of the capture's.
   const ordered_json config = Parse(Ask(miner, "config"));
   const ordered_json captured = Parse(ReadFixture("luxos-s19kpro-config.json"));
-  EXPECT_EQ(KeysOf(config), KeysOf(captured));
+  EXPECT_EQ(KeysOf(config["STATUS"]), KeysOf(captured["STATUS"]));
+  ASSERT_EQ(config.size(), captured.size());
   for (const auto& [key, value] : config["CONFIG"][0].items()) {
     EXPECT_TRUE(captured["CONFIG"][0].contains(key)) << key;
   }
