@@ -112,7 +112,8 @@ TEST(CaptureCorpus, EveryFieldReadByHandIsReadRight) {
     const json misses = c.value("misses", json::object());
     const std::string family = expect.value("family", std::string("(none)"));
     EXPECT_TRUE(expect.contains("status")) << "every case says the status it expects";
-    EXPECT_EQ(record.value("status", ""), expect.value("status", "ok")) << record.value("error", "");
+    EXPECT_EQ(record.value("status", ""), expect.value("status", "ok"))
+        << record.value("error", "");
     ++models[expect.value("model", name)];
     for (const auto& [path, want] : expect.items()) {
       const json got = At(record, path);
