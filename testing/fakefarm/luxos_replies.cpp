@@ -45,6 +45,28 @@ bool FakeMiner::WriteLuxos(ReplyWriter& w, std::string_view command, const std::
     w.Close('}');
   } else if (command == "curtail") {
     WriteLuxosCurtail(w, parameter, actions);
+  } else if (command == "config") {
+    // luxos-s19kpro-config.json's layout (code 33), the keys a reader uses:
+    // CurtailMode "None" at work; curtailed, "Sleep" (no capture of a curtailed
+    // miner: the value Home Assistant integrations model, PROVENANCE.md), and
+    // the PSU off as the curtail doc says.
+    w.Open('{');
+    w.Key("CONFIG");
+    w.Open('[');
+    w.Open('{');
+    w.Str("CurtailMode", sleeping_ ? "Sleep" : "None");
+    w.Str("Hostname", hostname_);
+    w.Bool("IsPowerSupplyOn", !sleeping_);
+    w.Str("MACAddr", mac_);
+    w.Str("Model", model_->name);
+    w.Str("OS", "LuxOS");
+    w.Str("SerialNumber", serial_);
+    w.Str("SystemStatus", "Normal");
+    w.Close('}');
+    w.Close(']');
+    WriteLuxosStatus(w, 'S', 33, "LUXminer config");
+    w.Int("id", 1);
+    w.Close('}');
   } else {
     return false;  // the rest is cgminer's, spoofed as stock firmware's
   }
@@ -86,9 +108,8 @@ void FakeMiner::WriteLuxosVersion(ReplyWriter& w) {
   w.Close('}');
 }
 
-// No capture or doc example of "power" was found: POWER[0].Watts is what
-// pyasic's luxminer backend reads (_get_wattage); its status code and
-// message are not documented, code 0 "Power" here. Asleep, the PSU is off.
+// luxos-s19kpro-power.json: POWER[0] {"PSU": false, "Watts"}, code 311
+// "Power usage". Asleep, the PSU is off.
 void FakeMiner::WriteLuxosPower(ReplyWriter& w, const LuxosFacts& l) {
   const Snapshot& s = Snap();
   const double share = s.rate_ideal > 0 ? std::min(1.0, s.rate_5s / s.rate_ideal) : 0;
@@ -96,10 +117,11 @@ void FakeMiner::WriteLuxosPower(ReplyWriter& w, const LuxosFacts& l) {
   w.Key("POWER");
   w.Open('[');
   w.Open('{');
+  w.Bool("PSU", false);
   w.Int("Watts", static_cast<int64_t>(l.watts * share));
   w.Close('}');
   w.Close(']');
-  WriteLuxosStatus(w, 'S', 0, "Power");
+  WriteLuxosStatus(w, 'S', 311, "Power usage");
   w.Int("id", 1);
   w.Close('}');
 }

@@ -88,8 +88,9 @@ TEST(AvalonMiner1246, StatsAlone) {
   EXPECT_EQ(r.model, "AvalonMiner 1246-83");  // Ver[1246-83-21072802_...]
   EXPECT_EQ(r.firmware_build, "1246-83-21072802_4ec6bb0_211fc46");
   EXPECT_FALSE(r.sleeping);  // "Work: In Work"
-  // No summary: the boards' MGHS (GH/s) add up: 26907.01 + 26025.06 + 26724.56.
-  EXPECT_TRUE(Near(r.hashrate, 79656.63e9));
+  // No summary: the short window is the driver's real-time GHSspd, not the
+  // boards' since-start MGHS (26907.01 + 26025.06 + 26724.56 = GHSavg 79656.63).
+  EXPECT_TRUE(Near(r.hashrate, 81072.68e9));
   EXPECT_TRUE(Near(r.hashrate_expected, 83923.04e9));  // GHSmm
   EXPECT_EQ(r.uptime_s, 24684);
   EXPECT_EQ(r.fans, (Ints{5344, 5392, 5349, 5309}));
@@ -99,7 +100,7 @@ TEST(AvalonMiner1246, StatsAlone) {
   EXPECT_TRUE(Near(r.boards[2].temp_chip, 76));                  // MTmax[77 77 76]
   for (const BoardStats& b : r.boards) EXPECT_EQ(b.chips, 120);  // TA[360] over 3 boards
   EXPECT_TRUE(Near(r.power_w, 3504));  // PS[0 1214 1316 242 3189 1320 3504], no WALLPOWER
-  EXPECT_TRUE(Near(r.efficiency_j_per_th, 3504 / 79.65663));
+  EXPECT_TRUE(Near(r.efficiency_j_per_th, 3504 / 81.07268));
   EXPECT_EQ(r.errors, Errors{});
 }
 
@@ -112,8 +113,8 @@ TEST(AvalonMiner1566, VersionStatsPoolsDevs) {
   EXPECT_EQ(r.model, "AvalonMiner 15-194");  // Ver[15-194-...] and VERSION "PROD" alike
   EXPECT_EQ(r.mac, "12:34:56:78:90:12");     // "MAC":"123456789012", no separators
   EXPECT_TRUE(Near(r.power_w, 3731));        // WALLPOWER[3731] (= PS[6])
-  // The boards' MGHS; DEVS' "MHS 30s" is not a board of its own.
-  EXPECT_TRUE(Near(r.hashrate, (59459.52 + 61407.83 + 63139.66) * 1e9));
+  // GHSspd, the real-time rate (no summary); DEVS' "MHS 30s" is not a board of its own.
+  EXPECT_TRUE(Near(r.hashrate, 199241.07e9));
   EXPECT_TRUE(Near(r.hashrate_expected, 201920.42e9));
   ASSERT_EQ(BoardIndices(r), (Ints{0, 1, 2}));
   for (const BoardStats& b : r.boards) EXPECT_EQ(b.chips, 160);  // TA[480]

@@ -174,7 +174,7 @@ TEST(Luxos, PowerInWatts) {
 TEST(Vnish, NamedByItsType) {
   const Record r = Normalise(Fixture("antminer-s9-vnish-stats.json"));
   EXPECT_EQ(r.family, "vnish");
-  EXPECT_EQ(r.model, "Antminer S9 (vnish 3.8.6)");
+  EXPECT_EQ(r.model, "Antminer S9");  // the Type without "(vnish 3.8.6)"
   EXPECT_TRUE(Near(r.power_w, 3 * 495));  // chain_consumptionN, read by the antminer family
   EXPECT_EQ(r.boards.size(), 3u);
 }
@@ -188,7 +188,7 @@ TEST(Hiveon, NamedByItsType) {
                                       {"devdetails", "antminer-s19jpro-hiveon-devdetails-denied.json"}}));
   EXPECT_EQ(s19.status, MinerStatus::kOk);  // devdetails denied, version read
   EXPECT_EQ(s19.family, "hiveon");
-  EXPECT_EQ(s19.model, "Antminer S19JPRO Hiveon");
+  EXPECT_EQ(s19.model, "Antminer S19JPRO");  // the Type without " Hiveon"
   EXPECT_EQ(s19.firmware, "BMMiner 4.11.1 rwglr");
   EXPECT_NE(s19.error.find("Access denied to 'devdetails' command"), std::string::npos);
 }

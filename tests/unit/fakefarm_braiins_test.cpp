@@ -23,7 +23,7 @@ constexpr double kNow = 1.7e9;
 constexpr std::string_view kBraiinsPoll =
     R"({"command":"summary+devs+fans+temps+tunerstatus+pools+devdetails+version"})";
 constexpr std::string_view kLuxosPoll =
-    R"({"command":"summary+stats+pools+version+power+fans+temps"})";
+    R"({"command":"summary+stats+pools+version+power+fans+temps+config"})";
 constexpr std::string_view kGenericPoll = R"({"command":"summary+stats+pools"})";
 
 FakeMinerSpec Spec(ModelId model, bool deny = false) {
@@ -135,6 +135,7 @@ TEST(FakeBraiins, PauseStopsHashingAndResumeRampsUp) {
   EXPECT_EQ(paused.status, MinerStatus::kOk) << paused.error;
   EXPECT_EQ(paused.hashrate, 0.0);
   EXPECT_FALSE(paused.power_w.has_value()) << "the boards' voltage is off: no draw estimated";
+  EXPECT_TRUE(paused.sleeping) << "tunerstatus: every chain Paused";
   const ordered_json resume = Parse(Ask(miner, "resume", kNow + 30));
   EXPECT_EQ(resume["STATUS"][0]["Code"], 205);
   EXPECT_EQ(resume["RESUME"].dump(), "[true]");
@@ -143,6 +144,7 @@ TEST(FakeBraiins, PauseStopsHashingAndResumeRampsUp) {
   const Record back = Normalise(miner.Handle(kBraiinsPoll, kNow + 40));
   ASSERT_TRUE(back.hashrate.has_value());
   EXPECT_GT(*back.hashrate, 0.9 * GetModel(ModelId::kBraiinsS19XP).hashrate_nominal);
+  EXPECT_FALSE(back.sleeping);
 }
 
 TEST(FakeBraiins, RefusesAsBosminerDoes) {
@@ -181,6 +183,19 @@ TEST(FakeLuxos, ItsOwnCommandsHaveTheKeysOfTheCaptures) {
   EXPECT_EQ(temps["TEMPS"].size(), 3u);
   const ordered_json power = Parse(Ask(miner, "power"));
   EXPECT_EQ(power["POWER"][0]["Watts"], 3250);
+  EXPECT_EQ(KeysOf(power), KeysOf(Parse(ReadFixture("luxos-s19kpro-power.json"))));
+  EXPECT_EQ(KeysOf(power["POWER"][0]),
+            KeysOf(Parse(ReadFixture("luxos-s19kpro-power.json"))["POWER"][0]));
+  // config: the captured keys a reader uses, each one of the capture's.
+  const ordered_json config = Parse(Ask(miner, "config"));
+  const ordered_json captured = Parse(ReadFixture("luxos-s19kpro-config.json"));
+  EXPECT_EQ(KeysOf(config["STATUS"]), KeysOf(captured["STATUS"]));
+  ASSERT_EQ(config.size(), captured.size());
+  for (const auto& [key, value] : config["CONFIG"][0].items()) {
+    EXPECT_TRUE(captured["CONFIG"][0].contains(key)) << key;
+  }
+  EXPECT_EQ(config["CONFIG"][0]["CurtailMode"], "None");
+  EXPECT_EQ(config["CONFIG"][0]["MACAddr"], miner.mac());
 }
 
 TEST(FakeLuxos, ThePollPlanReadsAsLuxos) {
@@ -196,6 +211,10 @@ TEST(FakeLuxos, ThePollPlanReadsAsLuxos) {
   EXPECT_EQ(r.fans.size(), 4u);
   EXPECT_EQ(r.power_w, 3250.0);
   EXPECT_EQ(r.pools.size(), 3u);
+  EXPECT_FALSE(r.sleeping);
+  EXPECT_EQ(r.mac, miner.mac());  // config's MACAddr
+  EXPECT_EQ(r.hostname, miner.hostname());
+  EXPECT_EQ(r.serial, miner.serial());
   const Record generic = Normalise(miner.Handle(kGenericPoll, kNow + 70));
   EXPECT_EQ(generic.status, MinerStatus::kOk) << generic.error;
   EXPECT_EQ(generic.family, "luxos");
@@ -227,12 +246,14 @@ TEST(FakeLuxos, CurtailNeedsTheSessionThenSleepsAndWakes) {
   EXPECT_EQ(asleep.status, MinerStatus::kOk) << asleep.error;
   EXPECT_EQ(asleep.hashrate, 0.0);
   EXPECT_FALSE(asleep.power_w.has_value()) << "the PSU is off";
+  EXPECT_TRUE(asleep.sleeping) << "config's CurtailMode";
 
   EXPECT_EQ(curtail(session + ",wakeup", kNow + 30)["CURTAIL"][0]["Action"], "wake up");
   EXPECT_FALSE(miner.sleeping());
   const Record woken = Normalise(miner.Handle(kLuxosPoll, kNow + 40));
   ASSERT_TRUE(woken.hashrate.has_value());
   EXPECT_GT(*woken.hashrate, 0.9 * GetModel(ModelId::kLuxosS19).hashrate_nominal);
+  EXPECT_FALSE(woken.sleeping);
   EXPECT_EQ(curtail(session + ",dance", kNow + 50)["STATUS"][0]["Code"], 14);
 }
 

@@ -86,7 +86,7 @@ TEST(Epic, SummaryCapabilitiesNetwork) {
   const Record r = poll.Read("epic");
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.error, "");
-  EXPECT_EQ(r.model, "AntMiner S19 XP");  // /capabilities "Model"
+  EXPECT_EQ(r.model, "Antminer S19 XP");  // /capabilities "Model" "AntMiner S19 XP"
   EXPECT_EQ(r.firmware, "PowerPlay-BMS v1.5.13");
   EXPECT_EQ(r.firmware_build, "umcOS");
   EXPECT_EQ(r.algorithm, "sha256d");  // "Mining": {"Algorithm": "SHA-256"}
@@ -197,7 +197,7 @@ TEST(Epic, FingerprintedByItsHttpAnswerOnTheApiPort) {
   ASSERT_EQ(r.record.status, MinerStatus::kOk) << r.record.error;
   EXPECT_FALSE(r.foreign);
   EXPECT_EQ(r.record.family, "epic");
-  EXPECT_EQ(r.record.model, "AntMiner S19 XP");
+  EXPECT_EQ(r.record.model, "Antminer S19 XP");
   EXPECT_EQ(r.record.mac, "e6:d4:41:51:64:28");
   EXPECT_EQ(r.record.port, 4028);
   // 2166.6174 W over 99.37 TH/s, computed once the family has read the record.

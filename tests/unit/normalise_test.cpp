@@ -186,7 +186,7 @@ TEST(NormaliseS9, HiveonStats) {
   ASSERT_OK(doc);
   const Record r = Normalise(*doc);
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "Antminer S9 Hiveon");
+  EXPECT_EQ(r.model, "Antminer S9");  // the Type without " Hiveon"
   EXPECT_EQ(r.firmware, "BMMiner 2.0.0 rwglr");
   EXPECT_EQ(r.firmware_build, "30.0.1.3 (Tue Nov 20 10:12:30 UTC 2019)");
   EXPECT_EQ(r.algorithm, "sha256d");
@@ -211,8 +211,8 @@ TEST(NormaliseS9, VnishStats) {
   ASSERT_OK(doc);
   const Record r = Normalise(*doc);
   EXPECT_EQ(r.status, MinerStatus::kOk);
-  EXPECT_EQ(r.model, "Antminer S9 (vnish 3.8.6)");
-  EXPECT_EQ(r.firmware, "CGMiner 4.11.1");  // key spelt "Cgminer"
+  EXPECT_EQ(r.model, "Antminer S9");  // the Type without "(vnish 3.8.6)"
+  EXPECT_EQ(r.firmware, "Vnish 3.8.6");  // the Type's "(vnish 3.8.6)", not its "Cgminer" 4.11.1
   EXPECT_EQ(r.firmware_build, "26.0.1.3 (Fri May  8 15:27:59 CST 2020)");
   EXPECT_EQ(r.algorithm, "sha256d");
   EXPECT_TRUE(Near(r.hashrate, 12795.48e9));
@@ -689,7 +689,7 @@ TEST(NormaliseWhatsminer, M20sSummaryWithBadEscapeParses) {
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.model, "Whatsminer");  // no reply here names the model
   EXPECT_EQ(r.algorithm, "sha256d");
-  EXPECT_EQ(r.firmware, "CGMiner 4.9.2");
+  EXPECT_EQ(r.firmware, "btminer");  // Description "cgminer 4.9.2": btminer's base
   EXPECT_EQ(r.firmware_build, "20200917.22.REL");  // "\'20200917.22.REL\'"
   EXPECT_TRUE(Near(r.hashrate, 64143777.95e6));    // 64 TH/s: MHS are MH/s
   EXPECT_TRUE(Near(r.hashrate_avg, 68710597.19e6));
@@ -730,7 +730,7 @@ TEST(NormaliseWhatsminer, M20sOldFirmwareStatsBoards) {
   EXPECT_EQ(r.status, MinerStatus::kOk);
   EXPECT_EQ(r.model, "Whatsminer");
   EXPECT_EQ(r.algorithm, "sha256d");
-  EXPECT_EQ(r.firmware, "CGMiner 4.9.2");
+  EXPECT_EQ(r.firmware, "btminer");  // Description "cgminer 4.9.2": btminer's base
   EXPECT_EQ(r.hashrate, std::nullopt);  // stats carry no rate
   EXPECT_EQ(r.uptime_s, 97139);
   ASSERT_EQ(BoardIndices(r), (Ints{0, 1, 2}));  // SM0..SM2; POOL0/1 are not boards

@@ -171,7 +171,9 @@ TEST(WhatsminerV2, Fw2023WithGetCommands) {
   EXPECT_EQ(r.boards[1].chips, 135);
   EXPECT_TRUE(Near(r.boards[1].temp_board, 66.0));
   EXPECT_TRUE(Near(r.boards[1].temp_chip, 81.0));
-  EXPECT_EQ(r.boards[1].hashrate, std::nullopt);  // edevs here give only "MHS av"
+  EXPECT_TRUE(Near(r.boards[1].hashrate, 41800000.0e6));  // edevs give only "MHS av" (MH/s)
+  EXPECT_TRUE(Near(r.boards[1].hashrate_expected, 42000e9));  // "Factory GHS", true GH/s
+  EXPECT_EQ(r.firmware, "btminer");  // every Description says "cgminer 4.9.2"
   EXPECT_EQ(r.worker, "asic-rs.test");
 }
 

@@ -30,6 +30,7 @@ constexpr SectionSlot kSectionSlots[] = {
     {"DEVS", &Sections::devs, false},      {"FANS", &Sections::fans, false},
     {"TEMPS", &Sections::temps, false},    {"DEVDETAILS", &Sections::devdetails, false},
     {"TUNERSTATUS", &Sections::tunerstatus, false}, {"POWER", &Sections::power, false},
+    {"CONFIG", &Sections::config, true},
 };
 
 struct Failure {

@@ -54,8 +54,8 @@ void AppendError(std::string& errors, std::string_view step, std::string_view er
   errors += error;
 }
 
-// Reads the payloads of a plan's steps (nullopt: that step brought nothing)
-// into `record` as `family` reads them.
+}  // namespace
+
 void ReadPayloads(const Family* family, std::span<const PollStep> steps,
                   const std::vector<std::optional<std::string>>& payloads, std::string errors,
                   Record& record) {
@@ -113,6 +113,8 @@ void ReadPayloads(const Family* family, std::span<const PollStep> steps,
     record.error = record.error.empty() ? errors : record.error + "; " + errors;
   }
 }
+
+namespace {
 
 // A client nonce for Digest auth: it only needs to differ between requests.
 std::string ClientNonce() {

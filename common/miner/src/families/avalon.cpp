@@ -168,10 +168,16 @@ bool Idle(std::string_view mm) {
 // "In Idle" is where soft-off (ascset softoff, the Q's schedule) puts a
 // module: asleep on purpose. The 2025 firmware's stats say it in both
 // SYSTEMSTATU and STATE; Nano 3s litestats only in STATE. Asleep, the rate is
-// GHSspd (the driver's real-time speed), not the boards' since-start MGHS.
+// GHSspd (the driver's real-time speed), not the boards' since-start MGHS;
+// awake too when no summary gave a short window (avalon-1566-stats.json:
+// GHSspd 199241 GH/s, the MGHS sum 184007 is GHSavg).
 void State(const Sections& s, Record& out) {
-  if (s.modules.empty() || !std::all_of(s.modules.begin(), s.modules.end(), Idle)) return;
-  out.sleeping = true;
+  if (s.modules.empty()) return;
+  const bool asleep = std::all_of(s.modules.begin(), s.modules.end(), Idle);
+  if (asleep) out.sleeping = true;
+  const bool short_window =
+      s.summary && (MemberOf(*s.summary, "MHS 5s") || MemberOf(*s.summary, "MHS 30s"));
+  if (!asleep && short_window) return;
   std::optional<double> ghs;
   for (std::string_view mm : s.modules) {
     if (std::optional<double> v = FirstNumber(mm, "GHSspd")) ghs = ghs.value_or(0) + *v;

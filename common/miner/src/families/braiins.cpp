@@ -82,6 +82,22 @@ void ListedBoards(const Sections& s, bool may_add, Boards& boards) {
 // Every fan header, the unused ones at 0 rpm.
 std::vector<int32_t> ReadFans(const Sections& s) { return FansSection(s.fans); }
 
+// Paused by the "pause" command: the tuner says so per chain. No capture of a
+// paused miner was found; Foreman's Braiins reader (delawr0190/foreman-apps,
+// mn.foreman.antminer.response.braiins.BraiinsResponseStrategy) reads a
+// TunerChainStatus whose text holds "paused" as sleeping, and so do we, in
+// either case (the fake farm writes "Paused").
+void State(const Sections& s, Record& out) {
+  const std::vector<element> tuner = Objects(s.tunerstatus);
+  if (tuner.empty()) return;
+  for (element chain : Objects(MemberOf(tuner.front(), "TunerChainStatus"))) {
+    if (ContainsNoCase(OptString(chain, "Status"), "paused")) {
+      out.sleeping = true;
+      return;
+    }
+  }
+}
+
 // The tuner's estimate of the whole miner's draw (W), not its "PowerLimit".
 void Extras(const Sections& s, Record& out) {
   const std::vector<element> tuner = Objects(s.tunerstatus);
@@ -103,7 +119,7 @@ extern const Family kBraiins = {
     .listed_boards = ListedBoards,
     .chip_temp = nullptr,
     .fans = ReadFans,
-    .state = nullptr,
+    .state = State,
     .extras = Extras,
     .read_documents = nullptr,
 };

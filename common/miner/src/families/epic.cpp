@@ -143,6 +143,10 @@ void ReadDocuments(std::span<const PolledDocument> documents, Record& out) {
   out.status = MinerStatus::kOk;
   out.error.clear();
   if (capabilities) out.model = std::string(Trim(OptString(*capabilities, "Model")));
+  // "AntMiner S19 XP" (epic-s19xp-capabilities.json): the maker as stock
+  // firmware spells it, so one model reads alike under either firmware.
+  constexpr std::string_view kMaker = "Antminer ";
+  if (StartsWithNoCase(out.model, kMaker)) out.model.replace(0, kMaker.size(), kMaker);
   out.firmware = std::string(Trim(OptString(sum, "Software")));  // "PowerPlay-BMS v1.5.13"
   out.firmware_build = std::string(Trim(OptString(sum, "OS Type")));
   out.algorithm = Algorithm(sum);

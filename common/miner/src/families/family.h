@@ -34,6 +34,7 @@ struct Sections {
   Node devdetails;                        // DEVDETAILS
   Node tunerstatus;                       // TUNERSTATUS (Braiins OS+ tuner: power)
   Node power;                             // POWER (LuxOS "power": Watts)
+  Node config;                            // CONFIG[0] (LuxOS "config": identity, curtailment)
   Node status_msg;                        // Whatsminer "status": its Msg is an object of facts
   // Every Msg that is an object, in reply order: Whatsminer's status,
   // get_version, get_miner_info, get_psu and get_error_code each answer one.
@@ -119,6 +120,15 @@ const Family* FindFamily(std::string_view name);
 // Every family, in the order their readings are taken: where two would fill
 // the same field (only hostile replies mix families), the first wins.
 std::span<const Family* const> Families();
+
+// Reads the payloads of a poll's steps (nullopt: that step brought nothing)
+// into `record` as `family` reads them (null: the generic poll's glued
+// cgminer-alike replies): what the poller does with what it received, so
+// tests of captured replies take the same path. `errors` are the steps'
+// own failures, kept beside an ok record.
+void ReadPayloads(const Family* family, std::span<const PollStep> steps,
+                  const std::vector<std::optional<std::string>>& payloads, std::string errors,
+                  Record& record);
 
 // ---- Shared record-building helpers ----
 

@@ -11,6 +11,17 @@ namespace {
 
 bool Recognise(const Sections&, const Identity& id) { return ContainsNoCase(id.model, "hiveon"); }
 
+// The hardware is the Type without the firmware's name after it: "Antminer
+// S9 Hiveon" is an Antminer S9 (the record's family says Hiveon).
+void Extras(const Sections&, Record& out) {
+  constexpr std::string_view kSuffix = " hiveon";
+  const std::string_view model = Trim(out.model);
+  if (model.size() > kSuffix.size() &&
+      EqualsNoCase(model.substr(model.size() - kSuffix.size()), kSuffix)) {
+    out.model = std::string(Trim(model.substr(0, model.size() - kSuffix.size())));
+  }
+}
+
 }  // namespace
 
 extern const Family kHiveon = {
@@ -25,7 +36,7 @@ extern const Family kHiveon = {
     .chip_temp = nullptr,
     .fans = nullptr,
     .state = nullptr,
-    .extras = nullptr,
+    .extras = Extras,
     .read_documents = nullptr,
 };
 

@@ -15,6 +15,26 @@ bool Recognise(const Sections& s, const Identity& id) {
   return false;
 }
 
+// The hardware is the Type without Vnish's "(vnish 3.8.6)" or "(Vnish
+// 1.2.7)" after it, and that is the firmware: its STATS "Cgminer" key holds
+// cgminer's version on 3.x (4.11.1) and Vnish's own on 1.x
+// (vnish-s21pro-stats.json), so only the Type says which Vnish runs.
+void Extras(const Sections&, Record& out) {
+  const size_t open = out.model.find(" (");
+  if (open == std::string::npos || open == 0) return;
+  std::string_view inside = std::string_view(out.model).substr(open + 2);
+  inside = inside.substr(0, inside.find(')'));
+  constexpr std::string_view kName = "vnish";
+  if (!StartsWithNoCase(inside, kName)) return;
+  const std::string_view version = Trim(inside.substr(kName.size()));
+  out.firmware = "Vnish";
+  if (!version.empty()) {
+    out.firmware += ' ';  // appended apart: GCC 12 warns (-Wrestrict) on " " + std::string
+    out.firmware += version;
+  }
+  out.model.erase(open);
+}
+
 }  // namespace
 
 extern const Family kVnish = {
@@ -29,7 +49,7 @@ extern const Family kVnish = {
     .chip_temp = nullptr,
     .fans = nullptr,
     .state = nullptr,
-    .extras = nullptr,
+    .extras = Extras,
     .read_documents = nullptr,
 };
 

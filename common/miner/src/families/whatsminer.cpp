@@ -120,6 +120,19 @@ std::optional<double> StatsBoards(const Sections& s, double, Boards& boards) {
   return std::nullopt;
 }
 
+// edevs on 2023+ firmware (whatsminer-v2-devs.json) gives each board only
+// "MHS av" and "Factory GHS" (true GH/s), no "MHS 5s": the board's rate is
+// its average there, its nominal the factory figure.
+void ListedBoards(const Sections& s, bool may_add, Boards& boards) {
+  const std::vector<element> devs = Objects(s.devs);
+  for (size_t i = 0; i < devs.size(); ++i) {
+    BoardStats* b = ListedBoard(boards, devs[i], i, "ASC", may_add);
+    if (b == nullptr) continue;
+    Fill(b->hashrate, Rate(OptNumber(devs[i], "MHS av"), kMega));
+    Fill(b->hashrate_expected, Nominal(Rate(OptNumber(devs[i], "Factory GHS"), kGiga)));
+  }
+}
+
 // One fan in, one out.
 std::vector<int32_t> ReadFans(const Sections& s) {
   if (!s.summary) return {};
@@ -172,6 +185,10 @@ void AddError(std::string code, Record& out) {
 // firmware gives it) or summary's "MAC"; errors from summary's "Error Code N"
 // and get_error_code's [{"110":"2024-06-15 09:15:00"}, ...].
 void Extras(const Sections& s, Record& out) {
+  // btminer is a cgminer 4.9.2 fork and 2022+ builds say "cgminer 4.9.2" in
+  // every STATUS Description (whatsminer-v2-*.json): the software is btminer
+  // (as 2021 builds and API v3 say), its build get_version's "fw_ver".
+  if (StartsWithNoCase(out.firmware, "cgminer")) out.firmware = "btminer";
   std::string mac = MsgString(s, "mac");
   if (mac.empty() && s.summary) mac = OptString(*s.summary, "MAC");
   if (out.mac.empty()) out.mac = MacAddress(mac);
@@ -210,7 +227,7 @@ extern const Family kWhatsminer = {
     .build = Build,
     .model = Model,
     .stats_boards = StatsBoards,
-    .listed_boards = nullptr,
+    .listed_boards = ListedBoards,
     .chip_temp = nullptr,
     .fans = ReadFans,
     .state = State,
