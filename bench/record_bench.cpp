@@ -5,6 +5,10 @@
 // Bitmain's new API layout.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+#include <string>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "families/family.h"
 #include "json_repair.h"
 #include "normalise.h"
 #include "asicmon/record.h"
@@ -141,6 +146,41 @@ int main() {
     sink += r.boards.size();
   });
   std::printf("S21 new_api reply: %zu bytes\n", new_api.size());
+
+  // Every family: the first capture set of each in the accuracy corpus
+  // (tests/data/corpus/expected.json), read as the poller reads its poll.
+  std::printf("\nper family (a poll's replies read as the poller reads them):\n");
+  const nlohmann::json corpus =
+      nlohmann::json::parse(ReadFile(dir + "/corpus/expected.json"), nullptr, false);
+  std::vector<std::string> seen;
+  for (const nlohmann::json& c : corpus.value("cases", nlohmann::json::array())) {
+    const std::string family_name = c.value("poll", "");
+    const std::string label = family_name.empty() ? "generic" : family_name;
+    if (std::find(seen.begin(), seen.end(), label) != seen.end()) continue;
+    seen.push_back(label);
+    const asicmon::Family* family =
+        family_name.empty() ? nullptr : asicmon::FindFamily(family_name);
+    std::vector<asicmon::PollStep> steps;
+    std::vector<std::optional<std::string>> payloads;
+    size_t set_bytes = 0;
+    for (const nlohmann::json& file_ref : c.at("replies")) {
+      const bool named = file_ref.is_array();
+      const std::string file =
+          named ? file_ref.at(1).get<std::string>() : file_ref.get<std::string>();
+      steps.push_back({named ? file_ref.at(0).get<std::string>() : file,
+                       asicmon::Framing::kCgminer, 0, ""});
+      payloads.emplace_back(ReadFile(dir + "/" + file));
+      set_bytes += payloads.back()->size();
+    }
+    const std::string name = label + " (" + c.value("name", "") + ", " +
+                             std::to_string(steps.size()) + " replies, " + std::to_string(set_bytes) +
+                             " bytes)";
+    Measure(name.c_str(), kN / 30, [&](int) {
+      asicmon::Record r;
+      asicmon::ReadPayloads(family, steps, payloads, "", r);
+      sink += r.boards.size();
+    });
+  }
   std::printf("\nround trip: %.0f records/s on one core (target >= 200000: %s); encode %.2f us, decode %.2f us\n",
               1e6 / rt, 1e6 / rt >= 200000 ? "met" : "NOT met", enc, dec);
   std::printf("normalising a real reply: %.0f replies/s on one core\n", 1e6 / full);
