@@ -80,6 +80,48 @@ TEST(Poller, KnownAndUnknownFamilyNames) {
   EXPECT_EQ(server.accepted(), 2 + 3);
 }
 
+// Firmware that answers new_api stats in the classic layout is asked one
+// exchange from its second poll on, and the full plan again once in
+// kFullPollEvery polls; firmware that answers the new layout keeps both.
+TEST(Poller, ClassicFirmwareIsAskedTheLeanPlanAfterOneFullPoll) {
+  auto requests_of = [](const std::string& ip, const std::string& reply, int polls) {
+    std::vector<std::string> requests;
+    LoopbackServer server(ip, [&requests, reply](int fd, const std::string& r) {
+      requests.push_back(r);
+      SendAll(fd, reply);
+    });
+    Result<std::unique_ptr<MinerClient>> client = MinerClient::Create(Fast());
+    EXPECT_TRUE(client.ok());
+    Poller poller(**client);
+    for (int i = 0; i < polls; ++i) {
+      std::optional<PollResult> result;
+      poller.Poll({ip, 4028}, "antminer", [&result](PollResult&& r) { result = std::move(r); });
+      (*client)->RunUntilIdle();
+      EXPECT_TRUE(result && result->record.status == MinerStatus::kOk) << i;
+    }
+    return requests;
+  };
+  const std::string full_first = R"({"command":"summary+pools+version"})";
+  const std::string full_second = R"({"command":"stats","new_api":true})";
+  const std::string lean = R"({"command":"summary+stats+pools+version"})";
+
+  const std::vector<std::string> classic =
+      requests_of("127.61.0.30", testing::ReadFixture("antminer-s9-stats.json"), 3);
+  EXPECT_EQ(classic, (std::vector<std::string>{full_first, full_second, lean, lean}));
+
+  const std::vector<std::string> modern =
+      requests_of("127.61.0.31", testing::ReadFixture("antminer-s21-stats-newapi.json"), 3);
+  EXPECT_EQ(modern.size(), 6u);
+  EXPECT_EQ(std::count(modern.begin(), modern.end(), lean), 0);
+
+  const int polls = static_cast<int>(Poller::kFullPollEvery) + 2;
+  const std::vector<std::string> long_run =
+      requests_of("127.61.0.32", testing::ReadFixture("antminer-s9-stats.json"), polls);
+  // One full poll at the start and one after kFullPollEvery - 1 lean ones.
+  EXPECT_EQ(std::count(long_run.begin(), long_run.end(), full_second), 2);
+  EXPECT_EQ(std::count(long_run.begin(), long_run.end(), lean), polls - 2);
+}
+
 // Nothing listens on any port tried: refused, and not `connected` (discover
 // lists nothing there). Every port of the list was tried: the poll does not
 // stop at the API port when the host answers there with a reset.

@@ -137,6 +137,12 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
   Clock::time_point started = Clock::now();
   Phase phase = Phase::kGeneric;
 
+  // Where a known family's lean plan is remembered; whether this run asked
+  // the lean plan, or the full one with a lean plan to judge.
+  std::shared_ptr<std::unordered_map<std::string, uint32_t>> lean_memory;
+  bool lean = false;
+  bool judge_lean = false;
+
   // The plan running now.
   const Family* family = nullptr;  // nullptr: the generic poll
   std::span<const PollStep> steps;
@@ -156,10 +162,11 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
   const Family* identity_family = nullptr;
   bool asked_with_credentials = false;
 
-  void Start(const Family* plan_family, Phase next_phase) {
+  void Start(const Family* plan_family, Phase next_phase,
+             std::span<const PollStep> plan_steps = {}) {
     phase = next_phase;
     family = plan_family;
-    steps = StepsOf(plan_family);
+    steps = plan_steps.empty() ? StepsOf(plan_family) : plan_steps;
     step = 0;
     payloads.assign(steps.size(), std::nullopt);
     step_errors.clear();
@@ -223,6 +230,7 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
     const bool ok = outcome.record.status == MinerStatus::kOk;
     switch (phase) {
       case Phase::kKnown:
+        RememberLean(ok);
         // Re-fingerprint a miner that stopped answering as its family did (new
         // firmware); a timeout is a miner away, not a different one.
         if (ok || outcome.record.status == MinerStatus::kTimeout) return Finish(std::move(outcome));
@@ -241,6 +249,23 @@ struct Poller::Run : std::enable_shared_from_this<Run> {
         return NextCandidate();
     }
   }
+
+  // After a known family's plan: a full poll says whether its lean plan
+  // suffices from now on; a lean poll that failed asks the full plan next.
+  void RememberLean(bool ok) {
+    if (!lean && !judge_lean) return;
+    const std::string key = endpoint.ToString();
+    if (judge_lean && ok && family->lean_suffices(payloads)) {
+      // Bounded: a sweep of hostile addresses must not grow it without end.
+      if (lean_memory->size() >= kMaxLeanMiners) lean_memory->clear();
+      (*lean_memory)[key] = 0;
+    } else if (!ok || judge_lean) {
+      lean_memory->erase(key);
+    }
+    lean = judge_lean = false;
+  }
+
+  static constexpr size_t kMaxLeanMiners = 1 << 20;
 
   void OnGeneric() {
     generic = std::move(outcome);
@@ -348,7 +373,18 @@ void Poller::Poll(const MinerEndpoint& endpoint, std::string_view family, Done d
   run->options = &options_;
   run->endpoint = endpoint;
   run->done = std::move(done);
-  if (const Family* known = FindFamily(family)) return run->Start(known, Run::Phase::kKnown);
+  if (const Family* known = FindFamily(family)) {
+    if (known->lean_suffices != nullptr) {
+      run->lean_memory = lean_;
+      const auto it = lean_->find(endpoint.ToString());
+      if (it != lean_->end() && ++it->second % kFullPollEvery != 0) {
+        run->lean = true;
+        return run->Start(known, Run::Phase::kKnown, known->lean_poll);
+      }
+      run->judge_lean = true;
+    }
+    return run->Start(known, Run::Phase::kKnown);
+  }
   // A target on a document family's own port (4433) may not answer a cgminer
   // request at all (the v3 framing waits for its length prefix): that family first.
   for (const Family* f : Families()) {

@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <unordered_map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,10 +84,18 @@ class Poller {
 
   MinerClient& client() { return client_; }
 
+  // A miner whose family's lean plan suffices is asked the full plan again
+  // once in this many polls, so a firmware upgrade is seen.
+  static constexpr uint32_t kFullPollEvery = 64;
+
  private:
   struct Run;
+  // Miners (by "ip:port") whose last full poll showed their family's lean
+  // plan suffices: polls since. Shared with runs in flight.
+  using LeanMemory = std::unordered_map<std::string, uint32_t>;
   MinerClient& client_;
   PollerOptions options_;
+  std::shared_ptr<LeanMemory> lean_ = std::make_shared<LeanMemory>();
 };
 
 // One poll, blocking the calling thread until it ends (control's reads,

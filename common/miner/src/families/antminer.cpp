@@ -36,6 +36,21 @@ constexpr PollStep kPoll[] = {
     {"stats new_api", Framing::kCgminer, 0, R"({"command":"stats","new_api":true})"},
 };
 
+// Firmware that answered the new_api stats in the classic layout (its
+// STATUS a list, not the new layout's object) has nothing more to give than
+// the generic one exchange, which asks version too.
+constexpr PollStep kLeanPoll[] = {
+    {"summary+stats+pools+version", Framing::kCgminer, 0,
+     R"({"command":"summary+stats+pools+version"})"},
+};
+
+bool ClassicStatsOnly(std::span<const std::optional<std::string>> payloads) {
+  if (payloads.size() < 2 || !payloads[1]) return false;
+  const std::string_view stats = *payloads[1];
+  const size_t at = stats.find("\"STATUS\":");
+  return at != std::string_view::npos && at < 8 && stats.substr(at + 9).starts_with("[");
+}
+
 bool Recognise(const Sections& s, const Identity&) {
   return s.miner_stats.has_value() || IsAntminerInfo(s);
 }
@@ -150,6 +165,8 @@ extern const Family kAntminer = {
     .read_documents = nullptr,
     .identify = "/cgi-bin/get_system_info.cgi",
     .read_identity = ReadSystemInfo,
+    .lean_poll = kLeanPoll,
+    .lean_suffices = ClassicStatsOnly,
 };
 
 }  // namespace asicmon

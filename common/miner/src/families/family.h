@@ -112,7 +112,18 @@ struct Family {
   // hostname from its JSON where the record has none yet.
   std::string_view identify = {};
   void (*read_identity)(simdjson::dom::element, Record&) = nullptr;
+  // A cheaper poll for the miners whose full `poll` showed it asks for
+  // nothing they have (firmware that ignores new_api, btminer that refuses
+  // the 2022 commands): `lean_suffices` says so from a full poll's payloads,
+  // in `poll`'s order. The poller remembers that per miner, and asks the full
+  // plan again now and then (an upgrade) and after any lean poll that fails.
+  std::span<const PollStep> lean_poll = {};
+  bool (*lean_suffices)(std::span<const std::optional<std::string>>) = nullptr;
 };
+
+// The firmware refused the step (a cgminer-style "STATUS":"E" reply) or it
+// brought nothing: what lean_suffices hooks look for.
+bool StepRefused(const std::optional<std::string>& payload);
 
 // The family named `name`, nullptr when none is.
 const Family* FindFamily(std::string_view name);

@@ -30,6 +30,16 @@ std::optional<double> MaxTempOfList(std::string_view list) {
 
 }  // namespace
 
+bool StepRefused(const std::optional<std::string>& payload) {
+  if (!payload) return true;
+  // Whitespace-free as every cgminer-style firmware writes it: {"STATUS":"E"
+  // (btminer, cgminer) begins the reply; a list-form STATUS never refuses here.
+  const std::string_view text = *payload;
+  const size_t at = text.find("\"STATUS\"");
+  return at != std::string_view::npos && at < 8 &&
+         text.substr(at).starts_with("\"STATUS\":\"E\"");
+}
+
 Node FindDocument(std::span<const PolledDocument> documents, std::string_view step) {
   for (const PolledDocument& d : documents) {
     if (d.step == step) return d.doc;

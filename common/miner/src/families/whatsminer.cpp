@@ -217,6 +217,15 @@ void Extras(const Sections& s, Record& out) {
   }
 }
 
+// btminer before API v2.0 (2021) refuses get_miner_info and get_error_code:
+// its miners are asked the first two steps only.
+constexpr PollStep kLeanPoll[] = {kPoll[0], kPoll[1]};
+
+bool RefusesApiV2(std::span<const std::optional<std::string>> payloads) {
+  return payloads.size() == 4 && payloads[0] && payloads[1] && StepRefused(payloads[2]) &&
+         StepRefused(payloads[3]);
+}
+
 }  // namespace
 
 extern const Family kWhatsminer = {
@@ -233,6 +242,8 @@ extern const Family kWhatsminer = {
     .state = State,
     .extras = Extras,
     .read_documents = nullptr,
+    .lean_poll = kLeanPoll,
+    .lean_suffices = RefusesApiV2,
 };
 
 }  // namespace asicmon
