@@ -46,9 +46,10 @@ if [ -z "${SUBNET:-}" ]; then
   farm_pids+=($!)
   # The families whose API is HTTP, beside it: ePIC on 4028 and, where the demo may bind port 80
   # (root), a Bitaxe's AxeOS there; their own farm, as the big one's web port is stock firmware's.
-  http_models=epic-s19xp
-  if [ "$(id -u)" -eq 0 ]; then http_models=epic-s19xp,bitaxe-supra; fi
-  "$ASICMON_BIN/asicmon-fakefarm" --base 127.20.0.51 --count 2 --models "$http_models" \
+  # Machines 50 and 51: other MACs and workers than the big farm's 0-49.
+  http_farm=(--count 1 --models epic-s19xp --machines 50)
+  if [ "$(id -u)" -eq 0 ]; then http_farm=(--count 2 --models epic-s19xp,bitaxe-supra --machines 50,51); fi
+  "$ASICMON_BIN/asicmon-fakefarm" --base 127.20.0.51 "${http_farm[@]}" \
     2>"$ASICMON_RUN_DIR/fakefarm-http.log" >"$ASICMON_RUN_DIR/fakefarm-http.out" &
   farm_pids+=($!)
   for out in fakefarm.out fakefarm-http.out; do
