@@ -18,7 +18,7 @@ constexpr ModelSpec kRows[] = {
     // temperatures 52-67 °C and fans 5745-5971 rpm as the capture's.
     {.id = ModelId::kEpicS19XP,
      .key = "epic-s19xp",
-     .name = "AntMiner S19 XP",
+     .name = "Antminer S19 XP",  // as the epic family names it ("AntMiner" in /capabilities)
      .hashrate_nominal = 143e12,
      .boards = 3,
      .chips_per_board = 110,
@@ -52,7 +52,8 @@ constexpr ModelSpec kRows[] = {
 
 constexpr EpicFacts kFacts[] = {
     // Capabilities as captured; 3350 W is its tune preset at 142 TH/s.
-    {ModelId::kEpicS19XP, "BHB56801", "BM1366", 485, 12900, 143, 3350, 3000, 894.0},
+    {ModelId::kEpicS19XP, "AntMiner S19 XP", "BHB56801", "BM1366", 485, 12900, 143, 3350, 3000,
+     894.0},
 };
 
 constexpr bool RowsFitTheirLimits() {

@@ -13,6 +13,7 @@ namespace asicmon::fakefarm {
 
 struct EpicFacts {
   ModelId id;
+  std::string_view model;    // capabilities "Model", ePIC's spelling ("AntMiner S19 XP")
   std::string_view subtype;  // capabilities "Model Subtype"
   std::string_view chip;     // capabilities "Chip Type"
   int default_clock;         // MHz, capabilities "Default Clock" and HwConfig's target

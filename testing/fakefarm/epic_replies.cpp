@@ -253,7 +253,7 @@ void FakeMiner::WriteEpicSummary(ReplyWriter& w, const EpicFacts& e) {
 void FakeMiner::WriteEpicCapabilities(ReplyWriter& w, const EpicFacts& e) {
   const int dead = DeadBoard();
   w.Open('{');
-  w.Str("Model", model_->name);
+  w.Str("Model", e.model);
   w.Str("Model Subtype", e.subtype);
   w.Str("Chip Type", e.chip);
   w.Key("Board Serial Numbers");  // of the boards working, as the capture's two of three

@@ -151,7 +151,7 @@ TEST(FakeEpic, ItsDocumentsReadAsEpicWithFiguresThatMove) {
   const ModelSpec& model = GetModel(ModelId::kEpicS19XP);
   const Record r = ReadEpic(miner, kNow + 60);
   ASSERT_EQ(r.status, MinerStatus::kOk) << r.error;
-  EXPECT_EQ(r.model, "AntMiner S19 XP");
+  EXPECT_EQ(r.model, "Antminer S19 XP");  // "AntMiner" spelt as stock firmware
   EXPECT_EQ(r.firmware, "PowerPlay-BMS v1.5.13");
   EXPECT_EQ(r.algorithm, "sha256d");
   ASSERT_TRUE(r.hashrate.has_value());  // H/s from the boards' MH/s
@@ -248,7 +248,7 @@ TEST(FakeHttpApiFarm, BitaxeListensOnTheWebPortAndEpicOnTheApiPort) {
   EXPECT_EQ((*plans)[2].http_port, 8080);
   const ordered_json epic = ordered_json::parse(ManifestLine((*plans)[0]));
   EXPECT_EQ(epic["worker"], "farm.w0001-66x9x1");
-  EXPECT_EQ(epic["model"], "AntMiner S19 XP");
+  EXPECT_EQ(epic["model"], "Antminer S19 XP");
 
   // "all" has them; the default mix is the cgminer-API models.
   auto all = ParseModels("all");
