@@ -31,9 +31,9 @@ export ASICMON_DB="${ASICMON_DB:-$root/data/asicmon.db}"
 export PUSH_SPOOL_DIR="${PUSH_SPOOL_DIR:-$root/data/push-spool}"  # used once API_URL is set
 mkdir -p "$ASICMON_RUN_DIR" "$(dirname "$ASICMON_DB")"
 
-farm_pid=""
+farm_pids=()
 cleanup() {
-  if [ -n "$farm_pid" ]; then kill "$farm_pid" 2>/dev/null || true; wait "$farm_pid" 2>/dev/null || true; fi
+  for pid in "${farm_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -43,9 +43,20 @@ if [ -z "${SUBNET:-}" ]; then
   "$ASICMON_BIN/asicmon-fakefarm" --base 127.20.0.1 --count 50 --fault slow=3 --fault silent=1 \
     --fault deadboard=1 --fault flapping=1 --http-port 8080 --action-log "$ASICMON_RUN_DIR/fakefarm-actions.jsonl" \
     2>"$ASICMON_RUN_DIR/fakefarm.log" >"$ASICMON_RUN_DIR/fakefarm.out" &
-  farm_pid=$!
-  for _ in $(seq 1 100); do grep -q READY "$ASICMON_RUN_DIR/fakefarm.out" 2>/dev/null && break; sleep 0.1; done
+  farm_pids+=($!)
+  # The families whose API is HTTP, beside it: ePIC on 4028 and, where the demo may bind port 80
+  # (root), a Bitaxe's AxeOS there; their own farm, as the big one's web port is stock firmware's.
+  # Machines 50 and 51: other MACs and workers than the big farm's 0-49.
+  http_farm=(--count 1 --models epic-s19xp --machines 50)
+  if [ "$(id -u)" -eq 0 ]; then http_farm=(--count 2 --models epic-s19xp,bitaxe-supra --machines 50,51); fi
+  "$ASICMON_BIN/asicmon-fakefarm" --base 127.20.0.51 "${http_farm[@]}" \
+    2>"$ASICMON_RUN_DIR/fakefarm-http.log" >"$ASICMON_RUN_DIR/fakefarm-http.out" &
+  farm_pids+=($!)
+  for out in fakefarm.out fakefarm-http.out; do
+    for _ in $(seq 1 100); do grep -q READY "$ASICMON_RUN_DIR/$out" 2>/dev/null && break; sleep 0.1; done
+  done
   export SUBNET=127.20.0.0/24
+  export DISCOVER_PORTS="${DISCOVER_PORTS:-4028,4433,80}"  # 80: the Bitaxe's only API
   export SCAN_INTERVAL="${SCAN_INTERVAL:-10}"
   export SWEEP_INTERVAL="${SWEEP_INTERVAL:-60}"
   export MINER_HTTP_PORT="${MINER_HTTP_PORT:-8080}"  # the fake miners' web UI (reboot, web config)

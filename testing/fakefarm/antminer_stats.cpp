@@ -81,6 +81,8 @@ void FakeMiner::WriteStats(ReplyWriter& w) {
     case StatsLayout::kAvalon:      // never here: avalon_replies.cpp answers an Avalon's stats
     case StatsLayout::kWhatsminer:  // nor here: whatsminer_replies.cpp refuses stats
     case StatsLayout::kBraiins:     // nor here: braiins_replies.cpp answers bosminer's
+    case StatsLayout::kEpic:        // nor here: no cgminer API, the farm asks HandleHttp
+    case StatsLayout::kBitaxe:
       break;
     case StatsLayout::kL3:
       WriteStatsL3(w);

@@ -5,6 +5,9 @@
 #include <iterator>
 #include <numbers>
 
+#include "bitaxe_models.h"
+#include "epic_models.h"
+#include "miner_web.h"
 #include "random.h"
 #include "reply_writer.h"
 #include "whatsminer_models.h"
@@ -225,6 +228,25 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
   s.discarded = hashing_s * 3 / 7;
   snap_valid_ = true;
   return s;
+}
+
+void FakeMiner::HandleHttp(std::string_view method, std::string_view path, double now,
+                           fmt::memory_buffer& out) {
+  now_ = now;
+  snap_valid_ = false;
+  scratch_.clear();
+  int status = 404;
+  if (const EpicFacts* e = EpicFactsOf(model_->id)) {
+    status = WriteEpic(*e, method, path);
+  } else if (const BitaxeFacts* b = BitaxeFactsOf(model_->id)) {
+    status = WriteBitaxe(*b, method, path);
+  }
+  if (status == 200) {
+    AppendHttpResponse(out, 200, "application/json",
+                       std::string_view(scratch_.data(), scratch_.size()));
+  } else {
+    AppendHttpError(out, status);
+  }
 }
 
 void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer& out,

@@ -25,6 +25,8 @@ struct AvalonFacts;
 struct WhatsminerFacts;
 struct BraiinsFacts;
 struct LuxosFacts;
+struct EpicFacts;
+struct BitaxeFacts;
 
 // What the API answers to `restart`; neither form has a STATUS block. From
 // cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
@@ -88,6 +90,13 @@ class FakeMiner {
   // at unix time `now`; a model without API v3 refuses every command.
   // Never throws for any input.
   void HandleV3(std::string_view request, double now, fmt::memory_buffer& out);
+  // Appends the whole HTTP/1.1 response of a model whose API is HTTP
+  // (HasHttpApi: ePIC, AxeOS) to `method` `path` (the target without its
+  // query) at unix time `now`: its JSON documents to GET, 405 to another
+  // method there, 404 to any other path; a model of another family answers
+  // 404 to everything. Never throws for any input.
+  void HandleHttp(std::string_view method, std::string_view path, double now,
+                  fmt::memory_buffer& out);
 
   // Restarts the mining software at unix time `now`, as the API's restart
   // and a power cycle do: uptime and share counters start again from zero.
@@ -236,6 +245,15 @@ class FakeMiner {
   void WriteLuxosTemps(ReplyWriter& w);
   void WriteLuxosCurtail(ReplyWriter& w, const std::string* parameter,
                          std::vector<PrivilegedAction>* actions);
+  // ePIC's UMC documents (epic_replies.cpp) and AxeOS's (bitaxe_replies.cpp),
+  // into scratch_: the HTTP status of the answer to `method` `path`, 200
+  // with the document written.
+  int WriteEpic(const EpicFacts& e, std::string_view method, std::string_view path);
+  void WriteEpicSummary(ReplyWriter& w, const EpicFacts& e);
+  void WriteEpicCapabilities(ReplyWriter& w, const EpicFacts& e);
+  void WriteEpicNetwork(ReplyWriter& w);
+  void WriteEpicTemps(ReplyWriter& w);
+  int WriteBitaxe(const BitaxeFacts& b, std::string_view method, std::string_view path);
   // Stops (true) or resumes hashing at `now` whatever the web interface can
   // do: SetSleeping for stock firmware, pause/resume (Braiins OS+) and
   // curtail (LuxOS) through the API.

@@ -9,6 +9,7 @@
 
 #include "asicmon/log.h"
 #include "farm_server_internal.h"
+#include "miner_web.h"
 #include "random.h"
 #include "reply_writer.h"
 
@@ -70,6 +71,14 @@ void FarmServer::Respond(uint32_t slot) {
       actions_.clear();
       if (c.v3) {
         m.fake.HandleV3(request.substr(std::min<size_t>(4, request.size())), UnixNow(), reply_);
+      } else if (c.http) {
+        // What the parser refused (a cgminer request on ePIC's port among
+        // them) is answered as an HTTP server answers it.
+        if (c.web_error != 0) {
+          AppendHttpError(reply_, c.web_error);
+        } else {
+          m.fake.HandleHttp(http_request_.method, http_request_.path, UnixNow(), reply_);
+        }
       } else {
         m.fake.Handle(request, UnixNow(), reply_, &actions_);
       }

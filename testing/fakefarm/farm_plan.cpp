@@ -13,6 +13,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "bitaxe_models.h"
+#include "epic_models.h"
 #include "random.h"
 #include "whatsminer_models.h"
 
@@ -119,6 +121,7 @@ Result<std::vector<ModelId>> ParseModels(std::string_view text) {
     for (const ModelSpec& m : AllModels()) models.push_back(m.id);
     return models;
   }
+  if (text == "default") return DefaultModels();
   while (!text.empty()) {
     const size_t comma = text.find(',');
     const std::string_view key = text.substr(0, comma);
@@ -127,7 +130,8 @@ Result<std::vector<ModelId>> ParseModels(std::string_view text) {
     if (!model) {
       return Status::InvalidArgument(fmt::format(
           "--models: unknown model '{}' (s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, "
-          "avalon1246, avalonq, m31s, m60s, bos-s19xp, luxos-s19 or all)",
+          "avalon1246, avalonq, m31s, m60s, bos-s19xp, luxos-s19, epic-s19xp, bitaxe-supra, "
+          "default or all)",
           key));
     }
     models.push_back(model->id);
@@ -169,9 +173,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     }
   }
   std::vector<ModelId> models = options.models;
-  if (models.empty()) {
-    for (const ModelSpec& m : AllModels()) models.push_back(m.id);
-  }
+  if (models.empty()) models = DefaultModels();
 
   std::vector<Fault> faults(options.count, Fault::kNone);
   int wanted = 0;
@@ -201,6 +203,13 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.fault = faults[i];
     const int machine = machines[i];
     p.spec.model = models[static_cast<size_t>(machine) % models.size()];
+    if (ApiOnWebPortOnly(p.spec.model)) {
+      // AxeOS: its API is its web server's, and nothing listens on the API port.
+      p.port = options.http_port != 0 ? options.http_port : kAxeOsPort;
+      p.http_port = 0;
+    } else if (HasHttpApi(p.spec.model)) {
+      p.http_port = 0;  // ePIC: its HTTP API on the API port, no stock firmware CGI
+    }
     p.spec.index = machine;
     p.spec.ip = p.ip;
     p.spec.seed = options.seed;
@@ -225,7 +234,9 @@ std::string ManifestLine(const MinerPlan& plan) {
   if (plan.http_port != 0) line["http_port"] = plan.http_port;
   if (HasWhatsminerV3(plan.spec.model)) line["v3_port"] = kWhatsminerV3Port;
   line["model"] = model.name;
-  line["worker"] = probe.worker();
+  // The worker the firmware reports: ePIC's carries the address suffix.
+  line["worker"] = EpicFactsOf(plan.spec.model) != nullptr ? EpicWorker(probe.worker(), plan.ip)
+                                                           : std::string(probe.worker());
   line["mac"] = probe.mac();
   line["fault"] = ToString(plan.fault);
   // An integer, as before: "13500000000000", not nlohmann's "13500000000000.0".

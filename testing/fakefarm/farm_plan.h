@@ -46,7 +46,8 @@ struct FaultRequest {
 Result<FaultRequest> ParseFaultRequest(std::string_view text);
 // "none", "all", "N" or "P%".
 Result<Share> ParseDenyRequest(std::string_view text);
-// "all" or a comma-separated list of model keys; assigned round-robin.
+// "all" (every model), "default" (DefaultModels) or a comma-separated list
+// of model keys; assigned round-robin.
 Result<std::vector<ModelId>> ParseModels(std::string_view text);
 
 // One line of a --scenario file: changes to one miner at a time after READY.
@@ -68,7 +69,7 @@ struct FarmOptions {
   std::string base = "127.20.0.1";
   int count = 1;
   uint16_t port = 4028;
-  std::vector<ModelId> models;  // round-robin; empty means all
+  std::vector<ModelId> models;  // round-robin; empty means DefaultModels()
   // The machine at each address, in address order (--machines): a machine's
   // number drives everything it is (model, worker, MAC, serial, telemetry),
   // so a farm restarted with the numbers reordered has the same machines at

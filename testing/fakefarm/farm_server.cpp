@@ -291,6 +291,7 @@ void FarmServer::OnAccept(uint32_t miner, uint64_t kind) {
     c.miner = miner;
     c.web = web;
     c.v3 = kind == kV3Listener;
+    c.http = kind == kListener && HasHttpApi(miners_[miner].plan.spec.model);
     // Faults shape the API only; the web interface of a faulty miner answers.
     c.state = !web && miners_[miner].plan.fault == Fault::kSilent ? Conn::State::kSilent
                                                                   : Conn::State::kReading;
@@ -322,7 +323,7 @@ void FarmServer::OnReadable(uint32_t slot) {
         return;
       }
       c.in.append(buf, static_cast<size_t>(n));
-      if (c.web ? ScanWebRequest(c) : c.v3 ? ScanV3Request(c) : ScanRequest(c)) {
+      if (c.web || c.http ? ScanWebRequest(c) : c.v3 ? ScanV3Request(c) : ScanRequest(c)) {
         Respond(slot);
         return;
       }
@@ -466,7 +467,7 @@ void FarmServer::CloseConn(uint32_t slot, bool reset) {
   if (c.in.capacity() > 4096) std::string().swap(c.in);
   if (c.out.capacity() > 65536) std::string().swap(c.out);
   c.pending = {};
-  c.web = c.continue_sent = c.v3 = false;
+  c.web = c.continue_sent = c.v3 = c.http = false;
   c.web_error = 0;
   ++c.gen;
   free_conns_.push_back(slot);

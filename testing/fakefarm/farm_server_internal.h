@@ -54,6 +54,7 @@ struct FarmServer::Conn {
   int64_t idle_deadline_ms = 0;
   bool web = false;            // an HTTP client of the web interface
   bool v3 = false;             // a Whatsminer API v3 client: length-prefixed both ways
+  bool http = false;           // a client of an HTTP API (ePIC, AxeOS): HTTP framing both ways
   bool continue_sent = false;  // "100 Continue" answered an Expect
   int web_error = 0;           // status the HTTP parser refused the request with
 };

@@ -133,11 +133,19 @@ HttpParseResult ParseHttpRequest(std::string_view in, HttpRequest& request) {
   if (!IsHeaderSectionText(section)) return error(400);
   const size_t line_end = section.find("\r\n");
   if (end == std::string_view::npos) {
-    // Judge the request line as soon as it is in, so garbage is refused at once.
+    // Judge the request line as soon as it is in, so garbage is refused at once;
+    // its method as soon as a byte of it cannot be one (a cgminer request's
+    // '{' on ePIC's port), as strict servers do, rather than waiting for a
+    // line end that never comes.
     if (line_end != std::string_view::npos) {
       if (const int status = ParseRequestLine(section.substr(0, line_end), request)) {
         return error(status);
       }
+    } else if (!std::all_of(section.begin(),
+                            section.begin() + static_cast<std::ptrdiff_t>(
+                                                  std::min(section.find(' '), section.size())),
+                            IsTokenChar)) {
+      return error(400);
     }
     if (in.size() >= kMaxHttpHeaderBytes) return error(431);
     return {};

@@ -78,6 +78,14 @@ behind HTTP Digest auth (MD5, qop=auth, realm "antMiner Configuration", --http-u
 Bad requests are 400, oversized ones 413 (body over 16 KiB) or 431 (headers over 8 KiB), unknown
 paths 404, other methods 405; every answer closes the connection.
 
+HTTP APIs (--models all, epic-s19xp, bitaxe-supra): models with no cgminer API answer HTTP/1.1
+GETs of JSON documents instead, with the faults applied as to any API:
+  epic-s19xp    ePIC UMC on the API port (--port): GET /summary, /capabilities, /network,
+                /temps; anything that is not an HTTP request (a cgminer request) 400 at once
+  bitaxe-supra  AxeOS on the web port (--http-port, else 80; nothing on --port):
+                GET /api/system/info
+Other methods on those paths are 405, other paths 404. No stock CGI on these models.
+
 Output: with --manifest -, one JSON line per miner on stdout (with "http_port" when the web
 interface is on); then "READY <count>" once every miner listens. Each privileged command, and
 each reboot and set_miner_conf of the web interface, is logged on stderr and, with --action-log,
@@ -86,7 +94,7 @@ appended to that file as {"ts","ip","port","command","parameter","result":"ok"|"
 
 int RunFarm(int argc, char** argv) {
   FarmOptions options;
-  std::string models = "all";
+  std::string models = "default";
   std::vector<std::string> faults;
   std::string deny = "none";
   std::string manifest;
@@ -112,7 +120,8 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--models", models,
                  "Models, assigned round-robin: a comma-separated list of "
                  "s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, avalon1246, avalonq, m31s, "
-                 "m60s, bos-s19xp, luxos-s19, or all")
+                 "m60s, bos-s19xp, luxos-s19, epic-s19xp, bitaxe-supra; default (every model "
+                 "with a cgminer-style API: all but epic-s19xp and bitaxe-supra); or all")
       ->capture_default_str();
   app.add_option("--machines", options.machines,
                  "The machine at each address, comma-separated (one per miner): a machine "

@@ -12,7 +12,8 @@ const std::vector<ModelSpec>& Joined() {
   static const std::vector<ModelSpec> all = [] {
     std::vector<ModelSpec> out;
     for (std::span<const ModelSpec> family :
-         {AntminerModels(), AvalonModels(), WhatsminerModels(), BraiinsModels(), LuxosModels()}) {
+         {AntminerModels(), AvalonModels(), WhatsminerModels(), BraiinsModels(), LuxosModels(),
+          EpicModels(), BitaxeModels()}) {
       out.insert(out.end(), family.begin(), family.end());
     }
     return out;
@@ -23,6 +24,14 @@ const std::vector<ModelSpec>& Joined() {
 }  // namespace
 
 std::span<const ModelSpec> AllModels() { return Joined(); }
+
+std::vector<ModelId> DefaultModels() {
+  std::vector<ModelId> ids;
+  for (const ModelSpec& m : Joined()) {
+    if (!HasHttpApi(m.id)) ids.push_back(m.id);
+  }
+  return ids;
+}
 
 const ModelSpec& GetModel(ModelId id) { return Joined()[static_cast<size_t>(id)]; }
 

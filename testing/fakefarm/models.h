@@ -1,7 +1,9 @@
 // The models the fake farm simulates, as data: one row per model in its
 // family's table (antminer_models.cpp for Bitmain's cgminer/bmminer builds,
 // avalon_models.cpp for Canaan's, whatsminer_models.cpp for MicroBT's,
-// braiins_models.cpp and luxos_models.cpp for Antminers on Braiins OS+ and LuxOS),
+// braiins_models.cpp and luxos_models.cpp for Antminers on Braiins OS+ and LuxOS,
+// epic_models.cpp for an Antminer on ePIC's UMC firmware, bitaxe_models.cpp
+// for AxeOS boards),
 // carrying every fact the replies need, so a new model is a new row and a
 // new family a new table with its own reply writers.
 #pragma once
@@ -9,17 +11,20 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace asicmon::fakefarm {
 
 // In the order of the family tables AllModels() joins (GetModel indexes by
 // it): antminer_models.cpp's rows, then avalon_models.cpp's, then
-// whatsminer_models.cpp's, braiins_models.cpp's and luxos_models.cpp's.
+// whatsminer_models.cpp's, braiins_models.cpp's, luxos_models.cpp's,
+// epic_models.cpp's and bitaxe_models.cpp's.
 // clang-format off
 enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus, kS21, kKS7, kZ15,
                                kAvalon1246, kAvalonQ,
                                kWhatsminerM31S, kWhatsminerM60S,
-                               kBraiinsS19XP, kLuxosS19 };
+                               kBraiinsS19XP, kLuxosS19,
+                               kEpicS19XP, kBitaxeSupra };
 // clang-format on
 
 inline constexpr int kMaxBoards = 4;
@@ -37,7 +42,12 @@ enum class BlinkApi : uint8_t {
 // kAvalon: Canaan's "MM ID" strings, written by avalon_replies.cpp.
 // kWhatsminer: none; btminer has no stats (whatsminer_replies.cpp).
 // kBraiins: bosminer's per-chain stats headers, by braiins_replies.cpp.
-enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon, kWhatsminer, kBraiins };
+// kEpic, kBitaxe: no cgminer API at all; their HTTP documents are written by
+// epic_replies.cpp and bitaxe_replies.cpp.
+// clang-format off
+enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon, kWhatsminer, kBraiins,
+                                   kEpic, kBitaxe };
+// clang-format on
 
 // What the firmware's replies show of the model, from the captures in
 // tests/data (each row names the ones it follows).
@@ -92,8 +102,14 @@ std::span<const ModelSpec> AvalonModels();
 std::span<const ModelSpec> WhatsminerModels();
 std::span<const ModelSpec> BraiinsModels();
 std::span<const ModelSpec> LuxosModels();
+std::span<const ModelSpec> EpicModels();
+std::span<const ModelSpec> BitaxeModels();
 std::span<const ModelSpec> AllModels();
 const ModelSpec& GetModel(ModelId id);
+// A farm's models when none are named: every model with a cgminer-style API
+// on the API port, that is all but the HTTP-API ones (ePIC, AxeOS), which a
+// farm has when asked for (--models all or by name).
+std::vector<ModelId> DefaultModels();
 // nullptr when `key` names no model.
 const ModelSpec* FindModel(std::string_view key);
 // Fans the model's firmware reports.
@@ -108,7 +124,19 @@ inline bool CanSleep(ModelId id) { return GetModel(id).firmware.can_sleep; }
 // carry none (Braiins OS+'s poll plan asks fans, temps, devdetails).
 inline bool GenericPollReadsAll(ModelId id) {
   const StatsLayout stats = GetModel(id).firmware.stats;
-  return stats != StatsLayout::kWhatsminer && stats != StatsLayout::kBraiins;
+  return stats != StatsLayout::kWhatsminer && stats != StatsLayout::kBraiins &&
+         stats != StatsLayout::kEpic && stats != StatsLayout::kBitaxe;
+}
+// True when the model's API is HTTP/1.1 GETs of JSON documents (ePIC on the
+// API port, AxeOS on the web port) instead of cgminer's socket API.
+inline bool HasHttpApi(ModelId id) {
+  const StatsLayout stats = GetModel(id).firmware.stats;
+  return stats == StatsLayout::kEpic || stats == StatsLayout::kBitaxe;
+}
+// True when the model has no API port at all: AxeOS serves its API from
+// its web server alone (nothing listens on 4028).
+inline bool ApiOnWebPortOnly(ModelId id) {
+  return GetModel(id).firmware.stats == StatsLayout::kBitaxe;
 }
 
 }  // namespace asicmon::fakefarm

@@ -126,6 +126,12 @@ class ReplyWriter {
     Append(b ? "true" : "false");
     need_sep_ = true;
   }
+  // JSON null: ePIC's "no value" (null fan slots, no last error).
+  void Null() {
+    Sep();
+    Append("null");
+    need_sep_ = true;
+  }
 
   void Int(std::string_view key, int64_t v) {
     Key(key);
@@ -146,6 +152,10 @@ class ReplyWriter {
   void Bool(std::string_view key, bool v) {
     Key(key);
     Bool(v);
+  }
+  void Null(std::string_view key) {
+    Key(key);
+    Null();
   }
   // Members of numbered families: "fan5", "temp2_6", "chain_rate1".
   void IntN(std::string_view prefix, int n, int64_t v) {
