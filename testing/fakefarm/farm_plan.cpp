@@ -209,6 +209,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.spec.dead_board = p.fault == Fault::kDeadBoard;
     p.spec.wake_idle_s = options.wake_idle_s;
     p.spec.wake_ramp_s = options.wake_ramp_s;
+    p.spec.power_ramp_s = options.power_ramp_s;
     // Units have been up between an hour and a month.
     uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(machine);
     p.spec.uptime_s = 3600 + static_cast<double>(SplitMix64(state) % (30 * 86400));

@@ -177,6 +177,15 @@ int RunFarm(int argc, char** argv) {
                  "Then how long its hashrate takes to rise to nominal, s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--power-ramp-s", options.power_ramp_s,
+                 "How long a Braiins OS miner's draw and hashrate take to reach a new power "
+                 "target, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--bos-grpc-port", options.bos_grpc_port,
+                 "Port of the Braiins OS public API (gRPC: login, pause/resume, restart, reboot, "
+                 "locate, pools, power target) on every Braiins OS miner; 0 for none")
+      ->capture_default_str();
   app.add_option("--conf-write-s", options.conf_write_s,
                  "How long set_miner_conf.cgi takes to answer, s (the change applies at once); "
                  "some S19j Pro firmware takes ~21")

@@ -1,0 +1,216 @@
+// The braiins driver against the fake farm's Braiins OS miners over the
+// public gRPC API: each action reaches exactly the miner it is for (the
+// farm's action log) and reads back (ReadSettings, and a poll of the
+// cgminer API where the firmware shows it there); a wrong password is
+// refused at Login, nothing else sent; an action Braiins OS lacks, or a
+// power target outside its range, is refused with nothing sent.
+//
+// Loopback range (see testlib.h): 127.67.0.0/16.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asicmon/driver.h"
+#include "asicmon/poller.h"
+#include "testlib.h"
+
+namespace asicmon {
+namespace {
+
+using asicmon::testing::ReadActionLog;
+using asicmon::testing::StartFakeFarm;
+using driver::Context;
+using driver::Failure;
+using namespace std::chrono_literals;
+
+constexpr const char* kTarget = "127.67.0.2";  // the middle miner of three
+constexpr const char* kOther = "127.67.0.3";
+
+// Polls `done` every 100 ms for up to `bound`: the fake's ramps take a
+// second or two; the bound only keeps a broken build from hanging.
+bool Eventually(const std::function<bool()>& done, std::chrono::seconds bound = 20s) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return done();
+}
+
+class BraiinsControlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_path_ = (std::filesystem::temp_directory_path() /
+                 ("braiins_control_" + std::to_string(getpid()) + ".log"))
+                    .string();
+    std::filesystem::remove(log_path_);
+    farm_ = StartFakeFarm({"--base", "127.67.0.1", "--count", "3", "--models", "bos-s19xp",
+                           "--seed", "7", "--action-log", log_path_, "--power-ramp-s", "1",
+                           "--wake-idle-s", "0", "--wake-ramp-s", "1", "--reboot-s", "1",
+                           "--restart-s", "1"});
+    driver_ = driver::FindDriver("braiins");
+    ASSERT_NE(driver_, nullptr);
+    record_.family = "braiins";
+    record_.model = "Antminer S19 XP";
+    options_.http_timeout = 5000ms;
+    options_.http_write_timeout = 5000ms;
+  }
+  void TearDown() override { std::filesystem::remove(log_path_); }
+
+  Context Ctx(const char* ip, const driver::Credentials& credentials) const {
+    return Context{ip, record_, options_, credentials};
+  }
+  Context Ctx(const char* ip) const { return Ctx(ip, stock_); }
+
+  driver::Settings Read(const char* ip) const {
+    auto settings = driver_->ReadSettings(Ctx(ip));
+    EXPECT_OK(settings);
+    return settings.ok() ? *settings : driver::Settings{};
+  }
+  Record Poll(const char* ip) const {
+    return PollOnce({ip, kMinerApiPort}, "braiins", options_.api).record;
+  }
+  // The action log's commands, each "ip command parameter result".
+  std::vector<std::string> Actions() const {
+    std::vector<std::string> lines;
+    for (const nlohmann::json& a : ReadActionLog(log_path_)) {
+      EXPECT_EQ(a["port"], 50051);
+      lines.push_back(a["ip"].get<std::string>() + " " + a["command"].get<std::string>() + " " +
+                      a["parameter"].get<std::string>() + " " + a["result"].get<std::string>());
+    }
+    return lines;
+  }
+
+  std::string log_path_;
+  testing::FakeFarm farm_;
+  const driver::MinerDriver* driver_ = nullptr;
+  Record record_;
+  driver::DriverOptions options_;
+  driver::Credentials stock_ = {"root", "root"};
+};
+
+TEST_F(BraiinsControlTest, StockCredentialsAreTheFirmwares) {
+  EXPECT_EQ(driver_->StockCredentials().user, "root");
+  EXPECT_EQ(driver_->StockCredentials().password, "root");
+}
+
+TEST_F(BraiinsControlTest, SleepAndWakeReachOnlyThatMinerAndReadBack) {
+  const driver::Settings before = Read(kTarget);
+  EXPECT_EQ(before.sleeping, false);
+
+  const driver::Outcome slept = driver_->Sleep(Ctx(kTarget), true);
+  ASSERT_TRUE(slept.ok()) << slept.step << ": " << slept.detail;
+  EXPECT_EQ(slept.step, "grpc PauseMining");
+  EXPECT_EQ(Read(kTarget).sleeping, true);
+  EXPECT_EQ(Read(kOther).sleeping, false);
+  const Record asleep = Poll(kTarget);
+  ASSERT_EQ(asleep.status, MinerStatus::kOk) << asleep.error;
+  EXPECT_EQ(asleep.hashrate.value_or(-1), 0);
+
+  const driver::Outcome woke = driver_->Sleep(Ctx(kTarget), false);
+  ASSERT_TRUE(woke.ok()) << woke.step << ": " << woke.detail;
+  EXPECT_EQ(Read(kTarget).sleeping, false);
+  EXPECT_TRUE(Eventually([&] { return Poll(kTarget).hashrate.value_or(0) > 100e12; }));
+
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 PauseMining  ok",
+                                                 "127.67.0.2 ResumeMining  ok"}));
+}
+
+TEST_F(BraiinsControlTest, LocateTurnsTheLightOnAndOff) {
+  EXPECT_EQ(Read(kTarget).locate_on, false);
+  ASSERT_TRUE(driver_->Locate(Ctx(kTarget), true).ok());
+  EXPECT_EQ(Read(kTarget).locate_on, true);
+  EXPECT_EQ(Read(kOther).locate_on, false);
+  ASSERT_TRUE(driver_->Locate(Ctx(kTarget), false).ok());
+  EXPECT_EQ(Read(kTarget).locate_on, false);
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 SetLocateDeviceStatus true ok",
+                                                 "127.67.0.2 SetLocateDeviceStatus false ok"}));
+}
+
+TEST_F(BraiinsControlTest, PowerTargetMovesTheDrawAfterTheRamp) {
+  const Record at_stock = Poll(kTarget);
+  ASSERT_TRUE(at_stock.power_w.has_value());
+  EXPECT_GT(*at_stock.power_w, 2800);
+
+  const driver::Outcome set = driver_->SetPowerLimit(Ctx(kTarget), 1500);
+  ASSERT_TRUE(set.ok()) << set.step << ": " << set.detail;
+  EXPECT_EQ(Read(kTarget).power_limit_w, 1500);
+  EXPECT_NE(Read(kOther).power_limit_w, 1500);
+  // The tuner's estimate follows over the ramp, the hashrate with it.
+  EXPECT_TRUE(Eventually([&] {
+    const Record r = Poll(kTarget);
+    return r.power_w && *r.power_w < 1600 && r.hashrate && *r.hashrate < 80e12;
+  }));
+  EXPECT_GT(Poll(kOther).power_w.value_or(0), 2800);
+  EXPECT_EQ(Actions(), std::vector<std::string>{"127.67.0.2 SetPowerTarget 1500 ok"});
+}
+
+TEST_F(BraiinsControlTest, PoolsReplaceTheListInPriorityOrder) {
+  const std::vector<driver::PoolSetting> pools = {
+      {"stratum+tcp://127.67.9.1:3333", "farm.first", "x"},
+      {"stratum+tcp://127.67.9.2:3333", "farm.second", "x"}};
+  const driver::Outcome set = driver_->SetPools(Ctx(kTarget), pools);
+  ASSERT_TRUE(set.ok()) << set.step << ": " << set.detail;
+  EXPECT_TRUE(Eventually([&] {
+    const Record r = Poll(kTarget);
+    return r.pools.size() == 2 && r.pools[0].url == pools[0].url &&
+           r.pools[0].user == "farm.first" && r.pools[1].url == pools[1].url &&
+           r.pools[1].user == "farm.second";
+  }));
+  EXPECT_EQ(Actions(),
+            std::vector<std::string>{"127.67.0.2 SetPoolGroups stratum+tcp://127.67.9.1:3333,"
+                                     "farm.first,stratum+tcp://127.67.9.2:3333,farm.second ok"});
+}
+
+TEST_F(BraiinsControlTest, RestartAndRebootComeBack) {
+  ASSERT_TRUE(driver_->Restart(Ctx(kTarget)).ok());
+  EXPECT_TRUE(Eventually([&] { return Poll(kTarget).status == MinerStatus::kOk; }));
+  const driver::Outcome rebooted = driver_->Reboot(Ctx(kTarget));
+  ASSERT_TRUE(rebooted.ok()) << rebooted.step << ": " << rebooted.detail;
+  EXPECT_TRUE(Eventually([&] { return driver_->ReadSettings(Ctx(kTarget)).ok(); }));
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 Restart  ok",
+                                                 "127.67.0.2 Reboot  ok"}));
+}
+
+TEST_F(BraiinsControlTest, WrongPasswordIsRefusedAtLoginWithNothingSent) {
+  const driver::Credentials wrong = {"root", "not-the-password"};
+  const driver::Outcome refused = driver_->Sleep(Ctx(kTarget, wrong), true);
+  EXPECT_EQ(refused.failure, Failure::kCredentials);
+  EXPECT_EQ(refused.step, "Login");
+  EXPECT_NE(refused.detail.find("Bad credentials"), std::string::npos) << refused.detail;
+  EXPECT_FALSE(driver_->ReadSettings(Ctx(kTarget, wrong)).ok());
+  EXPECT_EQ(Read(kTarget).sleeping, false);
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 Login root denied",
+                                                 "127.67.0.2 Login root denied"}));
+}
+
+TEST_F(BraiinsControlTest, UnsupportedActionsAreRefusedWithNothingSent) {
+  const driver::Capabilities caps = driver_->Describe(record_);
+  EXPECT_FALSE(caps.Supports(driver::Action::kPowerMode));
+  EXPECT_TRUE(caps.Supports(driver::Action::kPowerLimit));
+  ASSERT_TRUE(caps.power_limit.has_value());
+  EXPECT_EQ(caps.power_limit->min_w, 100);
+  EXPECT_EQ(caps.power_limit->max_w, 5000);
+
+  const driver::Outcome mode = driver_->SetPowerMode(Ctx(kTarget), driver::PowerMode::kLow);
+  EXPECT_EQ(mode.failure, Failure::kUnsupported);
+  EXPECT_NE(mode.detail.find("power target"), std::string::npos) << mode.detail;
+  const driver::Outcome too_low = driver_->SetPowerLimit(Ctx(kTarget), 50);
+  EXPECT_EQ(too_low.failure, Failure::kRefused);
+  EXPECT_TRUE(Actions().empty());
+}
+
+TEST_F(BraiinsControlTest, AMinerWithoutTheApiIsUnreachable) {
+  // Nothing serves 127.67.0.9: the connection is refused.
+  const driver::Outcome none = driver_->Locate(Ctx("127.67.0.9"), true);
+  EXPECT_EQ(none.failure, Failure::kUnreachable);
+  EXPECT_EQ(none.step, "Login");
+}
+
+}  // namespace
+}  // namespace asicmon
