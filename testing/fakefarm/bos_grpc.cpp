@@ -62,9 +62,9 @@ struct BosGrpcServer::Impl {
   std::string password;
   int event_fd = -1;
   std::mutex mu;
-  std::deque<Task> queue;     // guarded by mu
-  bool stopping = false;      // guarded by mu
-  std::map<std::string, Session> sessions;  // by token; guarded by mu
+  std::deque<Task> queue;                             // guarded by mu
+  bool stopping = false;                              // guarded by mu
+  std::map<std::string, Session> sessions;            // by token; guarded by mu
   std::mt19937_64 token_rng{std::random_device{}()};  // guarded by mu
   std::vector<std::unique_ptr<grpc::Service>> services;
   std::unique_ptr<grpc::Server> server;
@@ -202,7 +202,8 @@ class Actions final : public pb::ActionsService::Service {
       return grpc::Status::OK;
     });
   }
-  grpc::Status GetLocateDeviceStatus(grpc::ServerContext* ctx, const pb::GetLocateDeviceStatusRequest*,
+  grpc::Status GetLocateDeviceStatus(grpc::ServerContext* ctx,
+                                     const pb::GetLocateDeviceStatusRequest*,
                                      pb::LocateDeviceStatusResponse* reply) override {
     return impl_.Authed(ctx, [&](BosMiner& m) {
       reply->set_enabled(m.fake().blinking());
@@ -234,9 +235,9 @@ class Performance final : public pb::PerformanceService::Service {
       const std::string parameter = std::to_string(watts);
       if (watts < kMinWatts || watts > kMaxWatts) {
         m.Log("SetPowerTarget", parameter, ActionResult::kError);
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            fmt::format("Power target {} W out of range {}..{} W", watts,
-                                        kMinWatts, kMaxWatts));
+        return grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            fmt::format("Power target {} W out of range {}..{} W", watts, kMinWatts, kMaxWatts));
       }
       m.fake().SetPowerTarget(static_cast<int>(watts), UnixNow());
       reply->mutable_power_target()->set_watt(watts);

@@ -46,8 +46,8 @@ class BosGrpcServer {
   // OS logs in its API and web UI with the same account). IoError when gRPC
   // cannot listen on one of them.
   static Result<std::unique_ptr<BosGrpcServer>> Start(const std::vector<std::string>& ips,
-                                                       uint16_t port, std::string user,
-                                                       std::string password);
+                                                      uint16_t port, std::string user,
+                                                      std::string password);
   ~BosGrpcServer();  // refuses what is queued, then stops gRPC
 
   // Readable while calls wait for Drain.

@@ -295,9 +295,9 @@ class FakeMiner {
   double ramp_start_ = -std::numeric_limits<double>::infinity();  // of the last wake
   bool blinking_ = false;
   std::string lux_session_;  // LuxOS: the session logon opened, "" when none
-  int power_target_w_ = 0;     // Braiins OS: the target set, 0 until one is
-  double power_from_w_ = 0;    // the tuner's target when it was set
-  double power_set_at_ = 0;    // unix time it was set
+  int power_target_w_ = 0;   // Braiins OS: the target set, 0 until one is
+  double power_from_w_ = 0;  // the tuner's target when it was set
+  double power_set_at_ = 0;  // unix time it was set
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

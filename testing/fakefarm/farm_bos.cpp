@@ -32,8 +32,8 @@ Status FarmServer::StartBos() {
     if (BraiinsFactsOf(m.plan.spec.model) != nullptr) ips.push_back(m.plan.ip_text);
   }
   if (ips.empty()) return Status::Ok();
-  auto started = BosGrpcServer::Start(ips, options_.bos_grpc_port, options_.http_user,
-                                      options_.http_password);
+  auto started =
+      BosGrpcServer::Start(ips, options_.bos_grpc_port, options_.http_user, options_.http_password);
   if (!started.ok()) return started.status();
   bos_ = std::move(*started);
   return Status::Ok();

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "braiins_models.h"
 #include "random.h"
 #include "whatsminer_models.h"
 
@@ -242,7 +243,13 @@ uint64_t FilesNeeded(const FarmOptions& options) {
   // A Whatsminer with API v3 listens on its port too.
   const bool v3 = options.models.empty() ||
                   std::any_of(options.models.begin(), options.models.end(), HasWhatsminerV3);
-  const uint64_t listeners_per_miner = (options.http_port != 0 ? 2 : 1) + (v3 ? 1 : 0);
+  // So does a Braiins OS miner's public API (gRPC), unless it is off.
+  const bool bos = options.bos_grpc_port != 0 &&
+                   (options.models.empty() ||
+                    std::any_of(options.models.begin(), options.models.end(),
+                                [](ModelId id) { return BraiinsFactsOf(id) != nullptr; }));
+  const uint64_t listeners_per_miner =
+      (options.http_port != 0 ? 2 : 1) + (v3 ? 1 : 0) + (bos ? 1 : 0);
   return static_cast<uint64_t>(options.count) * listeners_per_miner + kFilesBesidesListeners;
 }
 

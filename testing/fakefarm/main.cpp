@@ -78,6 +78,13 @@ behind HTTP Digest auth (MD5, qop=auth, realm "antMiner Configuration", --http-u
 Bad requests are 400, oversized ones 413 (body over 16 KiB) or 431 (headers over 8 KiB), unknown
 paths 404, other methods 405; every answer closes the connection.
 
+Braiins OS public API (--bos-grpc-port, 50051; 0 for none): each Braiins OS miner (bos-s19xp)
+also serves gRPC braiins.bos.v1 on ip:50051: Login (--http-user/--http-password; a wrong one is
+UNAUTHENTICATED "Bad credentials") gives the token the other calls send as "authorization";
+PauseMining, ResumeMining, Restart, Reboot, SetLocateDeviceStatus, SetPoolGroups, SetPowerTarget
+(100-5000 W; the tuner's watts and the hashrate follow over --power-ramp-s), and GetTunerState,
+GetLocateDeviceStatus, GetMinerDetails to read back. Logged with port 50051.
+
 Output: with --manifest -, one JSON line per miner on stdout (with "http_port" when the web
 interface is on); then "READY <count>" once every miner listens. Each privileged command, and
 each reboot and set_miner_conf of the web interface, is logged on stderr and, with --action-log,

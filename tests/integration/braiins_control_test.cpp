@@ -49,10 +49,11 @@ class BraiinsControlTest : public ::testing::Test {
                  ("braiins_control_" + std::to_string(getpid()) + ".log"))
                     .string();
     std::filesystem::remove(log_path_);
-    farm_ = StartFakeFarm({"--base", "127.67.0.1", "--count", "3", "--models", "bos-s19xp",
-                           "--seed", "7", "--action-log", log_path_, "--power-ramp-s", "1",
-                           "--wake-idle-s", "0", "--wake-ramp-s", "1", "--reboot-s", "1",
-                           "--restart-s", "1"});
+    farm_ = StartFakeFarm({"--base",        "127.67.0.1", "--count",        "3",
+                           "--models",      "bos-s19xp",  "--seed",         "7",
+                           "--action-log",  log_path_,    "--power-ramp-s", "1",
+                           "--wake-idle-s", "0",          "--wake-ramp-s",  "1",
+                           "--reboot-s",    "1",          "--restart-s",    "1"});
     driver_ = driver::FindDriver("braiins");
     ASSERT_NE(driver_, nullptr);
     record_.family = "braiins";
@@ -173,8 +174,8 @@ TEST_F(BraiinsControlTest, RestartAndRebootComeBack) {
   const driver::Outcome rebooted = driver_->Reboot(Ctx(kTarget));
   ASSERT_TRUE(rebooted.ok()) << rebooted.step << ": " << rebooted.detail;
   EXPECT_TRUE(Eventually([&] { return driver_->ReadSettings(Ctx(kTarget)).ok(); }));
-  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 Restart  ok",
-                                                 "127.67.0.2 Reboot  ok"}));
+  EXPECT_EQ(Actions(),
+            (std::vector<std::string>{"127.67.0.2 Restart  ok", "127.67.0.2 Reboot  ok"}));
 }
 
 TEST_F(BraiinsControlTest, WrongPasswordIsRefusedAtLoginWithNothingSent) {

@@ -28,7 +28,10 @@ TEST(BraiinsDriverTest, PowerTargetRequestHasTheProtocolsFieldNumbers) {
   request.set_save_action(pb::SAVE_ACTION_SAVE_AND_APPLY);
   request.mutable_power_target()->set_watt(1500);
   // save_action = 1 (varint 2), power_target = 2 { watt = 1 (varint 1500) }.
-  EXPECT_EQ(Hex(request.SerializeAsString()), "0802" "1203" "08dc0b");
+  EXPECT_EQ(Hex(request.SerializeAsString()),
+            "0802"
+            "1203"
+            "08dc0b");
 }
 
 TEST(BraiinsDriverTest, PoolsBecomeOneGroupInPriorityOrder) {
@@ -54,14 +57,20 @@ TEST(BraiinsDriverTest, PoolsBecomeOneGroupInPriorityOrder) {
   one.set_user("w");
   one.set_password("p");
   one.set_enabled(true);
-  EXPECT_EQ(Hex(one.SerializeAsString()), "120175" "1a0177" "220170" "2801");
+  EXPECT_EQ(Hex(one.SerializeAsString()),
+            "120175"
+            "1a0177"
+            "220170"
+            "2801");
 }
 
 TEST(BraiinsDriverTest, LoginIsFieldsOneAndTwo) {
   pb::LoginRequest login;
   login.set_username("root");
   login.set_password("root");
-  EXPECT_EQ(Hex(login.SerializeAsString()), "0a04726f6f74" "1204726f6f74");
+  EXPECT_EQ(Hex(login.SerializeAsString()),
+            "0a04726f6f74"
+            "1204726f6f74");
 }
 
 TEST(BraiinsDriverTest, FailuresMapToOutcomes) {
@@ -71,8 +80,7 @@ TEST(BraiinsDriverTest, FailuresMapToOutcomes) {
   EXPECT_NE(bad.detail.find("Bad credentials"), std::string::npos);
   EXPECT_EQ(RpcFailed("x", {grpc::StatusCode::DEADLINE_EXCEEDED, ""}).failure, Failure::kTimeout);
   EXPECT_EQ(RpcFailed("x", {grpc::StatusCode::UNAVAILABLE, ""}).failure, Failure::kUnreachable);
-  EXPECT_EQ(RpcFailed("x", {grpc::StatusCode::UNIMPLEMENTED, ""}).failure,
-            Failure::kUnsupported);
+  EXPECT_EQ(RpcFailed("x", {grpc::StatusCode::UNIMPLEMENTED, ""}).failure, Failure::kUnsupported);
   EXPECT_EQ(RpcFailed("x", {grpc::StatusCode::INVALID_ARGUMENT, ""}).failure, Failure::kRefused);
 }
 

@@ -24,9 +24,9 @@
 #include <optional>
 #include <variant>
 
-#include "proto/bos_v1.grpc.pb.h"
 #include "braiins_api.h"
 #include "drivers.h"
+#include "proto/bos_v1.grpc.pb.h"
 
 namespace asicmon::driver {
 namespace bos {
@@ -68,9 +68,14 @@ Outcome RpcFailed(std::string step, const grpc::Status& status) {
 
 void ReadStatus(const pb::GetMinerDetailsResponse& details, Settings& settings) {
   switch (details.status()) {
-    case pb::MINER_STATUS_NORMAL: settings.sleeping = false; break;
-    case pb::MINER_STATUS_PAUSED: settings.sleeping = true; break;
-    default: break;  // not started, suspended, restricted: neither asleep nor awake by asking
+    case pb::MINER_STATUS_NORMAL:
+      settings.sleeping = false;
+      break;
+    case pb::MINER_STATUS_PAUSED:
+      settings.sleeping = true;
+      break;
+    default:
+      break;  // not started, suspended, restricted: neither asleep nor awake by asking
   }
 }
 
