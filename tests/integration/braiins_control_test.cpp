@@ -5,7 +5,8 @@
 // refused at Login, nothing else sent; an action Braiins OS lacks, or a
 // power target outside its range, is refused with nothing sent.
 //
-// Loopback range (see testlib.h): 127.67.0.0/16.
+// Loopback range (see testlib.h): 127.67.0.0/16, one /24 per test (ctest
+// runs the cases side by side): miners at 127.67.N.1-3.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -28,9 +29,6 @@ using driver::Context;
 using driver::Failure;
 using namespace std::chrono_literals;
 
-constexpr const char* kTarget = "127.67.0.2";  // the middle miner of three
-constexpr const char* kOther = "127.67.0.3";
-
 // Polls `done` every 100 ms for up to `bound`: the fake's ramps take a
 // second or two; the bound only keeps a broken build from hanging.
 bool Eventually(const std::function<bool()>& done, std::chrono::seconds bound = 20s) {
@@ -45,15 +43,6 @@ bool Eventually(const std::function<bool()>& done, std::chrono::seconds bound = 
 class BraiinsControlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    log_path_ = (std::filesystem::temp_directory_path() /
-                 ("braiins_control_" + std::to_string(getpid()) + ".log"))
-                    .string();
-    std::filesystem::remove(log_path_);
-    farm_ = StartFakeFarm({"--base",        "127.67.0.1", "--count",        "3",
-                           "--models",      "bos-s19xp",  "--seed",         "7",
-                           "--action-log",  log_path_,    "--power-ramp-s", "1",
-                           "--wake-idle-s", "0",          "--wake-ramp-s",  "1",
-                           "--reboot-s",    "1",          "--restart-s",    "1"});
     driver_ = driver::FindDriver("braiins");
     ASSERT_NE(driver_, nullptr);
     record_.family = "braiins";
@@ -61,19 +50,37 @@ class BraiinsControlTest : public ::testing::Test {
     options_.http_timeout = 5000ms;
     options_.http_write_timeout = 5000ms;
   }
-  void TearDown() override { std::filesystem::remove(log_path_); }
+  // Three Braiins OS miners at 127.67.<subnet>.1-3: target_ is the middle one.
+  void StartFarm(int subnet) {
+    net_ = "127.67." + std::to_string(subnet) + ".";
+    target_ = net_ + "2";
+    other_ = net_ + "3";
+    log_path_ =
+        (std::filesystem::temp_directory_path() /
+         ("braiins_control_" + std::to_string(getpid()) + "_" + std::to_string(subnet) + ".log"))
+            .string();
+    std::filesystem::remove(log_path_);
+    farm_ = StartFakeFarm({"--base",        net_ + "1",  "--count",        "3",
+                           "--models",      "bos-s19xp", "--seed",         "7",
+                           "--action-log",  log_path_,   "--power-ramp-s", "1",
+                           "--wake-idle-s", "0",         "--wake-ramp-s",  "1",
+                           "--reboot-s",    "1",         "--restart-s",    "1"});
+  }
+  void TearDown() override {
+    if (!log_path_.empty()) std::filesystem::remove(log_path_);
+  }
 
-  Context Ctx(const char* ip, const driver::Credentials& credentials) const {
+  Context Ctx(const std::string& ip, const driver::Credentials& credentials) const {
     return Context{ip, record_, options_, credentials};
   }
-  Context Ctx(const char* ip) const { return Ctx(ip, stock_); }
+  Context Ctx(const std::string& ip) const { return Ctx(ip, stock_); }
 
-  driver::Settings Read(const char* ip) const {
+  driver::Settings Read(const std::string& ip) const {
     auto settings = driver_->ReadSettings(Ctx(ip));
     EXPECT_OK(settings);
     return settings.ok() ? *settings : driver::Settings{};
   }
-  Record Poll(const char* ip) const {
+  Record Poll(const std::string& ip) const {
     return PollOnce({ip, kMinerApiPort}, "braiins", options_.api).record;
   }
   // The action log's commands, each "ip command parameter result".
@@ -87,6 +94,9 @@ class BraiinsControlTest : public ::testing::Test {
     return lines;
   }
 
+  std::string net_;     // "127.67.N."
+  std::string target_;  // the miner acted on
+  std::string other_;   // its neighbour, which nothing may reach
   std::string log_path_;
   testing::FakeFarm farm_;
   const driver::MinerDriver* driver_ = nullptr;
@@ -101,96 +111,104 @@ TEST_F(BraiinsControlTest, StockCredentialsAreTheFirmwares) {
 }
 
 TEST_F(BraiinsControlTest, SleepAndWakeReachOnlyThatMinerAndReadBack) {
-  const driver::Settings before = Read(kTarget);
+  StartFarm(1);
+  const driver::Settings before = Read(target_);
   EXPECT_EQ(before.sleeping, false);
 
-  const driver::Outcome slept = driver_->Sleep(Ctx(kTarget), true);
+  const driver::Outcome slept = driver_->Sleep(Ctx(target_), true);
   ASSERT_TRUE(slept.ok()) << slept.step << ": " << slept.detail;
   EXPECT_EQ(slept.step, "grpc PauseMining");
-  EXPECT_EQ(Read(kTarget).sleeping, true);
-  EXPECT_EQ(Read(kOther).sleeping, false);
-  const Record asleep = Poll(kTarget);
+  EXPECT_EQ(Read(target_).sleeping, true);
+  EXPECT_EQ(Read(other_).sleeping, false);
+  const Record asleep = Poll(target_);
   ASSERT_EQ(asleep.status, MinerStatus::kOk) << asleep.error;
   EXPECT_EQ(asleep.hashrate.value_or(-1), 0);
 
-  const driver::Outcome woke = driver_->Sleep(Ctx(kTarget), false);
+  const driver::Outcome woke = driver_->Sleep(Ctx(target_), false);
   ASSERT_TRUE(woke.ok()) << woke.step << ": " << woke.detail;
-  EXPECT_EQ(Read(kTarget).sleeping, false);
-  EXPECT_TRUE(Eventually([&] { return Poll(kTarget).hashrate.value_or(0) > 100e12; }));
+  EXPECT_EQ(Read(target_).sleeping, false);
+  EXPECT_TRUE(Eventually([&] { return Poll(target_).hashrate.value_or(0) > 100e12; }));
 
-  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 PauseMining  ok",
-                                                 "127.67.0.2 ResumeMining  ok"}));
+  EXPECT_EQ(Actions(), (std::vector<std::string>{target_ + " PauseMining  ok",
+                                                 target_ + " ResumeMining  ok"}));
 }
 
 TEST_F(BraiinsControlTest, LocateTurnsTheLightOnAndOff) {
-  EXPECT_EQ(Read(kTarget).locate_on, false);
-  ASSERT_TRUE(driver_->Locate(Ctx(kTarget), true).ok());
-  EXPECT_EQ(Read(kTarget).locate_on, true);
-  EXPECT_EQ(Read(kOther).locate_on, false);
-  ASSERT_TRUE(driver_->Locate(Ctx(kTarget), false).ok());
-  EXPECT_EQ(Read(kTarget).locate_on, false);
-  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 SetLocateDeviceStatus true ok",
-                                                 "127.67.0.2 SetLocateDeviceStatus false ok"}));
+  StartFarm(2);
+  EXPECT_EQ(Read(target_).locate_on, false);
+  ASSERT_TRUE(driver_->Locate(Ctx(target_), true).ok());
+  EXPECT_EQ(Read(target_).locate_on, true);
+  EXPECT_EQ(Read(other_).locate_on, false);
+  ASSERT_TRUE(driver_->Locate(Ctx(target_), false).ok());
+  EXPECT_EQ(Read(target_).locate_on, false);
+  EXPECT_EQ(Actions(), (std::vector<std::string>{target_ + " SetLocateDeviceStatus true ok",
+                                                 target_ + " SetLocateDeviceStatus false ok"}));
 }
 
 TEST_F(BraiinsControlTest, PowerTargetMovesTheDrawAfterTheRamp) {
-  const Record at_stock = Poll(kTarget);
+  StartFarm(3);
+  const Record at_stock = Poll(target_);
   ASSERT_TRUE(at_stock.power_w.has_value());
   EXPECT_GT(*at_stock.power_w, 2800);
 
-  const driver::Outcome set = driver_->SetPowerLimit(Ctx(kTarget), 1500);
+  const driver::Outcome set = driver_->SetPowerLimit(Ctx(target_), 1500);
   ASSERT_TRUE(set.ok()) << set.step << ": " << set.detail;
-  EXPECT_EQ(Read(kTarget).power_limit_w, 1500);
-  EXPECT_NE(Read(kOther).power_limit_w, 1500);
+  EXPECT_EQ(Read(target_).power_limit_w, 1500);
+  EXPECT_NE(Read(other_).power_limit_w, 1500);
   // The tuner's estimate follows over the ramp, the hashrate with it.
   EXPECT_TRUE(Eventually([&] {
-    const Record r = Poll(kTarget);
+    const Record r = Poll(target_);
     return r.power_w && *r.power_w < 1600 && r.hashrate && *r.hashrate < 80e12;
   }));
-  EXPECT_GT(Poll(kOther).power_w.value_or(0), 2800);
-  EXPECT_EQ(Actions(), std::vector<std::string>{"127.67.0.2 SetPowerTarget 1500 ok"});
+  EXPECT_GT(Poll(other_).power_w.value_or(0), 2800);
+  EXPECT_EQ(Actions(), std::vector<std::string>{target_ + " SetPowerTarget 1500 ok"});
 }
 
 TEST_F(BraiinsControlTest, PoolsReplaceTheListInPriorityOrder) {
+  StartFarm(4);
+  // Pool addresses from the data-only range (testlib.h): nothing contacts them.
   const std::vector<driver::PoolSetting> pools = {
-      {"stratum+tcp://127.67.9.1:3333", "farm.first", "x"},
-      {"stratum+tcp://127.67.9.2:3333", "farm.second", "x"}};
-  const driver::Outcome set = driver_->SetPools(Ctx(kTarget), pools);
+      {"stratum+tcp://127.41.0.1:3333", "farm.first", "x"},
+      {"stratum+tcp://127.41.0.2:3333", "farm.second", "x"}};
+  const driver::Outcome set = driver_->SetPools(Ctx(target_), pools);
   ASSERT_TRUE(set.ok()) << set.step << ": " << set.detail;
   EXPECT_TRUE(Eventually([&] {
-    const Record r = Poll(kTarget);
+    const Record r = Poll(target_);
     return r.pools.size() == 2 && r.pools[0].url == pools[0].url &&
            r.pools[0].user == "farm.first" && r.pools[1].url == pools[1].url &&
            r.pools[1].user == "farm.second";
   }));
-  EXPECT_EQ(Actions(),
-            std::vector<std::string>{"127.67.0.2 SetPoolGroups stratum+tcp://127.67.9.1:3333,"
-                                     "farm.first,stratum+tcp://127.67.9.2:3333,farm.second ok"});
+  EXPECT_EQ(Actions(), std::vector<std::string>{
+                           target_ + " SetPoolGroups stratum+tcp://127.41.0.1:3333,"
+                                     "farm.first,stratum+tcp://127.41.0.2:3333,farm.second ok"});
 }
 
 TEST_F(BraiinsControlTest, RestartAndRebootComeBack) {
-  ASSERT_TRUE(driver_->Restart(Ctx(kTarget)).ok());
-  EXPECT_TRUE(Eventually([&] { return Poll(kTarget).status == MinerStatus::kOk; }));
-  const driver::Outcome rebooted = driver_->Reboot(Ctx(kTarget));
+  StartFarm(5);
+  ASSERT_TRUE(driver_->Restart(Ctx(target_)).ok());
+  EXPECT_TRUE(Eventually([&] { return Poll(target_).status == MinerStatus::kOk; }));
+  const driver::Outcome rebooted = driver_->Reboot(Ctx(target_));
   ASSERT_TRUE(rebooted.ok()) << rebooted.step << ": " << rebooted.detail;
-  EXPECT_TRUE(Eventually([&] { return driver_->ReadSettings(Ctx(kTarget)).ok(); }));
+  EXPECT_TRUE(Eventually([&] { return driver_->ReadSettings(Ctx(target_)).ok(); }));
   EXPECT_EQ(Actions(),
-            (std::vector<std::string>{"127.67.0.2 Restart  ok", "127.67.0.2 Reboot  ok"}));
+            (std::vector<std::string>{target_ + " Restart  ok", target_ + " Reboot  ok"}));
 }
 
 TEST_F(BraiinsControlTest, WrongPasswordIsRefusedAtLoginWithNothingSent) {
+  StartFarm(6);
   const driver::Credentials wrong = {"root", "not-the-password"};
-  const driver::Outcome refused = driver_->Sleep(Ctx(kTarget, wrong), true);
+  const driver::Outcome refused = driver_->Sleep(Ctx(target_, wrong), true);
   EXPECT_EQ(refused.failure, Failure::kCredentials);
   EXPECT_EQ(refused.step, "Login");
   EXPECT_NE(refused.detail.find("Bad credentials"), std::string::npos) << refused.detail;
-  EXPECT_FALSE(driver_->ReadSettings(Ctx(kTarget, wrong)).ok());
-  EXPECT_EQ(Read(kTarget).sleeping, false);
-  EXPECT_EQ(Actions(), (std::vector<std::string>{"127.67.0.2 Login root denied",
-                                                 "127.67.0.2 Login root denied"}));
+  EXPECT_FALSE(driver_->ReadSettings(Ctx(target_, wrong)).ok());
+  EXPECT_EQ(Read(target_).sleeping, false);
+  EXPECT_EQ(Actions(), (std::vector<std::string>{target_ + " Login root denied",
+                                                 target_ + " Login root denied"}));
 }
 
 TEST_F(BraiinsControlTest, UnsupportedActionsAreRefusedWithNothingSent) {
+  StartFarm(7);
   const driver::Capabilities caps = driver_->Describe(record_);
   EXPECT_FALSE(caps.Supports(driver::Action::kPowerMode));
   EXPECT_TRUE(caps.Supports(driver::Action::kPowerLimit));
@@ -198,17 +216,18 @@ TEST_F(BraiinsControlTest, UnsupportedActionsAreRefusedWithNothingSent) {
   EXPECT_EQ(caps.power_limit->min_w, 100);
   EXPECT_EQ(caps.power_limit->max_w, 5000);
 
-  const driver::Outcome mode = driver_->SetPowerMode(Ctx(kTarget), driver::PowerMode::kLow);
+  const driver::Outcome mode = driver_->SetPowerMode(Ctx(target_), driver::PowerMode::kLow);
   EXPECT_EQ(mode.failure, Failure::kUnsupported);
   EXPECT_NE(mode.detail.find("power target"), std::string::npos) << mode.detail;
-  const driver::Outcome too_low = driver_->SetPowerLimit(Ctx(kTarget), 50);
+  const driver::Outcome too_low = driver_->SetPowerLimit(Ctx(target_), 50);
   EXPECT_EQ(too_low.failure, Failure::kRefused);
   EXPECT_TRUE(Actions().empty());
 }
 
 TEST_F(BraiinsControlTest, AMinerWithoutTheApiIsUnreachable) {
-  // Nothing serves 127.67.0.9: the connection is refused.
-  const driver::Outcome none = driver_->Locate(Ctx("127.67.0.9"), true);
+  StartFarm(8);
+  // Nothing serves .9 of the farm's /24: the connection is refused.
+  const driver::Outcome none = driver_->Locate(Ctx(net_ + "9"), true);
   EXPECT_EQ(none.failure, Failure::kUnreachable);
   EXPECT_EQ(none.step, "Login");
 }
