@@ -3,7 +3,8 @@
 // farm's action log) and reads back (ReadSettings, and a poll of the
 // cgminer API where the firmware shows it there); a wrong password is
 // refused at Login, nothing else sent; an action Braiins OS lacks, or a
-// power target outside its range, is refused with nothing sent.
+// power target outside its range, is refused with nothing sent. Then the
+// same through asicmon-control's REST API (BraiinsRestTest).
 //
 // Loopback range (see testlib.h): 127.67.0.0/16, one /24 per test (ctest
 // runs the cases side by side): miners at 127.67.N.1-3.
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -18,13 +20,18 @@
 
 #include "asicmon/driver.h"
 #include "asicmon/poller.h"
+#include "test_database.h"
 #include "testlib.h"
 
 namespace asicmon {
 namespace {
 
+using asicmon::testing::BinPath;
+using asicmon::testing::Http;
+using asicmon::testing::HttpReply;
 using asicmon::testing::ReadActionLog;
 using asicmon::testing::StartFakeFarm;
+using asicmon::testing::Subprocess;
 using driver::Context;
 using driver::Failure;
 using namespace std::chrono_literals;
@@ -230,6 +237,92 @@ TEST_F(BraiinsControlTest, AMinerWithoutTheApiIsUnreachable) {
   const driver::Outcome none = driver_->Locate(Ctx(net_ + "9"), true);
   EXPECT_EQ(none.failure, Failure::kUnreachable);
   EXPECT_EQ(none.step, "Login");
+}
+
+// asicmon-control acting on a Braiins OS miner through the braiins driver:
+// the command identified by a live poll, confirmed by the driver's read-back.
+class BraiinsRestTest : public BraiinsControlTest {
+ protected:
+  static constexpr char kToken[] = "braiins-rest-token";
+
+  void SetUp() override {
+    BraiinsControlTest::SetUp();
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("bosrest_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    database_ = std::make_unique<testing::TestDatabase>(dir_);
+    setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
+    setenv("ASICMON_DB", database_->url().c_str(), 1);
+    setenv("CONTROL_BIND", "127.0.0.1:0", 1);
+    setenv("CONTROL_TOKEN", kToken, 1);
+    setenv("POLL_TIMEOUT", "3", 1);
+    for (const char* var : {"CONTROL_AUTH_READ", "ASICMON_INGEST", "ASICMON_PUBLISH",
+                            "MINER_HTTP_PORT", "MINER_CREDENTIALS_FILE"}) {
+      unsetenv(var);
+    }
+  }
+  void TearDown() override {
+    control_.reset();
+    database_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    BraiinsControlTest::TearDown();
+  }
+
+  void StartControl(std::vector<std::string> args = {}) {
+    args.insert(args.begin(), BinPath("asicmon-control"));
+    args.insert(args.end(), {"--miner-back-timeout", "20"});
+    control_ = std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
+    ASSERT_TRUE(control_->WaitForStdout("READY", 20s)) << control_->stderr_text();
+    const std::string& out = control_->stdout_text();
+    base_ = "http://127.0.0.1:" + out.substr(out.find("READY ") + 6, out.find('\n') - 6);
+  }
+  std::string MinerUrl() {
+    return base_ + "/miners/" + target_ + "/" + farm_.miners[target_]["worker"].get<std::string>();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<testing::TestDatabase> database_;
+  std::unique_ptr<Subprocess> control_;
+  std::string base_;
+};
+
+TEST_F(BraiinsRestTest, SleepWakeAndPowerLimitAreConfirmed) {
+  StartFarm(20);
+  StartControl();
+  HttpReply slept = Http("POST", MinerUrl() + "/sleep", "", kToken);
+  ASSERT_EQ(slept.status, 200) << slept.body;
+  EXPECT_EQ(Read(target_).sleeping, true);
+  HttpReply woke = Http("POST", MinerUrl() + "/wake", "", kToken);
+  ASSERT_EQ(woke.status, 200) << woke.body;
+  EXPECT_EQ(Read(target_).sleeping, false);
+  HttpReply limited = Http("POST", MinerUrl() + "/power", R"({"limit_w": 2000})", kToken);
+  ASSERT_EQ(limited.status, 200) << limited.body;
+  EXPECT_EQ(Read(target_).power_limit_w, 2000);
+  // Braiins OS has no power modes: refused before anything is sent.
+  HttpReply mode = Http("POST", MinerUrl() + "/power", R"({"mode": "low"})", kToken);
+  EXPECT_EQ(mode.status, 501) << mode.body;
+  EXPECT_EQ(Actions(),
+            (std::vector<std::string>{target_ + " PauseMining  ok", target_ + " ResumeMining  ok",
+                                      target_ + " SetPowerTarget 2000 ok"}));
+}
+
+TEST_F(BraiinsRestTest, WrongCredentialsAreABadGatewayNamingLogin) {
+  StartFarm(21);
+  const std::filesystem::path book = dir_ / "credentials.json";
+  std::ofstream(book) << R"([{"family": "braiins", "user": "root", "password": "not-root"}])";
+  std::filesystem::permissions(
+      book, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  StartControl({"--credentials-file", book.string()});
+  HttpReply refused = Http("POST", MinerUrl() + "/sleep", "", kToken);
+  EXPECT_EQ(refused.status, 502) << refused.body;
+  EXPECT_EQ(refused.Json()["step"], "Login");
+  EXPECT_NE(refused.Json()["detail"].get<std::string>().find("Bad credentials"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(control_->stderr_text().find("not-root"), std::string::npos) << "a password was logged";
+  EXPECT_EQ(Actions(), std::vector<std::string>{target_ + " Login root denied"});
 }
 
 }  // namespace
