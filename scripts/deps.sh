@@ -13,6 +13,7 @@ packages=(
   libcurl4-openssl-dev              # push
   libssl-dev                        # MD5 and nonces of HTTP Digest auth (OpenSSL EVP): discover reading a web identity, the fake farm
   libpistache-dev                   # control's REST API
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the Braiins OS public API (driver, fake farm)
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev         # tests
   clang libclang-rt-14-dev          # fuzzing (libFuzzer) and sanitizer runtimes

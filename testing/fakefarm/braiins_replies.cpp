@@ -350,6 +350,37 @@ void FakeMiner::WriteBraiinsDevdetails(ReplyWriter& w, const BraiinsFacts& b) {
   w.Close('}');
 }
 
+int FakeMiner::power_target() const {
+  const BraiinsFacts* b = BraiinsFactsOf(model_->id);
+  if (b == nullptr) return 0;
+  return power_target_w_ > 0 ? power_target_w_ : b->power_limit;
+}
+
+double FakeMiner::TargetWatts(double now) const {
+  const double to = power_target();
+  if (power_target_w_ <= 0) return to;
+  const double done = spec_.power_ramp_s > 0 ? (now - power_set_at_) / spec_.power_ramp_s : 1;
+  if (!(done < 1)) return to;
+  return power_from_w_ + (to - power_from_w_) * std::max(0.0, done);
+}
+
+void FakeMiner::SetPowerTarget(int watts, double now) {
+  if (BraiinsFactsOf(model_->id) == nullptr || watts <= 0) return;
+  power_from_w_ = TargetWatts(now);
+  power_target_w_ = watts;
+  power_set_at_ = now;
+  snap_valid_ = false;
+}
+
+// The tuner runs the chips at the target's share of the nominal draw; the
+// hashrate is taken to follow the draw linearly (no public curve of an
+// S19 XP under BOS exists; real chips gain efficiency as they slow).
+double FakeMiner::PowerShare() const {
+  const BraiinsFacts* b = BraiinsFactsOf(model_->id);
+  if (b == nullptr || b->watts <= 0) return 1;
+  return std::clamp(TargetWatts(now_) / b->watts, 0.0, 1.0);
+}
+
 // braiinsos-plus-s9-tunerstatus.json: the tuner's estimate of the miner's
 // draw and of each chain's, under the power limit; code 203. Paused, the
 // boards are off (the pause doc's log: "PWR/1: Disable voltage").
@@ -359,7 +390,7 @@ void FakeMiner::WriteBraiinsTuner(ReplyWriter& w, const BraiinsFacts& b) {
   const auto miner_w = static_cast<int64_t>(b.watts * std::min(1.0, share));
   // The chains draw 95 %; the rest is the fans and the control board.
   const int64_t chain_w = miner_w * 95 / 100 / model_->boards;
-  const int64_t chain_limit = b.power_limit * 95 / 100 / model_->boards;
+  const int64_t chain_limit = power_target() * 95 / 100 / model_->boards;
   w.Open('{');
   WriteStatus(w, 'S', 203, "Tuner Status");
   w.Key("TUNERSTATUS");
@@ -368,7 +399,7 @@ void FakeMiner::WriteBraiinsTuner(ReplyWriter& w, const BraiinsFacts& b) {
   w.Int("ApproximateChainPowerConsumption", chain_w * model_->boards);
   w.Int("ApproximateMinerPowerConsumption", miner_w);
   w.Str("DynamicPowerScaling", "Disabled");
-  w.Int("PowerLimit", b.power_limit);
+  w.Int("PowerLimit", power_target());
   w.Key("TunerChainStatus");
   w.Open('[');
   for (int i = 0; i < model_->boards; ++i) {

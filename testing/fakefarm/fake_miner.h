@@ -53,6 +53,9 @@ struct FakeMinerSpec {
   // minutes). Defaults: 5 s, 10 s.
   double wake_idle_s = 5;
   double wake_ramp_s = 10;
+  // Braiins OS: how long the tuner takes to move the draw (and hashrate) to
+  // a new power target. Default: 10 s (see SetPowerTarget).
+  double power_ramp_s = 10;
 };
 
 // A privileged command the miner received, for the action log.
@@ -140,6 +143,20 @@ class FakeMiner {
   // boards near ambient; S17 family: every fan and sensor 0, "Mode" 254).
   void SetSleeping(bool asleep, double now);
   bool sleeping() const { return sleeping_; }
+  // Braiins OS's pause and resume (its API's pause/resume, the public API's
+  // PauseMining/ResumeMining): hashing stops at once, and resumes ramping
+  // up as a wake does.
+  void Pause(bool paused, double now) { Halt(paused, now); }
+  // Braiins OS's tuner power target (W) from unix time `now`: the draw the
+  // tuner reports, and the hashrate with it, move linearly from where they
+  // were to the target over spec().power_ramp_s, never above the model's
+  // draw at nominal hashrate. Braiins OS bounds the ramp by its quick
+  // ramping times (quick_ramping_time_up_s/down_s, bos-plus-api
+  // performance.proto); a real tuner takes minutes, the fake's default is
+  // short for tests. Ignored for other firmware.
+  void SetPowerTarget(int watts, double now);
+  // The target set (the model's PowerLimit until one is), 0 for other firmware.
+  int power_target() const;
   // The fault LED a locate request turns on or off; it changes no reply.
   void SetBlinking(bool on) { blinking_ = on; }
   bool blinking() const { return blinking_; }
@@ -268,6 +285,10 @@ class FakeMiner {
   // Share of the nominal hashrate a waking miner has reached at now_ (1
   // when it is not waking).
   double RampShare() const;
+  // Braiins OS: the tuner's target at `now` on its way to power_target(),
+  // and the share of nominal hashrate it allows (1 for other firmware).
+  double TargetWatts(double now) const;
+  double PowerShare() const;
   void SettleShares();  // credits the shares found so far to the pool in use
   std::string_view Description() const;
 
@@ -292,6 +313,9 @@ class FakeMiner {
   double ramp_start_ = -std::numeric_limits<double>::infinity();  // of the last wake
   bool blinking_ = false;
   std::string lux_session_;  // LuxOS: the session logon opened, "" when none
+  int power_target_w_ = 0;   // Braiins OS: the target set, 0 until one is
+  double power_from_w_ = 0;  // the tuner's target when it was set
+  double power_set_at_ = 0;  // unix time it was set
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

@@ -15,6 +15,7 @@
 
 #include "bitaxe_models.h"
 #include "epic_models.h"
+#include "braiins_models.h"
 #include "random.h"
 #include "whatsminer_models.h"
 
@@ -218,6 +219,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.spec.dead_board = p.fault == Fault::kDeadBoard;
     p.spec.wake_idle_s = options.wake_idle_s;
     p.spec.wake_ramp_s = options.wake_ramp_s;
+    p.spec.power_ramp_s = options.power_ramp_s;
     // Units have been up between an hour and a month.
     uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(machine);
     p.spec.uptime_s = 3600 + static_cast<double>(SplitMix64(state) % (30 * 86400));
@@ -252,7 +254,13 @@ uint64_t FilesNeeded(const FarmOptions& options) {
   // A Whatsminer with API v3 listens on its port too.
   const bool v3 = options.models.empty() ||
                   std::any_of(options.models.begin(), options.models.end(), HasWhatsminerV3);
-  const uint64_t listeners_per_miner = (options.http_port != 0 ? 2 : 1) + (v3 ? 1 : 0);
+  // So does a Braiins OS miner's public API (gRPC), unless it is off.
+  const bool bos = options.bos_grpc_port != 0 &&
+                   (options.models.empty() ||
+                    std::any_of(options.models.begin(), options.models.end(),
+                                [](ModelId id) { return BraiinsFactsOf(id) != nullptr; }));
+  const uint64_t listeners_per_miner =
+      (options.http_port != 0 ? 2 : 1) + (v3 ? 1 : 0) + (bos ? 1 : 0);
   return static_cast<uint64_t>(options.count) * listeners_per_miner + kFilesBesidesListeners;
 }
 

@@ -96,6 +96,11 @@ struct FarmOptions {
   // Every miner's FakeMinerSpec::wake_idle_s and wake_ramp_s. Defaults: 5 s, 10 s.
   double wake_idle_s = 5;
   double wake_ramp_s = 10;
+  // Every Braiins OS miner's FakeMinerSpec::power_ramp_s. Default: 10 s.
+  double power_ramp_s = 10;
+  // Port of the Braiins OS public API (gRPC) on every Braiins OS miner's
+  // address; 0 for none. Default: 50051, the firmware's.
+  uint16_t bos_grpc_port = 50051;
   // How long set_miner_conf.cgi takes to answer (its change is applied at
   // once). Some S19j Pro firmware takes ~21 s (issue 17's field report).
   double conf_write_s = 0;

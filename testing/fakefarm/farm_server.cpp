@@ -17,6 +17,7 @@
 #include <iterator>
 
 #include "asicmon/log.h"
+#include "bos_grpc.h"
 #include "farm_server_internal.h"
 #include "miner_web.h"
 #include "whatsminer_models.h"
@@ -36,7 +37,14 @@ constexpr int kAcceptsPerWakeup = 64;
 // Where an epoll event came from: kind in the top byte, the connection
 // slot's generation (so an event for a closed connection is not taken for
 // the slot's next one) and the index in the low 32 bits.
-enum Kind : uint64_t { kListener = 1, kConn = 2, kStop = 3, kWebListener = 4, kV3Listener = 5 };
+enum Kind : uint64_t {
+  kListener = 1,
+  kConn = 2,
+  kStop = 3,
+  kWebListener = 4,
+  kV3Listener = 5,
+  kBosQueue = 6,  // gRPC calls of the Braiins OS public API waiting for this thread
+};
 uint64_t EventData(uint64_t kind, uint32_t gen, uint32_t index) {
   return kind << 56 | (static_cast<uint64_t>(gen & 0xFFFFFF) << 32) | index;
 }
@@ -46,6 +54,7 @@ uint64_t EventData(uint64_t kind, uint32_t gen, uint32_t index) {
 FarmServer::FarmServer(const FarmOptions& options) : options_(options) {}
 
 FarmServer::~FarmServer() {
+  bos_.reset();  // first: it refuses its waiting calls, then stops gRPC
   for (Conn& c : conns_) {
     if (c.fd >= 0) close(c.fd);
   }
@@ -101,6 +110,15 @@ Result<std::unique_ptr<FarmServer>> FarmServer::Create(const FarmOptions& option
       const auto first = static_cast<int64_t>(static_cast<double>(period_ms) * (1 - phase));
       server->timers_.push_back(
           {server->started_ms_ + std::max<int64_t>(1, first), Timer::Kind::kFlap, i, 0});
+    }
+  }
+  if (Status status = server->StartBos(); !status.ok()) return status;
+  if (server->bos_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = EventData(kBosQueue, 0, 0);
+    if (epoll_ctl(server->epoll_fd_, EPOLL_CTL_ADD, server->bos_->event_fd(), &ev) != 0) {
+      return Status::IoError(fmt::format("epoll_ctl(gRPC queue): {}", std::strerror(errno)));
     }
   }
   server->timers_.push_back({server->started_ms_ + kSweepPeriodMs, Timer::Kind::kSweep, 0, 0});
@@ -232,6 +250,9 @@ Status FarmServer::Run(int stop_fd) {
       switch (data >> 56) {
         case kStop:
           return Status::Ok();
+        case kBosQueue:
+          DrainBos();
+          break;
         case kListener:
         case kWebListener:
         case kV3Listener:

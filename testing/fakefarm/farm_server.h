@@ -25,6 +25,8 @@
 
 namespace asicmon::fakefarm {
 
+class BosGrpcServer;
+
 class FarmServer {
  public:
   // Binds and listens on every miner's address. IoError naming the address
@@ -82,6 +84,11 @@ class FarmServer {
   // Applies the scenario's steps due by `now_ms` and sets the timer of the next.
   void PlayScenario(int64_t now_ms);
   void LogActions(const Miner& miner, uint16_t port);
+  // The Braiins OS public API (farm_bos.cpp): started when a miner runs
+  // Braiins OS and --bos-grpc-port is on; its calls run in Drain.
+  struct BosAdapter;
+  Status StartBos();
+  void DrainBos();
   void BuildHugeReply();
 
   FarmOptions options_;
@@ -103,6 +110,7 @@ class FarmServer {
   int64_t started_ms_ = 0;
   int64_t scenario_start_ms_ = 0;
   size_t scenario_next_ = 0;  // the first step not applied yet
+  std::unique_ptr<BosGrpcServer> bos_;  // declared last: its calls use the rest
 };
 
 }  // namespace asicmon::fakefarm

@@ -86,6 +86,13 @@ GETs of JSON documents instead, with the faults applied as to any API:
                 GET /api/system/info
 Other methods on those paths are 405, other paths 404. No stock CGI on these models.
 
+Braiins OS public API (--bos-grpc-port, 50051; 0 for none): each Braiins OS miner (bos-s19xp)
+also serves gRPC braiins.bos.v1 on ip:50051: Login (--http-user/--http-password; a wrong one is
+UNAUTHENTICATED "Bad credentials") gives the token the other calls send as "authorization";
+PauseMining, ResumeMining, Restart, Reboot, SetLocateDeviceStatus, SetPoolGroups, SetPowerTarget
+(100-5000 W; the tuner's watts and the hashrate follow over --power-ramp-s), and GetTunerState,
+GetLocateDeviceStatus, GetMinerDetails to read back. Logged with port 50051.
+
 Output: with --manifest -, one JSON line per miner on stdout (with "http_port" when the web
 interface is on); then "READY <count>" once every miner listens. Each privileged command, and
 each reboot and set_miner_conf of the web interface, is logged on stderr and, with --action-log,
@@ -186,6 +193,15 @@ int RunFarm(int argc, char** argv) {
                  "Then how long its hashrate takes to rise to nominal, s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--power-ramp-s", options.power_ramp_s,
+                 "How long a Braiins OS miner's draw and hashrate take to reach a new power "
+                 "target, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--bos-grpc-port", options.bos_grpc_port,
+                 "Port of the Braiins OS public API (gRPC: login, pause/resume, restart, reboot, "
+                 "locate, pools, power target) on every Braiins OS miner; 0 for none")
+      ->capture_default_str();
   app.add_option("--conf-write-s", options.conf_write_s,
                  "How long set_miner_conf.cgi takes to answer, s (the change applies at once); "
                  "some S19j Pro firmware takes ~21")

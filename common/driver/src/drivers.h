@@ -7,5 +7,6 @@
 namespace asicmon::driver {
 
 const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
+const MinerDriver& BraiinsDriver();   // braiins.cpp: Braiins OS's public gRPC API
 
 }  // namespace asicmon::driver
