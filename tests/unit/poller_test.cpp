@@ -108,6 +108,10 @@ TEST(Poller, ClassicFirmwareIsAskedTheLeanPlanAfterOneFullPoll) {
   const std::vector<std::string> classic =
       requests_of("127.61.0.30", testing::ReadFixture("antminer-s9-stats.json"), 3);
   EXPECT_EQ(classic, (std::vector<std::string>{full_first, full_second, lean, lean}));
+  // The S19 Pro writes a space after STATUS's colon.
+  const std::vector<std::string> spaced =
+      requests_of("127.61.0.33", testing::ReadFixture("antminer-s19pro-stats-cold.json"), 2);
+  EXPECT_EQ(spaced, (std::vector<std::string>{full_first, full_second, lean}));
 
   const std::vector<std::string> modern =
       requests_of("127.61.0.31", testing::ReadFixture("antminer-s21-stats-newapi.json"), 3);

@@ -400,5 +400,38 @@ TEST(WhatsminerV3, HostileTypes) {
   EXPECT_EQ(r.error, "get.device.info: not a Whatsminer API v3 reply");
 }
 
+// btminer before API v2.0 refuses get_miner_info and get_error_code: its
+// poll needs only the first two steps from then on; a 2023+ form that
+// answers them keeps the full plan.
+TEST(WhatsminerLeanPlan, OnlyFirmwareThatRefusesTheV2CommandsIsPolledLean) {
+  const Family* f = FindFamily("whatsminer");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->lean_poll.size(), 2u);
+  EXPECT_EQ(f->lean_poll[0].name, f->poll[0].name);
+  const std::string refusal =
+      R"({"STATUS":"E","When":1,"Code":14,"Msg":"invalid cmd","Description":""})";
+  const std::string answered = testing::ReadFixture("whatsminer-v2-get_miner_info.json");
+  using Payloads = std::vector<std::optional<std::string>>;
+  EXPECT_TRUE(f->lean_suffices(Payloads{"{}", "{}", refusal, refusal}));
+  EXPECT_TRUE(f->lean_suffices(Payloads{"{}", "{}", std::nullopt, refusal}));
+  EXPECT_FALSE(f->lean_suffices(Payloads{"{}", "{}", answered, refusal}));
+  EXPECT_FALSE(f->lean_suffices(Payloads{std::nullopt, "{}", refusal, refusal}));
+  EXPECT_FALSE(f->lean_suffices(Payloads{"{}", "{}"}));
+}
+
+TEST(StatusForm, ReadsHowAReplysStatusBegins) {
+  EXPECT_EQ(StatusForm(R"({"STATUS":[{"STATUS":"S"}]})"), '[');
+  EXPECT_EQ(StatusForm(R"({"STATUS": [{"STATUS": "S"}]})"), '[');
+  EXPECT_EQ(StatusForm(R"({"STATUS":{"STATUS":"S","when":1}})"), '{');
+  EXPECT_EQ(StatusForm(R"({"STATUS":"E","Code":14})"), 'E');
+  EXPECT_EQ(StatusForm(R"({"STATUS" : "E"})"), 'E');
+  EXPECT_EQ(StatusForm(R"({"STATUS":"S","Msg":{}})"), '"');
+  EXPECT_FALSE(StatusForm(R"({"SUMMARY":[],"STATUS":[]})"));
+  EXPECT_FALSE(StatusForm(R"({"STATUS")"));
+  EXPECT_FALSE(StatusForm(""));
+  EXPECT_TRUE(StepRefused(std::nullopt));
+  EXPECT_FALSE(StepRefused(std::string(R"({"STATUS":[{"STATUS":"E"}]})")));
+}
+
 }  // namespace
 }  // namespace asicmon

@@ -45,10 +45,7 @@ constexpr PollStep kLeanPoll[] = {
 };
 
 bool ClassicStatsOnly(std::span<const std::optional<std::string>> payloads) {
-  if (payloads.size() < 2 || !payloads[1]) return false;
-  const std::string_view stats = *payloads[1];
-  const size_t at = stats.find("\"STATUS\":");
-  return at != std::string_view::npos && at < 8 && stats.substr(at + 9).starts_with("[");
+  return payloads.size() >= 2 && payloads[1] && StatusForm(*payloads[1]) == '[';
 }
 
 bool Recognise(const Sections& s, const Identity&) {

@@ -121,8 +121,12 @@ struct Family {
   bool (*lean_suffices)(std::span<const std::optional<std::string>>) = nullptr;
 };
 
-// The firmware refused the step (a cgminer-style "STATUS":"E" reply) or it
-// brought nothing: what lean_suffices hooks look for.
+// How a cgminer-style reply's STATUS begins: '[' (the classic list), '{'
+// (Bitmain's new layout), 'E' (a bare "E": btminer's and cgminer's refusal),
+// '"' (another bare letter); nullopt when the reply does not begin with one.
+std::optional<char> StatusForm(std::string_view reply);
+// The firmware refused the step ("STATUS":"E") or it brought nothing: what
+// lean_suffices hooks look for.
 bool StepRefused(const std::optional<std::string>& payload);
 
 // The family named `name`, nullptr when none is.

@@ -30,14 +30,29 @@ std::optional<double> MaxTempOfList(std::string_view list) {
 
 }  // namespace
 
+std::optional<char> StatusForm(std::string_view reply) {
+  // Near the start, as every cgminer-style firmware writes it; spaces after
+  // the colon in some (S19 Pro captures: {"STATUS": [...).
+  const size_t at = reply.find("\"STATUS\"");
+  if (at == std::string_view::npos || at > 8) return std::nullopt;
+  size_t i = at + 8;
+  auto skip_spaces = [&] {
+    while (i < reply.size() && (reply[i] == ' ' || reply[i] == '\t' || reply[i] == '\n' ||
+                                reply[i] == '\r')) {
+      ++i;
+    }
+  };
+  skip_spaces();
+  if (i >= reply.size() || reply[i] != ':') return std::nullopt;
+  ++i;
+  skip_spaces();
+  if (i >= reply.size()) return std::nullopt;
+  if (reply[i] == '"' && i + 1 < reply.size()) return reply[i + 1] == 'E' ? 'E' : '"';
+  return reply[i];
+}
+
 bool StepRefused(const std::optional<std::string>& payload) {
-  if (!payload) return true;
-  // Whitespace-free as every cgminer-style firmware writes it: {"STATUS":"E"
-  // (btminer, cgminer) begins the reply; a list-form STATUS never refuses here.
-  const std::string_view text = *payload;
-  const size_t at = text.find("\"STATUS\"");
-  return at != std::string_view::npos && at < 8 &&
-         text.substr(at).starts_with("\"STATUS\":\"E\"");
+  return !payload || StatusForm(*payload) == 'E';
 }
 
 Node FindDocument(std::span<const PolledDocument> documents, std::string_view step) {
