@@ -13,6 +13,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "models.h"
@@ -61,6 +62,10 @@ struct PrivilegedAction {
   std::string parameter;
   ActionResult result = ActionResult::kOk;
 };
+
+// What an API command sets off beyond its reply, for the farm to carry out
+// once the reply is on its way (btminer's reboot and restart_btminer).
+enum class ApiEffect : uint8_t { kNone, kRestart, kReboot };
 
 // One pool as the firmware's configuration holds it.
 struct PoolConfig {
@@ -134,6 +139,8 @@ class FakeMiner {
   // The fault LED a locate request turns on or off; it changes no reply.
   void SetBlinking(bool on) { blinking_ = on; }
   bool blinking() const { return blinking_; }
+  // What the last Handle set off, cleared by reading it.
+  ApiEffect TakeEffect() { return std::exchange(effect_, ApiEffect::kNone); }
 
  private:
   struct Pool {
@@ -212,6 +219,17 @@ class FakeMiner {
   void WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f);
   void WriteV3MinerStatus(ReplyWriter& w, std::string_view sections);
   std::string_view WhatsminerMac(const WhatsminerFacts& f);  // into scratch_
+  // btminer's privileged API v2 (whatsminer_control.cpp): get_token, and
+  // an {"enc":1,"data":...} request; false when `request` is not one.
+  void WriteBtminerToken(ReplyWriter& w);
+  bool WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
+                              std::vector<PrivilegedAction>* actions);
+  std::string WhatsminerSalt() const;
+  static int WhatsminerInitialMode(const WhatsminerFacts& f);  // 0 low, 1 normal, 2 high
+  std::string_view WhatsminerModeName(bool lower) const;
+  // Share of its nominal watts and hashrate the power mode and limit leave
+  // a Whatsminer now (1 for other families).
+  double PowerShare() const;
   // Braiins OS+ (braiins_replies.cpp): true when this miner runs it and
   // `command` is one bosminer answers its own way (every command but the
   // pool ones, which fall to cgminer's).
@@ -274,6 +292,19 @@ class FakeMiner {
   double ramp_start_ = -std::numeric_limits<double>::infinity();  // of the last wake
   bool blinking_ = false;
   std::string lux_session_;  // LuxOS: the session logon opened, "" when none
+  // Whatsminer: what btminer's privileged API set, and the tokens it gave.
+  struct WhatsminerState {
+    bool ready = false;  // Init ran
+    int mode = 1;        // 0 low, 1 normal, 2 high
+    int limit = 0;       // W
+    int old_mode = 1;    // before the last change, shown until it takes
+    int old_limit = 0;
+    double changed_at = -std::numeric_limits<double>::infinity();
+    std::vector<std::string> signs;  // the signs of the tokens given, oldest first
+    void Init(const WhatsminerFacts& f);
+  };
+  WhatsminerState wm_;
+  ApiEffect effect_ = ApiEffect::kNone;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

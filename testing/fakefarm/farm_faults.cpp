@@ -74,6 +74,12 @@ void FarmServer::Respond(uint32_t slot) {
         m.fake.Handle(request, UnixNow(), reply_, &actions_);
       }
       if (!actions_.empty()) LogActions(m, m.plan.port);
+      // Down once the answer is under way (closing the listeners leaves this connection).
+      switch (m.fake.TakeEffect()) {
+        case ApiEffect::kReboot: Reboot(c.miner); break;
+        case ApiEffect::kRestart: RestartSoftware(c.miner); break;
+        case ApiEffect::kNone: break;
+      }
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);
       if (fault == Fault::kSlow) {
         // Keep reading meanwhile, so a client that gives up is noticed.

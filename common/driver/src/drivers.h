@@ -7,5 +7,6 @@
 namespace asicmon::driver {
 
 const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
+const MinerDriver& WhatsminerDriver();  // whatsminer.cpp: btminer API v2
 
 }  // namespace asicmon::driver
