@@ -90,9 +90,11 @@ class FakeMiner {
   std::string Handle(std::string_view request, double now);
   // Appends the Whatsminer API v3 reply (4-byte little-endian length, then
   // JSON) to the v3 request `request` (its JSON, the length prefix removed)
-  // at unix time `now`; a model without API v3 refuses every command.
+  // at unix time `now`; a model without API v3 refuses every command. Its
+  // set.* commands, allowed or not, are appended to `actions` when given.
   // Never throws for any input.
-  void HandleV3(std::string_view request, double now, fmt::memory_buffer& out);
+  void HandleV3(std::string_view request, double now, fmt::memory_buffer& out,
+                std::vector<PrivilegedAction>* actions = nullptr);
 
   // Restarts the mining software at unix time `now`, as the API's restart
   // and a power cycle do: uptime and share counters start again from zero.
@@ -225,6 +227,9 @@ class FakeMiner {
   bool WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
                               std::vector<PrivilegedAction>* actions);
   std::string WhatsminerSalt() const;
+  std::string WhatsminerV3Salt() const;  // get.device.info's "salt"
+  // API v3's set.* commands (whatsminer_control.cpp): token checked, then done.
+  void WriteV3Set(ReplyWriter& w, std::string_view request, std::vector<PrivilegedAction>* actions);
   static int WhatsminerInitialMode(const WhatsminerFacts& f);  // 0 low, 1 normal, 2 high
   std::string_view WhatsminerModeName(bool lower) const;
   // Share of its nominal watts and hashrate the power mode and limit leave

@@ -11,6 +11,7 @@
 #include "farm_server_internal.h"
 #include "random.h"
 #include "reply_writer.h"
+#include "whatsminer_models.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -69,11 +70,12 @@ void FarmServer::Respond(uint32_t slot) {
     default: {
       actions_.clear();
       if (c.v3) {
-        m.fake.HandleV3(request.substr(std::min<size_t>(4, request.size())), UnixNow(), reply_);
+        m.fake.HandleV3(request.substr(std::min<size_t>(4, request.size())), UnixNow(), reply_,
+                        &actions_);
       } else {
         m.fake.Handle(request, UnixNow(), reply_, &actions_);
       }
-      if (!actions_.empty()) LogActions(m, m.plan.port);
+      if (!actions_.empty()) LogActions(m, c.v3 ? kWhatsminerV3Port : m.plan.port);
       // Down once the answer is under way (closing the listeners leaves this connection).
       switch (m.fake.TakeEffect()) {
         case ApiEffect::kReboot: Reboot(c.miner); break;

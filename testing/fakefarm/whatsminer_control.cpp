@@ -8,6 +8,16 @@
 // a request its key cannot read are as Tether's firmware mock
 // (tetherto/miningos-wrk-miner-whatsminer 030f0b34 mock/server.js:
 // "json cmd err", "check token err"; mock/utils.js: "API command OK").
+//
+// API v3's set.* commands on 4433: token = the first 8 characters of
+// base64(sha256(cmd + password + salt + ts)), account "super" (its stock
+// password too), set.miner.pools' param AES-encrypted with the digest
+// (256foundation/asic-rs fdcd1018 asic-rs-firmwares/whatsminer/src/backends/
+// v3/rpc.rs and mod.rs; UpstreamData/pyasic e2b9d357 pyasic/rpc/btminer.py
+// BTMinerV3RPCAPI). Replies {"code","msg","desc","when"}: 0 done, -1 failed,
+// -2 invalid command, -4 no permission (Tether's mock/utils.js code table;
+// the v3 document's overview names the "no permission" error). No capture
+// of a v3 write or of its refusal was found: the msg texts are the mock's.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -92,6 +102,11 @@ void FakeMiner::WriteBtminerToken(ReplyWriter& w) {
   w.Close('}');
   w.Str("Description", "");
   w.Close('}');
+}
+
+std::string FakeMiner::WhatsminerV3Salt() const {
+  return fmt::format("{:08x}", static_cast<uint32_t>(spec_.seed * 2654435761u +
+                                                     static_cast<uint64_t>(spec_.index + 1)));
 }
 
 std::string FakeMiner::WhatsminerSalt() const {
@@ -204,6 +219,100 @@ bool FakeMiner::WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
   w.Str("enc", wm::V2Seal(token, reply.dump()));
   w.Close('}');
   return true;
+}
+
+void FakeMiner::WriteV3Set(ReplyWriter& w, std::string_view request,
+                           std::vector<PrivilegedAction>* actions) {
+  const WhatsminerFacts* f = WhatsminerFactsOf(model_->id);
+  const json req = json::parse(request, nullptr, false);
+  auto text = [&](const char* key) {
+    const auto it = req.find(key);
+    return it != req.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string cmd = text("cmd");
+  const int64_t ts = req.contains("ts") && req["ts"].is_number_integer() ? req["ts"].get<int64_t>() : 0;
+  const json param = req.contains("param") ? req["param"] : json();
+  const std::string digest = wm::V3Digest(cmd, kWhatsminerV3Password, WhatsminerV3Salt(), ts);
+  auto answer = [&](int code, const json& msg, ActionResult result) {
+    w.Open('{');
+    w.Int("code", code);
+    w.EscStr("desc", cmd);
+    if (msg.is_string()) {
+      w.EscStr("msg", msg.get<std::string>());
+    } else {
+      w.Key("msg");
+      w.Open('{');
+      for (const auto& [key, value] : msg.items()) {
+        if (value.is_string()) w.EscStr(key, value.get<std::string>());
+        if (value.is_number_integer()) w.Int(key, value.get<int64_t>());
+      }
+      w.Close('}');
+    }
+    w.Int("when", Snap().when);
+    w.Close('}');
+    if (actions) {
+      actions->push_back({cmd, param.is_null() ? std::string() : param.dump(), result});
+    }
+  };
+  if (text("account") != "super" || text("token") != wm::V3Token(digest)) {
+    return answer(-4, "no permission", ActionResult::kDenied);
+  }
+  const std::string value = param.is_string() ? param.get<std::string>() : std::string();
+  if (cmd == "set.system.reboot") {
+    effect_ = ApiEffect::kReboot;
+  } else if (cmd == "set.miner.service") {
+    if (value == "restart") {
+      effect_ = ApiEffect::kRestart;
+    } else if (value == "stop" || value == "start") {
+      Halt(value == "stop", now_);
+    } else {
+      return answer(-1, "Invalid service action", ActionResult::kError);
+    }
+  } else if (cmd == "set.system.led") {
+    // "auto", or the colours to flash (asic-rs: [{"color","period","duration","start"}]).
+    if (value != "auto" && !param.is_array()) {
+      return answer(-1, "Invalid LED mode", ActionResult::kError);
+    }
+    SetBlinking(value != "auto");
+  } else if (cmd == "set.miner.pools") {
+    const std::optional<std::string> cipher = wm::Base64Decode(value);
+    const std::optional<std::string> plain =
+        cipher ? wm::AesEcbDecrypt(digest, *cipher) : std::nullopt;
+    const json list = plain ? json::parse(*plain, nullptr, false) : json();
+    std::vector<PoolConfig> pools;
+    for (const json& p : list.is_array() ? list : json::array()) {
+      if (pools.size() == 3 || !p.is_object()) break;
+      const auto field = [&](const char* key) {
+        return p.contains(key) && p[key].is_string() ? p[key].get<std::string>() : std::string();
+      };
+      if (!field("pool").empty()) pools.push_back({field("pool"), field("worker"), field("passwd")});
+    }
+    if (pools.empty()) return answer(-1, "Missing pool configuration", ActionResult::kError);
+    Reconfigure(pools, now_);
+  } else if (cmd == "set.miner.power_mode") {
+    const int mode = value == "low" ? 0 : value == "normal" ? 1 : value == "high" ? 2 : -1;
+    if (mode < 0) return answer(-1, "Invalid power mode", ActionResult::kError);
+    wm_.old_mode = wm_.mode;
+    wm_.old_limit = wm_.limit;
+    wm_.changed_at = now_;
+    wm_.mode = mode;
+  } else if (cmd == "set.miner.power_limit") {
+    int64_t watts = param.is_number_integer() ? param.get<int64_t>() : -1;
+    if (param.is_string() && !value.empty() && value.size() < 7 &&
+        std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      watts = std::stoll(value);
+    }
+    if (watts <= 0 || watts > 99999) {
+      return answer(-1, "Invalid power limit", ActionResult::kError);
+    }
+    wm_.old_mode = wm_.mode;
+    wm_.old_limit = wm_.limit;
+    wm_.changed_at = now_;
+    wm_.limit = std::min(static_cast<int>(watts), f->power_limit);
+  } else {
+    return answer(-2, "invalid command", ActionResult::kError);
+  }
+  answer(0, json::object(), ActionResult::kOk);
 }
 
 }  // namespace asicmon::fakefarm

@@ -1,11 +1,13 @@
-// The Whatsminer driver (common/driver/src/whatsminer.cpp) against the fake
-// farm's Whatsminers (an M31S on 2021 btminer, an M60S on 2025 firmware),
-// through btminer's privileged API v2 on 4028: each action reaches exactly
-// that miner (the farm's --action-log) and reads back as the firmware
-// reports it; a wrong admin password is refused naming the step, with
-// nothing changed. Loopback range: 127.81.0.0/16.
+// The Whatsminer drivers (common/driver/src/whatsminer.cpp, whatsminer3.cpp)
+// against the fake farm's Whatsminers (an M31S on 2021 btminer, an M60S on
+// 2025 firmware): btminer's privileged API v2 on 4028 for both, API v3 on
+// 4433 for the M60S. Each action reaches exactly that miner on that port
+// (the farm's --action-log) and reads back as the firmware reports it; a
+// wrong password is refused naming the step, with nothing changed.
+// Loopback range: 127.81.0.0/16.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -63,19 +65,31 @@ class WhatsminerControl : public ::testing::Test {
     EXPECT_TRUE(settings.ok()) << settings.status().ToString();
     return settings.ok() ? *settings : driver::Settings{};
   }
-  // The log's entries since `from`; every one must be this miner's API port.
-  std::vector<json> NewActions(size_t from, const std::string& ip) {
+  Record PollV3(const std::string& ip) {
+    return PollOnce({ip, kWhatsminerV3Port}, "whatsminer3", options_.api).record;
+  }
+  driver::Settings ReadV3(const std::string& ip, const Record& record) {
+    const driver::Context ctx{ip, record, options_, v3_credentials_};
+    auto settings = v3_->ReadSettings(ctx);
+    EXPECT_TRUE(settings.ok()) << settings.status().ToString();
+    return settings.ok() ? *settings : driver::Settings{};
+  }
+  // The log's entries since `from`; every one must be this miner's `port`.
+  std::vector<json> NewActions(size_t from, const std::string& ip,
+                               uint16_t port = kMinerApiPort) {
     std::vector<json> all = ReadActionLog(log_);
     std::vector<json> fresh(all.begin() + static_cast<std::ptrdiff_t>(std::min(from, all.size())),
                             all.end());
     for (const json& a : fresh) {
       EXPECT_EQ(a["ip"], ip) << a.dump();
-      EXPECT_EQ(a["port"], kMinerApiPort) << a.dump();
+      EXPECT_EQ(a["port"], port) << a.dump();
     }
     return fresh;
   }
 
   const driver::MinerDriver* driver_ = driver::FindDriver("whatsminer");
+  const driver::MinerDriver* v3_ = driver::FindDriver("whatsminer3");
+  driver::Credentials v3_credentials_{"super", "super"};
   driver::DriverOptions options_;
   driver::Credentials credentials_{"admin", "admin"};
   asicmon::testing::FakeFarm farm_;
@@ -197,6 +211,89 @@ TEST_F(WhatsminerControl, ALimitOutsideTheRangeIsRefusedWithNothingSent) {
   EXPECT_EQ(refused.failure, Failure::kRefused);
   EXPECT_EQ(refused.step, "adjust_power_limit");
   EXPECT_TRUE(NewActions(seen, ip).empty());
+}
+
+TEST_F(WhatsminerControl, ApiV3ActionsReachTheM60SOn4433AndReadBack) {
+  ASSERT_NE(v3_, nullptr);
+  EXPECT_EQ(v3_->StockCredentials().user, "super");
+  const auto it = std::find_if(farm_.miners.begin(), farm_.miners.end(),
+                               [](const auto& m) { return m.second["model"] == "Whatsminer M60S"; });
+  ASSERT_NE(it, farm_.miners.end());
+  const std::string ip = it->first;
+  const Record record = PollV3(ip);
+  ASSERT_EQ(record.status, MinerStatus::kOk) << record.error;
+  ASSERT_EQ(record.family, "whatsminer3");
+  const driver::Context ctx{ip, record, options_, v3_credentials_};
+  size_t seen = ReadActionLog(log_).size();
+  auto expect_one = [&](const char* command) {
+    const std::vector<json> fresh = NewActions(seen, ip, kWhatsminerV3Port);
+    ASSERT_EQ(fresh.size(), 1u);
+    EXPECT_EQ(fresh[0]["command"], command);
+    EXPECT_EQ(fresh[0]["result"], "ok");
+    seen += fresh.size();
+  };
+  auto ok = [](const driver::Outcome& o) {
+    EXPECT_TRUE(o.ok()) << o.step << ": " << o.detail;
+  };
+
+  EXPECT_EQ(ReadV3(ip, record).power_mode, PowerMode::kNormal);
+  EXPECT_EQ(ReadV3(ip, record).locate_on, false);
+  ok(v3_->Locate(ctx, true));
+  expect_one("set.system.led");
+  EXPECT_EQ(ReadV3(ip, record).locate_on, true);
+  ok(v3_->Locate(ctx, false));
+  expect_one("set.system.led");
+  EXPECT_EQ(ReadV3(ip, record).locate_on, false);
+
+  const double watts = record.power_w.value_or(0);
+  ASSERT_GT(watts, 0);
+  ok(v3_->SetPowerMode(ctx, PowerMode::kHigh));
+  expect_one("set.miner.power_mode");
+  EXPECT_EQ(ReadV3(ip, record).power_mode, PowerMode::kHigh);
+  ok(v3_->SetPowerLimit(ctx, 2800));
+  expect_one("set.miner.power_limit");
+  EXPECT_EQ(ReadV3(ip, record).power_limit_w, 2800);
+  EXPECT_TRUE(Within(20s, [&] { return PollV3(ip).power_w.value_or(watts) <= 2800; }));
+
+  ok(v3_->Sleep(ctx, true));
+  expect_one("set.miner.service");
+  EXPECT_EQ(ReadV3(ip, record).sleeping, true);
+  const Record asleep = PollV3(ip);
+  EXPECT_TRUE(asleep.sleeping);
+  EXPECT_EQ(asleep.hashrate.value_or(-1), 0);
+  ok(v3_->Sleep(ctx, false));
+  expect_one("set.miner.service");
+  EXPECT_EQ(ReadV3(ip, record).sleeping, false);
+
+  const std::vector<driver::PoolSetting> pools = {
+      {"stratum+tcp://v3-one.example:3333", "farm.c", "x"},
+      {"stratum+tcp://v3-two.example:443", "farm.d", "y"},
+      {"stratum+tcp://v3-three.example:700", "farm.e", "z"}};
+  ok(v3_->SetPools(ctx, pools));
+  expect_one("set.miner.pools");
+  const Record repooled = PollV3(ip);
+  ASSERT_EQ(repooled.pools.size(), 3u);
+  for (size_t i = 0; i < pools.size(); ++i) {
+    EXPECT_EQ(repooled.pools[i].url, pools[i].url);
+    EXPECT_EQ(repooled.pools[i].user, pools[i].user);
+  }
+
+  ok(v3_->Restart(ctx));
+  expect_one("set.miner.service");
+  ok(v3_->Reboot(ctx));
+  expect_one("set.system.reboot");
+  EXPECT_TRUE(Within(20s, [&] { return PollV3(ip).status == MinerStatus::kOk; }));
+
+  // A wrong password: the token does not match, refused, nothing changed.
+  const driver::Credentials wrong{"super", "not-the-password"};
+  const driver::Context bad{ip, record, options_, wrong};
+  const driver::Outcome refused = v3_->Sleep(bad, true);
+  EXPECT_EQ(refused.failure, Failure::kCredentials);
+  EXPECT_EQ(refused.step, "set.miner.service");
+  const std::vector<json> denied = NewActions(seen, ip, kWhatsminerV3Port);
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0]["result"], "denied");
+  EXPECT_EQ(ReadV3(ip, record).sleeping, false);
 }
 
 }  // namespace

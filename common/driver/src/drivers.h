@@ -8,5 +8,6 @@ namespace asicmon::driver {
 
 const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
 const MinerDriver& WhatsminerDriver();  // whatsminer.cpp: btminer API v2
+const MinerDriver& Whatsminer3Driver();  // whatsminer3.cpp: Whatsminer API v3
 
 }  // namespace asicmon::driver
