@@ -18,10 +18,9 @@
 // -2 invalid command, -4 no permission (Tether's mock/utils.js code table;
 // the v3 document's overview names the "no permission" error). No capture
 // of a v3 write or of its refusal was found: the msg texts are the mock's.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
+#include <nlohmann/json.hpp>
 
 #include "asicmon/whatsminer_crypto.h"
 #include "fake_miner.h"
@@ -71,9 +70,12 @@ void FakeMiner::WhatsminerState::Init(const WhatsminerFacts& f) {
 
 std::string_view FakeMiner::WhatsminerModeName(bool lower) const {
   switch (wm_.mode) {
-    case 0: return lower ? "low" : "Low";
-    case 2: return lower ? "high" : "High";
-    default: return lower ? "normal" : "Normal";
+    case 0:
+      return lower ? "low" : "Low";
+    case 2:
+      return lower ? "high" : "High";
+    default:
+      return lower ? "normal" : "Normal";
   }
 }
 
@@ -132,20 +134,21 @@ bool FakeMiner::WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
     if (actions) actions->push_back({"enc", "", ActionResult::kDenied});
     return true;
   };
-  const std::string data =
-      outer.is_object() && outer.contains("data") && outer["data"].is_string()
-          ? outer["data"].get<std::string>()
-          : std::string();
+  const std::string data = outer.is_object() && outer.contains("data") && outer["data"].is_string()
+                               ? outer["data"].get<std::string>()
+                               : std::string();
   wm::V2Token token;
   token.key = wm::Md5CryptHash(kWhatsminerAdminPassword, WhatsminerSalt());
   const std::optional<std::string> opened = wm::V2Open(token, data);
   json cmd = opened ? json::parse(*opened, nullptr, false) : json();
   if (!cmd.is_object()) return refuse(23, "json cmd err");
-  const std::string sign = cmd.value("token", json()).is_string() ? cmd["token"].get<std::string>() : "";
+  const std::string sign =
+      cmd.value("token", json()).is_string() ? cmd["token"].get<std::string>() : "";
   if (sign.empty() || std::find(wm_.signs.begin(), wm_.signs.end(), sign) == wm_.signs.end()) {
     return refuse(135, "check token err");
   }
-  const std::string name = cmd.value("cmd", json()).is_string() ? cmd["cmd"].get<std::string>() : "";
+  const std::string name =
+      cmd.value("cmd", json()).is_string() ? cmd["cmd"].get<std::string>() : "";
   cmd.erase("token");
   cmd.erase("cmd");
   auto text = [&](const char* key) {
@@ -187,8 +190,9 @@ bool FakeMiner::WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
   } else if (name == "adjust_power_limit") {
     const std::string limit = text("power_limit");
     int watts = 0;
-    const bool number = !limit.empty() && limit.size() < 7 &&
-                        std::all_of(limit.begin(), limit.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool number =
+        !limit.empty() && limit.size() < 7 &&
+        std::all_of(limit.begin(), limit.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (number) watts = std::stoi(limit);
     if (!number || watts <= 0) {
       code = 132;
@@ -230,7 +234,8 @@ void FakeMiner::WriteV3Set(ReplyWriter& w, std::string_view request,
     return it != req.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   const std::string cmd = text("cmd");
-  const int64_t ts = req.contains("ts") && req["ts"].is_number_integer() ? req["ts"].get<int64_t>() : 0;
+  const int64_t ts =
+      req.contains("ts") && req["ts"].is_number_integer() ? req["ts"].get<int64_t>() : 0;
   const json param = req.contains("param") ? req["param"] : json();
   const std::string digest = wm::V3Digest(cmd, kWhatsminerV3Password, WhatsminerV3Salt(), ts);
   auto answer = [&](int code, const json& msg, ActionResult result) {
@@ -285,7 +290,8 @@ void FakeMiner::WriteV3Set(ReplyWriter& w, std::string_view request,
       const auto field = [&](const char* key) {
         return p.contains(key) && p[key].is_string() ? p[key].get<std::string>() : std::string();
       };
-      if (!field("pool").empty()) pools.push_back({field("pool"), field("worker"), field("passwd")});
+      if (!field("pool").empty())
+        pools.push_back({field("pool"), field("worker"), field("passwd")});
     }
     if (pools.empty()) return answer(-1, "Missing pool configuration", ActionResult::kError);
     Reconfigure(pools, now_);

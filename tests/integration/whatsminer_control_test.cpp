@@ -42,13 +42,14 @@ class WhatsminerControl : public ::testing::Test {
  protected:
   void SetUp() override {
     log_ = (std::filesystem::temp_directory_path() /
-            ("wm-actions-" + std::to_string(getpid()) + ".jsonl")).string();
+            ("wm-actions-" + std::to_string(getpid()) + ".jsonl"))
+               .string();
     std::filesystem::remove(log_);
     // Short reboots, restarts and retunes: the shapes are the firmware's,
     // the lengths are the test's.
     farm_ = StartFakeFarm({"--base", "127.81.0.1", "--count", "2", "--models", "m31s,m60s",
-                           "--seed", "8", "--action-log", log_, "--reboot-s", "1",
-                           "--restart-s", "1", "--wake-idle-s", "1", "--wake-ramp-s", "1"});
+                           "--seed", "8", "--action-log", log_, "--reboot-s", "1", "--restart-s",
+                           "1", "--wake-idle-s", "1", "--wake-ramp-s", "1"});
     options_.api.deadline = 5000ms;
   }
   void TearDown() override { std::filesystem::remove(log_); }
@@ -75,8 +76,7 @@ class WhatsminerControl : public ::testing::Test {
     return settings.ok() ? *settings : driver::Settings{};
   }
   // The log's entries since `from`; every one must be this miner's `port`.
-  std::vector<json> NewActions(size_t from, const std::string& ip,
-                               uint16_t port = kMinerApiPort) {
+  std::vector<json> NewActions(size_t from, const std::string& ip, uint16_t port = kMinerApiPort) {
     std::vector<json> all = ReadActionLog(log_);
     std::vector<json> fresh(all.begin() + static_cast<std::ptrdiff_t>(std::min(from, all.size())),
                             all.end());
@@ -216,8 +216,9 @@ TEST_F(WhatsminerControl, ALimitOutsideTheRangeIsRefusedWithNothingSent) {
 TEST_F(WhatsminerControl, ApiV3ActionsReachTheM60SOn4433AndReadBack) {
   ASSERT_NE(v3_, nullptr);
   EXPECT_EQ(v3_->StockCredentials().user, "super");
-  const auto it = std::find_if(farm_.miners.begin(), farm_.miners.end(),
-                               [](const auto& m) { return m.second["model"] == "Whatsminer M60S"; });
+  const auto it = std::find_if(farm_.miners.begin(), farm_.miners.end(), [](const auto& m) {
+    return m.second["model"] == "Whatsminer M60S";
+  });
   ASSERT_NE(it, farm_.miners.end());
   const std::string ip = it->first;
   const Record record = PollV3(ip);
@@ -232,9 +233,7 @@ TEST_F(WhatsminerControl, ApiV3ActionsReachTheM60SOn4433AndReadBack) {
     EXPECT_EQ(fresh[0]["result"], "ok");
     seen += fresh.size();
   };
-  auto ok = [](const driver::Outcome& o) {
-    EXPECT_TRUE(o.ok()) << o.step << ": " << o.detail;
-  };
+  auto ok = [](const driver::Outcome& o) { EXPECT_TRUE(o.ok()) << o.step << ": " << o.detail; };
 
   EXPECT_EQ(ReadV3(ip, record).power_mode, PowerMode::kNormal);
   EXPECT_EQ(ReadV3(ip, record).locate_on, false);

@@ -44,17 +44,23 @@ TEST(WhatsminerCrypto, Md5CryptKnownAnswers) {
 }
 
 TEST(WhatsminerCrypto, DigestCipherAndBase64KnownAnswers) {
-  EXPECT_EQ(Hex(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string key = Unhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
   const std::string block = Unhex("00112233445566778899aabbccddeeff");
   EXPECT_EQ(Hex(AesEcbEncrypt(key, block)), "8ea2b7ca516745bfeafc49904b496089");
   EXPECT_EQ(AesEcbDecrypt(key, AesEcbEncrypt(key, "short")), "short");  // NUL padding removed
-  EXPECT_FALSE(AesEcbDecrypt(key, "not whole blocks"  "!").has_value());
+  EXPECT_FALSE(AesEcbDecrypt(key,
+                             "not whole blocks"
+                             "!")
+                   .has_value());
   EXPECT_FALSE(AesEcbDecrypt("short key", block).has_value());
-  for (const auto& [plain, coded] : {std::pair{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="},
-                                     {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-                                     {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}}) {
+  for (const auto& [plain, coded] : {std::pair{"", ""},
+                                     {"f", "Zg=="},
+                                     {"fo", "Zm8="},
+                                     {"foo", "Zm9v"},
+                                     {"foob", "Zm9vYg=="},
+                                     {"fooba", "Zm9vYmE="},
+                                     {"foobar", "Zm9vYmFy"}}) {
     EXPECT_EQ(Base64Encode(plain), coded);
     EXPECT_EQ(Base64Decode(coded), plain);
   }
@@ -70,8 +76,9 @@ TEST(WhatsminerCrypto, V2TokenAndSealedRequest) {
   EXPECT_EQ(token.sign, "FuAsr25h02Hee7J8zszS71");
   const std::string request = R"({"cmd":"power_on","token":"FuAsr25h02Hee7J8zszS71"})";
   const std::string sealed = V2Seal(token, request);
-  EXPECT_EQ(sealed,
-            "aELwg5+iYcXf5Q3bJO25jCCydl4aK/Ls/0xqpi0d0D4k95iZ8T2e1aEZZK1aP5CZ2vooJvKMMHlIZcGVGmcKzA==");
+  EXPECT_EQ(
+      sealed,
+      "aELwg5+iYcXf5Q3bJO25jCCydl4aK/Ls/0xqpi0d0D4k95iZ8T2e1aEZZK1aP5CZ2vooJvKMMHlIZcGVGmcKzA==");
   EXPECT_EQ(V2Open(token, sealed), request);
   const V2Token wrong = MakeV2Token("wrong", "5QAHiKMb", "kowEj187", "0000");
   EXPECT_NE(V2Open(wrong, sealed), request);
@@ -111,9 +118,9 @@ json Privileged(FakeMiner& miner, json fields, double now, std::string_view pass
   EXPECT_EQ(token_reply["STATUS"], "S");
   EXPECT_EQ(token_reply["Code"], 134);
   const json& msg = token_reply["Msg"];
-  const wm::V2Token token = wm::MakeV2Token(password, msg["salt"].get<std::string>(),
-                                            msg["newsalt"].get<std::string>(),
-                                            msg["time"].get<std::string>());
+  const wm::V2Token token =
+      wm::MakeV2Token(password, msg["salt"].get<std::string>(), msg["newsalt"].get<std::string>(),
+                      msg["time"].get<std::string>());
   fields["token"] = token.sign;
   const json reply =
       Ask(miner, {{"enc", 1}, {"data", wm::V2Seal(token, fields.dump())}}, now, actions);
@@ -157,9 +164,11 @@ TEST(FakeWhatsminerControl, AStaleOrForeignTokenIsRefused) {
   // The right key, a sign made for another time.
   const wm::V2Token token = wm::MakeV2Token("admin", msg["salt"].get<std::string>(),
                                             msg["newsalt"].get<std::string>(), "9999");
-  const json reply = Ask(
-      miner, {{"enc", 1}, {"data", wm::V2Seal(token, json{{"cmd", "power_on"}, {"token", token.sign}}.dump())}},
-      kNow);
+  const json reply =
+      Ask(miner,
+          {{"enc", 1},
+           {"data", wm::V2Seal(token, json{{"cmd", "power_on"}, {"token", token.sign}}.dump())}},
+          kNow);
   EXPECT_EQ(reply["Code"], 135);
   EXPECT_EQ(reply["Msg"], "check token err");
 }
@@ -195,32 +204,41 @@ TEST(FakeWhatsminerControl, PowerModeMovesWattsAfterTheRetune) {
 
 TEST(FakeWhatsminerControl, PowerLimitCapsWattsAndRebootsTheMiner) {
   FakeMiner miner = Miner(ModelId::kWhatsminerM60S);
-  EXPECT_EQ(Privileged(miner, {{"cmd", "adjust_power_limit"}, {"power_limit", "2500"}}, kNow)
-                ["STATUS"], "S");
+  EXPECT_EQ(
+      Privileged(miner, {{"cmd", "adjust_power_limit"}, {"power_limit", "2500"}}, kNow)["STATUS"],
+      "S");
   EXPECT_EQ(miner.TakeEffect(), ApiEffect::kReboot);
   const json row = SummaryRow(miner, kNow + 10);
   EXPECT_EQ(row["Power Limit"], 2500);
   EXPECT_LE(row["Power"].get<int>(), 2500);
   // Not above the machine's own: it keeps the lower.
-  EXPECT_EQ(Privileged(miner, {{"cmd", "adjust_power_limit"}, {"power_limit", "9000"}}, kNow + 20)
-                ["STATUS"], "S");
+  EXPECT_EQ(Privileged(miner, {{"cmd", "adjust_power_limit"}, {"power_limit", "9000"}},
+                       kNow + 20)["STATUS"],
+            "S");
   EXPECT_EQ(SummaryRow(miner, kNow + 30)["Power Limit"], 3600);
-  EXPECT_EQ(Privileged(miner, {{"cmd", "adjust_power_limit"}, {"power_limit", "-5"}}, kNow + 40)
-                ["Code"], 132);
+  EXPECT_EQ(
+      Privileged(miner, {{"cmd", "adjust_power_limit"}, {"power_limit", "-5"}}, kNow + 40)["Code"],
+      132);
 }
 
 TEST(FakeWhatsminerControl, PoolsLedRestartAndUnknownCommands) {
   FakeMiner miner = Miner(ModelId::kWhatsminerM60S);
   const json pools = {{"cmd", "update_pools"}, {"pool1", "stratum+tcp://new.example:3333"},
-                      {"worker1", "farm.x"}, {"passwd1", "y"}, {"pool2", ""}, {"worker2", ""},
-                      {"passwd2", ""}, {"pool3", ""}, {"worker3", ""}, {"passwd3", ""}};
+                      {"worker1", "farm.x"},   {"passwd1", "y"},
+                      {"pool2", ""},           {"worker2", ""},
+                      {"passwd2", ""},         {"pool3", ""},
+                      {"worker3", ""},         {"passwd3", ""}};
   EXPECT_EQ(Privileged(miner, pools, kNow)["STATUS"], "S");
   ASSERT_EQ(miner.PoolsByPriority().size(), 1u);
   EXPECT_EQ(miner.PoolsByPriority()[0].url, "stratum+tcp://new.example:3333");
   EXPECT_EQ(miner.worker(), "farm.x");
 
-  EXPECT_EQ(Privileged(miner, {{"cmd", "set_led"}, {"color", "red"}, {"period", 1000},
-                               {"duration", 500}, {"start", 0}}, kNow)["STATUS"], "S");
+  EXPECT_EQ(
+      Privileged(
+          miner,
+          {{"cmd", "set_led"}, {"color", "red"}, {"period", 1000}, {"duration", 500}, {"start", 0}},
+          kNow)["STATUS"],
+      "S");
   EXPECT_TRUE(miner.blinking());
   EXPECT_EQ(Ask(miner, {{"cmd", "get_miner_info"}}, kNow)["Msg"]["ledstat"], "manual");
   EXPECT_EQ(Privileged(miner, {{"cmd", "set_led"}, {"param", "auto"}}, kNow)["STATUS"], "S");

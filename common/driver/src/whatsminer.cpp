@@ -12,9 +12,9 @@
 // password is changed (the document's summary): a miner that answers 45 is
 // a conflict to fix at the miner, not a wrong password.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <variant>
 
 #include "asicmon/whatsminer_crypto.h"
@@ -26,18 +26,18 @@ namespace {
 using nlohmann::json;
 namespace wm = whatsminer;
 
-// A reply's JSON object, or why there is none.
+// A reply's JSON object, or why there is none. With `may_drop`, a miner
+// that closes without an answer (reboot goes down at once) took the command:
+// an ok Outcome.
 std::variant<json, Outcome> Exchange(const Context& ctx, std::string_view step,
-                                     const std::string& request) {
+                                     const std::string& request, bool may_drop = false) {
   const ExchangeResult r =
       ExchangeOnce({ctx.ip, ctx.options.api_port}, request, ctx.options.api, Framing::kCgminer);
-  if (r.status != MinerStatus::kOk) {
-    const Failure failure = r.status == MinerStatus::kTimeout ? Failure::kTimeout
-                            : r.status == MinerStatus::kTooLarge ? Failure::kBadReply
-                                                                 : Failure::kUnreachable;
-    return Outcome::Fail(failure, std::string(step),
-                         std::string(ToString(r.status)) + ": " + r.error);
+  if (may_drop && r.connected && r.reply.empty() &&
+      (r.status == MinerStatus::kReset || r.status == MinerStatus::kOk)) {
+    return Outcome::Done(fmt::format("api v2 {} (the miner closed without an answer)", step));
   }
+  if (r.status != MinerStatus::kOk) return ExchangeFailed(std::string(step), r);
   std::string_view text = r.reply;
   while (!text.empty() && (text.back() == '\0' || text.back() == '\n')) text.remove_suffix(1);
   json reply = json::parse(text, nullptr, false);
@@ -59,17 +59,17 @@ std::string TextOf(const json& object, const char* key) {
 // btminer's own error form: {"STATUS":"E","Code":135,"Msg":"...",...}.
 Outcome Refusal(std::string_view step, const json& reply) {
   const std::string code = TextOf(reply, "Code");
-  const std::string detail = fmt::format("Code {}: {}", code.empty() ? "?" : code,
-                                         TextOf(reply, "Msg"));
+  const std::string detail =
+      fmt::format("Code {}: {}", code.empty() ? "?" : code, TextOf(reply, "Msg"));
   // 135 check token error; 23 a request its key could not decrypt into JSON.
   if (code == "135" || code == "23") {
     return Outcome::Fail(Failure::kCredentials, std::string(step),
                          "the miner refused the admin password's token (" + detail + ")");
   }
   if (code == "45") {
-    return Outcome::Fail(Failure::kConflict, std::string(step),
-                         "the miner's write API is off (" + detail +
-                             "): turn it on with WhatsMinerTool");
+    return Outcome::Fail(
+        Failure::kConflict, std::string(step),
+        "the miner's write API is off (" + detail + "): turn it on with WhatsMinerTool");
   }
   return Outcome::Fail(Failure::kRefused, std::string(step), detail);
 }
@@ -95,24 +95,10 @@ Outcome Privileged(const Context& ctx, std::string_view command, json fields,
   fields["token"] = token.sign;
   const std::string request = json{{"enc", 1}, {"data", wm::V2Seal(token, fields.dump())}}.dump();
 
-  const ExchangeResult r =
-      ExchangeOnce({ctx.ip, ctx.options.api_port}, request, ctx.options.api, Framing::kCgminer);
   const std::string step(command);
-  if (may_drop && r.connected && r.reply.empty() &&
-      (r.status == MinerStatus::kReset || r.status == MinerStatus::kOk)) {
-    return Outcome::Done(fmt::format("api v2 {} (the miner closed without an answer)", command));
-  }
-  if (r.status != MinerStatus::kOk) {
-    return Outcome::Fail(r.status == MinerStatus::kTimeout ? Failure::kTimeout
-                                                           : Failure::kUnreachable,
-                         step, std::string(ToString(r.status)) + ": " + r.error);
-  }
-  std::string_view text = r.reply;
-  while (!text.empty() && (text.back() == '\0' || text.back() == '\n')) text.remove_suffix(1);
-  json reply = json::parse(text, nullptr, false);
-  if (!reply.is_object()) {
-    return Outcome::Fail(Failure::kBadReply, step, "the reply is not a JSON object");
-  }
+  auto answer = Exchange(ctx, step, request, may_drop);
+  if (auto* done = std::get_if<Outcome>(&answer)) return *done;
+  json reply = std::move(std::get<json>(answer));
   // The answer comes encrypted with the same key ({"enc":"<base64>"});
   // refusals of a token it could not check come in clear.
   if (const std::string sealed = TextOf(reply, "enc"); !sealed.empty()) {
@@ -202,8 +188,8 @@ class WhatsminerV2 final : public MinerDriver {
     const Capabilities caps = Describe(ctx.record);
     if (watts < caps.power_limit->min_w || watts > caps.power_limit->max_w) {
       return Outcome::Fail(Failure::kRefused, "adjust_power_limit",
-                           fmt::format("{} W is outside {}..{} W", watts,
-                                       caps.power_limit->min_w, caps.power_limit->max_w));
+                           fmt::format("{} W is outside {}..{} W", watts, caps.power_limit->min_w,
+                                       caps.power_limit->max_w));
     }
     // The document's field is a string.
     return Privileged(ctx, "adjust_power_limit", json{{"power_limit", std::to_string(watts)}});
@@ -223,7 +209,8 @@ class WhatsminerV2 final : public MinerDriver {
       const json& row = s["SUMMARY"][0];
       if (row.is_object()) {
         if (auto it = row.find("Power Limit"); it != row.end() && it->is_number_integer()) {
-          settings.power_limit_w = static_cast<int>(std::clamp<int64_t>(it->get<int64_t>(), 0, 1 << 20));
+          settings.power_limit_w =
+              static_cast<int>(std::clamp<int64_t>(it->get<int64_t>(), 0, 1 << 20));
         }
         settings.power_mode = ModeFromText(TextOf(row, "Power Mode"));
       }

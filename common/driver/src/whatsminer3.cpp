@@ -20,9 +20,9 @@
 // says writes need the default password changed and the write switch on in
 // WhatsMinerTool, and both refusals look alike).
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <variant>
 
 #include "asicmon/clock.h"
@@ -45,12 +45,7 @@ std::variant<json, Outcome> Exchange(const Context& ctx, const json& request,
       (r.status == MinerStatus::kReset || r.status == MinerStatus::kOk)) {
     return json{{"code", 0}, {"msg", "closed without an answer"}};
   }
-  if (r.status != MinerStatus::kOk) {
-    const Failure failure = r.status == MinerStatus::kTimeout ? Failure::kTimeout
-                            : r.status == MinerStatus::kTooLarge ? Failure::kBadReply
-                                                                 : Failure::kUnreachable;
-    return Outcome::Fail(failure, step, std::string(ToString(r.status)) + ": " + r.error);
-  }
+  if (r.status != MinerStatus::kOk) return ExchangeFailed(step, r);
   const Payload payload = ReplyPayload(Framing::kLengthPrefixed, r.reply);
   if (!payload.ok) return Outcome::Fail(Failure::kBadReply, step, payload.text);
   json reply = json::parse(payload.text, nullptr, false);
@@ -73,10 +68,9 @@ bool Succeeded(const json& reply) {
 }
 
 Outcome Refusal(const std::string& step, const json& reply) {
-  const std::string code =
-      reply.contains("code") && reply["code"].is_number_integer()
-          ? std::to_string(reply["code"].get<int64_t>())
-          : "?";
+  const std::string code = reply.contains("code") && reply["code"].is_number_integer()
+                               ? std::to_string(reply["code"].get<int64_t>())
+                               : "?";
   const std::string msg = reply.contains("msg") && reply["msg"].is_string()
                               ? reply["msg"].get<std::string>()
                               : std::string();
@@ -84,7 +78,8 @@ Outcome Refusal(const std::string& step, const json& reply) {
   if (code == "-4") {
     return Outcome::Fail(Failure::kCredentials, step,
                          "the miner refused the token of the configured password, or its write "
-                         "API is off (" + detail + ")");
+                         "API is off (" +
+                             detail + ")");
   }
   return Outcome::Fail(Failure::kRefused, step, detail);
 }
@@ -99,10 +94,8 @@ Outcome Set(const Context& ctx, const std::string& cmd, json param, bool encrypt
   if (salt.empty()) return Outcome::Fail(Failure::kBadReply, "get.device.info", "no salt");
   const auto ts = static_cast<int64_t>(UnixNow());
   const std::string digest = wm::V3Digest(cmd, ctx.credentials.password, salt, ts);
-  json request = {{"cmd", cmd},
-                  {"ts", ts},
-                  {"account", ctx.credentials.user},
-                  {"token", wm::V3Token(digest)}};
+  json request = {
+      {"cmd", cmd}, {"ts", ts}, {"account", ctx.credentials.user}, {"token", wm::V3Token(digest)}};
   if (!param.is_null()) {
     request["param"] = encrypt ? json(wm::Base64Encode(wm::AesEcbEncrypt(digest, param.dump())))
                                : std::move(param);
@@ -144,8 +137,9 @@ class WhatsminerV3 final : public MinerDriver {
   }
   Outcome Locate(const Context& ctx, bool on) const override {
     if (!on) return Set(ctx, "set.system.led", "auto");
-    return Set(ctx, "set.system.led",
-               json::array({{{"color", "red"}, {"period", 1000}, {"duration", 500}, {"start", 0}}}));
+    return Set(
+        ctx, "set.system.led",
+        json::array({{{"color", "red"}, {"period", 1000}, {"duration", 500}, {"start", 0}}}));
   }
   Outcome Sleep(const Context& ctx, bool sleep) const override {
     return Set(ctx, "set.miner.service", sleep ? "stop" : "start");
@@ -156,9 +150,9 @@ class WhatsminerV3 final : public MinerDriver {
   Outcome SetPowerLimit(const Context& ctx, int watts) const override {
     const PowerLimitRange range = *Describe(ctx.record).power_limit;
     if (watts < range.min_w || watts > range.max_w) {
-      return Outcome::Fail(Failure::kRefused, "set.miner.power_limit",
-                           fmt::format("{} W is outside {}..{} W", watts, range.min_w,
-                                       range.max_w));
+      return Outcome::Fail(
+          Failure::kRefused, "set.miner.power_limit",
+          fmt::format("{} W is outside {}..{} W", watts, range.min_w, range.max_w));
     }
     return Set(ctx, "set.miner.power_limit", watts);
   }

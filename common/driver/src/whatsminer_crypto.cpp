@@ -16,7 +16,9 @@ using Digest = std::array<unsigned char, 16>;
 // asicmon (MD5() itself is deprecated in OpenSSL 3).
 class Md5 {
  public:
-  Md5() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr); }
+  Md5() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr);
+  }
   void Add(std::string_view data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
   void Add(const Digest& d, size_t n = 16) { EVP_DigestUpdate(ctx_.get(), d.data(), n); }
   Digest Finish() {
@@ -48,8 +50,8 @@ std::optional<std::string> AesEcb(std::string_view key, std::string_view data, b
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
                                                                       EVP_CIPHER_CTX_free);
   const auto* k = reinterpret_cast<const unsigned char*>(key.data());
-  if (!ctx || EVP_CipherInit_ex(ctx.get(), EVP_aes_256_ecb(), nullptr, k, nullptr,
-                                encrypt ? 1 : 0) != 1) {
+  if (!ctx ||
+      EVP_CipherInit_ex(ctx.get(), EVP_aes_256_ecb(), nullptr, k, nullptr, encrypt ? 1 : 0) != 1) {
     return std::nullopt;
   }
   EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
