@@ -13,8 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "asicmon/driver.h"
 #include "asicmon/whatsminer_crypto.h"
 #include "fake_miner.h"
+#include "loopback_server.h"
 #include "whatsminer_models.h"
 
 namespace asicmon::driver::whatsminer {
@@ -252,3 +254,98 @@ TEST(FakeWhatsminerControl, PoolsLedRestartAndUnknownCommands) {
 
 }  // namespace
 }  // namespace asicmon::fakefarm
+
+// The drivers against hostile or refusing answers, served on 127.82.0.0/16.
+namespace asicmon::driver {
+namespace {
+
+using namespace std::string_literals;
+using asicmon::testing::LoopbackServer;
+using asicmon::testing::SendAll;
+using nlohmann::json;
+
+constexpr std::string_view kToken =
+    R"({"STATUS":"S","When":1,"Code":134,"Msg":{"time":"0000","salt":"5QAHiKMb","newsalt":"kowEj187"},"Description":""})";
+
+struct Case {
+  std::string name;
+  std::string token_reply;    // to {"cmd":"get_token"}
+  std::string command_reply;  // to the encrypted command
+  Failure failure;
+  std::string step;
+};
+
+TEST(WhatsminerDriver, RefusalsAndHostileAnswersAreClearFailures) {
+  const whatsminer::V2Token token =
+      whatsminer::MakeV2Token("admin", "5QAHiKMb", "kowEj187", "0000");
+  const std::string sealed_refusal =
+      json{{"enc",
+            whatsminer::V2Seal(token, R"({"STATUS":"E","When":1,"Code":132,"Msg":"no pool"})")}}
+          .dump();
+  const std::vector<Case> cases = {
+      {"token not JSON", "\x01\x02garbage", "", Failure::kBadReply, "get_token"},
+      {"token without salt", R"({"STATUS":"S","Code":134,"Msg":{"time":"1"}})", "",
+       Failure::kBadReply, "get_token"},
+      {"token over max times", R"({"STATUS":"E","Code":136,"Msg":"token over max times"})", "",
+       Failure::kRefused, "get_token"},
+      {"write API off", std::string(kToken),
+       R"({"STATUS":"E","When":1,"Code":45,"Msg":"permission denied","Description":""})",
+       Failure::kConflict, "power_on"},
+      {"check token error", std::string(kToken),
+       R"({"STATUS":"E","When":1,"Code":135,"Msg":"check token err","Description":""})",
+       Failure::kCredentials, "power_on"},
+      {"answer not sealed with our key", std::string(kToken),
+       R"({"enc":"AAAAAAAAAAAAAAAAAAAAAA=="})", Failure::kCredentials, "power_on"},
+      {"answer not base64", std::string(kToken), R"({"enc":"!!!"})", Failure::kCredentials,
+       "power_on"},
+      {"sealed refusal", std::string(kToken), sealed_refusal, Failure::kRefused, "power_on"},
+      {"closed without an answer", std::string(kToken), "", Failure::kBadReply, "power_on"},
+  };
+  const MinerDriver* driver = FindDriver("whatsminer");
+  ASSERT_NE(driver, nullptr);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    LoopbackServer server("127.82.0.1", [&](int fd, const std::string& request) {
+      SendAll(fd, request.find("get_token") != std::string::npos ? c.token_reply : c.command_reply);
+    });
+    Record record;
+    DriverOptions options;
+    options.api.deadline = std::chrono::milliseconds(2000);
+    const Credentials credentials{"admin", "admin"};
+    const Outcome outcome = driver->Sleep({"127.82.0.1", record, options, credentials}, false);
+    EXPECT_EQ(outcome.failure, c.failure) << outcome.detail;
+    EXPECT_EQ(outcome.step, c.step);
+  }
+}
+
+TEST(WhatsminerDriver, RebootTakenWhenTheMinerClosesWithoutAnAnswer) {
+  LoopbackServer server("127.82.0.2", [&](int fd, const std::string& request) {
+    if (request.find("get_token") != std::string::npos) SendAll(fd, kToken);
+  });
+  Record record;
+  DriverOptions options;
+  const Credentials credentials{"admin", "admin"};
+  const Outcome outcome =
+      FindDriver("whatsminer")->Reboot({"127.82.0.2", record, options, credentials});
+  EXPECT_TRUE(outcome.ok()) << outcome.step << ": " << outcome.detail;
+}
+
+TEST(Whatsminer3Driver, AnAnswerWithoutSaltOrFramingIsABadReply) {
+  const MinerDriver* driver = FindDriver("whatsminer3");
+  ASSERT_NE(driver, nullptr);
+  for (const std::string& answer : {"\x05\0\0\0{}"s, "\xff\xff\xff\x7f{"s}) {
+    LoopbackServer server(
+        "127.82.0.3", [&](int fd, const std::string&) { SendAll(fd, answer); }, 64,
+        kWhatsminerV3Port);
+    Record record;
+    DriverOptions options;
+    options.api.deadline = std::chrono::milliseconds(2000);
+    const Credentials credentials{"super", "super"};
+    const Outcome outcome = driver->Reboot({"127.82.0.3", record, options, credentials});
+    EXPECT_FALSE(outcome.ok());
+    EXPECT_EQ(outcome.step, "get.device.info");
+  }
+}
+
+}  // namespace
+}  // namespace asicmon::driver

@@ -47,6 +47,12 @@ std::variant<json, Outcome> Exchange(const Context& ctx, std::string_view step,
   return reply;
 }
 
+// JSON text of a request: pool settings and logins come from operators and
+// may hold bytes that are not UTF-8, which dump() would throw on.
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string TextOf(const json& object, const char* key) {
   if (!object.is_object()) return {};
   const auto it = object.find(key);
@@ -93,7 +99,7 @@ Outcome Privileged(const Context& ctx, std::string_view command, json fields,
   const wm::V2Token token = wm::MakeV2Token(ctx.credentials.password, salt, newsalt, time);
   fields["cmd"] = command;
   fields["token"] = token.sign;
-  const std::string request = json{{"enc", 1}, {"data", wm::V2Seal(token, fields.dump())}}.dump();
+  const std::string request = json{{"enc", 1}, {"data", wm::V2Seal(token, Dump(fields))}}.dump();
 
   const std::string step(command);
   auto answer = Exchange(ctx, step, request, may_drop);

@@ -37,7 +37,8 @@ namespace wm = whatsminer;
 
 std::variant<json, Outcome> Exchange(const Context& ctx, const json& request,
                                      const std::string& step, bool may_drop = false) {
-  const std::string body = request.dump();
+  // Logins and pools come from operators: bytes that are not UTF-8 are replaced, not thrown on.
+  const std::string body = request.dump(-1, ' ', false, json::error_handler_t::replace);
   const PollStep framing{step, Framing::kLengthPrefixed, kWhatsminerV3Port, body};
   const ExchangeResult r = ExchangeOnce({ctx.ip, kWhatsminerV3Port}, FrameRequest(framing, ctx.ip),
                                         ctx.options.api, Framing::kLengthPrefixed);
@@ -97,8 +98,10 @@ Outcome Set(const Context& ctx, const std::string& cmd, json param, bool encrypt
   json request = {
       {"cmd", cmd}, {"ts", ts}, {"account", ctx.credentials.user}, {"token", wm::V3Token(digest)}};
   if (!param.is_null()) {
-    request["param"] = encrypt ? json(wm::Base64Encode(wm::AesEcbEncrypt(digest, param.dump())))
-                               : std::move(param);
+    request["param"] =
+        encrypt ? json(wm::Base64Encode(wm::AesEcbEncrypt(
+                      digest, param.dump(-1, ' ', false, json::error_handler_t::replace))))
+                : std::move(param);
   }
   auto reply = Exchange(ctx, request, cmd, may_drop);
   if (auto* failed = std::get_if<Outcome>(&reply)) return *failed;
