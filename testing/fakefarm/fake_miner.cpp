@@ -196,7 +196,7 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
     s.hw_errors += s.board_hw[b];
   }
   s.rate_av = s.rate_ideal * (1 + av_offset_);
-  if (const double share = RampShare(); share < 1) {
+  if (const double share = RampShare() * PowerShare(); share != 1) {
     for (double& rate : s.board_rate) rate *= share;
     s.rate_5s *= share;
     s.rate_av *= share;
@@ -276,6 +276,7 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
       // but its cgminer half wants "command": {"cmd":"pools+summary+edevs"}
       // is refused so (whatsminer-m31s-multicommand-error.json).
       if (IsBtminerOwnCommand(request_.cmd) && WriteWhatsminer(w, request_.cmd, false)) break;
+      if (request_.cmd.empty() && WriteBtminerPrivileged(w, request, actions)) break;
       error_reply(24, "Missing JSON 'command'");
       break;
     case ParseOutcome::kCommandNotString:

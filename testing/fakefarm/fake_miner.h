@@ -13,6 +13,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "models.h"
@@ -67,6 +68,10 @@ struct PrivilegedAction {
   ActionResult result = ActionResult::kOk;
 };
 
+// What an API command sets off beyond its reply, for the farm to carry out
+// once the reply is on its way (btminer's reboot and restart_btminer).
+enum class ApiEffect : uint8_t { kNone, kRestart, kReboot };
+
 // One pool as the firmware's configuration holds it.
 struct PoolConfig {
   std::string url;
@@ -90,9 +95,11 @@ class FakeMiner {
   std::string Handle(std::string_view request, double now);
   // Appends the Whatsminer API v3 reply (4-byte little-endian length, then
   // JSON) to the v3 request `request` (its JSON, the length prefix removed)
-  // at unix time `now`; a model without API v3 refuses every command.
+  // at unix time `now`; a model without API v3 refuses every command. Its
+  // set.* commands, allowed or not, are appended to `actions` when given.
   // Never throws for any input.
-  void HandleV3(std::string_view request, double now, fmt::memory_buffer& out);
+  void HandleV3(std::string_view request, double now, fmt::memory_buffer& out,
+                std::vector<PrivilegedAction>* actions = nullptr);
   // Appends the whole HTTP/1.1 response of a model whose API is HTTP
   // (HasHttpApi: ePIC, AxeOS) to `method` `path` (the target without its
   // query) at unix time `now`: its JSON documents to GET, 405 to another
@@ -160,6 +167,8 @@ class FakeMiner {
   // The fault LED a locate request turns on or off; it changes no reply.
   void SetBlinking(bool on) { blinking_ = on; }
   bool blinking() const { return blinking_; }
+  // What the last Handle set off, cleared by reading it.
+  ApiEffect TakeEffect() { return std::exchange(effect_, ApiEffect::kNone); }
 
  private:
   struct Pool {
@@ -238,6 +247,20 @@ class FakeMiner {
   void WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f);
   void WriteV3MinerStatus(ReplyWriter& w, std::string_view sections);
   std::string_view WhatsminerMac(const WhatsminerFacts& f);  // into scratch_
+  // btminer's privileged API v2 (whatsminer_control.cpp): get_token, and
+  // an {"enc":1,"data":...} request; false when `request` is not one.
+  void WriteBtminerToken(ReplyWriter& w);
+  bool WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
+                              std::vector<PrivilegedAction>* actions);
+  std::string WhatsminerSalt() const;
+  std::string WhatsminerV3Salt() const;  // get.device.info's "salt"
+  // API v3's set.* commands (whatsminer_control.cpp): token checked, then done.
+  void WriteV3Set(ReplyWriter& w, std::string_view request, std::vector<PrivilegedAction>* actions);
+  static int WhatsminerInitialMode(const WhatsminerFacts& f);  // 0 low, 1 normal, 2 high
+  std::string_view WhatsminerModeName(bool lower) const;
+  // Share of its nominal watts and hashrate the power mode and limit leave
+  // a Whatsminer now (1 for other families).
+  double PowerShare() const;
   // Braiins OS+ (braiins_replies.cpp): true when this miner runs it and
   // `command` is one bosminer answers its own way (every command but the
   // pool ones, which fall to cgminer's).
@@ -316,6 +339,19 @@ class FakeMiner {
   int power_target_w_ = 0;   // Braiins OS: the target set, 0 until one is
   double power_from_w_ = 0;  // the tuner's target when it was set
   double power_set_at_ = 0;  // unix time it was set
+  // Whatsminer: what btminer's privileged API set, and the tokens it gave.
+  struct WhatsminerState {
+    bool ready = false;  // Init ran
+    int mode = 1;        // 0 low, 1 normal, 2 high
+    int limit = 0;       // W
+    int old_mode = 1;    // before the last change, shown until it takes
+    int old_limit = 0;
+    double changed_at = -std::numeric_limits<double>::infinity();
+    std::vector<std::string> signs;  // the signs of the tokens given, oldest first
+    void Init(const WhatsminerFacts& f);
+  };
+  WhatsminerState wm_;
+  ApiEffect effect_ = ApiEffect::kNone;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

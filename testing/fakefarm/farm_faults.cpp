@@ -12,6 +12,7 @@
 #include "miner_web.h"
 #include "random.h"
 #include "reply_writer.h"
+#include "whatsminer_models.h"
 
 namespace asicmon::fakefarm {
 namespace {
@@ -70,7 +71,8 @@ void FarmServer::Respond(uint32_t slot) {
     default: {
       actions_.clear();
       if (c.v3) {
-        m.fake.HandleV3(request.substr(std::min<size_t>(4, request.size())), UnixNow(), reply_);
+        m.fake.HandleV3(request.substr(std::min<size_t>(4, request.size())), UnixNow(), reply_,
+                        &actions_);
       } else if (c.http) {
         // What the parser refused (a cgminer request on ePIC's port among
         // them) is answered as an HTTP server answers it.
@@ -82,7 +84,13 @@ void FarmServer::Respond(uint32_t slot) {
       } else {
         m.fake.Handle(request, UnixNow(), reply_, &actions_);
       }
-      if (!actions_.empty()) LogActions(m, m.plan.port);
+      if (!actions_.empty()) LogActions(m, c.v3 ? kWhatsminerV3Port : m.plan.port);
+      // Down once the answer is under way (closing the listeners leaves this connection).
+      switch (m.fake.TakeEffect()) {
+        case ApiEffect::kReboot: Reboot(c.miner); break;
+        case ApiEffect::kRestart: RestartSoftware(c.miner); break;
+        case ApiEffect::kNone: break;
+      }
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);
       if (fault == Fault::kSlow) {
         // Keep reading meanwhile, so a client that gives up is noticed.

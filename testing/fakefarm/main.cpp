@@ -59,6 +59,15 @@ restart, addpool, switchpool, removepool, enablepool, disablepool. The S9 and L3
 replies with a NUL byte; their stats carry the `}{` quirk of the real firmware. restart answers
 as stock firmware does, with no STATUS block (--restart-reply), and the uptime starts again.
 
+Whatsminers (m31s, m60s): btminer's privileged API v2 on the API port: {"cmd":"get_token"},
+then {"enc":1,"data":...} signed and AES-encrypted with the admin password "admin" (Whatsminer
+API V2.0.5): restart_btminer (API down for --restart-s), reboot and adjust_power_limit (down for
+--reboot-s), update_pools, set_led, power_off / power_on, set_low/normal/high_power. The m60s
+also takes API v3's set.* commands on 4433 (account and password "super"): set.system.reboot,
+set.miner.service restart/stop/start, set.system.led, set.miner.pools, set.miner.power_mode,
+set.miner.power_limit. A new power mode or limit moves watts and hashrate after --wake-idle-s;
+a wrong password is refused (v2: Code 23 "json cmd err" in clear; v3: code -4 "no permission").
+
 Web interface (--http-port N): every miner also serves stock firmware's CGI scripts on ip:N,
 behind HTTP Digest auth (MD5, qop=auth, realm "antMiner Configuration", --http-user and
 --http-password); faults other than flapping leave it alone:

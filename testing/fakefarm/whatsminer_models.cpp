@@ -108,7 +108,7 @@ const WhatsminerFacts* WhatsminerFactsOf(ModelId id) {
 
 bool IsBtminerOwnCommand(std::string_view command) {
   return command == "status" || command == "get_miner_info" || command == "get_error_code" ||
-         command == "get_version";
+         command == "get_version" || command == "get_token";
 }
 
 bool HasWhatsminerV3(ModelId id) {

@@ -15,6 +15,13 @@ namespace asicmon::fakefarm {
 // ("Whatsminer API documentation" v3.0.x; common/miner's protocol.h).
 inline constexpr uint16_t kWhatsminerV3Port = 4433;
 
+// The admin password btminer ships with ("Whatsminer API V2.0.5": "Change
+// the default password (admin)"); the fake farm's units keep it.
+inline constexpr std::string_view kWhatsminerAdminPassword = "admin";
+// API v3's account "super" and its stock password (pyasic's
+// BTMinerV3RPCAPI, asic-rs's v3 backend: "username is always super").
+inline constexpr std::string_view kWhatsminerV3Password = "super";
+
 struct WhatsminerFacts {
   ModelId id;
   std::string_view detail_model;  // devdetails "Model": "M31SV10"

@@ -20,7 +20,10 @@ namespace asicmon::fakefarm {
 bool FakeMiner::WriteWhatsminer(ReplyWriter& w, std::string_view command, bool joined) {
   const WhatsminerFacts* f = WhatsminerFactsOf(model_->id);
   if (f == nullptr) return false;
-  if (command == "summary") {
+  wm_.Init(*f);
+  if (command == "get_token" && !joined) {
+    WriteBtminerToken(w);
+  } else if (command == "summary") {
     WriteWhatsminerSummary(w, *f);
   } else if (command == "edevs" || command == "devs") {
     WriteWhatsminerDevs(w, *f);
@@ -115,8 +118,8 @@ void FakeMiner::WriteWhatsminerSummary(ReplyWriter& w, const WhatsminerFacts& f)
     w.Fixed("MHS av", s.rate_av / 1e6, 2);
     w.Fixed("Pool Rejected%", rej_pct, 4);
     w.Int("Power", watts);
-    w.Int("Power Limit", f.power_limit);
-    w.Str("Power Mode", "Normal");
+    w.Int("Power Limit", wm_.limit);
+    w.Str("Power Mode", WhatsminerModeName(false));
     w.Int("Target Freq", fw.frequency);
     w.Int("Uptime", uptime);
   } else {
@@ -178,7 +181,7 @@ void FakeMiner::WriteWhatsminerSummary(ReplyWriter& w, const WhatsminerFacts& f)
     w.Int("Target Freq", fw.frequency - 58);
     w.Int("Target MHS", std::llround(model_->hashrate_nominal * 0.944 / 1e6));
     w.Fixed("Env Temp", f.env_temp, 2);
-    w.Str("Power Mode", "High");
+    w.Str("Power Mode", WhatsminerModeName(false));
     // The build in single quotes, as the 2021 firmware writes it.
     scratch_.clear();
     fmt::format_to(fmt::appender(scratch_), "'{}'", f.build);
@@ -187,7 +190,7 @@ void FakeMiner::WriteWhatsminerSummary(ReplyWriter& w, const WhatsminerFacts& f)
     w.Str("CB Version", "V10");
     w.Str("MAC", mac_text);
     w.Int("Factory GHS", std::llround(model_->hashrate_nominal / 1e9));
-    w.Int("Power Limit", f.power_limit);
+    w.Int("Power Limit", wm_.limit);
     w.Fixed("Power Voltage Input", 229.5, 2);
     w.Fixed("Power Current Input", static_cast<double>(watts) / 229.5, 2);
     w.Fixed("Chip Temp Min", chip_min, 2);
@@ -413,15 +416,15 @@ void FakeMiner::WriteBtminerOwn(ReplyWriter& w, const WhatsminerFacts& f,
   w.Key("Msg");
   w.Open('{');
   if (command == "status" && f.form_2023) {
-    w.Str("mineroff", "false");
+    w.Str("mineroff", sleeping_ ? "true" : "false");
     w.Str("mineroff_reason", "");
     w.Str("mineroff_time", "");
     w.Str("FirmwareVersion", f.build);
-    w.Str("power_mode", "normal");
-    w.Int("power_limit_set", f.power_limit);
+    w.Str("power_mode", WhatsminerModeName(true));
+    w.Int("power_limit_set", wm_.limit);
     w.Str("hash_percent", "0");
   } else if (command == "status") {
-    w.Str("btmineroff", "false");
+    w.Str("btmineroff", sleeping_ ? "true" : "false");
     scratch_.clear();
     fmt::format_to(fmt::appender(scratch_), "'{}'", f.build);
     w.Str("Firmware Version", std::string_view(scratch_.data(), scratch_.size()));
@@ -435,7 +438,8 @@ void FakeMiner::WriteBtminerOwn(ReplyWriter& w, const WhatsminerFacts& f,
     const auto end =
         fmt::format_to_n(hostname, sizeof hostname, "WhatsMiner-{:04d}", spec_.index + 1);
     w.Str("hostname", std::string_view(hostname, end.size));
-    w.Str("ledstat", "auto");
+    // After set_led with a colour: no capture shows the value, any but "auto".
+    w.Str("ledstat", blinking_ ? "manual" : "auto");
   } else {
     w.Key("error_code");
     w.Open('[');

@@ -27,7 +27,8 @@ constexpr int kMaxV3Sections = 8;
 
 }  // namespace
 
-void FakeMiner::HandleV3(std::string_view request, double now, fmt::memory_buffer& out) {
+void FakeMiner::HandleV3(std::string_view request, double now, fmt::memory_buffer& out,
+                         std::vector<PrivilegedAction>* actions) {
   now_ = now;
   snap_valid_ = false;
   const size_t at = out.size();
@@ -36,8 +37,11 @@ void FakeMiner::HandleV3(std::string_view request, double now, fmt::memory_buffe
   const WhatsminerFacts* f = WhatsminerFactsOf(model_->id);
   const bool parsed = ParseRequest(request, request_) == ParseOutcome::kMissingCommand;
   const std::string& cmd = request_.cmd;
-  if (parsed && f != nullptr && HasWhatsminerV3(model_->id) &&
-      (cmd == "get.device.info" || cmd == "get.miner.status")) {
+  if (f != nullptr) wm_.Init(*f);
+  if (parsed && f != nullptr && HasWhatsminerV3(model_->id) && cmd.starts_with("set.")) {
+    WriteV3Set(w, request, actions);
+  } else if (parsed && f != nullptr && HasWhatsminerV3(model_->id) &&
+             (cmd == "get.device.info" || cmd == "get.miner.status")) {
     w.Open('{');
     w.Int("code", 0);
     w.Str("desc", cmd);
@@ -99,7 +103,7 @@ void FakeMiner::WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f) {
   }
   w.Str("pool-strategy", "FAILOVER");
   w.Str("type", f.v3_type);
-  w.Str("working", "true");
+  w.Str("working", sleeping_ ? "false" : "true");
   w.Close('}');
   w.Key("network");
   w.Open('{');
@@ -117,23 +121,22 @@ void FakeMiner::WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f) {
   w.Open('{');
   w.Int("fanspeed", 6344);
   w.Str("hwversion", "RT0159");
-  w.Str("mode", "1");
+  w.Str("mode", wm_.mode == 0 ? "0" : wm_.mode == 2 ? "2" : "1");  // asic-rs: 0 low, 1 normal, 2 high
   w.Str("model", "P221B");
   put("sn", fmt::format_to_n(text, sizeof text, "1436B24296{:05d}", n));
   w.Str("swversion", "230224.220429");
   w.Str("type", "P221B");
   w.Str("vendor", "1");
   w.Close('}');
-  put("salt",
-      fmt::format_to_n(text, sizeof text, "{:08x}",
-                       static_cast<uint32_t>(spec_.seed * 2654435761u + static_cast<uint64_t>(n))));
+  w.Str("salt", WhatsminerV3Salt());
   w.Key("system");
   w.Open('{');
   w.Str("api", "3.0.2");
   w.Str("apiswitch", "1");
   w.Str("control-board-version", "CB6V10");
   w.Str("fwversion", f.build);
-  w.Str("ledstatus", "auto");
+  // After set.system.led with colours: no capture shows it, any but "auto".
+  w.Str("ledstatus", blinking_ ? "manual" : "auto");
   w.Str("platform", "H616");
   w.Close('}');
   w.Close('}');
@@ -184,7 +187,7 @@ void FakeMiner::WriteV3MinerStatus(ReplyWriter& w, std::string_view sections) {
       w.Fixed("hash-average", s.rate_av / 1e12, 1);
       w.Fixed("hash-realtime", s.rate_5s / 1e12, 3);
       w.Fixed("power-5min", watts, 1);
-      w.Int("power-limit", f.power_limit);
+      w.Int("power-limit", wm_.limit);
       w.Fixed("power-rate", s.rate_5s > 0 ? watts / (s.rate_5s / 1e12) : 0, 1);
       w.Fixed("power-realtime", watts, 1);
       w.Int("up-freq-finish", 1);

@@ -220,8 +220,11 @@ TEST(FakeWhatsminer, M60sV3RepliesCarryTheCapturesKeys) {
   // hash-realtime is TH/s: the nominal 170.8 TH/s within the fake's 2 % noise.
   EXPECT_NEAR(status["msg"]["summary"]["hash-realtime"].get<double>(), 170.8, 170.8 * 0.03);
 
-  for (std::string_view bad : {R"({"cmd":"set.miner.service","param":"stop"})", R"({"cmd":7})",
-                               "not json", R"({"command":"summary"})"}) {
+  // A write without the salt's token (whatsminer_control_test signs them).
+  const ordered_json unsigned_write = V3(miner, R"({"cmd":"set.miner.service","param":"stop"})");
+  EXPECT_EQ(unsigned_write["code"], -4);
+  EXPECT_EQ(unsigned_write["msg"], "no permission");
+  for (std::string_view bad : {R"({"cmd":7})", "not json", R"({"command":"summary"})"}) {
     SCOPED_TRACE(bad);
     const ordered_json refused = V3(miner, bad);
     EXPECT_EQ(refused["code"], -2);

@@ -35,9 +35,18 @@ Outcome MinerDriver::SetPowerLimit(const Context& ctx, int) const {
 }
 Result<Settings> MinerDriver::ReadSettings(const Context&) const { return Settings{}; }
 
+Outcome ExchangeFailed(std::string step, const ExchangeResult& exchange) {
+  const Failure failure = exchange.status == MinerStatus::kTimeout    ? Failure::kTimeout
+                          : exchange.status == MinerStatus::kTooLarge ? Failure::kBadReply
+                                                                      : Failure::kUnreachable;
+  return Outcome::Fail(failure, std::move(step),
+                       std::string(ToString(exchange.status)) + ": " + exchange.error);
+}
+
 std::span<const MinerDriver* const> AllDrivers() {
   // One entry per family asicmon can act on; each driver file defines its own.
-  static const MinerDriver* const kDrivers[] = {&AntminerDriver(), &BraiinsDriver()};
+  static const MinerDriver* const kDrivers[] = {&AntminerDriver(), &BraiinsDriver(),
+                                                 &WhatsminerDriver(), &Whatsminer3Driver()};
   return kDrivers;
 }
 

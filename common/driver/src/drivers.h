@@ -6,7 +6,13 @@
 
 namespace asicmon::driver {
 
+// The Outcome of an API exchange that ended without a whole reply (timeout,
+// refused, reset, too large), naming `step` (driver.cpp).
+Outcome ExchangeFailed(std::string step, const ExchangeResult& exchange);
+
 const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
 const MinerDriver& BraiinsDriver();   // braiins.cpp: Braiins OS's public gRPC API
+const MinerDriver& WhatsminerDriver();  // whatsminer.cpp: btminer API v2
+const MinerDriver& Whatsminer3Driver();  // whatsminer3.cpp: Whatsminer API v3
 
 }  // namespace asicmon::driver
