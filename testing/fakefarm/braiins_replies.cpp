@@ -375,7 +375,7 @@ void FakeMiner::SetPowerTarget(int watts, double now) {
 // The tuner runs the chips at the target's share of the nominal draw; the
 // hashrate is taken to follow the draw linearly (no public curve of an
 // S19 XP under BOS exists; real chips gain efficiency as they slow).
-double FakeMiner::PowerShare() const {
+double FakeMiner::BraiinsPowerShare() const {
   const BraiinsFacts* b = BraiinsFactsOf(model_->id);
   if (b == nullptr || b->watts <= 0) return 1;
   return std::clamp(TargetWatts(now_) / b->watts, 0.0, 1.0);

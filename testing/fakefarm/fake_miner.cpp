@@ -201,11 +201,6 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
     s.rate_5s *= share;
     s.rate_av *= share;
   }
-  if (const double share = PowerShare(); share < 1) {
-    for (double& rate : s.board_rate) rate *= share;
-    s.rate_5s *= share;
-    s.rate_av *= share;
-  }
   for (int f = 0; f < fw.fans; ++f) {
     const int rpm =
         fw.fan_base + 60 * static_cast<int>(std::lround((Uniform() * 2 - 1) * 3)) + 120 * f;

@@ -260,7 +260,7 @@ class FakeMiner {
   std::string_view WhatsminerModeName(bool lower) const;
   // Share of its nominal watts and hashrate the power mode and limit leave
   // a Whatsminer now (1 for other families).
-  double PowerShare() const;
+  double WhatsminerPowerShare() const;
   // Braiins OS+ (braiins_replies.cpp): true when this miner runs it and
   // `command` is one bosminer answers its own way (every command but the
   // pool ones, which fall to cgminer's).
@@ -311,7 +311,10 @@ class FakeMiner {
   // Braiins OS: the tuner's target at `now` on its way to power_target(),
   // and the share of nominal hashrate it allows (1 for other firmware).
   double TargetWatts(double now) const;
-  double PowerShare() const;
+  double BraiinsPowerShare() const;  // 1 for other firmware
+  // The share of nominal watts and hashrate the miner's power settings leave
+  // it now, whatever its family (1 where nothing limits it).
+  double PowerShare() const { return BraiinsPowerShare() * WhatsminerPowerShare(); }
   void SettleShares();  // credits the shares found so far to the pool in use
   std::string_view Description() const;
 

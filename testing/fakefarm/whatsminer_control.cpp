@@ -48,7 +48,7 @@ int FakeMiner::WhatsminerInitialMode(const WhatsminerFacts& f) {
   return f.form_2023 ? 1 : 2;
 }
 
-double FakeMiner::PowerShare() const {
+double FakeMiner::WhatsminerPowerShare() const {
   const WhatsminerFacts* f = WhatsminerFactsOf(model_->id);
   if (f == nullptr) return 1;
   auto share = [&](int mode, int limit) {
