@@ -260,7 +260,11 @@ class FakeMiner {
   void WriteLuxosPower(ReplyWriter& w, const LuxosFacts& l);
   void WriteLuxosFans(ReplyWriter& w, const LuxosFacts& l);
   void WriteLuxosTemps(ReplyWriter& w);
-  void WriteLuxosCurtail(ReplyWriter& w, const std::string* parameter,
+  // LUXminer's session and its control commands (luxos_control.cpp):
+  // logon, session, logoff, curtail, profileset, ledset, resetminer,
+  // rebootdevice, and the profiles and config they read back through
+  // (config answered from WriteLuxos).
+  bool WriteLuxosControl(ReplyWriter& w, std::string_view command, const std::string* parameter,
                          std::vector<PrivilegedAction>* actions);
   // ePIC's UMC documents (epic_replies.cpp) and AxeOS's (bitaxe_replies.cpp),
   // into scratch_: the HTTP status of the answer to `method` `path`, 200
@@ -271,6 +275,16 @@ class FakeMiner {
   void WriteEpicNetwork(ReplyWriter& w);
   void WriteEpicTemps(ReplyWriter& w);
   int WriteBitaxe(const BitaxeFacts& b, std::string_view method, std::string_view path);
+  void WriteLuxosSession(ReplyWriter& w, bool logon);
+  void WriteLuxosProfiles(ReplyWriter& w, const LuxosFacts& l);
+  void WriteLuxosConfig(ReplyWriter& w);
+  void WriteLuxosProfileSet(ReplyWriter& w, std::string_view name, ActionResult& result);
+  // The share of its nominal hashrate the LuxOS profile in use gives at
+  // now_ (ramping from the previous one), and the same for its watts; 1 for
+  // every other family.
+  double ProfileRateShare() const;
+  double ProfileWattShare(const LuxosFacts& l) const;
+  double ProfileStepNow() const;
   // Stops (true) or resumes hashing at `now` whatever the web interface can
   // do: SetSleeping for stock firmware, pause/resume (Braiins OS+) and
   // curtail (LuxOS) through the API.
@@ -316,6 +330,12 @@ class FakeMiner {
   int power_target_w_ = 0;   // Braiins OS: the target set, 0 until one is
   double power_from_w_ = 0;  // the tuner's target when it was set
   double power_set_at_ = 0;  // unix time it was set
+  double lux_session_used_ = 0;  // when it was last used: it lapses a minute later
+  // LuxOS: the profile in use, in 25 MHz steps from "default", and the one
+  // before it with when the change began (profileset ramps to it).
+  int lux_step_ = 0;
+  int lux_step_from_ = 0;
+  double lux_step_since_ = -std::numeric_limits<double>::infinity();
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

@@ -83,6 +83,12 @@ void FarmServer::Respond(uint32_t slot) {
         m.fake.Handle(request, UnixNow(), reply_, &actions_);
       }
       if (!actions_.empty()) LogActions(m, m.plan.port);
+      // LuxOS's reboot and mining software reset through its API, once answered.
+      for (const PrivilegedAction& a : actions_) {
+        if (a.result != ActionResult::kOk) continue;
+        if (a.command == "rebootdevice") Reboot(c.miner);
+        if (a.command == "resetminer") RestartSoftware(c.miner);
+      }
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);
       if (fault == Fault::kSlow) {
         // Keep reading meanwhile, so a client that gives up is noticed.

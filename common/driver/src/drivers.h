@@ -8,5 +8,6 @@ namespace asicmon::driver {
 
 const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
 const MinerDriver& BraiinsDriver();   // braiins.cpp: Braiins OS's public gRPC API
+const MinerDriver& LuxosDriver();     // luxos.cpp: LuxOS (LUXminer)
 
 }  // namespace asicmon::driver
