@@ -219,7 +219,16 @@ class FakeMiner {
   // Canaan's own forms (avalon_replies.cpp): true when this is an AvalonMiner
   // and `command` one it answers its own way (summary, stats, estats,
   // litestats, version); pools and devs are cgminer's.
-  bool WriteAvalon(ReplyWriter& w, std::string_view command);
+  bool WriteAvalon(ReplyWriter& w, std::string_view command, const std::string* parameter,
+                   std::vector<PrivilegedAction>* actions);
+  // Canaan's ascset (avalon_control.cpp): softoff/softon at a time, led,
+  // workmode, reboot, help; a soft-off or soft-on whose time has come is
+  // applied first by AvalonTick.
+  void WriteAvalonAscset(ReplyWriter& w, const AvalonFacts& a, std::string_view param,
+                         std::vector<PrivilegedAction>* actions);
+  void AvalonTick();
+  // The Q's work mode's share of the eco rate (and watts); 1 for other models.
+  double AvalonModeShare() const;
   void WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a);
   void WriteAvalonStats(ReplyWriter& w, const AvalonFacts& a, bool lite);
   void WriteAvalonModule(const AvalonFacts& a);  // the "MM ID0" string, into scratch_
@@ -336,6 +345,11 @@ class FakeMiner {
   int lux_step_ = 0;
   int lux_step_from_ = 0;
   double lux_step_since_ = -std::numeric_limits<double>::infinity();
+  // Avalon: the work mode set (the Q: 0 eco, 1 standard, 2 super), and a
+  // soft-off or soft-on waiting for its time (softoff_at_ < 0: none).
+  int avalon_mode_ = 0;
+  double avalon_switch_at_ = -1;
+  bool avalon_switch_off_ = false;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

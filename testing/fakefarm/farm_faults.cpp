@@ -83,10 +83,13 @@ void FarmServer::Respond(uint32_t slot) {
         m.fake.Handle(request, UnixNow(), reply_, &actions_);
       }
       if (!actions_.empty()) LogActions(m, m.plan.port);
-      // LuxOS's reboot and mining software reset through its API, once answered.
+      // LuxOS's reboot and mining software reset, and Canaan's ascset reboot,
+      // through the API, once answered.
       for (const PrivilegedAction& a : actions_) {
         if (a.result != ActionResult::kOk) continue;
-        if (a.command == "rebootdevice") Reboot(c.miner);
+        if (a.command == "rebootdevice" || (a.command == "ascset" && a.parameter == "0,reboot,0")) {
+          Reboot(c.miner);
+        }
         if (a.command == "resetminer") RestartSoftware(c.miner);
       }
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);

@@ -12,18 +12,17 @@
 //   Set" with PROFILE[0] {Board, FrequencyStep 5, Profile, VoltageStep 0.05}:
 //   the profile is applied in steps, so hashrate and watts ramp to it (over
 //   the spec's wake_ramp_s here).
-// - profiles: the built-in profiles are "default" (the nameplate) and 16
-//   steps under and 8 over it of 25 MHz and 0.1 V each (/firmware/features),
-//   named by frequency ("580MHz", luxos-tooling's tests/data/messages/atm.json);
-//   the fields are those pyasic reads (UpstreamData/pyasic
-//   pyasic/config/mining/presets.py MiningPreset.from_luxos: "Profile Name",
-//   Watts, Hashrate, IsTuned, Frequency, Voltage); config's CONFIG[0].Profile
-//   names the one in use (pyasic get_active_preset_from_luxos;
-//   luxos-s19kpro-config.json: "290MHz", ProfileStep "-12").
+// - profiles: "default" (the nameplate) and 16 steps under and 8 over it of
+//   25 MHz (docs.luxor.tech/firmware/features), named by frequency, in the
+//   layout of luxos-s19kpro-profiles.json (code 323 "List profiles"), whose
+//   voltage rises 0.15 V a step (the features page says 0.1 V; the capture
+//   also floors it at 11.88 V, which the fake does not); config's
+//   CONFIG[0].Profile and ProfileStep name the one in use
+//   (luxos-s19kpro-config.json: "290MHz", "-12"; pyasic reads Profile).
 // - ledset "<id>,red,blink|on|off" (pyasic's LUXMinerRPCAPI.ledset),
 //   resetminer and rebootdevice "<id>" (the same).
 // Not documented where found, so chosen here and said so in PROVENANCE.md:
-// the codes and messages of profiles, ledset, logoff, resetminer,
+// the codes and messages of ledset, logoff, resetminer,
 // rebootdevice and of every refusal (a stale or missing session: cgminer's
 // 45 "Access denied"; a second logon, an unknown profile or action: 'E' 14
 // with LUXminer-style text), the profiles' watts (frequency × voltage²).
@@ -47,7 +46,7 @@ constexpr double kSessionLapseS = 60;  // "Sessions expire automatically after o
 constexpr int kStepsUnder = 16;        // built-in profiles below "default"
 constexpr int kStepsOver = 8;          // and above it
 constexpr int kStepMhz = 25;
-constexpr double kStepVolts = 0.1;
+constexpr double kStepVolts = 0.15;  // luxos-s19kpro-profiles.json
 
 // Up to four comma-separated fields of a parameter.
 std::vector<std::string_view> Fields(std::string_view param) {
@@ -63,8 +62,7 @@ std::vector<std::string_view> Fields(std::string_view param) {
 
 // "default" or "<MHz>MHz" for a step from the default profile.
 std::string ProfileName(int frequency, int step) {
-  return step == 0 ? std::string("default")
-                   : fmt::format("{}MHz", frequency + step * kStepMhz);
+  return step == 0 ? std::string("default") : fmt::format("{}MHz", frequency + step * kStepMhz);
 }
 
 }  // namespace
@@ -113,8 +111,8 @@ bool FakeMiner::WriteLuxosControl(ReplyWriter& w, std::string_view command,
     WriteLuxosSession(w, true);
     return true;
   }
-  constexpr std::string_view kWithSession[] = {"logoff",  "curtail",    "profileset",
-                                               "ledset",  "resetminer", "rebootdevice"};
+  constexpr std::string_view kWithSession[] = {"logoff", "curtail",    "profileset",
+                                               "ledset", "resetminer", "rebootdevice"};
   if (std::find(std::begin(kWithSession), std::end(kWithSession), command) ==
       std::end(kWithSession)) {
     return false;
@@ -208,16 +206,20 @@ void FakeMiner::WriteLuxosProfiles(ReplyWriter& w, const LuxosFacts& l) {
     const double volts = l.volts + step * kStepVolts;
     const double share = freq / f0;
     w.Open('{');
+    w.Bool("CanRestore", true);
     w.Int("Frequency", static_cast<int64_t>(freq));
+    w.Bool("HasOverrides", false);
     w.Fixed("Hashrate", model_->hashrate_nominal * share / 1e12, 1);  // TH/s
+    w.Bool("IsDynamic", true);
     w.Bool("IsTuned", false);
     w.Str("Profile Name", ProfileName(f0, step));
-    w.Fixed("Voltage", volts, 1);
+    w.Str("Step", fmt::format("{}", step));
+    w.Fixed("Voltage", volts, 2);
     w.Int("Watts", std::lround(l.watts * share * (volts / l.volts) * (volts / l.volts)));
     w.Close('}');
   }
   w.Close(']');
-  WriteLuxosStatus(w, 'S', 327, "Profiles");
+  WriteLuxosStatus(w, 'S', 323, "List profiles");
   w.Int("id", 1);
   w.Close('}');
 }
@@ -252,8 +254,7 @@ void FakeMiner::WriteLuxosConfig(ReplyWriter& w) {
   w.Close('}');
 }
 
-void FakeMiner::WriteLuxosProfileSet(ReplyWriter& w, std::string_view name,
-                                     ActionResult& result) {
+void FakeMiner::WriteLuxosProfileSet(ReplyWriter& w, std::string_view name, ActionResult& result) {
   const int f0 = model_->firmware.frequency;
   int step = 0;
   bool found = name == "default";

@@ -220,8 +220,8 @@ TEST_F(LuxosControl, RefusalsNameTheStepAndSendNothing) {
 
   // A stale or wrong session id is refused as LUXminer refuses it; the miner
   // keeps hashing.
-  const CommandResult stale = RunCommand({kTarget, 4028}, "curtail", "nosuchid,sleep",
-                                         options_.api);
+  const CommandResult stale =
+      RunCommand({kTarget, 4028}, "curtail", "nosuchid,sleep", options_.api);
   EXPECT_EQ(stale.status, MinerStatus::kAuthError) << stale.reply_json;
   const std::vector<json> got = NewActions();
   ASSERT_EQ(got.size(), 1u);

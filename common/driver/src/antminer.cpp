@@ -118,26 +118,7 @@ class Antminer final : public MinerDriver {
     return caps;
   }
 
-  Outcome Restart(const Context& ctx) const override {
-    const CommandResult r = RunCommand({ctx.ip, ctx.options.api_port}, "restart", "",
-                                       ctx.options.api);
-    if (r.status == MinerStatus::kAuthError) {
-      return Outcome::Fail(Failure::kConflict, "restart",
-                           "the miner's API is read-only: it refused 'restart' (" + r.error +
-                               "); stock firmware ships that way: use POST .../reboot instead");
-    }
-    // Stock cgminer answers restart with no STATUS block: 4.x sends
-    // {"RESTART","id":1} and a NUL (not even JSON), other builds
-    // {"STATUS":"RESTART"}; and it may go down before or while answering. So
-    // any answer but an explicit error STATUS (E or F) means it took it.
-    const bool answered = r.status == MinerStatus::kOk || r.status == MinerStatus::kParseError ||
-                          r.status == MinerStatus::kReset || r.status == MinerStatus::kApiError;
-    if (!answered) return ApiFailed("restart", r);
-    if (r.status == MinerStatus::kApiError && (r.status_letter == "E" || r.status_letter == "F")) {
-      return Outcome::Fail(Failure::kRefused, "restart", r.error);
-    }
-    return Outcome::Done("api restart");
-  }
+  Outcome Restart(const Context& ctx) const override { return RestartByApi(ctx); }
 
   Outcome Reboot(const Context& ctx) const override {
     const WebRequest request = Cgi(ctx, "/cgi-bin/reboot.cgi");

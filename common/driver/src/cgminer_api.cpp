@@ -15,6 +15,27 @@ Outcome ApiFailed(std::string step, const CommandResult& r) {
   return Outcome::Fail(failure, std::move(step), std::string(ToString(r.status)) + ": " + r.error);
 }
 
+Outcome RestartByApi(const Context& ctx) {
+  const CommandResult r =
+      RunCommand({ctx.ip, ctx.options.api_port}, "restart", "", ctx.options.api);
+  if (r.status == MinerStatus::kAuthError) {
+    return Outcome::Fail(Failure::kConflict, "restart",
+                         "the miner's API is read-only: it refused 'restart' (" + r.error +
+                             "); stock firmware ships that way: use POST .../reboot instead");
+  }
+  // Stock cgminer answers restart with no STATUS block: 4.x sends
+  // {"RESTART","id":1} and a NUL (not even JSON), other builds
+  // {"STATUS":"RESTART"}; and it may go down before or while answering. So
+  // any answer but an explicit error STATUS (E or F) means it took it.
+  const bool answered = r.status == MinerStatus::kOk || r.status == MinerStatus::kParseError ||
+                        r.status == MinerStatus::kReset || r.status == MinerStatus::kApiError;
+  if (!answered) return ApiFailed("restart", r);
+  if (r.status == MinerStatus::kApiError && (r.status_letter == "E" || r.status_letter == "F")) {
+    return Outcome::Fail(Failure::kRefused, "restart", r.error);
+  }
+  return Outcome::Done("api restart");
+}
+
 namespace {
 
 bool Same(const PoolInfo& have, const PoolSetting& want) {
@@ -85,8 +106,7 @@ Outcome SetPoolsByApi(const Context& ctx, std::string_view family,
            Same(*by_index[prefix], pools[prefix])) {
       ++prefix;
     }
-    if (prefix > 0 && prefix == by_index.size() && prefix < pools.size() &&
-        by_index[0]->active) {
+    if (prefix > 0 && prefix == by_index.size() && prefix < pools.size() && by_index[0]->active) {
       if (Outcome o = add(pools[prefix]); !o.ok()) return o;
       continue;
     }
@@ -96,8 +116,7 @@ Outcome SetPoolsByApi(const Context& ctx, std::string_view family,
     if (first == r.pools.rend()) {
       if (first_added) {
         return Outcome::Fail(Failure::kRefused, "pools",
-                             "the added pool vanished: the miner no longer lists " +
-                                 pools[0].url);
+                             "the added pool vanished: the miner no longer lists " + pools[0].url);
       }
       if (Outcome o = add(pools[0]); !o.ok()) return o;
       first_added = true;

@@ -1,6 +1,6 @@
 // What drivers of cgminer-style APIs share (stock Bitmain, LuxOS, Avalon):
-// a command's failure as an Outcome, and a pool list set through the API's
-// addpool / switchpool / removepool.
+// a command's failure as an Outcome, restart, and a pool list set through the
+// API's addpool / switchpool / removepool.
 #pragma once
 
 #include <span>
@@ -13,6 +13,11 @@ namespace asicmon::driver {
 
 // The Outcome of a command that did not answer kOk, named `step`.
 Outcome ApiFailed(std::string step, const CommandResult& r);
+
+// cgminer's restart of the mining software. Stock cgminer answers it with no
+// STATUS block, or goes down before answering: any answer but an explicit
+// error is taken; a read-only API (access denied) is kConflict.
+Outcome RestartByApi(const Context& ctx);
 
 // Makes the miner's pools `pools` (1..kMaxPools) in that order, by index and
 // by priority: adds the first (unless listed already), switches to it and

@@ -38,7 +38,7 @@ Result<Settings> MinerDriver::ReadSettings(const Context&) const { return Settin
 std::span<const MinerDriver* const> AllDrivers() {
   // One entry per family asicmon can act on; each driver file defines its own.
   static const MinerDriver* const kDrivers[] = {&AntminerDriver(), &BraiinsDriver(),
-                                                &LuxosDriver()};
+                                                &LuxosDriver(), &AvalonDriver()};
   return kDrivers;
 }
 

@@ -9,5 +9,6 @@ namespace asicmon::driver {
 const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
 const MinerDriver& BraiinsDriver();   // braiins.cpp: Braiins OS's public gRPC API
 const MinerDriver& LuxosDriver();     // luxos.cpp: LuxOS (LUXminer)
+const MinerDriver& AvalonDriver();    // avalon.cpp: Canaan AvalonMiner stock firmware
 
 }  // namespace asicmon::driver

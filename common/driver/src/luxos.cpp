@@ -27,10 +27,10 @@
 // heavier overclocking risks the hardware). LuxOS has no power limit as
 // such: a profile's watts are an estimate, not a cap.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -117,9 +117,9 @@ class Luxos final : public MinerDriver {
     if (auto* failed = std::get_if<Outcome>(&profiles)) return *failed;
     const std::string name = ProfileFor(mode, std::get<std::vector<Profile>>(profiles));
     if (name.empty()) {
-      return Outcome::Fail(Failure::kUnsupported, "profiles",
-                           fmt::format("the miner lists no profile for the {} power mode",
-                                       ToString(mode)));
+      return Outcome::Fail(
+          Failure::kUnsupported, "profiles",
+          fmt::format("the miner lists no profile for the {} power mode", ToString(mode)));
     }
     return WithSession(ctx, "profileset", name, true);
   }
@@ -140,7 +140,8 @@ class Luxos final : public MinerDriver {
       return Status::Unavailable(failed->step + ": " + failed->detail);
     }
     for (PowerMode mode : {PowerMode::kLow, PowerMode::kNormal, PowerMode::kHigh}) {
-      if (ProfileFor(mode, std::get<std::vector<Profile>>(profiles)) == active->get<std::string>()) {
+      if (ProfileFor(mode, std::get<std::vector<Profile>>(profiles)) ==
+          active->get<std::string>()) {
         settings.power_mode = mode;
       }
     }
@@ -177,8 +178,8 @@ class Luxos final : public MinerDriver {
 
   // logon, then `command` with the session id before `args`, then logoff
   // when asked (a reboot or reset ends the session itself).
-  static Outcome WithSession(const Context& ctx, std::string_view command,
-                             const std::string& args, bool logoff) {
+  static Outcome WithSession(const Context& ctx, std::string_view command, const std::string& args,
+                             bool logoff) {
     const CommandResult logon = Run(ctx, "logon", "");
     if (logon.status == MinerStatus::kApiError) {
       return Outcome::Fail(Failure::kConflict, "logon",
