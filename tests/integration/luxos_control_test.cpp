@@ -99,6 +99,9 @@ TEST_F(LuxosControl, SleepWakeAndPowerModesReadBack) {
   ExpectActions({"curtail", "logoff"});
   Record r = PollUntil([](const Record& p) { return p.hashrate == 0.0; });
   EXPECT_EQ(r.hashrate, 0.0);
+  settings = driver_->ReadSettings(ctx);
+  ASSERT_TRUE(settings.ok());
+  EXPECT_EQ(settings->sleeping, true);
   // Curtail sleep turns the PSU off: the fake's power reads 0, which the
   // reader reports as no reading.
   EXPECT_EQ(r.power_w.value_or(0), 0.0);
@@ -174,9 +177,15 @@ TEST_F(LuxosControl, PoolsLocateRestartAndReboot) {
     EXPECT_EQ(got[0]["command"], "ledset");
     EXPECT_TRUE(got[0]["parameter"].get<std::string>().ends_with(",red,blink")) << got[0];
   }
+  auto settings = driver_->ReadSettings(ctx);
+  ASSERT_TRUE(settings.ok()) << settings.status().ToString();
+  EXPECT_EQ(settings->locate_on, true);
   o = driver_->Locate(ctx, false);
   ASSERT_TRUE(o.ok()) << o.step << ": " << o.detail;
   ExpectActions({"ledset", "logoff"});
+  settings = driver_->ReadSettings(ctx);
+  ASSERT_TRUE(settings.ok());
+  EXPECT_EQ(settings->locate_on, false);
 
   const int64_t uptime = first.uptime_s.value_or(0);
   o = driver_->Restart(ctx);

@@ -13,9 +13,9 @@
 // resetminer "<id>", rebootdevice "<id>" (as UpstreamData/pyasic @ e2b9d357
 // pyasic/rpc/luxminer.py and miners/backends/luxminer.py send them: fault
 // light, restart, reboot), and addpool / switchpool / removepool, which need
-// no session (api.json). Read back: the profile in use from config's
-// CONFIG[0].Profile and the profiles' list from profiles (PROFILES[]."Profile
-// Name", Watts: pyasic config/mining/__init__.py and presets.py).
+// no session (api.json). Read back from config (luxos-s19kpro-config.json):
+// Profile, the profile in use, CurtailMode and RedLed; and the profiles' list
+// (luxos-s19kpro-profiles.json: "Profile Name", Watts).
 //
 // Power modes are profiles. Every LuxOS miner has the built-in "default"
 // (its nameplate) with 16 steps under and 8 over it of 25 MHz / 0.1 V
@@ -133,6 +133,15 @@ class Luxos final : public MinerDriver {
     }
     const auto doc = ParseReply(config);
     const nlohmann::json conf = doc ? FirstOf(*doc, "CONFIG") : nlohmann::json();
+    // CurtailMode "None" while hashing (luxos-s19kpro-config.json), "Sleep"
+    // curtailed; RedLed "auto" as captured, the ledset state once set.
+    if (const auto mode = conf.find("CurtailMode"); mode != conf.end() && mode->is_string()) {
+      if (*mode == "None") settings.sleeping = false;
+      if (*mode == "Sleep") settings.sleeping = true;
+    }
+    if (const auto red = conf.find("RedLed"); red != conf.end() && red->is_string()) {
+      settings.locate_on = *red == "blink" || *red == "on";
+    }
     const auto active = conf.find("Profile");
     if (active == conf.end() || !active->is_string()) return settings;
     auto profiles = ReadProfiles(ctx);
