@@ -28,10 +28,15 @@ void Values(fmt::memory_buffer& out, std::string_view key, int count, Get get) {
 
 }  // namespace
 
-bool FakeMiner::WriteAvalon(ReplyWriter& w, std::string_view command) {
+bool FakeMiner::WriteAvalon(ReplyWriter& w, std::string_view command, const std::string* parameter,
+                            std::vector<PrivilegedAction>* actions) {
   const AvalonFacts* a = AvalonFactsOf(model_->id);
   if (a == nullptr) return false;
-  if (command == "summary") {
+  AvalonTick();
+  if (command == "ascset") {
+    WriteAvalonAscset(w, *a, parameter ? std::string_view(*parameter) : std::string_view(),
+                      actions);
+  } else if (command == "summary") {
     WriteAvalonSummary(w, *a);
   } else if (command == "stats" || command == "estats") {
     WriteAvalonStats(w, *a, false);
@@ -112,23 +117,29 @@ void FakeMiner::WriteAvalonModule(const AvalonFacts& a) {
     tsum += s.temp_pcb[b];
   }
   const int tavg = boards > (dead >= 0 ? 1 : 0) ? tsum / (boards - (dead >= 0 ? 1 : 0)) : 0;
-  const double share = model_->hashrate_nominal > 0 ? s.rate_5s / model_->hashrate_nominal : 0;
-  const auto watts = static_cast<int64_t>(std::llround(a.watts * std::clamp(share, 0.05, 1.2)));
+  // Watts follow the rate, and the Q's work mode (its rated watts scale with its rate).
+  const double nominal = model_->hashrate_nominal * AvalonModeShare();
+  const double share = nominal > 0 ? s.rate_5s / nominal : 0;
+  const auto watts = static_cast<int64_t>(
+      std::llround(a.watts * AvalonModeShare() * std::clamp(share, 0.05, 1.2)));
   auto& out = scratch_;
   out.clear();
   if (a.form_2025) {
-    fmt::format_to(fmt::appender(out),
-                   "'STATS':{{Ver[{}-{}] LVer[{}] BVer[{}] FW[Release] DNA[020100{:010x}] STATE[1]",
-                   a.model, a.firmware, a.firmware, a.firmware, spec_.index + 1);
+    // Soft-off: STATE[2] and "In Idle" (avalon-q-stats.json), else 1 "In Work".
     fmt::format_to(
         fmt::appender(out),
-        " MEMFREE[67892] NETFAIL[0 0 0 0 0 0 0 0] SYSTEMSTATU[Work: In Work, Hash Board: {}]",
-        boards);
+        "'STATS':{{Ver[{}-{}] LVer[{}] BVer[{}] FW[Release] DNA[020100{:010x}] STATE[{}]", a.model,
+        a.firmware, a.firmware, a.firmware, spec_.index + 1, sleeping_ ? 2 : 1);
+    fmt::format_to(fmt::appender(out),
+                   " MEMFREE[67892] NETFAIL[0 0 0 0 0 0 0 0] SYSTEMSTATU[Work: {}, Hash Board: {}]",
+                   sleeping_ ? "In Idle" : "In Work", boards);
   } else {
     fmt::format_to(fmt::appender(out),
                    "Ver[{}-{}] DNA[020100{:010x}] MEMFREE[1201472.0] NETFAIL[0 0 0 0 0 0 0 0]",
                    a.model, a.firmware, spec_.index + 1);
-    fmt::format_to(fmt::appender(out), " SYSTEMSTATU[Work: In Work, Hash Board: {} ]", boards);
+    // No capture of a classic module in soft-off: "In Idle" as the Q's.
+    fmt::format_to(fmt::appender(out), " SYSTEMSTATU[Work: {}, Hash Board: {} ]",
+                   sleeping_ ? "In Idle" : "In Work", boards);
   }
   fmt::format_to(fmt::appender(out), " Elapsed[{}] BOOTBY[0x08.00000000] LW[{}]", s.elapsed,
                  s.getworks * 64);
@@ -148,7 +159,7 @@ void FakeMiner::WriteAvalonModule(const AvalonFacts& a) {
                  s.rate_5s / 1e9, s.rate_ideal / 1e9, s.rate_av / 1e9);
   fmt::format_to(fmt::appender(out), " WU[{:.2f}] Freq[{}.00]", s.rate_av / 1e9 * 13.97,
                  model_->firmware.frequency);
-  if (!a.form_2025) fmt::format_to(fmt::appender(out), " Led[0]");
+  if (!a.form_2025) fmt::format_to(fmt::appender(out), " Led[{}]", blinking_ ? 1 : 0);
   // Each board's rate since start, as the driver computes MGHS from diff-1 shares.
   fmt::format_to(fmt::appender(out), " MGHS[");
   for (int b = 0; b < boards; ++b) {
@@ -162,10 +173,11 @@ void FakeMiner::WriteAvalonModule(const AvalonFacts& a) {
     Values(out, "MTmax", boards, [&](int b) { return b == dead ? 0 : s.temp_chip[b]; });
     Values(out, "MTavg", boards, [&](int b) { return b == dead ? 0 : s.temp_pcb[b]; });
   }
-  fmt::format_to(fmt::appender(out), " TA[{}] Core[{}] PING[120] SoftOFF[0]",
-                 boards * model_->chips_per_board, a.core);
+  // SoftOFF[4] in soft-off as avalon-q-stats.json (what 4 counts is not documented).
+  fmt::format_to(fmt::appender(out), " TA[{}] Core[{}] PING[120] SoftOFF[{}]",
+                 boards * model_->chips_per_board, a.core, sleeping_ ? 4 : 0);
   Values(out, "ECHU", boards, [](int) { return 0; });
-  fmt::format_to(fmt::appender(out), " ECMM[0] WORKMODE[{}]", a.form_2025 ? 0 : 1);
+  fmt::format_to(fmt::appender(out), " ECMM[0] WORKMODE[{}]", a.form_2025 ? avalon_mode_ : 1);
   if (a.form_2025) out.push_back('}');
 }
 

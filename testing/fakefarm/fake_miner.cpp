@@ -79,6 +79,7 @@ void FakeMiner::Restart(double now) {
   sleep_since_ = now;
   settled_accepted_ = 0;
   for (Pool& p : pools_) p.accepted = 0;
+  lux_session_.clear();  // LUXminer's session lives in the process that restarted
   snap_valid_ = false;
 }
 
@@ -179,7 +180,8 @@ const FakeMiner::Snapshot& FakeMiner::Snap() {
   const int64_t hashing_s =
       std::max<int64_t>(0, s.elapsed - static_cast<int64_t>(slept_s_ + asleep_now));
   const int dead = DeadBoard();
-  const double per_board = model_->hashrate_nominal / model_->boards;
+  const double per_board =
+      model_->hashrate_nominal / model_->boards * ProfileRateShare() * AvalonModeShare();
   // Temperatures drift slowly (a 15-minute cycle) with a little noise on top.
   const double drift = 3 * std::sin(now_ * 2 * std::numbers::pi / 900 + temp_phase_);
   for (int b = 0; b < model_->boards; ++b) {
@@ -327,7 +329,7 @@ std::string FakeMiner::Handle(std::string_view request, double now) {
 
 void FakeMiner::Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
                         std::vector<PrivilegedAction>* actions, bool joined) {
-  if (WriteAvalon(w, command)) return;
+  if (WriteAvalon(w, command, parameter, actions)) return;
   if (WhatsminerFactsOf(model_->id) != nullptr && IsPrivilegedCommand(command)) {
     // btminer takes write commands only encrypted with the admin token
     // (Whatsminer API v2 document): a plain one is refused.

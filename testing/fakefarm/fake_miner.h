@@ -228,7 +228,16 @@ class FakeMiner {
   // Canaan's own forms (avalon_replies.cpp): true when this is an AvalonMiner
   // and `command` one it answers its own way (summary, stats, estats,
   // litestats, version); pools and devs are cgminer's.
-  bool WriteAvalon(ReplyWriter& w, std::string_view command);
+  bool WriteAvalon(ReplyWriter& w, std::string_view command, const std::string* parameter,
+                   std::vector<PrivilegedAction>* actions);
+  // Canaan's ascset (avalon_control.cpp): softoff/softon at a time, led,
+  // workmode, reboot, help; a soft-off or soft-on whose time has come is
+  // applied first by AvalonTick.
+  void WriteAvalonAscset(ReplyWriter& w, const AvalonFacts& a, std::string_view param,
+                         std::vector<PrivilegedAction>* actions);
+  void AvalonTick();
+  // The Q's work mode's share of the eco rate (and watts); 1 for other models.
+  double AvalonModeShare() const;
   void WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a);
   void WriteAvalonStats(ReplyWriter& w, const AvalonFacts& a, bool lite);
   void WriteAvalonModule(const AvalonFacts& a);  // the "MM ID0" string, into scratch_
@@ -283,7 +292,11 @@ class FakeMiner {
   void WriteLuxosPower(ReplyWriter& w, const LuxosFacts& l);
   void WriteLuxosFans(ReplyWriter& w, const LuxosFacts& l);
   void WriteLuxosTemps(ReplyWriter& w);
-  void WriteLuxosCurtail(ReplyWriter& w, const std::string* parameter,
+  // LUXminer's session and its control commands (luxos_control.cpp):
+  // logon, session, logoff, curtail, profileset, ledset, resetminer,
+  // rebootdevice, and the profiles and config they read back through
+  // (config answered from WriteLuxos).
+  bool WriteLuxosControl(ReplyWriter& w, std::string_view command, const std::string* parameter,
                          std::vector<PrivilegedAction>* actions);
   // ePIC's UMC documents (epic_replies.cpp) and AxeOS's (bitaxe_replies.cpp),
   // into scratch_: the HTTP status of the answer to `method` `path`, 200
@@ -294,6 +307,16 @@ class FakeMiner {
   void WriteEpicNetwork(ReplyWriter& w);
   void WriteEpicTemps(ReplyWriter& w);
   int WriteBitaxe(const BitaxeFacts& b, std::string_view method, std::string_view path);
+  void WriteLuxosSession(ReplyWriter& w, bool logon);
+  void WriteLuxosProfiles(ReplyWriter& w, const LuxosFacts& l);
+  void WriteLuxosConfig(ReplyWriter& w);
+  void WriteLuxosProfileSet(ReplyWriter& w, std::string_view name, ActionResult& result);
+  // The share of its nominal hashrate the LuxOS profile in use gives at
+  // now_ (ramping from the previous one), and the same for its watts; 1 for
+  // every other family.
+  double ProfileRateShare() const;
+  double ProfileWattShare(const LuxosFacts& l) const;
+  double ProfileStepNow() const;
   // Stops (true) or resumes hashing at `now` whatever the web interface can
   // do: SetSleeping for stock firmware, pause/resume (Braiins OS+) and
   // curtail (LuxOS) through the API.
@@ -355,6 +378,17 @@ class FakeMiner {
   };
   WhatsminerState wm_;
   ApiEffect effect_ = ApiEffect::kNone;
+  double lux_session_used_ = 0;  // when it was last used: it lapses a minute later
+  // LuxOS: the profile in use, in 25 MHz steps from "default", and the one
+  // before it with when the change began (profileset ramps to it).
+  int lux_step_ = 0;
+  int lux_step_from_ = 0;
+  double lux_step_since_ = -std::numeric_limits<double>::infinity();
+  // Avalon: the work mode set (the Q: 0 eco, 1 standard, 2 super), and a
+  // soft-off or soft-on waiting for its time (softoff_at_ < 0: none).
+  int avalon_mode_ = 0;
+  double avalon_switch_at_ = -1;
+  bool avalon_switch_off_ = false;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

@@ -52,8 +52,10 @@ constexpr ModelSpec kRows[] = {
 };
 
 constexpr LuxosFacts kFacts[] = {
-    // The S19's 3250 W nameplate; connectors as luxos-s19-fans.json.
-    {ModelId::kLuxosS19, 3250, {"J12 | J14", "J13 | J12", "J15 | J15", "J14 | J13"}, 49},
+    // The S19's 3250 W nameplate; connectors as luxos-s19-fans.json; 13.4 V
+    // at 545 MHz, the nameplate of the features page's example
+    // (docs.luxor.tech/firmware/features).
+    {ModelId::kLuxosS19, 3250, {"J12 | J14", "J13 | J12", "J15 | J15", "J14 | J13"}, 49, 13.4},
 };
 
 constexpr bool RowsFitTheirLimits() {

@@ -14,6 +14,7 @@ struct LuxosFacts {
   // FANS "FAN": the connector pair of each fan, kMaxFans of them.
   std::string_view fan_connectors[kMaxFans];
   int fan_percent;  // FANS "Speed" at work
+  double volts;     // the "default" profile's voltage
 };
 
 // The LuxOS facts of `id`; nullptr for a model of another family.

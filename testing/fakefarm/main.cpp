@@ -58,6 +58,13 @@ summary, stats, pools, version, devs. Privileged commands, which change the mine
 restart, addpool, switchpool, removepool, enablepool, disablepool. The S9 and L3+ end their
 replies with a NUL byte; their stats carry the `}{` quirk of the real firmware. restart answers
 as stock firmware does, with no STATUS block (--restart-reply), and the uptime starts again.
+LuxOS (luxos-s19): logon opens the one session (a second is refused until logoff or a minute
+unused); curtail, profileset, ledset, logoff, resetminer and rebootdevice take its id first
+("<id>,sleep"), else code 45; profiles and config read back; a profile's watts and hashrate ramp
+over --wake-ramp-s; resetminer and rebootdevice take the miner down for --restart-s / --reboot-s.
+Avalon (avalon1246, avalonq): ascset "0,softoff,1:<unix time>" / softon (idle or back at that
+time), "0,led,1-1"/"1-0" (1246), "0,workmode,set,<0-2>" (Q: eco, standard, super), "0,reboot,0"
+(down for --reboot-s), "0,help"; other options "ASC 0 set failed: Unknown option".
 
 Whatsminers (m31s, m60s): btminer's privileged API v2 on the API port: {"cmd":"get_token"},
 then {"enc":1,"data":...} signed and AES-encrypted with the admin password "admin" (Whatsminer

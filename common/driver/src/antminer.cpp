@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <array>
 
-#include "asicmon/poller.h"
 #include "asicmon/web_client.h"
+#include "cgminer_api.h"
 #include "drivers.h"
 
 namespace asicmon::driver {
@@ -118,26 +118,7 @@ class Antminer final : public MinerDriver {
     return caps;
   }
 
-  Outcome Restart(const Context& ctx) const override {
-    const CommandResult r = RunCommand({ctx.ip, ctx.options.api_port}, "restart", "",
-                                       ctx.options.api);
-    if (r.status == MinerStatus::kAuthError) {
-      return Outcome::Fail(Failure::kConflict, "restart",
-                           "the miner's API is read-only: it refused 'restart' (" + r.error +
-                               "); stock firmware ships that way: use POST .../reboot instead");
-    }
-    // Stock cgminer answers restart with no STATUS block: 4.x sends
-    // {"RESTART","id":1} and a NUL (not even JSON), other builds
-    // {"STATUS":"RESTART"}; and it may go down before or while answering. So
-    // any answer but an explicit error STATUS (E or F) means it took it.
-    const bool answered = r.status == MinerStatus::kOk || r.status == MinerStatus::kParseError ||
-                          r.status == MinerStatus::kReset || r.status == MinerStatus::kApiError;
-    if (!answered) return ApiFailed("restart", r);
-    if (r.status == MinerStatus::kApiError && (r.status_letter == "E" || r.status_letter == "F")) {
-      return Outcome::Fail(Failure::kRefused, "restart", r.error);
-    }
-    return Outcome::Done("api restart");
-  }
+  Outcome Restart(const Context& ctx) const override { return RestartByApi(ctx); }
 
   Outcome Reboot(const Context& ctx) const override {
     const WebRequest request = Cgi(ctx, "/cgi-bin/reboot.cgi");
@@ -150,7 +131,7 @@ class Antminer final : public MinerDriver {
   // asked; otherwise the web config, whose three pool slots give priority.
   Outcome SetPools(const Context& ctx, std::span<const PoolSetting> pools) const override {
     if (pools.size() == 1) {
-      Outcome by_api = SetPoolByApi(ctx, pools[0]);
+      Outcome by_api = SetPoolsByApi(ctx, family(), pools);
       if (by_api.failure != Failure::kConflict) return by_api;
     }
     return SetPoolsByWeb(ctx, pools);
@@ -234,59 +215,6 @@ class Antminer final : public MinerDriver {
   }
 
  private:
-  static Outcome ApiFailed(std::string step, const CommandResult& r) {
-    const Failure failure = r.status == MinerStatus::kTimeout ? Failure::kTimeout
-                            : r.status == MinerStatus::kApiError ? Failure::kRefused
-                            : r.status == MinerStatus::kParseError ? Failure::kBadReply
-                                                                    : Failure::kUnreachable;
-    return Outcome::Fail(failure, std::move(step),
-                         std::string(ToString(r.status)) + ": " + r.error);
-  }
-
-  // addpool, then switchpool to it and removepool every other, re-reading
-  // the list after each removal since cgminer moves its last pool into the hole.
-  Outcome SetPoolByApi(const Context& ctx, const PoolSetting& pool) const {
-    const MinerEndpoint endpoint{ctx.ip, ctx.options.api_port};
-    auto command = [&](std::string_view name, const std::string& parameter) {
-      return RunCommand(endpoint, name, parameter, ctx.options.api);
-    };
-    const CommandResult added =
-        command("addpool", pool.url + "," + pool.user + "," + pool.password);
-    if (added.status == MinerStatus::kAuthError) {
-      return Outcome::Fail(Failure::kConflict, "addpool", "the miner's API is read-only");
-    }
-    if (added.status != MinerStatus::kOk) return ApiFailed("addpool", added);
-    for (int step = 0; step < 16; ++step) {
-      const Record r = PollOnce(endpoint, family(), ctx.options.api).record;
-      if (r.status != MinerStatus::kOk) {
-        return Outcome::Fail(r.status == MinerStatus::kTimeout ? Failure::kTimeout
-                                                               : Failure::kUnreachable,
-                             "pools", std::string(ToString(r.status)) + ": " + r.error);
-      }
-      const auto mine = std::find_if(r.pools.rbegin(), r.pools.rend(), [&](const PoolInfo& p) {
-        return p.url == pool.url && p.user == pool.user;
-      });
-      if (mine == r.pools.rend()) {
-        return Outcome::Fail(Failure::kRefused, "pools",
-                             "the added pool vanished: the miner no longer lists " + pool.url);
-      }
-      if (r.pools.size() == 1) return Outcome::Done("api");
-      if (!mine->active) {
-        const CommandResult switched = command("switchpool", std::to_string(mine->index));
-        if (switched.status != MinerStatus::kOk) return ApiFailed("switchpool", switched);
-        continue;
-      }
-      const PoolInfo* other = nullptr;
-      for (const PoolInfo& p : r.pools) {
-        if (p.index != mine->index && (!other || p.index > other->index)) other = &p;
-      }
-      const CommandResult removed = command("removepool", std::to_string(other->index));
-      if (removed.status != MinerStatus::kOk) return ApiFailed("removepool", removed);
-    }
-    return Outcome::Fail(Failure::kRefused, "pools",
-                         "the miner's pool list did not settle after 16 steps");
-  }
-
   Outcome SetPoolsByWeb(const Context& ctx, std::span<const PoolSetting> pools) const {
     auto read = ReadMinerConf(ctx);
     if (auto* failed = std::get_if<Outcome>(&read)) return *failed;

@@ -46,7 +46,8 @@ Outcome ExchangeFailed(std::string step, const ExchangeResult& exchange) {
 std::span<const MinerDriver* const> AllDrivers() {
   // One entry per family asicmon can act on; each driver file defines its own.
   static const MinerDriver* const kDrivers[] = {&AntminerDriver(), &BraiinsDriver(),
-                                                 &WhatsminerDriver(), &Whatsminer3Driver()};
+                                                 &WhatsminerDriver(), &Whatsminer3Driver(),
+                                                 &LuxosDriver(), &AvalonDriver()};
   return kDrivers;
 }
 

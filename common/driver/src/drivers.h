@@ -14,5 +14,7 @@ const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
 const MinerDriver& BraiinsDriver();   // braiins.cpp: Braiins OS's public gRPC API
 const MinerDriver& WhatsminerDriver();  // whatsminer.cpp: btminer API v2
 const MinerDriver& Whatsminer3Driver();  // whatsminer3.cpp: Whatsminer API v3
+const MinerDriver& LuxosDriver();     // luxos.cpp: LuxOS (LUXminer)
+const MinerDriver& AvalonDriver();    // avalon.cpp: Canaan AvalonMiner stock firmware
 
 }  // namespace asicmon::driver
