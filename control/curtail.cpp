@@ -135,7 +135,7 @@ void Curtailment::Tick(double now) {
       restore_asked_ = true;
       restore_actor_ = "until";
     }
-    if (!active_ && !restore_asked_ && window) {
+    if (!active_ && !restore_asked_ && window && !dismissed_.contains(WindowName(*window))) {
       const std::string name = WindowName(*window);
       if (options_.auto_actions) {
         CurtailRequest request{.target_w = window->target_w,
@@ -157,7 +157,10 @@ void Curtailment::Tick(double now) {
                      window->target_w / 1000);
       }
     }
-    if (!window) said_window_.clear();
+    if (!window) {
+      said_window_.clear();
+      dismissed_.clear();
+    }
     restore = restore_asked_;
     restore_actor = restore_actor_;
     if (restore) restoring_ = true;
@@ -443,6 +446,8 @@ Curtailment::Answer Curtailment::Delete(const std::string& actor) {
     }
     restore_asked_ = true;
     restore_actor_ = actor;
+    // A window lifted by hand stays lifted until it ends.
+    if (active_->source.starts_with("window")) dismissed_.insert(active_->source);
   }
   wake_.notify_all();  // the round in progress starts no further miner (Execute checks)
   return {202, StatusJson()};

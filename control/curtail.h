@@ -166,6 +166,7 @@ class Curtailment {
   std::optional<Plan> last_plan_;
   double last_plan_at_ = 0;
   std::set<std::string> said_window_;  // windows already logged as "would act"
+  std::set<std::string> dismissed_;    // windows lifted by DELETE while they last
   std::atomic<bool> cancel_{false};    // ends a round's commands early
   bool stopping_ = false;
   std::thread loop_;
