@@ -145,8 +145,12 @@ void Curtailment::Tick(double now) {
                                .dry_run = false,
                                .max_parallel = 50,
                                .replace = false};
-        active_ = Active{.request = request, .actor = name, .source = name, .started = now,
-                         .farm_at_start_w = -1, .shed_started_w = 0};
+        active_ = Active{.request = request,
+                         .actor = name,
+                         .source = name,
+                         .started = now,
+                         .farm_at_start_w = -1,
+                         .shed_started_w = 0};
         miners_.clear();
         failed_.clear();
         spdlog::info("curtail: {} begins, target {:.1f} kW", name, window->target_w / 1000);
@@ -252,16 +256,32 @@ void Curtailment::Execute(const std::vector<PlannedStep>& steps, const std::stri
 
 std::optional<Touch> Curtailment::Shed(const PlannedStep& step, const std::string& actor,
                                        double target_w) {
-  Touch touch{.worker = step.worker, .model = step.model, .step = step.step,
-              .limit_w = step.limit_w, .previous_mode = std::nullopt,
-              .previous_limit_w = std::nullopt, .draw_before_w = step.draw_before_w,
-              .expected_draw_w = step.expected_draw_w, .done_at = 0};
-  ActionRequest request{.kind = ActionKind::kSleep, .ip = step.ip, .worker = step.worker,
-                        .pool = {}, .power = {}, .on = true, .wait = false, .force = false,
+  Touch touch{.worker = step.worker,
+              .model = step.model,
+              .step = step.step,
+              .limit_w = step.limit_w,
+              .previous_mode = std::nullopt,
+              .previous_limit_w = std::nullopt,
+              .draw_before_w = step.draw_before_w,
+              .expected_draw_w = step.expected_draw_w,
+              .done_at = 0};
+  ActionRequest request{.kind = ActionKind::kSleep,
+                        .ip = step.ip,
+                        .worker = step.worker,
+                        .pool = {},
+                        .power = {},
+                        .on = true,
+                        .wait = false,
+                        .force = false,
                         .actor = std::string(kActorPrefix) + actor,
                         .detail = fmt::format("curtailment to {:.3f} kW", target_w / 1000)};
-  MinerLog log{.worker = step.worker, .model = step.model, .step = std::string(ToString(step.step)),
-               .state = "failed", .http_status = 0, .detail = "", .at = 0};
+  MinerLog log{.worker = step.worker,
+               .model = step.model,
+               .step = std::string(ToString(step.step)),
+               .state = "failed",
+               .http_status = 0,
+               .detail = "",
+               .at = 0};
   if (step.step != CurtailStep::kSleep) {
     // What to give back at the end: the firmware's own word, read first.
     auto settings = actions_.ReadSettings(step.ip, step.worker);
@@ -303,8 +323,14 @@ std::optional<Touch> Curtailment::Shed(const PlannedStep& step, const std::strin
 }
 
 bool Curtailment::GiveBack(const std::string& ip, const Touch& touch, const std::string& actor) {
-  ActionRequest request{.kind = ActionKind::kWake, .ip = ip, .worker = touch.worker, .pool = {},
-                        .power = {}, .on = true, .wait = false, .force = false,
+  ActionRequest request{.kind = ActionKind::kWake,
+                        .ip = ip,
+                        .worker = touch.worker,
+                        .pool = {},
+                        .power = {},
+                        .on = true,
+                        .wait = false,
+                        .force = false,
                         .actor = std::string(kActorPrefix) + actor,
                         .detail = "curtailment: back to its previous state"};
   if (touch.step == CurtailStep::kLowMode ||
@@ -370,8 +396,13 @@ void Curtailment::Log(const std::string& ip, MinerLog entry) {
 
 void Curtailment::AuditSelf(const std::string& actor, const std::string& what, int status,
                             const std::string& result) {
-  audit_(AuditEntry{.ts = 0, .actor = std::string(kActorPrefix) + actor, .action = "curtail",
-                    .ip = "", .worker = "", .detail = what, .http_status = status,
+  audit_(AuditEntry{.ts = 0,
+                    .actor = std::string(kActorPrefix) + actor,
+                    .action = "curtail",
+                    .ip = "",
+                    .worker = "",
+                    .detail = what,
+                    .http_status = status,
                     .result = result});
 }
 
@@ -386,13 +417,14 @@ Curtailment::Answer Curtailment::Post(const CurtailRequest& request, const std::
       std::lock_guard lock(mutex_);
       held = held_;
     }
-    PlanInput input{.target_w = request.target_w, .strategy = request.strategy,
-                    .max_shed_w = request.ramp_w_per_min
-                                      ? *request.ramp_w_per_min *
-                                            std::chrono::duration<double>(options_.interval).count() /
-                                            60
-                                      : std::numeric_limits<double>::infinity(),
-                    .release_margin = 0.03};
+    PlanInput input{
+        .target_w = request.target_w,
+        .strategy = request.strategy,
+        .max_shed_w = request.ramp_w_per_min
+                          ? *request.ramp_w_per_min *
+                                std::chrono::duration<double>(options_.interval).count() / 60
+                          : std::numeric_limits<double>::infinity(),
+        .release_margin = 0.03};
     nlohmann::json body = PlanJson(PlanCurtailment(Assess(*records), held, {}, input));
     body["dry_run"] = true;
     return {200, std::move(body)};
@@ -406,7 +438,8 @@ Curtailment::Answer Curtailment::Post(const CurtailRequest& request, const std::
     std::lock_guard lock(mutex_);
     if (stopping_) return {503, ErrorBody("asicmon-control is shutting down", "")};
     if (restore_asked_ || restoring_) {
-      return {409, ErrorBody("a curtailment is being lifted", "wait until GET /curtail shows it done")};
+      return {409,
+              ErrorBody("a curtailment is being lifted", "wait until GET /curtail shows it done")};
     }
     const double now = UnixNow();
     if (active_ && !request.replace) {
@@ -421,8 +454,12 @@ Curtailment::Answer Curtailment::Post(const CurtailRequest& request, const std::
       active_->started = now;
       active_->shed_started_w = shed;
     } else {
-      active_ = Active{.request = request, .actor = actor, .source = "api", .started = now,
-                       .farm_at_start_w = -1, .shed_started_w = 0};
+      active_ = Active{.request = request,
+                       .actor = actor,
+                       .source = "api",
+                       .started = now,
+                       .farm_at_start_w = -1,
+                       .shed_started_w = 0};
       miners_.clear();
       failed_.clear();
     }
@@ -442,7 +479,8 @@ Curtailment::Answer Curtailment::Delete(const std::string& actor) {
   {
     std::lock_guard lock(mutex_);
     if (!active_ || restore_asked_) {
-      return {404, ErrorBody("no curtailment is active", restore_asked_ ? "it is being lifted" : "")};
+      return {404,
+              ErrorBody("no curtailment is active", restore_asked_ ? "it is being lifted" : "")};
     }
     restore_asked_ = true;
     restore_actor_ = actor;
@@ -478,15 +516,19 @@ nlohmann::json Curtailment::StatusJson() const {
     out["started"] = active_->started;
     if (last_plan_ && active_->farm_at_start_w >= 0) {
       const double to_shed = active_->farm_at_start_w - r.target_w;
-      out["progress"] = to_shed <= 0 ? 1.0
-                                     : std::clamp(last_plan_->held_shed_w / to_shed, 0.0, 1.0);
+      out["progress"] =
+          to_shed <= 0 ? 1.0 : std::clamp(last_plan_->held_shed_w / to_shed, 0.0, 1.0);
       out["at_target"] = last_plan_->farm_w <= r.target_w;
     }
   }
   nlohmann::json miners = nlohmann::json::array();
   for (const auto& [ip, m] : miners_) {
-    nlohmann::json entry = {{"ip", ip},        {"worker", m.worker}, {"model", m.model},
-                            {"step", m.step},  {"state", m.state},   {"at", m.at},
+    nlohmann::json entry = {{"ip", ip},
+                            {"worker", m.worker},
+                            {"model", m.model},
+                            {"step", m.step},
+                            {"state", m.state},
+                            {"at", m.at},
                             {"http_status", m.http_status}};
     if (!m.detail.empty()) entry["detail"] = m.detail;
     if (const auto h = held_.find(ip); h != held_.end()) {

@@ -30,13 +30,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "asicmon/status.h"
 #include "asicmon/store_db.h"
@@ -156,11 +155,11 @@ class Curtailment {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<Active> active_;
-  bool restore_asked_ = false;   // DELETE, until or a window's end: give back next round
+  bool restore_asked_ = false;  // DELETE, until or a window's end: give back next round
   std::string restore_actor_;
-  bool restoring_ = false;       // giving back now
-  std::map<std::string, Touch> held_;      // by ip
-  std::set<std::string> failed_;           // skipped for the rest of this curtailment
+  bool restoring_ = false;                  // giving back now
+  std::map<std::string, Touch> held_;       // by ip
+  std::set<std::string> failed_;            // skipped for the rest of this curtailment
   std::map<std::string, MinerLog> miners_;  // every miner this curtailment touched
   std::map<std::string, std::vector<double>> per_miner_;  // command times, last hour
   std::optional<Plan> last_plan_;

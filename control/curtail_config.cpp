@@ -23,8 +23,8 @@ Result<std::optional<double>> Number(const nlohmann::json& object, const char* k
   if (it == object.end()) return std::optional<double>();
   if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() > max ||
       it->get<double>() < min || (min_open && it->get<double>() == min)) {
-    return Bad(fmt::format("{} must be a number {} {} and at most {}", key, min_open ? ">" : ">=",
-                           min, max));
+    return Bad(fmt::format("{} must be a number {} {} and at most {}", key,
+                           min_open ? ">" : ">=", min, max));
   }
   return std::optional<double>(it->get<double>());
 }
@@ -34,9 +34,8 @@ Result<std::optional<double>> Number(const nlohmann::json& object, const char* k
 Result<CurtailRequest> ParseCurtailRequest(std::string_view body, double now) {
   const nlohmann::json root = nlohmann::json::parse(body, nullptr, false);
   if (!root.is_object()) return Bad("the body must be one JSON object");
-  static const std::set<std::string> kKnown = {"target_kw", "strategy",     "ramp_kw_per_min",
-                                               "until",     "dry_run",      "max_parallel",
-                                               "replace"};
+  static const std::set<std::string> kKnown = {
+      "target_kw", "strategy", "ramp_kw_per_min", "until", "dry_run", "max_parallel", "replace"};
   for (const auto& [key, value] : root.items()) {
     if (!kKnown.contains(key)) {
       return Bad(fmt::format("unknown field '{}'", key.substr(0, 40)));
@@ -48,8 +47,8 @@ Result<CurtailRequest> ParseCurtailRequest(std::string_view body, double now) {
   if (!*target) return Bad("target_kw is required: the farm's draw to reach, in kW");
   r.target_w = **target * 1000;
   if (const auto it = root.find("strategy"); it != root.end()) {
-    const auto strategy = it->is_string() ? ParseCurtailStrategy(it->get<std::string>())
-                                          : std::nullopt;
+    const auto strategy =
+        it->is_string() ? ParseCurtailStrategy(it->get<std::string>()) : std::nullopt;
     if (!strategy) return Bad("strategy must be \"least-efficient-first\"");
     r.strategy = *strategy;
   }
@@ -100,8 +99,8 @@ Result<std::vector<CurtailWindow>> ParseCurtailWindows(std::string_view text) {
     if (!*target) return Bad("each window needs target_kw");
     Result<std::optional<double>> ramp = Number(w, "ramp_kw_per_min", 0, kMaxKw, true);
     if (!ramp.ok()) return ramp.status();
-    CurtailWindow window{.when = {*from, *to}, .target_w = **target * 1000,
-                         .ramp_w_per_min = std::nullopt};
+    CurtailWindow window{
+        .when = {*from, *to}, .target_w = **target * 1000, .ramp_w_per_min = std::nullopt};
     if (*ramp) window.ramp_w_per_min = **ramp * 1000;
     for (const CurtailWindow& other : windows) {
       // Two windows holding different targets at the same minute would fight.

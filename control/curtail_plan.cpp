@@ -31,18 +31,18 @@ struct NominalRow {
 //      weakest row here.
 // Where a model comes in several hashrate bins, the row is the common bin.
 constexpr std::array<NominalRow, 12> kNominal = {{
-    {"Antminer S9", 1323},          // [b]
-    {"Antminer S17 Pro", 2094},     // [d]
-    {"Antminer S19", 3250},         // [a]
-    {"Antminer S19 Pro", 3250},     // [a][b]
-    {"Antminer S19j", 3250},        // [a]
-    {"Antminer S19j Pro", 3050},    // [a]
-    {"Antminer S19 XP", 3010},      // [b]
-    {"Antminer T19", 3150},         // [a]
-    {"Antminer S21", 3500},         // [c]
-    {"WhatsMiner M31S", 3404},      // [b]
-    {"AvalonMiner 1246", 3420},     // [b]
-    {"Avalon 1246", 3420},          // [b], as some firmware names it
+    {"Antminer S9", 1323},        // [b]
+    {"Antminer S17 Pro", 2094},   // [d]
+    {"Antminer S19", 3250},       // [a]
+    {"Antminer S19 Pro", 3250},   // [a][b]
+    {"Antminer S19j", 3250},      // [a]
+    {"Antminer S19j Pro", 3050},  // [a]
+    {"Antminer S19 XP", 3010},    // [b]
+    {"Antminer T19", 3150},       // [a]
+    {"Antminer S21", 3500},       // [c]
+    {"WhatsMiner M31S", 3404},    // [b]
+    {"AvalonMiner 1246", 3420},   // [b]
+    {"Avalon 1246", 3420},        // [b], as some firmware names it
 }};
 
 bool SameText(std::string_view a, std::string_view b) {
@@ -68,8 +68,13 @@ double HeldDraw(const PlanMiner& m, const Touch& t) {
 // The step that sheds from `m` at most `want` W (a power limit where it has
 // one, then a low mode, then sleep); nullopt when it can do none.
 std::optional<PlannedStep> StepFor(const PlanMiner& m, double want) {
-  PlannedStep s{.ip = m.ip, .worker = m.worker, .model = m.model, .step = CurtailStep::kSleep,
-                .limit_w = std::nullopt, .draw_before_w = m.draw_w, .expected_draw_w = 0,
+  PlannedStep s{.ip = m.ip,
+                .worker = m.worker,
+                .model = m.model,
+                .step = CurtailStep::kSleep,
+                .limit_w = std::nullopt,
+                .draw_before_w = m.draw_w,
+                .expected_draw_w = 0,
                 .release = false};
   const auto& limit = m.caps.power_limit;
   if (m.caps.Supports(driver::Action::kPowerLimit) && limit && limit->min_w < m.draw_w) {
@@ -138,8 +143,13 @@ std::optional<double> NominalPowerW(std::string_view model) {
 }
 
 PlanMiner AssessMiner(const Record& r, driver::Capabilities caps) {
-  PlanMiner m{.ip = r.ip, .worker = r.worker, .model = r.model, .ts = r.ts, .draw_w = 0,
-              .draw = PlanMiner::Draw::kUnknown, .j_per_th = r.efficiency_j_per_th,
+  PlanMiner m{.ip = r.ip,
+              .worker = r.worker,
+              .model = r.model,
+              .ts = r.ts,
+              .draw_w = 0,
+              .draw = PlanMiner::Draw::kUnknown,
+              .j_per_th = r.efficiency_j_per_th,
               .caps = std::move(caps)};
   const bool reading = r.power_w && std::isfinite(*r.power_w) && *r.power_w >= 0;
   if (r.sleeping) {
@@ -235,9 +245,14 @@ Plan PlanCurtailment(const std::vector<PlanMiner>& miners, const std::map<std::s
       if (farm + back > ceiling) continue;
       farm += back;
       plan.planned_shed_w -= back;
-      plan.steps.push_back({.ip = m->ip, .worker = t->worker, .model = t->model, .step = t->step,
-                            .limit_w = t->limit_w, .draw_before_w = HeldDraw(*m, *t),
-                            .expected_draw_w = t->draw_before_w, .release = true});
+      plan.steps.push_back({.ip = m->ip,
+                            .worker = t->worker,
+                            .model = t->model,
+                            .step = t->step,
+                            .limit_w = t->limit_w,
+                            .draw_before_w = HeldDraw(*m, *t),
+                            .expected_draw_w = t->draw_before_w,
+                            .release = true});
     }
   }
   if (plan.farm_w <= input.target_w && plan.steps.empty() && held.empty()) {

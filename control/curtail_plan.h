@@ -9,13 +9,12 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "asicmon/driver.h"
 #include "asicmon/record.h"
@@ -81,17 +80,17 @@ struct PlannedStep {
 };
 
 struct Plan {
-  double farm_w = 0;            // the draw counted now (held miners at what they draw)
-  double measured_w = 0;        // of that, from miners' own readings
-  double nominal_w = 0;         // of that, at nominal power
-  size_t nominal_miners = 0;    // counted at nominal power
-  size_t unknown_miners = 0;    // up, no reading, no nominal figure: not counted
-  double held_shed_w = 0;       // what the held miners shed (their before minus now)
+  double farm_w = 0;          // the draw counted now (held miners at what they draw)
+  double measured_w = 0;      // of that, from miners' own readings
+  double nominal_w = 0;       // of that, at nominal power
+  size_t nominal_miners = 0;  // counted at nominal power
+  size_t unknown_miners = 0;  // up, no reading, no nominal figure: not counted
+  double held_shed_w = 0;     // what the held miners shed (their before minus now)
   std::vector<PlannedStep> steps;
-  double planned_shed_w = 0;    // what `steps` shed (releases count negative)
-  bool reachable = true;        // false: every candidate would not reach the target
-  bool ramp_limited = false;    // steps stopped at the ramp's allowance
-  std::string note;             // why, in a sentence, when not simply on its way
+  double planned_shed_w = 0;  // what `steps` shed (releases count negative)
+  bool reachable = true;      // false: every candidate would not reach the target
+  bool ramp_limited = false;  // steps stopped at the ramp's allowance
+  std::string note;           // why, in a sentence, when not simply on its way
 };
 
 struct PlanInput {

@@ -4,15 +4,14 @@
 // with DELETE, every miner it slept is awake and hashing again, and the
 // store holds no fault event for any of it (control announces each sleep
 // and wake, CommandGate::RunHeld).
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "asicmon/clock.h"
 #include "asicmon/store_db.h"
@@ -31,8 +30,8 @@ using testing::Subprocess;
 constexpr char kToken[] = "curtail-t0ken";
 
 TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFault) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) /
-                   ("curtail_" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::path(::testing::TempDir()) / ("curtail_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   setenv("ASICMON_RUN_DIR", (dir / "run").c_str(), 1);
@@ -84,11 +83,14 @@ TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFaul
   };
   auto state = [&] { return Http("GET", base + "/curtail").Json(); };
 
-  ASSERT_TRUE(wait_until(90s, [&] {
-    const auto now = latest();
-    return now.size() == 300 &&
-           std::all_of(now.begin(), now.end(), [&](const auto& e) { return hashing(e.second); });
-  })) << "the farm was not polled: " << store.stderr_text();
+  ASSERT_TRUE(wait_until(90s,
+                         [&] {
+                           const auto now = latest();
+                           return now.size() == 300 &&
+                                  std::all_of(now.begin(), now.end(),
+                                              [&](const auto& e) { return hashing(e.second); });
+                         }))
+      << "the farm was not polled: " << store.stderr_text();
   // The farm's draw as control counts it: none of these models reports
   // power, so every miner at its nominal power.
   ASSERT_TRUE(wait_until(20s, [&] {
@@ -99,19 +101,21 @@ TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFaul
   EXPECT_NEAR(farm_kw, 100 * (2.094 + 3.25 + 3.05), 0.01);
   const double target_kw = 0.6 * farm_kw;
 
-  HttpReply started = Http("POST", base + "/curtail",
-                           json{{"target_kw", target_kw},
-                                {"strategy", "least-efficient-first"},
-                                {"max_parallel", 50}}.dump(),
-                           kToken);
+  HttpReply started = Http(
+      "POST", base + "/curtail",
+      json{{"target_kw", target_kw}, {"strategy", "least-efficient-first"}, {"max_parallel", 50}}
+          .dump(),
+      kToken);
   ASSERT_EQ(started.status, 202) << started.body;
   // A second one is refused while the first is active.
   EXPECT_EQ(Http("POST", base + "/curtail", json{{"target_kw", 1}}.dump(), kToken).status, 409);
 
-  ASSERT_TRUE(wait_until(240s, [&] {
-    const json s = state();
-    return s.value("at_target", false) && s["plan"]["steps"].empty();
-  })) << state().dump().substr(0, 4000) << control.stderr_text().substr(0, 4000);
+  ASSERT_TRUE(wait_until(240s,
+                         [&] {
+                           const json s = state();
+                           return s.value("at_target", false) && s["plan"]["steps"].empty();
+                         }))
+      << state().dump().substr(0, 4000) << control.stderr_text().substr(0, 4000);
   // Held over several more plans, and the store agrees: the slept miners asleep.
   std::set<std::string> held;
   for (int round = 0; round < 4; ++round) {
@@ -135,9 +139,8 @@ TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFaul
             std::string::npos);
   ASSERT_TRUE(wait_until(30s, [&] {
     const auto now = latest();
-    return std::all_of(held.begin(), held.end(), [&](const std::string& ip) {
-      return now.count(ip) && now.at(ip).sleeping;
-    });
+    return std::all_of(held.begin(), held.end(),
+                       [&](const std::string& ip) { return now.count(ip) && now.at(ip).sleeping; });
   }));
 
   ASSERT_EQ(Http("DELETE", base + "/curtail", "", kToken).status, 202);
@@ -147,9 +150,8 @@ TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFaul
   for (const json& m : state()["miners"]) EXPECT_EQ(m["state"], "restored") << m.dump();
   ASSERT_TRUE(wait_until(120s, [&] {
     const auto now = latest();
-    return std::all_of(now.begin(), now.end(), [&](const auto& e) {
-      return e.second.ts > lifted && hashing(e.second);
-    });
+    return std::all_of(now.begin(), now.end(),
+                       [&](const auto& e) { return e.second.ts > lifted && hashing(e.second); });
   })) << "not every miner is back";
 
   // Each touched miner got exactly a sleep and a wake; no other miner anything.
@@ -161,9 +163,9 @@ TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFaul
   for (const HealthEvent& e : *events) {
     EXPECT_EQ(e.severity, "info") << e.ip << " " << e.kind << " " << e.state << ": " << e.message;
   }
-  for (const char* v : {"ASICMON_RUN_DIR", "ASICMON_DB", "CONTROL_BIND", "CONTROL_TOKEN",
-                        "POLL_TIMEOUT", "AUTO_ACTIONS", "SUBNET", "SCAN_INTERVAL",
-                        "SWEEP_INTERVAL"}) {
+  for (const char* v :
+       {"ASICMON_RUN_DIR", "ASICMON_DB", "CONTROL_BIND", "CONTROL_TOKEN", "POLL_TIMEOUT",
+        "AUTO_ACTIONS", "SUBNET", "SCAN_INTERVAL", "SWEEP_INTERVAL"}) {
     unsetenv(v);
   }
   std::error_code ec;

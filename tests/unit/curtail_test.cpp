@@ -1,11 +1,12 @@
 // Curtailment's planner (whom to shed, in what order, within the ramp, at
 // nominal power where a miner reports none) and its hostile inputs: the
 // POST /curtail body and the time-of-use windows file.
-#include <limits>
+#include "curtail.h"
 
 #include <gtest/gtest.h>
 
-#include "curtail.h"
+#include <limits>
+
 #include "curtail_plan.h"
 
 namespace asicmon::control {
@@ -45,8 +46,10 @@ Record Miner(std::string ip, std::string model, std::optional<double> power_w,
 }
 
 PlanInput Target(double target_w, double max_shed_w = kInf) {
-  return {.target_w = target_w, .strategy = CurtailStrategy::kLeastEfficientFirst,
-          .max_shed_w = max_shed_w, .release_margin = 0.03};
+  return {.target_w = target_w,
+          .strategy = CurtailStrategy::kLeastEfficientFirst,
+          .max_shed_w = max_shed_w,
+          .release_margin = 0.03};
 }
 
 std::vector<std::string> Ips(const Plan& plan) {
@@ -146,10 +149,9 @@ TEST(CurtailPlanTest, SkipsAsleepDownSkippedAndHeldMinersAndGivesBackWhenWellBel
   asleep.sleeping = true;
   Record down = Miner("10.0.0.2", "Antminer S19 Pro", std::nullopt, 50);
   down.status = MinerStatus::kTimeout;
-  std::vector<PlanMiner> miners = {
-      AssessMiner(asleep, SleepOnly()), AssessMiner(down, SleepOnly()),
-      AssessMiner(Miner("10.0.0.3", "x", 3000, 45), SleepOnly()),
-      AssessMiner(Miner("10.0.0.4", "x", 3000, 30), SleepOnly())};
+  std::vector<PlanMiner> miners = {AssessMiner(asleep, SleepOnly()), AssessMiner(down, SleepOnly()),
+                                   AssessMiner(Miner("10.0.0.3", "x", 3000, 45), SleepOnly()),
+                                   AssessMiner(Miner("10.0.0.4", "x", 3000, 30), SleepOnly())};
   EXPECT_DOUBLE_EQ(miners[1].draw_w, 0);
   Plan plan = PlanCurtailment(miners, {}, {"10.0.0.3"}, Target(1000));
   EXPECT_EQ(Ips(plan), std::vector<std::string>{"10.0.0.4"});
@@ -157,10 +159,15 @@ TEST(CurtailPlanTest, SkipsAsleepDownSkippedAndHeldMinersAndGivesBackWhenWellBel
   // 10.0.0.4 held asleep (0 W, 3,000 before): the farm at 3,000 W. With the
   // target raised to 7,000 W it is given back (6,000 W <= 97 % of 7,000).
   std::map<std::string, Touch> held;
-  held["10.0.0.4"] = Touch{.worker = "w", .model = "x", .step = CurtailStep::kSleep,
-                           .limit_w = std::nullopt, .previous_mode = std::nullopt,
-                           .previous_limit_w = std::nullopt, .draw_before_w = 3000,
-                           .expected_draw_w = 0, .done_at = 200};
+  held["10.0.0.4"] = Touch{.worker = "w",
+                           .model = "x",
+                           .step = CurtailStep::kSleep,
+                           .limit_w = std::nullopt,
+                           .previous_mode = std::nullopt,
+                           .previous_limit_w = std::nullopt,
+                           .draw_before_w = 3000,
+                           .expected_draw_w = 0,
+                           .done_at = 200};
   plan = PlanCurtailment(miners, held, {}, Target(7000));
   EXPECT_DOUBLE_EQ(plan.farm_w, 3000);
   EXPECT_DOUBLE_EQ(plan.held_shed_w, 3000);
@@ -204,7 +211,8 @@ TEST(CurtailWindowsTest, DailyWindowsParseAndOverlapsOrBadTimesAreRefused) {
   EXPECT_TRUE((*w)[1].when.Contains(86400 + 3600));  // past midnight
   EXPECT_DOUBLE_EQ(*(*w)[1].ramp_w_per_min, 50000);
   for (const char* bad :
-       {"", R"({"windows": {}})", R"({"windows": [{"from": "17:00", "to": "17:00", "target_kw": 1}]})",
+       {"", R"({"windows": {}})",
+        R"({"windows": [{"from": "17:00", "to": "17:00", "target_kw": 1}]})",
         R"({"windows": [{"from": "25:00", "to": "17:00", "target_kw": 1}]})",
         R"({"windows": [{"from": "17:00", "to": "18:00"}]})",
         R"({"windows": [{"from": "17:00", "to": "18:00", "target_kw": 1, "x": 1}]})",
