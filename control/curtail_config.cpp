@@ -1,11 +1,12 @@
 // POST /curtail's body and the CURTAIL_WINDOWS file: hostile text to checked values.
+#include "curtail_config.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
-
-#include "curtail.h"
 
 namespace asicmon::control {
 namespace {
@@ -38,7 +39,7 @@ Result<CurtailRequest> ParseCurtailRequest(std::string_view body, double now) {
       "target_kw", "strategy", "ramp_kw_per_min", "until", "dry_run", "max_parallel", "replace"};
   for (const auto& [key, value] : root.items()) {
     if (!kKnown.contains(key)) {
-      return Bad(fmt::format("unknown field '{}'", key.substr(0, 40)));
+      return Bad(fmt::format("unknown field {}", Shown(key)));
     }
   }
   CurtailRequest r;
@@ -86,7 +87,7 @@ Result<std::vector<CurtailWindow>> ParseCurtailWindows(std::string_view text) {
     if (!w.is_object()) return Bad("each window must be an object");
     for (const auto& [key, value] : w.items()) {
       if (key != "from" && key != "to" && key != "target_kw" && key != "ramp_kw_per_min") {
-        return Bad(fmt::format("unknown window field '{}'", key.substr(0, 40)));
+        return Bad(fmt::format("unknown window field {}", Shown(key)));
       }
     }
     const auto from = ParseClock(w.value("from", nlohmann::json()));
