@@ -101,6 +101,18 @@ TEST(CurtailTest, SixtyPercentIsReachedHeldThenLiftedWithEveryMinerBackAndNoFaul
   EXPECT_NEAR(farm_kw, 100 * (2.094 + 3.25 + 3.05), 0.01);
   const double target_kw = 0.6 * farm_kw;
 
+  // Nothing to lift yet; a hostile body is refused naming the field; a dry
+  // run answers the plan and changes nothing.
+  EXPECT_EQ(Http("DELETE", base + "/curtail", "", kToken).status, 404);
+  EXPECT_EQ(Http("POST", base + "/curtail", json{{"target_kw", -5}}.dump(), kToken).status, 400);
+  EXPECT_EQ(Http("POST", base + "/curtail", "{\"target_kw\": 5, \"\xff\xfe\": 1}", kToken).status,
+            400);
+  HttpReply dry = Http("POST", base + "/curtail",
+                       json{{"target_kw", target_kw}, {"dry_run", true}}.dump(), kToken);
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  EXPECT_GE(dry.Json()["steps"].size(), 100u);
+  EXPECT_EQ(state()["state"], "idle");
+
   HttpReply started = Http(
       "POST", base + "/curtail",
       json{{"target_kw", target_kw}, {"strategy", "least-efficient-first"}, {"max_parallel", 50}}
