@@ -104,6 +104,27 @@ std::variant<MinerActions::Target, ActionOutcome> MinerActions::Identify(
   return Target{std::move(record), d, std::move(login), options_};
 }
 
+std::variant<driver::Settings, ActionOutcome> MinerActions::ReadSettings(
+    const std::string& ip, const std::string& worker) const {
+  Record record = Poll(ip);
+  if (record.status != MinerStatus::kOk) return MinerFailed(record.status, record.error);
+  if (auto mismatch = CheckWorker(record, worker)) return *mismatch;
+  const driver::MinerDriver* d = driver::FindDriver(record.family);
+  if (!d) {
+    return ActionOutcome{501, ErrorBody("asicmon cannot act on this miner's firmware",
+                                        "no driver for family '" + record.family + "'"),
+                         "not supported"};
+  }
+  const driver::Credentials login = options_.credentials.For(*d, ip);
+  Result<driver::Settings> settings = d->ReadSettings({ip, record, options_, login});
+  if (!settings.ok()) {
+    return ActionOutcome{502, ErrorBody("the miner's settings could not be read",
+                                        settings.status().message()),
+                         "settings unread"};
+  }
+  return *settings;
+}
+
 ActionOutcome MinerActions::Failed(Action action, const driver::Outcome& o,
                                    const std::string& family) {
   const bool web = IsWebStep(o.step);

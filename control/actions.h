@@ -97,6 +97,12 @@ class MinerActions {
   ActionOutcome SetPower(const std::string& ip, const std::string& worker,
                          const PowerChange& power) const;
 
+  // What the miner's firmware reports it is set to (its driver's
+  // ReadSettings), once a live poll shows `worker` there: what a change is
+  // given back to. An outcome as the commands' when it cannot be read.
+  std::variant<driver::Settings, ActionOutcome> ReadSettings(const std::string& ip,
+                                                             const std::string& worker) const;
+
   // What `record`'s miner can do: its driver's capabilities, or every action
   // unsupported when asicmon has no driver for its family.
   static driver::Capabilities Describe(const Record& record);

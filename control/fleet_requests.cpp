@@ -89,20 +89,6 @@ Result<MinerSelector> ParseSelector(const nlohmann::json& select) {
   return s;
 }
 
-// "HH:MM" as minutes after midnight.
-std::optional<int> ParseClock(const nlohmann::json& value) {
-  if (!value.is_string()) return std::nullopt;
-  const std::string text = value.get<std::string>();
-  if (text.size() != 5 || text[2] != ':') return std::nullopt;
-  for (size_t i : {0u, 1u, 3u, 4u}) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-  }
-  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
-  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  if (hours > 23 || minutes > 59) return std::nullopt;
-  return hours * 60 + minutes;
-}
-
 Result<double> Seconds(const nlohmann::json& rule, const char* key, double fallback,
                        const std::string& where) {
   auto it = rule.find(key);
@@ -276,6 +262,20 @@ Result<BulkRequest> ParseBulkRequest(std::string_view text) {
     r.dry_run = it->get<bool>();
   }
   return r;
+}
+
+// "HH:MM" as minutes after midnight.
+std::optional<int> ParseClock(const nlohmann::json& value) {
+  if (!value.is_string()) return std::nullopt;
+  const std::string text = value.get<std::string>();
+  if (text.size() != 5 || text[2] != ':') return std::nullopt;
+  for (size_t i : {0u, 1u, 3u, 4u}) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  }
+  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+  if (hours > 23 || minutes > 59) return std::nullopt;
+  return hours * 60 + minutes;
 }
 
 bool QuietWindow::Contains(double unix_s) const {

@@ -76,6 +76,9 @@ struct QuietWindow {
   bool Contains(double unix_s) const;
 };
 
+// "HH:MM" (a JSON string) as minutes after midnight; nullopt when it is not.
+std::optional<int> ParseClock(const nlohmann::json& value);
+
 struct RemediationConfig {
   std::vector<RemediationRule> rules;
   int max_concurrent = 5;

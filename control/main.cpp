@@ -23,7 +23,8 @@ using asicmon::Status;
 // The settings table: one row per setting, flag and env var. The secrets
 // have no flag, so ps never shows them.
 void AddSettings(asicmon::SettingsTable& t, asicmon::control::ServiceOptions& s,
-                 asicmon::StageFlags& stage, std::string& credentials_file) {
+                 asicmon::StageFlags& stage, std::string& credentials_file,
+                 std::string& windows_file) {
   asicmon::control::ActionOptions& a = s.actions;
   t.Text(s.bind, {"--bind", "CONTROL_BIND", "Address:port to serve on"}, "ADDRESS:PORT");
   t.Text(s.token, {nullptr, "CONTROL_TOKEN"});
@@ -78,6 +79,15 @@ void AddSettings(asicmon::SettingsTable& t, asicmon::control::ServiceOptions& s,
          {"--auto-actions,!--no-auto-actions", "AUTO_ACTIONS",
           "Let the rules act on miners on their own (default off: rules are loaded and shown at "
           "/remediation, nothing acts)"});
+  t.Seconds(s.curtail_interval,
+            {"--curtail-interval", "CURTAIL_INTERVAL_S",
+             "Seconds between curtailment's plans from the store's newest records"},
+            0.5, 3600);
+  t.Text(windows_file,
+         {"--curtail-windows", "CURTAIL_WINDOWS",
+          "Time-of-use windows, JSON: {\"windows\": [{\"from\": \"17:00\", \"to\": \"21:00\", "
+          "\"target_kw\": 500}]} (UTC); they act only with AUTO_ACTIONS"},
+         "PATH");
   asicmon::AddStageSettings(t, stage, /*with_stats=*/false);
 }
 
@@ -92,7 +102,8 @@ int main(int argc, char** argv) {
       "Settings come from env vars; flags override."};
   asicmon::SettingsTable settings(app);
   std::string credentials_file;
-  AddSettings(settings, s, stage, credentials_file);
+  std::string windows_file;
+  AddSettings(settings, s, stage, credentials_file, windows_file);
   app.footer(
       "Secrets only from the environment: CONTROL_TOKEN (bearer token for writes; without it "
       "every write is refused), MINER_HTTP_USER / MINER_HTTP_PASSWORD (stock Antminers' web UI, "
@@ -118,6 +129,14 @@ int main(int argc, char** argv) {
     }
     s.actions.credentials = std::move(*book);
     spdlog::info("miner logins: {} rows from {}", s.actions.credentials.size(), credentials_file);
+  }
+  if (!windows_file.empty()) {
+    auto windows = asicmon::control::LoadCurtailWindows(windows_file);
+    if (!windows.ok()) {
+      spdlog::error("bad configuration: {}", windows.status().message());
+      return 2;
+    }
+    s.curtail_windows = std::move(*windows);
   }
   s.actions.api.connect_timeout = std::min(s.actions.api.connect_timeout, s.actions.api.deadline);
   if (s.token.empty()) {

@@ -296,6 +296,7 @@ std::string Metrics::Render(const MinerGauges& gauges) const {
     }
   }
   out.append(prometheus::TextSerializer().Serialize(registry_->Collect()));
+  for (const auto& section : sections_) section(out);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,12 @@ class Metrics {
   // The newest counters a stage sent (bus events of kind "stats").
   void UpdateStage(bus::StageStats stats);
 
+  // A part of the exposition written by another component (curtailment's
+  // gauges), appended after the counters on every scrape. Set before serving.
+  void AddSection(std::function<void(std::string&)> section) {
+    sections_.push_back(std::move(section));
+  }
+
   // The exposition text: the miners' gauges, then the counters.
   std::string Render(const MinerGauges& gauges) const;
 
@@ -88,6 +95,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& inventory_;
   prometheus::Family<prometheus::Counter>& bus_gaps_;
   prometheus::Counter& bad_messages_;
+  std::vector<std::function<void(std::string&)>> sections_;
   mutable std::mutex stages_mutex_;
   // By (stage, producer); a producer silent for 10 minutes is dropped at
   // render (a restarted process comes back under a new producer id).

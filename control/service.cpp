@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "asicmon/clock.h"
 #include "bus_watch.h"
 #include "command_handlers.h"
+#include "curtail.h"
 #include "db_pool.h"
 #include "farm.h"
 #include "fleet.h"
@@ -80,6 +82,13 @@ struct Service::Impl {
       gate, options.auto_actions, [this](std::function<void()> task) { action_pool->Post(std::move(task)); },
       [this](const HealthEvent& e) { pipeline.PublishHealth(e); }};
   std::mutex rules_mutex;  // one reload at a time
+  Curtailment curtail{gate, actions,
+                      CurtailOptions{.interval = options.curtail_interval,
+                                     .max_per_miner_per_hour = 4,
+                                     .windows = options.curtail_windows,
+                                     .auto_actions = options.auto_actions},
+                      [this] { return LatestWithIdentity(); },
+                      [this](AuditEntry e) { pipeline.Audit(std::move(e)); }};
 
   ReadHandlers reads{pipeline, db, metrics, gauges, farm_history, live, options.actions.api_port};
   CommandHandlers commands{pipeline, db, gate, jobs, remediation, action_pool};
@@ -88,6 +97,40 @@ struct Service::Impl {
 
   explicit Impl(ServiceOptions o)
       : options(std::move(o)), actions(options.actions), db(options.db) {}
+
+  // Every miner's newest record, the worker of one whose last poll failed
+  // filled in from the inventory (as bulk jobs select them).
+  Result<std::vector<Record>> LatestWithIdentity() {
+    LatestFilter all;
+    all.limit = std::numeric_limits<size_t>::max();
+    Result<std::vector<Record>> latest = db.With([&](StoreDb& store) { return store.Latest(all); });
+    if (!latest.ok()) return latest.status();
+    Result<std::vector<InventoryRow>> inventory =
+        db.With([](StoreDb& store) { return store.Inventory(); });
+    if (!inventory.ok()) return inventory.status();
+    FillIdentity(*latest, *inventory);
+    return latest;
+  }
+
+  // POST, GET and DELETE /curtail.
+  void CurtailRoute(const Rest::Request& request, Http::ResponseWriter response) {
+    const auto method = request.method();
+    if (!pipeline.Authorized(request, response, "curtail", method != Http::Method::Get)) return;
+    if (method == Http::Method::Get) {
+      return pipeline.Answer(response, "curtail", 200, curtail.StatusJson());
+    }
+    Curtailment::Answer answer;
+    if (method == Http::Method::Delete) {
+      answer = curtail.Delete(pipeline.Actor(request));
+    } else {
+      Result<CurtailRequest> parsed = ParseCurtailRequest(request.body(), UnixNow());
+      if (!parsed.ok()) {
+        return pipeline.Error(response, "curtail", 400, "bad request", parsed.status().message());
+      }
+      answer = curtail.Post(*parsed, pipeline.Actor(request));
+    }
+    pipeline.Answer(response, "curtail", answer.http_status, answer.body);
+  }
 
   Status LoadRules() {
     std::lock_guard lock(rules_mutex);
@@ -150,6 +193,9 @@ struct Service::Impl {
     Rest::Routes::Get(router, "/actions", bind(&CommandHandlers::ListJobs, &commands));
     Rest::Routes::Get(router, "/actions/:id", bind(&CommandHandlers::GetJob, &commands));
     Rest::Routes::Delete(router, "/actions/:id", bind(&CommandHandlers::CancelJob, &commands));
+    Rest::Routes::Post(router, "/curtail", bind(&Impl::CurtailRoute, this));
+    Rest::Routes::Get(router, "/curtail", bind(&Impl::CurtailRoute, this));
+    Rest::Routes::Delete(router, "/curtail", bind(&Impl::CurtailRoute, this));
     Rest::Routes::Get(router, "/remediation", bind(&CommandHandlers::RemediationPage, &commands));
     router.addNotFoundHandler(bind(&RequestPipeline::NotFound, &pipeline));
   }
@@ -184,6 +230,8 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   if (!push.ok()) return push.status();
   impl->pipeline.SetEvents(std::move(*push));
   impl->bus_thread = std::thread([p = impl.get()] { p->watch.Run(p->context, p->stopping); });
+  impl->metrics.AddSection([p = impl.get()](std::string& out) { p->curtail.RenderMetrics(out); });
+  impl->curtail.Run();
 
   try {
     impl->endpoint = std::make_shared<Http::Endpoint>(Address(o.bind));
@@ -222,6 +270,7 @@ void Service::Shutdown() {
   if (impl_->stopping.exchange(true)) return;
   impl_->endpoint->shutdown();
   impl_->bus_thread.join();  // no rule starts anything after this
+  impl_->curtail.Shutdown();  // nor curtailment
   // Commands already sent to miners finish; none waits out MINER_BACK_TIMEOUT
   // (a supervisor kills a stop that takes longer), and no job starts another miner.
   impl_->actions.StopWaiting();

@@ -14,8 +14,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actions.h"
+#include "curtail.h"
 #include "asicmon/bus.h"
 #include "asicmon/status.h"
 #include "asicmon/store_db.h"
@@ -37,6 +39,8 @@ struct ServiceOptions {
   size_t max_request_bytes = 2 << 20;
   bool auto_actions = false;            // AUTO_ACTIONS: rules may act on their own
   std::string rules_file;               // REMEDIATION_RULES: the rules (JSON); "" = none
+  std::chrono::milliseconds curtail_interval{15000};  // CURTAIL_INTERVAL_S: between plans
+  std::vector<CurtailWindow> curtail_windows;         // CURTAIL_WINDOWS: time-of-use targets
 };
 
 class Service {

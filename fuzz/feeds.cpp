@@ -27,6 +27,7 @@
 #include "asicmon/record.h"
 #include "asicmon/targets.h"
 #include "families/family.h"
+#include "curtail_config.h"
 #include "fleet_requests.h"
 #include "json_repair.h"
 #include "validate.h"
@@ -515,6 +516,34 @@ FeedResult FeedFleetRequest(std::string_view input) {
       const double at_start = window.from_minute * 60.0;
       check.Expect(window.Contains(at_start) && !window.Contains(window.to_minute * 60.0),
                    "a quiet window holds its start and not its end");
+    }
+  }
+
+  // POST /curtail, as if sent at a fixed time.
+  constexpr double kNow = 1.7e9;
+  const Result<CurtailRequest> curtail = ParseCurtailRequest(input, kNow);
+  if (check.Validated("curtail", curtail.status())) {
+    check.Expect(std::isfinite(curtail->target_w) && curtail->target_w >= 0,
+                 "an accepted curtailment has a finite target");
+    check.Expect(!curtail->ramp_w_per_min ||
+                     (std::isfinite(*curtail->ramp_w_per_min) && *curtail->ramp_w_per_min > 0),
+                 "an accepted ramp sheds something each minute");
+    check.Expect(!curtail->until || *curtail->until > kNow,
+                 "an accepted curtailment ends in the future");
+    check.Expect(curtail->max_parallel >= 1 && curtail->max_parallel <= 500,
+                 "an accepted max_parallel is within its limit");
+  }
+  const Result<std::vector<CurtailWindow>> windows = ParseCurtailWindows(input);
+  if (check.Validated("curtail windows", windows.status())) {
+    for (size_t i = 0; i < windows->size(); ++i) {
+      const CurtailWindow& w = (*windows)[i];
+      check.Expect(std::isfinite(w.target_w) && w.target_w >= 0 &&
+                       w.when.Contains(w.when.from_minute * 60.0),
+                   "an accepted window has a finite target and holds its start");
+      for (size_t j = 0; j < i; ++j) {
+        check.Expect(!(*windows)[j].when.Contains(w.when.from_minute * 60.0),
+                     "accepted windows do not overlap");
+      }
     }
   }
   return check.Take();

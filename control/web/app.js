@@ -127,6 +127,25 @@ async function loadTotals() {
   $('t-power').textContent = t.power_w === null ? 'not reported' : (t.power_w / 1000).toFixed(1) + ' kW';
 }
 
+// Curtailment's state, and the farm's draw as it counts it: miners' own
+// readings, their model's nominal power where they report none.
+async function loadCurtail() {
+  const r = await api('/curtail');
+  if (r.status !== 200) return;
+  const c = r.body;
+  const kw = (v) => (typeof v === 'number' ? v.toFixed(1) + ' kW' : '–');
+  const farm = c.plan ? `farm ${kw(c.farm_kw)}` +
+    (c.plan.nominal_miners ? ` (${c.plan.nominal_miners} at nominal power)` : '') : '';
+  if (c.state === 'idle') {
+    $('t-curtail').textContent = 'off';
+    $('t-curtail-detail').textContent = farm;
+    return;
+  }
+  $('t-curtail').textContent = c.state === 'restoring' ? 'lifting' : `holding ${kw(c.target_kw)}`;
+  const progress = typeof c.progress === 'number' ? `, ${(100 * c.progress).toFixed(0)} %` : '';
+  $('t-curtail-detail').textContent = `${farm}; shed ${kw(c.shed_kw)}, ${c.held} miners${progress}`;
+}
+
 // `axes` defaults to time below and one value axis formatted as series[0].
 function drawChart(id, series, data, axes) {
   const el = $(id);
@@ -342,7 +361,7 @@ async function command(action) {
 // --- wiring -------------------------------------------------------------------
 
 async function refresh() {
-  await Promise.all([loadTotals(), loadMiners(), loadFarmChart(), loadEvents()]);
+  await Promise.all([loadTotals(), loadCurtail(), loadMiners(), loadFarmChart(), loadEvents()]);
   $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
 }
 
