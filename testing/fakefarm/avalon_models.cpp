@@ -77,18 +77,8 @@ constexpr AvalonFacts kFacts[] = {
      "Q_hb_v1.1", true, 1024, 45, 26},
 };
 
-constexpr bool RowsFitTheirLimits() {
-  constexpr auto first = static_cast<size_t>(ModelId::kAvalon1246);
-  for (size_t i = 0; i < std::size(kAvalons); ++i) {
-    const ModelSpec& m = kAvalons[i];
-    if (static_cast<size_t>(m.id) != first + i || kFacts[i].id != m.id || m.boards > kMaxBoards ||
-        m.firmware.fans > kMaxFans) {
-      return false;
-    }
-  }
-  return std::size(kAvalons) == std::size(kFacts);
-}
-static_assert(RowsFitTheirLimits(), "rows in ModelId order, within kMaxBoards and kMaxFans");
+static_assert(RowsFitTheirLimits(kAvalons, kFacts, ModelId::kAvalon1246),
+              "rows in ModelId order, each with its facts, within kMaxBoards and kMaxFans");
 
 }  // namespace
 

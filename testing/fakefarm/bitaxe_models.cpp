@@ -53,18 +53,8 @@ constexpr BitaxeFacts kFacts[] = {
     {ModelId::kBitaxeSupra, "BM1368", "401", 1276, 1166, 12.5, 5175},
 };
 
-constexpr bool RowsFitTheirLimits() {
-  constexpr auto first = static_cast<size_t>(ModelId::kBitaxeSupra);
-  for (size_t i = 0; i < std::size(kRows); ++i) {
-    const ModelSpec& m = kRows[i];
-    if (static_cast<size_t>(m.id) != first + i || kFacts[i].id != m.id || m.boards > kMaxBoards ||
-        m.firmware.fans > kMaxFans) {
-      return false;
-    }
-  }
-  return std::size(kRows) == std::size(kFacts);
-}
-static_assert(RowsFitTheirLimits(), "rows in ModelId order, within kMaxBoards and kMaxFans");
+static_assert(RowsFitTheirLimits(kRows, kFacts, ModelId::kBitaxeSupra),
+              "rows in ModelId order, each with its facts, within kMaxBoards and kMaxFans");
 
 }  // namespace
 

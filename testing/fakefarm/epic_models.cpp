@@ -56,18 +56,8 @@ constexpr EpicFacts kFacts[] = {
      894.0},
 };
 
-constexpr bool RowsFitTheirLimits() {
-  constexpr auto first = static_cast<size_t>(ModelId::kEpicS19XP);
-  for (size_t i = 0; i < std::size(kRows); ++i) {
-    const ModelSpec& m = kRows[i];
-    if (static_cast<size_t>(m.id) != first + i || kFacts[i].id != m.id || m.boards > kMaxBoards ||
-        m.firmware.fans > kMaxFans) {
-      return false;
-    }
-  }
-  return std::size(kRows) == std::size(kFacts);
-}
-static_assert(RowsFitTheirLimits(), "rows in ModelId order, within kMaxBoards and kMaxFans");
+static_assert(RowsFitTheirLimits(kRows, kFacts, ModelId::kEpicS19XP),
+              "rows in ModelId order, each with its facts, within kMaxBoards and kMaxFans");
 
 }  // namespace
 

@@ -58,18 +58,8 @@ constexpr LuxosFacts kFacts[] = {
     {ModelId::kLuxosS19, 3250, {"J12 | J14", "J13 | J12", "J15 | J15", "J14 | J13"}, 49, 13.4},
 };
 
-constexpr bool RowsFitTheirLimits() {
-  constexpr auto first = static_cast<size_t>(ModelId::kLuxosS19);
-  for (size_t i = 0; i < std::size(kRows); ++i) {
-    const ModelSpec& m = kRows[i];
-    if (static_cast<size_t>(m.id) != first + i || kFacts[i].id != m.id || m.boards > kMaxBoards ||
-        m.firmware.fans > kMaxFans) {
-      return false;
-    }
-  }
-  return std::size(kRows) == std::size(kFacts);
-}
-static_assert(RowsFitTheirLimits(), "rows in ModelId order, within kMaxBoards and kMaxFans");
+static_assert(RowsFitTheirLimits(kRows, kFacts, ModelId::kLuxosS19),
+              "rows in ModelId order, each with its facts, within kMaxBoards and kMaxFans");
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 // new family a new table with its own reply writers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -95,6 +96,23 @@ struct ModelSpec {
   bool nul_terminated;  // the reply is followed by one NUL byte
   Firmware firmware;
 };
+
+// A family's model table checked at compile time: its rows in ModelId order
+// from `first`, each within kMaxBoards and kMaxFans, with one facts row of
+// the same id each (Facts has an `id`).
+template <typename Facts, size_t kRows, size_t kFacts>
+constexpr bool RowsFitTheirLimits(const ModelSpec (&rows)[kRows], const Facts (&facts)[kFacts],
+                                  ModelId first) {
+  if (kRows != kFacts) return false;
+  for (size_t i = 0; i < kRows; ++i) {
+    const ModelSpec& m = rows[i];
+    if (static_cast<size_t>(m.id) != static_cast<size_t>(first) + i || facts[i].id != m.id ||
+        m.boards > kMaxBoards || m.firmware.fans > kMaxFans) {
+      return false;
+    }
+  }
+  return true;
+}
 
 // Each family's rows, in ModelId order; AllModels() joins them.
 std::span<const ModelSpec> AntminerModels();
