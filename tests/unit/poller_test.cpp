@@ -400,6 +400,8 @@ TEST(Poller, AddressesInRepliesAreNeverContacted) {
   const Case cases[] = {
       {"127.61.0.10", "", testing::ReadFixture("sealminer-a2-stats.json")},
       {"127.61.0.11", "epic", http(testing::ReadFixture("epic-s19xp-network.json"))},
+      // LuxOS's config names its gateway and broadcast address (192.168.86.x).
+      {"127.61.0.12", "luxos", testing::ReadFixture("luxos-s19kpro-config.json")},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.ip);
@@ -417,6 +419,30 @@ TEST(Poller, AddressesInRepliesAreNeverContacted) {
     EXPECT_EQ(polled->record.ip, c.ip);
     EXPECT_EQ(polled->record.port, 4028);
   }
+}
+
+// The web identity page names the miner's own address (192.168.1.100 in the
+// S21 capture): the fingerprint reads it as data and connects nowhere else.
+TEST(PollerWebIdentity, TheAddressOnThePageIsNeverContacted) {
+  LoopbackServer api("127.61.1.9", Serves(testing::ReadFixture("antminer-s9-stats.json")));
+  std::atomic<int> authorized{0};
+  LoopbackServer web(
+      "127.61.1.9",
+      DigestProtected(testing::ReadFixture("antminer-s21-get_system_info.cgi.json"), &authorized),
+      64, kWebPort);
+  auto client = MinerClient::Create(Fast());
+  ASSERT_OK(client);
+  Poller poller(**client, WithWebIdentity());
+  std::optional<PollResult> polled;
+  poller.Poll({"127.61.1.9", 4028}, {}, [&polled](PollResult&& r) { polled = std::move(r); });
+  (*client)->RunUntilIdle();
+  ASSERT_TRUE(polled.has_value());
+  ASSERT_EQ(polled->record.status, MinerStatus::kOk) << polled->record.error;
+  EXPECT_EQ(authorized, 1);
+  EXPECT_EQ((*client)->counters().started,
+            static_cast<uint64_t>(api.accepted() + web.accepted()))
+      << "an exchange went somewhere other than the target";
+  EXPECT_EQ(polled->record.ip, "127.61.1.9");
 }
 
 TEST(Poller, FamilyNamesListTheRegistry) {
