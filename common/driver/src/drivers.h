@@ -14,6 +14,9 @@ const MinerDriver& AntminerDriver();  // antminer.cpp: stock Bitmain firmware
 const MinerDriver& BraiinsDriver();   // braiins.cpp: Braiins OS's public gRPC API
 const MinerDriver& WhatsminerDriver();  // whatsminer.cpp: btminer API v2
 const MinerDriver& Whatsminer3Driver();  // whatsminer3.cpp: Whatsminer API v3
+// What a Whatsminer can do through either API (whatsminer.cpp): the same
+// three modes and a limit on v2 and v3.
+Capabilities WhatsminerCapabilities();
 const MinerDriver& LuxosDriver();     // luxos.cpp: LuxOS (LUXminer)
 const MinerDriver& AvalonDriver();    // avalon.cpp: Canaan AvalonMiner stock firmware
 

@@ -120,6 +120,23 @@ Outcome Privileged(const Context& ctx, std::string_view command, json fields,
   return Outcome::Done(fmt::format("api v2 {}", command));
 }
 
+}  // namespace
+
+Capabilities WhatsminerCapabilities() {
+  Capabilities caps;
+  // v2 set_low_power / set_normal_power / set_high_power (section 3.6); v3
+  // set.miner.power_mode.
+  caps.power_modes = {PowerMode::kLow, PowerMode::kNormal, PowerMode::kHigh};
+  // adjust_power_limit (API 2.0.5, pyasic's api_min_version) and v3
+  // set.miner.power_limit: "cannot be higher than the ordinary power of the
+  // machine", which the miner checks; no public source gives a floor, so
+  // asicmon asks at least 1 W.
+  caps.power_limit = PowerLimitRange{1, 99999};
+  return caps;
+}
+
+namespace {
+
 std::optional<PowerMode> ModeFromText(const std::string& text) {
   if (text == "Low" || text == "low") return PowerMode::kLow;
   if (text == "Normal" || text == "normal") return PowerMode::kNormal;
@@ -133,16 +150,7 @@ class WhatsminerV2 final : public MinerDriver {
   // The document: "Change the default password (admin)".
   Credentials StockCredentials() const override { return {"admin", "admin"}; }
 
-  Capabilities Describe(const Record&) const override {
-    Capabilities caps;
-    // set_low_power / set_normal_power / set_high_power (section 3.6).
-    caps.power_modes = {PowerMode::kLow, PowerMode::kNormal, PowerMode::kHigh};
-    // adjust_power_limit (API 2.0.5, pyasic's api_min_version): "cannot be
-    // higher than the ordinary power of the machine", which the miner checks;
-    // no public source gives a floor, so asicmon asks at least 1 W.
-    caps.power_limit = PowerLimitRange{1, 99999};
-    return caps;
-  }
+  Capabilities Describe(const Record&) const override { return WhatsminerCapabilities(); }
 
   Outcome Restart(const Context& ctx) const override {
     return Privileged(ctx, "restart_btminer", json::object());

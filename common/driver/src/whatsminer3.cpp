@@ -114,13 +114,7 @@ class WhatsminerV3 final : public MinerDriver {
   std::string_view family() const override { return "whatsminer3"; }
   Credentials StockCredentials() const override { return {"super", "super"}; }
 
-  Capabilities Describe(const Record&) const override {
-    Capabilities caps;
-    caps.power_modes = {PowerMode::kLow, PowerMode::kNormal, PowerMode::kHigh};
-    // As v2: the firmware keeps a limit above its own at its own; no floor published.
-    caps.power_limit = PowerLimitRange{1, 99999};
-    return caps;
-  }
+  Capabilities Describe(const Record&) const override { return WhatsminerCapabilities(); }
 
   Outcome Restart(const Context& ctx) const override {
     return Set(ctx, "set.miner.service", "restart");
