@@ -19,8 +19,9 @@ void CommandHandlers::MinerCommand(ActionKind kind, const Request& request, Writ
   const std::string route(ToString(kind));
   ActionRequest command;
   command.kind = kind;
-  if (!pipeline_.Authorized(request, response, route, true) ||
-      !pipeline_.MinerPath(request, response, route, command.ip, command.worker)) {
+  const std::optional<Caller> caller =
+      pipeline_.Authorize(request, response, route, RequiredRole(kind));
+  if (!caller || !pipeline_.MinerPath(request, response, route, command.ip, command.worker)) {
     return;
   }
   switch (kind) {
@@ -63,11 +64,11 @@ void CommandHandlers::MinerCommand(ActionKind kind, const Request& request, Writ
     default:
       break;
   }
-  Command(request, std::move(response), std::move(command));
+  Command(*caller, std::move(response), std::move(command));
 }
 
-void CommandHandlers::Command(const Request& request, Writer response, ActionRequest command) {
-  command.actor = pipeline_.Actor(request);
+void CommandHandlers::Command(const Caller& caller, Writer response, ActionRequest command) {
+  command.actor = caller.Actor();
   const std::string route(ToString(command.kind));
   if (auto refused = gate_.TryAcquire(command)) {
     return pipeline_.Answer(response, route, refused->http_status, refused->body);
@@ -80,10 +81,16 @@ void CommandHandlers::Command(const Request& request, Writer response, ActionReq
 }
 
 void CommandHandlers::StartJob(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "actions", true)) return;
+  const std::optional<Caller> caller =
+      pipeline_.Authorize(request, response, "actions", Role::kOperator);
+  if (!caller) return;
   Result<BulkRequest> bulk = ParseBulkRequest(request.body());
   if (!bulk.ok()) {
     return pipeline_.Error(response, "actions", 400, "bad request", bulk.status().message());
+  }
+  if (!pipeline_.Permits(*caller, RequiredRole(bulk->kind), response, "actions",
+                         ToString(bulk->kind))) {
+    return;
   }
   LatestFilter all;
   all.limit = std::numeric_limits<size_t>::max();
@@ -117,7 +124,7 @@ void CommandHandlers::StartJob(const Request& request, Writer response) {
                            "shows what a selector picks)");
   }
   Result<nlohmann::json> job =
-      jobs_.Start(*bulk, std::move(targets), std::move(unknown), pipeline_.Actor(request));
+      jobs_.Start(*bulk, std::move(targets), std::move(unknown), caller->Actor());
   if (!job.ok()) {
     return pipeline_.Error(response, "actions", 429, "too many jobs", job.status().message());
   }
@@ -136,14 +143,14 @@ bool CommandHandlers::JobId(const Request& request, Writer& response, std::strin
 }
 
 void CommandHandlers::ListJobs(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "actions", false)) return;
+  if (!pipeline_.Authorize(request, response, "actions", Role::kViewer)) return;
   nlohmann::json list = jobs_.List();
   pipeline_.Answer(response, "actions", 200, {{"count", list.size()}, {"jobs", std::move(list)}});
 }
 
 void CommandHandlers::GetJob(const Request& request, Writer response) {
   std::string id;
-  if (!pipeline_.Authorized(request, response, "actions", false) ||
+  if (!pipeline_.Authorize(request, response, "actions", Role::kViewer) ||
       !JobId(request, response, id)) {
     return;
   }
@@ -157,9 +164,9 @@ void CommandHandlers::GetJob(const Request& request, Writer response) {
 
 void CommandHandlers::CancelJob(const Request& request, Writer response) {
   std::string id;
-  if (!pipeline_.Authorized(request, response, "actions", true) || !JobId(request, response, id)) {
-    return;
-  }
+  const std::optional<Caller> caller =
+      pipeline_.Authorize(request, response, "actions", Role::kOperator);
+  if (!caller || !JobId(request, response, id)) return;
   bool finished = false;
   std::optional<nlohmann::json> job = jobs_.Cancel(id, finished);
   if (!job) {
@@ -170,12 +177,12 @@ void CommandHandlers::CancelJob(const Request& request, Writer response) {
     return pipeline_.Error(response, "actions", 409, "job already finished",
                            "state " + (*job)["state"].get<std::string>());
   }
-  spdlog::info("job {} cancelled by {}", id, pipeline_.Actor(request));
+  spdlog::info("job {} cancelled by {}", id, caller->Actor());
   pipeline_.Answer(response, "actions", 202, *job);
 }
 
 void CommandHandlers::RemediationPage(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "remediation", false)) return;
+  if (!pipeline_.Authorize(request, response, "remediation", Role::kViewer)) return;
   pipeline_.Answer(response, "remediation", 200, remediation_.StatusJson(UnixNow()));
 }
 

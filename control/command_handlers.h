@@ -50,7 +50,7 @@ class CommandHandlers {
  private:
   // A command on one miner: refused at once (409) when the miner is busy or
   // in its reboot cooldown, else run on an action thread and answered there.
-  void Command(const Request& request, Writer response, ActionRequest command);
+  void Command(const Caller& caller, Writer response, ActionRequest command);
   // The job id from the path; false (answered 404) when it cannot be one.
   bool JobId(const Request& request, Writer& response, std::string& id);
 

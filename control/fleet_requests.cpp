@@ -140,6 +140,11 @@ std::string ActionKindList() {
   return out;
 }
 
+Role RequiredRole(ActionKind kind) {
+  // Pools and power move money (where the hashes go, what the farm draws).
+  return kind == ActionKind::kPool || kind == ActionKind::kPower ? Role::kAdmin : Role::kOperator;
+}
+
 bool IsHoldingKind(std::string_view kind) {
   return IsHealthKind(kind) && kind != "pool_changed" && kind != "rebooted" &&
          kind != kRemediationFailed;

@@ -13,6 +13,7 @@
 
 #include "asicmon/record.h"
 #include "asicmon/status.h"
+#include "roles.h"
 #include "validate.h"
 
 namespace asicmon::control {
@@ -23,6 +24,8 @@ std::string_view ToString(ActionKind kind);  // "reset", "reboot", ...
 std::optional<ActionKind> ParseActionKind(std::string_view name);
 // "reset, reboot, pool, sleep, wake, locate": for error messages.
 std::string ActionKindList();
+// The least role that may ask for `kind` (roles.h).
+Role RequiredRole(ActionKind kind);
 
 inline constexpr int kMaxParallelLimit = 200;
 inline constexpr size_t kMaxSelectIps = 100000;

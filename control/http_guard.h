@@ -45,6 +45,19 @@ class WwwAuthenticateBearer : public Pistache::Http::Header::Header {
   void write(std::ostream& os) const override { os << "Bearer"; }
 };
 
+// "Retry-After: <seconds>", for 429s (typed, as WwwAuthenticateBearer).
+class RetryAfter : public Pistache::Http::Header::Header {
+ public:
+  NAME("Retry-After")
+  RetryAfter() = default;
+  explicit RetryAfter(int seconds) : seconds_(seconds) {}
+  void parse(const std::string&) override {}
+  void write(std::ostream& os) const override { os << seconds_; }
+
+ private:
+  int seconds_ = 1;
+};
+
 // Told the HTTP status of each request refused while it was parsed (it
 // never reaches a route). Called on Pistache's reactor threads.
 using OnRefused = std::function<void(int http_status)>;

@@ -4,6 +4,10 @@
 // a miner is contacted, every write audited. Serves /metrics, /openapi.json
 // and Swagger UI at /docs.
 #include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <string>
 
@@ -14,6 +18,7 @@
 #include "asicmon/settings.h"
 #include "asicmon/shutdown.h"
 #include "asicmon/stage.h"
+#include "keys_cli.h"
 #include "service.h"
 
 namespace {
@@ -28,7 +33,10 @@ void AddSettings(asicmon::SettingsTable& t, asicmon::control::ServiceOptions& s,
   asicmon::control::ActionOptions& a = s.actions;
   t.Text(s.bind, {"--bind", "CONTROL_BIND", "Address:port to serve on"}, "ADDRESS:PORT");
   t.Text(s.token, {nullptr, "CONTROL_TOKEN"});
-  t.Flag(s.auth_read, {"--auth-read", "CONTROL_AUTH_READ", "Reads need the token too"});
+  t.Flag(s.auth_read, {"--auth-read", "CONTROL_AUTH_READ", "Reads need a key too"});
+  t.Text(s.tls_cert, {"--tls-cert", "CONTROL_TLS_CERT", "PEM certificate (chain): serve HTTPS"},
+         "PATH");
+  t.Text(s.tls_key, {"--tls-key", "CONTROL_TLS_KEY", "PEM private key of --tls-cert"}, "PATH");
   t.Env(asicmon::LoadStoreOptions(s.db));  // ASICMON_DB, RETENTION_DAYS
   t.Text(s.db.database,
          {"--db", "ASICMON_DB", "Database: a SQLite file or a postgresql:// URL"});
@@ -104,9 +112,12 @@ int main(int argc, char** argv) {
   std::string credentials_file;
   std::string windows_file;
   AddSettings(settings, s, stage, credentials_file, windows_file);
+  asicmon::control::KeysCommand keys;
+  asicmon::control::AddKeysCommand(app, keys);
   app.footer(
-      "Secrets only from the environment: CONTROL_TOKEN (bearer token for writes; without it "
-      "every write is refused), MINER_HTTP_USER / MINER_HTTP_PASSWORD (stock Antminers' web UI, "
+      "Callers present API keys ('keys add' makes one) as 'Authorization: Bearer <key>'.\n"
+      "Secrets only from the environment: CONTROL_TOKEN (the bootstrap admin key; retire it "
+      "once admins have their own keys), MINER_HTTP_USER / MINER_HTTP_PASSWORD (stock Antminers' web UI, "
       "default root/root), and the file MINER_CREDENTIALS_FILE names: "
       "[{\"family\": \"whatsminer\", \"cidr\": \"10.1.0.0/16\", \"user\": \"admin\", "
       "\"password\": \"...\"}, ...], the most specific site winning, each family's stock "
@@ -117,6 +128,7 @@ int main(int argc, char** argv) {
     return *exit_code;
   }
   asicmon::HideFlagValues(argc, argv, "--db", asicmon::DatabasePassword);
+  if (keys.chosen()) return asicmon::control::RunKeysCommand(keys, s.db);
   if (Status st = asicmon::bus::LoadEndpoints(s.endpoints); !st.ok()) {
     spdlog::error("bad configuration: {}", st.message());
     return 2;
@@ -138,9 +150,22 @@ int main(int argc, char** argv) {
     }
     s.curtail_windows = std::move(*windows);
   }
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    spdlog::error("bad configuration: CONTROL_TLS_CERT and CONTROL_TLS_KEY go together");
+    return 2;
+  }
+  for (const std::string& path : {s.tls_cert, s.tls_key}) {
+    if (!path.empty() && ::access(path.c_str(), R_OK) != 0) {
+      spdlog::error("bad configuration: cannot read {}: {}", path, std::strerror(errno));
+      return 2;
+    }
+  }
+  if (const std::string warning = asicmon::control::PlainTextWarning(s); !warning.empty()) {
+    spdlog::warn("{}", warning);
+  }
   s.actions.api.connect_timeout = std::min(s.actions.api.connect_timeout, s.actions.api.deadline);
   if (s.token.empty()) {
-    spdlog::warn("no CONTROL_TOKEN: every command that changes a miner will be refused");
+    spdlog::info("no CONTROL_TOKEN: only API keys (asicmon-control keys add) are accepted");
   }
 
   auto shutdown = asicmon::ShutdownSignal::Install();
@@ -156,7 +181,7 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start: {}", service.status().ToString());
     return service.status().code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
-  spdlog::info("serving on {} (port {}), store {}", s.bind, (*service)->port(),
+  spdlog::info("serving {} on {} (port {}), store {}", s.tls_cert.empty() ? "HTTP" : "HTTPS", s.bind, (*service)->port(),
                asicmon::RedactDatabase(s.db.database));
   // Tests and scripts wait for this line on stdout.
   std::printf("READY %u\n", static_cast<unsigned>((*service)->port()));

@@ -233,7 +233,12 @@ Metrics::Metrics()
                         .Name("asicmon_bus_bad_messages_total")
                         .Help("Bus messages control could not decode")
                         .Register(*registry_)
-                        .Add({})) {
+                        .Add({})),
+      auth_refusals_(prometheus::BuildCounter()
+                         .Name("asicmon_control_auth_refusals_total")
+                         .Help("Requests refused for their key, by reason (a wrong key is "
+                               "'unknown'; 'throttled' while its peer waits out a penalty)")
+                         .Register(*registry_)) {
   // Every status and change shows from the start, at 0, so rates work.
   for (int s = 0; s < kMinerStatusCount; ++s) {
     records_.Add({{"status", std::string(ToString(static_cast<MinerStatus>(s)))}});
@@ -264,6 +269,10 @@ void Metrics::CountBusGaps(std::string_view topic, uint64_t missed) {
 }
 
 void Metrics::CountBadMessage() { bad_messages_.Increment(); }
+
+void Metrics::CountAuthRefusal(std::string_view reason) {
+  auth_refusals_.Add({{"reason", std::string(reason)}}).Increment();
+}
 
 void Metrics::UpdateStage(bus::StageStats stats) {
   std::lock_guard lock(stages_mutex_);

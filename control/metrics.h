@@ -75,6 +75,9 @@ class Metrics {
   void CountInventory(InventoryChange change);
   void CountBusGaps(std::string_view topic, uint64_t missed);
   void CountBadMessage();
+  // A refused authentication: "missing", "unknown", "revoked", "expired",
+  // "store_down", "forbidden" (a key whose role is short) or "throttled".
+  void CountAuthRefusal(std::string_view reason);
   // The newest counters a stage sent (bus events of kind "stats").
   void UpdateStage(bus::StageStats stats);
 
@@ -95,6 +98,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& inventory_;
   prometheus::Family<prometheus::Counter>& bus_gaps_;
   prometheus::Counter& bad_messages_;
+  prometheus::Family<prometheus::Counter>& auth_refusals_;
   std::vector<std::function<void(std::string&)>> sections_;
   mutable std::mutex stages_mutex_;
   // By (stage, producer); a producer silent for 10 minutes is dropped at

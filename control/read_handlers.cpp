@@ -34,11 +34,12 @@ void ReadHandlers::Healthz(const Request&, Writer response) {
   Result<int64_t> count = db_.With([](StoreDb& store) { return store.CountRecords(); });
   nlohmann::json body = {{"status", count.ok() ? "ok" : "degraded"},
                          {"db", count.ok() ? "ok" : count.status().ToString()}};
+  if (!plain_text_warning_.empty()) body["warnings"] = {plain_text_warning_};
   pipeline_.Answer(response, "healthz", count.ok() ? 200 : 503, body);
 }
 
 void ReadHandlers::ListMiners(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "miners", false)) return;
+  if (!pipeline_.Authorize(request, response, "miners", Role::kViewer)) return;
   LatestFilter filter;
   if (auto s = Query(request, "status")) {
     filter.status = ParseMinerStatus(*s);
@@ -86,7 +87,7 @@ void ReadHandlers::ListMiners(const Request& request, Writer response) {
 }
 
 void ReadHandlers::History(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "history", false)) return;
+  if (!pipeline_.Authorize(request, response, "history", Role::kViewer)) return;
   const std::string ip = PathParam(request, ":ip");
   if (Status s = ValidateIp(ip); !s.ok()) {
     return pipeline_.Error(response, "history", 400, "bad address", s.message());
@@ -116,7 +117,7 @@ void ReadHandlers::History(const Request& request, Writer response) {
 }
 
 void ReadHandlers::EventsLog(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "events", false)) return;
+  if (!pipeline_.Authorize(request, response, "events", Role::kViewer)) return;
   EventFilter filter;
   filter.ip = Query(request, "miner").value_or("");
   if (!filter.ip.empty()) {
@@ -149,12 +150,12 @@ void ReadHandlers::EventsLog(const Request& request, Writer response) {
 }
 
 void ReadHandlers::Farm(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "farm", false)) return;
+  if (!pipeline_.Authorize(request, response, "farm", Role::kViewer)) return;
   pipeline_.AnswerText(response, "farm", 200, FarmTotalsJson(gauges_.Totals()));
 }
 
 void ReadHandlers::FarmHistoryPage(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "farm_history", false)) return;
+  if (!pipeline_.Authorize(request, response, "farm_history", Role::kViewer)) return;
   std::string error;
   const double seconds = QueryDouble(request, "seconds", error).value_or(3600);
   if (!error.empty() || seconds < 1 || seconds > 86400) {
@@ -175,15 +176,23 @@ void ReadHandlers::FarmHistoryPage(const Request& request, Writer response) {
 }
 
 void ReadHandlers::AuditLog(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "audit", false)) return;
-  const std::string ip = Query(request, "ip").value_or("");
-  if (!ip.empty()) {
-    if (Status s = ValidateIp(ip); !s.ok()) {
+  if (!pipeline_.Authorize(request, response, "audit", Role::kViewer)) return;
+  AuditFilter filter{.ip = Query(request, "ip").value_or(""),
+                     .key = Query(request, "key").value_or(""),
+                     .limit = 1000};
+  if (!filter.ip.empty()) {
+    if (Status s = ValidateIp(filter.ip); !s.ok()) {
       return pipeline_.Error(response, "audit", 400, "bad address", s.message());
     }
   }
+  // A key's name, or "token" for CONTROL_TOKEN's rows.
+  if (!filter.key.empty() && filter.key != kBootstrapKeyName) {
+    if (Status s = ValidateKeyName(filter.key); !s.ok()) {
+      return pipeline_.Error(response, "audit", 400, "bad key name", s.message());
+    }
+  }
   Result<std::vector<AuditEntry>> rows =
-      db_.With([&](StoreDb& store) { return store.Audit(ip, 1000); });
+      db_.With([&](StoreDb& store) { return store.Audit(filter); });
   if (!rows.ok()) {
     return pipeline_.Error(response, "audit", 503, "store unavailable", rows.status().ToString());
   }
@@ -198,7 +207,7 @@ void ReadHandlers::AuditLog(const Request& request, Writer response) {
 
 void ReadHandlers::MetricsPage(const Request& request, Writer response) {
   using Clock = std::chrono::steady_clock;
-  if (!pipeline_.Authorized(request, response, "metrics", false)) return;
+  if (!pipeline_.Authorize(request, response, "metrics", Role::kViewer)) return;
   metrics_.CountRequest("metrics", 200);
   response.headers().add<Http::Header::ContentType>(
       Http::Mime::MediaType::fromString("text/plain; version=0.0.4; charset=utf-8"));
@@ -213,7 +222,7 @@ void ReadHandlers::MetricsPage(const Request& request, Writer response) {
 
 void ReadHandlers::Summary(const Request& request, Writer response) {
   std::string ip, worker;
-  if (!pipeline_.Authorized(request, response, "summary", false) ||
+  if (!pipeline_.Authorize(request, response, "summary", Role::kViewer) ||
       !pipeline_.MinerPath(request, response, "summary", ip, worker)) {
     return;
   }
@@ -252,7 +261,7 @@ void AddCapabilities(const Record& record, nlohmann::json& body) {
 }  // namespace
 
 void ReadHandlers::Miner(const Request& request, Writer response) {
-  if (!pipeline_.Authorized(request, response, "miner", false)) return;
+  if (!pipeline_.Authorize(request, response, "miner", Role::kViewer)) return;
   const std::string ip = PathParam(request, ":ip");
   if (Status s = ValidateIp(ip); !s.ok()) {
     return pipeline_.Error(response, "miner", 400, "bad address", s.message());

@@ -24,14 +24,15 @@ class ReadHandlers {
   // request arrives.
   ReadHandlers(RequestPipeline& pipeline, DbPool& db, Metrics& metrics, const MinerGauges& gauges,
                const FarmHistory& farm_history, const std::unique_ptr<LivePolls>& live,
-               uint16_t miner_api_port)
+               uint16_t miner_api_port, std::string plain_text_warning)
       : pipeline_(pipeline),
         db_(db),
         metrics_(metrics),
         gauges_(gauges),
         farm_history_(farm_history),
         live_(live),
-        miner_api_port_(miner_api_port) {}
+        miner_api_port_(miner_api_port),
+        plain_text_warning_(std::move(plain_text_warning)) {}
 
   using Request = Pistache::Rest::Request;
   using Writer = Pistache::Http::ResponseWriter;
@@ -57,6 +58,7 @@ class ReadHandlers {
   const FarmHistory& farm_history_;
   const std::unique_ptr<LivePolls>& live_;
   const uint16_t miner_api_port_;
+  const std::string plain_text_warning_;  // shown on /healthz when not ""
 };
 
 }  // namespace asicmon::control

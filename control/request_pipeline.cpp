@@ -96,7 +96,7 @@ std::shared_ptr<Http::ResponseWriter> AnswerLater(Http::ResponseWriter&& respons
 }
 
 RequestPipeline::RequestPipeline(std::string token, bool auth_read, Metrics& metrics, DbPool& db)
-    : token_(std::move(token)), auth_read_(auth_read), metrics_(metrics), db_(db) {}
+    : auth_read_(auth_read), keys_(std::move(token), db), metrics_(metrics), db_(db) {}
 
 void RequestPipeline::Answer(Http::ResponseWriter& response, std::string_view route, int status,
                              const nlohmann::json& body) {
@@ -122,31 +122,61 @@ void RequestPipeline::NotFound(const Rest::Request& request, Http::ResponseWrite
             request.resource());
 }
 
-bool RequestPipeline::Authorized(const Rest::Request& request, Http::ResponseWriter& response,
-                                 std::string_view route, bool write) {
-  if (!write && !auth_read_) return true;
-  if (token_.empty()) {
-    Error(response, route, 401, "writes are disabled",
-          "no CONTROL_TOKEN is configured, so control refuses every command that changes a "
-          "miner; set one and send it as 'Authorization: Bearer <token>'");
-    return false;
+std::optional<Caller> RequestPipeline::Authorize(const Rest::Request& request,
+                                                Http::ResponseWriter& response,
+                                                std::string_view route, Role needed,
+                                                bool key_required) {
+  const std::string peer = request.address().host();
+  if (needed == Role::kViewer && !auth_read_ && !key_required) {
+    return Caller{"", Role::kViewer, peer};
+  }
+  const double now = UnixNow();
+  if (const std::optional<double> wait = throttle_.HeldBack(peer, now)) {
+    metrics_.CountAuthRefusal("throttled");
+    response.headers().add<RetryAfter>(static_cast<int>(std::ceil(*wait)));
+    Error(response, route, 429, "too many wrong keys",
+          fmt::format("this address sent wrong keys {} times in a row; try again in {:.0f} s",
+                      AuthThrottle::kFreeFailures, std::ceil(*wait)));
+    return std::nullopt;
   }
   std::string presented;
   if (auto auth = request.headers().tryGet<Http::Header::Authorization>()) {
     const std::string value = auth->value();
     if (value.starts_with("Bearer ")) presented = value.substr(7);
   }
-  if (!ConstantTimeEquals(presented, token_)) {
+  const KeyRing::Found found = keys_.Authenticate(presented, peer, now);
+  if (!found.caller) {
+    static constexpr std::string_view kReasons[] = {"missing", "unknown", "revoked", "expired",
+                                                    "store_down"};
+    const std::string_view reason = kReasons[static_cast<size_t>(found.refusal)];
+    metrics_.CountAuthRefusal(reason);
+    if (found.refusal == Refusal::kStoreDown) {
+      Error(response, route, 503, "store unavailable", "API keys cannot be checked now");
+      return std::nullopt;
+    }
+    // A request without a key is not a guess; a wrong one is.
+    if (found.refusal != Refusal::kMissing) throttle_.Failed(peer, now);
     response.headers().add<WwwAuthenticateBearer>();
-    Error(response, route, 401, "unauthorized", "send 'Authorization: Bearer <CONTROL_TOKEN>'");
-    return false;
+    Error(response, route, 401, "unauthorized",
+          found.refusal == Refusal::kMissing
+              ? "send 'Authorization: Bearer <key>' (asicmon-control keys add NAME --role ROLE "
+                "makes one; CONTROL_TOKEN is the bootstrap admin key)"
+              : fmt::format("the key is {}", reason == "unknown" ? "not known" : reason));
+    return std::nullopt;
   }
-  return true;
+  throttle_.Succeeded(peer);
+  if (!Permits(*found.caller, needed, response, route, route)) return std::nullopt;
+  return found.caller;
 }
 
-std::string RequestPipeline::Actor(const Rest::Request& request) const {
-  // One token today, so the caller is named by it and where it came from.
-  return (token_.empty() ? "peer:" : "token@") + request.address().host();
+bool RequestPipeline::Permits(const Caller& caller, Role needed, Http::ResponseWriter& response,
+                              std::string_view route, std::string_view what) {
+  if (caller.role >= needed) return true;
+  metrics_.CountAuthRefusal("forbidden");
+  Error(response, route, 403, "forbidden",
+        fmt::format("key '{}' is {} and {} needs {}", caller.name, ToString(caller.role), what,
+                    ToString(needed)));
+  return false;
 }
 
 bool RequestPipeline::MinerPath(const Rest::Request& request, Http::ResponseWriter& response,

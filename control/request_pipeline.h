@@ -1,5 +1,5 @@
 // What every request to control's REST API goes through, whichever handler
-// serves it: the bearer-token check, the answer (JSON, counted per route in
+// serves it: the caller's key and role (keys.h), the answer (JSON, counted per route in
 // /metrics, large bodies chunked), the decoding of path and query
 // parameters, and for writes the audit trail: a store row plus an event on
 // the bus for each command a miner was sent.
@@ -24,6 +24,7 @@
 #include "asicmon/health.h"
 #include "asicmon/store_db.h"
 #include "db_pool.h"
+#include "keys.h"
 #include "metrics.h"
 
 namespace asicmon::control {
@@ -49,7 +50,8 @@ std::shared_ptr<Pistache::Http::ResponseWriter> AnswerLater(
 
 class RequestPipeline {
  public:
-  // `token` empty refuses every write; `auth_read` makes reads need it too.
+  // `token`: CONTROL_TOKEN, the bootstrap admin key (none when empty);
+  // `auth_read` makes reads need a key too.
   RequestPipeline(std::string token, bool auth_read, Metrics& metrics, DbPool& db);
 
   // --- answers (each counted for `route` in /metrics) ----------------------
@@ -65,12 +67,18 @@ class RequestPipeline {
   void NotFound(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter response);
 
   // --- the caller -----------------------------------------------------------
-  // Whether the request carries the token (reads: only with auth_read); the
-  // 401 is answered when not.
-  bool Authorized(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
-                  std::string_view route, bool write);
-  // Who asked, for the audit trail.
-  std::string Actor(const Pistache::Rest::Request& request) const;
+  // The caller, when the request may go on: a read (`needed` viewer) is
+  // open unless auth_read or `key_required`; anything else needs a key whose
+  // role is at least `needed`. Otherwise answered: 401 (no key, or a wrong,
+  // revoked or expired one), 403 (a role short of `needed`), 429 (a peer
+  // held back after wrong keys), 503 (the store cannot be asked).
+  std::optional<Caller> Authorize(const Pistache::Rest::Request& request,
+                                  Pistache::Http::ResponseWriter& response, std::string_view route,
+                                  Role needed, bool key_required = false);
+  // For routes whose role depends on the body (a bulk job's action): whether
+  // `caller` may do `what`; 403 answered when not.
+  bool Permits(const Caller& caller, Role needed, Pistache::Http::ResponseWriter& response,
+               std::string_view route, std::string_view what);
   // ip and worker from the path, validated; false (answered 400) when bad.
   bool MinerPath(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
                  std::string_view route, std::string& ip, std::string& worker);
@@ -90,8 +98,9 @@ class RequestPipeline {
   void PublishHealth(const HealthEvent& event);
 
  private:
-  const std::string token_;
   const bool auth_read_;
+  KeyRing keys_;
+  AuthThrottle throttle_;
   Metrics& metrics_;
   DbPool& db_;
   std::mutex events_mutex_;  // the PUSH socket is used from action threads

@@ -28,6 +28,7 @@
 #include "fleet.h"
 #include "http_guard.h"
 #include "jobs.h"
+#include "key_handlers.h"
 #include "live_polls.h"
 #include "metrics.h"
 #include "read_handlers.h"
@@ -90,8 +91,10 @@ struct Service::Impl {
                       [this] { return LatestWithIdentity(); },
                       [this](AuditEntry e) { pipeline.Audit(std::move(e)); }};
 
-  ReadHandlers reads{pipeline, db, metrics, gauges, farm_history, live, options.actions.api_port};
+  ReadHandlers reads{pipeline,    db,   metrics, gauges, farm_history, live, options.actions.api_port,
+                     PlainTextWarning(options)};
   CommandHandlers commands{pipeline, db, gate, jobs, remediation, action_pool};
+  KeyHandlers keys{pipeline, db};
   std::unique_ptr<WebFiles> web;  // once the web directory is found
   BusWatch watch{options.endpoints, db, metrics, gauges, remediation, farm_history};
 
@@ -115,19 +118,21 @@ struct Service::Impl {
   // POST, GET and DELETE /curtail.
   void CurtailRoute(const Rest::Request& request, Http::ResponseWriter response) {
     const auto method = request.method();
-    if (!pipeline.Authorized(request, response, "curtail", method != Http::Method::Get)) return;
+    const std::optional<Caller> caller = pipeline.Authorize(
+        request, response, "curtail", method == Http::Method::Get ? Role::kViewer : Role::kAdmin);
+    if (!caller) return;
     if (method == Http::Method::Get) {
       return pipeline.Answer(response, "curtail", 200, curtail.StatusJson());
     }
     Curtailment::Answer answer;
     if (method == Http::Method::Delete) {
-      answer = curtail.Delete(pipeline.Actor(request));
+      answer = curtail.Delete(caller->Actor());
     } else {
       Result<CurtailRequest> parsed = ParseCurtailRequest(request.body(), UnixNow());
       if (!parsed.ok()) {
         return pipeline.Error(response, "curtail", 400, "bad request", parsed.status().message());
       }
-      answer = curtail.Post(*parsed, pipeline.Actor(request));
+      answer = curtail.Post(*parsed, caller->Actor());
     }
     pipeline.Answer(response, "curtail", answer.http_status, answer.body);
   }
@@ -197,6 +202,10 @@ struct Service::Impl {
     Rest::Routes::Get(router, "/curtail", bind(&Impl::CurtailRoute, this));
     Rest::Routes::Delete(router, "/curtail", bind(&Impl::CurtailRoute, this));
     Rest::Routes::Get(router, "/remediation", bind(&CommandHandlers::RemediationPage, &commands));
+    Rest::Routes::Get(router, "/keys", bind(&KeyHandlers::List, &keys));
+    Rest::Routes::Post(router, "/keys", bind(&KeyHandlers::Add, &keys));
+    Rest::Routes::Delete(router, "/keys/:name", bind(&KeyHandlers::Revoke, &keys));
+    Rest::Routes::Get(router, "/whoami", bind(&KeyHandlers::WhoAmI, &keys));
     router.addNotFoundHandler(bind(&RequestPipeline::NotFound, &pipeline));
   }
 };
@@ -242,6 +251,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                              .headerTimeout(std::chrono::seconds(10))
                              .bodyTimeout(std::chrono::seconds(10))
                              .keepaliveTimeout(LongestAnswer(o.actions)));
+    if (!o.tls_cert.empty()) impl->endpoint->useSSL(o.tls_cert, o.tls_key);
     impl->Routes();
     impl->endpoint->setHandler(GuardedHandler(
         impl->router, [metrics = &impl->metrics](int status) { metrics->CountRequest("unparsed", status); }));
@@ -252,6 +262,17 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
     return Status::IoError("cannot serve on " + o.bind + ": " + e.what());
   }
   return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+std::string PlainTextWarning(const ServiceOptions& options) {
+  if (!options.tls_cert.empty()) return "";
+  const std::string host = options.bind.substr(0, options.bind.rfind(':'));
+  if (host.starts_with("127.") || host == "localhost" || host == "[::1]" || host == "::1") {
+    return "";
+  }
+  return "serving on " + options.bind +
+         " without TLS: API keys cross the network in clear text (set CONTROL_TLS_CERT and "
+         "CONTROL_TLS_KEY, or bind to loopback behind a TLS proxy)";
 }
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

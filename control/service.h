@@ -1,6 +1,6 @@
 // asicmon-control's REST API (Pistache): reads from the store, live polls,
 // and the write commands (reset, reboot, pool) with their safety rules:
-// bearer token compared in constant time, every input validated before a
+// API keys with roles (keys.h), HTTPS when given a certificate, every input validated before a
 // miner is contacted, one command at a time per miner, a reboot cooldown,
 // and an audit row plus a bus event for every write.
 //
@@ -28,8 +28,9 @@ struct ServiceOptions {
   std::string bind = "127.0.0.1:8000";  // CONTROL_BIND
   int threads = 2;                      // CONTROL_THREADS: Pistache request threads
   int action_threads = 16;              // CONTROL_ACTION_THREADS: concurrent write commands
-  std::string token;                    // CONTROL_TOKEN: empty refuses every write
-  bool auth_read = false;               // CONTROL_AUTH_READ: reads need the token too
+  std::string token;                    // CONTROL_TOKEN: the bootstrap admin key ("" none)
+  bool auth_read = false;               // CONTROL_AUTH_READ: reads need a key too
+  std::string tls_cert, tls_key;        // CONTROL_TLS_CERT / _KEY (PEM): HTTPS when both set
   std::chrono::seconds reboot_cooldown{300};  // REBOOT_COOLDOWN_S
   StoreOptions db;                      // ASICMON_DB
   std::string web_dir;                  // ASICMON_WEB_DIR: openapi.json, swagger-ui/, dashboard/
@@ -67,5 +68,9 @@ class Service {
 // The directory holding openapi.json, swagger-ui/ and dashboard/: $ASICMON_WEB_DIR, else
 // share/asicmon/web beside or above the executable, else "" (not found).
 std::string FindWebDir(const std::string& configured);
+
+// What to warn of, at start and on /healthz, when `options` serve keys in
+// clear text beyond loopback; "" when they do not.
+std::string PlainTextWarning(const ServiceOptions& options);
 
 }  // namespace asicmon::control

@@ -111,12 +111,51 @@ Status FakeStoreDb::AppendAudit(const AuditEntry& entry) {
   return Status::Ok();
 }
 
-Result<std::vector<AuditEntry>> FakeStoreDb::Audit(const std::string& ip, size_t limit) {
+Result<std::vector<AuditEntry>> FakeStoreDb::Audit(const AuditFilter& filter) {
   std::vector<AuditEntry> out;
-  for (auto e = audit_.rbegin(); e != audit_.rend() && out.size() < limit; ++e) {
-    if (ip.empty() || e->ip == ip) out.push_back(*e);
+  for (auto e = audit_.rbegin(); e != audit_.rend() && out.size() < filter.limit; ++e) {
+    if ((filter.ip.empty() || e->ip == filter.ip) &&
+        (filter.key.empty() || e->actor.starts_with(filter.key + "@"))) {
+      out.push_back(*e);
+    }
   }
   return out;
+}
+
+Status FakeStoreDb::AddApiKey(const ApiKey& key) {
+  for (const ApiKey& k : keys_) {
+    if (k.name == key.name && !k.revoked_ts) {
+      return Status::InvalidArgument("a key named '" + key.name + "' exists: revoke it first");
+    }
+  }
+  keys_.push_back(key);
+  return Status::Ok();
+}
+
+Result<std::optional<ApiKey>> FakeStoreDb::FindApiKey(const std::string& key_id) {
+  for (const ApiKey& k : keys_) {
+    if (k.key_id == key_id) return std::optional<ApiKey>(k);
+  }
+  return std::optional<ApiKey>();
+}
+
+Result<std::vector<ApiKey>> FakeStoreDb::ApiKeys() { return keys_; }
+
+Result<bool> FakeStoreDb::RevokeApiKey(const std::string& name, double ts) {
+  for (ApiKey& k : keys_) {
+    if (k.name == name && !k.revoked_ts) {
+      k.revoked_ts = ts;
+      return true;
+    }
+  }
+  return false;
+}
+
+Status FakeStoreDb::TouchApiKey(const std::string& key_id, double ts) {
+  for (ApiKey& k : keys_) {
+    if (k.key_id == key_id) k.last_used_ts = ts;
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<AuditEntry>> FakeStoreDb::AsleepByControl() {

@@ -46,7 +46,13 @@ class FakeStoreDb final : public StoreDb {
   Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                         size_t limit) override;
   Status AppendAudit(const AuditEntry& entry) override;
-  Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
+  using StoreDb::Audit;
+  Result<std::vector<AuditEntry>> Audit(const AuditFilter& filter) override;
+  Status AddApiKey(const ApiKey& key) override;
+  Result<std::optional<ApiKey>> FindApiKey(const std::string& key_id) override;
+  Result<std::vector<ApiKey>> ApiKeys() override;
+  Result<bool> RevokeApiKey(const std::string& name, double ts) override;
+  Status TouchApiKey(const std::string& key_id, double ts) override;
   Result<std::vector<AuditEntry>> AsleepByControl() override;
   Result<std::vector<InventoryRow>> Inventory() override;
   Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
@@ -61,6 +67,7 @@ class FakeStoreDb final : public StoreDb {
   std::vector<InventoryEntry> inventory_;
   std::vector<HealthEvent> events_;
   std::vector<AuditEntry> audit_;
+  std::vector<ApiKey> keys_;
   std::pair<int, Status> commit_failures_{0, Status::Ok()};
   std::pair<int, Status> by_seq_failures_{0, Status::Ok()};
   int commits_ = 0;

@@ -37,24 +37,29 @@ size_t AppendReply(char* data, size_t size, size_t n, void* out) {
 }
 }  // namespace
 
-HttpReply Http(const std::string& method, const std::string& url, const std::string& body,
-               const std::string& token) {
+HttpReply Http(const HttpCall& call) {
   HttpReply reply;
   CURL* curl = curl_easy_init();
   curl_slist* headers = nullptr;
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  if (!call.token.empty()) {
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + call.token).c_str());
+  }
   headers = curl_slist_append(headers, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, call.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call.method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendReply);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-  if (method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &AppendReply);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
+  if (!call.source_ip.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, call.source_ip.c_str());
+  if (!call.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, call.ca_file.c_str());
+  if (call.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call.body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(call.body.size()));
   }
   if (curl_easy_perform(curl) == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
@@ -62,6 +67,12 @@ HttpReply Http(const std::string& method, const std::string& url, const std::str
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return reply;
+}
+
+HttpReply Http(const std::string& method, const std::string& url, const std::string& body,
+               const std::string& token) {
+  return Http(HttpCall{.method = method, .url = url, .body = body, .token = token,
+                       .source_ip = {}, .ca_file = {}});
 }
 
 Subprocess::Subprocess(std::vector<std::string> argv, bool capture_stderr) {

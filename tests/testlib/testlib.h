@@ -169,11 +169,20 @@ bool WaitForListen(const std::string& ip, uint16_t port, std::chrono::millisecon
 struct HttpReply {
   long status = 0;  // 0: no answer
   std::string body;
+  std::string headers;  // the status line and header lines as received
   nlohmann::json Json() const { return nlohmann::json::parse(body, nullptr, false); }
 };
-// `method` to `url` with a JSON `body` (POST) and, when given, a bearer
-// `token`; the path is sent as written ("/static/../x" reaches the server
-// as is); 30 s at most.
+struct HttpCall {
+  std::string method = "GET";
+  std::string url;
+  std::string body;       // JSON, sent with POST
+  std::string token;      // a bearer token when not empty
+  std::string source_ip;  // the client's address (127.x) when not empty
+  std::string ca_file;    // for https: the CA (or self-signed certificate) to trust
+};
+// The path is sent as written ("/static/../x" reaches the server as is);
+// 30 s at most.
+HttpReply Http(const HttpCall& call);
 HttpReply Http(const std::string& method, const std::string& url, const std::string& body = "",
                const std::string& token = "");
 

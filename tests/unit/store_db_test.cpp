@@ -418,6 +418,73 @@ TEST_F(StoreDbTest, AuditNewestFirstByMiner) {
   EXPECT_EQ(*one, std::vector<AuditEntry>{third});
 }
 
+// /audit?key=alice: rows whose actor is alice@<peer>, not alicia's nor a
+// name that merely starts the same.
+TEST_F(StoreDbTest, AuditFiltersByTheKeyBeforeTheAt) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  int n = 0;
+  for (const char* actor : {"alice@10.0.0.5", "alicia@10.0.0.6", "alice_2@10.0.0.5",
+                            "token@127.0.0.1", "alice@10.0.0.7"}) {
+    AuditEntry e;
+    e.ts = 100 + n++;
+    e.actor = actor;
+    e.action = "reboot";
+    e.ip = "10.0.0.1";
+    e.http_status = 200;
+    e.result = "ok";
+    ASSERT_STATUS_OK(db->AppendAudit(e));
+  }
+  Result<std::vector<AuditEntry>> alice = db->Audit(AuditFilter{.ip = "", .key = "alice", .limit = 10});
+  ASSERT_OK(alice);
+  ASSERT_EQ(alice->size(), 2u);
+  EXPECT_EQ((*alice)[0].actor, "alice@10.0.0.7");
+  EXPECT_EQ((*alice)[1].actor, "alice@10.0.0.5");
+  Result<std::vector<AuditEntry>> token = db->Audit(AuditFilter{.ip = "10.0.0.1", .key = "token", .limit = 10});
+  ASSERT_OK(token);
+  ASSERT_EQ(token->size(), 1u);
+  EXPECT_EQ((*token)[0].actor, "token@127.0.0.1");
+}
+
+// API keys: one live key per name, revoked rows kept, last use written.
+TEST_F(StoreDbTest, ApiKeysAddFindRevokeAndTouch) {
+  auto db = MustOpen();
+  ASSERT_TRUE(db);
+  ApiKey alice{.key_id = "0123456789ab", .name = "alice", .role = "operator", .salt = "5a17",
+               .hash = "ab", .created_ts = 1000, .last_used_ts = std::nullopt,
+               .expires_ts = 5000, .revoked_ts = std::nullopt};
+  ASSERT_STATUS_OK(db->AddApiKey(alice));
+  ApiKey again = alice;
+  again.key_id = "ba9876543210";
+  Status taken = db->AddApiKey(again);
+  EXPECT_EQ(taken.code(), Status::Code::kInvalidArgument) << taken.ToString();
+
+  Result<std::optional<ApiKey>> found = db->FindApiKey("0123456789ab");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, alice);
+  Result<std::optional<ApiKey>> missing = db->FindApiKey("ffffffffffff");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  ASSERT_STATUS_OK(db->TouchApiKey("0123456789ab", 1500));
+  Result<bool> revoked = db->RevokeApiKey("alice", 2000);
+  ASSERT_OK(revoked);
+  EXPECT_TRUE(*revoked);
+  Result<bool> twice = db->RevokeApiKey("alice", 2001);
+  ASSERT_OK(twice);
+  EXPECT_FALSE(*twice);
+  // The name is free again once its key is revoked; the old row stays.
+  ASSERT_STATUS_OK(db->AddApiKey(again));
+  Result<std::vector<ApiKey>> all = db->ApiKeys();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].key_id, "0123456789ab");
+  EXPECT_EQ((*all)[0].last_used_ts, 1500);
+  EXPECT_EQ((*all)[0].revoked_ts, 2000);
+  EXPECT_FALSE((*all)[1].revoked_ts.has_value());
+}
+
 // Where the store's sleep set starts: per ip the newest ok sleep or wake,
 // kept when it is a sleep; refused or failed commands do not count.
 TEST_F(StoreDbTest, AsleepByControlIsTheNewestOkSleepOrWakePerMiner) {

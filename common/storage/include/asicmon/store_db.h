@@ -89,7 +89,7 @@ namespace asicmon {
 // Version 1 is the first published schema. Each later version adds one
 // migration step; Open applies those the file lacks.
 // 2: audit; 3: inventory.producer_id; 4: events; 5: inventory identity and addresses
-inline constexpr int kStoreSchemaVersion = 5;
+inline constexpr int kStoreSchemaVersion = 6;
 
 struct StoreOptions {
   // A SQLite file (its directory is created when missing; the WAL and
@@ -202,7 +202,7 @@ struct InventoryRow {
 // One write command control carried out (or refused), for the audit table.
 struct AuditEntry {
   double ts = 0;       // unix seconds when it ended
-  std::string actor;   // "token:<id>" or "peer:<address>"; never the token itself
+  std::string actor;   // "<key name>@<peer>" ("token@" for CONTROL_TOKEN); never the key itself
   std::string action;  // "reset", "reboot", "pool"
   std::string ip;
   std::string worker;
@@ -211,6 +211,29 @@ struct AuditEntry {
   std::string result;   // "ok" or why not
 
   bool operator==(const AuditEntry&) const = default;
+};
+
+// Audit() selects by any of these; empty means any.
+struct AuditFilter {
+  std::string ip;
+  std::string key;  // the API key's name: rows whose actor is "<key>@<peer>"
+  size_t limit = 100;
+};
+
+// One API key of control's callers (control/keys.h). The key itself is
+// never stored: only a salted SHA-256 of its secret part.
+struct ApiKey {
+  std::string key_id;  // the key's public part, how a presented key is found
+  std::string name;    // unique among keys not revoked
+  std::string role;    // "viewer", "operator" or "admin"
+  std::string salt;    // hex
+  std::string hash;    // hex SHA-256 of salt and secret
+  double created_ts = 0;
+  std::optional<double> last_used_ts;
+  std::optional<double> expires_ts;
+  std::optional<double> revoked_ts;
+
+  bool operator==(const ApiKey&) const = default;
 };
 
 // Events() selects by any of these; empty means any.
@@ -298,8 +321,11 @@ class StoreDb {
   virtual Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                                 size_t limit) = 0;
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
-  // Newest first, of `ip` (every miner when empty), at most `limit`.
-  virtual Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) = 0;
+  // Newest first, those filter selects, at most filter.limit.
+  virtual Result<std::vector<AuditEntry>> Audit(const AuditFilter& filter) = 0;
+  Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) {
+    return Audit(AuditFilter{.ip = ip, .key = {}, .limit = limit});
+  }
   // The miners control put to sleep and did not wake: per ip, the newest
   // audit row of action "sleep" or "wake" with result "ok", where that row is
   // a "sleep"; ordered by ip. Where the store starts its sleep set from
@@ -307,6 +333,15 @@ class StoreDb {
   virtual Result<std::vector<AuditEntry>> AsleepByControl() = 0;
   // The whole inventory, ordered by address.
   virtual Result<std::vector<InventoryRow>> Inventory() = 0;
+
+  // API keys. AddApiKey: InvalidArgument when a key not revoked has that name.
+  virtual Status AddApiKey(const ApiKey& key) = 0;
+  virtual Result<std::optional<ApiKey>> FindApiKey(const std::string& key_id) = 0;
+  // Every key, revoked ones too, oldest first.
+  virtual Result<std::vector<ApiKey>> ApiKeys() = 0;
+  // Revokes the live key named `name` at `ts`; false when there is none.
+  virtual Result<bool> RevokeApiKey(const std::string& name, double ts) = 0;
+  virtual Status TouchApiKey(const std::string& key_id, double ts) = 0;
 
   // Newest first (by arrival), at most filter.limit.
   virtual Result<std::vector<HealthEvent>> Events(const EventFilter& filter) = 0;

@@ -129,6 +129,22 @@ ALTER TABLE inventory ADD COLUMN serial text;
 ALTER TABLE inventory ADD COLUMN hostname text;
 ALTER TABLE inventory ADD COLUMN previous_ip text;
 )sql",
+    // 6: control's API keys (salted hashes only); a revoked key's row stays for the audit.
+    R"sql(
+CREATE TABLE api_keys (
+  key_id text PRIMARY KEY,
+  name text NOT NULL,
+  role text NOT NULL,
+  salt text NOT NULL,
+  hash text NOT NULL,
+  created_ts double precision NOT NULL,
+  last_used_ts double precision,
+  expires_ts double precision,
+  revoked_ts double precision
+);
+CREATE UNIQUE INDEX api_keys_live_name ON api_keys (name) WHERE revoked_ts IS NULL;
+CREATE INDEX audit_actor ON audit (actor);
+)sql",
 };
 
 // The newest of each miner in a batch, staged by COPY and merged by one
@@ -233,7 +249,8 @@ SELECT ts, ip, port, model, worker, kind, state, severity, message, value, thres
 WHERE ts >= $1 AND ($2 = '' OR ip = $2) AND ($3 = '' OR kind = $3) ORDER BY id DESC LIMIT $4)sql");
   c.prepare("audit", R"sql(
 SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
-WHERE $1 = '' OR ip = $1 ORDER BY id DESC LIMIT $2)sql");
+WHERE ($1 = '' OR ip = $1) AND ($2 = '' OR substr(actor, 1, length($2) + 1) = $2 || '@')
+ORDER BY id DESC LIMIT $3)sql");
   c.prepare("asleep_by_control", kAsleepByControlSql);
 }
 

@@ -11,11 +11,6 @@ std::string FieldText(const pqxx::field& field) {
   return field.is_null() ? std::string() : std::string(field.c_str(), field.size());
 }
 
-std::optional<double> FieldDouble(const pqxx::field& field) {
-  if (field.is_null()) return std::nullopt;
-  return field.as<double>();
-}
-
 Result<Record> FieldRecord(const pqxx::field& field) {
   const pqxx::binarystring bytes(field);
   Result<Record> record =
@@ -116,10 +111,10 @@ Result<int64_t> PostgresStore::CountRecords() {
   });
 }
 
-Result<std::vector<AuditEntry>> PostgresStore::Audit(const std::string& ip, size_t limit) {
+Result<std::vector<AuditEntry>> PostgresStore::Audit(const AuditFilter& filter) {
   return Guard("audit", [&](pqxx::connection& conn) -> Result<std::vector<AuditEntry>> {
     pqxx::nontransaction q(conn);
-    return ReadAudit(q.exec_prepared("audit", ip, Clamp(limit)));
+    return ReadAudit(q.exec_prepared("audit", filter.ip, filter.key, Clamp(filter.limit)));
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -18,6 +19,12 @@
 #include "store_backends.h"
 
 namespace asicmon::store_internal {
+
+// NULL reads back as nullopt.
+inline std::optional<double> FieldDouble(const pqxx::field& field) {
+  if (field.is_null()) return std::nullopt;
+  return field.as<double>();
+}
 
 // Latest() up to its ORDER BY.
 inline constexpr const char* kLatest = R"sql(
@@ -47,7 +54,13 @@ class PostgresStore final : public StoreDb {
   Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                         size_t limit) override;
   Status AppendAudit(const AuditEntry& entry) override;
-  Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
+  using StoreDb::Audit;
+  Result<std::vector<AuditEntry>> Audit(const AuditFilter& filter) override;
+  Status AddApiKey(const ApiKey& key) override;
+  Result<std::optional<ApiKey>> FindApiKey(const std::string& key_id) override;
+  Result<std::vector<ApiKey>> ApiKeys() override;
+  Result<bool> RevokeApiKey(const std::string& name, double ts) override;
+  Status TouchApiKey(const std::string& key_id, double ts) override;
   Result<std::vector<AuditEntry>> AsleepByControl() override;
   Result<std::vector<InventoryRow>> Inventory() override;
   Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;

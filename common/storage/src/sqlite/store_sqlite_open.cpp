@@ -140,6 +140,22 @@ ALTER TABLE inventory ADD COLUMN serial TEXT;
 ALTER TABLE inventory ADD COLUMN hostname TEXT;
 ALTER TABLE inventory ADD COLUMN previous_ip TEXT;
 )sql",
+    // 6: control's API keys (salted hashes only); a revoked key's row stays for the audit.
+    R"sql(
+CREATE TABLE api_keys (
+  key_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  salt TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_ts REAL NOT NULL,
+  last_used_ts REAL,
+  expires_ts REAL,
+  revoked_ts REAL
+);
+CREATE UNIQUE INDEX api_keys_live_name ON api_keys (name) WHERE revoked_ts IS NULL;
+CREATE INDEX audit_actor ON audit (actor);
+)sql",
 };
 
 constexpr const char* kInsertRecord = R"sql(

@@ -97,13 +97,15 @@ std::vector<AuditEntry> ReadAudit(SQLite::Statement& q) {
 
 }  // namespace
 
-Result<std::vector<AuditEntry>> SqliteStore::Audit(const std::string& ip, size_t limit) {
+Result<std::vector<AuditEntry>> SqliteStore::Audit(const AuditFilter& filter) {
   return Guard(database(), "audit", [&]() -> Result<std::vector<AuditEntry>> {
     SQLite::Statement q(impl_->db, R"sql(
 SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
-WHERE ?1 = '' OR ip = ?1 ORDER BY id DESC LIMIT ?2)sql");
-    q.bind(1, ip);
-    BindSize(q, 2, limit);
+WHERE (?1 = '' OR ip = ?1) AND (?2 = '' OR substr(actor, 1, length(?2) + 1) = ?2 || '@')
+ORDER BY id DESC LIMIT ?3)sql");
+    q.bind(1, filter.ip);
+    q.bind(2, filter.key);
+    BindSize(q, 3, filter.limit);
     return ReadAudit(q);
   });
 }

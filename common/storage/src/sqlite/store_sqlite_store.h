@@ -169,7 +169,13 @@ class SqliteStore final : public StoreDb {
   Result<std::vector<HourlyRow>> Hourly(const std::string& ip, double from_ts, double to_ts,
                                         size_t limit) override;
   Status AppendAudit(const AuditEntry& entry) override;
-  Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) override;
+  using StoreDb::Audit;
+  Result<std::vector<AuditEntry>> Audit(const AuditFilter& filter) override;
+  Status AddApiKey(const ApiKey& key) override;
+  Result<std::optional<ApiKey>> FindApiKey(const std::string& key_id) override;
+  Result<std::vector<ApiKey>> ApiKeys() override;
+  Result<bool> RevokeApiKey(const std::string& name, double ts) override;
+  Status TouchApiKey(const std::string& key_id, double ts) override;
   Result<std::vector<AuditEntry>> AsleepByControl() override;
   Result<std::vector<InventoryRow>> Inventory() override;
   Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
