@@ -69,24 +69,33 @@ for exe in "${exes[@]}"; do
 done
 echo "package: ${#exes[@]} executables answer --help from /usr/bin as the asicmon user"
 
-# control finds /usr/share/asicmon/web beside /usr/bin without ASICMON_WEB_DIR.
+# control finds /usr/share/asicmon/web beside /usr/bin without ASICMON_WEB_DIR. A random
+# loopback port; another one if something else holds it (control then exits at once).
 scratch=$(mktemp -d)
 chown asicmon: "$scratch"
-port=$(( 20000 + RANDOM % 20000 ))
-(cd "$scratch" && exec runuser -u asicmon -- env -i PATH=/usr/bin:/bin ASICMON_RUN_DIR="$scratch" \
-  ASICMON_DB="$scratch/asicmon.db" CONTROL_BIND="127.0.0.1:$port" LOG_LEVEL=warn \
-  /usr/bin/asicmon-control >/dev/null 2>"$scratch/control.log") &
-control_pid=$!
 served=""
-for _ in $(seq 1 100); do
-  if served=$(curl -fsS "http://127.0.0.1:$port/openapi.json" 2>/dev/null); then break; fi
-  sleep 0.1
+for _attempt in 1 2 3; do
+  port=$(( 20000 + RANDOM % 20000 ))
+  (cd "$scratch" && exec runuser -u asicmon -- env -i PATH=/usr/bin:/bin ASICMON_RUN_DIR="$scratch" \
+    ASICMON_DB="$scratch/asicmon.db" CONTROL_BIND="127.0.0.1:$port" LOG_LEVEL=warn \
+    /usr/bin/asicmon-control >/dev/null 2>"$scratch/control.log") &
+  control_pid=$!
+  for _ in $(seq 1 100); do
+    served=$(curl -fsS "http://127.0.0.1:$port/openapi.json" 2>/dev/null) && break
+    kill -0 "$control_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$control_pid" 2>/dev/null || true
+  wait "$control_pid" 2>/dev/null || true
+  [ -n "$served" ] && break
 done
-kill "$control_pid" 2>/dev/null || true
-wait "$control_pid" 2>/dev/null || true
 grep -q '"openapi"' <<<"$served" || { cat "$scratch/control.log" >&2; fail "control did not serve /openapi.json from /usr/share/asicmon/web"; }
 rm -rf "$scratch"
 echo "package: asicmon-control serves its web assets from /usr/share/asicmon/web"
+
+# The upgrade path (postinst with the old version, the user and its directory kept).
+dpkg -i "$deb" >/dev/null
+[ "$(stat -c %U "/var/lib/asicmon")" = asicmon ] || fail "a reinstall lost /var/lib/asicmon's owner"
 
 units=(/lib/systemd/system/asicmon*.service /lib/systemd/system/asicmon.target)
 # verify loads the units (and their drop-in) offline: it needs no running systemd.
@@ -117,7 +126,8 @@ for f in "${files[@]}"; do
   if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
 done
 for f in /etc/asicmon /var/lib/asicmon /etc/systemd/system/asicmon.target.wants \
-         /etc/systemd/system/multi-user.target.wants/asicmon.target; do
+         /etc/systemd/system/multi-user.target.wants/asicmon.target \
+         /etc/systemd/system/multi-user.target.wants/asicmon-collect@3.service; do
   if [ -e "$f" ] || [ -L "$f" ]; then left+=("$f"); fi
 done
 [ ${#left[@]} -eq 0 ] || fail "dpkg --purge left: ${left[*]}"
