@@ -19,6 +19,8 @@ packages=(
   clang libclang-rt-14-dev          # fuzzing (libFuzzer) and sanitizer runtimes
   supervisor                        # runs the pipeline
   iproute2 procps bc                # tests, scripts and benches: namespaces, /proc, arithmetic
+  curl                              # scripts and benches ask control's REST API
+  dpkg-dev fakeroot lintian help2man  # the Debian package (cpack -G DEB, dpkg-shlibdeps, manual pages) and its check
   chromium chromium-driver          # the dashboard's browser test drives Debian's headless chromium
 )
 
