@@ -11,7 +11,7 @@ packages=(
   libsqlitecpp-dev libsqlite3-dev   # the embedded store
   libpqxx-dev postgresql            # the PostgreSQL store; the server for its tests
   libcurl4-openssl-dev              # push
-  libssl-dev                        # MD5 and nonces of HTTP Digest auth (OpenSSL EVP): discover reading a web identity, the fake farm
+  libssl-dev openssl                # MD5 and nonces of HTTP Digest auth (OpenSSL EVP): discover reading a web identity, the fake farm; the HTTPS test makes its certificate with openssl
   libpistache-dev                   # control's REST API
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the Braiins OS public API (driver, fake farm)
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev prometheus-cpp-dev

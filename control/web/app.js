@@ -35,16 +35,39 @@ async function api(path, options = {}) {
   }
   let body = null;
   try { body = await response.json(); } catch (e) { body = null; }
-  // With CONTROL_AUTH_READ, reads need the token too: ask once and retry.
+  // With CONTROL_AUTH_READ, reads need a key too: ask once and retry.
   if (response.status === 401 && !options.method && !token && askToken()) return api(path, options);
   return { status: response.status, body };
 }
 
 function askToken() {
-  const token = window.prompt('Control token (CONTROL_TOKEN), kept for this browser tab');
+  const token = window.prompt('API key (asicmon-control keys add), kept for this browser tab');
   if (!token) return null;
   sessionStorage.setItem(TOKEN_KEY, token);
+  loadWho();
   return token;
+}
+
+// Who is signed in, and the miner buttons their role allows (the others are
+// hidden; without a key every button shows and asks for one).
+const ACTION_BUTTONS = { reset: 'do-reset', reboot: 'do-reboot', pool: 'do-pool' };
+
+async function loadWho() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  let may = Object.keys(ACTION_BUTTONS);
+  $('who').textContent = 'not signed in';
+  if (token) {
+    const headers = { Authorization: 'Bearer ' + token };
+    const response = await fetch('/whoami', { headers }).catch(() => null);
+    const body = response && response.ok ? await response.json() : null;
+    if (body) {
+      $('who').textContent = `${body.name} (${body.role})`;
+      may = body.may;
+    } else if (response && response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);  // revoked or expired: asked again next time
+    }
+  }
+  for (const [action, id] of Object.entries(ACTION_BUTTONS)) $(id).hidden = !may.includes(action);
 }
 
 // --- formatting ---------------------------------------------------------------
@@ -349,7 +372,10 @@ async function command(action) {
   if (!window.confirm(`${what} ${m.ip} (worker ${m.worker})?`)) return;
   showResult(`${action}: sent, waiting for the miner…`, true);
   const r = await api(`/miners/${m.ip}/${encodeURIComponent(m.worker)}/${action}`, { method: 'POST', body });
-  if (r.status === 401) sessionStorage.removeItem(TOKEN_KEY);  // a wrong token is asked again next time
+  if (r.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);  // a wrong key is asked again next time
+    loadWho();
+  }
   if (r.status >= 200 && r.status < 300) {
     showResult(`${action} ${m.ip}: ${r.body.result} (HTTP ${r.status})`, true);
   } else {
@@ -402,4 +428,5 @@ async function poll() {
 }
 
 wire();
+loadWho();
 refresh().then(() => setTimeout(poll, POLL_MS));

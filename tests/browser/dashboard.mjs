@@ -103,6 +103,11 @@ try {
   const result = await page.textContent('#action-result');
   check(/rebooting \(HTTP 202\)/.test(result), `reboot result shown: '${result}'`);
   check(dialogs.join(',') === 'prompt,confirm', `dialogs: ${dialogs.join(',')}`);
+  // Signed in with the key given at the prompt (CONTROL_TOKEN: the admin "token").
+  await page.waitForFunction(() => document.getElementById('who').textContent.includes('('));
+  const who = await page.textContent('#who');
+  check(who === 'token (admin)', `signed in as '${who}'`);
+  check(!(await page.locator('#do-pool').isHidden()), 'an admin sees Change pool');
 
   if (process.env.ASICMON_SCREENSHOT) {
     await page.screenshot({ path: process.env.ASICMON_SCREENSHOT, fullPage: true });

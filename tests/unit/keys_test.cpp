@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "fleet_requests.h"
+#include "service.h"
 
 namespace asicmon::control {
 namespace {
@@ -157,6 +158,21 @@ TEST(AuthThrottle, ItsTableStaysBoundedUnderAFloodOfPeers) {
     throttle.Failed("peer-last", 1e6);
   }
   EXPECT_TRUE(throttle.HeldBack("peer-last", 1e6));
+}
+
+TEST(PlainTextWarning, OnlyBeyondLoopbackWithoutTls) {
+  ServiceOptions options;
+  for (const char* loopback : {"127.0.0.1:8000", "127.4.5.6:80", "localhost:8000", "[::1]:8000"}) {
+    options.bind = loopback;
+    EXPECT_EQ(PlainTextWarning(options), "") << loopback;
+  }
+  for (const char* wide : {"0.0.0.0:8000", "10.0.0.2:8000", "[::]:8000"}) {
+    options.bind = wide;
+    EXPECT_NE(PlainTextWarning(options).find("without TLS"), std::string::npos) << wide;
+  }
+  options.tls_cert = "/etc/asicmon/cert.pem";
+  options.tls_key = "/etc/asicmon/key.pem";
+  EXPECT_EQ(PlainTextWarning(options), "");
 }
 
 }  // namespace

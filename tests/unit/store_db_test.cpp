@@ -347,6 +347,7 @@ TEST_F(SqliteStoreTest, MigratesVersion1Forward) {
   {  // Back to what a version-1 build left: no audit, inventory.producer_id, events,
      // identity or addresses.
     SQLite::Database raw(options_.database, SQLite::OPEN_READWRITE);
+    raw.exec("DROP TABLE api_keys");
     raw.exec("DROP TABLE audit");
     raw.exec("ALTER TABLE inventory DROP COLUMN producer_id");
     for (const char* column : {"family", "mac", "serial", "hostname", "previous_ip"}) {
