@@ -27,8 +27,8 @@ namespace asicmon::alert {
 struct AlertOptions {
   bus::Endpoints endpoints;
   std::vector<DestinationConfig> destinations;  // at least one
-  DestinationOptions destination;  // timeout, CA, retry, grouping, queue_max for each
-  std::chrono::seconds stats_interval{60};  // STATS_INTERVAL
+  DestinationOptions destination;               // timeout, CA, retry, grouping, queue_max for each
+  std::chrono::seconds stats_interval{60};      // STATS_INTERVAL
 };
 
 struct AlertCounters {

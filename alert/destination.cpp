@@ -64,7 +64,9 @@ void Destination::Offer(const HealthEvent& event, Severity severity) {
   wake_.notify_one();
 }
 
-void Destination::Start() { thread_ = std::thread([this] { Run(); }); }
+void Destination::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 size_t Destination::Stop() {
   {

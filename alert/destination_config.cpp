@@ -1,14 +1,13 @@
 #include "destination_config.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <ctime>
 #include <fstream>
-#include <sstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace asicmon::alert {
 namespace {
@@ -120,8 +119,8 @@ Status CheckDestination(DestinationConfig& d) {
         fmt::format("destination name {}: want 1-32 of A-Z a-z 0-9 _ -", Shown(d.name)));
   }
   auto missing = [&d](const char* field) {
-    return Status::InvalidArgument(fmt::format("destination {} ({}) needs \"{}\"", d.name,
-                                               FormatName(d.format), field));
+    return Status::InvalidArgument(
+        fmt::format("destination {} ({}) needs \"{}\"", d.name, FormatName(d.format), field));
   };
   switch (d.format) {
     case Format::kJson:
@@ -129,9 +128,8 @@ Status CheckDestination(DestinationConfig& d) {
       if (d.url.empty()) return missing("url");
       if (d.format == Format::kSlack && !d.key.empty()) {
         // A Slack webhook's secret is its URL; a key would be sent nowhere.
-        return Status::InvalidArgument(
-            fmt::format("destination {} (slack) takes no key: the webhook URL is the secret",
-                        d.name));
+        return Status::InvalidArgument(fmt::format(
+            "destination {} (slack) takes no key: the webhook URL is the secret", d.name));
       }
       break;
     case Format::kTelegram:
@@ -145,9 +143,8 @@ Status CheckDestination(DestinationConfig& d) {
       break;
   }
   if (d.url.rfind("http://", 0) != 0 && d.url.rfind("https://", 0) != 0) {
-    return Status::InvalidArgument(
-        fmt::format("destination {}: url {} is not http:// or https://", d.name,
-                    Shown(UrlForLog(d.url))));
+    return Status::InvalidArgument(fmt::format("destination {}: url {} is not http:// or https://",
+                                               d.name, Shown(UrlForLog(d.url))));
   }
   return Status::Ok();
 }
@@ -169,9 +166,8 @@ Result<std::vector<DestinationConfig>> ParseDestinations(
     const nlohmann::json& row = doc[i];
     if (!row.is_object()) return RowError(i, "must be an object");
     for (const auto& [key, value] : row.items()) {
-      static constexpr std::string_view kKeys[] = {"name",    "format",       "url",
-                                                   "key",     "routing_key",  "chat_id",
-                                                   "min_severity", "quiet_hours"};
+      static constexpr std::string_view kKeys[] = {
+          "name", "format", "url", "key", "routing_key", "chat_id", "min_severity", "quiet_hours"};
       if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
         return RowError(i, fmt::format("unknown key {} (name, format, url, key, routing_key, "
                                        "chat_id, min_severity, quiet_hours)",
@@ -227,9 +223,9 @@ Result<std::vector<DestinationConfig>> LoadDestinations(
                     Shown(value)));
   }
   if ((st.st_mode & 077) != 0) {
-    return Status::InvalidArgument(fmt::format(
-        "ALERT_DESTINATIONS file {} is readable by others (mode {:o}): chmod 600 it",
-        Shown(value), st.st_mode & 0777));
+    return Status::InvalidArgument(
+        fmt::format("ALERT_DESTINATIONS file {} is readable by others (mode {:o}): chmod 600 it",
+                    Shown(value), st.st_mode & 0777));
   }
   if (st.st_size > static_cast<off_t>(kMaxFileBytes)) {
     return Status::InvalidArgument(

@@ -1,9 +1,9 @@
 #include "formats.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <ctime>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "asicmon/log.h"
@@ -68,7 +68,7 @@ Message Json(const Group& g) {
   }
   json events = json::array();
   for (const HealthEvent& e : g.events) events.push_back(HealthEventToJson(e));
-  const json body = {{"kind", g.kind},   {"state", g.state},
+  const json body = {{"kind", g.kind},         {"state", g.state},
                      {"severity", g.severity}, {"count", g.events.size()},
                      {"text", GroupText(g)},   {"events", std::move(events)}};
   return {Dump(body), fmt::format("group:{}:{}", EventKey(g.events.front()), g.events.size())};
@@ -116,10 +116,10 @@ Message PagerDutyEvent(const DestinationConfig& d, const HealthEvent& e) {
   const std::string dedup_key =
       CutUtf8(fmt::format("asicmon:{}:{}:{}", e.ip, e.port, e.kind), kPagerDutyDedupMax);
   if (e.state == "cleared") {
-    return {Dump(json{{"routing_key", d.routing_key},
-                      {"event_action", "resolve"},
-                      {"dedup_key", dedup_key}}),
-            ""};
+    return {
+        Dump(json{
+            {"routing_key", d.routing_key}, {"event_action", "resolve"}, {"dedup_key", dedup_key}}),
+        ""};
   }
   Group one{e.kind, e.state, e.severity, {e}};
   // Our severities are a subset of PagerDuty's; anything else is an error.

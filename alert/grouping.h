@@ -25,9 +25,9 @@
 namespace asicmon::alert {
 
 struct Group {
-  std::string kind;      // "offline", ...
-  std::string state;     // "fired" or "cleared"
-  std::string severity;  // "critical", "warning" or "info"
+  std::string kind;                 // "offline", ...
+  std::string state;                // "fired" or "cleared"
+  std::string severity;             // "critical", "warning" or "info"
   std::vector<HealthEvent> events;  // in arrival order; at least one
 };
 

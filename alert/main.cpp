@@ -45,8 +45,9 @@ void AddSettings(asicmon::SettingsTable& t, AlertOptions& o, Config& c,
           "The webhook's key: json sends it as 'Authorization: Bearer <key>', pagerduty as "
           "routing_key"});
   t.Choice(c.format,
-           {"--format", "ALERT_FORMAT", "Format of the ALERT_WEBHOOK_URL receiver (telegram "
-                                        "needs a chat_id: use ALERT_DESTINATIONS)"},
+           {"--format", "ALERT_FORMAT",
+            "Format of the ALERT_WEBHOOK_URL receiver (telegram "
+            "needs a chat_id: use ALERT_DESTINATIONS)"},
            {"json", "slack", "telegram", "pagerduty"});
   t.Seconds(o.destination.grouping.window,
             {"--group-s", "ALERT_GROUP_S",
@@ -78,7 +79,8 @@ Result<std::vector<DestinationConfig>> Destinations(const Config& c) {
   std::optional<QuietHours> quiet;
   if (!c.quiet_hours.empty()) {
     Result<QuietHours> parsed = QuietHours::Parse(c.quiet_hours);
-    if (!parsed.ok()) return Status::InvalidArgument("ALERT_QUIET_HOURS: " + parsed.status().message());
+    if (!parsed.ok())
+      return Status::InvalidArgument("ALERT_QUIET_HOURS: " + parsed.status().message());
     quiet = *parsed;
   }
   std::vector<DestinationConfig> out;
