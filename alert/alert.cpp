@@ -3,30 +3,28 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
 #include "asicmon/events.h"
-#include "asicmon/log.h"
+#include "asicmon/health.h"
 
 namespace asicmon::alert {
 namespace {
 
 using namespace std::chrono_literals;
 
-// What the SUB socket queues while a slow webhook holds the loop: events are
-// few (one per change of state), so this is a farm-wide outage or more.
+// What the SUB socket queues while the loop is busy: events are few (one per
+// change of state), so this is a farm-wide outage or more.
 constexpr int kSubRcvHwm = 100000;
-// A refused event is logged at most this often (a misconfigured webhook
-// refuses them all).
-constexpr auto kRefusalLogEvery = 10s;
 
 }  // namespace
 
 Result<std::unique_ptr<AlertStage>> AlertStage::Create(const AlertOptions& options) {
+  if (options.destinations.empty()) return Status::InvalidArgument("no alert destination");
   std::unique_ptr<AlertStage> stage(new AlertStage(options));
-  Result<std::unique_ptr<http::HttpSender>> sender = http::HttpSender::Create(options.http);
-  if (!sender.ok()) return sender.status();
-  stage->sender_ = std::move(*sender);
+  for (const DestinationConfig& config : options.destinations) {
+    Result<std::unique_ptr<Destination>> d = Destination::Create(config, options.destination);
+    if (!d.ok()) return d.status();
+    stage->destinations_.push_back(std::move(*d));
+  }
   bus::SocketOptions sub_options;
   sub_options.rcvhwm = kSubRcvHwm;
   sub_options.linger_ms = 0;  // a subscriber sends nothing that could wait
@@ -56,91 +54,80 @@ void AlertStage::Take() {
     }
     if (event->kind != EventKind::kHealth) continue;  // stats and control's events are not alerts
     Result<HealthEvent> health = HealthEventFromJson(event->body);
-    if (!health.ok()) {
+    Result<Severity> severity =
+        health.ok() ? ParseSeverity(health->severity) : Result<Severity>(health.status());
+    if (!severity.ok()) {
       ++counters_.bad_messages;
       continue;
     }
-    const HealthEvent& e = *health;
     ++counters_.events_in;
-    if (queue_.size() >= options_.queue_max) {
-      queue_.pop_front();
-      ++counters_.dropped;
-    }
-    queue_.push_back(
-        {HealthEventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-         fmt::format("{}:{}:{}:{}:{:.3f}", e.ip, e.port, e.kind, e.state, e.ts), 0});
-  }
-}
-
-void AlertStage::SendOne() {
-  Pending& p = queue_.front();
-  const http::HttpReply reply = sender_->Post(p.json, "application/json", p.key);
-  switch (http::Classify(reply.status)) {
-    case http::Outcome::kAccepted:
-      ++counters_.sent;
-      queue_.pop_front();
-      return;
-    case http::Outcome::kRejected:
-      ++counters_.rejected;
-      if (Clock::now() - last_refusal_log_ >= kRefusalLogEvery) {
-        last_refusal_log_ = Clock::now();
-        spdlog::error("webhook refused an event with HTTP {} ({}), not retried: {}", reply.status,
-                      SafeForLog(reply.body), SafeForLog(p.json));
-      }
-      queue_.pop_front();
-      return;
-    case http::Outcome::kRetry:
-      break;
-  }
-  ++counters_.retries;
-  ++p.failures;
-  const auto delay = http::RetryDelay(options_.retry, p.failures, reply.status, reply.retry_after,
-                                      std::uniform_real_distribution<double>(0, 1)(jitter_));
-  next_attempt_ = Clock::now() + delay;
-  if (p.failures == 1 || p.failures % 10 == 0) {
-    spdlog::warn("webhook did not take an event ({}), attempt {}; next in {} ms; {} queued",
-                 reply.status ? fmt::format("HTTP {}", reply.status) : SafeForLog(reply.error),
-                 p.failures, delay.count(), queue_.size());
+    for (const auto& d : destinations_) d->Offer(*health, *severity);
   }
 }
 
 void AlertStage::LogStats() {
-  const AlertCounters& c = counters_;
+  DestinationCounters total;
+  std::string each;
+  for (const auto& d : destinations_) {
+    const DestinationCounters c = d->counters();
+    total.sent += c.sent;
+    total.retries += c.retries;
+    total.rejected += c.rejected;
+    total.dropped += c.dropped;
+    total.held += c.held;
+    total.queued += c.queued;
+    each += fmt::format(
+        " {0}.events_in={1} {0}.below_min={2} {0}.sent={3} {0}.retries={4} {0}.rejected={5} "
+        "{0}.dropped={6} {0}.held={7} {0}.queued={8}",
+        d->config().name, c.events_in, c.below_min, c.sent, c.retries, c.rejected, c.dropped,
+        c.held, c.queued);
+  }
   spdlog::info(
-      "stats events_in={} sent={} retries={} rejected={} dropped={} queued={} "
-      "bad_messages={}",
-      c.events_in, c.sent, c.retries, c.rejected, c.dropped, queue_.size(), c.bad_messages);
+      "stats events_in={} sent={} retries={} rejected={} dropped={} held={} queued={} "
+      "bad_messages={}{}",
+      counters_.events_in, total.sent, total.retries, total.rejected, total.dropped, total.held,
+      total.queued, counters_.bad_messages, each);
 }
 
 Status AlertStage::Run(const ShutdownSignal& shutdown) {
+  std::string where;
+  for (const auto& d : destinations_) {
+    const DestinationConfig& c = d->config();
+    where += fmt::format("{}{} ({}, {}, min {})", where.empty() ? "" : ", ", c.name,
+                         FormatName(c.format), UrlForLog(c.url),
+                         c.min_severity == Severity::kCritical  ? "critical"
+                         : c.min_severity == Severity::kWarning ? "warning"
+                                                                : "info");
+    d->Start();
+  }
   spdlog::info("subscribed to events on {}; posting health events to {}",
-               options_.endpoints.publish, options_.http.url);
-  auto next_stats = Clock::now() + options_.stats_interval;
+               options_.endpoints.publish, where);
+  auto next_stats = std::chrono::steady_clock::now() + options_.stats_interval;
+  Status status = Status::Ok();
   while (!shutdown.requested()) {
-    const auto now = Clock::now();
-    const bool can_send = !queue_.empty() && now >= next_attempt_;
-    auto wait = can_send ? 0ms : 1000ms;
-    if (!queue_.empty() && !can_send) {
-      wait = std::min(
-          wait, std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_ - now) + 1ms);
-    }
     zmq::pollitem_t items[] = {{sub_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, shutdown.fd(), ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, wait);
+      zmq::poll(items, 2, 1000ms);
     } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) return Status::IoError(std::string("poll: ") + e.what());
+      if (e.num() != EINTR) {
+        status = Status::IoError(std::string("poll: ") + e.what());
+        break;
+      }
     }
     Take();
-    if (!queue_.empty() && Clock::now() >= next_attempt_) SendOne();
-    if (Clock::now() >= next_stats) {
+    if (std::chrono::steady_clock::now() >= next_stats) {
       LogStats();
-      next_stats = Clock::now() + options_.stats_interval;
+      next_stats = std::chrono::steady_clock::now() + options_.stats_interval;
     }
   }
   LogStats();
-  if (!queue_.empty()) spdlog::warn("{} event(s) not sent at shutdown", queue_.size());
-  return Status::Ok();
+  for (const auto& d : destinations_) {
+    if (const size_t unsent = d->Stop(); unsent > 0) {
+      spdlog::warn("destination {}: {} event(s) not sent at shutdown", d->config().name, unsent);
+    }
+  }
+  return status;
 }
 
 }  // namespace asicmon::alert

@@ -1,18 +1,26 @@
 // Health events end to end: records pushed into a real asicmon-store make
 // the health rules fire and clear (stored, published), and a real
 // asicmon-alert POSTs each to a webhook on 127.45.0.1, retrying through
-// 503s under one Idempotency-Key, in order, once each.
+// 503s under one Idempotency-Key, in order, once each. Then asicmon-alert
+// alone, fed by the test's own publisher, sends to receivers on 127.45.0.2
+// in each format (json, Slack, Telegram, PagerDuty) with the fields each
+// requires, a burst of 200 offline events as one message per destination
+// (one event per miner for PagerDuty), past a receiver that never answers.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <zmq.hpp>
 
 #include "asicmon/bus.h"
 #include "asicmon/clock.h"
+#include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/store_db.h"
 #include "http_server.h"
@@ -39,8 +47,10 @@ class AlertTest : public ::testing::Test {
     setenv("ASICMON_DB", (dir_ / "asicmon.db").c_str(), 1);
     setenv("SCAN_INTERVAL", "30", 1);
     setenv("PUSH_RETRY_MAX", "0.2", 1);  // retries within the test's time
+    setenv("ALERT_GROUP_S", "0", 1);     // each event alone, as this file's first test counts them
     for (const char* var :
-         {"ASICMON_INGEST", "ASICMON_PUBLISH", "ENABLE_DB", "ALERT_OFFLINE_POLLS"}) {
+         {"ASICMON_INGEST", "ASICMON_PUBLISH", "ENABLE_DB", "ALERT_OFFLINE_POLLS",
+          "ALERT_DESTINATIONS", "ALERT_FORMAT", "ALERT_QUIET_HOURS", "ALERT_WEBHOOK_URL"}) {
       unsetenv(var);
     }
   }
@@ -201,6 +211,215 @@ TEST_F(AlertTest, WithoutAWebhookItSaysSoAndExits) {
   Subprocess alert({BinPath("asicmon-alert")}, true);
   EXPECT_EQ(alert.Wait(5s), 0);
   EXPECT_NE(alert.stderr_text().find("ALERT_WEBHOOK_URL is empty"), std::string::npos);
+}
+
+TEST_F(AlertTest, HostileConfigExitsTwoWithAClearMessage) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[{\"name\":\"a\"", "not a JSON list"},
+      {R"([{"name":"a","format":"teams","url":"http://127.45.0.2/"}])", "unknown format"},
+      {R"([{"name":"a","format":"json","url":"http://127.45.0.2/","quiet_hours":"22-6"}])",
+       "HH:MM-HH:MM"},
+  };
+  for (const auto& [value, why] : cases) {
+    setenv("ALERT_DESTINATIONS", value.c_str(), 1);
+    Subprocess alert({BinPath("asicmon-alert")}, true);
+    EXPECT_EQ(alert.Wait(5s), 2) << value;
+    EXPECT_NE(alert.stderr_text().find(why), std::string::npos) << alert.stderr_text();
+  }
+  unsetenv("ALERT_DESTINATIONS");
+  setenv("ALERT_QUIET_HOURS", "25:00-06:00", 1);
+  setenv("ALERT_WEBHOOK_URL", "http://127.45.0.2/hook", 1);
+  Subprocess alert({BinPath("asicmon-alert")}, true);
+  EXPECT_EQ(alert.Wait(5s), 2);
+  EXPECT_NE(alert.stderr_text().find("ALERT_QUIET_HOURS"), std::string::npos);
+}
+
+// The requests of one receiver path (prefix), bodies parsed.
+std::vector<json> Bodies(const std::vector<testing::HttpRequest>& requests,
+                         const std::string& path_prefix) {
+  std::vector<json> out;
+  for (const testing::HttpRequest& r : requests) {
+    if (r.target.rfind(path_prefix, 0) != 0) continue;
+    out.push_back(json::parse(r.body, nullptr, false));
+  }
+  return out;
+}
+
+HealthEvent OfflineEvent(int n, const std::string& state) {
+  HealthEvent e;
+  e.ts = 1796000000.25 + n;
+  e.ip = testing::DataOnlyIp(n);
+  e.model = "Antminer S19 Pro";
+  e.worker = "farm.rig" + std::to_string(n);
+  e.kind = "offline";
+  e.state = state;
+  e.severity = "critical";
+  e.message = state == "fired" ? "no answer for 3 polls" : "back online";
+  return e;
+}
+
+TEST_F(AlertTest, EachFormatReachesItsReceiverAndABurstBecomesOneMessagePerDestination) {
+  testing::TestHttpServer hook("127.45.0.2");
+  hook.Answer([](const testing::HttpRequest& r) {
+    if (r.target == "/stuck") return testing::HttpAnswer::Hang();  // holds only its own
+    // PagerDuty answers 202 Accepted; Telegram {"ok":true,...}; Slack "ok".
+    if (r.target == "/pd") return testing::HttpAnswer::Status(202, R"({"status":"success"})");
+    if (r.target.rfind("/tg/", 0) == 0) return testing::HttpAnswer::Status(200, R"({"ok":true})");
+    return testing::HttpAnswer::Status(200, "ok");
+  });
+  const std::string base = hook.Url("");
+  const json destinations = json::array({
+      {{"name", "script"}, {"format", "json"}, {"url", base + "/json"}, {"key", "k-script"}},
+      {{"name", "ops"}, {"format", "slack"}, {"url", base + "/slack/T0/B0/s3cret"},
+       {"min_severity", "critical"}},
+      {{"name", "night"}, {"format", "telegram"}, {"url", base + "/tg"}, {"key", "123:T0KEN"},
+       {"chat_id", "-100777"}},
+      {{"name", "pager"}, {"format", "pagerduty"}, {"url", base + "/pd"},
+       {"routing_key", "R0UT1NGKEY"}},
+      {{"name", "stuck"}, {"format", "json"}, {"url", base + "/stuck"}},
+  });
+  std::filesystem::create_directories(dir_ / "run");
+  zmq::socket_t pub(context_, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::sndhwm, 100000);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.bind("ipc://" + (dir_ / "run" / "publish.sock").string());
+  const std::filesystem::path file = dir_ / "destinations.json";
+  std::ofstream(file) << destinations.dump();
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  setenv("ALERT_DESTINATIONS", file.c_str(), 1);
+  setenv("ALERT_GROUP_S", "0.5", 1);
+  setenv("API_TIMEOUT", "60", 1);  // the stuck receiver's request hangs on
+  Subprocess alert({BinPath("asicmon-alert"), "--stats-interval", "1"}, true);
+  unsetenv("API_TIMEOUT");
+  ASSERT_TRUE(alert.WaitForStderr("posting health events", 10s)) << alert.stderr_text();
+
+  // Until the subscription is in place (SUB misses what came before), an
+  // info event each 100 ms; the script's receiver takes them all.
+  HealthEvent warm = OfflineEvent(900, "fired");
+  warm.kind = "rebooted";
+  warm.severity = "info";
+  bool warmed = false;
+  for (int i = 0; i < 100 && !warmed; ++i) {
+    warm.ts = UnixNow();
+    ASSERT_TRUE(bus::TrySend(pub, bus::kTopicEvent, EncodeHealthEvent(warm)));
+    warmed = hook.WaitFor([](const auto& rs) { return !Bodies(rs, "/json").empty(); }, 100ms);
+  }
+  ASSERT_TRUE(warmed) << alert.stderr_text();
+
+  for (int n = 1; n <= 200; ++n) {
+    ASSERT_TRUE(bus::TrySend(pub, bus::kTopicEvent, EncodeHealthEvent(OfflineEvent(n, "fired"))));
+  }
+  auto offline_groups = [](const std::vector<json>& bodies) {
+    return std::count_if(bodies.begin(), bodies.end(),
+                         [](const json& b) { return b.value("kind", "") == "offline"; });
+  };
+  auto texts_with = [](const std::vector<json>& bodies, const std::string& part) {
+    return std::count_if(bodies.begin(), bodies.end(), [&](const json& b) {
+      return b.value("text", "").find(part) != std::string::npos;
+    });
+  };
+  auto pd_actions = [](const std::vector<json>& bodies, const std::string& action) {
+    return std::count_if(bodies.begin(), bodies.end(),
+                         [&](const json& b) { return b.value("event_action", "") == action; });
+  };
+  const std::string burst = "[CRITICAL] 200 miners offline: " + testing::DataOnlyIp(1) + ", ";
+  ASSERT_TRUE(hook.WaitFor(
+      [&](const auto& rs) {
+        return offline_groups(Bodies(rs, "/json")) >= 1 && texts_with(Bodies(rs, "/slack"), burst) >= 1 &&
+               texts_with(Bodies(rs, "/tg/"), burst) >= 1 &&
+               pd_actions(Bodies(rs, "/pd"), "trigger") >= 200;
+      },
+      10s))
+      << alert.stderr_text();
+
+  // One clear: a resolve of that miner's alert, today's object for the script.
+  ASSERT_TRUE(bus::TrySend(pub, bus::kTopicEvent, EncodeHealthEvent(OfflineEvent(7, "cleared"))));
+  ASSERT_TRUE(hook.WaitFor(
+      [&](const auto& rs) {
+        return pd_actions(Bodies(rs, "/pd"), "resolve") >= 1 &&
+               texts_with(Bodies(rs, "/slack"), "offline cleared") >= 1 &&
+               texts_with(Bodies(rs, "/tg/"), "offline cleared") >= 1 &&
+               offline_groups(Bodies(rs, "/json")) >= 2;
+      },
+      10s))
+      << alert.stderr_text();
+  std::this_thread::sleep_for(300ms);  // nothing more may come
+  const std::vector<testing::HttpRequest> requests = hook.Requests();
+
+  // json: the burst as one group object of all 200, then the clear alone;
+  // Bearer key and Idempotency-Key on each.
+  std::vector<json> script;
+  for (const testing::HttpRequest& r : requests) {
+    if (r.target != "/json") continue;
+    EXPECT_EQ(r.Header("authorization"), "Bearer k-script");
+    EXPECT_EQ(r.Header("content-type"), "application/json");
+    EXPECT_FALSE(r.Header("idempotency-key").empty());
+    const json b = json::parse(r.body, nullptr, false);
+    if (b.value("kind", "") == "offline") script.push_back(b);
+  }
+  ASSERT_EQ(script.size(), 2u);
+  EXPECT_EQ(script[0].value("count", 0), 200);
+  EXPECT_EQ(script[0]["events"].size(), 200u);
+  EXPECT_EQ(script[1], HealthEventToJson(OfflineEvent(7, "cleared")));
+
+  // Slack: {"text"} only, critical only (the info warm-up never came), one
+  // message for the burst.
+  const std::vector<json> slack = Bodies(requests, "/slack/T0/B0/s3cret");
+  ASSERT_EQ(slack.size(), 2u);
+  EXPECT_EQ(slack[0].size(), 1u);
+  EXPECT_EQ(slack[0].value("text", "").rfind(burst, 0), 0u) << slack[0];
+  EXPECT_NE(slack[0].value("text", "").find(" and 190 more"), std::string::npos);
+
+  // Telegram: POST <base>/bot<token>/sendMessage with chat_id and text.
+  size_t telegram_burst = 0;
+  for (const testing::HttpRequest& r : requests) {
+    if (r.target.rfind("/tg/", 0) != 0) continue;
+    EXPECT_EQ(r.target, "/tg/bot123:T0KEN/sendMessage");
+    EXPECT_EQ(r.Header("content-type"), "application/json");
+    const json b = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(b.value("chat_id", ""), "-100777");
+    EXPECT_FALSE(b.value("text", "").empty());
+    if (b.value("text", "").rfind(burst, 0) == 0) ++telegram_burst;
+  }
+  EXPECT_EQ(telegram_burst, 1u);
+
+  // PagerDuty: one trigger per miner with routing_key, dedup_key and the
+  // payload's summary, source and severity; the clear resolves its miner's key.
+  std::set<std::string> dedup_keys;
+  std::string resolved;
+  for (const json& b : Bodies(requests, "/pd")) {
+    EXPECT_EQ(b.value("routing_key", ""), "R0UT1NGKEY");
+    if (b.value("event_action", "") == "resolve") {
+      resolved = b.value("dedup_key", "");
+      continue;
+    }
+    if (b["payload"].value("class", "") != "offline") continue;  // the warm-up's
+    EXPECT_EQ(b.value("event_action", ""), "trigger");
+    dedup_keys.insert(b.value("dedup_key", ""));
+    EXPECT_FALSE(b["payload"].value("summary", "").empty());
+    EXPECT_EQ(b["payload"].value("severity", ""), "critical");
+    EXPECT_FALSE(b["payload"].value("source", "").empty());
+  }
+  EXPECT_EQ(dedup_keys.size(), 200u);
+  EXPECT_EQ(resolved, "asicmon:" + testing::DataOnlyIp(7) + ":4028:offline");
+  EXPECT_TRUE(dedup_keys.count(resolved));
+
+  // The receiver that never answers got its first request and holds it.
+  EXPECT_GE(Bodies(requests, "/stuck").size(), 1u);
+  // A receiver records a request before it answers, and the counter follows the answer.
+  ASSERT_TRUE(testing::WaitForStat(alert, "pager.sent", 202, 5s)) << alert.stderr_text();
+  ASSERT_TRUE(testing::WaitForStat(alert, "ops.sent", 2, 5s)) << alert.stderr_text();
+  EXPECT_EQ(testing::StatValue(alert, "ops.sent"), 2u);
+  EXPECT_GE(testing::StatValue(alert, "ops.below_min"), 1u);
+  EXPECT_EQ(testing::StatValue(alert, "stuck.sent"), 0u);
+
+  alert.Signal(SIGTERM);
+  EXPECT_EQ(alert.Wait(5s), 0);  // the hanging request is cut short
+  EXPECT_NE(alert.stderr_text().find("destination stuck:"), std::string::npos);
+  for (const char* secret : {"s3cret", "123:T0KEN", "R0UT1NGKEY", "k-script"}) {
+    EXPECT_EQ(alert.stderr_text().find(secret), std::string::npos) << secret;
+  }
 }
 
 }  // namespace

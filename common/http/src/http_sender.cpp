@@ -71,7 +71,7 @@ HttpReply HttpSender::Post(std::string_view body, std::string_view content_type,
   curl_slist* headers = nullptr;
   auto add = [&headers](const std::string& line) { headers = curl_slist_append(headers, line.c_str()); };
   add("Content-Type: " + std::string(content_type));
-  add("Idempotency-Key: " + std::string(idempotency_key));
+  if (!idempotency_key.empty()) add("Idempotency-Key: " + std::string(idempotency_key));
   if (!options_.api_key.empty()) add("Authorization: Bearer " + options_.api_key);
   add("Expect:");  // no 100-continue round trip before large bodies
 

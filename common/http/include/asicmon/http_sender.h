@@ -42,7 +42,8 @@ class HttpSender {
   HttpSender(const HttpSender&) = delete;
   HttpSender& operator=(const HttpSender&) = delete;
 
-  // POSTs `body` with the given Content-Type and Idempotency-Key. Returns
+  // POSTs `body` with the given Content-Type and Idempotency-Key (none when
+  // empty). Returns
   // early (status 0) once `*abort` becomes true.
   HttpReply Post(std::string_view body, std::string_view content_type,
                  std::string_view idempotency_key, const std::atomic<bool>* abort = nullptr);
