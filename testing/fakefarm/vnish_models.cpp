@@ -14,7 +14,7 @@ constexpr ModelSpec kRows[] = {
     // Stock clocks give Bitmain's 234 TH/s (the S21 Pro's spec sheet).
     {.id = ModelId::kVnishS21Pro,
      .key = "vnish-s21pro",
-     .name = "Antminer S21 Pro (Vnish 1.2.7)",
+     .name = "Antminer S21 Pro",  // STATS' Type appends " (Vnish <version>)"
      .hashrate_nominal = 234e12,
      .boards = 3,
      .chips_per_board = 65,

@@ -120,7 +120,9 @@ void FakeMiner::WriteVnishStats(ReplyWriter& w, const VnishFacts& v) {
   w.Key("STATS");
   w.Open('[');
   w.Open('{');
-  w.Str("Type", model_->name);
+  scratch_.clear();
+  fmt::format_to(fmt::appender(scratch_), "{} (Vnish {})", model_->name, v.version);
+  w.Str("Type", std::string_view(scratch_.data(), scratch_.size()));
   w.Str("Miner", fw.miner);
   w.Str(fw.miner_key, v.version);
   w.Str("CompileTime", fw.compile_time);
