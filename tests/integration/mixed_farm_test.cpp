@@ -139,7 +139,7 @@ class MixedFarmPipelineTest : public ::testing::Test {
     setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
     setenv("ASICMON_DB", (dir_ / "asicmon.db").c_str(), 1);
     setenv("POLL_TIMEOUT", "2", 1);
-    setenv("SUBNET", "127.66.1.1-127.66.1.16", 1);
+    setenv("SUBNET", "127.66.1.1-127.66.1.17", 1);
     setenv("SCAN_INTERVAL", "1", 1);
     setenv("SWEEP_INTERVAL", "2", 1);
     // 4028 (cgminer, ePIC's HTTP), 4433 (Whatsminer API v3), 80 (AxeOS).
