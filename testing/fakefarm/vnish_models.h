@@ -19,12 +19,12 @@ struct VnishPreset {
 
 struct VnishFacts {
   ModelId id;
-  double stock_watts;       // the draw at stock clocks (preset "disabled")
-  double fee_percent;       // SUMMARY "Fee Percent": Vnish's dev fee
-  std::string_view chain_name;    // DEVDETAILS "Name"
-  std::string_view chain_driver;  // DEVDETAILS "Driver"
-  std::string_view version;       // STATS "Cgminer": Vnish's own version
-  int chain_volt;                 // STATS chain_volN, mV x 10
+  double stock_watts;                    // the draw at stock clocks (preset "disabled")
+  double fee_percent;                    // SUMMARY "Fee Percent": Vnish's dev fee
+  std::string_view chain_name;           // DEVDETAILS "Name"
+  std::string_view chain_driver;         // DEVDETAILS "Driver"
+  std::string_view version;              // STATS "Cgminer": Vnish's own version
+  int chain_volt;                        // STATS chain_volN, mV x 10
   std::span<const VnishPreset> presets;  // in the firmware's order, fewest watts first
 };
 

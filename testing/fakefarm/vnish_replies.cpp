@@ -210,13 +210,12 @@ void FakeMiner::WriteVnishPools(ReplyWriter& w) {
     const Pool& p = pools_[i];
     const bool in_use = i == active;
     const int64_t accepted = p.accepted + (in_use ? s.accepted - settled_accepted_ : 0);
-    pool(i, Shown(p.url), 0, p.user, fw.pool_diff_text, fw.pool_diff, accepted, in_use,
-         "0:00:05");
+    pool(i, Shown(p.url), 0, p.user, fw.pool_diff_text, fw.pool_diff, accepted, in_use, "0:00:05");
   }
   // The dev fee's shares: its percent of the time, at its own difficulty.
   const double fee = v != nullptr ? v->fee_percent / 100 : 0;
-  const auto fee_shares = static_cast<int64_t>(static_cast<double>(s.accepted) * fee *
-                                               fw.pool_diff / kFeeDiff);
+  const auto fee_shares =
+      static_cast<int64_t>(static_cast<double>(s.accepted) * fee * fw.pool_diff / kFeeDiff);
   pool(total, "DevFee", 1, "DevFee", "16.4K", kFeeDiff, fee_shares, !sleeping_, "0:00:14");
   w.Close(']');
   w.Close('}');

@@ -82,9 +82,9 @@ void GetSettings(FakeMiner& miner, std::string_view address, fmt::memory_buffer&
                     {"preset", miner.VnishPresetName()},
                     {"globals", {{"volt", 1270}, {"freq", 555}}}};
   m["pools"] = std::move(pools);
-  settings["network"] = {{"hostname", miner.hostname()}, {"dhcp", true},
-                         {"ipaddress", address},        {"netmask", "255.0.0.0"},
-                         {"gateway", ""},               {"dnsservers", nlohmann::json::array()}};
+  settings["network"] = {
+      {"hostname", miner.hostname()}, {"dhcp", true},  {"ipaddress", address},
+      {"netmask", "255.0.0.0"},       {"gateway", ""}, {"dnsservers", nlohmann::json::array()}};
   settings["password"] = nullptr;
   settings["layout"] = nullptr;
   Json(out, 200, settings);
@@ -136,8 +136,8 @@ std::optional<std::vector<PoolConfig>> PostedPools(const nlohmann::json& miner_c
   return pools;
 }
 
-void PostSettings(const HttpRequest& request, FakeMiner& miner, double now,
-                  fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
+void PostSettings(const HttpRequest& request, FakeMiner& miner, double now, fmt::memory_buffer& out,
+                  std::vector<PrivilegedAction>& actions) {
   const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
   if (!body.is_object()) {
     AppendHttpError(out, 400);
@@ -149,8 +149,8 @@ void PostSettings(const HttpRequest& request, FakeMiner& miner, double now,
     if (const auto pools = PostedPools(*conf, invalid)) {
       std::string joined;
       for (const PoolConfig& p : *pools) {
-        fmt::format_to(std::back_inserter(joined), "{}{},{},{}", joined.empty() ? "" : ";",
-                       p.url, p.user, p.pass);
+        fmt::format_to(std::back_inserter(joined), "{}{},{},{}", joined.empty() ? "" : ";", p.url,
+                       p.user, p.pass);
       }
       if (invalid.empty()) miner.Reconfigure(*pools, now);
       if (!invalid.empty()) spdlog::warn("vnish settings refused: {}", invalid);
@@ -162,8 +162,8 @@ void PostSettings(const HttpRequest& request, FakeMiner& miner, double now,
       const nlohmann::json& preset = (*overclock)["preset"];
       const std::string name = preset.is_string() ? preset.get<std::string>() : preset.dump();
       const bool taken = preset.is_string() && miner.VnishSetPreset(name, now);
-      actions.push_back({"settings", "preset " + name,
-                         taken ? ActionResult::kOk : ActionResult::kError});
+      actions.push_back(
+          {"settings", "preset " + name, taken ? ActionResult::kOk : ActionResult::kError});
     }
   }
   Json(out, 200, {{"restart_required", false}, {"reboot_required", false}});
@@ -192,7 +192,8 @@ WebEffect HandleVnishWebRequest(const HttpRequest& request, FakeMiner& miner,
     return WebEffect::kNone;
   }
   if (request.method != allowed) {
-    AppendHttpError(out, 405, fmt::format("Allow: {}\r\n", route == "settings" ? "GET, POST" : allowed));
+    AppendHttpError(out, 405,
+                    fmt::format("Allow: {}\r\n", route == "settings" ? "GET, POST" : allowed));
     return WebEffect::kNone;
   }
   if (route == "unlock") {

@@ -6,7 +6,8 @@
 // Then the same through asicmon-control's REST API (VnishRestTest).
 //
 // One farm serves every test the process runs (each test acts on its own
-// pair of miners; ctest runs each test alone, under LOCK): 127.96.0.1-20 (testlib.h). Run time: about 10 s.
+// pair of miners; ctest runs each test alone, under LOCK): 127.96.0.1-20 (testlib.h). Run time:
+// about 10 s.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -52,16 +53,21 @@ bool Eventually(const std::function<bool()>& done, std::chrono::seconds bound = 
 class VnishControlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    log_path_ = new std::string(
-        (std::filesystem::temp_directory_path() /
-         ("vnish_control_" + std::to_string(getpid()) + ".log"))
-            .string());
+    log_path_ = new std::string((std::filesystem::temp_directory_path() /
+                                 ("vnish_control_" + std::to_string(getpid()) + ".log"))
+                                    .string());
     std::filesystem::remove(*log_path_);
-    farm_ = new testing::FakeFarm(StartFakeFarm(
-        {"--base", std::string(kNet) + "1", "--count", "20", "--models", "vnish-s21pro",
-         "--seed", "7", "--http-port", std::to_string(kWebPort), "--action-log", *log_path_,
-         "--power-ramp-s", "1", "--wake-idle-s", "0.5", "--wake-ramp-s", "1", "--reboot-s", "1",
-         "--restart-s", "1"}));
+    farm_ = new testing::FakeFarm(StartFakeFarm({"--base",         std::string(kNet) + "1",
+                                                 "--count",        "20",
+                                                 "--models",       "vnish-s21pro",
+                                                 "--seed",         "7",
+                                                 "--http-port",    std::to_string(kWebPort),
+                                                 "--action-log",   *log_path_,
+                                                 "--power-ramp-s", "1",
+                                                 "--wake-idle-s",  "0.5",
+                                                 "--wake-ramp-s",  "1",
+                                                 "--reboot-s",     "1",
+                                                 "--restart-s",    "1"}));
   }
   static void TearDownTestSuite() {
     delete farm_;
@@ -237,8 +243,8 @@ TEST_F(VnishControlTest, WrongPasswordIsRefusedAtUnlockWithNothingSent) {
   EXPECT_EQ(Http("POST", api + "mining/stop").status, 401);
   EXPECT_EQ(Http("POST", api + "mining/stop", "", "made-up-token").status, 401);
   EXPECT_EQ(Read(target_).sleeping, false);
-  EXPECT_EQ(Actions(), (std::vector<std::string>{target_ + " unlock  denied",
-                                                 target_ + " unlock  denied"}));
+  EXPECT_EQ(Actions(),
+            (std::vector<std::string>{target_ + " unlock  denied", target_ + " unlock  denied"}));
 }
 
 TEST_F(VnishControlTest, UnsupportedActionsAreRefusedWithNothingSent) {
@@ -276,8 +282,8 @@ class VnishRestTest : public VnishControlTest {
     setenv("CONTROL_TOKEN", kToken, 1);
     setenv("POLL_TIMEOUT", "3", 1);
     setenv("MINER_HTTP_PORT", std::to_string(kWebPort).c_str(), 1);
-    for (const char* var : {"CONTROL_AUTH_READ", "ASICMON_INGEST", "ASICMON_PUBLISH",
-                            "MINER_CREDENTIALS_FILE"}) {
+    for (const char* var :
+         {"CONTROL_AUTH_READ", "ASICMON_INGEST", "ASICMON_PUBLISH", "MINER_CREDENTIALS_FILE"}) {
       unsetenv(var);
     }
   }

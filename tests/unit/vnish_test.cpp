@@ -16,9 +16,9 @@
 namespace asicmon {
 namespace {
 
-using testing::ReadFixture;
 using nlohmann::json;
 using nlohmann::ordered_json;
+using testing::ReadFixture;
 namespace vnish = driver::vnish;
 using driver::PowerMode;
 
@@ -62,8 +62,7 @@ TEST(VnishDriver, HighSkipsPresetsThatNeedAModdedPsu) {
 }
 
 TEST(VnishDriver, PresetBodyCarriesTheCapturedOverclock) {
-  const std::string body =
-      vnish::PresetBody(ReadFixture("vnish-s21pro-web-settings.json"), "2550");
+  const std::string body = vnish::PresetBody(ReadFixture("vnish-s21pro-web-settings.json"), "2550");
   const json sent = json::parse(body);
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_EQ(sent["miner"].size(), 1u);  // only the overclock is written
@@ -195,8 +194,8 @@ TEST(FakeVnish, EveryCommandHasTheKeysOfItsCapture) {
                      {"stratum+tcp://pool-b.example:3333", "farm.b", "x"}},
                     kNow);
   const std::pair<const char*, const char*> cases[] = {
-      {"summary", "vnish-s21pro-summary.json"},       {"stats", "vnish-s21pro-stats.json"},
-      {"pools", "vnish-s21pro-pools.json"},           {"devdetails", "vnish-s21pro-devdetails.json"},
+      {"summary", "vnish-s21pro-summary.json"}, {"stats", "vnish-s21pro-stats.json"},
+      {"pools", "vnish-s21pro-pools.json"},     {"devdetails", "vnish-s21pro-devdetails.json"},
       {"version", "vnish-s21pro-version.json"},
   };
   for (const auto& [command, fixture] : cases) {

@@ -232,9 +232,7 @@ Sent Send(const Context& ctx, const WebRequest& request) {
 class Vnish final : public MinerDriver {
  public:
   std::string_view family() const override { return "vnish"; }
-  Credentials StockCredentials() const override {
-    return {"", std::string(vnish::kStockPassword)};
-  }
+  Credentials StockCredentials() const override { return {"", std::string(vnish::kStockPassword)}; }
 
   Capabilities Describe(const Record& record) const override {
     Capabilities caps;
@@ -271,8 +269,7 @@ class Vnish final : public MinerDriver {
     // A toggle: a second press when the first found it the other way
     // (someone pressed it in between); bounded at two.
     for (int press = 0; press < 2; ++press) {
-      const WebRequest r = Api("POST", "find-miner", token,
-                               nlohmann::json{{"on", on}}.dump());
+      const WebRequest r = Api("POST", "find-miner", token, nlohmann::json{{"on", on}}.dump());
       const Sent sent = Send(ctx, r);
       if (!sent.outcome.ok()) return sent.outcome;
       const std::optional<bool> lit = vnish::FindMinerOn(sent.body);
@@ -298,9 +295,9 @@ class Vnish final : public MinerDriver {
     }
     const std::string preset = vnish::PresetFor(mode, *presets);
     if (preset.empty()) {
-      return Outcome::Fail(Failure::kUnsupported, "power_mode",
-                           fmt::format("{} lists no preset for {}", ctx.record.model,
-                                       ToString(mode)));
+      return Outcome::Fail(
+          Failure::kUnsupported, "power_mode",
+          fmt::format("{} lists no preset for {}", ctx.record.model, ToString(mode)));
     }
     const Sent current = Send(ctx, Api("GET", "settings", token));
     if (!current.outcome.ok()) return current.outcome;
