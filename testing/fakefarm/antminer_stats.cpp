@@ -83,6 +83,7 @@ void FakeMiner::WriteStats(ReplyWriter& w) {
     case StatsLayout::kBraiins:     // nor here: braiins_replies.cpp answers bosminer's
     case StatsLayout::kEpic:        // nor here: no cgminer API, the farm asks HandleHttp
     case StatsLayout::kBitaxe:
+    case StatsLayout::kVnish:       // nor here: vnish_replies.cpp answers Vnish's
       break;
     case StatsLayout::kL3:
       WriteStatsL3(w);

@@ -255,6 +255,7 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
                        std::vector<PrivilegedAction>* actions) {
   now_ = now;
   snap_valid_ = false;
+  VnishTick();
   while (!request.empty() && (request.back() == '\0' || request.back() == '\n' ||
                               request.back() == '\r' || request.back() == ' ')) {
     request.remove_suffix(1);
@@ -329,7 +330,7 @@ std::string FakeMiner::Handle(std::string_view request, double now) {
 
 void FakeMiner::Command(ReplyWriter& w, std::string_view command, const std::string* parameter,
                         std::vector<PrivilegedAction>* actions, bool joined) {
-  if (WriteAvalon(w, command, parameter, actions)) return;
+  if (WriteVnish(w, command) || WriteAvalon(w, command, parameter, actions)) return;
   if (WhatsminerFactsOf(model_->id) != nullptr && IsPrivilegedCommand(command)) {
     // btminer takes write commands only encrypted with the admin token
     // (Whatsminer API v2 document): a plain one is refused.

@@ -28,6 +28,7 @@ struct BraiinsFacts;
 struct LuxosFacts;
 struct EpicFacts;
 struct BitaxeFacts;
+struct VnishFacts;
 
 // What the API answers to `restart`; neither form has a STATUS block. From
 // cgminer 4.x's api.c (dorestart writes JSON_START JSON_RESTART, then the id)
@@ -120,6 +121,7 @@ class FakeMiner {
   void Reconfigure(const std::vector<PoolConfig>& pools, double now);
 
   const FakeMinerSpec& spec() const { return spec_; }
+  double started_at() const { return start_time_; }  // unix time of the last (re)start
   const ModelSpec& model() const { return *model_; }
   std::string_view worker() const;  // the user of the pool in use
   // Who the machine is whatever its address, from the seed and index as the
@@ -164,6 +166,22 @@ class FakeMiner {
   void SetPowerTarget(int watts, double now);
   // The target set (the model's PowerLimit until one is), 0 for other firmware.
   int power_target() const;
+  // Vnish's HTTP API (vnish_web.cpp) acting on the miner (vnish_replies.cpp).
+  // The state its /status and the API's stats show: "stopped",
+  // "shutting-down", "initializing", "starting", "auto-tuning" or "mining".
+  std::string_view VnishState(double now);
+  // mining/stop: hashing goes on while it shuts down (spec().wake_idle_s),
+  // then stops; mining/start: up again as a wake (idle, then the ramp).
+  void VnishStop(double now);
+  void VnishStart(double now);
+  // The autotune preset in use: "disabled" (stock clocks) or its watts.
+  std::string VnishPresetName() const;
+  // Selects a preset by name; false (nothing changes) for one not listed.
+  // The draw and the hashrate move to it over spec().power_ramp_s.
+  bool VnishSetPreset(std::string_view name, double now);
+  // A new bearer token for an unlock; true when `token` is one given.
+  std::string VnishUnlock();
+  bool VnishTokenValid(std::string_view token) const;
   // The fault LED a locate request turns on or off; it changes no reply.
   void SetBlinking(bool on) { blinking_ = on; }
   bool blinking() const { return blinking_; }
@@ -298,6 +316,18 @@ class FakeMiner {
   // (config answered from WriteLuxos).
   bool WriteLuxosControl(ReplyWriter& w, std::string_view command, const std::string* parameter,
                          std::vector<PrivilegedAction>* actions);
+  // Vnish 1.x (vnish_replies.cpp): true when this miner runs it; Vnish then
+  // answers every command itself, as its captures show.
+  bool WriteVnish(ReplyWriter& w, std::string_view command);
+  void WriteVnishSummary(ReplyWriter& w, const VnishFacts& v);
+  void WriteVnishStats(ReplyWriter& w, const VnishFacts& v);
+  void WriteVnishPools(ReplyWriter& w);
+  void WriteVnishDevdetails(ReplyWriter& w, const VnishFacts& v);
+  // The preset's draw at `now` on its way to the one selected, and its
+  // share of the stock draw (1 for other firmware).
+  double VnishWatts(double now) const;
+  double VnishPowerShare() const;
+  void VnishTick();  // a stop whose shutting down is over stops hashing
   // ePIC's UMC documents (epic_replies.cpp) and AxeOS's (bitaxe_replies.cpp),
   // into scratch_: the HTTP status of the answer to `method` `path`, 200
   // with the document written.
@@ -337,7 +367,9 @@ class FakeMiner {
   double BraiinsPowerShare() const;  // 1 for other firmware
   // The share of nominal watts and hashrate the miner's power settings leave
   // it now, whatever its family (1 where nothing limits it).
-  double PowerShare() const { return BraiinsPowerShare() * WhatsminerPowerShare(); }
+  double PowerShare() const {
+    return BraiinsPowerShare() * WhatsminerPowerShare() * VnishPowerShare();
+  }
   void SettleShares();  // credits the shares found so far to the pool in use
   std::string_view Description() const;
 
@@ -389,6 +421,14 @@ class FakeMiner {
   int avalon_mode_ = 0;
   double avalon_switch_at_ = -1;
   bool avalon_switch_off_ = false;
+  // Vnish: the preset in use (watts, 0 for "disabled"), the draw when it was
+  // selected and when; a stop under way (vnish_stop_at_ < 0: none); the
+  // bearer tokens given, oldest first.
+  int vnish_preset_w_ = 0;
+  double vnish_from_w_ = 0;
+  double vnish_set_at_ = -std::numeric_limits<double>::infinity();
+  double vnish_stop_at_ = -1;
+  std::vector<std::string> vnish_tokens_;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

@@ -132,7 +132,7 @@ Result<std::vector<ModelId>> ParseModels(std::string_view text) {
       return Status::InvalidArgument(fmt::format(
           "--models: unknown model '{}' (s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, "
           "avalon1246, avalonq, m31s, m60s, bos-s19xp, luxos-s19, epic-s19xp, bitaxe-supra, "
-          "default or all)",
+          "vnish-s21pro, default or all)",
           key));
     }
     models.push_back(model->id);

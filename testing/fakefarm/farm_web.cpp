@@ -8,6 +8,8 @@
 
 #include "farm_server_internal.h"
 #include "miner_web.h"
+#include "vnish_models.h"
+#include "vnish_web.h"
 
 namespace asicmon::fakefarm {
 
@@ -46,8 +48,11 @@ void FarmServer::RespondWeb(uint32_t slot) {
     AppendHttpError(reply_, c.web_error);
   } else {
     actions_.clear();
-    effect = HandleWebRequest(http_request_, *web_auth_, m.fake, m.plan.ip_text, UnixNow(),
-                              reply_, actions_);
+    effect = VnishFactsOf(m.plan.spec.model) != nullptr
+                 ? HandleVnishWebRequest(http_request_, m.fake, m.plan.ip_text, UnixNow(), reply_,
+                                         actions_)
+                 : HandleWebRequest(http_request_, *web_auth_, m.fake, m.plan.ip_text, UnixNow(),
+                                    reply_, actions_);
     if (!actions_.empty()) LogActions(m, m.plan.http_port);
   }
   // Down before the client can read the answer and try again; closing the

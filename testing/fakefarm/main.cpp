@@ -102,6 +102,14 @@ GETs of JSON documents instead, with the faults applied as to any API:
                 GET /api/system/info
 Other methods on those paths are 405, other paths 404. No stock CGI on these models.
 
+Vnish (vnish-s21pro): an S21 Pro on Vnish 1.2.7 answers the cgminer API as its captures (version
+refused "Invalid command", a DevFee pool) and Vnish's HTTP API on the web port (--http-port, needed):
+POST /api/v1/unlock {"pw":"admin"} gives a bearer token (a wrong one 403, a missing or bad bearer
+401); POST mining/stop (hashing stops after --wake-idle-s), mining/start (idle, then --wake-ramp-s),
+mining/restart (--restart-s), system/reboot (--reboot-s), find-miner (a toggle); GET/POST settings
+(pools; overclock.preset, the draw and hashrate moving to the preset over --power-ramp-s);
+GET autotune/presets and status (miner_state, find_miner).
+
 Braiins OS public API (--bos-grpc-port, 50051; 0 for none): each Braiins OS miner (bos-s19xp)
 also serves gRPC braiins.bos.v1 on ip:50051: Login (--http-user/--http-password; a wrong one is
 UNAUTHENTICATED "Bad credentials") gives the token the other calls send as "authorization";
@@ -143,7 +151,8 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--models", models,
                  "Models, assigned round-robin: a comma-separated list of "
                  "s9, s17pro, s19pro, s19jpro, l3plus, s21, ks7, z15, avalon1246, avalonq, m31s, "
-                 "m60s, bos-s19xp, luxos-s19, epic-s19xp, bitaxe-supra; default (every model "
+                 "m60s, bos-s19xp, luxos-s19, epic-s19xp, bitaxe-supra, vnish-s21pro; default "
+                 "(every model "
                  "with a cgminer-style API: all but epic-s19xp and bitaxe-supra); or all")
       ->capture_default_str();
   app.add_option("--machines", options.machines,

@@ -13,7 +13,7 @@ const std::vector<ModelSpec>& Joined() {
     std::vector<ModelSpec> out;
     for (std::span<const ModelSpec> family :
          {AntminerModels(), AvalonModels(), WhatsminerModels(), BraiinsModels(), LuxosModels(),
-          EpicModels(), BitaxeModels()}) {
+          EpicModels(), BitaxeModels(), VnishModels()}) {
       out.insert(out.end(), family.begin(), family.end());
     }
     return out;

@@ -3,7 +3,7 @@
 // avalon_models.cpp for Canaan's, whatsminer_models.cpp for MicroBT's,
 // braiins_models.cpp and luxos_models.cpp for Antminers on Braiins OS+ and LuxOS,
 // epic_models.cpp for an Antminer on ePIC's UMC firmware, bitaxe_models.cpp
-// for AxeOS boards),
+// for AxeOS boards, vnish_models.cpp for an Antminer on Vnish),
 // carrying every fact the replies need, so a new model is a new row and a
 // new family a new table with its own reply writers.
 #pragma once
@@ -19,13 +19,14 @@ namespace asicmon::fakefarm {
 // In the order of the family tables AllModels() joins (GetModel indexes by
 // it): antminer_models.cpp's rows, then avalon_models.cpp's, then
 // whatsminer_models.cpp's, braiins_models.cpp's, luxos_models.cpp's,
-// epic_models.cpp's and bitaxe_models.cpp's.
+// epic_models.cpp's, bitaxe_models.cpp's and vnish_models.cpp's.
 // clang-format off
 enum class ModelId : uint8_t { kS9, kS17Pro, kS19Pro, kS19jPro, kL3Plus, kS21, kKS7, kZ15,
                                kAvalon1246, kAvalonQ,
                                kWhatsminerM31S, kWhatsminerM60S,
                                kBraiinsS19XP, kLuxosS19,
-                               kEpicS19XP, kBitaxeSupra };
+                               kEpicS19XP, kBitaxeSupra,
+                               kVnishS21Pro };
 // clang-format on
 
 inline constexpr int kMaxBoards = 4;
@@ -45,9 +46,10 @@ enum class BlinkApi : uint8_t {
 // kBraiins: bosminer's per-chain stats headers, by braiins_replies.cpp.
 // kEpic, kBitaxe: no cgminer API at all; their HTTP documents are written by
 // epic_replies.cpp and bitaxe_replies.cpp.
+// kVnish: Vnish 1.x's own stats (vnish_replies.cpp writes all its replies).
 // clang-format off
 enum class StatsLayout : uint8_t { kS9, kS17, kS19, kL3, kAvalon, kWhatsminer, kBraiins,
-                                   kEpic, kBitaxe };
+                                   kEpic, kBitaxe, kVnish };
 // clang-format on
 
 // What the firmware's replies show of the model, from the captures in
@@ -122,6 +124,7 @@ std::span<const ModelSpec> BraiinsModels();
 std::span<const ModelSpec> LuxosModels();
 std::span<const ModelSpec> EpicModels();
 std::span<const ModelSpec> BitaxeModels();
+std::span<const ModelSpec> VnishModels();
 std::span<const ModelSpec> AllModels();
 const ModelSpec& GetModel(ModelId id);
 // A farm's models when none are named: every model with a cgminer-style API

@@ -1,6 +1,7 @@
 // A mixed farm, every model of every family the fake farm serves (--models
 // all: stock Antminers classic and new API, Whatsminer v2 and v3, Braiins
-// OS+, LuxOS, Avalon, ePIC's HTTP API on 4028, Bitaxe's AxeOS on port 80),
+// OS+, LuxOS, Avalon, ePIC's HTTP API on 4028, Bitaxe's AxeOS on port 80,
+// Vnish),
 // read by address alone: collect --once for the HTTP families, then discover
 // -> collect -> store as real processes, every miner stored `ok` with its
 // family, model and a hashrate in its algorithm's unit.
@@ -39,7 +40,8 @@ using testing::Subprocess;
 const std::vector<std::string> kFamilies = {"antminer", "antminer", "antminer",   "antminer",
                                             "antminer", "antminer", "antminer",   "antminer",
                                             "avalon",   "avalon",   "whatsminer", "whatsminer",
-                                            "braiins",  "luxos",    "epic",       "bitaxe"};
+                                            "braiins",  "luxos",    "epic",       "bitaxe",
+                                            "vnish"};
 
 // What `request` on ip:port gets back before the farm closes, "" when the
 // connection is refused (errno in `refused`).
@@ -137,7 +139,7 @@ class MixedFarmPipelineTest : public ::testing::Test {
     setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
     setenv("ASICMON_DB", (dir_ / "asicmon.db").c_str(), 1);
     setenv("POLL_TIMEOUT", "2", 1);
-    setenv("SUBNET", "127.66.1.1-127.66.1.16", 1);
+    setenv("SUBNET", "127.66.1.1-127.66.1.17", 1);
     setenv("SCAN_INTERVAL", "1", 1);
     setenv("SWEEP_INTERVAL", "2", 1);
     // 4028 (cgminer, ePIC's HTTP), 4433 (Whatsminer API v3), 80 (AxeOS).
@@ -155,8 +157,8 @@ class MixedFarmPipelineTest : public ::testing::Test {
 
 TEST_F(MixedFarmPipelineTest, EveryFamilyIsStoredOkWithItsFamilyModelAndUnit) {
   testing::FakeFarm farm =
-      testing::StartFakeFarm({"--base", "127.66.1.1", "--count", "16", "--models", "all"});
-  ASSERT_EQ(farm.miners.size(), 16u);
+      testing::StartFakeFarm({"--base", "127.66.1.1", "--count", "17", "--models", "all"});
+  ASSERT_EQ(farm.miners.size(), 17u);
 
   Subprocess store({BinPath("asicmon-store")}, true);
   ASSERT_TRUE(store.WaitForStderr("pulling from", 20s)) << store.stderr_text();
@@ -219,7 +221,7 @@ TEST_F(MixedFarmPipelineTest, EveryFamilyIsStoredOkWithItsFamilyModelAndUnit) {
     }
   }
   EXPECT_EQ(families, (std::set<std::string>{"antminer", "avalon", "whatsminer", "braiins", "luxos",
-                                             "epic", "bitaxe"}));
+                                             "epic", "bitaxe", "vnish"}));
 }
 
 }  // namespace

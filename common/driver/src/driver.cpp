@@ -47,7 +47,8 @@ std::span<const MinerDriver* const> AllDrivers() {
   // One entry per family asicmon can act on; each driver file defines its own.
   static const MinerDriver* const kDrivers[] = {&AntminerDriver(), &BraiinsDriver(),
                                                  &WhatsminerDriver(), &Whatsminer3Driver(),
-                                                 &LuxosDriver(), &AvalonDriver()};
+                                                 &LuxosDriver(), &AvalonDriver(),
+                                                 &VnishDriver()};
   return kDrivers;
 }
 

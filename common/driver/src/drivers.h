@@ -19,5 +19,6 @@ const MinerDriver& Whatsminer3Driver();  // whatsminer3.cpp: Whatsminer API v3
 Capabilities WhatsminerCapabilities();
 const MinerDriver& LuxosDriver();     // luxos.cpp: LuxOS (LUXminer)
 const MinerDriver& AvalonDriver();    // avalon.cpp: Canaan AvalonMiner stock firmware
+const MinerDriver& VnishDriver();     // vnish.cpp: Vnish's HTTP API (/api/v1)
 
 }  // namespace asicmon::driver

@@ -35,6 +35,15 @@ void Extras(const Sections&, Record& out) {
   out.model.erase(open);
 }
 
+// Vnish 1.x's STATS "state" is its miner state ("auto-tuning" in
+// vnish-s21pro-stats.json; the HTTP API's MinerState values): "stopped" is
+// mining/stop's sleep. While "shutting-down" it still hashes.
+void State(const Sections& s, Record& out) {
+  if (s.miner_stats && EqualsNoCase(Trim(OptString(*s.miner_stats, "state")), "stopped")) {
+    out.sleeping = true;
+  }
+}
+
 }  // namespace
 
 extern const Family kVnish = {
@@ -48,7 +57,7 @@ extern const Family kVnish = {
     .listed_boards = nullptr,
     .chip_temp = nullptr,
     .fans = nullptr,
-    .state = nullptr,
+    .state = State,
     .extras = Extras,
     .read_documents = nullptr,
 };
