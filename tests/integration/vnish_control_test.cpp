@@ -313,7 +313,7 @@ class VnishRestTest : public VnishControlTest {
   std::string base_;
 };
 
-TEST_F(VnishRestTest, SleepWakeLocateAndPowerModeAreConfirmed) {
+TEST_F(VnishRestTest, SleepWakeLocatePowerModeAndPoolsAreConfirmed) {
   Use(17);
   StartControl();
   const HttpReply miner = Http("GET", base_ + "/miners/" + target_, "", kToken);
@@ -335,9 +335,19 @@ TEST_F(VnishRestTest, SleepWakeLocateAndPowerModeAreConfirmed) {
   // Vnish has no power limit: refused before anything is sent.
   const HttpReply limit = Http("POST", MinerUrl() + "/power", R"({"limit_w": 3000})", kToken);
   EXPECT_EQ(limit.status, 501) << limit.body;
-  EXPECT_EQ(Actions(), (std::vector<std::string>{
-                           target_ + " mining/stop  ok", target_ + " mining/start  ok",
-                           target_ + " find-miner on ok", target_ + " settings preset 2550 ok"}));
+  // Pools read back as Vnish lists them (no scheme, its DevFee pool last) are confirmed.
+  const HttpReply pools = Http(
+      "POST", MinerUrl() + "/pool",
+      R"({"pools": [{"url": "stratum+tcp://127.41.0.1:3333", "user": ")" +
+          farm_->miners[target_]["worker"].get<std::string>() + R"(", "password": "x"}]})",
+      kToken);
+  ASSERT_EQ(pools.status, 200) << pools.body;
+  EXPECT_EQ(Actions(),
+            (std::vector<std::string>{
+                target_ + " mining/stop  ok", target_ + " mining/start  ok",
+                target_ + " find-miner on ok", target_ + " settings preset 2550 ok",
+                target_ + " settings pools stratum+tcp://127.41.0.1:3333," +
+                    farm_->miners[target_]["worker"].get<std::string>() + ",x ok"}));
 }
 
 TEST_F(VnishRestTest, WrongCredentialsAreABadGatewayNamingUnlock) {
