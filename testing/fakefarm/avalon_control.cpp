@@ -4,7 +4,12 @@
 //   softoff:<time>" (256foundation/asic-rs @ fdcd1018,
 //   asic-rs-firmwares/avalonminer/src/test/json/ascset_softoff.json and
 //   ascset_softon.json); the module goes idle (or back to work) at that time,
-//   not at once: pyasic and asic-rs both ask for now + 5 s.
+//   not at once: pyasic and asic-rs both ask for now + 5 s. The Q's softon
+//   closes the connection with no answer (asic-rs @ fdcd1018,
+//   asic-rs-firmwares/avalonminer/src/backends/avalon_q/mod.rs, resume():
+//   "softon closes the connection without responding", seen live; the
+//   captured answer shows it does not always): the fake takes the unkind
+//   one, which a client must handle either way.
 // - workmode "set,<mode>": 'S' 119 "ASC 0 set OK" (ascset_workmode.json);
 //   the Q's modes 0 eco, 1 standard, 2 super (Gr33nDrag0n69/AvalonPS7 @
 //   082d5bf5 MD/ASCSET.md, from driver-avalon.c's handlers: mode above the
@@ -83,12 +88,6 @@ double FakeMiner::AvalonModeShare() const {
   return kQModeShare[std::clamp(avalon_mode_, 0, 2)];
 }
 
-void FakeMiner::AvalonTick() {
-  if (avalon_switch_at_ < 0 || now_ < avalon_switch_at_) return;
-  Halt(avalon_switch_off_, avalon_switch_at_);
-  avalon_switch_at_ = -1;
-}
-
 void FakeMiner::WriteAvalonAscset(ReplyWriter& w, const AvalonFacts& a, std::string_view param,
                                   std::vector<PrivilegedAction>* actions) {
   const std::vector<std::string_view> f = Fields(param);
@@ -116,11 +115,14 @@ void FakeMiner::WriteAvalonAscset(ReplyWriter& w, const AvalonFacts& a, std::str
     if (!at) {
       failed("Invalid time");
     } else {
-      avalon_switch_at_ = static_cast<double>(*at);
-      avalon_switch_off_ = option == "softoff";
-      fmt::format_to(fmt::appender(scratch_), "ASC 0 set info: success {}:{}", option, *at);
-      reply('I', 118, std::string_view(scratch_.data(), scratch_.size()));
-      AvalonTick();  // a time already past applies at once
+      // The Q takes softon and closes the connection without a word
+      // (asic-rs avalon_q/mod.rs, resume: "softon closes the connection
+      // without responding"); softoff, and softon on the others, answer.
+      if (option == "softoff" || !a.form_2025) {
+        fmt::format_to(fmt::appender(scratch_), "ASC 0 set info: success {}:{}", option, *at);
+        reply('I', 118, std::string_view(scratch_.data(), scratch_.size()));
+      }
+      HaltAt(option == "softoff", static_cast<double>(*at));
     }
   } else if (option == "led" && has_led && (value == "1-1" || value == "1-0")) {
     SetBlinking(value == "1-1");

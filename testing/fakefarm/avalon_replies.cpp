@@ -32,7 +32,6 @@ bool FakeMiner::WriteAvalon(ReplyWriter& w, std::string_view command, const std:
                             std::vector<PrivilegedAction>* actions) {
   const AvalonFacts* a = AvalonFactsOf(model_->id);
   if (a == nullptr) return false;
-  AvalonTick();
   if (command == "ascset") {
     WriteAvalonAscset(w, *a, parameter ? std::string_view(*parameter) : std::string_view(),
                       actions);

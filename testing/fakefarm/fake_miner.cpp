@@ -52,11 +52,11 @@ FakeMiner::FakeMiner(const FakeMinerSpec& spec, double now)
   // ("SMTTATUBDJAAI00A5"); the hostname a farm names the unit by (stock
   // firmware ships every one as "Antminer").
   const auto index = static_cast<uint32_t>(spec.index);
-  mac_ = fmt::format("02:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", spec.seed & 0xFF,
-                     (spec.seed >> 8) & 0xFF, (index >> 16) & 0xFF, (index >> 8) & 0xFF,
-                     index & 0xFF);
-  serial_ = fmt::format("SMTT{:08X}{:05X}", (spec.seed * 0x9E3779B97F4A7C15ULL) >> 32,
-                        index & 0xFFFFF);
+  mac_ =
+      fmt::format("02:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", spec.seed & 0xFF,
+                  (spec.seed >> 8) & 0xFF, (index >> 16) & 0xFF, (index >> 8) & 0xFF, index & 0xFF);
+  serial_ =
+      fmt::format("SMTT{:08X}{:05X}", (spec.seed * 0x9E3779B97F4A7C15ULL) >> 32, index & 0xFFFFF);
   hostname_ = fmt::format("antminer-w{:04d}", spec.index + 1);
   temp_phase_ = Uniform() * 2 * std::numbers::pi;
   const std::string worker = fmt::format("farm.w{:04d}", spec.index + 1);
@@ -123,12 +123,24 @@ void FakeMiner::SetSleeping(bool asleep, double now) {
 }
 
 void FakeMiner::Halt(bool asleep, double now) {
+  pending_halt_at_ = -1;
   if (asleep == sleeping_) return;
   if (!asleep) slept_s_ += std::max(0.0, now - std::max(sleep_since_, start_time_));
   sleeping_ = asleep;
   sleep_since_ = now;
   if (!asleep) ramp_start_ = now;
   snap_valid_ = false;
+}
+
+void FakeMiner::HaltAt(bool asleep, double at) {
+  pending_halt_at_ = std::max(at, 0.0);
+  pending_halt_asleep_ = asleep;
+  HaltTick();
+}
+
+void FakeMiner::HaltTick() {
+  if (pending_halt_at_ < 0 || now_ < pending_halt_at_) return;
+  Halt(pending_halt_asleep_, pending_halt_at_);
 }
 
 double FakeMiner::RampShare() const {
@@ -255,13 +267,14 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
                        std::vector<PrivilegedAction>* actions) {
   now_ = now;
   snap_valid_ = false;
-  VnishTick();
+  HaltTick();
   while (!request.empty() && (request.back() == '\0' || request.back() == '\n' ||
                               request.back() == '\r' || request.back() == ' ')) {
     request.remove_suffix(1);
   }
   const ParseOutcome outcome = ParseRequest(request, request_);
   const std::string& command = request_.command;
+  const size_t start = out.size();
   ReplyWriter w(out, model_->firmware.spaced);
   auto error_reply = [&](int code, std::string_view msg) { WriteStatusReply(w, 'E', code, msg); };
 
@@ -319,7 +332,8 @@ void FakeMiner::Handle(std::string_view request, double now, fmt::memory_buffer&
       w.Close('}');
       break;
   }
-  if (model_->nul_terminated) out.push_back('\0');
+  // A command answered with nothing (the Avalon Q's softon) closes bare.
+  if (model_->nul_terminated && out.size() > start) out.push_back('\0');
 }
 
 std::string FakeMiner::Handle(std::string_view request, double now) {

@@ -58,6 +58,10 @@ struct FakeMinerSpec {
   // Braiins OS: how long the tuner takes to move the draw (and hashrate) to
   // a new power target. Default: 10 s (see SetPowerTarget).
   double power_ramp_s = 10;
+  // btminer's power_off and LUXminer's curtail sleep: how long after its
+  // reply the miner goes on hashing while it winds down (see HaltAt).
+  // Default: 3 s.
+  double halt_s = 3;
 };
 
 // A privileged command the miner received, for the action log.
@@ -248,12 +252,10 @@ class FakeMiner {
   // litestats, version); pools and devs are cgminer's.
   bool WriteAvalon(ReplyWriter& w, std::string_view command, const std::string* parameter,
                    std::vector<PrivilegedAction>* actions);
-  // Canaan's ascset (avalon_control.cpp): softoff/softon at a time, led,
-  // workmode, reboot, help; a soft-off or soft-on whose time has come is
-  // applied first by AvalonTick.
+  // Canaan's ascset (avalon_control.cpp): softoff/softon at a time (HaltAt),
+  // led, workmode, reboot, help.
   void WriteAvalonAscset(ReplyWriter& w, const AvalonFacts& a, std::string_view param,
                          std::vector<PrivilegedAction>* actions);
-  void AvalonTick();
   // The Q's work mode's share of the eco rate (and watts); 1 for other models.
   double AvalonModeShare() const;
   void WriteAvalonSummary(ReplyWriter& w, const AvalonFacts& a);
@@ -327,7 +329,6 @@ class FakeMiner {
   // share of the stock draw (1 for other firmware).
   double VnishWatts(double now) const;
   double VnishPowerShare() const;
-  void VnishTick();  // a stop whose shutting down is over stops hashing
   // ePIC's UMC documents (epic_replies.cpp) and AxeOS's (bitaxe_replies.cpp),
   // into scratch_: the HTTP status of the answer to `method` `path`, 200
   // with the document written.
@@ -348,9 +349,18 @@ class FakeMiner {
   double ProfileWattShare(const LuxosFacts& l) const;
   double ProfileStepNow() const;
   // Stops (true) or resumes hashing at `now` whatever the web interface can
-  // do: SetSleeping for stock firmware, pause/resume (Braiins OS+) and
-  // curtail (LuxOS) through the API.
+  // do: SetSleeping for stock firmware, pause/resume (Braiins OS+) through
+  // the API. Drops any change HaltAt left pending.
   void Halt(bool asleep, double now);
+  // The one way a power command whose effect trails its reply is carried
+  // out: hashing stops (or resumes) at unix time `at`, replacing any change
+  // still pending; a time not after now_ applies at once. Avalon's
+  // softoff/softon (at the time asked), btminer's power_off and
+  // set.miner.service stop and LUXminer's curtail sleep (spec().halt_s
+  // after the reply), Vnish's mining/stop (VnishStop), their wakes at once.
+  void HaltAt(bool asleep, double at);
+  // Applies a pending HaltAt whose time has come; every request begins with it.
+  void HaltTick();
   void AppendChipStatus(ReplyWriter& w, int board);
   void WriteChains(ReplyWriter& w, int slots, bool listed);
 
@@ -416,19 +426,17 @@ class FakeMiner {
   int lux_step_ = 0;
   int lux_step_from_ = 0;
   double lux_step_since_ = -std::numeric_limits<double>::infinity();
-  // Avalon: the work mode set (the Q: 0 eco, 1 standard, 2 super), and a
-  // soft-off or soft-on waiting for its time (softoff_at_ < 0: none).
+  // Avalon: the work mode set (the Q: 0 eco, 1 standard, 2 super).
   int avalon_mode_ = 0;
-  double avalon_switch_at_ = -1;
-  bool avalon_switch_off_ = false;
   // Vnish: the preset in use (watts, 0 for "disabled"), the draw when it was
-  // selected and when; a stop under way (vnish_stop_at_ < 0: none); the
-  // bearer tokens given, oldest first.
+  // selected and when; the bearer tokens given, oldest first.
   int vnish_preset_w_ = 0;
   double vnish_from_w_ = 0;
   double vnish_set_at_ = -std::numeric_limits<double>::infinity();
-  double vnish_stop_at_ = -1;
   std::vector<std::string> vnish_tokens_;
+  // A HaltAt waiting for its time (pending_halt_at_ < 0: none).
+  double pending_halt_at_ = -1;
+  bool pending_halt_asleep_ = false;
   Snapshot snap_;
   bool snap_valid_ = false;
   // Reused across requests so answering does not allocate.

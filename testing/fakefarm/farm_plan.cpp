@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bitaxe_models.h"
-#include "epic_models.h"
 #include "braiins_models.h"
+#include "epic_models.h"
 #include "random.h"
 #include "whatsminer_models.h"
 
@@ -163,9 +163,9 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
   if (machines.empty()) {
     for (int i = 0; i < options.count; ++i) machines.push_back(i);
   } else if (std::ssize(machines) != options.count) {
-    return Status::InvalidArgument(fmt::format(
-        "--machines names {} machines for --count {}: one per miner", machines.size(),
-        options.count));
+    return Status::InvalidArgument(
+        fmt::format("--machines names {} machines for --count {}: one per miner", machines.size(),
+                    options.count));
   } else {
     std::vector<int> sorted = machines;
     std::sort(sorted.begin(), sorted.end());
@@ -220,6 +220,7 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
     p.spec.wake_idle_s = options.wake_idle_s;
     p.spec.wake_ramp_s = options.wake_ramp_s;
     p.spec.power_ramp_s = options.power_ramp_s;
+    p.spec.halt_s = options.halt_s;
     // Units have been up between an hour and a month.
     uint64_t state = options.seed * 0x100000001B3ULL + static_cast<uint64_t>(machine);
     p.spec.uptime_s = 3600 + static_cast<double>(SplitMix64(state) % (30 * 86400));

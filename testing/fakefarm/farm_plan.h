@@ -98,6 +98,8 @@ struct FarmOptions {
   double wake_ramp_s = 10;
   // Every Braiins OS miner's FakeMinerSpec::power_ramp_s. Default: 10 s.
   double power_ramp_s = 10;
+  // Every miner's FakeMinerSpec::halt_s. Default: 3 s.
+  double halt_s = 3;
   // Port of the Braiins OS public API (gRPC) on every Braiins OS miner's
   // address; 0 for none. Default: 50051, the firmware's.
   uint16_t bos_grpc_port = 50051;

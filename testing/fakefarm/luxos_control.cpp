@@ -7,7 +7,9 @@
 //   minute after its last use; every command that changes something takes
 //   its id as the first parameter.
 // - curtail (/luxminer/curtail): "<id>,sleep" turns the hashboards and PSU
-//   off, "<id>,wakeup" back on (code 335).
+//   off, "<id>,wakeup" back on (code 335, "Curtailment command sent": the
+//   command is sent, its effect follows; no source gives how long the
+//   boards take to stop, the fake's --halt-s).
 // - profileset (/luxminer/profileset): "<id>,<profile>", code 321 "Profile
 //   Set" with PROFILE[0] {Board, FrequencyStep 5, Profile, VoltageStep 0.05}:
 //   the profile is applied in steps, so hashrate and watts ramp to it (over
@@ -147,7 +149,10 @@ bool FakeMiner::WriteLuxosControl(ReplyWriter& w, std::string_view command,
         status_only('E', 14, "Invalid command");
       } else {
         const bool sleep = arg == "sleep";
-        Halt(sleep, now_);
+        // "Curtailment command sent": the answer comes before the boards and
+        // the PSU are off, which takes seconds (spec().halt_s); wakeup
+        // starts at once and ramps as a reboot does (curtail doc).
+        HaltAt(sleep, sleep ? now_ + spec_.halt_s : now_);
         w.Open('{');
         w.Key("CURTAIL");
         w.Open('[');

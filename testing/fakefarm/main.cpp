@@ -60,19 +60,22 @@ replies with a NUL byte; their stats carry the `}{` quirk of the real firmware. 
 as stock firmware does, with no STATUS block (--restart-reply), and the uptime starts again.
 LuxOS (luxos-s19): logon opens the one session (a second is refused until logoff or a minute
 unused); curtail, profileset, ledset, logoff, resetminer and rebootdevice take its id first
-("<id>,sleep"), else code 45; profiles and config read back; a profile's watts and hashrate ramp
-over --wake-ramp-s; resetminer and rebootdevice take the miner down for --restart-s / --reboot-s.
+("<id>,sleep"), else code 45; curtail sleep answers first and stops hashing --halt-s later;
+profiles and config read back; a profile's watts and hashrate ramp over --wake-ramp-s;
+resetminer and rebootdevice take the miner down for --restart-s / --reboot-s.
 Avalon (avalon1246, avalonq): ascset "0,softoff,1:<unix time>" / softon (idle or back at that
 time), "0,led,1-1"/"1-0" (1246), "0,workmode,set,<0-2>" (Q: eco, standard, super), "0,reboot,0"
-(down for --reboot-s), "0,help"; other options "ASC 0 set failed: Unknown option".
+(down for --reboot-s), "0,help"; other options "ASC 0 set failed: Unknown option". The Q
+closes the connection without answering softon.
 
 Whatsminers (m31s, m60s): btminer's privileged API v2 on the API port: {"cmd":"get_token"},
 then {"enc":1,"data":...} signed and AES-encrypted with the admin password "admin" (Whatsminer
 API V2.0.5): restart_btminer (API down for --restart-s), reboot and adjust_power_limit (down for
---reboot-s), update_pools, set_led, power_off / power_on, set_low/normal/high_power. The m60s
-also takes API v3's set.* commands on 4433 (account and password "super"): set.system.reboot,
-set.miner.service restart/stop/start, set.system.led, set.miner.pools, set.miner.power_mode,
-set.miner.power_limit. A new power mode or limit moves watts and hashrate after --wake-idle-s;
+--reboot-s), update_pools, set_led, power_off (answered, hashing until --halt-s later) /
+power_on, set_low/normal/high_power. The m60s also takes API v3's set.* commands on 4433
+(account and password "super"): set.system.reboot, set.miner.service restart/stop/start,
+set.system.led, set.miner.pools, set.miner.power_mode, set.miner.power_limit (then down for
+--reboot-s, as the v3 document says). A new power mode or limit moves watts and hashrate after --wake-idle-s;
 a wrong password is refused (v2: Code 23 "json cmd err" in clear; v3: code -4 "no permission").
 
 Web interface (--http-port N): every miner also serves stock firmware's CGI scripts on ip:N,
@@ -185,9 +188,8 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--restart-reply", options.restart_reply,
                  "What the API answers to restart: cgminer ({\"RESTART\",\"id\":1}, "
                  "cgminer 4.x) or status ({\"STATUS\":\"RESTART\"}, other builds)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, RestartReply>{{"cgminer", RestartReply::kCgminer},
-                                              {"status", RestartReply::kStatusWord}}))
+      ->transform(CLI::CheckedTransformer(std::map<std::string, RestartReply>{
+          {"cgminer", RestartReply::kCgminer}, {"status", RestartReply::kStatusWord}}))
       ->default_str("cgminer");
   app.add_option("--action-log", options.action_log,
                  "Append every privileged command received "
@@ -221,6 +223,11 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--power-ramp-s", options.power_ramp_s,
                  "How long a Braiins OS miner's draw and hashrate take to reach a new power "
                  "target, s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--halt-s", options.halt_s,
+                 "How long a Whatsminer (power_off, set.miner.service stop) or LuxOS miner "
+                 "(curtail sleep) goes on hashing after answering its sleep command, s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--bos-grpc-port", options.bos_grpc_port,

@@ -242,9 +242,9 @@ void FakeMiner::WriteVnishDevdetails(ReplyWriter& w, const VnishFacts& v) {
 
 std::string_view FakeMiner::VnishState(double now) {
   now_ = std::max(now_, now);
-  VnishTick();
+  HaltTick();
   if (sleeping_) return "stopped";
-  if (vnish_stop_at_ >= 0) return "shutting-down";
+  if (pending_halt_at_ >= 0 && pending_halt_asleep_) return "shutting-down";
   const double ramp = RampShare();
   if (ramp <= 0) return "initializing";
   if (ramp < 1) return "starting";
@@ -253,25 +253,17 @@ std::string_view FakeMiner::VnishState(double now) {
   return "mining";
 }
 
-void FakeMiner::VnishTick() {
-  if (vnish_stop_at_ < 0 || now_ < vnish_stop_at_) return;
-  Halt(true, vnish_stop_at_);
-  vnish_stop_at_ = -1;
-}
-
 void FakeMiner::VnishStop(double now) {
   now_ = std::max(now_, now);
-  if (sleeping_ || vnish_stop_at_ >= 0) return;
+  if (sleeping_ || (pending_halt_at_ >= 0 && pending_halt_asleep_)) return;
   // Shutting down takes the time waking idles: no source gives Vnish's.
-  vnish_stop_at_ = now + spec_.wake_idle_s;
+  HaltAt(true, now + spec_.wake_idle_s);
   snap_valid_ = false;
-  VnishTick();
 }
 
 void FakeMiner::VnishStart(double now) {
   now_ = std::max(now_, now);
-  vnish_stop_at_ = -1;
-  Halt(false, now);
+  HaltAt(false, now);
 }
 
 std::string FakeMiner::VnishPresetName() const {

@@ -179,9 +179,12 @@ bool FakeMiner::WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
   } else if (name == "set_led") {
     SetBlinking(text("param") != "auto");
   } else if (name == "power_off") {
-    Halt(true, now_);
+    // The document's respbefore ("true": answer, then power off, as pyasic
+    // and asic-rs send it): the reply leaves first and btminer winds the
+    // boards down over the following seconds (spec().halt_s).
+    HaltAt(true, now_ + spec_.halt_s);
   } else if (name == "power_on") {
-    Halt(false, now_);
+    HaltAt(false, now_);
   } else if (name == "set_low_power" || name == "set_normal_power" || name == "set_high_power") {
     wm_.old_mode = wm_.mode;
     wm_.old_limit = wm_.limit;
@@ -269,7 +272,8 @@ void FakeMiner::WriteV3Set(ReplyWriter& w, std::string_view request,
     if (value == "restart") {
       effect_ = ApiEffect::kRestart;
     } else if (value == "stop" || value == "start") {
-      Halt(value == "stop", now_);
+      // Stopping btminer takes the seconds power_off takes (above).
+      HaltAt(value == "stop", value == "stop" ? now_ + spec_.halt_s : now_);
     } else {
       return answer(-1, "Invalid service action", ActionResult::kError);
     }
@@ -315,6 +319,8 @@ void FakeMiner::WriteV3Set(ReplyWriter& w, std::string_view request,
     wm_.old_limit = wm_.limit;
     wm_.changed_at = now_;
     wm_.limit = std::min(static_cast<int>(watts), f->power_limit);
+    // The v3 document: "The device will restart to apply the new setting."
+    effect_ = ApiEffect::kReboot;
   } else {
     return answer(-2, "invalid command", ActionResult::kError);
   }

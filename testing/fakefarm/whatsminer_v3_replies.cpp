@@ -31,6 +31,7 @@ void FakeMiner::HandleV3(std::string_view request, double now, fmt::memory_buffe
                          std::vector<PrivilegedAction>* actions) {
   now_ = now;
   snap_valid_ = false;
+  HaltTick();
   const size_t at = out.size();
   for (int i = 0; i < 4; ++i) out.push_back('\0');  // the length, filled in below
   ReplyWriter w(out, false);
@@ -121,7 +122,9 @@ void FakeMiner::WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f) {
   w.Open('{');
   w.Int("fanspeed", 6344);
   w.Str("hwversion", "RT0159");
-  w.Str("mode", wm_.mode == 0 ? "0" : wm_.mode == 2 ? "2" : "1");  // asic-rs: 0 low, 1 normal, 2 high
+  w.Str("mode", wm_.mode == 0   ? "0"
+                : wm_.mode == 2 ? "2"
+                                : "1");  // asic-rs: 0 low, 1 normal, 2 high
   w.Str("model", "P221B");
   put("sn", fmt::format_to_n(text, sizeof text, "1436B24296{:05d}", n));
   w.Str("swversion", "230224.220429");

@@ -31,9 +31,11 @@ class LuxosControl : public ::testing::Test {
   void SetUp() override {
     log_ = ::testing::TempDir() + "luxos-actions-" + std::to_string(getpid()) + ".jsonl";
     std::remove(log_.c_str());
-    farm_ = StartFakeFarm({"--base", "127.93.0.1", "--count", "2", "--models", "luxos-s19",
-                           "--seed", "3", "--action-log", log_, "--wake-idle-s", "0",
-                           "--wake-ramp-s", "1", "--reboot-s", "1", "--restart-s", "1"});
+    farm_ = StartFakeFarm({"--base",        "127.93.0.1", "--count",       "2",
+                           "--models",      "luxos-s19",  "--seed",        "3",
+                           "--action-log",  log_,         "--wake-idle-s", "0",
+                           "--wake-ramp-s", "1",          "--reboot-s",    "1",
+                           "--restart-s",   "1",          "--halt-s",      "1"});
     ASSERT_EQ(farm_.miners.size(), 2u);
     driver_ = driver::FindDriver("luxos");
     ASSERT_NE(driver_, nullptr);
@@ -97,7 +99,9 @@ TEST_F(LuxosControl, SleepWakeAndPowerModesReadBack) {
   driver::Outcome o = driver_->Sleep(ctx, true);
   ASSERT_TRUE(o.ok()) << o.step << ": " << o.detail;
   ExpectActions({"curtail", "logoff"});
-  Record r = PollUntil([](const Record& p) { return p.hashrate == 0.0; });
+  // Answered first, asleep once the boards are off (--halt-s).
+  Record r = PollUntil([](const Record& p) { return p.sleeping && p.hashrate == 0.0; });
+  EXPECT_TRUE(r.sleeping);
   EXPECT_EQ(r.hashrate, 0.0);
   settings = driver_->ReadSettings(ctx);
   ASSERT_TRUE(settings.ok());

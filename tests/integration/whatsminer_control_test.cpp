@@ -47,9 +47,11 @@ class WhatsminerControl : public ::testing::Test {
     std::filesystem::remove(log_);
     // Short reboots, restarts and retunes: the shapes are the firmware's,
     // the lengths are the test's.
-    farm_ = StartFakeFarm({"--base", "127.81.0.1", "--count", "2", "--models", "m31s,m60s",
-                           "--seed", "8", "--action-log", log_, "--reboot-s", "1", "--restart-s",
-                           "1", "--wake-idle-s", "1", "--wake-ramp-s", "1"});
+    farm_ = StartFakeFarm({"--base",        "127.81.0.1", "--count",       "2",
+                           "--models",      "m31s,m60s",  "--seed",        "8",
+                           "--action-log",  log_,         "--reboot-s",    "1",
+                           "--restart-s",   "1",          "--wake-idle-s", "1",
+                           "--wake-ramp-s", "1",          "--halt-s",      "1"});
     options_.api.deadline = 5000ms;
   }
   void TearDown() override { std::filesystem::remove(log_); }
@@ -139,13 +141,15 @@ TEST_F(WhatsminerControl, EachActionReachesThatMinerAndReadsBack) {
     expect_one("set_normal_power");
     EXPECT_EQ(Read(ip, record).power_mode, PowerMode::kNormal);
 
-    // Sleep and wake: power_off / power_on, status's btmineroff or mineroff.
+    // Sleep and wake: power_off / power_on, status's btmineroff or mineroff;
+    // btminer answers first and winds down after (--halt-s).
     EXPECT_TRUE(driver_->Sleep(ctx, true).ok());
     expect_one("power_off");
-    EXPECT_EQ(Read(ip, record).sleeping, true);
+    EXPECT_TRUE(Within(20s, [&] { return Read(ip, record).sleeping == true; }));
     const Record asleep = Poll(ip);
     EXPECT_TRUE(asleep.sleeping);
     EXPECT_EQ(asleep.hashrate.value_or(-1), 0);
+    for (const BoardStats& b : asleep.boards) EXPECT_EQ(b.hashrate.value_or(-1), 0);
     EXPECT_TRUE(driver_->Sleep(ctx, false).ok());
     expect_one("power_on");
     EXPECT_EQ(Read(ip, record).sleeping, false);
@@ -249,14 +253,18 @@ TEST_F(WhatsminerControl, ApiV3ActionsReachTheM60SOn4433AndReadBack) {
   ok(v3_->SetPowerMode(ctx, PowerMode::kHigh));
   expect_one("set.miner.power_mode");
   EXPECT_EQ(ReadV3(ip, record).power_mode, PowerMode::kHigh);
+  // The v3 document: the device restarts to apply a power limit.
   ok(v3_->SetPowerLimit(ctx, 2800));
   expect_one("set.miner.power_limit");
+  EXPECT_TRUE(Within(20s, [&] {
+    const Record r = PollV3(ip);
+    return r.status == MinerStatus::kOk && r.power_w.value_or(watts) <= 2800;
+  }));
   EXPECT_EQ(ReadV3(ip, record).power_limit_w, 2800);
-  EXPECT_TRUE(Within(20s, [&] { return PollV3(ip).power_w.value_or(watts) <= 2800; }));
 
   ok(v3_->Sleep(ctx, true));
   expect_one("set.miner.service");
-  EXPECT_EQ(ReadV3(ip, record).sleeping, true);
+  EXPECT_TRUE(Within(20s, [&] { return ReadV3(ip, record).sleeping == true; }));
   const Record asleep = PollV3(ip);
   EXPECT_TRUE(asleep.sleeping);
   EXPECT_EQ(asleep.hashrate.value_or(-1), 0);

@@ -103,6 +103,29 @@ TEST(FakeLuxosControl, OneSessionAtATimeThatLapsesAndCloses) {
   EXPECT_FALSE(miner.sleeping());
 }
 
+// "Curtailment command sent": answered at once, the miner hashes on for
+// halt_s, then reads asleep (config's CurtailMode) with no hashrate.
+TEST(FakeLuxosControl, CurtailSleepAnswersFirstThenStopsHashing) {
+  FakeMinerSpec spec = Spec(ModelId::kLuxosS19);
+  spec.halt_s = 4;
+  FakeMiner miner(spec, kNow);
+  const std::string session = Logon(miner, kNow);
+  const ordered_json sent = Send(miner, "curtail", session + ",sleep", kNow);
+  EXPECT_EQ(sent["STATUS"][0]["Code"], 335);
+  EXPECT_EQ(sent["CURTAIL"][0]["Action"], "sleep mode");
+  const std::string poll = R"({"command":"summary+stats+pools+version+power+fans+temps+config"})";
+  const Record winding = Normalise(miner.Handle(poll, kNow + 2));
+  EXPECT_FALSE(winding.sleeping);
+  EXPECT_GT(winding.hashrate.value_or(0), 0);
+  const Record asleep = Normalise(miner.Handle(poll, kNow + 5));
+  EXPECT_TRUE(asleep.sleeping);
+  EXPECT_EQ(asleep.hashrate, 0);
+  EXPECT_EQ(Ask(miner, "config", kNow + 5)["CONFIG"][0]["CurtailMode"], "Sleep");
+  // wakeup starts at once.
+  Send(miner, "curtail", session + ",wakeup", kNow + 6);
+  EXPECT_FALSE(miner.sleeping());
+}
+
 TEST(FakeLuxosControl, ProfileSetHasTheDocsKeysAndRampsTheWatts) {
   FakeMiner miner(Spec(ModelId::kLuxosS19), kNow);
   const ordered_json reply = Ask(miner, "profiles", kNow);
@@ -167,7 +190,15 @@ TEST(FakeAvalonControl, AscsetAnswersAsTheCaptures) {
   EXPECT_EQ(led["STATUS"][0]["Msg"], "ASC 0 set failed: Unknown option: led");
   EXPECT_FALSE(q.blinking());
 
+  // The Q takes softon without a word, the connection closes bare; the
+  // softon replaces the softoff still pending.
+  Send(q, "ascset", "0,softoff,1:1700000020", kNow + 8);
+  EXPECT_EQ(q.Handle(R"({"command":"ascset","parameter":"0,softon,1:1700000010"})", kNow + 8), "");
+  Ask(q, "summary", kNow + 30);
+  EXPECT_FALSE(q.sleeping());
+
   FakeMiner classic(Spec(ModelId::kAvalon1246), kNow);
+  EXPECT_EQ(Send(classic, "ascset", "0,softon,1:1700000000", kNow)["STATUS"][0]["Code"], 118);
   EXPECT_EQ(Send(classic, "ascset", "0,led,1-1", kNow)["STATUS"][0]["Msg"], "ASC 0 set OK");
   EXPECT_TRUE(classic.blinking());
   EXPECT_EQ(Send(classic, "ascset", "0,workmode,set,1", kNow)["STATUS"][0]["Code"], 120);

@@ -138,6 +138,7 @@ FakeMiner Miner(ModelId model) {
   spec.index = 3;
   spec.ip = 0x0A000204;
   spec.wake_idle_s = 5;
+  spec.halt_s = 3;
   spec.wake_ramp_s = 10;
   return FakeMiner(spec, kNow);
 }
@@ -175,15 +176,22 @@ TEST(FakeWhatsminerControl, AStaleOrForeignTokenIsRefused) {
   EXPECT_EQ(reply["Msg"], "check token err");
 }
 
-TEST(FakeWhatsminerControl, PowerOffStopsHashingAndStatusSaysSo) {
+// respbefore: the answer first, the boards winding down for halt_s after.
+TEST(FakeWhatsminerControl, PowerOffAnswersThenStopsHashingAndStatusSaysSo) {
   FakeMiner miner = Miner(ModelId::kWhatsminerM31S);
   const json reply = Privileged(miner, {{"cmd", "power_off"}, {"respbefore", "true"}}, kNow);
   EXPECT_EQ(reply["STATUS"], "S");
   EXPECT_EQ(reply["Code"], 131);
-  EXPECT_EQ(Ask(miner, {{"cmd", "status"}}, kNow + 1)["Msg"]["btmineroff"], "true");
-  EXPECT_EQ(SummaryRow(miner, kNow + 1)["MHS av"], 0.0);
-  EXPECT_EQ(Privileged(miner, {{"cmd", "power_on"}}, kNow + 2)["STATUS"], "S");
-  EXPECT_EQ(Ask(miner, {{"cmd", "status"}}, kNow + 3)["Msg"]["btmineroff"], "false");
+  EXPECT_EQ(Ask(miner, {{"cmd", "status"}}, kNow + 1)["Msg"]["btmineroff"], "false");
+  EXPECT_GT(SummaryRow(miner, kNow + 1)["MHS 5s"].get<double>(), 0);
+  EXPECT_EQ(Ask(miner, {{"cmd", "status"}}, kNow + 4)["Msg"]["btmineroff"], "true");
+  EXPECT_EQ(SummaryRow(miner, kNow + 4)["MHS av"], 0.0);
+  EXPECT_EQ(Privileged(miner, {{"cmd", "power_on"}}, kNow + 5)["STATUS"], "S");
+  EXPECT_EQ(Ask(miner, {{"cmd", "status"}}, kNow + 6)["Msg"]["btmineroff"], "false");
+  // A power_on before the boards are down cancels the power_off.
+  Privileged(miner, {{"cmd", "power_off"}, {"respbefore", "true"}}, kNow + 7);
+  Privileged(miner, {{"cmd", "power_on"}}, kNow + 8);
+  EXPECT_EQ(Ask(miner, {{"cmd", "status"}}, kNow + 12)["Msg"]["btmineroff"], "false");
   // Hashing again once the boards are up (wake_idle_s + wake_ramp_s).
   EXPECT_GT(SummaryRow(miner, kNow + 30)["MHS av"].get<double>(), 0);
 }
