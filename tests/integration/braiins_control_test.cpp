@@ -12,26 +12,24 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "asicmon/driver.h"
 #include "asicmon/poller.h"
-#include "test_database.h"
+#include "control_process.h"
 #include "testlib.h"
 
 namespace asicmon {
 namespace {
 
-using asicmon::testing::BinPath;
 using asicmon::testing::Http;
 using asicmon::testing::HttpReply;
 using asicmon::testing::ReadActionLog;
 using asicmon::testing::StartFakeFarm;
-using asicmon::testing::Subprocess;
 using driver::Context;
 using driver::Failure;
 using namespace std::chrono_literals;
@@ -243,50 +241,26 @@ TEST_F(BraiinsControlTest, AMinerWithoutTheApiIsUnreachable) {
 // the command identified by a live poll, confirmed by the driver's read-back.
 class BraiinsRestTest : public BraiinsControlTest {
  protected:
-  static constexpr char kToken[] = "braiins-rest-token";
+  static constexpr const char* kToken = testing::ControlProcess::kToken;
 
   void SetUp() override {
     BraiinsControlTest::SetUp();
-    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("bosrest_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    database_ = std::make_unique<testing::TestDatabase>(dir_);
-    setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
-    setenv("ASICMON_DB", database_->url().c_str(), 1);
-    setenv("CONTROL_BIND", "127.0.0.1:0", 1);
-    setenv("CONTROL_TOKEN", kToken, 1);
-    setenv("POLL_TIMEOUT", "3", 1);
-    for (const char* var : {"CONTROL_AUTH_READ", "ASICMON_INGEST", "ASICMON_PUBLISH",
-                            "MINER_HTTP_PORT", "MINER_CREDENTIALS_FILE"}) {
-      unsetenv(var);
-    }
+    control_ = std::make_unique<testing::ControlProcess>(
+        "bosrest_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   }
   void TearDown() override {
     control_.reset();
-    database_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
     BraiinsControlTest::TearDown();
   }
 
   void StartControl(std::vector<std::string> args = {}) {
-    args.insert(args.begin(), BinPath("asicmon-control"));
-    args.insert(args.end(), {"--miner-back-timeout", "20"});
-    control_ = std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
-    ASSERT_TRUE(control_->WaitForStdout("READY", 20s)) << control_->stderr_text();
-    const std::string& out = control_->stdout_text();
-    base_ = "http://127.0.0.1:" + out.substr(out.find("READY ") + 6, out.find('\n') - 6);
+    ASSERT_TRUE(control_->Start(std::move(args))) << control_->stderr_text();
   }
   std::string MinerUrl() {
-    return base_ + "/miners/" + target_ + "/" + farm_.miners[target_]["worker"].get<std::string>();
+    return control_->MinerUrl(target_, farm_.miners[target_]["worker"].get<std::string>());
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<testing::TestDatabase> database_;
-  std::unique_ptr<Subprocess> control_;
-  std::string base_;
+  std::unique_ptr<testing::ControlProcess> control_;
 };
 
 TEST_F(BraiinsRestTest, SleepWakeAndPowerLimitAreConfirmed) {
@@ -311,10 +285,8 @@ TEST_F(BraiinsRestTest, SleepWakeAndPowerLimitAreConfirmed) {
 
 TEST_F(BraiinsRestTest, WrongCredentialsAreABadGatewayNamingLogin) {
   StartFarm(21);
-  const std::filesystem::path book = dir_ / "credentials.json";
-  std::ofstream(book) << R"([{"family": "braiins", "user": "root", "password": "not-root"}])";
-  std::filesystem::permissions(
-      book, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const std::filesystem::path book = control_->WriteCredentials(
+      R"([{"family": "braiins", "user": "root", "password": "not-root"}])");
   StartControl({"--credentials-file", book.string()});
   HttpReply refused = Http("POST", MinerUrl() + "/sleep", "", kToken);
   EXPECT_EQ(refused.status, 502) << refused.body;
