@@ -214,7 +214,8 @@ constexpr ModelSpec kAntminers[] = {
                   .can_sleep = true,
                   .fan_idle = 1560,
                   .new_api = true,
-                  .power_w = 0}},
+                  .power_w = 0,
+                  .low_power_mode = true}},
     // No capture of a KS7 (kHeavyHash): the S21's firmware generation with the
     // KS7's identity, 3 boards of the KS5's 92 chips (asic-rs's hardware table)
     // and "watt" reported in the new layout, as the L9, L11 and S23 Hyd. of that

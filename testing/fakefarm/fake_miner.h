@@ -156,6 +156,12 @@ class FakeMiner {
   // boards near ambient; S17 family: every fan and sensor 0, "Mode" 254).
   void SetSleeping(bool asleep, double now);
   bool sleeping() const { return sleeping_; }
+  // Stock Bitmain firmware's work mode, "miner-mode" 0 (normal) or 3 (low
+  // power, where the model has it) as of unix time `now`: the hashrate (and
+  // the watts, where reported) move to the mode's over spec().wake_ramp_s.
+  // False, nothing changed, for a mode the model lacks.
+  bool SetWorkMode(int mode, double now);
+  int work_mode() const { return am_mode_; }
   // Braiins OS's pause and resume (its API's pause/resume, the public API's
   // PauseMining/ResumeMining): hashing stops at once, and resumes ramping
   // up as a wake does.
@@ -375,10 +381,11 @@ class FakeMiner {
   // and the share of nominal hashrate it allows (1 for other firmware).
   double TargetWatts(double now) const;
   double BraiinsPowerShare() const;  // 1 for other firmware
+  double WorkModeShare() const;      // stock Bitmain's low power mode, else 1
   // The share of nominal watts and hashrate the miner's power settings leave
   // it now, whatever its family (1 where nothing limits it).
   double PowerShare() const {
-    return BraiinsPowerShare() * WhatsminerPowerShare() * VnishPowerShare();
+    return BraiinsPowerShare() * WhatsminerPowerShare() * VnishPowerShare() * WorkModeShare();
   }
   void SettleShares();  // credits the shares found so far to the pool in use
   std::string_view Description() const;
@@ -426,6 +433,10 @@ class FakeMiner {
   int lux_step_ = 0;
   int lux_step_from_ = 0;
   double lux_step_since_ = -std::numeric_limits<double>::infinity();
+  // Stock Bitmain: the work mode (0 or 3), the one before and when it changed.
+  int am_mode_ = 0;
+  int am_mode_from_ = 0;
+  double am_mode_since_ = -std::numeric_limits<double>::infinity();
   // Avalon: the work mode set (the Q: 0 eco, 1 standard, 2 super).
   int avalon_mode_ = 0;
   // Vnish: the preset in use (watts, 0 for "disabled"), the draw when it was

@@ -68,7 +68,10 @@ void GetMinerConf(const FakeMiner& miner, fmt::memory_buffer& out) {
   conf["bitmain-fan-pwm"] = "100";
   // antminer-s19-get_miner_conf.cgi.json: "1" asleep, "0" hashing; firmware
   // without sleep has no such key.
-  if (CanSleep(miner.spec().model)) conf["bitmain-work-mode"] = miner.sleeping() ? "1" : "0";
+  // (and "3" in low power mode, as pyasic reads it back: MiningModeConfig.from_am_modern).
+  if (CanSleep(miner.spec().model)) {
+    conf["bitmain-work-mode"] = miner.sleeping() ? "1" : std::to_string(miner.work_mode());
+  }
   AppendHttpResponse(out, 200, "application/json", conf.dump());
 }
 
@@ -125,7 +128,11 @@ bool ApplyMinerConf(const std::optional<std::vector<PoolConfig>>& pools,
   actions.push_back({"set_miner_conf", JoinPools(applied), ActionResult::kOk});
   if (miner_mode) {
     miner.SetSleeping(*miner_mode == 1, now);
-    actions.push_back({*miner_mode == 1 ? "sleep" : "wake", "", ActionResult::kOk});
+    if (*miner_mode != 1) miner.SetWorkMode(*miner_mode, now);
+    actions.push_back({*miner_mode == 1   ? "sleep"
+                       : *miner_mode == 3 ? "low_power"
+                                          : "wake",
+                       "", ActionResult::kOk});
   }
   return true;
 }
@@ -138,7 +145,11 @@ std::string CheckPool(const PoolConfig& pool, size_t slot) {
 
 // The X19 form: {"bitmain-fan-ctrl":false,...,"miner-mode":1,"pools":[{"url":..,
 // "user":..,"pass":..},...]}. Keys other than pools and miner-mode are taken
-// and ignored, as the fake has no fan or frequency settings.
+// and ignored, as the fake has no fan or frequency settings. miner-mode: 0
+// normal, 1 sleep, 3 low power (pyasic MiningModeNormal/Sleep/LPM
+// .as_am_modern) on the models that have it. No capture shows how the
+// firmware of a model without it takes a 3: the fake applies nothing and
+// answers as it answers every write (the CGI's answer does not tell).
 WebEffect SetMinerConfJson(const HttpRequest& request, FakeMiner& miner, double now,
                            fmt::memory_buffer& out, std::vector<PrivilegedAction>& actions) {
   const nlohmann::json conf = nlohmann::json::parse(request.body, nullptr, false);
@@ -167,13 +178,18 @@ WebEffect SetMinerConfJson(const HttpRequest& request, FakeMiner& miner, double 
   }
   std::optional<int> miner_mode;
   if (const auto it = conf.find("miner-mode"); it != conf.end()) {
-    // The web UI sends a number; other clients a string.
+    // The web UI sends a number; other clients a string. 3, low power, only
+    // where the model has it (its web UI offers no such mode otherwise).
+    const bool low = miner.model().firmware.low_power_mode;
     if (*it == 0 || *it == "0") {
       miner_mode = 0;
     } else if (*it == 1 || *it == "1") {
       miner_mode = 1;
+    } else if (low && (*it == 3 || *it == "3")) {
+      miner_mode = 3;
     } else if (invalid.empty()) {
-      invalid = fmt::format("miner-mode {} is neither 0 nor 1", SafeForLog(it->dump()));
+      invalid = fmt::format("miner-mode {} is not one of {}", SafeForLog(it->dump()),
+                            low ? "0, 1, 3" : "0, 1");
     }
   }
   const bool applied = ApplyMinerConf(pools, miner_mode, invalid, miner, now, actions);
@@ -263,8 +279,8 @@ bool IsStratumUrl(std::string_view url) {
   const std::string_view host = url.substr(0, colon);
   const std::string_view port = url.substr(colon + 1);
   const bool host_ok = std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
   });
   int number = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);

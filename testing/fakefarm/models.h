@@ -84,6 +84,9 @@ struct Firmware {
   // firmware before it ignores the flag.
   bool new_api = false;
   double power_w = 0;  // the new layout's "watt" at nominal rate; 0: not reported
+  // "miner-mode" 3, low power (the S21 family, S19k Pro, S23: the models
+  // asicmon's antminer driver offers it on, from pyasic's MiningModeLPM).
+  bool low_power_mode = false;
 };
 
 // What the simulator knows of one model.

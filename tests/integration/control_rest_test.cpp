@@ -59,22 +59,25 @@ class ControlRestTest : public ::testing::Test {
   void TearDown() override { control_.reset(); }
 
   // Two miners of `models` at 127.98.<subnet>.1-2, firmware delays short.
-  void StartFarm(int subnet, const std::string& models) {
+  void StartFarm(int subnet, const std::string& models, std::vector<std::string> more = {}) {
     const std::string net = "127.98." + std::to_string(subnet) + ".";
     target_ = net + "1";
     other_ = net + "2";
-    farm_ = StartFakeFarm({"--base",        target_, "--count",       "2",  "--models",   models,
-                           "--seed",        "5",     "--action-log",  log_, "--halt-s",   "1",
-                           "--wake-idle-s", "0",     "--wake-ramp-s", "1",  "--reboot-s", "1",
-                           "--restart-s",   "1"});
+    std::vector<std::string> args = {
+        "--base",       target_, "--count",     "2", "--models",      models, "--seed",        "5",
+        "--action-log", log_,    "--halt-s",    "1", "--wake-idle-s", "0",    "--wake-ramp-s", "1",
+        "--reboot-s",   "1",     "--restart-s", "1"};
+    args.insert(args.end(), more.begin(), more.end());
+    farm_ = StartFakeFarm(args);
     ASSERT_EQ(farm_.miners.size(), 2u);
   }
   void StartControl(std::vector<std::string> args = {}) {
     ASSERT_TRUE(control_->Start(std::move(args))) << control_->stderr_text();
   }
 
-  std::string Url(const std::string& action) {
-    return control_->MinerUrl(target_, farm_.miners[target_]["worker"].get<std::string>()) + "/" +
+  std::string Url(const std::string& action, const std::string& ip = "") {
+    const std::string& miner = ip.empty() ? target_ : ip;
+    return control_->MinerUrl(miner, farm_.miners[miner]["worker"].get<std::string>()) + "/" +
            action;
   }
   HttpReply Post(const std::string& action, const std::string& body = "") {
@@ -154,6 +157,30 @@ TEST_F(ControlRestTest, WhatsminerWrongPasswordIsABadGatewayNamingTheStep) {
       << "a password was logged";
   EXPECT_EQ(Actions(), std::vector<std::string>{"enc  denied"});
   EXPECT_EQ(Miner()["sleeping"], false);
+}
+
+// Stock Bitmain firmware's low power mode, "miner-mode" 3 through the web
+// UI, on the S21 that has it (read back as bitmain-work-mode "3"); the S19
+// Pro has none: 501, nothing sent.
+TEST_F(ControlRestTest, AntminerLowPowerModeWhereTheModelHasIt) {
+  StartFarm(5, "s21,s19pro", {"--http-port", "8080"});
+  StartControl({"--miner-http-port", "8080"});
+  const json before = Miner();
+  EXPECT_EQ(before["model"], "Antminer S21");
+  const double rate = before["hashrate"].get<double>();
+  const HttpReply low = Post("power", R"({"mode": "low"})");
+  ASSERT_EQ(low.status, 200) << low.body;
+  EXPECT_TRUE(Eventually([&] { return Miner()["hashrate"].get<double>() < rate * 0.9; }));
+  const HttpReply normal = Post("power", R"({"mode": "normal"})");
+  ASSERT_EQ(normal.status, 200) << normal.body;
+  EXPECT_TRUE(Eventually([&] { return Miner()["hashrate"].get<double>() > rate * 0.95; }));
+
+  const HttpReply none = Http("POST", Url("power", other_), R"({"mode": "low"})", kToken);
+  EXPECT_EQ(none.status, 501) << none.body;
+  std::vector<std::string> commands;
+  for (const std::string& line : Actions()) commands.push_back(line.substr(0, line.find(' ')));
+  EXPECT_EQ(commands,
+            (std::vector<std::string>{"set_miner_conf", "low_power", "set_miner_conf", "wake"}));
 }
 
 // LuxOS: no password on its API (the session is not a login, luxos.cpp), so
