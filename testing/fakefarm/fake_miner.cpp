@@ -52,11 +52,11 @@ FakeMiner::FakeMiner(const FakeMinerSpec& spec, double now)
   // ("SMTTATUBDJAAI00A5"); the hostname a farm names the unit by (stock
   // firmware ships every one as "Antminer").
   const auto index = static_cast<uint32_t>(spec.index);
-  mac_ =
-      fmt::format("02:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", spec.seed & 0xFF,
-                  (spec.seed >> 8) & 0xFF, (index >> 16) & 0xFF, (index >> 8) & 0xFF, index & 0xFF);
-  serial_ =
-      fmt::format("SMTT{:08X}{:05X}", (spec.seed * 0x9E3779B97F4A7C15ULL) >> 32, index & 0xFFFFF);
+  mac_ = fmt::format("02:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", spec.seed & 0xFF,
+                     (spec.seed >> 8) & 0xFF, (index >> 16) & 0xFF, (index >> 8) & 0xFF,
+                     index & 0xFF);
+  serial_ = fmt::format("SMTT{:08X}{:05X}", (spec.seed * 0x9E3779B97F4A7C15ULL) >> 32,
+                        index & 0xFFFFF);
   hostname_ = fmt::format("antminer-w{:04d}", spec.index + 1);
   temp_phase_ = Uniform() * 2 * std::numbers::pi;
   const std::string worker = fmt::format("farm.w{:04d}", spec.index + 1);

@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bitaxe_models.h"
-#include "braiins_models.h"
 #include "epic_models.h"
+#include "braiins_models.h"
 #include "random.h"
 #include "whatsminer_models.h"
 
@@ -163,9 +163,9 @@ Result<std::vector<MinerPlan>> PlanFarm(const FarmOptions& options) {
   if (machines.empty()) {
     for (int i = 0; i < options.count; ++i) machines.push_back(i);
   } else if (std::ssize(machines) != options.count) {
-    return Status::InvalidArgument(
-        fmt::format("--machines names {} machines for --count {}: one per miner", machines.size(),
-                    options.count));
+    return Status::InvalidArgument(fmt::format(
+        "--machines names {} machines for --count {}: one per miner", machines.size(),
+        options.count));
   } else {
     std::vector<int> sorted = machines;
     std::sort(sorted.begin(), sorted.end());

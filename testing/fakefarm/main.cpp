@@ -188,8 +188,9 @@ int RunFarm(int argc, char** argv) {
   app.add_option("--restart-reply", options.restart_reply,
                  "What the API answers to restart: cgminer ({\"RESTART\",\"id\":1}, "
                  "cgminer 4.x) or status ({\"STATUS\":\"RESTART\"}, other builds)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, RestartReply>{
-          {"cgminer", RestartReply::kCgminer}, {"status", RestartReply::kStatusWord}}))
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, RestartReply>{{"cgminer", RestartReply::kCgminer},
+                                              {"status", RestartReply::kStatusWord}}))
       ->default_str("cgminer");
   app.add_option("--action-log", options.action_log,
                  "Append every privileged command received "

@@ -279,8 +279,8 @@ bool IsStratumUrl(std::string_view url) {
   const std::string_view host = url.substr(0, colon);
   const std::string_view port = url.substr(colon + 1);
   const bool host_ok = std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-';
   });
   int number = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);

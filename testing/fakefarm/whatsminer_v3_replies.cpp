@@ -122,9 +122,7 @@ void FakeMiner::WriteV3DeviceInfo(ReplyWriter& w, const WhatsminerFacts& f) {
   w.Open('{');
   w.Int("fanspeed", 6344);
   w.Str("hwversion", "RT0159");
-  w.Str("mode", wm_.mode == 0   ? "0"
-                : wm_.mode == 2 ? "2"
-                                : "1");  // asic-rs: 0 low, 1 normal, 2 high
+  w.Str("mode", wm_.mode == 0 ? "0" : wm_.mode == 2 ? "2" : "1");  // asic-rs: 0 low, 1 normal, 2 high
   w.Str("model", "P221B");
   put("sn", fmt::format_to_n(text, sizeof text, "1436B24296{:05d}", n));
   w.Str("swversion", "230224.220429");

@@ -5,9 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "fake_miner.h"
 #include "http.h"
@@ -68,14 +69,14 @@ TEST(HttpParserTest, RefusesHostileAndMalformedRequests) {
   EXPECT_EQ(ErrorOf("\x16\x03\x01\x02\x00\x01"), 400);  // a TLS ClientHello
   EXPECT_EQ(ErrorOf(std::string("GET /\0 HTTP/1.1", 15)), 400);
   EXPECT_EQ(ErrorOf("hello there\r\n"), 400);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\n\n"), 400);                         // bare LF
-  EXPECT_EQ(ErrorOf("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);         // two spaces
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\n\n"), 400);                   // bare LF
+  EXPECT_EQ(ErrorOf("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);   // two spaces
   EXPECT_EQ(ErrorOf("GET http://x/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);  // absolute form
   EXPECT_EQ(ErrorOf("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\n\r\n"), 400);     // no Host
-  EXPECT_EQ(ErrorOf(ok_head + "Host: b\r\n\r\n"), 400);  // two Hosts
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\n\r\n"), 400);                       // no Host
+  EXPECT_EQ(ErrorOf(ok_head + "Host: b\r\n\r\n"), 400);                    // two Hosts
   EXPECT_EQ(ErrorOf(ok_head + "Bad Name: x\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf(ok_head + "NoColon\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf(ok_head + " folded: x\r\n\r\n"), 400);
@@ -104,9 +105,8 @@ TEST(HttpParserTest, RefusesHostileAndMalformedRequests) {
 }
 
 TEST(HttpFormTest, DecodesPlusAndPercentAndRefusesBadEscapes) {
-  auto form = ParseForm(
-      "_ant_pool1url=stratum%2Btcp%3A%2F%2Fa.example%3A3333&_ant_pool1user=w+1%25"
-      "&empty=&bare&&%5F=%c3%a9");
+  auto form = ParseForm("_ant_pool1url=stratum%2Btcp%3A%2F%2Fa.example%3A3333&_ant_pool1user=w+1%25"
+                        "&empty=&bare&&%5F=%c3%a9");
   ASSERT_TRUE(form.has_value());
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"_ant_pool1url", "stratum+tcp://a.example:3333"},
@@ -152,14 +152,12 @@ TEST(DigestAuthTest, AcceptsRfc2617WorkedExample) {
   EXPECT_EQ(restarted.Challenge(true),
             R"(Digest realm="testrealm@host.com", nonce="0123abcd", qop="auth", stale=true)");
   // Wrong password, user or realm.
-  for (const DigestAuth& other : {DigestAuth("testrealm@host.com", "Mufasa", "circle of life",
-                                             "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
-                                  DigestAuth("testrealm@host.com", "mufasa", "Circle Of Life",
-                                             "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
-                                  DigestAuth("antMiner Configuration", "Mufasa", "Circle Of Life",
-                                             "dcd98b7102dd2f0e8b11d0f600bfb0c093")}) {
-    EXPECT_EQ(other.Check("GET", "/dir/index.html", kRfcAuthorization),
-              DigestAuth::Verdict::kDenied);
+  for (const DigestAuth& other :
+       {DigestAuth("testrealm@host.com", "Mufasa", "circle of life", "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+        DigestAuth("testrealm@host.com", "mufasa", "Circle Of Life", "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+        DigestAuth("antMiner Configuration", "Mufasa", "Circle Of Life",
+                   "dcd98b7102dd2f0e8b11d0f600bfb0c093")}) {
+    EXPECT_EQ(other.Check("GET", "/dir/index.html", kRfcAuthorization), DigestAuth::Verdict::kDenied);
   }
 }
 
@@ -248,8 +246,7 @@ class MinerWebTest : public ::testing::Test {
                    std::string_view body = {},
                    std::string_view type = "application/x-www-form-urlencoded") {
     request_text_ = fmt::format("{} {} HTTP/1.1\r\nHost: x\r\n", method, uri);
-    if (!authorization.empty())
-      request_text_ += fmt::format("Authorization: {}\r\n", authorization);
+    if (!authorization.empty()) request_text_ += fmt::format("Authorization: {}\r\n", authorization);
     if (!body.empty()) {
       request_text_ += fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", type, body.size());
     }
@@ -315,8 +312,8 @@ TEST_F(MinerWebTest, RoutesMethodsAndAuthInThatOrder) {
                            "nonce=\"feedface\", qop=\"auth\"\r\n"),
             std::string::npos)
       << challenge;
-  const std::string wrong =
-      Send("GET", "/cgi-bin/reboot.cgi", Authorization("GET", "/cgi-bin/reboot.cgi", "admin"));
+  const std::string wrong = Send("GET", "/cgi-bin/reboot.cgi",
+                                 Authorization("GET", "/cgi-bin/reboot.cgi", "admin"));
   EXPECT_EQ(StatusLine(wrong), "HTTP/1.1 401 Unauthorized");
   // A digest made for another path does not open this one.
   EXPECT_EQ(StatusLine(Send("GET", "/cgi-bin/reboot.cgi",
@@ -381,15 +378,15 @@ TEST_F(MinerWebTest, SetMinerConfReplacesPoolsAndRestarts) {
       "&_ant_pool1pw=p%26w&_ant_pool2url=&_ant_pool2user=ignored&_ant_pool2pw="
       "&_ant_pool3url=stratum%2Btcp%3A%2F%2F10.0.0.9%3A25&_ant_pool3user=acct.rig7&_ant_pool3pw=x"
       "&_ant_nobeeper=false&_ant_freq=600&_ant_voltage=0706";
-  const std::string response = Send("POST", "/cgi-bin/set_miner_conf.cgi",
-                                    Authorization("POST", "/cgi-bin/set_miner_conf.cgi"), form);
+  const std::string response =
+      Send("POST", "/cgi-bin/set_miner_conf.cgi",
+           Authorization("POST", "/cgi-bin/set_miner_conf.cgi"), form);
   EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
   EXPECT_EQ(Body(response), "ok");
   ASSERT_EQ(actions_.size(), 1u);
   EXPECT_EQ(actions_[0].command, "set_miner_conf");
-  EXPECT_EQ(
-      actions_[0].parameter,
-      "stratum+tcp://new-a.example:3333,acct.rig 7,p&w;stratum+tcp://10.0.0.9:25,acct.rig7,x");
+  EXPECT_EQ(actions_[0].parameter,
+            "stratum+tcp://new-a.example:3333,acct.rig 7,p&w;stratum+tcp://10.0.0.9:25,acct.rig7,x");
   EXPECT_EQ(actions_[0].result, ActionResult::kOk);
 
   const nlohmann::json pools = ApiPools();
@@ -416,8 +413,9 @@ TEST_F(MinerWebTest, SetMinerConfWithABadUrlAnswersLikeFirmwareButKeepsThePools)
        }) {
     SCOPED_TRACE(form);
     actions_.clear();
-    const std::string response = Send("POST", "/cgi-bin/set_miner_conf.cgi",
-                                      Authorization("POST", "/cgi-bin/set_miner_conf.cgi"), form);
+    const std::string response =
+        Send("POST", "/cgi-bin/set_miner_conf.cgi",
+             Authorization("POST", "/cgi-bin/set_miner_conf.cgi"), form);
     EXPECT_EQ(StatusLine(response), "HTTP/1.1 200 OK");
     EXPECT_EQ(Body(response), "ok");
     ASSERT_EQ(actions_.size(), 1u);
@@ -668,20 +666,10 @@ TEST_F(MinerWebTest, SystemInfoNamesTheMachine) {
   std::vector<std::string> keys;
   const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(Body(response));
   for (const auto& [key, value] : ordered.items()) keys.push_back(key);
-  const std::vector<std::string> capture_order = {"minertype",
-                                                  "nettype",
-                                                  "netdevice",
-                                                  "macaddr",
-                                                  "hostname",
-                                                  "ipaddress",
-                                                  "netmask",
-                                                  "gateway",
-                                                  "dnsservers",
-                                                  "system_mode",
-                                                  "system_kernel_version",
-                                                  "system_filesystem_version",
-                                                  "firmware_type",
-                                                  "serinum"};
+  const std::vector<std::string> capture_order = {
+      "minertype", "nettype", "netdevice", "macaddr", "hostname", "ipaddress", "netmask",
+      "gateway", "dnsservers", "system_mode", "system_kernel_version",
+      "system_filesystem_version", "firmware_type", "serinum"};
   EXPECT_EQ(keys, capture_order);
   EXPECT_EQ(StatusLine(Send("POST", "/cgi-bin/get_system_info.cgi",
                             Authorization("POST", "/cgi-bin/get_system_info.cgi"), "x=1")),
