@@ -76,25 +76,29 @@ std::optional<PlannedStep> StepFor(const PlanMiner& m, double want) {
                 .draw_before_w = m.draw_w,
                 .expected_draw_w = 0,
                 .release = false};
+  const bool can_sleep =
+      m.caps.Supports(driver::Action::kSleep) && m.caps.Supports(driver::Action::kWake);
   const auto& limit = m.caps.power_limit;
   if (m.caps.Supports(driver::Action::kPowerLimit) && limit && limit->min_w < m.draw_w) {
     const double wanted = std::max<double>(limit->min_w, std::ceil(m.draw_w - want));
     const int watts = static_cast<int>(std::min<double>(wanted, limit->max_w));
-    if (watts < m.draw_w) {
+    // A limit that deep is a sleep that still draws: a btminer's range goes
+    // down to 1 W, where it hashes next to nothing and is not asleep.
+    if (watts < m.draw_w && (watts >= kMinLimitShare * m.draw_w || !can_sleep)) {
       s.step = CurtailStep::kPowerLimit;
       s.limit_w = watts;
       s.expected_draw_w = watts;
       return s;
     }
   }
-  if (Offers(m.caps, driver::PowerMode::kLow)) {
+  // A low mode only where it sheds what is wanted: more is a sleep.
+  if (Offers(m.caps, driver::PowerMode::kLow) &&
+      (want <= m.draw_w * kLowModeShare || !can_sleep)) {
     s.step = CurtailStep::kLowMode;
     s.expected_draw_w = m.draw_w * (1 - kLowModeShare);
     return s;
   }
-  if (m.caps.Supports(driver::Action::kSleep) && m.caps.Supports(driver::Action::kWake)) {
-    return s;
-  }
+  if (can_sleep) return s;
   return std::nullopt;
 }
 

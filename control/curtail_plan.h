@@ -33,6 +33,9 @@ std::optional<double> NominalPowerW(std::string_view model);
 // What a low power mode is assumed to save, as a share of the draw, until
 // the miner's own readings show it: no public spec sheet gives a figure.
 inline constexpr double kLowModeShare = 0.25;
+// The deepest power limit the planner sets, as a share of the miner's draw;
+// where more is wanted of a miner that can sleep, it sleeps.
+inline constexpr double kMinLimitShare = 0.4;
 
 // One miner as the planner sees it.
 struct PlanMiner {

@@ -83,14 +83,38 @@ TEST(CurtailPlanTest, PrefersAPowerLimitThenALowModeOverSleep) {
   ASSERT_EQ(plan.steps.size(), 1u);
   EXPECT_EQ(plan.steps[0].step, CurtailStep::kPowerLimit);
   EXPECT_EQ(plan.steps[0].limit_w, 2500);
-  // 4,000 W: the limit at its floor (2,000 W), the low mode (its assumed
-  // share), then sleep for the rest.
+  // 4,000 W: a limit of 1,000 W is under 40 % of the first miner's draw and
+  // the low mode would shed less than wanted of the second: both sleep.
   plan = PlanCurtailment(miners, {}, {}, Target(5000));
-  ASSERT_EQ(plan.steps.size(), 3u);
-  EXPECT_EQ(plan.steps[0].limit_w, 1000);
-  EXPECT_EQ(plan.steps[1].step, CurtailStep::kLowMode);
-  EXPECT_DOUBLE_EQ(plan.steps[1].expected_draw_w, 3000 * (1 - kLowModeShare));
-  EXPECT_EQ(plan.steps[2].step, CurtailStep::kSleep);
+  ASSERT_EQ(plan.steps.size(), 2u);
+  EXPECT_EQ(plan.steps[0].step, CurtailStep::kSleep);
+  EXPECT_EQ(plan.steps[1].step, CurtailStep::kSleep);
+  EXPECT_EQ(Ips(plan), (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+}
+
+TEST(CurtailPlanTest, ALowModeWhereItShedsEnoughAndNeverALimitNearZero) {
+  // A btminer's limit range starts at 1 W: wanting its whole draw is a sleep.
+  const std::vector<PlanMiner> whatsminer = {
+      AssessMiner(Miner("10.0.0.1", "x", 3300, 40), WithLimit(1, 99999))};
+  Plan plan = PlanCurtailment(whatsminer, {}, {}, Target(0));
+  ASSERT_EQ(plan.steps.size(), 1u);
+  EXPECT_EQ(plan.steps[0].step, CurtailStep::kSleep);
+  // 500 W from a miner whose low mode sheds 750: the low mode.
+  const std::vector<PlanMiner> luxos = {
+      AssessMiner(Miner("10.0.0.2", "x", 3000, 40), WithLow()),
+      AssessMiner(Miner("10.0.0.3", "x", 3000, 30), SleepOnly())};
+  plan = PlanCurtailment(luxos, {}, {}, Target(5500));
+  ASSERT_EQ(plan.steps.size(), 1u);
+  EXPECT_EQ(plan.steps[0].step, CurtailStep::kLowMode);
+  EXPECT_DOUBLE_EQ(plan.steps[0].expected_draw_w, 3000 * (1 - kLowModeShare));
+  // A miner that cannot sleep still gives what its low mode or limit can.
+  driver::Capabilities no_sleep = WithLow();
+  no_sleep.unsupported[driver::Action::kSleep] = "the Nano has no softoff";
+  const std::vector<PlanMiner> nano = {AssessMiner(Miner("10.0.0.4", "x", 3000, 40), no_sleep)};
+  plan = PlanCurtailment(nano, {}, {}, Target(0));
+  ASSERT_EQ(plan.steps.size(), 1u);
+  EXPECT_EQ(plan.steps[0].step, CurtailStep::kLowMode);
+  EXPECT_FALSE(plan.reachable);
 }
 
 TEST(CurtailPlanTest, TheRampLimitsWhatOnePlanSheds) {
