@@ -6,8 +6,6 @@
 // beyond loopback is a unit test: binding a wider address is not for tests). Miners live on 127.71.0.x,
 // where nothing answers: a command that passes its role check fails at the
 // miner (502), one that does not never reaches it.
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "test_database.h"
+#include "control_process.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -30,42 +28,22 @@ using asicmon::testing::HttpReply;
 using asicmon::testing::Subprocess;
 using namespace std::chrono_literals;
 
-constexpr char kBootstrap[] = "bootstrap-admin-token";
+constexpr const char* kBootstrap = testing::ControlProcess::kToken;
 constexpr char kMiner[] = "/miners/127.71.0.1/w1";
 
 class KeysRolesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("keys_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    database_ = std::make_unique<testing::TestDatabase>(dir_);
-    setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
-    setenv("ASICMON_DB", database_->url().c_str(), 1);
-    setenv("CONTROL_BIND", "127.0.0.1:0", 1);
-    setenv("CONTROL_TOKEN", kBootstrap, 1);
-    setenv("CONTROL_AUTH_READ", "true", 1);
-    setenv("POLL_TIMEOUT", "2", 1);
-    for (const char* var : {"ASICMON_INGEST", "ASICMON_PUBLISH", "MINER_HTTP_PORT",
-                            "MINER_CREDENTIALS_FILE", "CONTROL_TLS_CERT", "CONTROL_TLS_KEY"}) {
-      unsetenv(var);
-    }
+    control_ = std::make_unique<testing::ControlProcess>(
+        std::string("keys_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
-  void TearDown() override {
-    control_.reset();
-    database_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { control_.reset(); }
 
+  // Reads need a key too (CONTROL_AUTH_READ), so every route is tried.
   void StartControl(std::vector<std::string> args = {}, const std::string& scheme = "http") {
-    args.insert(args.begin(), BinPath("asicmon-control"));
-    control_ = std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
-    ASSERT_TRUE(control_->WaitForStdout("READY", 20s)) << control_->stderr_text();
-    const std::string& out = control_->stdout_text();
-    base_ = scheme + "://127.0.0.1:" + out.substr(out.find("READY ") + 6, out.find('\n') - 6);
+    args.push_back("--auth-read");
+    ASSERT_TRUE(control_->Start(args)) << control_->stderr_text();
+    base_ = scheme + control_->base().substr(4);
   }
   // `asicmon-control keys ...` against the same database; its stdout.
   std::string KeysCli(std::vector<std::string> args, int expected_exit = 0) {
@@ -81,9 +59,7 @@ class KeysRolesTest : public ::testing::Test {
     return Http(method, base_ + path, body, key);
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<testing::TestDatabase> database_;
-  std::unique_ptr<Subprocess> control_;
+  std::unique_ptr<testing::ControlProcess> control_;
   std::string base_;
 };
 
@@ -246,8 +222,8 @@ TEST_F(KeysRolesTest, WrongKeysSlowDownTheirPeerOnly) {
 }
 
 TEST_F(KeysRolesTest, HttpsWithACertificateMadeNow) {
-  const std::string cert = (dir_ / "cert.pem").string();
-  const std::string key = (dir_ / "key.pem").string();
+  const std::string cert = (control_->dir() / "cert.pem").string();
+  const std::string key = (control_->dir() / "key.pem").string();
   Subprocess openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                       "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
                       "-addext", "subjectAltName=IP:127.0.0.1"},

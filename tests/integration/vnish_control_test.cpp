@@ -21,7 +21,7 @@
 
 #include "asicmon/driver.h"
 #include "asicmon/poller.h"
-#include "test_database.h"
+#include "control_process.h"
 #include "testlib.h"
 
 namespace asicmon {
@@ -266,50 +266,26 @@ TEST_F(VnishControlTest, UnsupportedActionsAreRefusedWithNothingSent) {
 // command identified by a live poll, confirmed by the driver's read-back.
 class VnishRestTest : public VnishControlTest {
  protected:
-  static constexpr char kToken[] = "vnish-rest-token";
+  static constexpr const char* kToken = testing::ControlProcess::kToken;
 
   void SetUp() override {
     VnishControlTest::SetUp();
-    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("vnishrest_" + name.substr(0, 40) + "_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    database_ = std::make_unique<testing::TestDatabase>(dir_);
-    setenv("ASICMON_RUN_DIR", (dir_ / "run").c_str(), 1);
-    setenv("ASICMON_DB", database_->url().c_str(), 1);
-    setenv("CONTROL_BIND", "127.0.0.1:0", 1);
-    setenv("CONTROL_TOKEN", kToken, 1);
-    setenv("POLL_TIMEOUT", "3", 1);
-    setenv("MINER_HTTP_PORT", std::to_string(kWebPort).c_str(), 1);
-    for (const char* var :
-         {"CONTROL_AUTH_READ", "ASICMON_INGEST", "ASICMON_PUBLISH", "MINER_CREDENTIALS_FILE"}) {
-      unsetenv(var);
-    }
+    control_ = std::make_unique<testing::ControlProcess>(
+        std::string("vnishrest_") +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
-  void TearDown() override {
-    control_.reset();
-    database_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    unsetenv("MINER_HTTP_PORT");
-  }
+  void TearDown() override { control_.reset(); }
 
   void StartControl(std::vector<std::string> args = {}) {
-    args.insert(args.begin(), BinPath("asicmon-control"));
-    args.insert(args.end(), {"--miner-back-timeout", "20"});
-    control_ = std::make_unique<Subprocess>(args, /*capture_stderr=*/true);
-    ASSERT_TRUE(control_->WaitForStdout("READY", 20s)) << control_->stderr_text();
-    const std::string& out = control_->stdout_text();
-    base_ = "http://127.0.0.1:" + out.substr(out.find("READY ") + 6, out.find('\n') - 6);
+    args.insert(args.end(), {"--miner-http-port", std::to_string(kWebPort)});
+    ASSERT_TRUE(control_->Start(args)) << control_->stderr_text();
+    base_ = control_->base();
   }
   std::string MinerUrl() {
-    return base_ + "/miners/" + target_ + "/" + farm_->miners[target_]["worker"].get<std::string>();
+    return control_->MinerUrl(target_, farm_->miners[target_]["worker"].get<std::string>());
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<testing::TestDatabase> database_;
-  std::unique_ptr<Subprocess> control_;
+  std::unique_ptr<testing::ControlProcess> control_;
   std::string base_;
 };
 
@@ -352,11 +328,9 @@ TEST_F(VnishRestTest, SleepWakeLocatePowerModeAndPoolsAreConfirmed) {
 
 TEST_F(VnishRestTest, WrongCredentialsAreABadGatewayNamingUnlock) {
   Use(19);
-  const std::filesystem::path book = dir_ / "credentials.json";
-  std::ofstream(book) << R"([{"family": "vnish", "password": "not-admin"}])";
-  std::filesystem::permissions(
-      book, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  StartControl({"--credentials-file", book.string()});
+  StartControl({"--credentials-file",
+                control_->WriteCredentials(R"([{"family": "vnish", "password": "not-admin"}])")
+                    .string()});
   const HttpReply refused = Http("POST", MinerUrl() + "/sleep", "", kToken);
   EXPECT_EQ(refused.status, 502) << refused.body;
   EXPECT_EQ(refused.Json()["step"], "unlock");
