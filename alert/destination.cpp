@@ -119,10 +119,9 @@ void Destination::Run() {
     for (HealthEvent& e : arrived) grouper_.Add(std::move(e), now);
     dropped_ += grouper_.dropped() - dropped_before;
     for (const Group& g : grouper_.TakeDue(now, QuietNow())) {
-      std::vector<Message> messages = Render(config_, g);
-      // A message per event (pagerduty) carries one each; a grouped one all.
-      const size_t per_message = messages.size() == 1 ? g.events.size() : 1;
-      for (Message& m : messages) Enqueue(std::move(m), per_message);
+      // One message for the whole group; none where a PagerDuty incident
+      // stays open for others of its kind.
+      for (Message& m : Render(config_, g, &incidents_)) Enqueue(std::move(m), g.events.size());
     }
     if (!outbox_.empty() && Clock::now() >= next_attempt_) SendOne();
     held_ = grouper_.held();

@@ -97,6 +97,7 @@ class Destination {
 
   // The thread's own.
   Grouper grouper_;
+  PagerDutyIncidents incidents_;  // pagerduty only
   std::deque<Pending> outbox_;
   Clock::time_point next_attempt_;
   Clock::time_point last_refusal_log_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <set>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -103,43 +104,10 @@ Message Telegram(const DestinationConfig& d, const Group& g) {
           ""};
 }
 
-// PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/):
-// routing_key, event_action trigger|resolve, dedup_key; a trigger carries
-// payload.summary, .source, .severity (critical, error, warning, info).
-// One event per miner and kind, never a group: a resolve must name the
-// dedup_key of the trigger it ends, and PagerDuty's own alert grouping
-// (https://support.pagerduty.com/main/docs/alert-grouping: time-based,
-// content-based on fields such as class/component, intelligent) folds those
-// alerts into one incident on the service, so people are paged once. We set
-// payload.class to the kind so content-based grouping can key on it.
-Message PagerDutyEvent(const DestinationConfig& d, const HealthEvent& e) {
-  const std::string dedup_key =
-      CutUtf8(fmt::format("asicmon:{}:{}:{}", e.ip, e.port, e.kind), kPagerDutyDedupMax);
-  if (e.state == "cleared") {
-    return {
-        Dump(json{
-            {"routing_key", d.routing_key}, {"event_action", "resolve"}, {"dedup_key", dedup_key}}),
-        ""};
-  }
-  Group one{e.kind, e.state, e.severity, {e}};
-  // Our severities are a subset of PagerDuty's; anything else is an error.
-  const std::string severity =
-      e.severity == "critical" || e.severity == "warning" || e.severity == "info" ? e.severity
-                                                                                  : "error";
-  json payload = {{"summary", CutUtf8(GroupText(one), kPagerDutySummaryMax)},
-                  {"source", e.ip},
-                  {"severity", severity},
-                  {"timestamp", IsoTime(e.ts)},
-                  {"class", e.kind},
-                  {"group", "asicmon"},
-                  {"custom_details", HealthEventToJson(e)}};
-  if (!e.model.empty()) payload["component"] = e.model;
-  return {Dump(json{{"routing_key", d.routing_key},
-                    {"event_action", "trigger"},
-                    {"dedup_key", dedup_key},
-                    {"client", "asicmon"},
-                    {"payload", std::move(payload)}}),
-          ""};
+// Our severities are a subset of PagerDuty's; anything else is an error.
+std::string PagerDutySeverity(const std::string& severity) {
+  return severity == "critical" || severity == "warning" || severity == "info" ? severity
+                                                                               : "error";
 }
 
 }  // namespace
@@ -166,7 +134,8 @@ std::string GroupText(const Group& g) {
   return text;
 }
 
-std::vector<Message> Render(const DestinationConfig& d, const Group& g) {
+std::vector<Message> Render(const DestinationConfig& d, const Group& g,
+                            PagerDutyIncidents* incidents) {
   switch (d.format) {
     case Format::kJson:
       return {Json(g)};
@@ -174,14 +143,65 @@ std::vector<Message> Render(const DestinationConfig& d, const Group& g) {
       return {Slack(g)};
     case Format::kTelegram:
       return {Telegram(d, g)};
-    case Format::kPagerDuty: {
-      std::vector<Message> out;
-      out.reserve(g.events.size());
-      for (const HealthEvent& e : g.events) out.push_back(PagerDutyEvent(d, e));
-      return out;
-    }
+    case Format::kPagerDuty:
+      if (incidents == nullptr) return {};
+      return incidents->Render(d, g);
   }
   return {};
+}
+
+// PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/):
+// routing_key, event_action trigger|resolve, dedup_key; a trigger carries
+// payload.summary, .source, .severity (critical, error, warning, info). A
+// trigger with the dedup_key of an open alert adds to it rather than
+// paging again; a resolve ends the alert of its dedup_key.
+std::vector<Message> PagerDutyIncidents::Render(const DestinationConfig& d, const Group& g) {
+  const std::string dedup_key = CutUtf8("asicmon:" + g.kind, kPagerDutyDedupMax);
+  std::set<std::string>& miners = open_[g.kind];
+  if (g.state == "cleared") {
+    for (const HealthEvent& e : g.events) miners.erase(fmt::format("{}:{}", e.ip, e.port));
+    // Some of the kind still in it: the incident stays open as it is. None
+    // known (also after a restart of asicmon-alert): resolve, which PagerDuty
+    // ignores for an alert it does not have open.
+    if (!miners.empty()) return {};
+    open_.erase(g.kind);
+    return {{Dump(json{{"routing_key", d.routing_key},
+                       {"event_action", "resolve"},
+                       {"dedup_key", dedup_key}}),
+             ""}};
+  }
+  json listed = json::array();
+  for (const HealthEvent& e : g.events) {
+    const std::string miner = fmt::format("{}:{}", e.ip, e.port);
+    if (miners.size() < kMaxOpenPerKind) miners.insert(miner);
+    if (listed.size() < kListedMiners) listed.push_back(miner);
+  }
+  std::string summary = GroupText(g);
+  if (miners.size() > g.events.size()) summary += fmt::format(" ({} in all)", miners.size());
+  const HealthEvent& first = g.events.front();
+  json payload = {{"summary", CutUtf8(summary, kPagerDutySummaryMax)},
+                  {"source", g.events.size() == 1 ? first.ip : std::string("asicmon")},
+                  {"severity", PagerDutySeverity(g.severity)},
+                  {"timestamp", IsoTime(first.ts)},
+                  {"class", g.kind},
+                  {"group", "asicmon"},
+                  {"custom_details",
+                   {{"count", miners.size()}, {"new", g.events.size()}, {"miners", listed}}}};
+  if (g.events.size() == 1) {
+    payload["custom_details"]["event"] = HealthEventToJson(first);
+    if (!first.model.empty()) payload["component"] = first.model;
+  }
+  return {{Dump(json{{"routing_key", d.routing_key},
+                     {"event_action", "trigger"},
+                     {"dedup_key", dedup_key},
+                     {"client", "asicmon"},
+                     {"payload", std::move(payload)}}),
+           ""}};
+}
+
+size_t PagerDutyIncidents::open(const std::string& kind) const {
+  const auto it = open_.find(kind);
+  return it == open_.end() ? 0 : it->second.size();
 }
 
 }  // namespace asicmon::alert

@@ -4,12 +4,16 @@
 //              object holding those objects (several)
 //   slack      an incoming webhook message: {"text"}
 //   telegram   Bot API sendMessage: {"chat_id", "text"}
-//   pagerduty  Events API v2: one event per miner and kind (dedup_key), a
-//              "fired" triggers, a "cleared" resolves what it triggered
+//   pagerduty  Events API v2: one incident per kind (dedup_key
+//              "asicmon:<kind>"): a group of fired events triggers it (or
+//              adds to it, saying how many miners are in it), and it is
+//              resolved when the last of them clears
 //
 // Thread-safety: plain functions.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,8 +35,27 @@ inline constexpr size_t kNamedMiners = 10;
 // more", or for one event its miner, model, worker and message.
 std::string GroupText(const Group& group);
 
-// The messages `group` makes for `destination`: one, except for pagerduty,
-// whose model needs one event per dedup key (see formats.cpp).
-std::vector<Message> Render(const DestinationConfig& destination, const Group& group);
+// What one PagerDuty destination has open: per kind, the miners (ip:port)
+// in that condition. So a burst of 200 miners going offline pages once, and
+// the incident is resolved by the clear of the last of them, not the first.
+// Known only since asicmon-alert started: a clear with none known resolves.
+class PagerDutyIncidents {
+ public:
+  static constexpr size_t kMaxOpenPerKind = 100000;
+  static constexpr size_t kListedMiners = 100;  // in custom_details.miners
+
+  // A trigger for fired events; for cleared ones a resolve when none of the
+  // kind is left, else nothing.
+  std::vector<Message> Render(const DestinationConfig& destination, const Group& group);
+  size_t open(const std::string& kind) const;
+
+ private:
+  std::map<std::string, std::set<std::string>> open_;
+};
+
+// The messages `group` makes for `destination`: one, or for pagerduty what
+// `incidents` (that destination's) says (none without them).
+std::vector<Message> Render(const DestinationConfig& destination, const Group& group,
+                            PagerDutyIncidents* incidents = nullptr);
 
 }  // namespace asicmon::alert

@@ -211,41 +211,66 @@ TEST(AlertFormats, TelegramCarriesChatIdAndBoundedText) {
             GroupText(GroupOf(200)));
 }
 
-TEST(AlertFormats, PagerDutyTriggersAndResolvesOneAlertPerMinerAndKind) {
+TEST(AlertFormats, PagerDutyOpensOneIncidentPerKindAndResolvesItWithTheLastClear) {
   const DestinationConfig pd = Config(Format::kPagerDuty);
-  const std::vector<Message> fired = Render(pd, GroupOf(3));
-  ASSERT_EQ(fired.size(), 3u);  // one per dedup key, never a group
-  const json trigger = Body(fired[1]);
+  PagerDutyIncidents incidents;
+  // Without a destination's incidents nothing can be said to PagerDuty.
+  EXPECT_TRUE(Render(pd, GroupOf(3)).empty());
+
+  const std::vector<Message> fired = Render(pd, GroupOf(3), &incidents);
+  ASSERT_EQ(fired.size(), 1u);  // one page for the burst
+  const json trigger = Body(fired[0]);
   EXPECT_EQ(trigger["routing_key"], "R0UT1NGKEY");
   EXPECT_EQ(trigger["event_action"], "trigger");
-  EXPECT_EQ(trigger["dedup_key"], "asicmon:10.0.0.2:4028:offline");
+  EXPECT_EQ(trigger["dedup_key"], "asicmon:offline");
   const json& payload = trigger["payload"];
-  EXPECT_EQ(payload["summary"], GroupText(Group{"offline", "fired", "critical", {Offline(2)}}));
-  EXPECT_EQ(payload["source"], "10.0.0.2");
+  EXPECT_EQ(payload["summary"], GroupText(GroupOf(3)));
+  EXPECT_EQ(payload["source"], "asicmon");
   EXPECT_EQ(payload["severity"], "critical");
-  EXPECT_EQ(payload["timestamp"], "2026-11-30T00:53:22Z");
   EXPECT_EQ(payload["class"], "offline");
-  EXPECT_EQ(payload["component"], "Antminer S19 Pro");
-  EXPECT_EQ(payload["custom_details"]["worker"], "farm.rig2");
+  EXPECT_EQ(payload["custom_details"]["count"], 3);
+  EXPECT_EQ(payload["custom_details"]["miners"].size(), 3u);
+  EXPECT_EQ(incidents.open("offline"), 3u);
 
-  const std::vector<Message> cleared = Render(pd, GroupOf(3, "cleared"));
-  ASSERT_EQ(cleared.size(), 3u);
-  const json resolve = Body(cleared[1]);
+  // One more miner: the same alert, now saying how many in all.
+  Group more{"offline", "fired", "critical", {Offline(9)}};
+  const json added = Body(Render(pd, more, &incidents)[0]);
+  EXPECT_EQ(added["dedup_key"], "asicmon:offline");
+  EXPECT_EQ(added["payload"]["source"], "10.0.0.9");
+  EXPECT_EQ(added["payload"]["component"], "Antminer S19 Pro");
+  EXPECT_NE(added["payload"]["summary"].get<std::string>().find("(4 in all)"), std::string::npos);
+  EXPECT_EQ(added["payload"]["custom_details"]["event"]["worker"], "farm.rig9");
+
+  // Clears of some: the incident stays open, nothing is sent.
+  EXPECT_TRUE(Render(pd, GroupOf(3, "cleared"), &incidents).empty());
+  EXPECT_EQ(incidents.open("offline"), 1u);
+  // The last one: resolved, by the key it was opened with.
+  const std::vector<Message> last =
+      Render(pd, Group{"offline", "cleared", "critical", {Offline(9)}}, &incidents);
+  ASSERT_EQ(last.size(), 1u);
+  const json resolve = Body(last[0]);
   EXPECT_EQ(resolve["event_action"], "resolve");
-  EXPECT_EQ(resolve["dedup_key"], trigger["dedup_key"]);  // ends the alert it opened
+  EXPECT_EQ(resolve["dedup_key"], "asicmon:offline");
   EXPECT_EQ(resolve["routing_key"], "R0UT1NGKEY");
+  // A clear of a miner not known (fired before a restart): resolve too.
+  EXPECT_EQ(Body(Render(pd, GroupOf(1, "cleared"), &incidents)[0])["event_action"], "resolve");
 }
 
 TEST(AlertFormats, PagerDutyBoundsItsFieldsAndMapsSeverities) {
+  PagerDutyIncidents incidents;
   HealthEvent e = Offline(1);
   e.kind = std::string(400, 'k');
   e.severity = "warning";
   e.message = std::string(5000, 'm');
-  const json trigger =
-      Body(Render(Config(Format::kPagerDuty), Group{e.kind, "fired", "warning", {e}})[0]);
+  const json trigger = Body(Render(Config(Format::kPagerDuty),
+                                   Group{e.kind, "fired", "warning", {e}}, &incidents)[0]);
   EXPECT_LE(trigger["dedup_key"].get<std::string>().size(), 255u);
   EXPECT_LE(trigger["payload"]["summary"].get<std::string>().size(), 1024u);
   EXPECT_EQ(trigger["payload"]["severity"], "warning");
+  // 500 miners at once: the details list a bounded number, the count all.
+  const json many = Body(Render(Config(Format::kPagerDuty), GroupOf(500), &incidents)[0]);
+  EXPECT_EQ(many["payload"]["custom_details"]["count"], 500);
+  EXPECT_EQ(many["payload"]["custom_details"]["miners"].size(), PagerDutyIncidents::kListedMiners);
 }
 
 }  // namespace
