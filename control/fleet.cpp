@@ -73,10 +73,12 @@ std::optional<ActionOutcome> CommandGate::TryAcquire(const ActionRequest& reques
 }
 
 ActionOutcome CommandGate::RunHeld(const ActionRequest& request) {
-  // A sleep or wake restarts the miner's mining software, whose replies
-  // meanwhile (no API, then no hashrate, every chip 'x') are no fault: say
-  // so before anything reaches the miner.
-  if (announce_ && (request.kind == ActionKind::kSleep || request.kind == ActionKind::kWake)) {
+  // A sleep, a wake or a power change restarts the miner's mining software
+  // (a btminer power limit reboots it), whose replies meanwhile (no API,
+  // then no hashrate, every chip 'x') are no fault: say so before anything
+  // reaches the miner.
+  if (announce_ && (request.kind == ActionKind::kSleep || request.kind == ActionKind::kWake ||
+                    request.kind == ActionKind::kPower)) {
     announce_(Entry(request, {202, {}, std::string(kControlPending)}),
               SleepCommandBound(actions_.options()));
   }

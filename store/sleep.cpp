@@ -29,7 +29,7 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
   };
   const std::optional<std::string> action = text("action");
   const std::string result = text("result").value_or("");
-  if ((action != "sleep" && action != "wake") || result == kControlBusy) {
+  if ((action != "sleep" && action != "wake" && action != "power") || result == kControlBusy) {
     return std::optional<SleepCommand>();
   }
   const std::optional<std::string> ip = text("ip");
@@ -38,6 +38,7 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
     return Status::ParseError(fmt::format("control {} event lacks its ip or ts", *action));
   }
   SleepCommand command{*ip, text("worker").value_or(""), *action == "sleep", *ts};
+  command.power = *action == "power";
   if (result == "ok") {
     command.phase = SleepPhase::kDone;
   } else if (result == kControlPending) {
@@ -73,6 +74,10 @@ void SleepRegistry::Apply(const SleepCommand& command) {
     }
     case SleepPhase::kDone: {
       MinerSleep& m = miners_[command.ip];
+      if (command.power && m.asleep_since) {
+        m.pending.reset();  // asleep still: a power setting does not wake it
+        return;
+      }
       m = MinerSleep{};
       (command.asleep ? m.asleep_since : m.waking_since) = command.ts;
       return;

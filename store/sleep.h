@@ -25,6 +25,10 @@
 //   "busy"              nothing: the gate refused it because another command
 //                       holds the miner, whose own outcome will follow
 //
+// A power change (mode or limit, "action":"power") is announced the same way
+// and covered as a wake: a limit may restart the miner, which hashes nothing
+// until it is back; a confirmed one leaves a sleeping miner asleep.
+//
 // Thread-safety: a SleepRegistry is a plain object; one thread at a time.
 #pragma once
 
@@ -59,6 +63,10 @@ struct SleepCommand {
   double ts = 0;        // unix s, when control announced or finished it
   SleepPhase phase = SleepPhase::kDone;
   double timeout_s = 0;  // kPending: the longest control can take to finish it
+  // A power mode or limit change ("power"; asleep false): covered as a wake
+  // is (a limit can restart the miner, which then hashes nothing for a
+  // while), except that it never ends a confirmed sleep.
+  bool power = false;
 
   bool operator==(const SleepCommand&) const = default;
 };

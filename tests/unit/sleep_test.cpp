@@ -237,6 +237,32 @@ TEST(SleepRegistry, AFailedCommandEndsItsAnnouncementAndKeepsWhatWasKnown) {
   EXPECT_TRUE(registry.Mark(still));
 }
 
+TEST(SleepRegistry, APowerChangeIsCoveredAsAWakeAndNeverWakesASleepingMiner) {
+  const SleepCommand pending = Decoded(Pending("power", kSleptAt));
+  EXPECT_TRUE(pending.power);
+  EXPECT_FALSE(pending.asleep);
+  SleepRegistry registry;
+  registry.Apply(pending);
+  // A btminer power limit reboots it: back, hashing nothing yet.
+  Record restarting = Poll(20, false);
+  EXPECT_TRUE(registry.Mark(restarting));
+  registry.Apply(Decoded(ControlEvent("power", testing::DataOnlyIp(1))));
+  Record ramping = Poll(60, false);
+  EXPECT_TRUE(registry.Mark(ramping));
+  Record hashing = Poll(120, true);
+  EXPECT_FALSE(registry.Mark(hashing));
+  EXPECT_FALSE(registry.Contains(testing::DataOnlyIp(1)));
+
+  // Asleep, then a power setting confirmed (a mode set while asleep): still asleep.
+  registry.Apply({testing::DataOnlyIp(1), "farm.w1", true, kSleptAt});
+  registry.Apply(Decoded(Pending("power", kSleptAt + 100)));
+  registry.Apply(Decoded(ControlEvent("power", testing::DataOnlyIp(1))));
+  EXPECT_EQ(registry.transitioning(), 0u);
+  EXPECT_EQ(registry.asleep(), 1u);
+  Record later = AsleepS19(SleepRegistry::kWakeRampS + 100);
+  EXPECT_TRUE(registry.Mark(later));
+}
+
 TEST(SleepRegistry, AnAnnouncementWithoutOutcomeLapsesAfterItsTimeout) {
   SleepRegistry registry;
   registry.Apply(Decoded(Pending("sleep", kSleptAt, 240)));
