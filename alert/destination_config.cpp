@@ -1,5 +1,6 @@
 #include "destination_config.h"
 
+
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -8,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "asicmon/clock.h"
 
 namespace asicmon::alert {
 namespace {
@@ -29,18 +32,6 @@ bool ValidName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-// "HH:MM" as a minute of the day.
-std::optional<int> ParseClock(std::string_view text) {
-  if (text.size() != 5 || text[2] != ':') return std::nullopt;
-  for (size_t i : {0u, 1u, 3u, 4u}) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-  }
-  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
-  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  if (hours > 23 || minutes > 59) return std::nullopt;
-  return hours * 60 + minutes;
 }
 
 }  // namespace
@@ -78,9 +69,9 @@ Result<Severity> ParseSeverity(std::string_view name) {
 Result<QuietHours> QuietHours::Parse(std::string_view text) {
   const size_t dash = text.find('-');
   const std::optional<int> start =
-      dash == std::string_view::npos ? std::nullopt : ParseClock(text.substr(0, dash));
+      dash == std::string_view::npos ? std::nullopt : ParseClockMinute(text.substr(0, dash));
   const std::optional<int> end =
-      dash == std::string_view::npos ? std::nullopt : ParseClock(text.substr(dash + 1));
+      dash == std::string_view::npos ? std::nullopt : ParseClockMinute(text.substr(dash + 1));
   if (!start || !end) {
     return Status::InvalidArgument(
         fmt::format("quiet hours {}: want HH:MM-HH:MM, e.g. 22:00-06:00", Shown(text)));

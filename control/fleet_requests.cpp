@@ -1,5 +1,6 @@
 #include "fleet_requests.h"
 
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <sstream>
 #include <utility>
 
+#include "asicmon/clock.h"
 #include "asicmon/health.h"
 #include "asicmon/targets.h"
 
@@ -272,15 +274,7 @@ Result<BulkRequest> ParseBulkRequest(std::string_view text) {
 // "HH:MM" as minutes after midnight.
 std::optional<int> ParseClock(const nlohmann::json& value) {
   if (!value.is_string()) return std::nullopt;
-  const std::string text = value.get<std::string>();
-  if (text.size() != 5 || text[2] != ':') return std::nullopt;
-  for (size_t i : {0u, 1u, 3u, 4u}) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-  }
-  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
-  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  if (hours > 23 || minutes > 59) return std::nullopt;
-  return hours * 60 + minutes;
+  return ParseClockMinute(value.get<std::string>());
 }
 
 bool QuietWindow::Contains(double unix_s) const {
