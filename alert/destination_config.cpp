@@ -1,6 +1,5 @@
 #include "destination_config.h"
 
-
 #include <fmt/format.h>
 #include <sys/stat.h>
 
