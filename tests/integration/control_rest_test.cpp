@@ -49,6 +49,13 @@ bool Eventually(const std::function<bool()>& done) {
   return done();
 }
 
+// A sleep confirmed and shown: asleep, nothing hashing on any board.
+void ExpectAsleep(const json& miner) {
+  EXPECT_EQ(miner["sleeping"], true) << miner.dump();
+  EXPECT_EQ(miner["hashrate"], 0.0);
+  for (const json& b : miner["boards"]) EXPECT_EQ(b["hashrate"], 0.0) << b.dump();
+}
+
 class ControlRestTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -89,6 +96,16 @@ class ControlRestTest : public ::testing::Test {
     EXPECT_EQ(got.status, 200) << got.body;
     return got.Json();
   }
+  // Sleep, then wake, through control: each confirmed (200), and shown by
+  // GET /miners/{ip} (asleep with nothing hashing, then awake).
+  void SleepThenWake() {
+    const HttpReply slept = Post("sleep");
+    ASSERT_EQ(slept.status, 200) << slept.body;
+    ExpectAsleep(Miner());
+    const HttpReply woke = Post("wake");
+    ASSERT_EQ(woke.status, 200) << woke.body;
+    EXPECT_EQ(Miner()["sleeping"], false);
+  }
   // "command parameter result" of each action logged, all the target's.
   std::vector<std::string> Actions() {
     std::vector<std::string> lines;
@@ -106,13 +123,6 @@ class ControlRestTest : public ::testing::Test {
   std::string target_;
   std::string other_;
 };
-
-// A sleep confirmed and shown: asleep, nothing hashing on any board.
-void ExpectAsleep(const json& miner) {
-  EXPECT_EQ(miner["sleeping"], true) << miner.dump();
-  EXPECT_EQ(miner["hashrate"], 0.0);
-  for (const json& b : miner["boards"]) EXPECT_EQ(b["hashrate"], 0.0) << b.dump();
-}
 
 TEST_F(ControlRestTest, WhatsminerSleepWakePowerModeConfirmedAndShown) {
   StartFarm(1, "m31s");
@@ -195,12 +205,7 @@ TEST_F(ControlRestTest, LuxosSleepWakePowerModeAndRefusals) {
   ASSERT_TRUE(before["power_w"].is_number()) << before.dump();
   const double watts = before["power_w"].get<double>();
 
-  const HttpReply slept = Post("sleep");
-  ASSERT_EQ(slept.status, 200) << slept.body;
-  ExpectAsleep(Miner());
-  const HttpReply woke = Post("wake");
-  ASSERT_EQ(woke.status, 200) << woke.body;
-  EXPECT_EQ(Miner()["sleeping"], false);
+  ASSERT_NO_FATAL_FAILURE(SleepThenWake());
 
   const HttpReply low = Post("power", R"({"mode": "low"})");
   ASSERT_EQ(low.status, 200) << low.body;
@@ -244,14 +249,9 @@ TEST_F(ControlRestTest, AvalonQSleepWakeWorkModeAndWhatItLacks) {
   EXPECT_EQ(before["actions"], (json{"reboot", "pool", "sleep", "wake", "power_mode"}));
   const double watts = before["power_w"].get<double>();
 
-  const HttpReply slept = Post("sleep");
-  ASSERT_EQ(slept.status, 200) << slept.body;
-  ExpectAsleep(Miner());
   // The Q takes softon without an answer: the driver counts it sent,
   // control confirms it by the miner working again.
-  const HttpReply woke = Post("wake");
-  ASSERT_EQ(woke.status, 200) << woke.body;
-  EXPECT_EQ(Miner()["sleeping"], false);
+  ASSERT_NO_FATAL_FAILURE(SleepThenWake());
 
   const HttpReply super = Post("power", R"({"mode": "high"})");
   ASSERT_EQ(super.status, 200) << super.body;
