@@ -8,6 +8,7 @@
 #   bench/bulk_bench.sh                     (after a Release build in build/)
 #   MINERS=1000 PARALLEL=50 REBOOT_S=5 bench/bulk_bench.sh
 set -euo pipefail
+export no_proxy='*' NO_PROXY='*'  # curl asks control on loopback: never through a proxy
 cd "$(dirname "$0")/.."
 BIN="${ASICMON_BIN:-$PWD/build/bin}"
 MINERS="${MINERS:-1000}"

@@ -9,6 +9,7 @@
 #   bench/curtail_bench.sh                  (after a Release build in build/)
 #   MINERS=1000 PARALLEL=50 bench/curtail_bench.sh
 set -euo pipefail
+export no_proxy='*' NO_PROXY='*'  # curl asks control on loopback: never through a proxy
 cd "$(dirname "$0")/.."
 BIN="${ASICMON_BIN:-$PWD/build/bin}"
 MINERS="${MINERS:-1000}"

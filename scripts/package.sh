@@ -7,6 +7,7 @@
 # dpkg --remove keeps the settings and the data, dpkg --purge leaves nothing.
 # Installs and purges a package on this machine: root only (CI runs it as root).
 set -euo pipefail
+export no_proxy='*' NO_PROXY='*'  # curl asks control on loopback: never through a proxy
 cd "$(dirname "$0")/.."
 root=$PWD
 dir="${1:-build}"

@@ -21,7 +21,9 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--headless'],  // CI runs as root, where chromium's sandbox cannot start
+  // CI runs as root, where chromium's sandbox cannot start; control is on
+  // loopback, never behind a proxy the environment names.
+  args: ['--no-sandbox', '--headless', '--no-proxy-server'],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

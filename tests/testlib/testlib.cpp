@@ -51,6 +51,7 @@ HttpReply Http(const HttpCall& call) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROXY, "");  // tests talk to loopback, never via a proxy
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendReply);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &AppendReply);

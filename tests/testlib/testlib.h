@@ -14,7 +14,7 @@
 //   127.43 dashboard_test (fakefarm on 127.43.0, control on 127.43.1.1)
 //   127.44 scenario_fakefarm_test (fakefarm_scenario_test plans 127.44.0 but binds nothing)
 //   127.63 braiins_fakefarm_test   127.67 braiins_control_test   127.96 vnish_control_test
-//   127.98 control_rest_test   127.71 keys_roles_test (nothing listens there)   127.61.x curtail_test
+//   127.98 control_rest_test   127.99 web_client_test   127.71 keys_roles_test (nothing listens there)   127.61.x curtail_test
 //   127.81 (fake farm), 127.82 (push receiver, control) bench/chaos.sh and its ctest "chaos"
 //   benches: 127.40 client_bench   127.50 sweep and pipeline benches   127.60 pipeline_bench
 //            127.61 push_bench   127.62 control_bench   127.72-79 scale_bench.sh

@@ -56,6 +56,9 @@ WebReply WebCall(const DriverOptions& options, const std::string& ip, const WebR
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: we are threaded
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  // A miner on the LAN, never through a proxy http_proxy or ALL_PROXY names
+  // (as the Braiins gRPC channel): the request goes to `ip` or nowhere.
+  curl_easy_setopt(c, CURLOPT_PROXY, "");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendCapped);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
