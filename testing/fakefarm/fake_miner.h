@@ -75,7 +75,10 @@ struct PrivilegedAction {
 
 // What an API command sets off beyond its reply, for the farm to carry out
 // once the reply is on its way (btminer's reboot and restart_btminer).
-enum class ApiEffect : uint8_t { kNone, kRestart, kReboot };
+// What a command does to the connection or the miner once handled:
+// kSilence holds the connection without answering (the reply is dropped), as
+// btminer does after a mining-mode command (whatsminer_control.cpp).
+enum class ApiEffect : uint8_t { kNone, kRestart, kReboot, kSilence };
 
 // One pool as the firmware's configuration holds it.
 struct PoolConfig {

@@ -90,6 +90,10 @@ void FarmServer::Respond(uint32_t slot) {
         case ApiEffect::kReboot: Reboot(c.miner); break;
         case ApiEffect::kRestart: RestartSoftware(c.miner); break;
         case ApiEffect::kNone: break;
+        case ApiEffect::kSilence:
+          // Read and forget until the client gives up, as a silent miner does.
+          c.state = Conn::State::kSilent;
+          return;
       }
       if (fault == Fault::kBroken) reply_.resize(reply_.size() / 2);
       if (fault == Fault::kSlow) {

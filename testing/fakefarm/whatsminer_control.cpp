@@ -190,6 +190,10 @@ bool FakeMiner::WriteBtminerPrivileged(ReplyWriter& w, std::string_view request,
     wm_.old_limit = wm_.limit;
     wm_.changed_at = now_;
     wm_.mode = name == "set_low_power" ? 0 : name == "set_normal_power" ? 1 : 2;
+    // Applied without an answer: the client's exchange runs out its deadline
+    // (asic-rs @ fdcd101, whatsminer/src/backends/v2/mod.rs set_tuning_config:
+    // "fire-and-forget: the miner applies the change but doesn't respond").
+    effect_ = ApiEffect::kSilence;
   } else if (name == "adjust_power_limit") {
     const std::string limit = text("power_limit");
     int watts = 0;

@@ -201,6 +201,8 @@ TEST(FakeWhatsminerControl, PowerModeMovesWattsAfterTheRetune) {
   const json before = SummaryRow(miner, kNow);
   EXPECT_EQ(before["Power Mode"], "Normal");
   EXPECT_EQ(Privileged(miner, {{"cmd", "set_low_power"}}, kNow)["STATUS"], "S");
+  // The farm drops that answer and holds the connection: btminer gives none.
+  EXPECT_EQ(miner.TakeEffect(), ApiEffect::kSilence);
   const json retuning = SummaryRow(miner, kNow + 1);
   EXPECT_EQ(retuning["Power Mode"], "Low");  // the setting at once
   const double watts = before["Power"].get<double>();

@@ -26,16 +26,33 @@ namespace {
 using nlohmann::json;
 namespace wm = whatsminer;
 
-// A reply's JSON object, or why there is none. With `may_drop`, a miner
-// that closes without an answer (reboot goes down at once) took the command:
-// an ok Outcome.
+// What a command that gets no answer means.
+enum class Unanswered {
+  kFails,
+  // reboot goes down at once: a miner that closes without an answer took it.
+  kClosedIsTaken,
+  // set_low/normal/high_power: btminer applies a mining mode without
+  // answering, so the exchange runs out its deadline (asic-rs @ fdcd101,
+  // asic-rs-firmwares/whatsminer/src/backends/v2/mod.rs, set_tuning_config:
+  // "fire-and-forget ... doesn't respond, causing a timeout"); closing counts too.
+  kSilenceIsTaken,
+};
+
+// A reply's JSON object, or why there is none; an ok Outcome for a command
+// that got no answer where `unanswered` says that means it was taken (the
+// control stage confirms it by reading back either way).
 std::variant<json, Outcome> Exchange(const Context& ctx, std::string_view step,
-                                     const std::string& request, bool may_drop = false) {
+                                     const std::string& request,
+                                     Unanswered unanswered = Unanswered::kFails) {
   const ExchangeResult r =
       ExchangeOnce({ctx.ip, ctx.options.api_port}, request, ctx.options.api, Framing::kCgminer);
-  if (may_drop && r.connected && r.reply.empty() &&
-      (r.status == MinerStatus::kReset || r.status == MinerStatus::kOk)) {
-    return Outcome::Done(fmt::format("api v2 {} (the miner closed without an answer)", step));
+  if (unanswered != Unanswered::kFails && r.connected && r.reply.empty()) {
+    if (r.status == MinerStatus::kReset || r.status == MinerStatus::kOk) {
+      return Outcome::Done(fmt::format("api v2 {} (the miner closed without an answer)", step));
+    }
+    if (unanswered == Unanswered::kSilenceIsTaken && r.status == MinerStatus::kTimeout) {
+      return Outcome::Done(fmt::format("api v2 {} (no answer, as btminer gives none)", step));
+    }
   }
   if (r.status != MinerStatus::kOk) return ExchangeFailed(std::string(step), r);
   std::string_view text = r.reply;
@@ -80,11 +97,10 @@ Outcome Refusal(std::string_view step, const json& reply) {
   return Outcome::Fail(Failure::kRefused, std::string(step), detail);
 }
 
-// Sends `command` with `fields` through the encrypted, signed channel. With
-// `may_drop`, a connection the miner drops without an answer (reboot goes
-// down at once) counts as taken.
+// Sends `command` with `fields` through the encrypted, signed channel; no
+// answer counts as taken where `unanswered` says so.
 Outcome Privileged(const Context& ctx, std::string_view command, json fields,
-                   bool may_drop = false) {
+                   Unanswered unanswered = Unanswered::kFails) {
   auto token_reply = Exchange(ctx, "get_token", json{{"cmd", "get_token"}}.dump());
   if (auto* failed = std::get_if<Outcome>(&token_reply)) return *failed;
   const json& token_json = std::get<json>(token_reply);
@@ -102,7 +118,7 @@ Outcome Privileged(const Context& ctx, std::string_view command, json fields,
   const std::string request = json{{"enc", 1}, {"data", wm::V2Seal(token, Dump(fields))}}.dump();
 
   const std::string step(command);
-  auto answer = Exchange(ctx, step, request, may_drop);
+  auto answer = Exchange(ctx, step, request, unanswered);
   if (auto* done = std::get_if<Outcome>(&answer)) return *done;
   json reply = std::move(std::get<json>(answer));
   // The answer comes encrypted with the same key ({"enc":"<base64>"});
@@ -156,7 +172,7 @@ class WhatsminerV2 final : public MinerDriver {
     return Privileged(ctx, "restart_btminer", json::object());
   }
   Outcome Reboot(const Context& ctx) const override {
-    return Privileged(ctx, "reboot", json::object(), true);
+    return Privileged(ctx, "reboot", json::object(), Unanswered::kClosedIsTaken);
   }
 
   // update_pools always writes three slots: an unused one is empty.
@@ -195,7 +211,7 @@ class WhatsminerV2 final : public MinerDriver {
     const char* command = mode == PowerMode::kLow      ? "set_low_power"
                           : mode == PowerMode::kNormal ? "set_normal_power"
                                                        : "set_high_power";
-    return Privileged(ctx, command, json::object());
+    return Privileged(ctx, command, json::object(), Unanswered::kSilenceIsTaken);
   }
 
   Outcome SetPowerLimit(const Context& ctx, int watts) const override {
