@@ -65,6 +65,22 @@ std::optional<Role> ParseRole(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view ToString(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kMissing:
+      return "missing";
+    case Refusal::kUnknown:
+      return "unknown";
+    case Refusal::kRevoked:
+      return "revoked";
+    case Refusal::kExpired:
+      return "expired";
+    case Refusal::kStoreDown:
+      return "store_down";
+  }
+  return "unknown";
+}
+
 Status ValidateKeyName(std::string_view name) {
   const bool allowed = !name.empty() && name.size() <= 64 &&
                        std::all_of(name.begin(), name.end(), [](char c) {

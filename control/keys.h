@@ -57,6 +57,8 @@ nlohmann::json KeyJson(const ApiKey& key, double now);
 
 // Why a presented key was not accepted, for the 401's detail.
 enum class Refusal { kMissing, kUnknown, kRevoked, kExpired, kStoreDown };
+// "missing", "unknown", "revoked", "expired", "store_down": the metric's label.
+std::string_view ToString(Refusal refusal);
 
 class KeyRing {
  public:

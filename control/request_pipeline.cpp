@@ -146,9 +146,7 @@ std::optional<Caller> RequestPipeline::Authorize(const Rest::Request& request,
   }
   const KeyRing::Found found = keys_.Authenticate(presented, peer, now);
   if (!found.caller) {
-    static constexpr std::string_view kReasons[] = {"missing", "unknown", "revoked", "expired",
-                                                    "store_down"};
-    const std::string_view reason = kReasons[static_cast<size_t>(found.refusal)];
+    const std::string_view reason = ToString(found.refusal);
     metrics_.CountAuthRefusal(reason);
     if (found.refusal == Refusal::kStoreDown) {
       Error(response, route, 503, "store unavailable", "API keys cannot be checked now");
