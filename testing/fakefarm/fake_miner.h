@@ -194,6 +194,14 @@ class FakeMiner {
   bool VnishSetPreset(std::string_view name, double now);
   // A new bearer token for an unlock; true when `token` is one given.
   std::string VnishUnlock();
+  // Vnish's document answers unlock 429 {"unlock_timeout"} after wrong
+  // passwords (meta/vnish/v1.2.7/api-doc.json in asic-rs @ fdcd101); how many
+  // and for how long it does not say: kVnishFreeUnlocks in a row lock it for
+  // kVnishLockoutS (chosen figures). Seconds it stays locked, 0 when open.
+  static constexpr int kVnishFreeUnlocks = 3;
+  static constexpr double kVnishLockoutS = 60;
+  double VnishUnlockLockedFor(double now) const;
+  void VnishUnlockFailed(double now);
   bool VnishTokenValid(std::string_view token) const;
   // The fault LED a locate request turns on or off; it changes no reply.
   void SetBlinking(bool on) { blinking_ = on; }
@@ -448,6 +456,8 @@ class FakeMiner {
   double vnish_from_w_ = 0;
   double vnish_set_at_ = -std::numeric_limits<double>::infinity();
   std::vector<std::string> vnish_tokens_;
+  int vnish_wrong_unlocks_ = 0;  // in a row
+  double vnish_unlock_locked_until_ = 0;
   // A HaltAt waiting for its time (pending_halt_at_ < 0: none).
   double pending_halt_at_ = -1;
   bool pending_halt_asleep_ = false;

@@ -311,7 +311,18 @@ std::string FakeMiner::VnishUnlock() {
   std::string token = fmt::format("{:016x}{:016x}", SplitMix64(state), SplitMix64(state));
   if (vnish_tokens_.size() == kMaxTokens) vnish_tokens_.erase(vnish_tokens_.begin());
   vnish_tokens_.push_back(token);
+  vnish_wrong_unlocks_ = 0;
   return token;
+}
+
+double FakeMiner::VnishUnlockLockedFor(double now) const {
+  return std::max(0.0, vnish_unlock_locked_until_ - now);
+}
+
+void FakeMiner::VnishUnlockFailed(double now) {
+  if (++vnish_wrong_unlocks_ < kVnishFreeUnlocks) return;
+  vnish_wrong_unlocks_ = 0;
+  vnish_unlock_locked_until_ = now + kVnishLockoutS;
 }
 
 bool FakeMiner::VnishTokenValid(std::string_view token) const {

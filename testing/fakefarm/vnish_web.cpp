@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -35,7 +36,7 @@ bool Authorized(const HttpRequest& request, const FakeMiner& miner) {
   return value.starts_with(kBearer) && miner.VnishTokenValid(value.substr(kBearer.size()));
 }
 
-void Unlock(const HttpRequest& request, FakeMiner& miner, fmt::memory_buffer& out,
+void Unlock(const HttpRequest& request, FakeMiner& miner, double now, fmt::memory_buffer& out,
             std::vector<PrivilegedAction>& actions) {
   const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
   const auto pw = body.is_object() ? body.find("pw") : body.end();
@@ -43,8 +44,15 @@ void Unlock(const HttpRequest& request, FakeMiner& miner, fmt::memory_buffer& ou
     AppendHttpError(out, 400);
     return;
   }
+  // Locked after wrong passwords: refused whatever the password (429).
+  if (const double locked = miner.VnishUnlockLockedFor(now); locked > 0) {
+    actions.push_back({"unlock", "", ActionResult::kDenied});
+    Json(out, 429, {{"unlock_timeout", static_cast<int64_t>(std::ceil(locked))}});
+    return;
+  }
   if (pw->get<std::string>() != kVnishPassword) {
     actions.push_back({"unlock", "", ActionResult::kDenied});
+    miner.VnishUnlockFailed(now);
     Json(out, 403, {{"unlock_timeout", nullptr}});
     return;
   }
@@ -197,7 +205,7 @@ WebEffect HandleVnishWebRequest(const HttpRequest& request, FakeMiner& miner,
     return WebEffect::kNone;
   }
   if (route == "unlock") {
-    Unlock(request, miner, out, actions);
+    Unlock(request, miner, now, out, actions);
     return WebEffect::kNone;
   }
   if (route == "status") {

@@ -247,6 +247,27 @@ TEST_F(VnishControlTest, WrongPasswordIsRefusedAtUnlockWithNothingSent) {
             (std::vector<std::string>{target_ + " unlock  denied", target_ + " unlock  denied"}));
 }
 
+// Wrong passwords in a row lock unlock out (Vnish's 429 with unlock_timeout):
+// even the right password is refused then, and the driver says why.
+TEST_F(VnishControlTest, WrongPasswordsInARowLockUnlockOut) {
+  Use(20);
+  const driver::Credentials wrong = {"", "not-admin"};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(driver_->Sleep(Ctx(target_, wrong), true).failure, Failure::kCredentials);
+  }
+  const driver::Outcome locked = driver_->Sleep(Ctx(target_, driver_->StockCredentials()), true);
+  EXPECT_FALSE(locked.ok());
+  EXPECT_EQ(locked.step, "unlock");
+  EXPECT_NE(locked.detail.find("429"), std::string::npos) << locked.detail;
+  // Read through the cgminer API: a read-back unlocks too, and is locked out.
+  EXPECT_FALSE(driver_->ReadSettings(Ctx(target_)).ok());
+  EXPECT_FALSE(Poll(target_).sleeping);
+  const std::string api = "http://" + target_ + ":" + std::to_string(kWebPort) + "/api/v1/";
+  const HttpReply again = Http("POST", api + "unlock", R"({"pw": "admin"})");
+  EXPECT_EQ(again.status, 429);
+  EXPECT_GT(again.Json()["unlock_timeout"].get<int>(), 0) << again.body;
+}
+
 TEST_F(VnishControlTest, UnsupportedActionsAreRefusedWithNothingSent) {
   Use(13);
   const driver::Capabilities caps = driver_->Describe(record_);
