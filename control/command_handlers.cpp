@@ -46,8 +46,7 @@ void CommandHandlers::MinerCommand(ActionKind kind, const Request& request, Writ
       if (!power.ok()) {
         return pipeline_.Error(response, route, 400, "bad request", power.status().message());
       }
-      command.power = *power;
-      command.detail = PowerChangeDetail(command.power);
+      command.power = *power;  // the audit names the setting (CommandGate::Entry)
       break;
     }
     case ActionKind::kLocate: {

@@ -108,12 +108,19 @@ ActionOutcome CommandGate::Run(const ActionRequest& request) {
 }
 
 AuditEntry CommandGate::Entry(const ActionRequest& request, const ActionOutcome& outcome) const {
+  std::string detail = request.detail;
+  if (request.kind == ActionKind::kPower) {
+    // The setting first, whoever asked (REST, a bulk job, curtailment): the
+    // store reads from it whether the miner now hashes less on purpose.
+    const std::string setting = PowerChangeDetail(request.power);
+    detail = detail.empty() ? setting : setting + " (" + detail + ")";
+  }
   return AuditEntry{.ts = 0,
                     .actor = request.actor,
                     .action = std::string(ToString(request.kind)),
                     .ip = request.ip,
                     .worker = request.worker,
-                    .detail = request.detail,
+                    .detail = std::move(detail),
                     .http_status = outcome.http_status,
                     .result = outcome.result};
 }

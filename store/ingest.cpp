@@ -69,9 +69,14 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options,
     Result<std::vector<Record>> latest = ingest->db_->Latest(all);
     if (!latest.ok()) return latest.status();
     ingest->health_.Restore(*active, *latest);
-    Result<std::vector<AuditEntry>> asleep = ingest->db_->AsleepByControl();
-    if (!asleep.ok()) return asleep.status();
-    ingest->sleep_.Restore(*asleep);
+    Result<std::vector<AuditEntry>> held = ingest->db_->HeldByControl();
+    if (!held.ok()) return held.status();
+    ingest->sleep_.Restore(*held);
+    std::vector<std::string> reduced;
+    for (const AuditEntry& e : *held) {
+      if (e.action == "power" && PowerDetailReduced(e.detail)) reduced.push_back(e.ip);
+    }
+    ingest->health_.RestorePowerHolds(reduced);
     Result<std::vector<InventoryRow>> inventory = ingest->db_->Inventory();
     if (!inventory.ok()) return inventory.status();
     ingest->identities_.Restore(*inventory);
@@ -194,7 +199,10 @@ void Ingest::Accept(bus::Message&& message) {
       // (or are going to sleep, or waking) on purpose.
       Result<std::optional<SleepCommand>> command = SleepCommandFromJson(event->body);
       if (!command.ok()) return CountBad("event", command.status().message());
-      if (*command) sleep_.Apply(**command);
+      if (*command) {
+        sleep_.Apply(**command);
+        if ((*command)->power) health_.ObservePowerChange((*command)->ip, PowerHold(**command));
+      }
     }
   } else {
     return CountBad("topic", "topic '" + message.topic + "' does not belong on ingest");
@@ -280,6 +288,7 @@ void Ingest::LogStats(Clock::time_point now) {
        {"batches", c.batches},
        {"health_events", c.health_events},
        {"marked_sleeping", c.marked_sleeping},
+       {"power_held_by_control", health_.power_held()},
        {"asleep_by_control", sleep_.asleep()},
        {"sleep_transitioning", sleep_.transitioning()},
        {"sleep_pending_expired", sleep_.expired()},

@@ -105,6 +105,8 @@ class Ingest {
   // sockets fail.
   Status Turn(int wake_fd, std::chrono::milliseconds max_wait);
   const IngestCounters& counters() const { return counters_; }
+  // Miners control holds at reduced power now (stats: power_held_by_control).
+  size_t power_held() const { return health_.power_held(); }
   // Where the sockets live: an inproc:// endpoint is reached from this
   // context only (tests).
   zmq::context_t& context() { return context_; }

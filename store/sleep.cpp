@@ -39,6 +39,7 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
   }
   SleepCommand command{*ip, text("worker").value_or(""), *action == "sleep", *ts};
   command.power = *action == "power";
+  command.power_reduced = command.power && PowerDetailReduced(text("detail").value_or(""));
   if (result == "ok") {
     command.phase = SleepPhase::kDone;
   } else if (result == kControlPending) {
@@ -55,8 +56,27 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
   return std::optional<SleepCommand>(std::move(command));
 }
 
-void SleepRegistry::Restore(std::span<const AuditEntry> asleep) {
-  for (const AuditEntry& e : asleep) miners_[e.ip].asleep_since = e.ts;
+bool PowerDetailReduced(std::string_view detail) {
+  const std::string_view setting = detail.substr(0, detail.find(' '));
+  return setting == "mode=low" || setting.starts_with("limit_w=");
+}
+
+PowerHoldChange PowerHold(const SleepCommand& power) {
+  switch (power.phase) {
+    case SleepPhase::kPending:
+      return PowerHoldChange::kAnnounced;
+    case SleepPhase::kDone:
+      return power.power_reduced ? PowerHoldChange::kReduced : PowerHoldChange::kReleased;
+    case SleepPhase::kFailed:
+      break;
+  }
+  return PowerHoldChange::kFailed;
+}
+
+void SleepRegistry::Restore(std::span<const AuditEntry> held) {
+  for (const AuditEntry& e : held) {
+    if (e.action == "sleep") miners_[e.ip].asleep_since = e.ts;
+  }
 }
 
 void SleepRegistry::Apply(const SleepCommand& command) {

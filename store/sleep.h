@@ -1,7 +1,7 @@
 // Miners put to sleep by control, as the store knows them. An S19 asleep
 // answers its API as one that hashes nothing for any other reason (zero
 // hashrate, every chip 'x', "Mode" 2), so only control says it sleeps on
-// purpose: the store starts from StoreDb::AsleepByControl, follows control's
+// purpose: the store starts from StoreDb::HeldByControl, follows control's
 // events (topic "event": {"type":"control","action":"sleep"|"wake",
 // "result":...,"ip","worker","ts",...}) and marks the records of those
 // miners sleeping while they hash nothing.
@@ -27,7 +27,9 @@
 //
 // A power change (mode or limit, "action":"power") is announced the same way
 // and covered as a wake: a limit may restart the miner, which hashes nothing
-// until it is back; a confirmed one leaves a sleeping miner asleep.
+// until it is back; a confirmed one leaves a sleeping miner asleep. Whether
+// it reduces the power (what HealthEngine::ObservePowerChange needs) is in
+// its detail, which control starts with the setting.
 //
 // Thread-safety: a SleepRegistry is a plain object; one thread at a time.
 #pragma once
@@ -43,6 +45,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "asicmon/events.h"
+#include "asicmon/health.h"
 #include "asicmon/record.h"
 #include "asicmon/status.h"
 #include "asicmon/store_db.h"
@@ -67,6 +70,9 @@ struct SleepCommand {
   // is (a limit can restart the miner, which then hashes nothing for a
   // while), except that it never ends a confirmed sleep.
   bool power = false;
+  // A power change to a low mode or a limit (its detail "mode=low" or
+  // "limit_w=N", as control writes it): the miner hashes less on purpose.
+  bool power_reduced = false;
 
   bool operator==(const SleepCommand&) const = default;
 };
@@ -76,6 +82,12 @@ struct SleepCommand {
 // relays those untouched). ParseError for a sleep or wake without a text ip
 // or a finite ts, or a pending one without a timeout_s in (0, 1 day].
 Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& event);
+
+// What a power command (SleepCommand::power) does to a hold at reduced power.
+PowerHoldChange PowerHold(const SleepCommand& power);
+// A power change's audit detail sets a low mode or a limit: control writes
+// the setting first ("mode=low", "limit_w=3000 (curtailment to ...)").
+bool PowerDetailReduced(std::string_view detail);
 
 class SleepRegistry {
  public:
@@ -89,8 +101,8 @@ class SleepRegistry {
   // fault again.
   static constexpr double kWakeRampS = 600;
 
-  // Starts from the audit rows StoreDb::AsleepByControl returns.
-  void Restore(std::span<const AuditEntry> asleep);
+  // Starts from the "sleep" rows StoreDb::HeldByControl returns.
+  void Restore(std::span<const AuditEntry> held);
   void Apply(const SleepCommand& command);
   // Marks `record` sleeping when its miner (by ip) is asleep, pending a
   // sleep or wake, or waking (see above) and it answered (status ok) with

@@ -330,5 +330,40 @@ TEST_F(CurtailTest, APowerLimitJustDeepEnoughThenTheOldTargetBack) {
   ExpectNoFault();
 }
 
+// A miner held at a power limit hashes less on purpose. A Whatsminer M31S
+// (btminer's summary keeps "Factory GHS" at nominal while its hashrate
+// follows the limit) limited to 60 % of its draw through REST, then polled
+// twice as many times as hashrate_low needs, is no fault: before, it fired
+// after 3 polls, and a remediation rule on hashrate_low would have
+// rebooted a miner an operator had just limited.
+TEST_F(CurtailTest, AMinerHeldAtAPowerLimitIsNoLowHashrateFault) {
+  const std::string ip = "127.61.3.1";
+  Start(ip + "-127.61.3.2",
+        {"--base", ip, "--count", "2", "--models", "m31s", "--seed", "5", "--reboot-s", "1",
+         "--restart-s", "1", "--wake-idle-s", "0", "--wake-ramp-s", "1"});
+  Record before;
+  ASSERT_TRUE(WaitUntil(60s, [&] {
+    const auto now = Latest();
+    if (!now.contains(ip)) return false;
+    before = now.at(ip);
+    return before.power_w.value_or(0) > 1000 && before.hashrate.value_or(0) > 0;
+  }));
+  const int limit_w = static_cast<int>(*before.power_w * 0.6);
+  const HttpReply limited = Http("POST", base_ + "/miners/" + ip + "/" + before.worker + "/power",
+                                 json{{"limit_w", limit_w}}.dump(), kToken);
+  ASSERT_EQ(limited.status, 200) << limited.body;
+  const double held = UnixNow();
+  Record after;
+  ASSERT_TRUE(WaitUntil(60s, [&] {
+    after = Latest().at(ip);
+    // Twice ALERT_HASHRATE_LOW_POLLS (3) polls of SCAN_INTERVAL (3 s) at the limit.
+    return after.ts > held + 2 * 3 * 3 && after.power_w.value_or(1e9) <= limit_w + 50;
+  })) << "the limit did not show in the records";
+  ASSERT_TRUE(after.hashrate && after.hashrate_expected);
+  EXPECT_LT(*after.hashrate, 0.7 * *after.hashrate_expected)
+      << "the fake no longer hashes less under a limit: this test proves nothing";
+  ExpectNoFault();
+}
+
 }  // namespace
 }  // namespace asicmon

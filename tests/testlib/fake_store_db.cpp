@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 namespace asicmon::testing {
@@ -158,14 +159,23 @@ Status FakeStoreDb::TouchApiKey(const std::string& key_id, double ts) {
   return Status::Ok();
 }
 
-Result<std::vector<AuditEntry>> FakeStoreDb::AsleepByControl() {
-  std::map<std::string, AuditEntry> newest;  // by ip: ordered as the backends answer
-  for (const AuditEntry& e : audit_) {
-    if (e.result == "ok" && (e.action == "sleep" || e.action == "wake")) newest[e.ip] = e;
+Result<std::vector<AuditEntry>> FakeStoreDb::HeldByControl() {
+  // Positions in audit_ (the backends' ids): by ip, the newest ok sleep or
+  // wake and the newest ok power change.
+  std::map<std::string, std::pair<std::optional<size_t>, std::optional<size_t>>> newest;
+  for (size_t i = 0; i < audit_.size(); ++i) {
+    const AuditEntry& e = audit_[i];
+    if (e.result != "ok") continue;
+    if (e.action == "sleep" || e.action == "wake") newest[e.ip].first = i;
+    if (e.action == "power") newest[e.ip].second = i;
   }
   std::vector<AuditEntry> out;
-  for (const auto& [ip, e] : newest) {
-    if (e.action == "sleep") out.push_back(e);
+  for (const auto& [ip, held] : newest) {
+    std::vector<size_t> rows;
+    if (held.first && audit_[*held.first].action == "sleep") rows.push_back(*held.first);
+    if (held.second) rows.push_back(*held.second);
+    std::sort(rows.begin(), rows.end());
+    for (size_t i : rows) out.push_back(audit_[i]);
   }
   return out;
 }

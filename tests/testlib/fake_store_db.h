@@ -53,7 +53,7 @@ class FakeStoreDb final : public StoreDb {
   Result<std::vector<ApiKey>> ApiKeys() override;
   Result<bool> RevokeApiKey(const std::string& name, double ts) override;
   Status TouchApiKey(const std::string& key_id, double ts) override;
-  Result<std::vector<AuditEntry>> AsleepByControl() override;
+  Result<std::vector<AuditEntry>> HeldByControl() override;
   Result<std::vector<InventoryRow>> Inventory() override;
   Result<std::vector<HealthEvent>> Events(const EventFilter& filter) override;
   Result<std::vector<ActiveCondition>> ActiveConditions() override;

@@ -282,6 +282,93 @@ TEST_F(HealthTest, ARestartStartsFromWhatTheStoreKnew) {
   EXPECT_EQ(Feed(rebooted), (Events{"overheat/cleared", "rebooted/fired"}));
 }
 
+// A poll of a miner held at `watts` (a low mode or a power limit), hashing
+// `share` of its nominal rate; its firmware still reports the nominal rate as
+// expected (stock Antminer, btminer, LuxOS, Vnish do).
+Record AtPower(uint64_t seq, double watts, double share) {
+  Record r = Healthy(seq);
+  r.power_w = watts;
+  r.hashrate = share * *r.hashrate_expected;
+  return r;
+}
+
+TEST_F(HealthTest, AMinerHeldAtReducedPowerIsJudgedAgainstWhatItCanHashThere) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});  // 3250 W: the baseline
+  const std::string ip = Healthy(1).ip;
+  engine_.ObservePowerChange(ip, PowerHoldChange::kAnnounced);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kReduced);
+  EXPECT_EQ(engine_.power_held(), 1u);
+  // At 2000 W of 3250 W it can hash about 62 % of nominal: 58 % is no fault.
+  for (uint64_t seq = 2; seq <= 8; ++seq)
+    EXPECT_EQ(Feed(AtPower(seq, 2000, 0.58)), Events{}) << seq;
+  // A second, deeper limit is measured against the miner at full power still.
+  engine_.ObservePowerChange(ip, PowerHoldChange::kAnnounced);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kReduced);
+  for (uint64_t seq = 9; seq <= 12; ++seq)
+    EXPECT_EQ(Feed(AtPower(seq, 1300, 0.39)), Events{}) << seq;
+  // Hashing far less than the power it draws allows is a fault, held or not.
+  EXPECT_EQ(Feed(AtPower(13, 2000, 0.3)), Events{});
+  EXPECT_EQ(Feed(AtPower(14, 2000, 0.3)), Events{});
+  EXPECT_EQ(Feed(AtPower(15, 2000, 0.3)), Events{"hashrate_low/fired"});
+  EXPECT_EQ(last_[0].message,
+            "hashrate at 49 % of expected at 2000 W of 3250 W (held at reduced power)");
+  EXPECT_EQ(Feed(AtPower(16, 2000, 0.6)), Events{"hashrate_low/cleared"});
+  // Back to normal: judged against the nominal rate again.
+  engine_.ObservePowerChange(ip, PowerHoldChange::kAnnounced);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kReleased);
+  EXPECT_EQ(engine_.power_held(), 0u);
+  EXPECT_EQ(Feed(AtPower(17, 2000, 0.6)), Events{});
+  EXPECT_EQ(Feed(AtPower(18, 2000, 0.6)), Events{});
+  EXPECT_EQ(Feed(AtPower(19, 2000, 0.6)), Events{"hashrate_low/fired"});
+  EXPECT_EQ(last_[0].message, "hashrate at 60 % of expected");
+}
+
+TEST_F(HealthTest, AFirmwareWhoseExpectedRateFollowsTheSettingIsNotScaledTwice) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});
+  engine_.ObservePowerChange(Healthy(1).ip, PowerHoldChange::kReduced);
+  // Braiins OS reports the rate its power target allows: 58 % of nominal
+  // at 2000 W, and the miner hashes 45 % of nominal (78 % of that).
+  auto braiins = [](uint64_t seq) {
+    Record r = AtPower(seq, 2000, 0.45);
+    r.hashrate_expected = 0.58 * *r.hashrate_expected;
+    return r;
+  };
+  EXPECT_EQ(Feed(braiins(2)), Events{});
+  EXPECT_EQ(Feed(braiins(3)), Events{});
+  EXPECT_EQ(Feed(braiins(4)), Events{"hashrate_low/fired"});
+  EXPECT_EQ(last_[0].message,
+            "hashrate at 78 % of expected at 2000 W of 3250 W (held at reduced power)");
+}
+
+TEST_F(HealthTest, AnAnnouncedChangeThatFailedEndsTheHoldAndAConfirmedOneStays) {
+  EXPECT_EQ(Feed(Healthy(1)), Events{});
+  const std::string ip = Healthy(1).ip;
+  engine_.ObservePowerChange(ip, PowerHoldChange::kAnnounced);
+  EXPECT_EQ(engine_.power_held(), 1u);  // the miner may drop before control confirms
+  engine_.ObservePowerChange(ip, PowerHoldChange::kFailed);
+  EXPECT_EQ(engine_.power_held(), 0u);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kAnnounced);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kReduced);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kAnnounced);
+  engine_.ObservePowerChange(ip, PowerHoldChange::kFailed);  // a release that failed
+  EXPECT_EQ(engine_.power_held(), 1u);
+  for (uint64_t seq = 2; seq <= 6; ++seq)
+    EXPECT_EQ(Feed(AtPower(seq, 2000, 0.58)), Events{}) << seq;
+}
+
+TEST_F(HealthTest, AHoldFromBeforeARestartIsNotJudgedUntilItEnds) {
+  engine_.Restore({}, std::vector<Record>{AtPower(1, 2000, 0.58)});
+  const std::string ip = Healthy(1).ip;
+  engine_.RestorePowerHolds(std::vector<std::string>{ip});
+  EXPECT_EQ(engine_.power_held(), 1u);
+  // Its draw before the hold is not known: nothing to scale by.
+  for (uint64_t seq = 2; seq <= 6; ++seq) EXPECT_EQ(Feed(AtPower(seq, 2000, 0.3)), Events{}) << seq;
+  engine_.ObservePowerChange(ip, PowerHoldChange::kReleased);
+  EXPECT_EQ(Feed(AtPower(7, 2000, 0.3)), Events{});
+  EXPECT_EQ(Feed(AtPower(8, 2000, 0.3)), Events{});
+  EXPECT_EQ(Feed(AtPower(9, 2000, 0.3)), Events{"hashrate_low/fired"});
+}
+
 // A health event's bytes as alert and the store read them.
 Result<std::optional<HealthEvent>> DecodeHealthEvent(std::string_view bytes) {
   return testing::DecodeEventAs(bytes, EventKind::kHealth, HealthEventFromJson);

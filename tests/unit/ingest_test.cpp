@@ -199,6 +199,48 @@ TEST_F(IngestTest, RestartCountsTheGapFromWhatTheStoreHoldsAndStoresItsResendAsL
   EXPECT_EQ(ingest_->counters().duplicates_dropped, 0u);
 }
 
+// Curtailment holds miner 0 at a 2000 W limit, and held miner 1 at one since
+// before the store started: both hash 58 % of nominal, what 2000 W allows,
+// and that is no fault. Miner 2 at full power hashing as little is one.
+TEST_F(IngestTest, MinersHeldAtReducedPowerByControlAreNoLowHashrateFault) {
+  const std::string limit = "limit_w=2000 (curtailment to 5.000 kW)";
+  auto db = std::make_unique<FakeStoreDb>();
+  ASSERT_OK(db->AppendAudit({.ts = kTs,
+                             .actor = "curtail:ops",
+                             .action = "power",
+                             .ip = testing::DataOnlyIp(1),
+                             .worker = "farm.w1",
+                             .detail = limit,
+                             .http_status = 200,
+                             .result = "ok"}));
+  Start(std::move(db));
+  uint64_t seq = 0;
+  for (int miner = 0; miner < 3; ++miner) Send(Poll("collect-a", ++seq, miner));  // full power
+  ASSERT_TRUE(TurnUntil([&] { return db_->records().size() == 3; }));
+  EXPECT_EQ(ingest_->power_held(), 1u);
+
+  for (const std::string result : {"pending", "ok"}) {
+    nlohmann::json event = testing::ControlEvent("power", testing::DataOnlyIp(0), kTs + 3, result);
+    event["detail"] = limit;
+    if (result == "pending") event["timeout_s"] = 240;
+    ASSERT_TRUE(bus::TrySend(push_, bus::kTopicEvent, testing::ToMsgpack(event)));
+  }
+  for (int poll = 0; poll < 4; ++poll) {
+    for (int miner = 0; miner < 3; ++miner) {
+      Record r = Poll("collect-a", ++seq, miner);
+      if (miner < 2) r.power_w = 2000;
+      r.hashrate = 0.58 * *r.hashrate_expected;
+      Send(r);
+    }
+  }
+  ASSERT_TRUE(TurnUntil([&] { return db_->records().size() == 15; }));
+  EXPECT_EQ(ingest_->power_held(), 2u);
+  ASSERT_EQ(db_->events().size(), 1u);
+  EXPECT_EQ(db_->events()[0].ip, testing::DataOnlyIp(2));
+  EXPECT_EQ(db_->events()[0].kind, "hashrate_low");
+  EXPECT_EQ(db_->events()[0].message, "hashrate at 58 % of expected");
+}
+
 TEST_F(IngestTest, UndecodableMessagesAreCountedAndNotStored) {
   Start();
   ASSERT_TRUE(bus::TrySend(push_, bus::kTopicRecord, "not msgpack"));

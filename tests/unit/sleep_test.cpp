@@ -263,6 +263,29 @@ TEST(SleepRegistry, APowerChangeIsCoveredAsAWakeAndNeverWakesASleepingMiner) {
   EXPECT_TRUE(registry.Mark(later));
 }
 
+// Whether a power change holds the miner at reduced power is in its detail,
+// which control starts with the setting, whoever asked for it.
+TEST(SleepCommand, APowerChangeSaysWhetherItReducesThePower) {
+  auto power = [](const std::string& detail, const std::string& result) {
+    nlohmann::json event = ControlEvent("power", testing::DataOnlyIp(1), result);
+    event["detail"] = detail;
+    if (result == "pending") event["timeout_s"] = 240;
+    return Decoded(event);
+  };
+  EXPECT_EQ(PowerHold(power("mode=low", "ok")), PowerHoldChange::kReduced);
+  EXPECT_EQ(PowerHold(power("limit_w=2000 (curtailment to 5.000 kW)", "ok")),
+            PowerHoldChange::kReduced);
+  EXPECT_EQ(PowerHold(power("mode=low (job 7f3a)", "ok")), PowerHoldChange::kReduced);
+  EXPECT_EQ(PowerHold(power("mode=normal (curtailment: back to its previous state)", "ok")),
+            PowerHoldChange::kReleased);
+  EXPECT_EQ(PowerHold(power("mode=high", "ok")), PowerHoldChange::kReleased);
+  EXPECT_EQ(PowerHold(power("mode=lowest", "ok")), PowerHoldChange::kReleased);
+  EXPECT_EQ(PowerHold(power("", "ok")), PowerHoldChange::kReleased);  // a control of before
+  EXPECT_EQ(PowerHold(power("mode=low", "pending")), PowerHoldChange::kAnnounced);
+  EXPECT_EQ(PowerHold(power("mode=low", "miner did not confirm")), PowerHoldChange::kFailed);
+  EXPECT_FALSE(power("mode=low", "ok").asleep);
+}
+
 TEST(SleepRegistry, AnAnnouncementWithoutOutcomeLapsesAfterItsTimeout) {
   SleepRegistry registry;
   registry.Apply(Decoded(Pending("sleep", kSleptAt, 240)));
@@ -359,16 +382,24 @@ TEST(SleepRegistry, HashingAfterTheSettleTimeMeansWokenByOtherMeans) {
 
 TEST(SleepRegistry, RestoresFromTheAuditRows) {
   SleepRegistry registry;
-  const std::vector<AuditEntry> asleep = {{.ts = kSleptAt,
-                                           .actor = "token:ops",
-                                           .action = "sleep",
-                                           .ip = testing::DataOnlyIp(1),
-                                           .worker = "farm.w1",
-                                           .detail = "",
-                                           .http_status = 200,
-                                           .result = "ok"}};
-  registry.Restore(asleep);
+  auto row = [](const std::string& action, int miner, const std::string& detail) {
+    return AuditEntry{.ts = kSleptAt,
+                      .actor = "token:ops",
+                      .action = action,
+                      .ip = testing::DataOnlyIp(miner),
+                      .worker = "farm.w1",
+                      .detail = detail,
+                      .http_status = 200,
+                      .result = "ok"};
+  };
+  // StoreDb::HeldByControl's rows: a sleep, and power changes (the health
+  // rules' business, not the sleep set's).
+  const std::vector<AuditEntry> held = {row("sleep", 1, ""), row("power", 1, "mode=low"),
+                                        row("power", 2, "limit_w=2000")};
+  registry.Restore(held);
   EXPECT_TRUE(registry.Contains(testing::DataOnlyIp(1)));
+  EXPECT_FALSE(registry.Contains(testing::DataOnlyIp(2)));
+  EXPECT_EQ(registry.asleep(), 1u);
   Record r = Poll(7200, false);
   EXPECT_TRUE(registry.Mark(r));
 }

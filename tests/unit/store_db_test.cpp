@@ -486,25 +486,27 @@ TEST_F(StoreDbTest, ApiKeysAddFindRevokeAndTouch) {
   EXPECT_FALSE((*all)[1].revoked_ts.has_value());
 }
 
-// Where the store's sleep set starts: per ip the newest ok sleep or wake,
-// kept when it is a sleep; refused or failed commands do not count.
-TEST_F(StoreDbTest, AsleepByControlIsTheNewestOkSleepOrWakePerMiner) {
+// Where the store's sleep set and power holds start: per ip the newest ok
+// sleep or wake, kept when it is a sleep, and the newest ok power change;
+// refused or failed commands do not count.
+TEST_F(StoreDbTest, HeldByControlIsTheNewestOkSleepOrWakeAndPowerChangePerMiner) {
   auto db = MustOpen();
   ASSERT_TRUE(db);
   double ts = 100;
-  auto audit = [&](const std::string& action, const std::string& ip, const std::string& result) {
+  auto audit = [&](const std::string& action, const std::string& ip, const std::string& result,
+                   const std::string& detail = "") {
     AuditEntry e{.ts = ts++,
                  .actor = "token:ops",
                  .action = action,
                  .ip = ip,
                  .worker = "farm.w" + ip.substr(ip.rfind('.') + 1),
-                 .detail = "",
+                 .detail = detail,
                  .http_status = result == "ok" ? 200 : 502,
                  .result = result};
     EXPECT_TRUE(db->AppendAudit(e).ok());
     return e;
   };
-  Result<std::vector<AuditEntry>> none = db->AsleepByControl();
+  Result<std::vector<AuditEntry>> none = db->HeldByControl();
   ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
 
@@ -521,10 +523,15 @@ TEST_F(StoreDbTest, AsleepByControlIsTheNewestOkSleepOrWakePerMiner) {
   audit("wake", "10.0.0.10", "ok");
   audit("sleep", "10.0.0.1", "ok");
   const AuditEntry one = audit("sleep", "10.0.0.1", "ok");
+  audit("power", "10.0.0.3", "ok", "limit_w=2000");
+  const AuditEntry three_power = audit("power", "10.0.0.3", "ok", "mode=normal");
+  audit("power", "10.0.0.3", "miner did not confirm", "mode=low");
+  const AuditEntry six_power = audit("power", "10.0.0.6", "ok", "mode=low (job 7f3a)");
+  const AuditEntry one_power = audit("power", "10.0.0.1", "ok", "limit_w=1800");  // after its sleep
 
-  Result<std::vector<AuditEntry>> asleep = db->AsleepByControl();
-  ASSERT_OK(asleep);
-  EXPECT_EQ(*asleep, (std::vector<AuditEntry>{one, two, three}));
+  Result<std::vector<AuditEntry>> held = db->HeldByControl();
+  ASSERT_OK(held);
+  EXPECT_EQ(*held, (std::vector<AuditEntry>{one, one_power, two, three, three_power, six_power}));
 }
 
 TEST_F(SqliteStoreTest, RefusesNewerSchema) {

@@ -173,6 +173,10 @@ void HealthEngine::Restore(std::span<const ActiveCondition> active,
       m.uptime_s = r.uptime_s;
       m.pool = PoolInUse(r);
       m.boards_seen = r.boards.size();
+      if (r.hashrate.value_or(0) > 0) {
+        m.power_w = r.power_w;
+        m.hashrate_expected = r.hashrate_expected;
+      }
     }
   }
   for (const ActiveCondition& c : active) {
@@ -187,6 +191,7 @@ HealthEngine::MinerState& HealthEngine::State(const std::string& ip, uint16_t po
   if (inserted) {
     it->second.ip = ip;
     it->second.port = port;
+    if (held_at_start_.contains(ip)) it->second.hold = MinerState::PowerHold{{}, {}, true};
   }
   return it->second;
 }
@@ -321,15 +326,7 @@ void HealthEngine::ObserveHashing(MinerState& m, const Record& r, std::vector<He
         rules_.chips_failed_share, out);
   }
 
-  if (r.hashrate && r.hashrate_expected && *r.hashrate_expected > 0) {
-    const double share = *r.hashrate / *r.hashrate_expected;
-    m.low_polls = share < rules_.hashrate_low_share ? m.low_polls + 1 : 0;
-    if (m.low_polls >= rules_.hashrate_low_polls || m.low_polls == 0) {
-      Set(m, r.ts, kHashrateLow, m.low_polls > 0,
-          fmt::format("hashrate at {:.0f} % of expected", share * 100), share,
-          rules_.hashrate_low_share, out);
-    }
-  }
+  ObserveHashrate(m, r, out);
 
   if (!r.fans.empty()) {
     const auto stopped = std::count(r.fans.begin(), r.fans.end(), 0);
@@ -338,6 +335,72 @@ void HealthEngine::ObserveHashing(MinerState& m, const Record& r, std::vector<He
                     : "every fan turning",
         static_cast<double>(stopped), std::nullopt, out);
   }
+}
+
+void HealthEngine::ObserveHashrate(MinerState& m, const Record& r, std::vector<HealthEvent>& out) {
+  if (!m.hold && r.hashrate.value_or(0) > 0) {
+    m.power_w = r.power_w;
+    m.hashrate_expected = r.hashrate_expected;
+  }
+  if (!r.hashrate || !r.hashrate_expected || *r.hashrate_expected <= 0) return;
+  double expected = *r.hashrate_expected;
+  std::string held;
+  if (m.hold) {
+    const std::optional<double> from_w = m.hold->from_w;
+    if (!from_w || *from_w <= 0 || !r.power_w || *r.power_w < 0) {
+      m.low_polls = 0;  // not judged: what it can hash at this power is not known
+      return;
+    }
+    const double scale = std::min(1.0, *r.power_w / *from_w);
+    expected = std::min(expected, m.hold->expected.value_or(expected) * scale);
+    held = fmt::format(" at {:.0f} W of {:.0f} W (held at reduced power)", *r.power_w, *from_w);
+    if (expected <= 0) {
+      m.low_polls = 0;
+      return;
+    }
+  }
+  const double share = *r.hashrate / expected;
+  m.low_polls = share < rules_.hashrate_low_share ? m.low_polls + 1 : 0;
+  if (m.low_polls >= rules_.hashrate_low_polls || m.low_polls == 0) {
+    Set(m, r.ts, kHashrateLow, m.low_polls > 0,
+        fmt::format("hashrate at {:.0f} % of expected{}", share * 100, held), share,
+        rules_.hashrate_low_share, out);
+  }
+}
+
+void HealthEngine::ObservePowerChange(const std::string& ip, PowerHoldChange change) {
+  if (change == PowerHoldChange::kReleased) held_at_start_.erase(ip);
+  for (auto& [key, m] : miners_) {
+    if (m.ip != ip) continue;
+    switch (change) {
+      case PowerHoldChange::kAnnounced:
+      case PowerHoldChange::kReduced:
+        // A hold already on keeps the baseline it started from: a second
+        // limit is still measured against the miner at full power.
+        if (!m.hold) m.hold = MinerState::PowerHold{m.power_w, m.hashrate_expected, false};
+        if (change == PowerHoldChange::kReduced) m.hold->confirmed = true;
+        break;
+      case PowerHoldChange::kReleased:
+        m.hold.reset();
+        break;
+      case PowerHoldChange::kFailed:
+        if (m.hold && !m.hold->confirmed) m.hold.reset();
+        break;
+    }
+  }
+}
+
+void HealthEngine::RestorePowerHolds(std::span<const std::string> ips) {
+  held_at_start_.insert(ips.begin(), ips.end());
+  for (auto& [key, m] : miners_) {
+    if (held_at_start_.contains(m.ip)) m.hold = MinerState::PowerHold{{}, {}, true};
+  }
+}
+
+size_t HealthEngine::power_held() const {
+  return static_cast<size_t>(std::count_if(miners_.begin(), miners_.end(), [](const auto& entry) {
+    return entry.second.hold.has_value();
+  }));
 }
 
 void HealthEngine::Tick(double now, std::vector<HealthEvent>& out) {

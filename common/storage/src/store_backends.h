@@ -32,14 +32,17 @@ int64_t DayOf(double ts);
 // wins, as it would across batches.
 std::vector<bool> NewestOfEachMiner(std::span<const Record> records);
 
-// StoreDb::AsleepByControl: per ip the newest ok sleep or wake, kept when a
-// sleep. Audit ids grow with every row, so the newest is the largest.
-inline constexpr const char* kAsleepByControlSql = R"sql(
+// StoreDb::HeldByControl: per ip the newest ok sleep or wake, kept when a
+// sleep, and the newest ok power change. Audit ids grow with every row, so
+// the newest is the largest.
+inline constexpr const char* kHeldByControlSql = R"sql(
 SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
 WHERE id IN (SELECT max(id) FROM audit WHERE result = 'ok' AND action IN ('sleep', 'wake')
-             GROUP BY ip)
-  AND action = 'sleep'
-ORDER BY ip)sql";
+             GROUP BY ip
+             UNION ALL
+             SELECT max(id) FROM audit WHERE result = 'ok' AND action = 'power' GROUP BY ip)
+  AND action IN ('sleep', 'power')
+ORDER BY ip, id)sql";
 
 // LastSeqs() in SQL both backends speak: a skip scan of the (producer_id,
 // seq) index, a seek per producer instead of a scan of every row.

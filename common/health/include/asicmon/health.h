@@ -14,6 +14,12 @@
 //   fan_stopped   a fan reading 0 rpm
 //   rejected_high rejected / (accepted + rejected) over rejected_share, once
 //                 at least kMinShares shares were counted
+// A miner held at reduced power by control (a low mode or a power limit,
+// ObservePowerChange) hashes less on purpose: hashrate_low then holds it
+// against the lower of its own expected rate and the one it had before the
+// hold, scaled by the power it draws now over the power it drew then. Where
+// either draw is unknown (not reported; held since before a restart) its
+// hashrate is not judged until the hold ends.
 // A sleeping record (Record::sleeping: stopped on purpose) fires none of
 // board_dead, chips_failed, hashrate_low and fan_stopped, and clears those
 // that were fired ("asleep on purpose"); offline, overheat and rejected_high
@@ -30,6 +36,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -99,6 +106,14 @@ struct ActiveCondition {
   bool operator==(const ActiveCondition&) const = default;
 };
 
+// Control changing a miner's power mode or limit, as the store hears of it.
+enum class PowerHoldChange : uint8_t {
+  kAnnounced,  // about to act: a hold starts, from the draw before it
+  kReduced,    // confirmed: a low mode or a power limit holds
+  kReleased,   // confirmed: normal or high mode, the hold ends
+  kFailed,     // not carried out: a hold confirmed before stays, an announced one ends
+};
+
 class HealthEngine {
  public:
   explicit HealthEngine(HealthRules rules) : rules_(std::move(rules)) {}
@@ -110,6 +125,14 @@ class HealthEngine {
 
   // The events `record` causes, appended to `out`.
   void Observe(const Record& record, std::vector<HealthEvent>& out);
+  // Control's power change on every miner at `ip`.
+  void ObservePowerChange(const std::string& ip, PowerHoldChange change);
+  // Miners held at reduced power when the process started (their draw
+  // before the hold is not known), those with a state (Restore) and those
+  // first seen later.
+  void RestorePowerHolds(std::span<const std::string> ips);
+  // Miners at reduced power now, as control said.
+  size_t power_held() const;
   // Miners silent for too long at unix time `now` go offline.
   void Tick(double now, std::vector<HealthEvent>& out);
 
@@ -137,11 +160,20 @@ class HealthEngine {
     std::optional<int64_t> uptime_s;  // at the last ok poll
     std::string pool;                 // url|user in use at the last ok poll
     std::string model, worker;
+    // What the miner drew and was expected to hash at its last hashing poll
+    // outside a power hold: the baseline a hold starts from.
+    std::optional<double> power_w, hashrate_expected;
+    struct PowerHold {
+      std::optional<double> from_w, expected;  // the baseline, when known
+      bool confirmed = false;                  // by control's "ok"
+    };
+    std::optional<PowerHold> hold;
   };
 
   double TempLimit(const std::string& model) const;
   // The rules of a hashing miner: board_dead, chips_failed, hashrate_low, fan_stopped.
   void ObserveHashing(MinerState& m, const Record& r, std::vector<HealthEvent>& out);
+  void ObserveHashrate(MinerState& m, const Record& r, std::vector<HealthEvent>& out);
   MinerState& State(const std::string& ip, uint16_t port);
   // Fires or clears `condition` when `holds` differs from what is known;
   // `message` says what holds (or, when clearing, what is fine again).
@@ -156,6 +188,8 @@ class HealthEngine {
 
   HealthRules rules_;
   std::unordered_map<std::string, MinerState> miners_;  // by "ip:port"
+  // RestorePowerHolds' ips, until released: a miner first seen later is held too.
+  std::unordered_set<std::string> held_at_start_;
 };
 
 }  // namespace asicmon

@@ -326,11 +326,12 @@ class StoreDb {
   Result<std::vector<AuditEntry>> Audit(const std::string& ip, size_t limit) {
     return Audit(AuditFilter{.ip = ip, .key = {}, .limit = limit});
   }
-  // The miners control put to sleep and did not wake: per ip, the newest
-  // audit row of action "sleep" or "wake" with result "ok", where that row is
-  // a "sleep"; ordered by ip. Where the store starts its sleep set from
-  // (sleep.h).
-  virtual Result<std::vector<AuditEntry>> AsleepByControl() = 0;
+  // What control holds miners in: per ip, the newest audit row of action
+  // "sleep" or "wake" with result "ok" where that row is a "sleep" (asleep),
+  // and the newest "power" row with result "ok" (the mode or limit set);
+  // ordered by ip, then as written. Where the store starts its sleep set
+  // and its power holds from (sleep.h, health.h).
+  virtual Result<std::vector<AuditEntry>> HeldByControl() = 0;
   // The whole inventory, ordered by address.
   virtual Result<std::vector<InventoryRow>> Inventory() = 0;
 

@@ -251,7 +251,7 @@ WHERE ts >= $1 AND ($2 = '' OR ip = $2) AND ($3 = '' OR kind = $3) ORDER BY id D
 SELECT ts, actor, action, ip, worker, detail, http_status, result FROM audit
 WHERE ($1 = '' OR ip = $1) AND ($2 = '' OR substr(actor, 1, length($2) + 1) = $2 || '@')
 ORDER BY id DESC LIMIT $3)sql");
-  c.prepare("asleep_by_control", kAsleepByControlSql);
+  c.prepare("held_by_control", kHeldByControlSql);
 }
 
 Status PostgresStore::FromException(const char* what) {

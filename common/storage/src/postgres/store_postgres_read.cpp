@@ -118,10 +118,10 @@ Result<std::vector<AuditEntry>> PostgresStore::Audit(const AuditFilter& filter) 
   });
 }
 
-Result<std::vector<AuditEntry>> PostgresStore::AsleepByControl() {
+Result<std::vector<AuditEntry>> PostgresStore::HeldByControl() {
   return Guard("asleep by control", [&](pqxx::connection& conn) -> Result<std::vector<AuditEntry>> {
     pqxx::nontransaction q(conn);
-    return ReadAudit(q.exec_prepared("asleep_by_control"));
+    return ReadAudit(q.exec_prepared("held_by_control"));
   });
 }
 

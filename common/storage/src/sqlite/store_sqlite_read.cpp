@@ -110,9 +110,9 @@ ORDER BY id DESC LIMIT ?3)sql");
   });
 }
 
-Result<std::vector<AuditEntry>> SqliteStore::AsleepByControl() {
+Result<std::vector<AuditEntry>> SqliteStore::HeldByControl() {
   return Guard(database(), "asleep by control", [&]() -> Result<std::vector<AuditEntry>> {
-    SQLite::Statement q(impl_->db, kAsleepByControlSql);
+    SQLite::Statement q(impl_->db, kHeldByControlSql);
     return ReadAudit(q);
   });
 }
