@@ -264,6 +264,28 @@ for producer, rows in by_producer.items():
 first_ts, last_ts = db.execute("SELECT min(ts), max(ts) FROM records").fetchone()
 expected = int(miners * round((last_ts - first_ts) / interval))
 
+# Polls never made (no record exists, so none was lost): a gap of g between a miner's polls
+# holds round(g / interval) - 1 of them, put down to the last fault injected within an
+# interval of the gap's start (one that stopped the poll due next); none there is "no fault"
+# (a flapping miner down at a sweep). discover's jobs_lost cannot tell these from records
+# that came back late (the store down).
+fault_times = sorted((t, ("stopped " + what.split()[1]) if what.startswith("SIGSTOP")
+                      else ("killed " + what.split()[2]))
+                     for t, what in events if what.startswith(("kill -9", "SIGSTOP")))
+missed_polls = collections.Counter()
+prev_poll = {}
+for ip, port, ts in db.execute("SELECT ip, port, ts FROM records ORDER BY ip, port, ts"):
+    before = prev_poll.get((ip, port))
+    prev_poll[(ip, port)] = ts
+    if before is None:
+        continue
+    missing = round((ts - before) / interval) - 1
+    if missing <= 0:
+        continue
+    cause = next((what for t, what in reversed(fault_times)
+                  if before - interval <= t <= before + interval), "no fault")
+    missed_polls[cause] += missing
+
 # The receiver: unique by (producer_id, seq), and resends.
 received_keys = collections.Counter()
 for line in open(os.path.join(work, "received.txt")):
@@ -385,7 +407,10 @@ row("before the store: elsewhere", f"{holes_elsewhere:,}", "; ".join(hole_detail
 row("store counted (seq_gaps)", f"{store_gaps:,.0f}", "")
 row("push: stored, never delivered", f"{push_missing:,}", f"{push_extra} delivered but not stored")
 row("push counted: bus gaps / backfilled / missing", f"{push_bus_gaps:,.0f} / {push_backfilled:,.0f} / {push_backfill_missing:,.0f}", f"dropped or dead-lettered {push_dropped:,.0f}")
-row("discover counted: jobs lost", f"{discover_jobs_lost:,.0f}", "jobs that never came back as a record")
+print("== polls never made (no record to lose)")
+row("by the fault at the gap's start", f"{sum(missed_polls.values()):,}",
+    ", ".join(f"{cause} {n:,}" for cause, n in missed_polls.most_common()) or "none")
+row("discover counted: jobs_lost", f"{discover_jobs_lost:,.0f}", "no record by the miner's next job: never polled, or late")
 print("== restarts (supervisord)")
 for p in programs:
     row(p, str(max(0, spawned[p] - 1)), f"killed {kills[p]}" + (f", {unexpected[p]} unexpected exits" if unexpected[p] else ""))
