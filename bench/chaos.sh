@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chaos run: the whole pipeline under a real supervisord (a config generated in a temp dir:
-# fakefarm, discover, 2 collectors, store on SQLite, push, control, and chaos_receiver as the
-# push receiver), 10,000 fake miners of which 20 % are faulty (slow, silent, reset, garbage,
+# fakefarm (in as many processes as the open-file limit needs), discover, 2 collectors, store on
+# SQLite, push, control, and chaos_receiver as the push receiver), 10,000 fake miners of which 20 % are faulty (slow, silent, reset, garbage,
 # broken, huge, flapping). While it runs: kill -9 discover, one collector, store, push and
 # control in turn; SIGSTOP one collector for a while; stop the receiver for a while; then a
 # quiet tail. Prints a table (records expected / published / stored / pushed, losses and
@@ -40,6 +40,13 @@ fi
 # that, so a miner down at one sweep is up at a later one and discover finds it.
 POLL_TIMEOUT=5
 PER_FAULT=$(( MINERS * 20 / 100 / 7 ))
+# A fake farm process needs 3 open files per miner plus 512 (it refuses to start on less): where
+# the hard limit is lower than 10,000 miners need (20,000 is common), the farm is split into
+# processes of adjacent addresses that each fit.
+nofile=$(ulimit -Hn)
+if [ "$nofile" = unlimited ]; then FARMS=1; else
+  FARMS=$(( (MINERS + (nofile - 512) / 3 - 1) / ((nofile - 512) / 3) ))
+fi
 RECEIVER_PORT=18080
 for exe in asicmon-fakefarm asicmon-discover asicmon-collect asicmon-store asicmon-push \
            asicmon-control chaos_receiver; do
@@ -101,9 +108,19 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl=unix://$run/supervisor.sock
 
 EOF
-  faults=""
-  for kind in slow silent reset garbage broken huge flapping; do faults+=" --fault $kind=$PER_FAULT"; done
-  program fakefarm fakefarm "$BIN/asicmon-fakefarm --base 127.81.0.1 --count $MINERS --seed 7 $faults --slow-ms 2500 --huge-bytes 8388608 --flap-period-s $FLAP_S --manifest $work/manifest.jsonl" priority=1
+  first=$(( (127 << 24) + (81 << 16) + 1 ))  # 127.81.0.1
+  for (( k = 0; k < FARMS; k++ )); do
+    # Farm k: its share of the miners and of each fault, from address first + its offset, its
+    # machines numbered on from the farm before (each its own MAC, worker and serial).
+    offset=$(( MINERS * k / FARMS )); count=$(( MINERS * (k + 1) / FARMS - offset ))
+    machines=$(seq -s, "$offset" $(( offset + count - 1 )))
+    per_fault=$(( PER_FAULT * (k + 1) / FARMS - PER_FAULT * k / FARMS ))
+    a=$(( first + offset ))
+    base="$(( a >> 24 )).$(( (a >> 16) & 255 )).$(( (a >> 8) & 255 )).$(( a & 255 ))"
+    faults=""
+    for kind in slow silent reset garbage broken huge flapping; do faults+=" --fault $kind=$per_fault"; done
+    program "fakefarm-$k" "fakefarm-$k" "$BIN/asicmon-fakefarm --base $base --count $count --machines $machines --seed 7 $faults --slow-ms 2500 --huge-bytes 8388608 --flap-period-s $FLAP_S --manifest $work/manifest-$k.jsonl" priority=1
+  done
   program receiver receiver "$BIN/chaos_receiver --ip 127.82.0.1 --port $RECEIVER_PORT --out $work/received.txt" priority=1
   program store store "$BIN/asicmon-store" priority=10
   program collect '%(program_name)s-%(process_num)d' "$BIN/asicmon-collect" \
@@ -123,10 +140,12 @@ for row in sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True).execute(sys.
 say() { printf '%6.1f s  %s\n' "$(echo "$(now) - $t0" | bc)" "$*"; }
 t0=$(now)
 supervisord -c "$conf"
-for _ in $(seq 1 600); do grep -q READY "$run/fakefarm.log" 2>/dev/null && break; sleep 0.1; done
-grep -q READY "$run/fakefarm.log" || { echo "the fake farm did not start" >&2; cat "$run/fakefarm.log" >&2; exit 1; }
+for (( k = 0; k < FARMS; k++ )); do
+  for _ in $(seq 1 600); do grep -q READY "$run/fakefarm-$k.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q READY "$run/fakefarm-$k.log" || { echo "the fake farm did not start" >&2; cat "$run/fakefarm-$k.log" >&2; exit 1; }
+done
 ctl start discover >/dev/null
-say "$mode run: $MINERS miners ($PER_FAULT each slow/silent/reset/garbage/broken/huge/flapping), polled every $INTERVAL s"
+say "$mode run: $MINERS miners ($PER_FAULT each slow/silent/reset/garbage/broken/huge/flapping) in $FARMS fake farm process(es), polled every $INTERVAL s"
 
 # Peak RSS: every second, each program's VmHWM (the peak of that process so far).
 sv_pid=$(cat "$run/supervisord.pid")
@@ -190,11 +209,11 @@ for _ in $(seq 1 150); do kill -0 "$sv_pid" 2>/dev/null || break; sleep 0.2; don
 kill "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
 
-python3 - "$work" "$MINERS" "$INTERVAL" "$POLL_TIMEOUT" "$faults_end" "$check_at" <<'EOF'
+python3 - "$work" "$MINERS" "$INTERVAL" "$POLL_TIMEOUT" "$faults_end" "$check_at" "$FARMS" <<'EOF'
 import collections, datetime, json, os, re, sqlite3, sys
 
 work, miners, interval, poll_timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-faults_end, check_at = float(sys.argv[5]), float(sys.argv[6])
+faults_end, check_at, farms = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
 run = os.path.join(work, "run")
 db = sqlite3.connect(f"file:{work}/asicmon.db?mode=ro", uri=True)
 failures = []
@@ -329,7 +348,7 @@ def log_before(program, when, count=25):
         lines.append(line.rstrip("\n"))
     return lines[-count:]
 kills = collections.Counter(what.split()[2].split(":")[-1] for _, what in events if what.startswith("kill -9"))
-programs = ["fakefarm", "discover", "collect-0", "collect-1", "store", "push", "control", "receiver"]
+programs = [f"fakefarm-{k}" for k in range(farms)] + ["discover", "collect-0", "collect-1", "store", "push", "control", "receiver"]
 planned_starts = {"receiver": 1}  # the outage: stopped and started once
 
 # Peak RSS per executable (all its processes, all restarts).
@@ -372,10 +391,11 @@ expect = {"none": {"ok"}, "slow": {"ok"}, "silent": {"timeout"}, "reset": {"rese
           "garbage": {"parse_error"}, "broken": {"parse_error"}, "huge": {"too_large"},
           "flapping": {"ok", "refused"}}
 plan = {}
-for line in open(os.path.join(work, "manifest.jsonl")):
-    if line.startswith("{"):
-        m = json.loads(line)
-        plan[m["ip"]] = m["fault"]
+for k in range(farms):
+    for line in open(os.path.join(work, f"manifest-{k}.jsonl")):
+        if line.startswith("{"):
+            m = json.loads(line)
+            plan[m["ip"]] = m["fault"]
 latest = {}
 for line in open(os.path.join(work, "latest.txt")):
     ip, status, ts = line.split()
