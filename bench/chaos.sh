@@ -45,7 +45,9 @@ PER_FAULT=$(( MINERS * 20 / 100 / 7 ))
 # processes of adjacent addresses that each fit.
 nofile=$(ulimit -Hn)
 if [ "$nofile" = unlimited ]; then FARMS=1; else
-  FARMS=$(( (MINERS + (nofile - 512) / 3 - 1) / ((nofile - 512) / 3) ))
+  per_farm=$(( (nofile - 512) / 3 ))
+  [ "$per_farm" -ge 1 ] || { echo "open-file hard limit $nofile: too low for a fake farm" >&2; exit 2; }
+  FARMS=$(( (MINERS + per_farm - 1) / per_farm ))
 fi
 RECEIVER_PORT=18080
 for exe in asicmon-fakefarm asicmon-discover asicmon-collect asicmon-store asicmon-push \
