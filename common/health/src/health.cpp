@@ -173,10 +173,7 @@ void HealthEngine::Restore(std::span<const ActiveCondition> active,
       m.uptime_s = r.uptime_s;
       m.pool = PoolInUse(r);
       m.boards_seen = r.boards.size();
-      if (r.hashrate.value_or(0) > 0) {
-        m.power_w = r.power_w;
-        m.hashrate_expected = r.hashrate_expected;
-      }
+      KeepPowerBaseline(m, r);
     }
   }
   for (const ActiveCondition& c : active) {
@@ -191,6 +188,7 @@ HealthEngine::MinerState& HealthEngine::State(const std::string& ip, uint16_t po
   if (inserted) {
     it->second.ip = ip;
     it->second.port = port;
+    by_ip_.emplace(ip, &it->second);
     if (held_at_start_.contains(ip)) it->second.hold = MinerState::PowerHold{{}, {}, true};
   }
   return it->second;
@@ -337,25 +335,26 @@ void HealthEngine::ObserveHashing(MinerState& m, const Record& r, std::vector<He
   }
 }
 
+void HealthEngine::KeepPowerBaseline(MinerState& m, const Record& r) {
+  if (m.hold || r.hashrate.value_or(0) <= 0) return;
+  m.power_w = r.power_w;
+  m.hashrate_expected = r.hashrate_expected;
+}
+
 void HealthEngine::ObserveHashrate(MinerState& m, const Record& r, std::vector<HealthEvent>& out) {
-  if (!m.hold && r.hashrate.value_or(0) > 0) {
-    m.power_w = r.power_w;
-    m.hashrate_expected = r.hashrate_expected;
-  }
+  KeepPowerBaseline(m, r);
   if (!r.hashrate || !r.hashrate_expected || *r.hashrate_expected <= 0) return;
   double expected = *r.hashrate_expected;
   std::string held;
   if (m.hold) {
     const std::optional<double> from_w = m.hold->from_w;
-    if (!from_w || *from_w <= 0 || !r.power_w || *r.power_w < 0) {
-      m.low_polls = 0;  // not judged: what it can hash at this power is not known
-      return;
+    if (from_w && *from_w > 0 && r.power_w) {
+      const double scale = std::min(1.0, *r.power_w / *from_w);
+      expected = std::min(expected, m.hold->expected.value_or(expected) * scale);
+      held = fmt::format(" at {:.0f} W of {:.0f} W (held at reduced power)", *r.power_w, *from_w);
     }
-    const double scale = std::min(1.0, *r.power_w / *from_w);
-    expected = std::min(expected, m.hold->expected.value_or(expected) * scale);
-    held = fmt::format(" at {:.0f} W of {:.0f} W (held at reduced power)", *r.power_w, *from_w);
-    if (expected <= 0) {
-      m.low_polls = 0;
+    if (held.empty() || !(expected > 0)) {
+      m.low_polls = 0;  // not judged: what it can hash at this power is not known
       return;
     }
   }
@@ -370,8 +369,8 @@ void HealthEngine::ObserveHashrate(MinerState& m, const Record& r, std::vector<H
 
 void HealthEngine::ObservePowerChange(const std::string& ip, PowerHoldChange change) {
   if (change == PowerHoldChange::kReleased) held_at_start_.erase(ip);
-  for (auto& [key, m] : miners_) {
-    if (m.ip != ip) continue;
+  for (auto [it, end] = by_ip_.equal_range(ip); it != end; ++it) {
+    MinerState& m = *it->second;
     switch (change) {
       case PowerHoldChange::kAnnounced:
       case PowerHoldChange::kReduced:

@@ -174,6 +174,8 @@ class HealthEngine {
   // The rules of a hashing miner: board_dead, chips_failed, hashrate_low, fan_stopped.
   void ObserveHashing(MinerState& m, const Record& r, std::vector<HealthEvent>& out);
   void ObserveHashrate(MinerState& m, const Record& r, std::vector<HealthEvent>& out);
+  // A hashing poll outside a hold is the baseline the next hold starts from.
+  static void KeepPowerBaseline(MinerState& m, const Record& r);
   MinerState& State(const std::string& ip, uint16_t port);
   // Fires or clears `condition` when `holds` differs from what is known;
   // `message` says what holds (or, when clearing, what is fine again).
@@ -188,6 +190,10 @@ class HealthEngine {
 
   HealthRules rules_;
   std::unordered_map<std::string, MinerState> miners_;  // by "ip:port"
+  // The same states by ip, as control names a miner: a curtailment's power
+  // changes touch one miner each, not a scan of the farm (the map's nodes
+  // never move, and no state is ever removed).
+  std::unordered_multimap<std::string, MinerState*> by_ip_;
   // RestorePowerHolds' ips, until released: a miner first seen later is held too.
   std::unordered_set<std::string> held_at_start_;
 };
