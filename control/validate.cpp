@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "asicmon/events.h"
 #include "asicmon/targets.h"
 
 namespace asicmon::control {
@@ -287,8 +288,8 @@ std::string PoolChangeDetail(const PoolChange& change) {
 }
 
 std::string PowerChangeDetail(const PowerChange& change) {
-  return change.mode ? "mode=" + std::string(driver::ToString(*change.mode))
-                     : "limit_w=" + std::to_string(change.limit_w.value_or(0));
+  return change.mode ? std::string(kPowerModeDetail) + std::string(driver::ToString(*change.mode))
+                     : std::string(kPowerLimitDetail) + std::to_string(change.limit_w.value_or(0));
 }
 
 }  // namespace asicmon::control

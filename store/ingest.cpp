@@ -74,7 +74,7 @@ Result<std::unique_ptr<Ingest>> Ingest::Create(const IngestOptions& options,
     ingest->sleep_.Restore(*held);
     std::vector<std::string> reduced;
     for (const AuditEntry& e : *held) {
-      if (e.action == "power" && PowerDetailReduced(e.detail)) reduced.push_back(e.ip);
+      if (e.action == "power" && PowerDetailReduces(e.detail)) reduced.push_back(e.ip);
     }
     ingest->health_.RestorePowerHolds(reduced);
     Result<std::vector<InventoryRow>> inventory = ingest->db_->Inventory();

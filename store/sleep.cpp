@@ -39,7 +39,7 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
   }
   SleepCommand command{*ip, text("worker").value_or(""), *action == "sleep", *ts};
   command.power = *action == "power";
-  command.power_reduced = command.power && PowerDetailReduced(text("detail").value_or(""));
+  command.power_reduced = command.power && PowerDetailReduces(text("detail").value_or(""));
   if (result == "ok") {
     command.phase = SleepPhase::kDone;
   } else if (result == kControlPending) {
@@ -54,11 +54,6 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
     command.phase = SleepPhase::kFailed;
   }
   return std::optional<SleepCommand>(std::move(command));
-}
-
-bool PowerDetailReduced(std::string_view detail) {
-  const std::string_view setting = detail.substr(0, detail.find(' '));
-  return setting == "mode=low" || setting.starts_with("limit_w=");
 }
 
 PowerHoldChange PowerHold(const SleepCommand& power) {

@@ -70,8 +70,8 @@ struct SleepCommand {
   // is (a limit can restart the miner, which then hashes nothing for a
   // while), except that it never ends a confirmed sleep.
   bool power = false;
-  // A power change to a low mode or a limit (its detail "mode=low" or
-  // "limit_w=N", as control writes it): the miner hashes less on purpose.
+  // A power change to a low mode or a limit (its detail, PowerDetailReduces):
+  // the miner hashes less on purpose.
   bool power_reduced = false;
 
   bool operator==(const SleepCommand&) const = default;
@@ -85,9 +85,6 @@ Result<std::optional<SleepCommand>> SleepCommandFromJson(const nlohmann::json& e
 
 // What a power command (SleepCommand::power) does to a hold at reduced power.
 PowerHoldChange PowerHold(const SleepCommand& power);
-// A power change's audit detail sets a low mode or a limit: control writes
-// the setting first ("mode=low", "limit_w=3000 (curtailment to ...)").
-bool PowerDetailReduced(std::string_view detail);
 
 class SleepRegistry {
  public:

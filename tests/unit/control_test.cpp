@@ -7,6 +7,7 @@
 
 #include "asicmon/bus.h"
 #include "asicmon/clock.h"
+#include "asicmon/events.h"
 #include "metrics.h"
 #include "testlib.h"
 #include "validate.h"
@@ -121,6 +122,19 @@ TEST(ValidatePoolField, RefusesShellMetacharacters) {
   for (const char* v : {"bc1qxyz.rig_7", "user@example.com", "d=1024", "acct+w1", "x:y/z%20-1"}) {
     EXPECT_OK(ValidatePoolField("password", v, true));
   }
+}
+
+// The audit detail control writes for a power change is what the store reads
+// a hold at reduced power from (asicmon/events.h).
+TEST(PowerChangeDetail, NamesTheSettingTheStoreReadsAHoldFrom) {
+  using driver::PowerMode;
+  EXPECT_EQ(PowerChangeDetail({.mode = PowerMode::kLow, .limit_w = {}}), "mode=low");
+  EXPECT_EQ(PowerChangeDetail({.mode = {}, .limit_w = 2000}), "limit_w=2000");
+  EXPECT_TRUE(PowerDetailReduces(PowerChangeDetail({.mode = PowerMode::kLow, .limit_w = {}})));
+  EXPECT_TRUE(PowerDetailReduces(PowerChangeDetail({.mode = {}, .limit_w = 2000}) +
+                                 " (curtailment to 5.000 kW)"));
+  EXPECT_FALSE(PowerDetailReduces(PowerChangeDetail({.mode = PowerMode::kNormal, .limit_w = {}})));
+  EXPECT_FALSE(PowerDetailReduces(PowerChangeDetail({.mode = PowerMode::kHigh, .limit_w = {}})));
 }
 
 TEST(ConstantTimeEquals, ComparesWholeStrings) {

@@ -36,6 +36,13 @@ nlohmann::json DecodeEventBody(std::string_view bytes) {
   return nlohmann::json::from_msgpack(bytes, true, false);
 }
 
+bool PowerDetailReduces(std::string_view detail) {
+  const std::string_view setting = detail.substr(0, detail.find(' '));
+  return setting.starts_with(kPowerLimitDetail) ||
+         (setting.starts_with(kPowerModeDetail) &&
+          setting.substr(kPowerModeDetail.size()) == "low");
+}
+
 Result<Event> DecodeEvent(std::string_view bytes) {
   Event event{EventKind::kOther, DecodeEventBody(bytes)};
   if (event.body.is_discarded() || !event.body.is_object()) {

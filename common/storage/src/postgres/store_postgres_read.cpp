@@ -119,7 +119,7 @@ Result<std::vector<AuditEntry>> PostgresStore::Audit(const AuditFilter& filter) 
 }
 
 Result<std::vector<AuditEntry>> PostgresStore::HeldByControl() {
-  return Guard("asleep by control", [&](pqxx::connection& conn) -> Result<std::vector<AuditEntry>> {
+  return Guard("held by control", [&](pqxx::connection& conn) -> Result<std::vector<AuditEntry>> {
     pqxx::nontransaction q(conn);
     return ReadAudit(q.exec_prepared("held_by_control"));
   });

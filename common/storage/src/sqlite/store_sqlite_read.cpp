@@ -111,7 +111,7 @@ ORDER BY id DESC LIMIT ?3)sql");
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::HeldByControl() {
-  return Guard(database(), "asleep by control", [&]() -> Result<std::vector<AuditEntry>> {
+  return Guard(database(), "held by control", [&]() -> Result<std::vector<AuditEntry>> {
     SQLite::Statement q(impl_->db, kHeldByControlSql);
     return ReadAudit(q);
   });

@@ -38,6 +38,14 @@ inline constexpr std::string_view kControlPending = "pending";
 // The result of a command the gate refused because another one holds the miner.
 inline constexpr std::string_view kControlBusy = "busy";
 
+// A power change's detail (its event's and its audit row's) starts with the
+// setting, "mode=<low|normal|high>" or "limit_w=<watts>", then says what
+// else it likes after a space: control writes it, the store reads it.
+inline constexpr std::string_view kPowerModeDetail = "mode=";
+inline constexpr std::string_view kPowerLimitDetail = "limit_w=";
+// The detail sets a low mode or a power limit: the miner hashes less on purpose.
+bool PowerDetailReduces(std::string_view detail);
+
 enum class EventKind : uint8_t {
   kOther,    // a kind this build does not know: relayed, read by nobody
   kHealth,
