@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Chaos run: the whole pipeline under a real supervisord (a config generated in a temp dir:
-# fakefarm (in as many processes as the open-file limit needs), discover, 2 collectors, store on
-# SQLite, push, control, and chaos_receiver as the push receiver), 10,000 fake miners of which 20 % are faulty (slow, silent, reset, garbage,
-# broken, huge, flapping). While it runs: kill -9 discover, one collector, store, push and
-# control in turn; SIGSTOP one collector for a while; stop the receiver for a while; then a
-# quiet tail. Prints a table (records expected / published / stored / pushed, losses and
+# fakefarm (in as many processes as the open-file limit needs), discover, 2 collectors, store
+# on SQLite, push, control, and chaos_receiver as the push receiver), 10,000 fake miners of
+# which 20 % are faulty (slow, silent, reset, garbage, broken, huge, flapping). While it runs:
+# kill -9 discover, one collector, store, push and control in turn; SIGSTOP one collector for a
+# while; stop the receiver for a while; then a quiet tail. Prints a table (records expected / published / stored / pushed, losses and
 # where, restarts, poll->stored latency, peak RSS) and checks the targets:
 #   push loses 0          every record the store committed reached the receiver (unique by
 #                         producer_id + seq)
@@ -40,9 +40,9 @@ fi
 # that, so a miner down at one sweep is up at a later one and discover finds it.
 POLL_TIMEOUT=5
 PER_FAULT=$(( MINERS * 20 / 100 / 7 ))
-# A fake farm process needs 3 open files per miner plus 512 (it refuses to start on less): where
-# the hard limit is lower than 10,000 miners need (20,000 is common), the farm is split into
-# processes of adjacent addresses that each fit.
+# A fake farm process needs 3 open files per miner plus 512 (testing/fakefarm/farm_plan.cpp
+# counts them and refuses to start on less): where the hard limit is lower than 10,000 miners
+# need (20,000 is common), the farm is split into processes of adjacent addresses that each fit.
 nofile=$(ulimit -Hn)
 if [ "$nofile" = unlimited ]; then FARMS=1; else
   per_farm=$(( (nofile - 512) / 3 ))
