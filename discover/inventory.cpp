@@ -38,11 +38,29 @@ std::optional<KnownMiner> Inventory::Displace(MinerKey key) {
   return std::nullopt;
 }
 
+bool Inventory::SharedWith(const ProbeOutcome& outcome, std::vector<InventoryUpdate>& updates) {
+  auto known = by_mac_.find(outcome.mac);
+  if (known == by_mac_.end() || known->second == KeyOf(outcome.address, outcome.port)) {
+    return false;
+  }
+  KnownMiner& holder = miners_.at(known->second);
+  // Not answered at its own address yet in this sweep: this may be a move.
+  if (holder.seen_in_sweep != sweep_) return false;
+  shared_macs_.insert(outcome.mac);
+  by_mac_.erase(known);
+  holder.mac.clear();
+  updates.push_back({holder, InventoryChange::kChanged, "", std::nullopt, outcome.mac});
+  return true;
+}
+
 std::vector<InventoryUpdate> Inventory::Observe(const ProbeOutcome& outcome) {
   const bool identified = outcome.kind == ProbeOutcome::Kind::kMiner;
   const MinerKey key = KeyOf(outcome.address, outcome.port);
   std::vector<InventoryUpdate> updates;
-  if (identified && !outcome.mac.empty()) {
+  // The MAC that tells this machine: none when two machines answer with it.
+  const bool by_mac = identified && !outcome.mac.empty() && !shared_macs_.contains(outcome.mac) &&
+                      !SharedWith(outcome, updates);
+  if (by_mac) {
     auto known = by_mac_.find(outcome.mac);
     if (known == by_mac_.end() || known->second != key) {
       // This MAC was somewhere else (or held aside this sweep): it moved.
@@ -63,7 +81,7 @@ std::vector<InventoryUpdate> Inventory::Observe(const ProbeOutcome& outcome) {
       auto here = miners_.find(key);
       if (here != miners_.end() && (moving || !here->second.mac.empty())) {
         if (std::optional<KnownMiner> gone = Displace(key)) {
-          updates.push_back({std::move(*gone), InventoryChange::kGone, "", std::nullopt});
+          updates.push_back({std::move(*gone), InventoryChange::kGone, "", std::nullopt, ""});
         }
       }
       if (moving) {
@@ -78,9 +96,16 @@ std::vector<InventoryUpdate> Inventory::Observe(const ProbeOutcome& outcome) {
         TakeIdentity(m, outcome);
         by_mac_[m.mac] = key;
         auto [it, inserted] = miners_.insert_or_assign(key, std::move(m));
-        updates.push_back({it->second, InventoryChange::kMoved, std::move(previous_ip), vacated});
+        updates.push_back(
+            {it->second, InventoryChange::kMoved, std::move(previous_ip), vacated, ""});
         return updates;
       }
+    }
+  } else if (identified && !outcome.mac.empty()) {
+    // A shared MAC, which no known machine holds: one known here by its own
+    // MAC has left this address.
+    if (auto here = miners_.find(key); here != miners_.end() && !here->second.mac.empty()) {
+      Displace(key);
     }
   }
 
@@ -100,13 +125,13 @@ std::vector<InventoryUpdate> Inventory::Observe(const ProbeOutcome& outcome) {
   }
   if (identified) {
     if (TakeIdentity(m, outcome) && !change) change = InventoryChange::kChanged;
-    if (!outcome.mac.empty() && m.mac != outcome.mac) {
+    if (by_mac && m.mac != outcome.mac) {
       m.mac = outcome.mac;  // the machine that had no MAC here learnt it
       by_mac_[m.mac] = key;
       if (!change) change = InventoryChange::kChanged;
     }
   }
-  if (change) updates.push_back({m, *change, "", std::nullopt});
+  if (change) updates.push_back({m, *change, "", std::nullopt, ""});
   return updates;
 }
 

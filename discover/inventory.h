@@ -6,7 +6,9 @@
 // (DHCP): one kMoved change, never gone + found. A machine whose address
 // another one took (a swap, a new MAC at the same address) is held aside
 // until the sweep ends: seen elsewhere in the same sweep it has moved,
-// otherwise it is gone.
+// otherwise it is gone. A MAC that two addresses answer with in one sweep
+// (cloned control boards) identifies neither: from then on each address
+// answering with it is its own machine, known by address, so both are polled.
 //
 // A miner stays known while it is missing from fewer than gone_after
 // consecutive sweeps, so a miner that is down is still polled (and its
@@ -19,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "asicmon/record.h"
@@ -56,6 +59,9 @@ struct InventoryUpdate {
   std::string previous_ip;  // kMoved: where it answered before
   // kMoved: the address it left, now free (nothing else answers there yet).
   std::optional<MinerKey> vacated;
+  // kChanged: the MAC it was known by, which the address just observed
+  // answered with too in this sweep; it is known by its address now.
+  std::string shared_mac;
 };
 
 class Inventory {
@@ -64,8 +70,9 @@ class Inventory {
 
   void BeginSweep() { ++sweep_; }
   // A miner (identified or not) answered in the current sweep. Returns the
-  // changes to publish: found (new), changed (identity differs, or it became
-  // identified), moved (its MAC was known at another address), or none. A
+  // changes to publish: found (new), changed (identity differs, it became
+  // identified, or its MAC turned out shared), moved (its MAC was known at
+  // another address that has not answered in this sweep), or none. A
   // known miner that answers without identifying itself this time (slow,
   // busy), or without a MAC, keeps the identity it had.
   std::vector<InventoryUpdate> Observe(const ProbeOutcome& outcome);
@@ -89,6 +96,10 @@ class Inventory {
   // Takes the miner at `key` out, keeping it aside by MAC when it has one;
   // returns it when it has none (gone now: nothing can tell it elsewhere).
   std::optional<KnownMiner> Displace(MinerKey key);
+  // True when the outcome's MAC is known at another address that answered in
+  // this sweep: the MAC is shared from now on, and that machine's change
+  // (known by address) is added to `updates`.
+  bool SharedWith(const ProbeOutcome& outcome, std::vector<InventoryUpdate>& updates);
   // Applies an identified outcome's identity; true when it differs.
   static bool TakeIdentity(KnownMiner& m, const ProbeOutcome& outcome);
 
@@ -97,6 +108,7 @@ class Inventory {
   std::unordered_map<MinerKey, KnownMiner> miners_;
   std::unordered_map<std::string, MinerKey> by_mac_;       // of miners_
   std::unordered_map<std::string, KnownMiner> displaced_;  // this sweep, by MAC
+  std::unordered_set<std::string> shared_macs_;  // answered at two addresses in one sweep
 };
 
 // The entry that announces `update` (envelope left to the caller).

@@ -172,6 +172,15 @@ void DiscoverService::OnOutcome(ProbeOutcome&& outcome) {
         }
         break;
       case InventoryChange::kChanged:
+        if (!update.shared_mac.empty()) {
+          // Once per MAC: the inventory knows both by address from now on.
+          ++counters_.shared_macs;
+          spdlog::warn(
+              "{}:{} and {} both answer with MAC {} (cloned control boards?): each is known by "
+              "its address from now on, and a move of either is seen as gone + found",
+              miner.ip, miner.port, where, SafeForLog(update.shared_mac));
+          break;
+        }
         spdlog::info("{} changed identity: now {}", where, Identity(miner));
         break;
       case InventoryChange::kMoved:
@@ -327,6 +336,7 @@ void DiscoverService::LogCounters() {
                                {"gone", counters_.gone},
                                {"moved", counters_.moved},
                                {"foreign", counters_.foreign},
+                               {"shared_macs", counters_.shared_macs},
                                {"jobs_sent", s.jobs_sent},
                                {"jobs_behind", s.jobs_behind},
                                {"jobs_lost", s.jobs_lost},

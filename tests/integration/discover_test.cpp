@@ -455,6 +455,70 @@ std::map<std::string, int> JobsWithin(zmq::socket_t& jobs, Subprocess& discover,
   return out;
 }
 
+// Cloned control boards: the same machines (so the same MACs) on two ranges.
+// Each address is its own machine and is polled; none is taken for a move.
+TEST(Discover, MachinesThatShareAMacAreEachPolled) {
+  const std::vector<std::string> same_machines = {"--count", "4", "--machines", "1,2,3,4",
+                                                  "--models", "luxos-s19", "--seed", "3"};
+  std::vector<std::string> first = {"--base", "127.35.6.1"}, second = {"--base", "127.35.7.1"};
+  first.insert(first.end(), same_machines.begin(), same_machines.end());
+  second.insert(second.end(), same_machines.begin(), same_machines.end());
+  Farm farm_a = StartFakeFarm(first);
+  Farm farm_b = StartFakeFarm(second);
+  ASSERT_EQ(farm_a.miners.size(), 4u);
+  ASSERT_EQ(farm_b.miners.size(), 4u);
+  for (const auto& [ip, m] : farm_a.miners) {
+    const std::string twin = "127.35.7" + ip.substr(std::string("127.35.6").size());
+    ASSERT_TRUE(farm_b.miners.count(twin)) << twin;
+    ASSERT_EQ(m["mac"], farm_b.miners[twin]["mac"]) << ip << " and " << twin;
+  }
+  RunDir run_dir("shared-mac");
+  FakePipeline pipeline(run_dir.path());
+  Subprocess discover(DiscoverArgs(run_dir.path(), {"--subnet", "127.35.6.0/23", "--interval", "1",
+                                                    "--sweep-interval", "1", "--timeout", "1"}),
+                      true);
+  std::map<std::string, std::vector<InventoryEntry>> entries;  // by ip, in order
+  const auto until = Clock::now() + 15s;
+  while (entries.size() < 8 && Clock::now() < until) {
+    discover.stderr_text();
+    if (std::optional<bus::Message> m = Receive(pipeline.ingest, 200ms)) {
+      Result<InventoryEntry> e = DecodeInventory(m->body);
+      ASSERT_OK(e);
+      entries[e->ip].push_back(*e);
+    }
+  }
+  ASSERT_EQ(entries.size(), 8u) << discover.stderr_text();
+  // Three more sweeps: every address polled in each interval, whichever twin answers first.
+  const std::map<std::string, int> jobs = JobsWithin(pipeline.jobs, discover, 3500ms);
+  for (const auto* farm : {&farm_a, &farm_b}) {
+    for (const auto& [ip, m] : farm->miners) {
+      SCOPED_TRACE(ip);
+      EXPECT_GE(jobs.count(ip) ? jobs.at(ip) : 0, 2);
+    }
+  }
+  for (;;) {  // what the last sweeps published
+    std::optional<bus::Message> m = Receive(pipeline.ingest, 100ms);
+    if (!m) break;
+    Result<InventoryEntry> e = DecodeInventory(m->body);
+    ASSERT_OK(e);
+    entries[e->ip].push_back(*e);
+  }
+  for (const auto& [ip, list] : entries) {
+    SCOPED_TRACE(ip);
+    EXPECT_EQ(list.front().change, InventoryChange::kFound);
+    for (const InventoryEntry& e : list) EXPECT_NE(e.change, InventoryChange::kMoved);
+    for (const InventoryEntry& e : list) EXPECT_NE(e.change, InventoryChange::kGone);
+    // Known by address: the last word on each leaves the shared MAC out.
+    EXPECT_EQ(list.back().mac, "");
+  }
+  discover.Signal(SIGTERM);
+  EXPECT_EQ(discover.Wait(5s), 0);
+  const std::string log = discover.stderr_text();
+  EXPECT_EQ(Counter(log, "shared_macs"), 4) << log;
+  EXPECT_EQ(Counter(log, "moved"), 0);
+  EXPECT_NE(log.find("both answer with MAC"), std::string::npos);
+}
+
 // A restarted discover polls the miners it knew at once, from its state
 // file, before (here: without) its sweep finding them again; and announces
 // none of them until one answers.

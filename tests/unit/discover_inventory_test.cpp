@@ -1,6 +1,8 @@
 // The inventory's identity: a machine known by its MAC keeps it across
 // address changes (DHCP), two machines that swap addresses stay apart, and a
 // new MAC at a known address is another machine.
+#include <string_view>
+
 #include <gtest/gtest.h>
 
 #include "asicmon/targets.h"
@@ -164,6 +166,86 @@ TEST(InventoryIdentity, ARestoredMachineAtANewAddressIsMoved) {
   EXPECT_EQ(updates[0].change, InventoryChange::kMoved);
   EXPECT_EQ(updates[0].previous_ip, "127.71.0.1");
   EXPECT_EQ(inventory.size(), 1u);
+}
+
+// Cloned control boards: two machines answer with one MAC. Taking the second
+// for a move of the first left one address unpolled, sweep after sweep (the
+// chaos bench's fake farm, split in two with the same MACs, found 217 such).
+TEST(InventoryIdentity, TwoLiveMachinesWithOneMacAreEachKnownByAddress) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  ASSERT_EQ(inventory.Observe(Answer("127.71.0.1", kMacA)).size(), 1u);
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.2", kMacA));
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kChanged);
+  EXPECT_EQ(updates[0].miner.ip, "127.71.0.1");
+  EXPECT_EQ(updates[0].miner.mac, "");
+  EXPECT_EQ(updates[0].shared_mac, kMacA);
+  EXPECT_EQ(updates[1].change, InventoryChange::kFound);
+  EXPECT_EQ(updates[1].miner.ip, "127.71.0.2");
+  EXPECT_EQ(updates[1].miner.mac, "");
+  EXPECT_EQ(updates[1].miner.model, "Antminer S19 Pro");
+  EXPECT_TRUE(inventory.EndSweep().empty());
+
+  // Settled, whichever answers first: no move, no change, both still known.
+  for (const char* first : {"127.71.0.2", "127.71.0.1"}) {
+    inventory.BeginSweep();
+    EXPECT_TRUE(inventory.Observe(Answer(first, kMacA)).empty()) << first;
+    const char* second = std::string_view(first) == "127.71.0.1" ? "127.71.0.2" : "127.71.0.1";
+    EXPECT_TRUE(inventory.Observe(Answer(second, kMacA)).empty()) << second;
+    EXPECT_TRUE(inventory.EndSweep().empty());
+  }
+  EXPECT_EQ(inventory.size(), 2u);
+  EXPECT_NE(inventory.Find(Key("127.71.0.1")), nullptr);
+  EXPECT_NE(inventory.Find(Key("127.71.0.2")), nullptr);
+}
+
+TEST(InventoryIdentity, ACloneThatAnswersBeforeTheOriginalEndsAsTwoMachines) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  inventory.Observe(Answer("127.71.0.1", kMacA));
+  inventory.EndSweep();
+
+  // The clone answers first: nothing yet tells it from a move.
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.2", kMacA));
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kMoved);
+  // Then the original answers where it was: two machines, each known by address.
+  updates = inventory.Observe(Answer("127.71.0.1", kMacA));
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kChanged);
+  EXPECT_EQ(updates[0].miner.ip, "127.71.0.2");
+  EXPECT_EQ(updates[0].shared_mac, kMacA);
+  EXPECT_EQ(updates[1].change, InventoryChange::kFound);
+  EXPECT_EQ(updates[1].miner.ip, "127.71.0.1");
+  EXPECT_TRUE(inventory.EndSweep().empty());
+  EXPECT_EQ(inventory.size(), 2u);
+
+  inventory.BeginSweep();
+  EXPECT_TRUE(inventory.Observe(Answer("127.71.0.2", kMacA)).empty());
+  EXPECT_TRUE(inventory.Observe(Answer("127.71.0.1", kMacA)).empty());
+  EXPECT_TRUE(inventory.EndSweep().empty());
+}
+
+TEST(InventoryIdentity, ASharedMacWhereAnotherMacWasIsAnotherMachine) {
+  Inventory inventory(3);
+  inventory.BeginSweep();
+  inventory.Observe(Answer("127.71.0.1", kMacA));
+  inventory.Observe(Answer("127.71.0.2", kMacA));
+  inventory.Observe(Answer("127.71.0.3", kMacB));
+  inventory.EndSweep();
+
+  // 127.71.0.3 now answers with the shared MAC: kMacB left it and answers nowhere.
+  inventory.BeginSweep();
+  std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.3", kMacA));
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].change, InventoryChange::kFound);
+  EXPECT_EQ(updates[0].miner.mac, "");
+  std::vector<KnownMiner> gone = inventory.EndSweep();
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].mac, kMacB);
+  EXPECT_EQ(inventory.size(), 3u);
 }
 
 }  // namespace
