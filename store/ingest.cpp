@@ -201,7 +201,10 @@ void Ingest::Accept(bus::Message&& message) {
       if (!command.ok()) return CountBad("event", command.status().message());
       if (*command) {
         sleep_.Apply(**command);
-        if ((*command)->power) health_.ObservePowerChange((*command)->ip, PowerHold(**command));
+        if ((*command)->power) {
+          health_.ObservePowerChange((*command)->ip, PowerHold(**command),
+                                     (*command)->ts + (*command)->timeout_s);
+        }
       }
     }
   } else {

@@ -241,6 +241,46 @@ TEST_F(IngestTest, MinersHeldAtReducedPowerByControlAreNoLowHashrateFault) {
   EXPECT_EQ(db_->events()[0].message, "hashrate at 58 % of expected");
 }
 
+// Control announced a power limit on miner 0 and died before saying how it
+// ended: the hold covers it while the limit may be going on, and ends at the
+// announcement's timeout_s; from then on hashing little is a fault again.
+TEST_F(IngestTest, APowerChangeWithoutOutcomeHoldsOnlyUntilItsTimeout) {
+  Start();
+  uint64_t seq = 0;
+  Send(Poll("collect-a", ++seq, 0));  // full power, at kTs + 1
+  ASSERT_TRUE(TurnUntil([&] { return db_->records().size() == 1; }));
+  nlohmann::json event = testing::ControlEvent("power", testing::DataOnlyIp(0), kTs + 1, "pending");
+  event["detail"] = "limit_w=2000 (curtailment to 5.000 kW)";
+  event["timeout_s"] = 10;
+  ASSERT_TRUE(bus::TrySend(push_, bus::kTopicEvent, testing::ToMsgpack(event)));
+  ASSERT_TRUE(TurnUntil([&] { return ingest_->power_held() == 1; }));
+
+  // Polls at kTs + 2 .. + 5, at the limit: within the timeout, held.
+  for (int poll = 0; poll < 4; ++poll) {
+    Record r = Poll("collect-a", ++seq, 0);
+    r.power_w = 2000;
+    r.hashrate = 0.58 * *r.hashrate_expected;
+    Send(r);
+  }
+  ASSERT_TRUE(TurnUntil([&] { return db_->records().size() == 5; }));
+  EXPECT_TRUE(db_->events().empty());
+  EXPECT_EQ(ingest_->power_held(), 1u);
+
+  // Polls at kTs + 11 .. + 13: the announcement lapsed with no outcome, and
+  // the miner is at full power, hashing as little.
+  seq = 10;
+  for (int poll = 0; poll < 3; ++poll) {
+    Record r = Poll("collect-a", ++seq, 0);
+    r.hashrate = 0.58 * *r.hashrate_expected;
+    Send(r);
+  }
+  ASSERT_TRUE(TurnUntil([&] { return db_->records().size() == 8; }));
+  EXPECT_EQ(ingest_->power_held(), 0u);
+  ASSERT_EQ(db_->events().size(), 1u);
+  EXPECT_EQ(db_->events()[0].kind, "hashrate_low");
+  EXPECT_EQ(db_->events()[0].message, "hashrate at 58 % of expected");
+}
+
 TEST_F(IngestTest, UndecodableMessagesAreCountedAndNotStored) {
   Start();
   ASSERT_TRUE(bus::TrySend(push_, bus::kTopicRecord, "not msgpack"));

@@ -230,6 +230,8 @@ void HealthEngine::Observe(const Record& r, std::vector<HealthEvent>& out) {
   MinerState& m = State(r.ip, r.port);
   if (r.ts < m.last_ts) return;  // a late record: the state already moved on
   m.last_ts = r.ts;
+  // Control never said how the power change it announced ended (it died).
+  if (m.hold && !m.hold->confirmed && r.ts >= m.hold->outcome_by) m.hold.reset();
   if (!r.model.empty()) m.model = r.model;
   if (!r.worker.empty()) m.worker = r.worker;
 
@@ -367,7 +369,8 @@ void HealthEngine::ObserveHashrate(MinerState& m, const Record& r, std::vector<H
   }
 }
 
-void HealthEngine::ObservePowerChange(const std::string& ip, PowerHoldChange change) {
+void HealthEngine::ObservePowerChange(const std::string& ip, PowerHoldChange change,
+                                      double outcome_by) {
   if (change == PowerHoldChange::kReleased) held_at_start_.erase(ip);
   for (auto [it, end] = by_ip_.equal_range(ip); it != end; ++it) {
     MinerState& m = *it->second;
@@ -378,6 +381,7 @@ void HealthEngine::ObservePowerChange(const std::string& ip, PowerHoldChange cha
         // limit is still measured against the miner at full power.
         if (!m.hold) m.hold = MinerState::PowerHold{m.power_w, m.hashrate_expected, false};
         if (change == PowerHoldChange::kReduced) m.hold->confirmed = true;
+        if (!m.hold->confirmed) m.hold->outcome_by = outcome_by;
         break;
       case PowerHoldChange::kReleased:
         m.hold.reset();

@@ -19,7 +19,9 @@
 // against the lower of its own expected rate and the one it had before the
 // hold, scaled by the power it draws now over the power it drew then. Where
 // either draw is unknown (not reported; held since before a restart) its
-// hashrate is not judged until the hold ends.
+// hashrate is not judged until the hold ends. A hold announced and never
+// confirmed or refused (control died mid-command) ends at the time the
+// announcement gave.
 // A sleeping record (Record::sleeping: stopped on purpose) fires none of
 // board_dead, chips_failed, hashrate_low and fan_stopped, and clears those
 // that were fired ("asleep on purpose"); offline, overheat and rejected_high
@@ -32,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -125,8 +128,11 @@ class HealthEngine {
 
   // The events `record` causes, appended to `out`.
   void Observe(const Record& record, std::vector<HealthEvent>& out);
-  // Control's power change on every miner at `ip`.
-  void ObservePowerChange(const std::string& ip, PowerHoldChange change);
+  // Control's power change on every miner at `ip`. kAnnounced: `outcome_by`
+  // is the unix time by which control says how it ended (announced ts +
+  // timeout_s); a record at or after it, with no outcome, ends the hold.
+  void ObservePowerChange(const std::string& ip, PowerHoldChange change,
+                          double outcome_by = std::numeric_limits<double>::infinity());
   // Miners held at reduced power when the process started (their draw
   // before the hold is not known), those with a state (Restore) and those
   // first seen later.
@@ -166,6 +172,7 @@ class HealthEngine {
     struct PowerHold {
       std::optional<double> from_w, expected;  // the baseline, when known
       bool confirmed = false;                  // by control's "ok"
+      double outcome_by = std::numeric_limits<double>::infinity();  // when not confirmed
     };
     std::optional<PowerHold> hold;
   };
