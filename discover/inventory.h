@@ -108,7 +108,7 @@ class Inventory {
   std::unordered_map<MinerKey, KnownMiner> miners_;
   std::unordered_map<std::string, MinerKey> by_mac_;       // of miners_
   std::unordered_map<std::string, KnownMiner> displaced_;  // this sweep, by MAC
-  std::unordered_set<std::string> shared_macs_;  // answered at two addresses in one sweep
+  std::unordered_set<std::string> shared_macs_;            // answered at two addresses in one sweep
 };
 
 // The entry that announces `update` (envelope left to the caller).

@@ -58,7 +58,7 @@ struct ServiceCounters {
   uint64_t gone = 0;
   uint64_t moved = 0;
   uint64_t foreign = 0;  // probes that met another protocol
-  uint64_t shared_macs = 0;  // MACs two addresses answered with in one sweep
+  uint64_t shared_macs = 0;        // MACs two addresses answered with in one sweep
   uint64_t records = 0;            // records seen on publish
   uint64_t bad_messages = 0;       // undecodable bus input (acks included)
   uint64_t resumed = 0;            // miners restored from the state file at start

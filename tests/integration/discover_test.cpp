@@ -458,8 +458,8 @@ std::map<std::string, int> JobsWithin(zmq::socket_t& jobs, Subprocess& discover,
 // Cloned control boards: the same machines (so the same MACs) on two ranges.
 // Each address is its own machine and is polled; none is taken for a move.
 TEST(Discover, MachinesThatShareAMacAreEachPolled) {
-  const std::vector<std::string> same_machines = {"--count", "4", "--machines", "1,2,3,4",
-                                                  "--models", "luxos-s19", "--seed", "3"};
+  const std::vector<std::string> same_machines = {"--count",  "4",         "--machines", "1,2,3,4",
+                                                  "--models", "luxos-s19", "--seed",     "3"};
   std::vector<std::string> first = {"--base", "127.35.6.1"}, second = {"--base", "127.35.7.1"};
   first.insert(first.end(), same_machines.begin(), same_machines.end());
   second.insert(second.end(), same_machines.begin(), same_machines.end());

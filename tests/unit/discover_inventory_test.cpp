@@ -1,9 +1,10 @@
 // The inventory's identity: a machine known by its MAC keeps it across
 // address changes (DHCP), two machines that swap addresses stay apart, and a
 // new MAC at a known address is another machine.
-#include <string_view>
-
 #include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string_view>
 
 #include "asicmon/targets.h"
 #include "inventory.h"
@@ -27,6 +28,13 @@ ProbeOutcome Answer(const char* ip, std::string mac, std::string worker = "farm.
 
 MinerKey Key(const char* ip) { return KeyOf(*ParseIpv4(ip), kMinerApiPort); }
 
+// A whole sweep in which `answers` answer, in that order (their changes unread).
+void Sweep(Inventory& inventory, std::initializer_list<ProbeOutcome> answers) {
+  inventory.BeginSweep();
+  for (const ProbeOutcome& answer : answers) inventory.Observe(answer);
+  inventory.EndSweep();
+}
+
 constexpr const char* kMacA = "02:a5:1c:00:00:0a";
 constexpr const char* kMacB = "02:a5:1c:00:00:0b";
 
@@ -46,9 +54,7 @@ TEST(InventoryIdentity, FoundCarriesTheIdentity) {
 
 TEST(InventoryIdentity, AKnownMacAtANewAddressIsOneMove) {
   Inventory inventory(3);
-  inventory.BeginSweep();
-  inventory.Observe(Answer("127.71.0.1", kMacA));
-  inventory.EndSweep();
+  Sweep(inventory, {Answer("127.71.0.1", kMacA)});
 
   inventory.BeginSweep();
   std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.9", kMacA));
@@ -70,10 +76,7 @@ TEST(InventoryIdentity, AKnownMacAtANewAddressIsOneMove) {
 
 TEST(InventoryIdentity, TwoMachinesThatSwapAddressesAreEachMoved) {
   Inventory inventory(3);
-  inventory.BeginSweep();
-  inventory.Observe(Answer("127.71.0.1", kMacA, "farm.a"));
-  inventory.Observe(Answer("127.71.0.2", kMacB, "farm.b"));
-  inventory.EndSweep();
+  Sweep(inventory, {Answer("127.71.0.1", kMacA, "farm.a"), Answer("127.71.0.2", kMacB, "farm.b")});
 
   inventory.BeginSweep();
   std::vector<InventoryUpdate> first = inventory.Observe(Answer("127.71.0.1", kMacB, "farm.b"));
@@ -97,9 +100,7 @@ TEST(InventoryIdentity, TwoMachinesThatSwapAddressesAreEachMoved) {
 
 TEST(InventoryIdentity, ANewMacAtAKnownAddressIsAnotherMachine) {
   Inventory inventory(3);
-  inventory.BeginSweep();
-  inventory.Observe(Answer("127.71.0.1", kMacA));
-  inventory.EndSweep();
+  Sweep(inventory, {Answer("127.71.0.1", kMacA)});
 
   inventory.BeginSweep();
   std::vector<InventoryUpdate> updates = inventory.Observe(Answer("127.71.0.1", kMacB));
@@ -202,9 +203,7 @@ TEST(InventoryIdentity, TwoLiveMachinesWithOneMacAreEachKnownByAddress) {
 
 TEST(InventoryIdentity, ACloneThatAnswersBeforeTheOriginalEndsAsTwoMachines) {
   Inventory inventory(3);
-  inventory.BeginSweep();
-  inventory.Observe(Answer("127.71.0.1", kMacA));
-  inventory.EndSweep();
+  Sweep(inventory, {Answer("127.71.0.1", kMacA)});
 
   // The clone answers first: nothing yet tells it from a move.
   inventory.BeginSweep();
@@ -230,11 +229,8 @@ TEST(InventoryIdentity, ACloneThatAnswersBeforeTheOriginalEndsAsTwoMachines) {
 
 TEST(InventoryIdentity, ASharedMacWhereAnotherMacWasIsAnotherMachine) {
   Inventory inventory(3);
-  inventory.BeginSweep();
-  inventory.Observe(Answer("127.71.0.1", kMacA));
-  inventory.Observe(Answer("127.71.0.2", kMacA));
-  inventory.Observe(Answer("127.71.0.3", kMacB));
-  inventory.EndSweep();
+  Sweep(inventory,
+        {Answer("127.71.0.1", kMacA), Answer("127.71.0.2", kMacA), Answer("127.71.0.3", kMacB)});
 
   // 127.71.0.3 now answers with the shared MAC: kMacB left it and answers nowhere.
   inventory.BeginSweep();
