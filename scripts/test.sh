@@ -17,6 +17,10 @@ case "$flavour" in
   *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
 esac
 
+# A unity build: each library compiles in batches of its sources, which parse the headers they
+# share once. Alone on this 2-core machine: control's library took 119 s of CPU against 364 s.
+flags+=(-DCMAKE_UNITY_BUILD=ON)
+
 scripts/deps.sh
 generator=()
 # A new build directory gets Ninja when there is one; an existing one keeps its generator.
